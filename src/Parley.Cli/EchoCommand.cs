@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Parley.Cli;
+
+/// <summary><c>parley echo</c>: sends every message back to its sender.</summary>
+internal static partial class EchoCommand
+{
+    public static Command Create()
+    {
+        Option<string> host = CommonOptions.Host();
+        Option<int> port = CommonOptions.Port(7000);
+        Option<string> framing = CommonOptions.Framing();
+        Option<int> maxMessageSize = CommonOptions.MaxMessageSize();
+        Option<double> idleTimeout = CommonOptions.IdleTimeout();
+        Option<int> maxConnections = CommonOptions.MaxConnections();
+        Option<LogLevel> logLevel = CommonOptions.LogLevel();
+        Option<double> summaryInterval = CommonOptions.SummaryInterval();
+
+        var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
+        {
+            host, port, framing, maxMessageSize, idleTimeout, maxConnections, logLevel, summaryInterval,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            string framingName = parse.GetValue(framing)!;
+            double idle = parse.GetResult(idleTimeout) is { Implicit: false } ? parse.GetValue(idleTimeout) : (framingName == "length" ? 30 : 300);
+            var settings = new EchoSettings(
+                new IPEndPoint(CommonOptions.ParseHost(parse.GetValue(host)!), parse.GetValue(port)),
+                framingName,
+                parse.GetValue(maxMessageSize),
+                TimeSpan.FromSeconds(idle),
+                parse.GetValue(maxConnections),
+                TimeSpan.FromSeconds(parse.GetValue(summaryInterval)));
+            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
+            return await RunAsync(settings, loggers, Console.Out, cancellationToken);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(EchoSettings settings, ILoggerFactory loggers, TextWriter output, CancellationToken cancellationToken)
+    {
+        ILogger logger = loggers.CreateLogger("parley.echo");
+        var options = new ParleyServerOptions
+        {
+            EndPoint = settings.EndPoint,
+            Framer = CommonOptions.CreateFramer(settings.Framing, settings.MaxMessageSize),
+            IdleTimeout = settings.IdleTimeout,
+            MaxConnections = settings.MaxConnections,
+            LoggerFactory = loggers,
+        };
+
+        await using var server = new ParleyServer(options);
+        server.Connected += connection => LogOpened(logger, connection.Id, connection.RemoteEndPoint);
+        server.Disconnected += connection => LogClosed(
+            logger, connection.Id, connection.RemoteEndPoint, connection.CloseReason, connection.MessagesReceived, connection.MessagesSent);
+        server.MessageReceived += static (connection, message) => connection.Send(message);
+
+        try
+        {
+            server.Start();
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            LogBindFailed(logger, settings.EndPoint, ex.Message);
+            return 2;
+        }
+
+        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} (framing: {settings.Framing}); Ctrl-C stops.");
+        await output.FlushAsync(CancellationToken.None);
+
+        using var summary = new MetricsSummary();
+        using var timer = new PeriodicTimer(settings.SummaryInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                summary.Log(logger, server.ConnectionCount);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C or SIGTERM: fall through to the ordered shutdown.
+        }
+
+        LogStopping(logger, server.ConnectionCount);
+        await server.StopAsync(CancellationToken.None);
+        summary.Log(logger, server.ConnectionCount);
+        LogStopped(logger);
+        return 0;
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "open #{ConnectionId} {RemoteEndPoint}")]
+    private static partial void LogOpened(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
+
+    [LoggerMessage(2, LogLevel.Information, "close #{ConnectionId} {RemoteEndPoint} reason={Reason} messages in={MessagesIn} out={MessagesOut}")]
+    private static partial void LogClosed(ILogger logger, long connectionId, EndPoint? remoteEndPoint, CloseReason reason, long messagesIn, long messagesOut);
+
+    [LoggerMessage(3, LogLevel.Error, "cannot listen on {EndPoint}: {Error}")]
+    private static partial void LogBindFailed(ILogger logger, EndPoint endPoint, string error);
+
+    [LoggerMessage(4, LogLevel.Information, "stopping: closing {Count} connections")]
+    private static partial void LogStopping(ILogger logger, int count);
+
+    [LoggerMessage(5, LogLevel.Information, "stopped")]
+    private static partial void LogStopped(ILogger logger);
+}
+
+/// <summary>What <c>parley echo</c> was asked to do.</summary>
+internal sealed record EchoSettings(
+    IPEndPoint EndPoint,
+    string Framing,
+    int MaxMessageSize,
+    TimeSpan IdleTimeout,
+    int MaxConnections,
+    TimeSpan SummaryInterval);

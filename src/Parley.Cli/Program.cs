@@ -1,0 +1,11 @@
+using System.CommandLine;
+using Parley.Cli;
+
+var root = new RootCommand("parley: a high-performance messaging stack for .NET — servers, clients and benchmarks.")
+{
+    EchoCommand.Create(),
+};
+
+// Ctrl-C / SIGTERM cancel the command's token; give the server time to flush and close.
+var configuration = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15) };
+return await root.Parse(args).InvokeAsync(configuration);

@@ -1,0 +1,45 @@
+namespace Parley;
+
+/// <summary>Why a connection closed. Recorded once, by whatever closed it first.</summary>
+public enum CloseReason
+{
+    /// <summary>The connection is still open.</summary>
+    None,
+
+    /// <summary>This side closed it gracefully (<see cref="Connection.CloseAsync()"/>, or a handler returned).</summary>
+    LocalClose,
+
+    /// <summary>The peer closed its side (FIN).</summary>
+    RemoteClose,
+
+    /// <summary>This side aborted it without flushing (<see cref="Connection.Abort"/>).</summary>
+    LocalAbort,
+
+    /// <summary>The peer reset the connection, or the network failed.</summary>
+    ConnectionReset,
+
+    /// <summary>Nothing arrived from the peer within the idle timeout: it vanished or hung.</summary>
+    IdleTimeout,
+
+    /// <summary>The peer announced or sent a frame above the maximum message size.</summary>
+    FrameTooLarge,
+
+    /// <summary>The peer sent bytes that are not a valid frame, or broke the application protocol.</summary>
+    ProtocolError,
+
+    /// <summary>The peer did not read fast enough and its send queue passed its limit
+    /// (<see cref="SlowConsumerPolicy.Disconnect"/>).</summary>
+    SlowConsumer,
+
+    /// <summary>The server was full (<see cref="ParleyServerOptions.MaxConnections"/>).</summary>
+    ConnectionLimit,
+
+    /// <summary>The server is shutting down.</summary>
+    ServerShutdown,
+
+    /// <summary>An application handler threw; see <see cref="Connection.CloseException"/>.</summary>
+    ApplicationError,
+
+    /// <summary>An unexpected transport error; see <see cref="Connection.CloseException"/>.</summary>
+    TransportError,
+}

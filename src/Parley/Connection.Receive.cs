@@ -1,0 +1,221 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Parley.Internal;
+
+namespace Parley;
+
+public sealed partial class Connection
+{
+    /// <summary>
+    /// Reads messages as an async stream: the asynchronous model. Each message is valid until
+    /// the next <c>MoveNextAsync</c> (it points into the receive buffer, uncopied); copy what
+    /// you keep. The stream ends when the peer closes or the connection is closed; a protocol
+    /// violation closes the connection and ends the stream (see <see cref="CloseReason"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Messages are already being read (by the
+    /// server's or client's event pump, or another call).</exception>
+    public IAsyncEnumerable<ReadOnlySequence<byte>> ReadMessagesAsync(CancellationToken cancellationToken = default)
+    {
+        ClaimReader();
+        return ReadMessagesCoreAsync(cancellationToken);
+    }
+
+    private async IAsyncEnumerable<ReadOnlySequence<byte>> ReadMessagesCoreAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        PipeReader reader = _input.Reader;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                long delivered = 0;
+                bool stop = false;
+                try
+                {
+                    while (true)
+                    {
+                        FrameParseStatus status = _framer.TryParse(buffer, out ReadOnlySequence<byte> payload, out SequencePosition consumed);
+                        if (status == FrameParseStatus.Message)
+                        {
+                            buffer = buffer.Slice(consumed);
+                            delivered++;
+                            yield return payload;
+                        }
+                        else if (status == FrameParseStatus.KeepAlive)
+                        {
+                            buffer = buffer.Slice(consumed);
+                        }
+                        else if (status == FrameParseStatus.NeedMoreData)
+                        {
+                            break;
+                        }
+                        else
+                        {
+                            OnProtocolViolation(status, buffer);
+                            stop = true;
+                            break;
+                        }
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    RecordReceived(delivered);
+                }
+
+                if (stop || result.IsCompleted || result.IsCanceled)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The event model: parses and dispatches every message to <paramref name="handler"/>
+    /// until the input ends. A handler that throws closes this connection with
+    /// <see cref="CloseReason.ApplicationError"/>.</summary>
+    internal async Task PumpMessagesAsync(MessageHandler handler)
+    {
+        ClaimReader();
+        PipeReader reader = _input.Reader;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                bool stop = DispatchBuffered(handler, ref buffer);
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (stop || result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Dispatches every complete frame in <paramref name="buffer"/>; true when the connection must stop.</summary>
+    private bool DispatchBuffered(MessageHandler handler, ref ReadOnlySequence<byte> buffer)
+    {
+        long delivered = 0;
+        try
+        {
+            while (true)
+            {
+                FrameParseStatus status = _framer.TryParse(buffer, out ReadOnlySequence<byte> payload, out SequencePosition consumed);
+                switch (status)
+                {
+                    case FrameParseStatus.Message:
+                        delivered++;
+                        handler(this, payload);
+                        buffer = buffer.Slice(consumed);
+                        break;
+                    case FrameParseStatus.KeepAlive:
+                        buffer = buffer.Slice(consumed);
+                        break;
+                    case FrameParseStatus.NeedMoreData:
+                        return false;
+                    default:
+                        OnProtocolViolation(status, buffer);
+                        return true;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // The application's handler failed: this connection ends, the others go on.
+            Log.HandlerFailed(_logger, Id, RemoteEndPoint, ex);
+            Abort(CloseReason.ApplicationError, ex);
+            return true;
+        }
+        finally
+        {
+            RecordReceived(delivered);
+        }
+    }
+
+    private void RecordReceived(long delivered)
+    {
+        if (delivered > 0)
+        {
+            Volatile.Write(ref _messagesReceived, _messagesReceived + delivered);
+            ParleyMetrics.MessagesReceived.Add(delivered);
+        }
+    }
+
+    private void OnProtocolViolation(FrameParseStatus status, in ReadOnlySequence<byte> buffer)
+    {
+        CloseReason reason = status == FrameParseStatus.FrameTooLarge ? CloseReason.FrameTooLarge : CloseReason.ProtocolError;
+        string detail = status == FrameParseStatus.FrameTooLarge
+            ? $"frame too large: over {_framer.MaxMessageSize} bytes"
+            : $"malformed frame ({buffer.Length} bytes buffered)";
+        if (TrySetCloseReason(reason))
+        {
+            Log.ProtocolViolation(_logger, Id, RemoteEndPoint, reason, detail);
+        }
+
+        Abort(reason);
+    }
+
+    private void ClaimReader()
+    {
+        if (Interlocked.Exchange(ref _readerClaimed, 1) == 1)
+        {
+            ThrowHelper.ThrowReaderAlreadyClaimed();
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        PipeWriter writer = _input.Writer;
+        int readSize = _options.ReadBufferSize;
+        try
+        {
+            while (true)
+            {
+                // Wait for data before renting a buffer: an idle connection holds no receive memory.
+                await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+
+                Memory<byte> memory = writer.GetMemory(readSize);
+                int received = await _transport.ReceiveAsync(memory).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    TrySetCloseReason(CloseReason.RemoteClose);
+                    break;
+                }
+
+                writer.Advance(received);
+                Volatile.Write(ref _bytesReceived, _bytesReceived + received);
+                Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
+                ParleyMetrics.BytesReceived.Add(received);
+
+                FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+
+                // A slow handler held the flush: data did arrive, the peer is alive.
+                Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
+            }
+        }
+        catch (Exception ex)
+        {
+            OnTransportError(ex);
+        }
+        finally
+        {
+            await writer.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using System.Buffers;
+using Parley.Internal;
+
+namespace Parley;
+
+public sealed partial class Connection
+{
+    // One gather-write takes at most this many frames or bytes: large enough to merge a burst
+    // of small messages into one system call, small enough to bound memory in flight.
+    private const int MaxFramesPerWrite = 256;
+    private const long MaxBytesPerWrite = 256 * 1024;
+
+    private int _slowConsumerEpisode;
+
+    /// <summary>
+    /// Frames <paramref name="payload"/> into a pooled buffer and queues it. Never blocks on the
+    /// network; safe from any thread; frames queued by one thread are sent in that order.
+    /// </summary>
+    /// <returns><see cref="SendStatus.Queued"/>, or what the slow-consumer policy did, or
+    /// <see cref="SendStatus.Closed"/>.</returns>
+    /// <exception cref="ArgumentException">The payload is larger than the framer allows.</exception>
+    public SendStatus Send(ReadOnlySpan<byte> payload)
+    {
+        if (State != ConnectionState.Open)
+        {
+            return SendStatus.Closed;
+        }
+
+        return EnqueueOwned(_framer.CreateFrame(payload, _pool));
+    }
+
+    /// <summary>
+    /// Frames a received message (or any sequence) and queues it, as
+    /// <see cref="Send(ReadOnlySpan{byte})"/>. Handy for relaying what a handler was given.
+    /// </summary>
+    public SendStatus Send(in ReadOnlySequence<byte> payload)
+    {
+        if (payload.IsSingleSegment)
+        {
+            return Send(payload.FirstSpan);
+        }
+
+        // Rare: the message straddled two receive segments. Gather it once, then frame it.
+        int length = checked((int)payload.Length);
+        byte[] gathered = _pool.Rent(length);
+        try
+        {
+            payload.CopyTo(gathered);
+            return Send(gathered.AsSpan(0, length));
+        }
+        finally
+        {
+            _pool.Return(gathered);
+        }
+    }
+
+    /// <summary>
+    /// Queues a frame encoded once for many connections (see
+    /// <see cref="MessageFramer.CreateFrame"/>). Takes its own reference; the caller still
+    /// releases its reference when done. The frame must come from this connection's framer.
+    /// </summary>
+    public SendStatus Send(Frame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (State != ConnectionState.Open)
+        {
+            return SendStatus.Closed;
+        }
+
+        frame.AddReference();
+        return EnqueueOwned(frame);
+    }
+
+    /// <summary>
+    /// Queues <paramref name="payload"/>, waiting while the send queue is full instead of
+    /// applying the slow-consumer policy: backpressure for producers that can wait.
+    /// Completes when the frame is queued, not when it is written; await
+    /// <see cref="FlushAsync"/> for that.
+    /// </summary>
+    /// <exception cref="ConnectionClosedException">The connection closed before the frame was queued.</exception>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        if (State != ConnectionState.Open)
+        {
+            return ValueTask.FromException(new ConnectionClosedException(CloseReason));
+        }
+
+        Frame frame = _framer.CreateFrame(payload.Span, _pool);
+        EnqueueResult result = _sendQueue.TryEnqueue(frame, applyPolicy: false, out _);
+        return result switch
+        {
+            EnqueueResult.Queued => ValueTask.CompletedTask,
+            EnqueueResult.NoRoom => SendWhenRoomAsync(frame, cancellationToken),
+            _ => ValueTask.FromException(new ConnectionClosedException(CloseReason)),
+        };
+    }
+
+    private async ValueTask SendWhenRoomAsync(Frame waiting, CancellationToken cancellationToken)
+    {
+        Frame? frame = waiting;
+        try
+        {
+            while (true)
+            {
+                await _sendQueue.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+                switch (_sendQueue.TryEnqueue(frame, applyPolicy: false, out _))
+                {
+                    case EnqueueResult.Queued:
+                        frame = null;
+                        return;
+                    case EnqueueResult.NoRoom:
+                        continue;
+                    default:
+                        frame = null;
+                        ThrowHelper.ThrowConnectionClosed(CloseReason);
+                        return;
+                }
+            }
+        }
+        finally
+        {
+            // Still ours only when cancelled while waiting.
+            frame?.Release();
+        }
+    }
+
+    /// <summary>
+    /// Completes when every frame queued before the call has been written to the transport
+    /// (handed to the operating system, not yet acknowledged by the peer).
+    /// </summary>
+    /// <exception cref="ConnectionClosedException">The connection was aborted first.</exception>
+    public Task FlushAsync(CancellationToken cancellationToken = default) => _sendQueue.FlushAsync(cancellationToken);
+
+    /// <summary>Queues a frame whose reference the queue now owns, applying the slow-consumer policy.</summary>
+    private SendStatus EnqueueOwned(Frame frame)
+    {
+        EnqueueResult result = _sendQueue.TryEnqueue(frame, applyPolicy: true, out int dropped);
+        switch (result)
+        {
+            case EnqueueResult.Queued:
+                return SendStatus.Queued;
+            case EnqueueResult.QueuedAfterDroppingOldest:
+                OnSlowConsumer(dropped);
+                return SendStatus.Queued;
+            case EnqueueResult.DroppedNewest:
+                OnSlowConsumer(1);
+                return SendStatus.Dropped;
+            case EnqueueResult.OverLimit:
+                OnSlowConsumer(0);
+                Abort(CloseReason.SlowConsumer);
+                return SendStatus.SlowConsumerDisconnected;
+            default:
+                return SendStatus.Closed;
+        }
+    }
+
+    private void OnSlowConsumer(int dropped)
+    {
+        Interlocked.Add(ref _messagesDropped, dropped);
+        ParleyMetrics.RecordSlowConsumer(_options.SlowConsumerPolicy, dropped);
+
+        // One log line per episode (until the queue drains), not one per dropped frame.
+        if (Interlocked.Exchange(ref _slowConsumerEpisode, 1) == 0)
+        {
+            Log.SlowConsumer(_logger, Id, RemoteEndPoint, _options.MaxSendQueueBytes, _options.SlowConsumerPolicy);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var frames = new List<Frame>(MaxFramesPerWrite);
+        var segments = new List<ArraySegment<byte>>(MaxFramesPerWrite);
+        try
+        {
+            while (true)
+            {
+                long bytes = _sendQueue.Drain(frames, segments, MaxBytesPerWrite, MaxFramesPerWrite);
+                if (bytes == 0)
+                {
+                    Volatile.Write(ref _slowConsumerEpisode, 0);
+                    if (!await _sendQueue.WaitAsync().ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                if (segments.Count == 1)
+                {
+                    await _transport.SendAsync(segments[0]).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _transport.SendAsync(segments).ConfigureAwait(false);
+                }
+
+                int messages = 0;
+                foreach (Frame frame in frames)
+                {
+                    if (!ReferenceEquals(frame, _framer.KeepAliveFrame))
+                    {
+                        messages++;
+                    }
+
+                    frame.Release();
+                }
+
+                frames.Clear();
+                segments.Clear();
+                Volatile.Write(ref _lastSendTicks, Environment.TickCount64);
+                Volatile.Write(ref _bytesSent, _bytesSent + bytes);
+                Volatile.Write(ref _messagesSent, _messagesSent + messages);
+                ParleyMetrics.BytesSent.Add(bytes);
+                ParleyMetrics.MessagesSent.Add(messages);
+                _sendQueue.OnSent(bytes);
+            }
+        }
+        catch (Exception ex)
+        {
+            OnTransportError(ex);
+        }
+        finally
+        {
+            foreach (Frame frame in frames)
+            {
+                frame.Release();
+            }
+
+            frames.Clear();
+            _sendQueue.Abort(new ConnectionClosedException(CloseReason));
+        }
+    }
+}

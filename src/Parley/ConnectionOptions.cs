@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Parley;
+
+/// <summary>
+/// Settings shared by server-accepted and client connections: framing, buffers, send queue,
+/// liveness. Read when a server starts or a client connects; later changes have no effect.
+/// </summary>
+public class ConnectionOptions
+{
+    /// <summary>How bytes become messages. Default: <see cref="LengthPrefixedFramer.Default"/>
+    /// (u32 little-endian length + payload, 1 MiB limit, Miku-compatible).</summary>
+    public MessageFramer Framer { get; set; } = LengthPrefixedFramer.Default;
+
+    /// <summary>Where receive segments and outbound frames are rented. Default:
+    /// <see cref="BufferPool.Shared"/>. Tests pass their own to prove every buffer comes back.</summary>
+    public BufferPool BufferPool { get; set; } = BufferPool.Shared;
+
+    /// <summary>Size of one receive buffer segment, rented only once data is waiting.
+    /// Default 8 KiB: one segment holds dozens of small messages, and an idle connection
+    /// holds none.</summary>
+    public int ReadBufferSize { get; set; } = 8 * 1024;
+
+    /// <summary>
+    /// Bytes the send queue may hold before the peer counts as a slow consumer. Default 1 MiB:
+    /// at the broadcast workload's 100-byte messages that is ten thousand messages behind.
+    /// A single frame larger than this is still accepted into an empty queue.
+    /// </summary>
+    public long MaxSendQueueBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>What to do when the send queue is full. Default <see cref="SlowConsumerPolicy.Disconnect"/>.</summary>
+    public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Disconnect;
+
+    /// <summary>
+    /// Send the framer's keep-alive frame after this long without sending anything. Default
+    /// 10 s, a third of <see cref="IdleTimeout"/>, so two keep-alives may be lost before the
+    /// peer gives up. Framers without a keep-alive frame send nothing.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Close a connection from which nothing (not even a keep-alive) arrived for this long:
+    /// the peer vanished without a FIN or hung. Default 30 s.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off (then use <see cref="TcpKeepAlive"/>).
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Enable the operating system's TCP keep-alive probes as well. Default off:
+    /// application keep-alives detect a dead peer faster and through proxies.</summary>
+    public bool TcpKeepAlive { get; set; }
+
+    /// <summary>Idle time before the first TCP keep-alive probe, when <see cref="TcpKeepAlive"/> is on. Default 30 s.</summary>
+    public TimeSpan TcpKeepAliveTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Time between TCP keep-alive probes. Default 5 s.</summary>
+    public TimeSpan TcpKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Unanswered probes before the OS drops the connection. Default 3.</summary>
+    public int TcpKeepAliveRetryCount { get; set; } = 3;
+
+    /// <summary>Disable Nagle's algorithm. Default <see langword="true"/>: Parley merges queued
+    /// frames into one write itself, so Nagle would only add latency.</summary>
+    public bool NoDelay { get; set; } = true;
+
+    /// <summary>How long a graceful close waits for queued frames to be written before it
+    /// aborts. Default 5 s.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Logging. Default: no logging.</summary>
+    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+
+    /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the bad one.</summary>
+    public virtual void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Framer);
+        ArgumentNullException.ThrowIfNull(BufferPool);
+        ArgumentNullException.ThrowIfNull(LoggerFactory);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReadBufferSize, 256, nameof(ReadBufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxSendQueueBytes, 1024, nameof(MaxSendQueueBytes));
+        RequirePositive(KeepAliveInterval, nameof(KeepAliveInterval));
+        if (IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            RequirePositive(IdleTimeout, nameof(IdleTimeout));
+        }
+
+        RequirePositive(CloseTimeout, nameof(CloseTimeout));
+        RequirePositive(TcpKeepAliveTime, nameof(TcpKeepAliveTime));
+        RequirePositive(TcpKeepAliveInterval, nameof(TcpKeepAliveInterval));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(TcpKeepAliveRetryCount, nameof(TcpKeepAliveRetryCount));
+    }
+
+    private protected static void RequirePositive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
+        }
+    }
+}

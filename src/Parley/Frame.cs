@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Parley.Internal;
+
+namespace Parley;
+
+/// <summary>
+/// One outbound message already encoded by a framer (header, payload, trailer) in a pooled,
+/// reference-counted buffer. A frame can sit in many connections' send queues at once: each
+/// queue holds a reference and the buffer returns to its pool when the last one is released.
+/// </summary>
+/// <remarks>
+/// Created by <see cref="MessageFramer.CreateFrame(ReadOnlySpan{byte}, BufferPool)"/> with one
+/// reference owned by the caller. <see cref="Connection.Send(Frame)"/> takes its own reference,
+/// so the caller releases its reference when it has handed the frame to every recipient.
+/// Reference counting is thread-safe; the contents must not change once the frame is shared.
+/// </remarks>
+public sealed class Frame
+{
+    // Frame objects are recycled too, so that sending allocates nothing in steady state.
+    private const int MaxPooledFrames = 4096;
+    private static readonly ConcurrentQueue<Frame> FramePool = new();
+    private static int s_pooledCount;
+
+    private byte[] _array = [];
+    private int _length;
+    private int _references;
+    private BufferPool? _pool;
+    private bool _isStatic;
+
+    private Frame()
+    {
+    }
+
+    /// <summary>The encoded bytes as they go on the wire.</summary>
+    public ReadOnlyMemory<byte> Memory => new(_array, 0, _length);
+
+    /// <summary>The encoded length in bytes.</summary>
+    public int Length => _length;
+
+    internal ArraySegment<byte> Segment => new(_array, 0, _length);
+
+    internal Span<byte> WritableSpan => _array.AsSpan(0, _length);
+
+    /// <summary>
+    /// Rents a frame of <paramref name="length"/> bytes with one reference owned by the caller.
+    /// The content is undefined until the caller writes it.
+    /// </summary>
+    internal static Frame Rent(BufferPool pool, int length)
+    {
+        if (!FramePool.TryDequeue(out Frame? frame))
+        {
+            frame = new Frame();
+        }
+        else
+        {
+            Interlocked.Decrement(ref s_pooledCount);
+        }
+
+        frame._array = pool.Rent(length);
+        frame._length = length;
+        frame._pool = pool;
+        frame._references = 1;
+        return frame;
+    }
+
+    /// <summary>A frame that is never returned to a pool (keep-alive frames, constants).</summary>
+    internal static Frame CreateStatic(byte[] encoded) =>
+        new() { _array = encoded, _length = encoded.Length, _references = 1, _isStatic = true };
+
+    /// <summary>Adds a reference; each call must be matched by one <see cref="Release"/>.</summary>
+    public void AddReference()
+    {
+        if (_isStatic)
+        {
+            return;
+        }
+
+        int after = Interlocked.Increment(ref _references);
+        if (after <= 1)
+        {
+            ThrowHelper.ThrowFrameReleased();
+        }
+    }
+
+    /// <summary>Releases one reference; the last one returns the buffer to its pool.</summary>
+    public void Release()
+    {
+        if (_isStatic)
+        {
+            return;
+        }
+
+        int after = Interlocked.Decrement(ref _references);
+        if (after > 0)
+        {
+            return;
+        }
+
+        if (after < 0)
+        {
+            ThrowHelper.ThrowFrameReleased();
+        }
+
+        Debug.Assert(_pool is not null);
+        _pool.Return(_array);
+        _array = [];
+        _length = 0;
+        _pool = null;
+        if (Interlocked.Increment(ref s_pooledCount) <= MaxPooledFrames)
+        {
+            FramePool.Enqueue(this);
+        }
+        else
+        {
+            Interlocked.Decrement(ref s_pooledCount);
+        }
+    }
+}

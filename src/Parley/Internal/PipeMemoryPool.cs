@@ -1,0 +1,75 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+
+namespace Parley.Internal;
+
+/// <summary>
+/// Adapts a <see cref="BufferPool"/> to the <see cref="MemoryPool{T}"/> that
+/// <see cref="System.IO.Pipelines.Pipe"/> rents its segments from. The owner objects are
+/// recycled too, so renting a receive segment allocates nothing in steady state.
+/// </summary>
+internal sealed class PipeMemoryPool : MemoryPool<byte>
+{
+    private const int MaxPooledOwners = 1024;
+    private readonly ConcurrentQueue<Owner> _owners = new();
+    private int _ownerCount;
+
+    public PipeMemoryPool(BufferPool pool) => Pool = pool;
+
+    public BufferPool Pool { get; }
+
+    // The pipe asks for this size or a caller's larger hint; ArrayPool serves up to 1 GiB.
+    public override int MaxBufferSize => 1024 * 1024 * 1024;
+
+    public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
+    {
+        if (_owners.TryDequeue(out Owner? owner))
+        {
+            Interlocked.Decrement(ref _ownerCount);
+        }
+        else
+        {
+            owner = new Owner(this);
+        }
+
+        owner.Array = Pool.Rent(minBufferSize <= 0 ? 4096 : minBufferSize);
+        return owner;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        // Nothing to free: arrays go back to the BufferPool when each owner is disposed.
+    }
+
+    private void ReturnOwner(Owner owner)
+    {
+        if (Interlocked.Increment(ref _ownerCount) <= MaxPooledOwners)
+        {
+            _owners.Enqueue(owner);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _ownerCount);
+        }
+    }
+
+    private sealed class Owner(PipeMemoryPool parent) : IMemoryOwner<byte>
+    {
+        public byte[]? Array { get; set; }
+
+        public Memory<byte> Memory => Array ?? throw new ObjectDisposedException(nameof(Owner));
+
+        public void Dispose()
+        {
+            byte[]? array = Array;
+            if (array is null)
+            {
+                return;
+            }
+
+            Array = null;
+            parent.Pool.Return(array);
+            parent.ReturnOwner(this);
+        }
+    }
+}

@@ -1,0 +1,314 @@
+using System.Threading.Tasks.Sources;
+
+namespace Parley.Internal;
+
+internal enum EnqueueResult
+{
+    Queued,
+    QueuedAfterDroppingOldest,
+    DroppedNewest,
+    OverLimit,
+    NoRoom,
+    Closed,
+}
+
+/// <summary>
+/// A connection's outbound frames: many producers, one consumer (the send loop). Bounded in
+/// bytes; the overflow policy runs under the same lock as the enqueue, so the bound is exact.
+/// </summary>
+/// <remarks>
+/// The lock guards a few field updates only; it is never held across I/O or an await. The
+/// send loop waits on a reusable value-task source, so waking it allocates nothing.
+/// Ownership: <see cref="TryEnqueue"/> takes over the caller's frame reference in every case
+/// except <see cref="EnqueueResult.NoRoom"/>.
+/// </remarks>
+internal sealed class SendQueue : IValueTaskSource<bool>
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<Frame> _frames = new();
+    private readonly long _limit;
+    private readonly SlowConsumerPolicy _policy;
+    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
+    private bool _consumerWaiting;
+    private bool _completed;
+    private long _queuedBytes;
+    private long _enqueuedTotal;
+    private long _completedTotal;
+    private TaskCompletionSource? _roomWaiter;
+    private List<(long Target, TaskCompletionSource Completion)>? _flushWaiters;
+    private Exception? _closedException;
+
+    public SendQueue(long limit, SlowConsumerPolicy policy)
+    {
+        _limit = limit;
+        _policy = policy;
+    }
+
+    public long QueuedBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queuedBytes;
+            }
+        }
+    }
+
+    public bool IsEmpty
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _frames.Count == 0;
+            }
+        }
+    }
+
+    public EnqueueResult TryEnqueue(Frame frame, bool applyPolicy, out int droppedFrames)
+    {
+        droppedFrames = 0;
+        EnqueueResult result = EnqueueResult.Queued;
+        bool wake = false;
+        Frame? rejected = null;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                rejected = frame;
+                result = EnqueueResult.Closed;
+            }
+            else if (_queuedBytes + frame.Length > _limit && _frames.Count > 0)
+            {
+                if (!applyPolicy)
+                {
+                    return EnqueueResult.NoRoom;
+                }
+
+                switch (_policy)
+                {
+                    case SlowConsumerPolicy.DropNewest:
+                        rejected = frame;
+                        result = EnqueueResult.DroppedNewest;
+                        break;
+                    case SlowConsumerPolicy.DropOldest:
+                        while (_queuedBytes + frame.Length > _limit && _frames.Count > 0)
+                        {
+                            Frame oldest = _frames.Dequeue();
+                            _queuedBytes -= oldest.Length;
+                            _completedTotal += oldest.Length;
+                            oldest.Release();
+                            droppedFrames++;
+                        }
+
+                        result = EnqueueResult.QueuedAfterDroppingOldest;
+                        break;
+                    default:
+                        rejected = frame;
+                        result = EnqueueResult.OverLimit;
+                        break;
+                }
+            }
+
+            if (rejected is null)
+            {
+                _frames.Enqueue(frame);
+                _queuedBytes += frame.Length;
+                _enqueuedTotal += frame.Length;
+                wake = _consumerWaiting;
+                _consumerWaiting = false;
+            }
+        }
+
+        rejected?.Release();
+        if (wake)
+        {
+            _signal.SetResult(true);
+        }
+
+        return result;
+    }
+
+    /// <summary>Waits until there is something to drain (true) or the queue is completed and empty (false).</summary>
+    public ValueTask<bool> WaitAsync()
+    {
+        lock (_lock)
+        {
+            if (_frames.Count > 0)
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            _signal.Reset();
+            _consumerWaiting = true;
+            return new ValueTask<bool>(this, _signal.Version);
+        }
+    }
+
+    /// <summary>Moves frames into one batch, up to the given bytes and count (at least one frame).</summary>
+    public long Drain(List<Frame> frames, List<ArraySegment<byte>> segments, long maxBytes, int maxFrames)
+    {
+        long bytes = 0;
+        TaskCompletionSource? room = null;
+        lock (_lock)
+        {
+            while (_frames.Count > 0 && frames.Count < maxFrames)
+            {
+                Frame next = _frames.Peek();
+                if (bytes > 0 && bytes + next.Length > maxBytes)
+                {
+                    break;
+                }
+
+                _frames.Dequeue();
+                frames.Add(next);
+                segments.Add(next.Segment);
+                bytes += next.Length;
+            }
+
+            _queuedBytes -= bytes;
+            if (_roomWaiter is not null && _queuedBytes < _limit)
+            {
+                room = _roomWaiter;
+                _roomWaiter = null;
+            }
+        }
+
+        room?.TrySetResult();
+        return bytes;
+    }
+
+    /// <summary>Records that <paramref name="bytes"/> were written and releases flushes waiting for them.</summary>
+    public void OnSent(long bytes)
+    {
+        List<TaskCompletionSource>? done = null;
+        lock (_lock)
+        {
+            _completedTotal += bytes;
+            if (_flushWaiters is { Count: > 0 } waiters)
+            {
+                for (int i = waiters.Count - 1; i >= 0; i--)
+                {
+                    if (waiters[i].Target <= _completedTotal)
+                    {
+                        (done ??= []).Add(waiters[i].Completion);
+                        waiters.RemoveAt(i);
+                    }
+                }
+            }
+        }
+
+        if (done is not null)
+        {
+            foreach (TaskCompletionSource completion in done)
+            {
+                completion.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Completes when the queue has room for more, or it is closed.</summary>
+    public Task WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        Task task;
+        lock (_lock)
+        {
+            if (_completed || _queuedBytes < _limit)
+            {
+                return Task.CompletedTask;
+            }
+
+            _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            task = _roomWaiter.Task;
+        }
+
+        return task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Completes when everything enqueued before the call has been written.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken)
+    {
+        TaskCompletionSource completion;
+        lock (_lock)
+        {
+            if (_closedException is not null)
+            {
+                return Task.FromException(_closedException);
+            }
+
+            if (_completedTotal >= _enqueuedTotal)
+            {
+                return Task.CompletedTask;
+            }
+
+            completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            (_flushWaiters ??= []).Add((_enqueuedTotal, completion));
+        }
+
+        return completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Accepts no more frames; the consumer drains what is queued and then stops.</summary>
+    public void Complete()
+    {
+        bool wake;
+        TaskCompletionSource? room;
+        lock (_lock)
+        {
+            _completed = true;
+            wake = _consumerWaiting;
+            _consumerWaiting = false;
+            room = _roomWaiter;
+            _roomWaiter = null;
+        }
+
+        room?.TrySetResult();
+        if (wake)
+        {
+            _signal.SetResult(false);
+        }
+    }
+
+    /// <summary>Completes the queue, releases every queued frame and fails pending flushes.</summary>
+    public void Abort(Exception closedException)
+    {
+        List<(long, TaskCompletionSource)>? waiters;
+        Frame[] dropped;
+        lock (_lock)
+        {
+            _closedException ??= closedException;
+            dropped = _frames.Count == 0 ? [] : _frames.ToArray();
+            _frames.Clear();
+            _queuedBytes = 0;
+            waiters = _flushWaiters;
+            _flushWaiters = null;
+        }
+
+        foreach (Frame frame in dropped)
+        {
+            frame.Release();
+        }
+
+        Complete();
+        if (waiters is not null)
+        {
+            foreach ((_, TaskCompletionSource completion) in waiters)
+            {
+                completion.TrySetException(closedException);
+            }
+        }
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _signal.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Parley.Internal;
+
+/// <summary>A <see cref="Transport"/> over a connected TCP socket.</summary>
+internal sealed class SocketTransport : Transport
+{
+    private readonly Socket _socket;
+    private SocketSender? _sender;
+
+    public SocketTransport(Socket socket, ConnectionOptions options)
+    {
+        _socket = socket;
+        LocalEndPoint = socket.LocalEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        Configure(socket, options);
+    }
+
+    public override EndPoint? LocalEndPoint { get; }
+
+    public override EndPoint? RemoteEndPoint { get; }
+
+    private static void Configure(Socket socket, ConnectionOptions options)
+    {
+        socket.NoDelay = options.NoDelay;
+        if (options.TcpKeepAlive)
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, Seconds(options.TcpKeepAliveTime));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, Seconds(options.TcpKeepAliveInterval));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, options.TcpKeepAliveRetryCount);
+        }
+    }
+
+    private static int Seconds(TimeSpan value) => Math.Max(1, (int)Math.Ceiling(value.TotalSeconds));
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer) =>
+        _socket.ReceiveAsync(buffer, SocketFlags.None);
+
+    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer) =>
+        _socket.SendAsync(buffer, SocketFlags.None);
+
+    public override ValueTask<int> SendAsync(IList<ArraySegment<byte>> buffers)
+    {
+        // Socket.SendAsync(IList) allocates a Task per call; a reusable event-args object does not.
+        _sender ??= new SocketSender();
+        return _sender.SendAsync(_socket, buffers);
+    }
+
+    public override void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // The peer is already gone; there is nothing left to signal.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Aborted concurrently; same as above.
+        }
+    }
+
+    public override void Dispose()
+    {
+        _socket.Dispose();
+        _sender?.Dispose();
+    }
+}

@@ -1,0 +1,31 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Parley.Internal;
+
+/// <summary>Throwing code kept out of hot methods so they stay small and inlineable.</summary>
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    public static void ThrowMessageTooLarge(int length, int max) =>
+        throw new ArgumentException($"The message is {length} bytes; the framer's limit is {max} bytes.");
+
+    [DoesNotReturn]
+    public static void ThrowLineContainsNewline() =>
+        throw new ArgumentException("A line-framed message cannot contain a line feed.");
+
+    [DoesNotReturn]
+    public static void ThrowFrameReleased() =>
+        throw new InvalidOperationException("The frame was used after its last reference was released.");
+
+    [DoesNotReturn]
+    public static void ThrowReaderAlreadyClaimed() =>
+        throw new InvalidOperationException("This connection's messages are already being read (by the event pump or another reader).");
+
+    [DoesNotReturn]
+    public static void ThrowConnectionClosed(CloseReason reason) =>
+        throw new ConnectionClosedException(reason);
+
+    [DoesNotReturn]
+    public static void ThrowAlreadyStarted() =>
+        throw new InvalidOperationException("Already started.");
+}

@@ -1,0 +1,33 @@
+using System.Net;
+
+namespace Parley.Internal;
+
+/// <summary>
+/// A bidirectional byte stream under a <see cref="Connection"/>. It knows nothing of frames.
+/// Sockets today; the in-memory and shared-memory transports plug in here.
+/// </summary>
+/// <remarks>
+/// One receive and one send may be in flight at once (from the connection's two loops).
+/// <see cref="Dispose"/> may be called from any thread and makes pending operations fail.
+/// </remarks>
+internal abstract class Transport : IDisposable
+{
+    public abstract EndPoint? LocalEndPoint { get; }
+
+    public abstract EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Receives into <paramref name="buffer"/>; 0 means the peer finished sending.
+    /// An empty buffer waits for data without consuming it.</summary>
+    public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
+
+    /// <summary>Writes one buffer entirely.</summary>
+    public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer);
+
+    /// <summary>Writes every segment, in order, entirely, in as few system calls as it can.</summary>
+    public abstract ValueTask<int> SendAsync(IList<ArraySegment<byte>> buffers);
+
+    /// <summary>Signals the end of this side's data (FIN) after what was written.</summary>
+    public abstract void ShutdownSend();
+
+    public abstract void Dispose();
+}

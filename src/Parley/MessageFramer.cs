@@ -1,0 +1,83 @@
+using System.Buffers;
+
+namespace Parley;
+
+/// <summary>
+/// Turns a byte stream into messages and messages into frames. A framer parses one message
+/// and writes one message; it knows nothing of sockets or connections.
+/// </summary>
+/// <remarks>
+/// Implementations are stateless and thread-safe: one instance serves every connection.
+/// <see cref="TryParse"/> must work when a frame spans several segments and when it is fed
+/// one byte at a time, and must never look past a declared limit before rejecting a frame.
+/// </remarks>
+public abstract class MessageFramer
+{
+    /// <summary>Creates a framer whose messages are at most <paramref name="maxMessageSize"/> bytes.</summary>
+    protected MessageFramer(int maxMessageSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxMessageSize);
+        MaxMessageSize = maxMessageSize;
+    }
+
+    /// <summary>The largest payload, in bytes, this framer accepts or writes.</summary>
+    public int MaxMessageSize { get; }
+
+    /// <summary>
+    /// The encoded keep-alive frame this format sends on an idle connection, or
+    /// <see langword="null"/> when the format has none (then only inbound traffic keeps a
+    /// connection alive).
+    /// </summary>
+    public Frame? KeepAliveFrame { get; protected init; }
+
+    /// <summary>
+    /// Parses the frame at the start of <paramref name="buffer"/>.
+    /// </summary>
+    /// <param name="buffer">Unconsumed received bytes.</param>
+    /// <param name="payload">The message payload when the result is <see cref="FrameParseStatus.Message"/>;
+    /// a slice of <paramref name="buffer"/>, valid as long as the buffer is.</param>
+    /// <param name="consumed">Where the next frame starts, for <see cref="FrameParseStatus.Message"/>
+    /// and <see cref="FrameParseStatus.KeepAlive"/>. For other results, the buffer start.
+    /// When the result is <see cref="FrameParseStatus.NeedMoreData"/> everything was examined.</param>
+    public abstract FrameParseStatus TryParse(
+        in ReadOnlySequence<byte> buffer,
+        out ReadOnlySequence<byte> payload,
+        out SequencePosition consumed);
+
+    /// <summary>The encoded size of a payload of <paramref name="payloadLength"/> bytes.</summary>
+    public abstract int GetFrameLength(int payloadLength);
+
+    /// <summary>
+    /// Encodes <paramref name="payload"/> into <paramref name="destination"/>, which is exactly
+    /// <see cref="GetFrameLength"/> bytes long.
+    /// </summary>
+    /// <exception cref="ArgumentException">The payload is larger than <see cref="MaxMessageSize"/>
+    /// or cannot be expressed in this format.</exception>
+    public abstract void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination);
+
+    /// <summary>
+    /// Encodes <paramref name="payload"/> once into a pooled frame that can be sent to any
+    /// number of connections. The caller owns one reference and must release it.
+    /// </summary>
+    public Frame CreateFrame(ReadOnlySpan<byte> payload, BufferPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        if (payload.Length > MaxMessageSize)
+        {
+            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxMessageSize);
+        }
+
+        Frame frame = Frame.Rent(pool, GetFrameLength(payload.Length));
+        try
+        {
+            WriteFrame(payload, frame.WritableSpan);
+        }
+        catch
+        {
+            frame.Release();
+            throw;
+        }
+
+        return frame;
+    }
+}

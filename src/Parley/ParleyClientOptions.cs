@@ -1,0 +1,40 @@
+using System.Net;
+
+namespace Parley;
+
+/// <summary>Settings of a <see cref="ParleyClient"/>: where it connects and how it reconnects.</summary>
+public sealed class ParleyClientOptions : ConnectionOptions
+{
+    /// <summary>The server: an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/>. Required.</summary>
+    public EndPoint? RemoteEndPoint { get; set; }
+
+    /// <summary>How long one connection attempt may take. Default 10 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Reconnect after the connection is lost (not after a local close). Default off.</summary>
+    public bool AutoReconnect { get; set; }
+
+    /// <summary>Wait before the first reconnect attempt; doubled after each failure. Default 500 ms.</summary>
+    public TimeSpan ReconnectInitialDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest wait between reconnect attempts. Default 30 s.</summary>
+    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Attempts after one loss before the client gives up. Default 100 (about 45 min at the maximum delay).</summary>
+    public int ReconnectMaxAttempts { get; set; } = 100;
+
+    /// <inheritdoc />
+    public override void Validate()
+    {
+        base.Validate();
+        if (RemoteEndPoint is null)
+        {
+            throw new ArgumentException("RemoteEndPoint is required.", nameof(RemoteEndPoint));
+        }
+
+        RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
+        RequirePositive(ReconnectInitialDelay, nameof(ReconnectInitialDelay));
+        RequirePositive(ReconnectMaxDelay, nameof(ReconnectMaxDelay));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ReconnectMaxAttempts, nameof(ReconnectMaxAttempts));
+    }
+}

@@ -1,0 +1,139 @@
+using System.Net.Sockets;
+using Parley.Internal;
+
+namespace Parley;
+
+public sealed partial class ParleyServer
+{
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex) when (_stopping.IsCancellationRequested || ex.SocketErrorCode == SocketError.OperationAborted)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                // Out of descriptors or a connection reset before accept: log, breathe, go on.
+                Log.AcceptFailed(_logger, ex.SocketErrorCode.ToString());
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                Log.ConnectionLimitReached(_logger, socket.RemoteEndPoint, _options.MaxConnections);
+                ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "connection_limit"));
+                socket.Dispose();
+                continue;
+            }
+
+            Accept(socket);
+        }
+    }
+
+    private void Accept(Socket socket)
+    {
+        Connection connection;
+        try
+        {
+#pragma warning disable CA2000 // RunConnectionAsync owns the connection and closes it.
+            connection = new Connection(new SocketTransport(socket, _options), _options, _liveness);
+#pragma warning restore CA2000
+        }
+        catch (SocketException ex)
+        {
+            // The peer left between accept and setup.
+            Log.AcceptFailed(_logger, ex.SocketErrorCode.ToString());
+            socket.Dispose();
+            return;
+        }
+
+        // Register before starting, so StopAsync always sees a running connection.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task run = RunConnectionAsync(connection, started.Task);
+        _connections[connection.Id] = (connection, run);
+        started.SetResult();
+    }
+
+    private async Task RunConnectionAsync(Connection connection, Task registered)
+    {
+        await registered.ConfigureAwait(false);
+        bool started = false;
+        try
+        {
+            started = connection.TryStart();
+            if (!started)
+            {
+                // Closed by StopAsync before it started.
+                return;
+            }
+
+            RaiseConnected(connection);
+            if (_handler is null)
+            {
+                await connection.PumpMessagesAsync(OnMessage).ConfigureAwait(false);
+            }
+            else
+            {
+                await _handler(connection, connection.Closed).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(_logger, connection.Id, connection.RemoteEndPoint, ex);
+            connection.Abort(CloseReason.ApplicationError, ex);
+            RaiseError(connection, ex);
+        }
+        finally
+        {
+            await connection.CloseAsync(CloseReason.LocalClose).ConfigureAwait(false);
+            _connections.TryRemove(connection.Id, out _);
+            if (started)
+            {
+                RaiseDisconnected(connection);
+            }
+        }
+    }
+
+    private void OnMessage(Connection connection, System.Buffers.ReadOnlySequence<byte> message) =>
+        MessageReceived?.Invoke(connection, message);
+
+    private void RaiseConnected(Connection connection) => Connected?.Invoke(connection);
+
+    private void RaiseDisconnected(Connection connection)
+    {
+        try
+        {
+            Disconnected?.Invoke(connection);
+        }
+        catch (Exception ex)
+        {
+            Log.EventHandlerFailed(_logger, ex);
+            RaiseError(connection, ex);
+        }
+    }
+
+    private void RaiseError(Connection? connection, Exception exception)
+    {
+        try
+        {
+            Error?.Invoke(connection, exception);
+        }
+        catch (Exception ex)
+        {
+            // An Error handler that throws has nowhere left to report to but the log.
+            Log.EventHandlerFailed(_logger, ex);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Parley.Internal;
+
+namespace Parley;
+
+/// <summary>
+/// A message server over TCP. Two programming models over one engine:
+/// events (<see cref="Start()"/> then <see cref="MessageReceived"/>) or one asynchronous
+/// handler per connection (<see cref="Start(ConnectionHandler)"/>).
+/// </summary>
+/// <remarks>
+/// Events are raised on connection threads: <see cref="MessageReceived"/> for one connection
+/// runs in order, never concurrently with itself for that connection; different connections
+/// run in parallel. <see cref="StopAsync"/> is ordered (stop accepting, flush and close every
+/// connection within <see cref="ParleyServerOptions.ShutdownTimeout"/>, release) and idempotent.
+/// </remarks>
+public sealed partial class ParleyServer : IAsyncDisposable
+{
+    private readonly ParleyServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<long, (Connection Connection, Task Run)> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private Socket? _listener;
+    private LivenessMonitor? _liveness;
+    private ConnectionHandler? _handler;
+    private Task _acceptTask = Task.CompletedTask;
+    private Task? _stopTask;
+    private int _started;
+
+    /// <summary>Creates a server; nothing is bound until <see cref="Start()"/>.</summary>
+    public ParleyServer(ParleyServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = options.LoggerFactory.CreateLogger<ParleyServer>();
+    }
+
+    /// <summary>A connection opened (before any of its messages is delivered).</summary>
+    public event Action<Connection>? Connected;
+
+    /// <summary>A message arrived (event model only). See <see cref="MessageHandler"/> for the buffer's lifetime.</summary>
+    public event MessageHandler? MessageReceived;
+
+    /// <summary>A connection closed; read <see cref="Connection.CloseReason"/> for why.</summary>
+    public event Action<Connection>? Disconnected;
+
+    /// <summary>An application handler or event threw (the connection, when there is one, is closed).</summary>
+    public event Action<Connection?, Exception>? Error;
+
+    /// <summary>The bound address, with the real port when port 0 was asked for.</summary>
+    public IPEndPoint LocalEndPoint =>
+        (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The server is not started.");
+
+    /// <summary>Connections open now.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>A snapshot of the open connections.</summary>
+    public IReadOnlyList<Connection> Connections => _connections.Values.Select(entry => entry.Connection).ToArray();
+
+    /// <summary>Triggered when <see cref="StopAsync"/> begins.</summary>
+    public CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>Finds an open connection by id.</summary>
+    public bool TryGetConnection(long id, out Connection? connection)
+    {
+        bool found = _connections.TryGetValue(id, out (Connection Connection, Task Run) entry);
+        connection = found ? entry.Connection : null;
+        return found;
+    }
+
+    /// <summary>Binds, listens and starts accepting; messages go to <see cref="MessageReceived"/>.</summary>
+    /// <exception cref="SocketException">The address could not be bound.</exception>
+    public void Start() => StartCore(null);
+
+    /// <summary>
+    /// Binds, listens and runs <paramref name="handler"/> for every accepted connection (the
+    /// asynchronous model). The connection closes gracefully when the handler returns.
+    /// </summary>
+    public void Start(ConnectionHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        StartCore(handler);
+    }
+
+    private void StartCore(ConnectionHandler? handler)
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 1)
+        {
+            ThrowHelper.ThrowAlreadyStarted();
+        }
+
+        _handler = handler;
+        IPEndPoint endPoint = _options.EndPoint;
+        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                listener.DualMode = true;
+            }
+
+            // Restarting on the same port must not wait for TIME_WAIT sockets to expire.
+            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            listener.Bind(endPoint);
+            listener.Listen(_options.ListenBacklog);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options));
+        Log.Listening(_logger, listener.LocalEndPoint!);
+        _acceptTask = AcceptLoopAsync(listener);
+    }
+
+    /// <summary>
+    /// Stops accepting, closes every connection gracefully (queued frames are flushed) within
+    /// <see cref="ParleyServerOptions.ShutdownTimeout"/>, aborts the rest, and releases
+    /// everything. Idempotent: later calls return the same task.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_connections)
+        {
+            _stopTask ??= StopCoreAsync();
+        }
+
+        return _stopTask.WaitAsync(cancellationToken);
+    }
+
+    private async Task StopCoreAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        await _acceptTask.ConfigureAwait(false);
+
+        Log.Stopping(_logger, _connections.Count);
+        foreach ((Connection connection, _) in _connections.Values)
+        {
+            _ = connection.CloseAsync(CloseReason.ServerShutdown);
+        }
+
+        Task all = Task.WhenAll(_connections.Values.Select(entry => entry.Run));
+        try
+        {
+            await all.WaitAsync(_options.ShutdownTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.ShutdownTimedOut(_logger, _options.ShutdownTimeout, _connections.Count);
+            foreach ((Connection connection, _) in _connections.Values)
+            {
+                connection.Abort(CloseReason.ServerShutdown);
+            }
+
+            await Task.WhenAll(_connections.Values.Select(entry => entry.Run)).ConfigureAwait(false);
+        }
+
+        _liveness?.Dispose();
+    }
+
+    /// <summary>Same as <see cref="StopAsync"/>.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}
