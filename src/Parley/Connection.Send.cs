@@ -102,7 +102,7 @@ public sealed partial class Connection
         {
             while (true)
             {
-                await _sendQueue.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+                await _sendQueue.WaitForRoomAsync(frame.Length, cancellationToken).ConfigureAwait(false);
                 switch (_sendQueue.TryEnqueue(frame, applyPolicy: false, out _))
                 {
                     case EnqueueResult.Queued:

@@ -173,7 +173,9 @@ internal sealed class SendQueue : IValueTaskSource<bool>
             }
 
             _queuedBytes -= bytes;
-            if (_roomWaiter is not null && _queuedBytes < _limit)
+
+            // Any drain may make room; a waiter re-checks for its own frame's size.
+            if (_roomWaiter is not null && bytes > 0)
             {
                 room = _roomWaiter;
                 _roomWaiter = null;
@@ -213,13 +215,14 @@ internal sealed class SendQueue : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Completes when the queue has room for more, or it is closed.</summary>
-    public Task WaitForRoomAsync(CancellationToken cancellationToken)
+    /// <summary>Completes when a frame of <paramref name="length"/> bytes may fit (the same test as
+    /// <see cref="TryEnqueue"/>), or the queue is closed. The caller retries the enqueue.</summary>
+    public Task WaitForRoomAsync(int length, CancellationToken cancellationToken)
     {
         Task task;
         lock (_lock)
         {
-            if (_completed || _queuedBytes < _limit)
+            if (_completed || _frames.Count == 0 || _queuedBytes + length <= _limit)
             {
                 return Task.CompletedTask;
             }
