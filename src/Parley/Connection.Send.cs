@@ -5,10 +5,13 @@ namespace Parley;
 
 public sealed partial class Connection
 {
-    // One gather-write takes at most this many frames or bytes: large enough to merge a burst
-    // of small messages into one system call, small enough to bound memory in flight.
-    private const int MaxFramesPerWrite = 256;
-    private const long MaxBytesPerWrite = 256 * 1024;
+    // Merge then send: queued small frames are copied into one pooled buffer and written with
+    // one system call; a large frame is written alone, uncopied. A gather-write (sendmsg with
+    // many buffers) would avoid the copy, but .NET on Unix allocates two arrays per such call,
+    // and for small frames one memcpy is cheaper than many iovecs anyway. See docs/architecture.md.
+    private const int LargeFrame = 16 * 1024;
+    private const int MaxBytesPerWrite = 64 * 1024;
+    private const int MaxFramesPerWrite = 1024;
 
     private int _slowConsumerEpisode;
 
@@ -168,13 +171,12 @@ public sealed partial class Connection
 
     private async Task SendLoopAsync()
     {
-        var frames = new List<Frame>(MaxFramesPerWrite);
-        var segments = new List<ArraySegment<byte>>(MaxFramesPerWrite);
+        var frames = new List<Frame>(64);
         try
         {
             while (true)
             {
-                long bytes = _sendQueue.Drain(frames, segments, MaxBytesPerWrite, MaxFramesPerWrite);
+                long bytes = _sendQueue.Drain(frames, LargeFrame, MaxBytesPerWrite, MaxFramesPerWrite);
                 if (bytes == 0)
                 {
                     Volatile.Write(ref _slowConsumerEpisode, 0);
@@ -186,13 +188,30 @@ public sealed partial class Connection
                     continue;
                 }
 
-                if (segments.Count == 1)
+                if (frames.Count == 1)
                 {
-                    await _transport.SendAsync(segments[0]).ConfigureAwait(false);
+                    await _transport.SendAsync(frames[0].Memory).ConfigureAwait(false);
                 }
                 else
                 {
-                    await _transport.SendAsync(segments).ConfigureAwait(false);
+                    // Rented for exactly this write: memory held equals bytes in flight, nothing more.
+                    // Inline rather than a helper method: one long-lived state machine, no per-write box.
+                    byte[] merged = _pool.Rent((int)bytes);
+                    try
+                    {
+                        int offset = 0;
+                        foreach (Frame frame in frames)
+                        {
+                            frame.Memory.Span.CopyTo(merged.AsSpan(offset));
+                            offset += frame.Length;
+                        }
+
+                        await _transport.SendAsync(merged.AsMemory(0, (int)bytes)).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _pool.Return(merged);
+                    }
                 }
 
                 int messages = 0;
@@ -207,7 +226,6 @@ public sealed partial class Connection
                 }
 
                 frames.Clear();
-                segments.Clear();
                 Volatile.Write(ref _lastSendTicks, Environment.TickCount64);
                 Volatile.Write(ref _bytesSent, _bytesSent + bytes);
                 Volatile.Write(ref _messagesSent, _messagesSent + messages);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Parley.Internal;
 
@@ -18,9 +17,8 @@ namespace Parley;
 public sealed class Frame
 {
     // Frame objects are recycled too, so that sending allocates nothing in steady state.
-    private const int MaxPooledFrames = 4096;
-    private static readonly ConcurrentQueue<Frame> FramePool = new();
-    private static int s_pooledCount;
+    // Frames come back about as fast as they are rented, so a small pool covers the churn.
+    private static readonly BoundedObjectPool<Frame> FramePool = new(256);
 
     private byte[] _array = [];
     private int _length;
@@ -38,8 +36,6 @@ public sealed class Frame
     /// <summary>The encoded length in bytes.</summary>
     public int Length => _length;
 
-    internal ArraySegment<byte> Segment => new(_array, 0, _length);
-
     internal Span<byte> WritableSpan => _array.AsSpan(0, _length);
 
     /// <summary>
@@ -48,15 +44,7 @@ public sealed class Frame
     /// </summary>
     internal static Frame Rent(BufferPool pool, int length)
     {
-        if (!FramePool.TryDequeue(out Frame? frame))
-        {
-            frame = new Frame();
-        }
-        else
-        {
-            Interlocked.Decrement(ref s_pooledCount);
-        }
-
+        Frame frame = FramePool.TryRent() ?? new Frame();
         frame._array = pool.Rent(length);
         frame._length = length;
         frame._pool = pool;
@@ -107,13 +95,6 @@ public sealed class Frame
         _array = [];
         _length = 0;
         _pool = null;
-        if (Interlocked.Increment(ref s_pooledCount) <= MaxPooledFrames)
-        {
-            FramePool.Enqueue(this);
-        }
-        else
-        {
-            Interlocked.Decrement(ref s_pooledCount);
-        }
+        FramePool.Return(this);
     }
 }

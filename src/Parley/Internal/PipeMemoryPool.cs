@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 
 namespace Parley.Internal;
 
@@ -10,9 +9,7 @@ namespace Parley.Internal;
 /// </summary>
 internal sealed class PipeMemoryPool : MemoryPool<byte>
 {
-    private const int MaxPooledOwners = 1024;
-    private readonly ConcurrentQueue<Owner> _owners = new();
-    private int _ownerCount;
+    private readonly BoundedObjectPool<Owner> _owners = new(256);
 
     public PipeMemoryPool(BufferPool pool) => Pool = pool;
 
@@ -23,14 +20,7 @@ internal sealed class PipeMemoryPool : MemoryPool<byte>
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
-        if (_owners.TryDequeue(out Owner? owner))
-        {
-            Interlocked.Decrement(ref _ownerCount);
-        }
-        else
-        {
-            owner = new Owner(this);
-        }
+        Owner owner = _owners.TryRent() ?? new Owner(this);
 
         owner.Array = Pool.Rent(minBufferSize <= 0 ? 4096 : minBufferSize);
         return owner;
@@ -41,17 +31,7 @@ internal sealed class PipeMemoryPool : MemoryPool<byte>
         // Nothing to free: arrays go back to the BufferPool when each owner is disposed.
     }
 
-    private void ReturnOwner(Owner owner)
-    {
-        if (Interlocked.Increment(ref _ownerCount) <= MaxPooledOwners)
-        {
-            _owners.Enqueue(owner);
-        }
-        else
-        {
-            Interlocked.Decrement(ref _ownerCount);
-        }
-    }
+    private void ReturnOwner(Owner owner) => _owners.Return(owner);
 
     private sealed class Owner(PipeMemoryPool parent) : IMemoryOwner<byte>
     {

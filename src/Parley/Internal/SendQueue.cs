@@ -22,13 +22,17 @@ internal enum EnqueueResult
 /// Ownership: <see cref="TryEnqueue"/> takes over the caller's frame reference in every case
 /// except <see cref="EnqueueResult.NoRoom"/>.
 /// </remarks>
-internal sealed class SendQueue : IValueTaskSource<bool>
+internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
     private readonly Lock _lock = new();
     private readonly Queue<Frame> _frames = new();
     private readonly long _limit;
     private readonly SlowConsumerPolicy _policy;
-    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
+    // Continuations run inline in Execute, which itself runs on the thread pool: the producer
+    // never runs the send loop (and its system call) on its own thread, and the hop allocates
+    // nothing, unlike RunContinuationsAsynchronously, which queues a new work item each time.
+    private ManualResetValueTaskSourceCore<bool> _signal;
+    private bool _signalResult;
     private bool _consumerWaiting;
     private bool _completed;
     private long _queuedBytes;
@@ -124,7 +128,7 @@ internal sealed class SendQueue : IValueTaskSource<bool>
         rejected?.Release();
         if (wake)
         {
-            _signal.SetResult(true);
+            Wake(true);
         }
 
         return result;
@@ -151,8 +155,11 @@ internal sealed class SendQueue : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Moves frames into one batch, up to the given bytes and count (at least one frame).</summary>
-    public long Drain(List<Frame> frames, List<ArraySegment<byte>> segments, long maxBytes, int maxFrames)
+    /// <summary>
+    /// Moves the next write's frames into <paramref name="frames"/>: one large frame alone, or a
+    /// run of small ones up to <paramref name="maxBytes"/> and <paramref name="maxFrames"/>.
+    /// </summary>
+    public long Drain(List<Frame> frames, int largeFrame, long maxBytes, int maxFrames)
     {
         long bytes = 0;
         TaskCompletionSource? room = null;
@@ -161,15 +168,18 @@ internal sealed class SendQueue : IValueTaskSource<bool>
             while (_frames.Count > 0 && frames.Count < maxFrames)
             {
                 Frame next = _frames.Peek();
-                if (bytes > 0 && bytes + next.Length > maxBytes)
+                if (bytes > 0 && (next.Length >= largeFrame || bytes + next.Length > maxBytes))
                 {
                     break;
                 }
 
                 _frames.Dequeue();
                 frames.Add(next);
-                segments.Add(next.Segment);
                 bytes += next.Length;
+                if (next.Length >= largeFrame)
+                {
+                    break;
+                }
             }
 
             _queuedBytes -= bytes;
@@ -274,7 +284,7 @@ internal sealed class SendQueue : IValueTaskSource<bool>
         room?.TrySetResult();
         if (wake)
         {
-            _signal.SetResult(false);
+            Wake(false);
         }
     }
 
@@ -307,6 +317,14 @@ internal sealed class SendQueue : IValueTaskSource<bool>
             }
         }
     }
+
+    private void Wake(bool result)
+    {
+        _signalResult = result;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    void IThreadPoolWorkItem.Execute() => _signal.SetResult(_signalResult);
 
     bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
 

@@ -7,7 +7,6 @@ namespace Parley.Internal;
 internal sealed class SocketTransport : Transport
 {
     private readonly Socket _socket;
-    private SocketSender? _sender;
 
     public SocketTransport(Socket socket, ConnectionOptions options)
     {
@@ -41,13 +40,6 @@ internal sealed class SocketTransport : Transport
     public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer) =>
         _socket.SendAsync(buffer, SocketFlags.None);
 
-    public override ValueTask<int> SendAsync(IList<ArraySegment<byte>> buffers)
-    {
-        // Socket.SendAsync(IList) allocates a Task per call; a reusable event-args object does not.
-        _sender ??= new SocketSender();
-        return _sender.SendAsync(_socket, buffers);
-    }
-
     public override void ShutdownSend()
     {
         try
@@ -67,6 +59,5 @@ internal sealed class SocketTransport : Transport
     public override void Dispose()
     {
         _socket.Dispose();
-        _sender?.Dispose();
     }
 }

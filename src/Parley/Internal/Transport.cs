@@ -23,9 +23,6 @@ internal abstract class Transport : IDisposable
     /// <summary>Writes one buffer entirely.</summary>
     public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer);
 
-    /// <summary>Writes every segment, in order, entirely, in as few system calls as it can.</summary>
-    public abstract ValueTask<int> SendAsync(IList<ArraySegment<byte>> buffers);
-
     /// <summary>Signals the end of this side's data (FIN) after what was written.</summary>
     public abstract void ShutdownSend();
 
