@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+
+namespace Parley.Cli.Tests;
+
+/// <summary>The real <c>parley</c> executable run as a child process, its output captured line by line.</summary>
+internal sealed partial class ParleyProcess : IAsyncDisposable
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly SemaphoreSlim _lineArrived = new(0);
+
+    private ParleyProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public string Output => string.Join('\n', _lines);
+
+    public static ParleyProcess Start(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "parley.dll"));
+        foreach (string argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = new Process { StartInfo = info };
+        var wrapper = new ParleyProcess(process);
+        process.OutputDataReceived += (_, e) => wrapper.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => wrapper.OnLine(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return wrapper;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is not null)
+        {
+            _lines.Enqueue(line);
+            _lineArrived.Release();
+        }
+    }
+
+    /// <summary>Waits for an output line matching <paramref name="pattern"/> and returns the match.</summary>
+    public async Task<Match> WaitForLineAsync(string pattern)
+    {
+        var regex = new Regex(pattern);
+        using var deadline = new CancellationTokenSource(Timeout);
+        while (true)
+        {
+            foreach (string line in _lines)
+            {
+                Match match = regex.Match(line);
+                if (match.Success)
+                {
+                    return match;
+                }
+            }
+
+            if (_process.HasExited && _lineArrived.CurrentCount == 0)
+            {
+                throw new InvalidOperationException($"parley exited ({_process.ExitCode}) before printing /{pattern}/:\n{Output}");
+            }
+
+            try
+            {
+                await _lineArrived.WaitAsync(TimeSpan.FromMilliseconds(200), deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"parley did not print /{pattern}/ within {Timeout}:\n{Output}");
+            }
+        }
+    }
+
+    /// <summary>Starts <c>parley echo</c> on a free port and returns its endpoint once it listens.</summary>
+    public static async Task<(ParleyProcess Process, IPEndPoint EndPoint)> StartEchoAsync(params string[] extra)
+    {
+        ParleyProcess process = Start(["echo", "--port", "0", .. extra]);
+        Match match = await process.WaitForLineAsync(@"listening on (\S+):(\d+)");
+        return (process, new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Sends SIGTERM, as a service manager or <c>kill</c> would.</summary>
+    public void Terminate() => Assert.Equal(0, Kill(_process.Id, 15));
+
+    public async Task<int> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync().WaitAsync(Timeout);
+        _process.WaitForExit(); // flushes the redirected output
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(Timeout);
+        }
+
+        _process.Dispose();
+        _lineArrived.Dispose();
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
