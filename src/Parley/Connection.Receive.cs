@@ -13,16 +13,13 @@ public sealed partial class Connection
     /// you keep. The stream ends when the peer closes or the connection is closed; a protocol
     /// violation closes the connection and ends the stream (see <see cref="CloseReason"/>).
     /// </summary>
-    /// <exception cref="InvalidOperationException">Messages are already being read (by the
-    /// server's or client's event pump, or another call).</exception>
-    public IAsyncEnumerable<ReadOnlySequence<byte>> ReadMessagesAsync(CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">On the first <c>MoveNextAsync</c>: messages
+    /// are already being read (by the server's or client's event pump, or another enumeration).</exception>
+    public async IAsyncEnumerable<ReadOnlySequence<byte>> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        // Claimed on the first MoveNextAsync, not at the call: an enumerable that is never
+        // enumerated holds nothing, and the finally below always runs for one that is.
         ClaimReader();
-        return ReadMessagesCoreAsync(cancellationToken);
-    }
-
-    private async IAsyncEnumerable<ReadOnlySequence<byte>> ReadMessagesCoreAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-    {
         PipeReader reader = _input.Reader;
         try
         {

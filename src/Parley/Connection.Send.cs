@@ -21,7 +21,7 @@ public sealed partial class Connection
     /// </summary>
     /// <returns><see cref="SendStatus.Queued"/>, or what the slow-consumer policy did, or
     /// <see cref="SendStatus.Closed"/>.</returns>
-    /// <exception cref="ArgumentException">The payload is larger than the framer allows.</exception>
+    /// <exception cref="ArgumentException">The payload is empty or larger than the framer allows.</exception>
     public SendStatus Send(ReadOnlySpan<byte> payload)
     {
         if (State != ConnectionState.Open)

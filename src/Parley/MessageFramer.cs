@@ -59,9 +59,17 @@ public abstract class MessageFramer
     /// Encodes <paramref name="payload"/> once into a pooled frame that can be sent to any
     /// number of connections. The caller owns one reference and must release it.
     /// </summary>
+    /// <exception cref="ArgumentException">The payload is empty (an empty message cannot be
+    /// told apart from a keep-alive), or larger than <see cref="MaxMessageSize"/>.</exception>
     public Frame CreateFrame(ReadOnlySpan<byte> payload, BufferPool pool)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        if (payload.IsEmpty)
+        {
+            // A zero-length frame is a keep-alive (and an empty line is skipped): it would never arrive.
+            Internal.ThrowHelper.ThrowEmptyMessage();
+        }
+
         if (payload.Length > MaxMessageSize)
         {
             Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxMessageSize);

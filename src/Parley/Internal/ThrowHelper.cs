@@ -10,6 +10,10 @@ internal static class ThrowHelper
         throw new ArgumentException($"The message is {length} bytes; the framer's limit is {max} bytes.");
 
     [DoesNotReturn]
+    public static void ThrowEmptyMessage() =>
+        throw new ArgumentException("An empty message cannot be sent: on the wire it would be a keep-alive, which is never delivered.");
+
+    [DoesNotReturn]
     public static void ThrowLineContainsNewline() =>
         throw new ArgumentException("A line-framed message cannot contain a line feed.");
 
