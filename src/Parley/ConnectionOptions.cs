@@ -23,11 +23,12 @@ public class ConnectionOptions
     public int ReadBufferSize { get; set; } = 8 * 1024;
 
     /// <summary>
-    /// Bytes the send queue may hold before the peer counts as a slow consumer. Default 1 MiB:
-    /// at the broadcast workload's 100-byte messages that is ten thousand messages behind.
-    /// A single frame larger than this is still accepted into an empty queue.
+    /// Bytes the send queue may hold before the peer counts as a slow consumer. Default 4 MiB:
+    /// room for four messages of the default maximum size, and at the broadcast workload's
+    /// 100-byte messages about forty thousand messages behind. A single frame larger than this
+    /// is still accepted into an empty queue.
     /// </summary>
-    public long MaxSendQueueBytes { get; set; } = 1024 * 1024;
+    public long MaxSendQueueBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>What to do when the send queue is full. Default <see cref="SlowConsumerPolicy.Disconnect"/>.</summary>
     public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Disconnect;

@@ -121,7 +121,7 @@ public class BadInputTests
         // Logged when an episode starts (the queue fills), not once per dropped frame.
         int logged = logs.Entries.Count(entry => entry.EventId == 103);
         Assert.True(serverSide.MessagesDropped > 1000, $"{serverSide.MessagesDropped} dropped");
-        Assert.InRange(logged, 1, 10);
+        Assert.True(logged >= 1 && logged * 50 < serverSide.MessagesDropped, $"{logged} log lines for {serverSide.MessagesDropped} drops");
     }
 
     [Fact]
