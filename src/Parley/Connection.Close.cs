@@ -168,6 +168,14 @@ public sealed partial class Connection
 
         if (now - Volatile.Read(ref _lastReceiveTicks) >= _idleTimeoutMs)
         {
+            // Bytes already waiting in the kernel prove the peer alive: only our receive loop is
+            // behind (a starved thread pool on a loaded machine), and that is no reason to drop it.
+            if (_transport.AvailableBytes > 0)
+            {
+                Volatile.Write(ref _lastReceiveTicks, now);
+                return;
+            }
+
             if (TrySetCloseReason(CloseReason.IdleTimeout))
             {
                 Log.IdleTimeout(_logger, Id, RemoteEndPoint, _options.IdleTimeout);

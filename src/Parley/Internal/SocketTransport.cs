@@ -40,6 +40,22 @@ internal sealed class SocketTransport : Transport
     public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer) =>
         _socket.SendAsync(buffer, SocketFlags.None);
 
+    public override int AvailableBytes
+    {
+        get
+        {
+            try
+            {
+                return _socket.Available;
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Closed or failing: nothing is waiting that could prove the peer alive.
+                return 0;
+            }
+        }
+    }
+
     public override void ShutdownSend()
     {
         try

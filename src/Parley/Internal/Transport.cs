@@ -23,6 +23,9 @@ internal abstract class Transport : IDisposable
     /// <summary>Writes one buffer entirely.</summary>
     public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer);
 
+    /// <summary>Bytes received by the operating system and not yet read; 0 when unknown or closed.</summary>
+    public abstract int AvailableBytes { get; }
+
     /// <summary>Signals the end of this side's data (FIN) after what was written.</summary>
     public abstract void ShutdownSend();
 
