@@ -127,10 +127,17 @@ public sealed partial class Connection
 
     private void FinalizeClose()
     {
-        if (Interlocked.Exchange(ref _finalized, 1) == 1)
+        lock (_groups)
         {
-            return;
+            // Under the groups lock: a concurrent group join either lands before (and is undone
+            // by LeaveAllGroups) or sees _finalized and refuses.
+            if (Interlocked.Exchange(ref _finalized, 1) == 1)
+            {
+                return;
+            }
         }
+
+        LeaveAllGroups();
 
         bool wasStarted = Interlocked.Exchange(ref _state, (int)ConnectionState.Closed) != (int)ConnectionState.Created;
         _liveness?.Remove(this);

@@ -79,6 +79,7 @@ public sealed partial class ParleyServer
                 return;
             }
 
+            Everyone.Add(connection);
             RaiseConnected(connection);
             if (_handler is null)
             {

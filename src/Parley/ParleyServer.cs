@@ -37,6 +37,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<ParleyServer>();
+        Everyone = new ConnectionGroup("*", options.Framer, options.BufferPool);
     }
 
     /// <summary>A connection opened (before any of its messages is delivered).</summary>

@@ -18,6 +18,9 @@ public sealed class ParleyServerOptions : ConnectionOptions
     /// enough for a paced ramp-up of thousands of clients.</summary>
     public int ListenBacklog { get; set; } = 512;
 
+    /// <summary>Most named groups at once (<see cref="ParleyServer.GetOrCreateGroup"/>). Default 100 000.</summary>
+    public int MaxGroups { get; set; } = 100_000;
+
     /// <summary>How long <see cref="ParleyServer.StopAsync"/> waits for every connection to
     /// flush and close before aborting what is left. Default 10 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -29,6 +32,7 @@ public sealed class ParleyServerOptions : ConnectionOptions
         ArgumentNullException.ThrowIfNull(EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ListenBacklog, nameof(ListenBacklog));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxGroups, nameof(MaxGroups));
         RequirePositive(ShutdownTimeout, nameof(ShutdownTimeout));
     }
 }

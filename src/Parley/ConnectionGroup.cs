@@ -1,0 +1,185 @@
+using System.Buffers;
+
+namespace Parley;
+
+/// <summary>
+/// A named set of connections that messages are broadcast to. A broadcast encodes the message
+/// once into one pooled, reference-counted <see cref="Frame"/>; every member's send queue holds
+/// a reference, and the buffer returns to the pool when the last member has written it. Memory
+/// therefore grows with the bytes in flight, not with bytes × members.
+/// </summary>
+/// <remarks>
+/// Thread-safe. Membership operations are O(1). A broadcast iterates a cached snapshot of the
+/// members, rebuilt only after membership changed, so steady-state broadcasting allocates
+/// nothing. A slow member is handled by its own slow-consumer policy and never stalls the
+/// others: enqueueing never waits. A closed connection leaves every group it was in.
+/// </remarks>
+public sealed class ConnectionGroup
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<long, Connection> _members = [];
+    private readonly MessageFramer _framer;
+    private readonly BufferPool _pool;
+    private Connection[]? _snapshot;
+
+    internal ConnectionGroup(string name, MessageFramer framer, BufferPool pool)
+    {
+        Name = name;
+        _framer = framer;
+        _pool = pool;
+    }
+
+    /// <summary>The group's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Members now.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _members.Count;
+            }
+        }
+    }
+
+    /// <summary>A snapshot of the members.</summary>
+    public IReadOnlyList<Connection> Members => Snapshot();
+
+    /// <summary>Adds a connection; false when it is already a member or is not open.</summary>
+    public bool Add(Connection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (connection.State != ConnectionState.Open || !connection.TrackGroup(this))
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            if (!_members.TryAdd(connection.Id, connection))
+            {
+                return false;
+            }
+
+            _snapshot = null;
+        }
+
+        // Closed while joining (it left its groups before we added it): undo, so a closed
+        // connection is never left behind.
+        if (connection.IsFinalized)
+        {
+            Remove(connection);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Removes a connection; false when it was not a member.</summary>
+    public bool Remove(Connection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        connection.UntrackGroup(this);
+        return RemoveMember(connection);
+    }
+
+    /// <summary>True when the connection is a member.</summary>
+    public bool Contains(Connection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        lock (_lock)
+        {
+            return _members.ContainsKey(connection.Id);
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="payload"/> to every member (but <paramref name="except"/>),
+    /// encoding it once. Never blocks; each member's send queue and slow-consumer policy apply.
+    /// </summary>
+    /// <returns>How many members queued the message.</returns>
+    public int Broadcast(ReadOnlySpan<byte> payload, Connection? except = null)
+    {
+        Frame frame = _framer.CreateFrame(payload, _pool);
+        try
+        {
+            return Broadcast(frame, except);
+        }
+        finally
+        {
+            frame.Release();
+        }
+    }
+
+    /// <summary>Broadcasts a received message (or any sequence), as <see cref="Broadcast(ReadOnlySpan{byte}, Connection?)"/>.</summary>
+    public int Broadcast(in ReadOnlySequence<byte> payload, Connection? except = null)
+    {
+        if (payload.IsSingleSegment)
+        {
+            return Broadcast(payload.FirstSpan, except);
+        }
+
+        int length = checked((int)payload.Length);
+        byte[] gathered = _pool.Rent(length);
+        try
+        {
+            payload.CopyTo(gathered);
+            return Broadcast(gathered.AsSpan(0, length), except);
+        }
+        finally
+        {
+            _pool.Return(gathered);
+        }
+    }
+
+    /// <summary>Sends an encoded frame to every member (but <paramref name="except"/>); the caller keeps its reference.</summary>
+    /// <returns>How many members queued the frame.</returns>
+    public int Broadcast(Frame frame, Connection? except = null)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        int queued = 0;
+        foreach (Connection member in Snapshot())
+        {
+            if (!ReferenceEquals(member, except) && member.Send(frame) == SendStatus.Queued)
+            {
+                queued++;
+            }
+        }
+
+        return queued;
+    }
+
+    internal bool RemoveMember(Connection connection)
+    {
+        lock (_lock)
+        {
+            if (!_members.Remove(connection.Id))
+            {
+                return false;
+            }
+
+            _snapshot = null;
+            return true;
+        }
+    }
+
+    private Connection[] Snapshot()
+    {
+        Connection[]? snapshot = Volatile.Read(ref _snapshot);
+        if (snapshot is not null)
+        {
+            return snapshot;
+        }
+
+        lock (_lock)
+        {
+            _snapshot ??= [.. _members.Values];
+            return _snapshot;
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} ({Count})";
+}
