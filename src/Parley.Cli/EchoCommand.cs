@@ -17,10 +17,16 @@ internal static partial class EchoCommand
         Option<int> maxConnections = CommonOptions.MaxConnections();
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
+        var mode = new Option<string>("--mode")
+        {
+            Description = "echo: every message goes back to its sender. broadcast: every message goes to every connected client (sender included).",
+            DefaultValueFactory = _ => "echo",
+        };
+        mode.AcceptOnlyFromAmong("echo", "broadcast");
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, framing, maxMessageSize, idleTimeout, maxConnections, logLevel, summaryInterval,
+            host, port, framing, mode, maxMessageSize, idleTimeout, maxConnections, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -29,6 +35,7 @@ internal static partial class EchoCommand
             var settings = new EchoSettings(
                 new IPEndPoint(CommonOptions.ParseHost(parse.GetValue(host)!), parse.GetValue(port)),
                 framingName,
+                parse.GetValue(mode) == "broadcast",
                 parse.GetValue(maxMessageSize),
                 TimeSpan.FromSeconds(idle),
                 parse.GetValue(maxConnections),
@@ -55,7 +62,21 @@ internal static partial class EchoCommand
         server.Connected += connection => LogOpened(logger, connection.Id, connection.RemoteEndPoint);
         server.Disconnected += connection => LogClosed(
             logger, connection.Id, connection.RemoteEndPoint, connection.CloseReason, connection.MessagesReceived, connection.MessagesSent);
-        server.MessageReceived += static (connection, message) => connection.Send(message);
+        if (settings.Broadcast)
+        {
+            server.MessageReceived += (_, message) => server.Broadcast(message);
+        }
+        else
+        {
+            server.MessageReceived += static (connection, message) => connection.Send(message);
+        }
+
+        // Every connection is a file descriptor: make room for MaxConnections of them.
+        long limit = Bench.FileLimits.Raise(settings.MaxConnections + 256L);
+        if (limit >= 0 && limit < settings.MaxConnections + 256L)
+        {
+            LogFileLimit(logger, limit, settings.MaxConnections);
+        }
 
         try
         {
@@ -67,7 +88,7 @@ internal static partial class EchoCommand
             return 2;
         }
 
-        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} (framing: {settings.Framing}); Ctrl-C stops.");
+        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} (framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary();
@@ -103,6 +124,9 @@ internal static partial class EchoCommand
     [LoggerMessage(4, LogLevel.Information, "stopping: closing {Count} connections")]
     private static partial void LogStopping(ILogger logger, int count);
 
+    [LoggerMessage(6, LogLevel.Warning, "open-files limit is {Limit}: fewer than the {MaxConnections} connections allowed can be accepted")]
+    private static partial void LogFileLimit(ILogger logger, long limit, int maxConnections);
+
     [LoggerMessage(5, LogLevel.Information, "stopped")]
     private static partial void LogStopped(ILogger logger);
 }
@@ -111,6 +135,7 @@ internal static partial class EchoCommand
 internal sealed record EchoSettings(
     IPEndPoint EndPoint,
     string Framing,
+    bool Broadcast,
     int MaxMessageSize,
     TimeSpan IdleTimeout,
     int MaxConnections,

@@ -4,6 +4,7 @@ using Parley.Cli;
 var root = new RootCommand("parley: a high-performance messaging stack for .NET — servers, clients and benchmarks.")
 {
     EchoCommand.Create(),
+    Parley.Cli.Bench.BenchCommand.Create(),
 };
 
 // Ctrl-C / SIGTERM cancel the command's token; give the server time to flush and close.

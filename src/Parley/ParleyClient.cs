@@ -125,6 +125,11 @@ public sealed class ParleyClient : IAsyncDisposable
         timeout.CancelAfter(options.ConnectTimeout);
         try
         {
+            if (options.LocalEndPoint is { } local)
+            {
+                socket.Bind(local);
+            }
+
             await socket.ConnectAsync(remote, timeout.Token).ConfigureAwait(false);
             return new Connection(new SocketTransport(socket, options), options, LivenessMonitor.Shared);
         }

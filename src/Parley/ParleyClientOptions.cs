@@ -8,6 +8,11 @@ public sealed class ParleyClientOptions : ConnectionOptions
     /// <summary>The server: an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/>. Required.</summary>
     public EndPoint? RemoteEndPoint { get; set; }
 
+    /// <summary>The local address to connect from, or null for the system's choice. A load
+    /// generator spreads thousands of clients over several 127.0.0.x addresses this way, each
+    /// with its own range of ephemeral ports.</summary>
+    public IPEndPoint? LocalEndPoint { get; set; }
+
     /// <summary>How long one connection attempt may take. Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -1,0 +1,80 @@
+using System.Net;
+using Spectre.Console;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>Opens many client connections at a paced rate, so the server's listen backlog never overflows.</summary>
+internal static class BenchClients
+{
+    /// <summary>Connects in flight at once: well under the server's default backlog of 512.</summary>
+    private const int ConcurrentConnects = 64;
+
+    /// <summary>Past this many clients, spread them over several 127.0.0.x source addresses (each has its own ephemeral ports).</summary>
+    private const int ClientsPerSourceAddress = 20_000;
+
+    public static async Task<(List<ParleyClient> Clients, int Failures, double PerSecond)> ConnectAsync(
+        IPEndPoint server, int count, Action<int, ParleyClient> configure, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        var clients = new ParleyClient?[count];
+        int failures = 0;
+        int connected = 0;
+        using var gate = new SemaphoreSlim(ConcurrentConnects);
+        long started = Environment.TickCount64;
+        var tasks = new List<Task>(count);
+        for (int i = 0; i < count; i++)
+        {
+            await gate.WaitAsync(cancellationToken);
+            int index = i;
+            tasks.Add(Task.Run(
+                async () =>
+                {
+                    try
+                    {
+                        var options = new ParleyClientOptions
+                        {
+                            RemoteEndPoint = server,
+                            LocalEndPoint = SourceAddress(server, index),
+                            ConnectTimeout = TimeSpan.FromSeconds(20),
+                        };
+                        var client = new ParleyClient(options);
+                        configure(index, client);
+                        await client.ConnectAsync(cancellationToken);
+                        clients[index] = client;
+                        Interlocked.Increment(ref connected);
+                    }
+                    catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+                    {
+                        if (Interlocked.Increment(ref failures) <= 5)
+                        {
+                            console.MarkupLineInterpolated($"[yellow]connect {index} failed: {ex.Message}[/]");
+                        }
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+                },
+                cancellationToken));
+        }
+
+        await Task.WhenAll(tasks);
+        double seconds = Math.Max(0.001, (Environment.TickCount64 - started) / 1000.0);
+        return ([.. clients.Where(c => c is not null).Select(c => c!)], failures, connected / seconds);
+    }
+
+    private static IPEndPoint? SourceAddress(IPEndPoint server, int index)
+    {
+        if (!IPAddress.IsLoopback(server.Address) || server.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            return null;
+        }
+
+        int block = index / ClientsPerSourceAddress;
+        return block == 0 ? null : new IPEndPoint(new IPAddress([127, 0, 0, (byte)(1 + block)]), 0);
+    }
+
+    public static async Task CloseAllAsync(IEnumerable<ParleyClient> clients)
+    {
+        await Task.WhenAll(clients.Select(client => client.DisposeAsync().AsTask()));
+    }
+}

@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Parley.Cli.Bench;
+
+/// <summary><c>parley bench broadcast|echo|connections</c>: the field's standard workloads, measured.</summary>
+internal static class BenchCommand
+{
+    private static long s_lastPlainProgress;
+
+    public static Command Create()
+    {
+        var command = new Command("bench", "Run a load workload against a Parley server (started here as a child process, or --target) and report throughput, latency and server memory.");
+        command.Subcommands.Add(Workload("broadcast", "N clients each send one message per interval; the server broadcasts every message to all (the Miku workload).", defaultClients: 1000, defaultSize: 100, defaultDuration: 60));
+        command.Subcommands.Add(Workload("echo", "C clients each keep M messages in flight; every reply is answered (NetCoreServer's echo methodology).", defaultClients: 1, defaultSize: 32, defaultDuration: 10));
+        command.Subcommands.Add(Workload("connections", "N idle connections held open with keep-alives: connect rate and server memory per connection.", defaultClients: 1000, defaultSize: 0, defaultDuration: 10));
+        return command;
+    }
+
+    private static Command Workload(string name, string description, int defaultClients, int defaultSize, int defaultDuration)
+    {
+        var clients = new Option<int>("--clients", "-c") { Description = "Client connections.", DefaultValueFactory = _ => defaultClients };
+        var size = new Option<int>("--size", "-s") { Description = "Message size in bytes (payload).", DefaultValueFactory = _ => defaultSize };
+        var duration = new Option<double>("--duration", "-d") { Description = "Seconds of measurement (after ramp-up).", DefaultValueFactory = _ => defaultDuration };
+        var interval = new Option<int>("--interval-ms") { Description = "broadcast: milliseconds between one client's messages.", DefaultValueFactory = _ => 1000 };
+        var inflight = new Option<int>("--inflight", "-m") { Description = "echo: messages each client keeps in flight.", DefaultValueFactory = _ => 1000 };
+        var target = new Option<string?>("--target") { Description = "host:port of a running server instead of starting one." };
+        var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = new BenchSettings(
+                parse.GetValue(clients),
+                parse.GetValue(size),
+                TimeSpan.FromSeconds(parse.GetValue(duration)),
+                TimeSpan.FromMilliseconds(parse.GetValue(interval)),
+                parse.GetValue(inflight),
+                parse.GetValue(target),
+                parse.GetValue(serverPid),
+                parse.GetValue(json));
+            return await RunAsync(name, settings, cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string workload, BenchSettings settings, CancellationToken cancellationToken)
+    {
+        IAnsiConsole console = settings.Json
+            ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
+            : AnsiConsole.Console;
+        if (settings.Clients <= 0 || settings.Duration <= TimeSpan.Zero)
+        {
+            console.MarkupLine("[red]--clients and --duration must be positive[/]");
+            return 2;
+        }
+
+        // Each client is one socket here and one in the server: ask for room for both, and say so when refused.
+        long wanted = settings.Clients + 1024L;
+        long limit = FileLimits.Raise(wanted);
+        if (limit >= 0 && limit < wanted)
+        {
+            console.MarkupLineInterpolated($"[red]open-files limit is {limit}, below the {wanted} this run needs; raise it (ulimit -n) or use fewer clients[/]");
+            return 2;
+        }
+
+        string mode = workload == "broadcast" ? "broadcast" : "echo";
+        await using ServerUnderTest server = await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, cancellationToken);
+        BenchResult result = workload switch
+        {
+            "broadcast" => await BroadcastWorkload.RunAsync(settings, server, console, cancellationToken),
+            "echo" => await EchoWorkload.RunAsync(settings, server, console, cancellationToken),
+            _ => await ConnectionsWorkload.RunAsync(settings, server, console, cancellationToken),
+        };
+
+        Render(console, result);
+        if (settings.Json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(result, BenchJsonContext.Default.BenchResult));
+        }
+
+        return 0;
+    }
+
+    internal static ServerStats? ServerStats(ServerUnderTest server)
+    {
+        if (server.Sampler is not { } sampler)
+        {
+            return null;
+        }
+
+        IReadOnlyList<(double Seconds, double RssMb)> samples = sampler.Samples;
+        double? firstHalf = null, secondHalf = null;
+        if (samples.Count >= 4)
+        {
+            double middle = samples[^1].Seconds / 2;
+            firstHalf = Math.Round(samples.Where(s => s.Seconds < middle).Average(s => s.RssMb), 1);
+            secondHalf = Math.Round(samples.Where(s => s.Seconds >= middle).Average(s => s.RssMb), 1);
+        }
+
+        return new ServerStats(Math.Round(sampler.PeakRssMb, 1), Math.Round(sampler.AverageRssMb, 1), Math.Round(sampler.AverageCpuPercent, 1), firstHalf, secondHalf);
+    }
+
+    /// <summary>A live progress line on a terminal; a plain line every five seconds otherwise.</summary>
+    internal static void Progress(IAnsiConsole console, string text, ServerUnderTest server)
+    {
+        string line = server.Sampler is { } sampler
+            ? $"{text}  | server rss {sampler.CurrentRssMb:F0} MB"
+            : text;
+        if (console.Profile.Capabilities.Interactive)
+        {
+            console.Write(new Text("\r" + line.PadRight(Math.Max(line.Length, Console.WindowWidth - 1))));
+        }
+        else if (Environment.TickCount64 - s_lastPlainProgress >= 5000)
+        {
+            s_lastPlainProgress = Environment.TickCount64;
+            console.WriteLine(line);
+        }
+    }
+
+    private static void Render(IAnsiConsole console, BenchResult result)
+    {
+        console.WriteLine();
+        var table = new Table().Title($"parley bench {result.Workload}").AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+        void Row(string name, string value) => table.AddRow(name, value);
+        Row("clients", result.Clients.ToString("N0", CultureInfo.InvariantCulture));
+        Row("duration", $"{result.DurationS:F1} s");
+        if (result.Workload != "connections")
+        {
+            Row("message size", $"{result.SizeBytes} B");
+            Row("expected / delivered", $"{result.Expected:N0} / {result.Delivered:N0}");
+            Row("lost / duplicated / reordered", $"{result.Lost:N0} / {result.Duplicated:N0} / {result.Reordered:N0}");
+            Row("throughput", $"{result.MsgsPerS:N0} msg/s, {result.MibPerS:F2} MiB/s");
+            Row("latency p50 / p90 / p99", $"{result.LatencyMs.P50:F2} / {result.LatencyMs.P90:F2} / {result.LatencyMs.P99:F2} ms");
+            Row("latency p99.9 / max", $"{result.LatencyMs.P999:F2} / {result.LatencyMs.Max:F2} ms");
+        }
+        else
+        {
+            Row("open at the end", $"{result.Delivered:N0}");
+            Row("connect failures / dropped", $"{result.ConnectFailures:N0} / {result.Lost - result.ConnectFailures:N0}");
+            Row("server memory per connection", result.RssPerConnectionKb is double kb ? $"{kb:F1} KB" : "n/a");
+        }
+
+        Row("connect rate", $"{result.ConnectPerS:N0} /s");
+        if (result.Server is { } server)
+        {
+            Row("server rss peak / avg", $"{server.PeakRssMb:F1} / {server.AvgRssMb:F1} MB");
+            Row("server rss 1st / 2nd half", $"{server.RssFirstHalfMb:F1} / {server.RssSecondHalfMb:F1} MB");
+            Row("server cpu avg", $"{server.AvgCpuPct:F0} % (100 % = one core)");
+        }
+
+        console.Write(table);
+    }
+}

@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>What a benchmark run measured; serialised as the <c>--json</c> output.</summary>
+internal sealed record BenchResult
+{
+    public required string Workload { get; init; }
+
+    public required int Clients { get; init; }
+
+    public required double DurationS { get; init; }
+
+    public int SizeBytes { get; init; }
+
+    public int Inflight { get; init; }
+
+    public long Expected { get; init; }
+
+    public long Delivered { get; init; }
+
+    public long Lost { get; init; }
+
+    public long Duplicated { get; init; }
+
+    public long Reordered { get; init; }
+
+    public double MsgsPerS { get; init; }
+
+    public double MibPerS { get; init; }
+
+    public double ConnectPerS { get; init; }
+
+    public int ConnectFailures { get; init; }
+
+    public double? RssPerConnectionKb { get; init; }
+
+    public required LatencyMs LatencyMs { get; init; }
+
+    public ServerStats? Server { get; init; }
+}
+
+internal sealed record LatencyMs(double P50, double P90, double P99, double P999, double Max)
+{
+    public static LatencyMs From(LatencyHistogram histogram) => new(
+        histogram.Percentile(50) / 1000.0,
+        histogram.Percentile(90) / 1000.0,
+        histogram.Percentile(99) / 1000.0,
+        histogram.Percentile(99.9) / 1000.0,
+        histogram.Max / 1000.0);
+}
+
+internal sealed record ServerStats(double PeakRssMb, double AvgRssMb, double AvgCpuPct, double? RssFirstHalfMb, double? RssSecondHalfMb);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(BenchResult))]
+internal sealed partial class BenchJsonContext : JsonSerializerContext;

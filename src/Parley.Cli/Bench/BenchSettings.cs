@@ -1,0 +1,12 @@
+namespace Parley.Cli.Bench;
+
+/// <summary>What a <c>parley bench</c> run was asked to do.</summary>
+internal sealed record BenchSettings(
+    int Clients,
+    int Size,
+    TimeSpan Duration,
+    TimeSpan Interval,
+    int Inflight,
+    string? Target,
+    int? ServerPid,
+    bool Json);

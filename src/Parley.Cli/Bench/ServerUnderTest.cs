@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>
+/// The server a benchmark runs against: by default a <c>parley echo</c> child process started
+/// here (and stopped with SIGTERM afterwards), or an already running one given by
+/// <c>--target</c>. Its memory and CPU are sampled when its process id is known.
+/// </summary>
+internal sealed partial class ServerUnderTest : IAsyncDisposable
+{
+    private readonly Process? _child;
+
+    private ServerUnderTest(IPEndPoint endPoint, Process? child, int? pid)
+    {
+        EndPoint = endPoint;
+        _child = child;
+        Sampler = pid is int id ? new ResourceSampler(id) : null;
+    }
+
+    public IPEndPoint EndPoint { get; }
+
+    public ResourceSampler? Sampler { get; }
+
+    public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, CancellationToken cancellationToken)
+    {
+        if (target is not null)
+        {
+            return new ServerUnderTest(ParseTarget(target), null, serverPid);
+        }
+
+        var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string self = Environment.ProcessPath ?? "dotnet";
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            info.FileName = self;
+            info.ArgumentList.Add(typeof(ServerUnderTest).Assembly.Location);
+        }
+        else
+        {
+            info.FileName = self;
+        }
+
+        foreach (string argument in new[]
+        {
+            "echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600",
+            "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture),
+        })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var child = Process.Start(info) ?? throw new InvalidOperationException("could not start the server process");
+        var listening = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new List<string>();
+        child.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            Match match = ListeningLine().Match(e.Data);
+            if (match.Success)
+            {
+                listening.TrySetResult(new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture)));
+            }
+            else if (!listening.Task.IsCompleted)
+            {
+                lock (output)
+                {
+                    output.Add(e.Data);
+                }
+            }
+            else
+            {
+                // Warnings from the server under test (slow consumers, errors) belong in the bench's output.
+                Console.Error.WriteLine($"[server] {e.Data}");
+            }
+        };
+        child.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Console.Error.WriteLine($"[server] {e.Data}");
+            }
+        };
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
+
+        try
+        {
+            IPEndPoint endPoint = await listening.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            return new ServerUnderTest(endPoint, child, child.Id);
+        }
+        catch
+        {
+            child.Kill(entireProcessTree: true);
+            child.Dispose();
+            throw new InvalidOperationException("the server did not start: " + string.Join('\n', output));
+        }
+    }
+
+    private static IPEndPoint ParseTarget(string target)
+    {
+        int colon = target.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(target[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port))
+        {
+            throw new ArgumentException($"--target: '{target}' is not host:port");
+        }
+
+        string host = target[..colon].Trim('[', ']');
+        IPAddress address = host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(host);
+        return new IPEndPoint(address, port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Sampler is not null)
+        {
+            await Sampler.DisposeAsync();
+        }
+
+        if (_child is null)
+        {
+            return;
+        }
+
+        if (!_child.HasExited)
+        {
+            _ = Kill(_child.Id, 15); // SIGTERM: the server shuts down in order
+            try
+            {
+                await _child.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            }
+            catch (TimeoutException)
+            {
+                _child.Kill(entireProcessTree: true);
+            }
+        }
+
+        _child.Dispose();
+    }
+
+    [GeneratedRegex(@"listening on (\S+):(\d+)")]
+    private static partial Regex ListeningLine();
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
