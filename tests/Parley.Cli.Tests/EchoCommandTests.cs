@@ -177,4 +177,62 @@ public class EchoCommandTests
         Assert.NotEqual(0, await process.WaitForExitAsync());
         Assert.Contains("cannot listen on", process.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Broadcast_mode_sends_every_message_to_every_client_sender_included()
+    {
+        (ParleyProcess process, IPEndPoint endPoint) = await ParleyProcess.StartEchoAsync("--mode", "broadcast");
+        await using (process)
+        {
+            using Socket first = await ConnectAsync(endPoint);
+            using Socket second = await ConnectAsync(endPoint);
+
+            // The server registers connections asynchronously: ping until the second client hears the first.
+            byte[] payload;
+            int attempt = 0;
+            while (true)
+            {
+                payload = System.Text.Encoding.ASCII.GetBytes($"hello {attempt++}");
+                await first.SendAsync(Frame(payload));
+                Assert.Equal(payload, await ReadFrameAsync(first));
+                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+                try
+                {
+                    var header = new byte[4];
+                    int read = await second.ReceiveAsync(header.AsMemory(), SocketFlags.Peek, wait.Token);
+                    if (read > 0)
+                    {
+                        break;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.True(attempt < 100, "the second client never received a broadcast");
+                }
+            }
+
+            Assert.Equal(payload, await ReadFrameAsync(second));
+        }
+    }
+
+    [Fact]
+    public async Task Bench_broadcast_against_a_child_server_reports_every_message_delivered_as_json()
+    {
+        await using ParleyProcess bench = ParleyProcess.Start("bench", "broadcast", "--clients", "20", "--duration", "2", "--interval-ms", "100", "--json");
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        string output = bench.Output;
+        int start = output.IndexOf('{', StringComparison.Ordinal);
+        Assert.True(start >= 0, output);
+        using var json = System.Text.Json.JsonDocument.Parse(output[start..output.LastIndexOf('}')].Trim() + "}");
+        System.Text.Json.JsonElement root = json.RootElement;
+        Assert.Equal("broadcast", root.GetProperty("workload").GetString());
+        Assert.Equal(20, root.GetProperty("clients").GetInt32());
+        long expected = root.GetProperty("expected").GetInt64();
+        Assert.True(expected > 0);
+        Assert.Equal(expected, root.GetProperty("delivered").GetInt64());
+        Assert.Equal(0, root.GetProperty("lost").GetInt64());
+        Assert.Equal(0, root.GetProperty("duplicated").GetInt64());
+        Assert.True(root.GetProperty("server").GetProperty("peak_rss_mb").GetDouble() > 0);
+        Assert.True(root.GetProperty("latency_ms").GetProperty("p99").GetDouble() >= 0);
+    }
 }

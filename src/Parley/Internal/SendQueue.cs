@@ -321,7 +321,7 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
     private void Wake(bool result)
     {
         _signalResult = result;
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
     }
 
     void IThreadPoolWorkItem.Execute() => _signal.SetResult(_signalResult);
