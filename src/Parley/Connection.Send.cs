@@ -10,6 +10,10 @@ public sealed partial class Connection
     // many buffers) would avoid the copy, but .NET on Unix allocates two arrays per such call,
     // and for small frames one memcpy is cheaper than many iovecs anyway. See docs/architecture.md.
     private const int LargeFrame = 16 * 1024;
+
+    // Small sends are encoded straight into a private frame of this size at the queue's tail
+    // (see SendQueue.TryAppend): bursts of small messages cost one buffer and one write.
+    private const int CoalesceBytes = 4096;
     private const int MaxBytesPerWrite = 64 * 1024;
     private const int MaxFramesPerWrite = 1024;
 
@@ -29,7 +33,41 @@ public sealed partial class Connection
             return SendStatus.Closed;
         }
 
-        return EnqueueOwned(_framer.CreateFrame(payload, _pool));
+        if (payload.IsEmpty)
+        {
+            ThrowHelper.ThrowEmptyMessage();
+        }
+
+        if (payload.Length > _framer.MaxMessageSize)
+        {
+            ThrowHelper.ThrowMessageTooLarge(payload.Length, _framer.MaxMessageSize);
+        }
+
+        int frameLength = _framer.GetFrameLength(payload.Length);
+        if (frameLength > CoalesceBytes)
+        {
+            return EnqueueOwned(_framer.CreateFrame(payload, _pool));
+        }
+
+        // Small message: append it to the frame waiting at the queue's tail, or start one.
+        if (_sendQueue.TryAppend(payload, _framer, frameLength, out EnqueueResult appended, out int dropped))
+        {
+            return Complete(appended, dropped);
+        }
+
+        Frame frame = Frame.RentAppendable(_pool, CoalesceBytes);
+        try
+        {
+            _framer.WriteFrame(payload, frame.AppendSpan(frameLength));
+        }
+        catch
+        {
+            frame.Release();
+            throw;
+        }
+
+        frame.CommitAppend(frameLength);
+        return EnqueueOwned(frame, dropped);
     }
 
     /// <summary>
@@ -135,9 +173,19 @@ public sealed partial class Connection
     public Task FlushAsync(CancellationToken cancellationToken = default) => _sendQueue.FlushAsync(cancellationToken);
 
     /// <summary>Queues a frame whose reference the queue now owns, applying the slow-consumer policy.</summary>
-    private SendStatus EnqueueOwned(Frame frame)
+    private SendStatus EnqueueOwned(Frame frame, int alreadyDropped = 0)
     {
         EnqueueResult result = _sendQueue.TryEnqueue(frame, applyPolicy: true, out int dropped);
+        return Complete(result, alreadyDropped + dropped);
+    }
+
+    private SendStatus Complete(EnqueueResult result, int dropped)
+    {
+        if (dropped > 0 && result == EnqueueResult.Queued)
+        {
+            result = EnqueueResult.QueuedAfterDroppingOldest;
+        }
+
         switch (result)
         {
             case EnqueueResult.Queued:
@@ -217,11 +265,7 @@ public sealed partial class Connection
                 int messages = 0;
                 foreach (Frame frame in frames)
                 {
-                    if (!ReferenceEquals(frame, _framer.KeepAliveFrame))
-                    {
-                        messages++;
-                    }
-
+                    messages += frame.MessageCount;
                     frame.Release();
                 }
 

@@ -25,6 +25,7 @@ public sealed class Frame
     private int _references;
     private BufferPool? _pool;
     private bool _isStatic;
+    private bool _appendable;
 
     private Frame()
     {
@@ -38,6 +39,41 @@ public sealed class Frame
 
     internal Span<byte> WritableSpan => _array.AsSpan(0, _length);
 
+    /// <summary>Messages encoded in this frame: more than one when small sends were coalesced into it.</summary>
+    internal int MessageCount { get; private set; }
+
+    /// <summary>True for a keep-alive or other constant frame.</summary>
+    internal bool IsStatic => _isStatic;
+
+    /// <summary>
+    /// A private frame of one connection's send queue that later small sends may be appended
+    /// to while it waits at the queue's tail. Never true for a frame shared between queues.
+    /// </summary>
+    internal bool IsAppendable => _appendable;
+
+    /// <summary>Room left for appended messages.</summary>
+    internal int FreeCapacity => _array.Length - _length;
+
+    /// <summary>Rents a private frame of <paramref name="capacity"/> bytes, empty, for one queue to append to.</summary>
+    internal static Frame RentAppendable(BufferPool pool, int capacity)
+    {
+        Frame frame = Rent(pool, capacity);
+        frame._length = 0;
+        frame.MessageCount = 0;
+        frame._appendable = true;
+        return frame;
+    }
+
+    /// <summary>The next <paramref name="length"/> bytes after the current content, to encode one more message into.</summary>
+    internal Span<byte> AppendSpan(int length) => _array.AsSpan(_length, length);
+
+    /// <summary>Commits one message of <paramref name="length"/> bytes written through <see cref="AppendSpan"/>.</summary>
+    internal void CommitAppend(int length)
+    {
+        _length += length;
+        MessageCount++;
+    }
+
     /// <summary>
     /// Rents a frame of <paramref name="length"/> bytes with one reference owned by the caller.
     /// The content is undefined until the caller writes it.
@@ -47,6 +83,8 @@ public sealed class Frame
         Frame frame = FramePool.TryRent() ?? new Frame();
         frame._array = pool.Rent(length);
         frame._length = length;
+        frame._appendable = false;
+        frame.MessageCount = 1;
         frame._pool = pool;
         frame._references = 1;
         return frame;
@@ -54,7 +92,7 @@ public sealed class Frame
 
     /// <summary>A frame that is never returned to a pool (keep-alive frames, constants).</summary>
     internal static Frame CreateStatic(byte[] encoded) =>
-        new() { _array = encoded, _length = encoded.Length, _references = 1, _isStatic = true };
+        new() { _array = encoded, _length = encoded.Length, _references = 1, _isStatic = true, MessageCount = 0 };
 
     /// <summary>Adds a reference; each call must be matched by one <see cref="Release"/>.</summary>
     public void AddReference()
@@ -94,6 +132,7 @@ public sealed class Frame
         _pool.Return(_array);
         _array = [];
         _length = 0;
+        _appendable = false;
         _pool = null;
         FramePool.Return(this);
     }

@@ -26,6 +26,7 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
     private readonly Lock _lock = new();
     private readonly Queue<Frame> _frames = new();
+    private Frame? _tail;
     private readonly long _limit;
     private readonly SlowConsumerPolicy _policy;
     // Continuations run inline in Execute, which itself runs on the thread pool: the producer
@@ -97,14 +98,7 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
                         result = EnqueueResult.DroppedNewest;
                         break;
                     case SlowConsumerPolicy.DropOldest:
-                        while (_queuedBytes + frame.Length > _limit && _frames.Count > 0)
-                        {
-                            Frame oldest = _frames.Dequeue();
-                            _queuedBytes -= oldest.Length;
-                            _completedTotal += oldest.Length;
-                            oldest.Release();
-                            droppedFrames++;
-                        }
+                        droppedFrames = DropOldest(frame.Length);
 
                         result = EnqueueResult.QueuedAfterDroppingOldest;
                         break;
@@ -118,6 +112,7 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
             if (rejected is null)
             {
                 _frames.Enqueue(frame);
+                _tail = frame;
                 _queuedBytes += frame.Length;
                 _enqueuedTotal += frame.Length;
                 wake = _consumerWaiting;
@@ -132,6 +127,85 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="payload"/> straight into the private frame at the queue's tail
+    /// when it has room: many small sends then share one pooled buffer and one write, with no
+    /// frame rented per message. False when there is no such room; nothing changed then.
+    /// The caller has validated the payload against the framer's limits.
+    /// </summary>
+    public bool TryAppend(ReadOnlySpan<byte> payload, MessageFramer framer, int frameLength, out EnqueueResult result, out int droppedMessages)
+    {
+        droppedMessages = 0;
+        bool wake;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                result = EnqueueResult.Closed;
+                return true;
+            }
+
+            if (_queuedBytes + frameLength > _limit && _frames.Count > 0)
+            {
+                switch (_policy)
+                {
+                    case SlowConsumerPolicy.DropNewest:
+                        result = EnqueueResult.DroppedNewest;
+                        return true;
+                    case SlowConsumerPolicy.Disconnect:
+                        result = EnqueueResult.OverLimit;
+                        return true;
+                    default:
+                        droppedMessages = DropOldest(frameLength);
+                        break;
+                }
+            }
+
+            if (_tail is not { IsAppendable: true } tail || tail.FreeCapacity < frameLength)
+            {
+                // droppedMessages stays reported: the caller enqueues a new frame and counts them.
+                result = default;
+                return false;
+            }
+
+            framer.WriteFrame(payload, tail.AppendSpan(frameLength));
+            tail.CommitAppend(frameLength);
+            _queuedBytes += frameLength;
+            _enqueuedTotal += frameLength;
+            wake = _consumerWaiting;
+            _consumerWaiting = false;
+            result = droppedMessages > 0 ? EnqueueResult.QueuedAfterDroppingOldest : EnqueueResult.Queued;
+        }
+
+        if (wake)
+        {
+            Wake(true);
+        }
+
+        return true;
+    }
+
+    /// <summary>Drops queued frames, oldest first, until <paramref name="incoming"/> more bytes fit. Under the lock.</summary>
+    private int DropOldest(int incoming)
+    {
+        int dropped = 0;
+        while (_queuedBytes + incoming > _limit && _frames.Count > 0)
+        {
+            Frame oldest = _frames.Dequeue();
+            _queuedBytes -= oldest.Length;
+            _completedTotal += oldest.Length;
+            dropped += oldest.MessageCount;
+            oldest.Release();
+        }
+
+        if (_frames.Count == 0)
+        {
+            _tail = null;
+        }
+
+        return dropped;
     }
 
     /// <summary>Waits until there is something to drain (true) or the queue is completed and empty (false).</summary>
@@ -183,6 +257,11 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
             }
 
             _queuedBytes -= bytes;
+            if (_frames.Count == 0)
+            {
+                // The tail is on its way to the socket: nothing may be appended to it any more.
+                _tail = null;
+            }
 
             // Any drain may make room; a waiter re-checks for its own frame's size.
             if (_roomWaiter is not null && bytes > 0)
@@ -298,6 +377,7 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
             _closedException ??= closedException;
             dropped = _frames.Count == 0 ? [] : _frames.ToArray();
             _frames.Clear();
+            _tail = null;
             _queuedBytes = 0;
             waiters = _flushWaiters;
             _flushWaiters = null;
