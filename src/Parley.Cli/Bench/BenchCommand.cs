@@ -58,7 +58,7 @@ internal static class BenchCommand
         }
 
         // Each client is one socket here and one in the server: ask for room for both, and say so when refused.
-        long wanted = settings.Clients + 1024L;
+        long wanted = settings.Clients + 64L;
         long limit = FileLimits.Raise(wanted);
         if (limit >= 0 && limit < wanted)
         {
