@@ -50,12 +50,15 @@ public sealed partial class Connection
         }
 
         // Small message: append it to the frame waiting at the queue's tail, or start one.
-        if (_sendQueue.TryAppend(payload, _framer, frameLength, out EnqueueResult appended, out int dropped))
+        if (_sendQueue.TryAppend(payload, _framer, frameLength, out EnqueueResult appended, out int dropped, out bool busy))
         {
             return Complete(appended, dropped);
         }
 
-        Frame frame = Frame.RentAppendable(_pool, CoalesceBytes);
+        // A burst (frames already waiting): start a frame with room for more. A lone message
+        // to an idle connection gets a frame of its own size, so thousands of idle recipients
+        // do not each hold a mostly empty 4 KiB buffer.
+        Frame frame = Frame.RentAppendable(_pool, busy ? CoalesceBytes : frameLength);
         try
         {
             _framer.WriteFrame(payload, frame.AppendSpan(frameLength));

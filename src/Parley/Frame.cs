@@ -17,8 +17,8 @@ namespace Parley;
 public sealed class Frame
 {
     // Frame objects are recycled too, so that sending allocates nothing in steady state.
-    // Frames come back about as fast as they are rented, so a small pool covers the churn.
-    private static readonly BoundedObjectPool<Frame> FramePool = new(256);
+    // Capped at 16 384 (about 1 MB of Frame objects): one frame in flight per connection of a busy server.
+    private static readonly BoundedObjectPool<Frame> FramePool = new(16_384);
 
     private byte[] _array = [];
     private int _length;

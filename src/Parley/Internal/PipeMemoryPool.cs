@@ -9,7 +9,7 @@ namespace Parley.Internal;
 /// </summary>
 internal sealed class PipeMemoryPool : MemoryPool<byte>
 {
-    private readonly BoundedObjectPool<Owner> _owners = new(256);
+    private readonly BoundedObjectPool<Owner> _owners = new(16_384);
 
     public PipeMemoryPool(BufferPool pool) => Pool = pool;
 

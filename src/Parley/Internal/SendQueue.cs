@@ -135,12 +135,13 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
     /// frame rented per message. False when there is no such room; nothing changed then.
     /// The caller has validated the payload against the framer's limits.
     /// </summary>
-    public bool TryAppend(ReadOnlySpan<byte> payload, MessageFramer framer, int frameLength, out EnqueueResult result, out int droppedMessages)
+    public bool TryAppend(ReadOnlySpan<byte> payload, MessageFramer framer, int frameLength, out EnqueueResult result, out int droppedMessages, out bool busy)
     {
         droppedMessages = 0;
         bool wake;
         lock (_lock)
         {
+            busy = _frames.Count > 0;
             if (_completed)
             {
                 result = EnqueueResult.Closed;

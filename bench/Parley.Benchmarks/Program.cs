@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project bench/Parley.Benchmarks -- --filter '*'
+BenchmarkSwitcher.FromAssembly(typeof(Parley.Benchmarks.FramingBenchmarks).Assembly).Run(args);
