@@ -67,6 +67,8 @@ internal static class BenchCommand
         }
 
         string mode = workload == "broadcast" ? "broadcast" : "echo";
+        TimeSpan cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+        long wallBefore = System.Diagnostics.Stopwatch.GetTimestamp();
         await using ServerUnderTest server = await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, cancellationToken);
         BenchResult result = workload switch
         {
@@ -74,6 +76,9 @@ internal static class BenchCommand
             "echo" => await EchoWorkload.RunAsync(settings, server, console, cancellationToken),
             _ => await ConnectionsWorkload.RunAsync(settings, server, console, cancellationToken),
         };
+        double wall = System.Diagnostics.Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
+        TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        result = result with { BenchCpuPct = Math.Round(100 * cpu.TotalSeconds / wall, 1) };
 
         Render(console, result);
         if (settings.Json)
@@ -150,6 +155,8 @@ internal static class BenchCommand
             Row("server rss 1st / 2nd half", $"{server.RssFirstHalfMb:F1} / {server.RssSecondHalfMb:F1} MB");
             Row("server cpu avg", $"{server.AvgCpuPct:F0} % (100 % = one core)");
         }
+
+        Row("bench cpu avg (whole run)", $"{result.BenchCpuPct:F0} %");
 
         console.Write(table);
     }

@@ -35,6 +35,10 @@ internal sealed record BenchResult
 
     public double? RssPerConnectionKb { get; init; }
 
+    /// <summary>The bench process's own CPU over the measured phase (100 % = one core): on one
+    /// machine, client and server share the cores, so this says how much the server could get.</summary>
+    public double BenchCpuPct { get; init; }
+
     public required LatencyMs LatencyMs { get; init; }
 
     public ServerStats? Server { get; init; }
