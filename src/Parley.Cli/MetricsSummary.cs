@@ -14,6 +14,8 @@ internal sealed partial class MetricsSummary : IDisposable
     private long _opened;
     private long _closed;
     private long _dropped;
+    private long _writes;
+    private long _reads;
     private long _lastMessagesIn;
     private long _lastTimestamp = Environment.TickCount64;
 
@@ -37,6 +39,8 @@ internal sealed partial class MetricsSummary : IDisposable
                 case "parley.connections.opened": Interlocked.Add(ref _opened, value); break;
                 case "parley.connections.closed": Interlocked.Add(ref _closed, value); break;
                 case "parley.messages.dropped": Interlocked.Add(ref _dropped, value); break;
+                case "parley.writes": Interlocked.Add(ref _writes, value); break;
+                case "parley.reads": Interlocked.Add(ref _reads, value); break;
                 default: break;
             }
         });
@@ -54,13 +58,13 @@ internal sealed partial class MetricsSummary : IDisposable
         LogSummary(
             logger, open, Interlocked.Read(ref _opened), Interlocked.Read(ref _closed), messagesIn, rate,
             Interlocked.Read(ref _messagesOut), Interlocked.Read(ref _bytesIn), Interlocked.Read(ref _bytesOut),
-            Interlocked.Read(ref _dropped), Environment.WorkingSet / (1024 * 1024));
+            Interlocked.Read(ref _dropped), Interlocked.Read(ref _reads), Interlocked.Read(ref _writes), Environment.WorkingSet / (1024 * 1024));
     }
 
     public void Dispose() => _listener.Dispose();
 
     [LoggerMessage(10, LogLevel.Information,
-        "summary: connections open={Open} opened={Opened} closed={Closed} | messages in={MessagesIn} ({Rate}/s) out={MessagesOut} | bytes in={BytesIn} out={BytesOut} | dropped={Dropped} | rss={RssMiB} MiB")]
+        "summary: connections open={Open} opened={Opened} closed={Closed} | messages in={MessagesIn} ({Rate}/s) out={MessagesOut} | bytes in={BytesIn} out={BytesOut} | dropped={Dropped} | reads={Reads} writes={Writes} | rss={RssMiB} MiB")]
     private static partial void LogSummary(
-        ILogger logger, int open, long opened, long closed, long messagesIn, long rate, long messagesOut, long bytesIn, long bytesOut, long dropped, long rssMiB);
+        ILogger logger, int open, long opened, long closed, long messagesIn, long rate, long messagesOut, long bytesIn, long bytesOut, long dropped, long reads, long writes, long rssMiB);
 }

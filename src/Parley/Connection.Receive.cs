@@ -195,6 +195,7 @@ public sealed partial class Connection
                 Volatile.Write(ref _bytesReceived, _bytesReceived + received);
                 Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
                 ParleyMetrics.BytesReceived.Add(received);
+                ParleyMetrics.Reads.Add(1);
 
                 FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)

@@ -277,6 +277,7 @@ public sealed partial class Connection
                 Volatile.Write(ref _bytesSent, _bytesSent + bytes);
                 Volatile.Write(ref _messagesSent, _messagesSent + messages);
                 ParleyMetrics.BytesSent.Add(bytes);
+                ParleyMetrics.Writes.Add(1);
                 ParleyMetrics.MessagesSent.Add(messages);
                 _sendQueue.OnSent(bytes);
             }

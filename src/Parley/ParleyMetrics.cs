@@ -30,6 +30,12 @@ public static class ParleyMetrics
     internal static readonly Counter<long> MessagesSent =
         Meter.CreateCounter<long>("parley.messages.sent", "{message}", "Frames written to the transport (keep-alives included).");
 
+    internal static readonly Counter<long> Writes =
+        Meter.CreateCounter<long>("parley.writes", "{write}", "Writes (system calls) to the transport; messages.sent / writes is how well sends are merged.");
+
+    internal static readonly Counter<long> Reads =
+        Meter.CreateCounter<long>("parley.reads", "{read}", "Reads from the transport that returned data.");
+
     internal static readonly Counter<long> BytesReceived =
         Meter.CreateCounter<long>("parley.bytes.received", "By", "Bytes read from the transport.");
 
