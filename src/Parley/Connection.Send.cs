@@ -175,6 +175,18 @@ public sealed partial class Connection
     /// <exception cref="ConnectionClosedException">The connection was aborted first.</exception>
     public Task FlushAsync(CancellationToken cancellationToken = default) => _sendQueue.FlushAsync(cancellationToken);
 
+    /// <summary>Queues a shared frame whose reference the caller already took for this connection.</summary>
+    internal SendStatus SendReferenced(Frame frame)
+    {
+        if (State != ConnectionState.Open)
+        {
+            frame.Release();
+            return SendStatus.Closed;
+        }
+
+        return EnqueueOwned(frame);
+    }
+
     /// <summary>Queues a frame whose reference the queue now owns, applying the slow-consumer policy.</summary>
     private SendStatus EnqueueOwned(Frame frame, int alreadyDropped = 0)
     {

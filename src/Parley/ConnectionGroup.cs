@@ -139,10 +139,19 @@ public sealed class ConnectionGroup
     public int Broadcast(Frame frame, Connection? except = null)
     {
         ArgumentNullException.ThrowIfNull(frame);
+        Connection[] members = Snapshot();
+
+        // One atomic add for all recipients: per-recipient increments would contend with the
+        // send loops' releases of the same count on other cores.
+        frame.AddReferences(members.Length);
         int queued = 0;
-        foreach (Connection member in Snapshot())
+        foreach (Connection member in members)
         {
-            if (!ReferenceEquals(member, except) && member.Send(frame) == SendStatus.Queued)
+            if (ReferenceEquals(member, except))
+            {
+                frame.Release();
+            }
+            else if (member.SendReferenced(frame) == SendStatus.Queued)
             {
                 queued++;
             }

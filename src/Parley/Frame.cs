@@ -109,6 +109,21 @@ public sealed class Frame
         }
     }
 
+    /// <summary>Adds <paramref name="count"/> references in one atomic step (a broadcast to
+    /// <paramref name="count"/> recipients), instead of contending on the count once per recipient.</summary>
+    internal void AddReferences(int count)
+    {
+        if (_isStatic || count == 0)
+        {
+            return;
+        }
+
+        if (Interlocked.Add(ref _references, count) <= count)
+        {
+            ThrowHelper.ThrowFrameReleased();
+        }
+    }
+
     /// <summary>Releases one reference; the last one returns the buffer to its pool.</summary>
     public void Release()
     {
