@@ -94,12 +94,10 @@ public sealed class ParleyClient : IAsyncDisposable
         await _runTask.ConfigureAwait(false);
     }
 
-    /// <summary>Same as <see cref="DisconnectAsync"/>.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await DisconnectAsync().ConfigureAwait(false);
-        _stopping.Dispose();
-    }
+    /// <summary>Same as <see cref="DisconnectAsync"/>; safe to call more than once.</summary>
+    /// <remarks>The stopping token source is not disposed: it has no timer, so it holds nothing
+    /// to release, and a second disposal must not throw.</remarks>
+    public ValueTask DisposeAsync() => new(DisconnectAsync());
 
     /// <summary>
     /// Opens one connection for the asynchronous model: read it with

@@ -167,10 +167,8 @@ public sealed partial class ParleyServer : IAsyncDisposable
         _liveness?.Dispose();
     }
 
-    /// <summary>Same as <see cref="StopAsync"/>.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync().ConfigureAwait(false);
-        _stopping.Dispose();
-    }
+    /// <summary>Same as <see cref="StopAsync"/>; safe to call more than once.</summary>
+    /// <remarks>The stopping token source is not disposed: it has no timer, so it holds nothing
+    /// to release, and <see cref="Stopping"/> stays readable after disposal.</remarks>
+    public ValueTask DisposeAsync() => new(StopAsync());
 }

@@ -316,4 +316,19 @@ public class TcpServerTests
         client.Send("v4 to v6"u8);
         Assert.Equal("v4 to v6"u8.ToArray(), await echoed.Task.Within());
     }
+
+    [Fact]
+    public async Task Disposing_a_server_or_client_twice_is_harmless()
+    {
+        var pool = new BufferPool();
+        ParleyServer server = await StartEchoServerAsync(TestSupport.ServerOptions(pool));
+        var client = new ParleyClient(TestSupport.ClientOptions(server, pool));
+        await client.ConnectAsync().Within();
+        await client.DisposeAsync();
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+        await server.DisposeAsync();
+        Assert.True(server.Stopping.IsCancellationRequested);
+        Assert.Equal(0, pool.Outstanding);
+    }
 }
