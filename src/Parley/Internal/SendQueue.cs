@@ -1,5 +1,3 @@
-using System.Threading.Tasks.Sources;
-
 namespace Parley.Internal;
 
 internal enum EnqueueResult
@@ -22,18 +20,13 @@ internal enum EnqueueResult
 /// Ownership: <see cref="TryEnqueue"/> takes over the caller's frame reference in every case
 /// except <see cref="EnqueueResult.NoRoom"/>.
 /// </remarks>
-internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
+internal sealed partial class SendQueue
 {
     private readonly Lock _lock = new();
     private readonly Queue<Frame> _frames = new();
     private Frame? _tail;
     private readonly long _limit;
     private readonly SlowConsumerPolicy _policy;
-    // Continuations run inline in Execute, which itself runs on the thread pool: the producer
-    // never runs the send loop (and its system call) on its own thread, and the hop allocates
-    // nothing, unlike RunContinuationsAsynchronously, which queues a new work item each time.
-    private ManualResetValueTaskSourceCore<bool> _signal;
-    private bool _signalResult;
     private bool _consumerWaiting;
     private bool _completed;
     private long _queuedBytes;
@@ -209,27 +202,6 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
         return dropped;
     }
 
-    /// <summary>Waits until there is something to drain (true) or the queue is completed and empty (false).</summary>
-    public ValueTask<bool> WaitAsync()
-    {
-        lock (_lock)
-        {
-            if (_frames.Count > 0)
-            {
-                return new ValueTask<bool>(true);
-            }
-
-            if (_completed)
-            {
-                return new ValueTask<bool>(false);
-            }
-
-            _signal.Reset();
-            _consumerWaiting = true;
-            return new ValueTask<bool>(this, _signal.Version);
-        }
-    }
-
     /// <summary>
     /// Moves the next write's frames into <paramref name="frames"/>: one large frame alone, or a
     /// run of small ones up to <paramref name="maxBytes"/> and <paramref name="maxFrames"/>.
@@ -305,48 +277,6 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Completes when a frame of <paramref name="length"/> bytes may fit (the same test as
-    /// <see cref="TryEnqueue"/>), or the queue is closed. The caller retries the enqueue.</summary>
-    public Task WaitForRoomAsync(int length, CancellationToken cancellationToken)
-    {
-        Task task;
-        lock (_lock)
-        {
-            if (_completed || _frames.Count == 0 || _queuedBytes + length <= _limit)
-            {
-                return Task.CompletedTask;
-            }
-
-            _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            task = _roomWaiter.Task;
-        }
-
-        return task.WaitAsync(cancellationToken);
-    }
-
-    /// <summary>Completes when everything enqueued before the call has been written.</summary>
-    public Task FlushAsync(CancellationToken cancellationToken)
-    {
-        TaskCompletionSource completion;
-        lock (_lock)
-        {
-            if (_closedException is not null)
-            {
-                return Task.FromException(_closedException);
-            }
-
-            if (_completedTotal >= _enqueuedTotal)
-            {
-                return Task.CompletedTask;
-            }
-
-            completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            (_flushWaiters ??= []).Add((_enqueuedTotal, completion));
-        }
-
-        return completion.Task.WaitAsync(cancellationToken);
-    }
-
     /// <summary>Accepts no more frames; the consumer drains what is queued and then stops.</summary>
     public void Complete()
     {
@@ -398,19 +328,4 @@ internal sealed class SendQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
             }
         }
     }
-
-    private void Wake(bool result)
-    {
-        _signalResult = result;
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
-    }
-
-    void IThreadPoolWorkItem.Execute() => _signal.SetResult(_signalResult);
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _signal.OnCompleted(continuation, state, token, flags);
 }
