@@ -7,17 +7,42 @@ namespace Parley.Cli;
 /// <summary>Options every server command shares, and how they turn into library settings.</summary>
 internal static class CommonOptions
 {
-    public static Option<string> Host() => new("--host")
+    public static Option<string> Host()
     {
-        Description = "Address to listen on: 127.0.0.1, ::1, 0.0.0.0, :: or any (all interfaces, IPv4 and IPv6), localhost.",
-        DefaultValueFactory = _ => "127.0.0.1",
-    };
+        var option = new Option<string>("--host")
+        {
+            Description = "Address to listen on: 127.0.0.1, ::1, 0.0.0.0, :: or any (all interfaces, IPv4 and IPv6), localhost.",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
 
-    public static Option<int> Port(int defaultPort) => new("--port", "-p")
+        // Bad input is a parse error with a message, not a stack trace from inside the command.
+        option.Validators.Add(result =>
+        {
+            if (!TryParseHost(result.GetValueOrDefault<string>() ?? string.Empty, out _))
+            {
+                result.AddError($"--host: '{result.GetValueOrDefault<string>()}' is not an IP address (use 127.0.0.1, ::1, 0.0.0.0, :: or any).");
+            }
+        });
+        return option;
+    }
+
+    public static Option<int> Port(int defaultPort)
     {
-        Description = "TCP port; 0 picks a free one (printed at start).",
-        DefaultValueFactory = _ => defaultPort,
-    };
+        var option = new Option<int>("--port", "-p")
+        {
+            Description = "TCP port; 0 picks a free one (printed at start).",
+            DefaultValueFactory = _ => defaultPort,
+        };
+        option.Validators.Add(result =>
+        {
+            int port = result.GetValueOrDefault<int>();
+            if (port is < IPEndPoint.MinPort or > IPEndPoint.MaxPort)
+            {
+                result.AddError($"--port: {port} is not a TCP port (0 to 65535).");
+            }
+        });
+        return option;
+    }
 
     public static Option<string> Framing()
     {
@@ -59,14 +84,21 @@ internal static class CommonOptions
         DefaultValueFactory = _ => 10,
     };
 
-    public static IPAddress ParseHost(string host) => host.ToUpperInvariant() switch
+    /// <summary>The address for a validated <c>--host</c> value.</summary>
+    public static IPAddress ParseHost(string host) =>
+        TryParseHost(host, out IPAddress? address) ? address : throw new ArgumentException($"--host: '{host}' is not an IP address.");
+
+    public static bool TryParseHost(string host, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
     {
-        "ANY" or "*" or "::" => IPAddress.IPv6Any,
-        "0.0.0.0" => IPAddress.Any,
-        "LOCALHOST" => IPAddress.Loopback,
-        _ when IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? address) => address,
-        _ => throw new ArgumentException($"--host: '{host}' is not an IP address (use 127.0.0.1, ::1, 0.0.0.0, :: or any)."),
-    };
+        address = host.ToUpperInvariant() switch
+        {
+            "ANY" or "*" or "::" => IPAddress.IPv6Any,
+            "0.0.0.0" => IPAddress.Any,
+            "LOCALHOST" => IPAddress.Loopback,
+            _ => IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? parsed) ? parsed : null,
+        };
+        return address is not null;
+    }
 
     public static MessageFramer CreateFramer(string framing, int maxMessageSize) => framing switch
     {

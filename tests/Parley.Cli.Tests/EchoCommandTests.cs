@@ -235,4 +235,17 @@ public class EchoCommandTests
         Assert.True(root.GetProperty("server").GetProperty("peak_rss_mb").GetDouble() > 0);
         Assert.True(root.GetProperty("latency_ms").GetProperty("p99").GetDouble() >= 0);
     }
+
+    [Theory]
+    [InlineData("echo", "--host", "nonsense", "--host: 'nonsense' is not an IP address")]
+    [InlineData("echo", "--port", "70000", "--port: 70000 is not a TCP port")]
+    [InlineData("bench", "broadcast", "--target", "nothost", "--target: 'nothost' is not host:port")]
+    public async Task Bad_option_values_are_refused_with_a_clear_message_not_a_stack_trace(params string[] argumentsThenMessage)
+    {
+        string[] arguments = argumentsThenMessage[..^1];
+        await using ParleyProcess process = ParleyProcess.Start(arguments);
+        Assert.NotEqual(0, await process.WaitForExitAsync());
+        Assert.Contains(argumentsThenMessage[^1], process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", process.Output, StringComparison.Ordinal);
+    }
 }

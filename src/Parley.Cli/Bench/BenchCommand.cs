@@ -27,6 +27,13 @@ internal static class BenchCommand
         var interval = new Option<int>("--interval-ms") { Description = "broadcast: milliseconds between one client's messages.", DefaultValueFactory = _ => 1000 };
         var inflight = new Option<int>("--inflight", "-m") { Description = "echo: messages each client keeps in flight.", DefaultValueFactory = _ => 1000 };
         var target = new Option<string?>("--target") { Description = "host:port of a running server instead of starting one." };
+        target.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } value && !ServerUnderTest.TryParseTarget(value, out _))
+            {
+                result.AddError($"--target: '{value}' is not host:port with an IP address or localhost (for example 127.0.0.1:7000).");
+            }
+        });
         var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json };

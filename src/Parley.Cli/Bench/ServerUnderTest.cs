@@ -105,17 +105,24 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         }
     }
 
-    private static IPEndPoint ParseTarget(string target)
+    private static IPEndPoint ParseTarget(string target) =>
+        TryParseTarget(target, out IPEndPoint? endPoint) ? endPoint : throw new ArgumentException($"--target: '{target}' is not host:port");
+
+    public static bool TryParseTarget(string target, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPEndPoint? endPoint)
     {
+        endPoint = null;
         int colon = target.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(target[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port))
+        if (colon <= 0
+            || !int.TryParse(target[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port)
+            || port is < 1 or > IPEndPoint.MaxPort)
         {
-            throw new ArgumentException($"--target: '{target}' is not host:port");
+            return false;
         }
 
         string host = target[..colon].Trim('[', ']');
-        IPAddress address = host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(host);
-        return new IPEndPoint(address, port);
+        IPAddress? address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out IPAddress? parsed) ? parsed : null;
+        endPoint = address is null ? null : new IPEndPoint(address, port);
+        return endPoint is not null;
     }
 
     public async ValueTask DisposeAsync()
