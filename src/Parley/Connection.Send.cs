@@ -33,16 +33,7 @@ public sealed partial class Connection
             return SendStatus.Closed;
         }
 
-        if (payload.IsEmpty)
-        {
-            ThrowHelper.ThrowEmptyMessage();
-        }
-
-        if (payload.Length > _framer.MaxMessageSize)
-        {
-            ThrowHelper.ThrowMessageTooLarge(payload.Length, _framer.MaxMessageSize);
-        }
-
+        _framer.ValidatePayload(payload);
         int frameLength = _framer.GetFrameLength(payload.Length);
         if (frameLength > CoalesceBytes)
         {
@@ -194,19 +185,16 @@ public sealed partial class Connection
         return Complete(result, alreadyDropped + dropped);
     }
 
-    private SendStatus Complete(EnqueueResult result, int dropped)
+    private SendStatus Complete(EnqueueResult result, int droppedOldest)
     {
-        if (dropped > 0 && result == EnqueueResult.Queued)
+        if (droppedOldest > 0)
         {
-            result = EnqueueResult.QueuedAfterDroppingOldest;
+            OnSlowConsumer(droppedOldest);
         }
 
         switch (result)
         {
             case EnqueueResult.Queued:
-                return SendStatus.Queued;
-            case EnqueueResult.QueuedAfterDroppingOldest:
-                OnSlowConsumer(dropped);
                 return SendStatus.Queued;
             case EnqueueResult.DroppedNewest:
                 OnSlowConsumer(1);

@@ -55,15 +55,9 @@ public abstract class MessageFramer
     /// or cannot be expressed in this format.</exception>
     public abstract void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination);
 
-    /// <summary>
-    /// Encodes <paramref name="payload"/> once into a pooled frame that can be sent to any
-    /// number of connections. The caller owns one reference and must release it.
-    /// </summary>
-    /// <exception cref="ArgumentException">The payload is empty (an empty message cannot be
-    /// told apart from a keep-alive), or larger than <see cref="MaxMessageSize"/>.</exception>
-    public Frame CreateFrame(ReadOnlySpan<byte> payload, BufferPool pool)
+    /// <summary>Throws unless <paramref name="payload"/> can be sent as one message of this format.</summary>
+    internal void ValidatePayload(ReadOnlySpan<byte> payload)
     {
-        ArgumentNullException.ThrowIfNull(pool);
         if (payload.IsEmpty)
         {
             // A zero-length frame is a keep-alive (and an empty line is skipped): it would never arrive.
@@ -74,7 +68,18 @@ public abstract class MessageFramer
         {
             Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxMessageSize);
         }
+    }
 
+    /// <summary>
+    /// Encodes <paramref name="payload"/> once into a pooled frame that can be sent to any
+    /// number of connections. The caller owns one reference and must release it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The payload is empty (an empty message cannot be
+    /// told apart from a keep-alive), or larger than <see cref="MaxMessageSize"/>.</exception>
+    public Frame CreateFrame(ReadOnlySpan<byte> payload, BufferPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ValidatePayload(payload);
         Frame frame = Frame.Rent(pool, GetFrameLength(payload.Length));
         try
         {

@@ -3,7 +3,6 @@ namespace Parley.Internal;
 internal enum EnqueueResult
 {
     Queued,
-    QueuedAfterDroppingOldest,
     DroppedNewest,
     OverLimit,
     NoRoom,
@@ -64,45 +63,15 @@ internal sealed partial class SendQueue
         }
     }
 
-    public EnqueueResult TryEnqueue(Frame frame, bool applyPolicy, out int droppedFrames)
+    /// <summary>Queues a frame. <paramref name="droppedMessages"/> counts what DropOldest removed to make room.</summary>
+    public EnqueueResult TryEnqueue(Frame frame, bool applyPolicy, out int droppedMessages)
     {
-        droppedFrames = 0;
-        EnqueueResult result = EnqueueResult.Queued;
+        EnqueueResult? rejection;
         bool wake = false;
-        Frame? rejected = null;
         lock (_lock)
         {
-            if (_completed)
-            {
-                rejected = frame;
-                result = EnqueueResult.Closed;
-            }
-            else if (_queuedBytes + frame.Length > _limit && _frames.Count > 0)
-            {
-                if (!applyPolicy)
-                {
-                    return EnqueueResult.NoRoom;
-                }
-
-                switch (_policy)
-                {
-                    case SlowConsumerPolicy.DropNewest:
-                        rejected = frame;
-                        result = EnqueueResult.DroppedNewest;
-                        break;
-                    case SlowConsumerPolicy.DropOldest:
-                        droppedFrames = DropOldest(frame.Length);
-
-                        result = EnqueueResult.QueuedAfterDroppingOldest;
-                        break;
-                    default:
-                        rejected = frame;
-                        result = EnqueueResult.OverLimit;
-                        break;
-                }
-            }
-
-            if (rejected is null)
+            rejection = Admit(frame.Length, applyPolicy, out droppedMessages);
+            if (rejection is null)
             {
                 _frames.Enqueue(frame);
                 _tail = frame;
@@ -113,53 +82,46 @@ internal sealed partial class SendQueue
             }
         }
 
-        rejected?.Release();
+        if (rejection is { } rejected)
+        {
+            // NoRoom leaves the frame with the caller, who waits and tries again.
+            if (rejected != EnqueueResult.NoRoom)
+            {
+                frame.Release();
+            }
+
+            return rejected;
+        }
+
         if (wake)
         {
             Wake(true);
         }
 
-        return result;
+        return EnqueueResult.Queued;
     }
 
     /// <summary>
     /// Encodes <paramref name="payload"/> straight into the private frame at the queue's tail
     /// when it has room: many small sends then share one pooled buffer and one write, with no
-    /// frame rented per message. False when there is no such room; nothing changed then.
-    /// The caller has validated the payload against the framer's limits.
+    /// frame rented per message. False when there is no such room; the caller then enqueues a
+    /// new frame (and still counts <paramref name="droppedMessages"/>). <paramref name="busy"/>
+    /// says whether frames were waiting. The caller has validated the payload.
     /// </summary>
     public bool TryAppend(ReadOnlySpan<byte> payload, MessageFramer framer, int frameLength, out EnqueueResult result, out int droppedMessages, out bool busy)
     {
-        droppedMessages = 0;
         bool wake;
         lock (_lock)
         {
             busy = _frames.Count > 0;
-            if (_completed)
+            if (Admit(frameLength, applyPolicy: true, out droppedMessages) is { } rejected)
             {
-                result = EnqueueResult.Closed;
+                result = rejected;
                 return true;
-            }
-
-            if (_queuedBytes + frameLength > _limit && _frames.Count > 0)
-            {
-                switch (_policy)
-                {
-                    case SlowConsumerPolicy.DropNewest:
-                        result = EnqueueResult.DroppedNewest;
-                        return true;
-                    case SlowConsumerPolicy.Disconnect:
-                        result = EnqueueResult.OverLimit;
-                        return true;
-                    default:
-                        droppedMessages = DropOldest(frameLength);
-                        break;
-                }
             }
 
             if (_tail is not { IsAppendable: true } tail || tail.FreeCapacity < frameLength)
             {
-                // droppedMessages stays reported: the caller enqueues a new frame and counts them.
                 result = default;
                 return false;
             }
@@ -170,7 +132,7 @@ internal sealed partial class SendQueue
             _enqueuedTotal += frameLength;
             wake = _consumerWaiting;
             _consumerWaiting = false;
-            result = droppedMessages > 0 ? EnqueueResult.QueuedAfterDroppingOldest : EnqueueResult.Queued;
+            result = EnqueueResult.Queued;
         }
 
         if (wake)
@@ -179,6 +141,41 @@ internal sealed partial class SendQueue
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Under the lock: may <paramref name="length"/> more bytes be queued? Null when yes (after
+    /// DropOldest made room, if that is the policy); otherwise why not. One frame is always
+    /// admitted into an empty queue, however large.
+    /// </summary>
+    private EnqueueResult? Admit(int length, bool applyPolicy, out int droppedMessages)
+    {
+        droppedMessages = 0;
+        if (_completed)
+        {
+            return EnqueueResult.Closed;
+        }
+
+        if (_queuedBytes + length <= _limit || _frames.Count == 0)
+        {
+            return null;
+        }
+
+        if (!applyPolicy)
+        {
+            return EnqueueResult.NoRoom;
+        }
+
+        switch (_policy)
+        {
+            case SlowConsumerPolicy.DropNewest:
+                return EnqueueResult.DroppedNewest;
+            case SlowConsumerPolicy.DropOldest:
+                droppedMessages = DropOldest(length);
+                return null;
+            default:
+                return EnqueueResult.OverLimit;
+        }
     }
 
     /// <summary>Drops queued frames, oldest first, until <paramref name="incoming"/> more bytes fit. Under the lock.</summary>
