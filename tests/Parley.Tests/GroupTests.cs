@@ -27,6 +27,14 @@ public class GroupTests
             }
         }
 
+        public bool HasReceived(int value)
+        {
+            lock (Received)
+            {
+                return Received.Contains(value);
+            }
+        }
+
         public static async Task<RecordingClient> ConnectAsync(ParleyServer server, BufferPool pool)
         {
             var client = new ParleyClient(TestSupport.ClientOptions(server, pool));
@@ -95,7 +103,7 @@ public class GroupTests
             // Outsiders got nothing; let one more broadcast go to everyone to be sure nothing was in flight to them.
             BinaryPrimitives.WriteInt32LittleEndian(payload, -1);
             Assert.Equal(8, server.Broadcast(payload));
-            await TestSupport.Until(() => clients.All(c => c.Received.Contains(-1)), "the server-wide broadcast arrived");
+            await TestSupport.Until(() => clients.All(c => c.HasReceived(-1)), "the server-wide broadcast arrived");
             Assert.Equal([-1], clients[6].Received);
             Assert.Equal([-1], clients[7].Received);
 
