@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace Parley.Cli;
@@ -6,16 +7,17 @@ namespace Parley.Cli;
 /// <summary>Totals of Parley's counters, read through a <see cref="MeterListener"/>, for the periodic summary line.</summary>
 internal sealed partial class MetricsSummary : IDisposable
 {
+    private static readonly string[] Names =
+    [
+        "parley.messages.received", "parley.messages.sent", "parley.bytes.received", "parley.bytes.sent",
+        "parley.connections.opened", "parley.connections.closed", "parley.messages.dropped", "parley.writes", "parley.reads",
+    ];
+
     private readonly MeterListener _listener = new();
-    private long _messagesIn;
-    private long _messagesOut;
-    private long _bytesIn;
-    private long _bytesOut;
-    private long _opened;
-    private long _closed;
-    private long _dropped;
-    private long _writes;
-    private long _reads;
+
+    // One slot per counter, found once when the instrument is published and handed back as the
+    // measurement's state: the callback, which runs on the server's hot path, does one atomic add.
+    private readonly StrongBox<long>[] _totals = [.. Names.Select(_ => new StrongBox<long>())];
     private long _lastMessagesIn;
     private long _lastTimestamp = Environment.TickCount64;
 
@@ -23,42 +25,30 @@ internal sealed partial class MetricsSummary : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == ParleyMetrics.MeterName && instrument is Counter<long>)
+            int index = Array.IndexOf(Names, instrument.Name);
+            if (instrument.Meter.Name == ParleyMetrics.MeterName && instrument is Counter<long> && index >= 0)
             {
-                listener.EnableMeasurementEvents(instrument);
+                listener.EnableMeasurementEvents(instrument, _totals[index]);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
-        {
-            switch (instrument.Name)
-            {
-                case "parley.messages.received": Interlocked.Add(ref _messagesIn, value); break;
-                case "parley.messages.sent": Interlocked.Add(ref _messagesOut, value); break;
-                case "parley.bytes.received": Interlocked.Add(ref _bytesIn, value); break;
-                case "parley.bytes.sent": Interlocked.Add(ref _bytesOut, value); break;
-                case "parley.connections.opened": Interlocked.Add(ref _opened, value); break;
-                case "parley.connections.closed": Interlocked.Add(ref _closed, value); break;
-                case "parley.messages.dropped": Interlocked.Add(ref _dropped, value); break;
-                case "parley.writes": Interlocked.Add(ref _writes, value); break;
-                case "parley.reads": Interlocked.Add(ref _reads, value); break;
-                default: break;
-            }
-        });
+        _listener.SetMeasurementEventCallback<long>(static (_, value, _, state) => Interlocked.Add(ref ((StrongBox<long>)state!).Value, value));
         _listener.Start();
     }
+
+    private long Total(string name) => Interlocked.Read(ref _totals[Array.IndexOf(Names, name)].Value);
 
     public void Log(ILogger logger, int open)
     {
         long now = Environment.TickCount64;
-        long messagesIn = Interlocked.Read(ref _messagesIn);
+        long messagesIn = Total("parley.messages.received");
         double seconds = Math.Max(0.001, (now - _lastTimestamp) / 1000.0);
         long rate = (long)((messagesIn - _lastMessagesIn) / seconds);
         _lastMessagesIn = messagesIn;
         _lastTimestamp = now;
         LogSummary(
-            logger, open, Interlocked.Read(ref _opened), Interlocked.Read(ref _closed), messagesIn, rate,
-            Interlocked.Read(ref _messagesOut), Interlocked.Read(ref _bytesIn), Interlocked.Read(ref _bytesOut),
-            Interlocked.Read(ref _dropped), Interlocked.Read(ref _reads), Interlocked.Read(ref _writes), Environment.WorkingSet / (1024 * 1024));
+            logger, open, Total("parley.connections.opened"), Total("parley.connections.closed"), messagesIn, rate,
+            Total("parley.messages.sent"), Total("parley.bytes.received"), Total("parley.bytes.sent"),
+            Total("parley.messages.dropped"), Total("parley.reads"), Total("parley.writes"), Environment.WorkingSet / (1024 * 1024));
     }
 
     public void Dispose() => _listener.Dispose();
