@@ -55,11 +55,21 @@ internal static class CommonOptions
         return option;
     }
 
-    public static Option<int> MaxMessageSize() => new("--max-message-size")
+    public static Option<int?> MaxMessageSize()
     {
-        Description = "Largest message in bytes; a peer announcing more is disconnected (frame too large).",
-        DefaultValueFactory = _ => 1024 * 1024,
-    };
+        var option = new Option<int?>("--max-message-size")
+        {
+            Description = "Largest message in bytes; a peer sending more is disconnected (frame too large). Default: 1 MiB for length and raw framing, 64 KiB lines for line framing.",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is int size && size <= 0)
+            {
+                result.AddError($"--max-message-size: {size} must be positive.");
+            }
+        });
+        return option;
+    }
 
     public static Option<double> IdleTimeout() => new("--idle-timeout")
     {
@@ -100,11 +110,12 @@ internal static class CommonOptions
         return address is not null;
     }
 
-    public static MessageFramer CreateFramer(string framing, int maxMessageSize) => framing switch
+    /// <summary>The framer for <c>--framing</c>, with the framer's own default limit unless one was given.</summary>
+    public static MessageFramer CreateFramer(string framing, int? maxMessageSize) => framing switch
     {
-        "line" => new LineFramer(maxMessageSize),
-        "raw" => new RawFramer(maxMessageSize),
-        _ => new LengthPrefixedFramer(maxMessageSize),
+        "line" => new LineFramer(maxMessageSize ?? LineFramer.DefaultMaxLineLength),
+        "raw" => new RawFramer(maxMessageSize ?? RawFramer.DefaultMaxMessageSize),
+        _ => new LengthPrefixedFramer(maxMessageSize ?? LengthPrefixedFramer.DefaultMaxMessageSize),
     };
 
     public static ILoggerFactory CreateLoggerFactory(LogLevel level) =>

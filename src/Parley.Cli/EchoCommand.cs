@@ -12,7 +12,7 @@ internal static partial class EchoCommand
         Option<string> host = CommonOptions.Host();
         Option<int> port = CommonOptions.Port(7000);
         Option<string> framing = CommonOptions.Framing();
-        Option<int> maxMessageSize = CommonOptions.MaxMessageSize();
+        Option<int?> maxMessageSize = CommonOptions.MaxMessageSize();
         Option<double> idleTimeout = CommonOptions.IdleTimeout();
         Option<int> maxConnections = CommonOptions.MaxConnections();
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
@@ -136,7 +136,7 @@ internal sealed record EchoSettings(
     IPEndPoint EndPoint,
     string Framing,
     bool Broadcast,
-    int MaxMessageSize,
+    int? MaxMessageSize,
     TimeSpan IdleTimeout,
     int MaxConnections,
     TimeSpan SummaryInterval);

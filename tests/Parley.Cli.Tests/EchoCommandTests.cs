@@ -138,6 +138,29 @@ public class EchoCommandTests
     }
 
     [Fact]
+    public async Task Line_framing_closes_a_connection_whose_line_passes_the_64_KiB_default_without_a_newline()
+    {
+        (ParleyProcess process, IPEndPoint endPoint) = await ParleyProcess.StartEchoAsync("--framing", "line");
+        await using (process)
+        {
+            using Socket socket = await ConnectAsync(endPoint);
+            await socket.SendAsync(Enumerable.Repeat((byte)'x', 70_000).ToArray());
+            int read;
+            try
+            {
+                read = await socket.ReceiveAsync(new byte[16].AsMemory()).AsTask().WaitAsync(ParleyProcess.Timeout);
+            }
+            catch (SocketException)
+            {
+                read = 0;
+            }
+
+            Assert.Equal(0, read);
+            await process.WaitForLineAsync("reason=FrameTooLarge");
+        }
+    }
+
+    [Fact]
     public async Task Sigterm_flushes_closes_connections_and_exits_with_code_zero()
     {
         (ParleyProcess process, IPEndPoint endPoint) = await ParleyProcess.StartEchoAsync();
