@@ -48,13 +48,14 @@ internal sealed partial class MetricsSummary : IDisposable
         LogSummary(
             logger, open, Total("parley.connections.opened"), Total("parley.connections.closed"), messagesIn, rate,
             Total("parley.messages.sent"), Total("parley.bytes.received"), Total("parley.bytes.sent"),
-            Total("parley.messages.dropped"), Total("parley.reads"), Total("parley.writes"), Environment.WorkingSet / (1024 * 1024));
+            Total("parley.messages.dropped"), Total("parley.reads"), Total("parley.writes"), Environment.WorkingSet / (1024 * 1024),
+            GC.GetTotalMemory(forceFullCollection: false) / (1024 * 1024), GC.GetTotalAllocatedBytes() / (1024 * 1024), GC.CollectionCount(0));
     }
 
     public void Dispose() => _listener.Dispose();
 
     [LoggerMessage(10, LogLevel.Information,
-        "summary: connections open={Open} opened={Opened} closed={Closed} | messages in={MessagesIn} ({Rate}/s) out={MessagesOut} | bytes in={BytesIn} out={BytesOut} | dropped={Dropped} | reads={Reads} writes={Writes} | rss={RssMiB} MiB")]
+        "summary: connections open={Open} opened={Opened} closed={Closed} | messages in={MessagesIn} ({Rate}/s) out={MessagesOut} | bytes in={BytesIn} out={BytesOut} | dropped={Dropped} | reads={Reads} writes={Writes} | rss={RssMiB} MiB gc heap={HeapMiB} MiB allocated={AllocatedMiB} MiB gen0={Gen0}")]
     private static partial void LogSummary(
-        ILogger logger, int open, long opened, long closed, long messagesIn, long rate, long messagesOut, long bytesIn, long bytesOut, long dropped, long reads, long writes, long rssMiB);
+        ILogger logger, int open, long opened, long closed, long messagesIn, long rate, long messagesOut, long bytesIn, long bytesOut, long dropped, long reads, long writes, long rssMiB, long heapMiB, long allocatedMiB, int gen0);
 }

@@ -12,10 +12,12 @@ internal static class BenchClients
     /// <summary>Past this many clients, spread them over several 127.0.0.x source addresses (each has its own ephemeral ports).</summary>
     private const int ClientsPerSourceAddress = 20_000;
 
-    public static async Task<(List<ParleyClient> Clients, int Failures, double PerSecond)> ConnectAsync(
-        IPEndPoint server, int count, Action<int, ParleyClient> configure, IAnsiConsole console, CancellationToken cancellationToken)
+    /// <summary>Opens <paramref name="count"/> connections with <paramref name="connect"/>, given each one's index and source address.</summary>
+    public static async Task<(List<T> Clients, int Failures, double PerSecond)> ConnectAsync<T>(
+        IPEndPoint server, int count, Func<int, IPEndPoint?, CancellationToken, Task<T>> connect, IAnsiConsole console, CancellationToken cancellationToken)
+        where T : class
     {
-        var clients = new ParleyClient?[count];
+        var clients = new T?[count];
         int failures = 0;
         int connected = 0;
         using var gate = new SemaphoreSlim(ConcurrentConnects);
@@ -30,16 +32,7 @@ internal static class BenchClients
                 {
                     try
                     {
-                        var options = new ParleyClientOptions
-                        {
-                            RemoteEndPoint = server,
-                            LocalEndPoint = SourceAddress(server, index),
-                            ConnectTimeout = TimeSpan.FromSeconds(20),
-                        };
-                        var client = new ParleyClient(options);
-                        configure(index, client);
-                        await client.ConnectAsync(cancellationToken);
-                        clients[index] = client;
+                        clients[index] = await connect(index, SourceAddress(server, index), cancellationToken);
                         Interlocked.Increment(ref connected);
                     }
                     catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
@@ -73,7 +66,27 @@ internal static class BenchClients
         return block == 0 ? null : new IPEndPoint(new IPAddress([127, 0, 0, (byte)(1 + block)]), 0);
     }
 
-    public static async Task CloseAllAsync(IEnumerable<ParleyClient> clients)
+    /// <summary>Connect timeout for every bench connection.</summary>
+    public static TimeSpan ConnectTimeout { get; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Connects a <see cref="ParleyClient"/> (the idle-connections workload holds these: they keep themselves alive).</summary>
+    public static async Task<ParleyClient> ConnectParleyClientAsync(IPEndPoint server, IPEndPoint? local, Action<ParleyClient> configure, CancellationToken cancellationToken)
+    {
+        var client = new ParleyClient(new ParleyClientOptions { RemoteEndPoint = server, LocalEndPoint = local, ConnectTimeout = ConnectTimeout });
+        configure(client);
+        try
+        {
+            await client.ConnectAsync(cancellationToken);
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+    }
+
+    public static async Task CloseAllAsync(IEnumerable<IAsyncDisposable> clients)
     {
         await Task.WhenAll(clients.Select(client => client.DisposeAsync().AsTask()));
     }

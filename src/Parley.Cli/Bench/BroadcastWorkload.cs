@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Spectre.Console;
@@ -19,18 +18,23 @@ internal static class BroadcastWorkload
     {
         int n = settings.Clients;
         int size = Math.Max(settings.Size, HeaderSize);
-        var receivers = new Receiver[n];
-        for (int i = 0; i < n; i++)
-        {
-            receivers[i] = new Receiver(n);
-        }
-
         console.MarkupLineInterpolated($"connecting {n} clients to {server.EndPoint} …");
-        (List<ParleyClient> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
-            server.EndPoint, n, (index, client) => client.MessageReceived += receivers[index].OnMessage, console, cancellationToken);
+        (List<Receiver> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
+            server.EndPoint,
+            n,
+            async (_, local, ct) => new Receiver(await BenchSocket.ConnectAsync(server.EndPoint, local, BenchClients.ConnectTimeout, ct), n, size),
+            console,
+            cancellationToken);
         if (failures > 0)
         {
+            await BenchClients.CloseAllAsync(clients);
             throw new InvalidOperationException($"{failures} of {n} clients could not connect");
+        }
+
+        Receiver[] receivers = [.. clients];
+        foreach (Receiver receiver in receivers)
+        {
+            receiver.StartReceiving();
         }
 
         try
@@ -82,10 +86,11 @@ internal static class BroadcastWorkload
         }
     }
 
-    private static async Task ProbeAsync(ParleyClient prober, Receiver[] receivers, int size, CancellationToken cancellationToken)
+    private static async Task ProbeAsync(Receiver prober, Receiver[] receivers, int size, CancellationToken cancellationToken)
     {
-        byte[] probe = new byte[size];
-        BinaryPrimitives.WriteInt32LittleEndian(probe.AsSpan(4), ProbeSequence);
+        byte[] probe = new byte[4 + size];
+        BenchSocket.WriteHeader(probe, size);
+        BinaryPrimitives.WriteInt32LittleEndian(probe.AsSpan(4 + 4), ProbeSequence);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(60));
         while (receivers.Any(r => !r.SawProbe))
@@ -101,10 +106,11 @@ internal static class BroadcastWorkload
     }
 
     private static async Task SendPhaseAsync(
-        BenchSettings settings, List<ParleyClient> clients, int[] sent, int size, Receiver[] receivers, ServerUnderTest server, IAnsiConsole console, CancellationToken cancellationToken)
+        BenchSettings settings, List<Receiver> clients, int[] sent, int size, Receiver[] receivers, ServerUnderTest server, IAnsiConsole console, CancellationToken cancellationToken)
     {
         int n = clients.Count;
-        byte[] payload = new byte[size];
+        byte[] frame = new byte[4 + size];
+        BenchSocket.WriteHeader(frame, size);
         long intervalTicks = (long)(settings.Interval.TotalSeconds * Stopwatch.Frequency);
         long durationTicks = (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency);
         long start = Stopwatch.GetTimestamp();
@@ -123,11 +129,12 @@ internal static class BroadcastWorkload
             for (; nextSlot < due; nextSlot++)
             {
                 int client = (int)(nextSlot % n);
-                BinaryPrimitives.WriteInt32LittleEndian(payload, client);
-                BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), sent[client]);
-                BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
-                if (clients[client].Send(payload) == SendStatus.Queued)
+                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(4), client);
+                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(8), sent[client]);
+                BinaryPrimitives.WriteInt64LittleEndian(frame.AsSpan(12), Stopwatch.GetTimestamp());
+                if (!clients[client].Closed)
                 {
+                    clients[client].Send(frame);
                     sent[client]++;
                 }
             }
@@ -152,8 +159,8 @@ internal static class BroadcastWorkload
         }
     }
 
-    /// <summary>One client's receiving side. Runs on that client's receive loop only.</summary>
-    private sealed class Receiver(int senders)
+    /// <summary>One client: sends from the pacing loop, counts what arrives on its receive loop.</summary>
+    private sealed class Receiver(System.Net.Sockets.Socket socket, int senders, int size) : BenchSocket(socket, size)
     {
         private readonly SequenceTracker[] _trackers = new SequenceTracker[senders];
 
@@ -171,10 +178,13 @@ internal static class BroadcastWorkload
 
         public long Reordered { get; private set; }
 
-        public void OnMessage(Connection connection, ReadOnlySequence<byte> message)
+        protected override void OnFrame(ReadOnlySpan<byte> header)
         {
-            Span<byte> header = stackalloc byte[HeaderSize];
-            message.Slice(0, HeaderSize).CopyTo(header);
+            if (header.Length < HeaderSize)
+            {
+                return;
+            }
+
             int sender = BinaryPrimitives.ReadInt32LittleEndian(header);
             int sequence = BinaryPrimitives.ReadInt32LittleEndian(header[4..]);
             if (sequence == ProbeSequence)

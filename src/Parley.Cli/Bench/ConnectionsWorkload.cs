@@ -18,7 +18,11 @@ internal static class ConnectionsWorkload
         console.MarkupLineInterpolated($"connecting {settings.Clients} idle clients to {server.EndPoint} …");
         int dropped = 0;
         (List<ParleyClient> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
-            server.EndPoint, settings.Clients, (_, client) => client.Disconnected += _ => Interlocked.Increment(ref dropped), console, cancellationToken);
+            server.EndPoint,
+            settings.Clients,
+            (_, local, ct) => BenchClients.ConnectParleyClientAsync(server.EndPoint, local, client => client.Disconnected += _ => Interlocked.Increment(ref dropped), ct),
+            console,
+            cancellationToken);
         try
         {
             server.Sampler?.Reset();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Spectre.Console;
@@ -17,20 +16,24 @@ internal static class EchoWorkload
     public static async Task<BenchResult> RunAsync(BenchSettings settings, ServerUnderTest server, IAnsiConsole console, CancellationToken cancellationToken)
     {
         int size = Math.Max(settings.Size, 8);
-        var pingers = Enumerable.Range(0, settings.Clients).Select(_ => new Pinger(size)).ToArray();
         console.MarkupLineInterpolated($"connecting {settings.Clients} clients to {server.EndPoint} …");
-        (List<ParleyClient> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
-            server.EndPoint, settings.Clients, (index, client) => client.MessageReceived += pingers[index].OnMessage, console, cancellationToken);
+        (List<Pinger> pingers, int failures, double connectRate) = await BenchClients.ConnectAsync(
+            server.EndPoint,
+            settings.Clients,
+            async (_, local, ct) => new Pinger(await BenchSocket.ConnectAsync(server.EndPoint, local, BenchClients.ConnectTimeout, ct), size, settings.Inflight),
+            console,
+            cancellationToken);
         if (failures > 0)
         {
+            await BenchClients.CloseAllAsync(pingers);
             throw new InvalidOperationException($"{failures} of {settings.Clients} clients could not connect");
         }
 
         try
         {
-            foreach ((ParleyClient client, Pinger pinger) in clients.Zip(pingers))
+            foreach (Pinger pinger in pingers)
             {
-                pinger.Start(client.Connection!, settings.Inflight);
+                await pinger.StartAsync(cancellationToken);
             }
 
             await Task.Delay(Warmup, cancellationToken);
@@ -79,52 +82,67 @@ internal static class EchoWorkload
         }
         finally
         {
-            await BenchClients.CloseAllAsync(clients);
+            await BenchClients.CloseAllAsync(pingers);
         }
     }
 
-    /// <summary>One client: answers each reply with a new message. Runs on that client's receive loop only.</summary>
-    private sealed class Pinger(int size)
+    /// <summary>One client: answers the replies of each read with as many new messages, in one send. Runs on its receive loop only.</summary>
+    private sealed class Pinger(System.Net.Sockets.Socket socket, int payloadSize, int inflight) : BenchSocket(socket, payloadSize)
     {
-        private readonly byte[] _payload = new byte[size];
+        private readonly int _size = payloadSize;
+        private readonly byte[] _outgoing = new byte[inflight * (4 + payloadSize)];
         private volatile bool _running;
         private volatile bool _measuring;
         private long _replies;
+        private int _answers;
 
         public LatencyHistogram Histogram { get; } = new();
 
         public long Replies => Volatile.Read(ref _replies);
 
-        public void Start(Connection connection, int inflight)
+        public async Task StartAsync(CancellationToken cancellationToken)
         {
             _running = true;
-            byte[] first = new byte[size];
-            for (int i = 0; i < inflight; i++)
-            {
-                BinaryPrimitives.WriteInt64LittleEndian(first, Stopwatch.GetTimestamp());
-                connection.Send(first);
-            }
+            StartReceiving();
+            await SendAsync(Fill(inflight), cancellationToken);
         }
 
         public void BeginMeasuring() => _measuring = true;
 
         public void Stop() => _running = false;
 
-        public void OnMessage(Connection connection, ReadOnlySequence<byte> message)
+        protected override void OnFrame(ReadOnlySpan<byte> payload)
         {
-            if (_measuring && _running)
+            if (_measuring && _running && payload.Length >= 8)
             {
-                Span<byte> stamp = stackalloc byte[8];
-                message.Slice(0, 8).CopyTo(stamp);
-                Histogram.Record((long)Stopwatch.GetElapsedTime(BinaryPrimitives.ReadInt64LittleEndian(stamp)).TotalMicroseconds);
+                Histogram.Record((long)Stopwatch.GetElapsedTime(BinaryPrimitives.ReadInt64LittleEndian(payload)).TotalMicroseconds);
                 Volatile.Write(ref _replies, _replies + 1);
             }
 
-            if (_running)
+            _answers++;
+        }
+
+        protected override async ValueTask OnReadCompletedAsync()
+        {
+            int answers = _answers;
+            _answers = 0;
+            if (_running && answers > 0)
             {
-                BinaryPrimitives.WriteInt64LittleEndian(_payload, Stopwatch.GetTimestamp());
-                connection.Send(_payload);
+                await SendAsync(Fill(answers));
             }
+        }
+
+        private ReadOnlyMemory<byte> Fill(int count)
+        {
+            long now = Stopwatch.GetTimestamp();
+            for (int i = 0; i < count; i++)
+            {
+                Span<byte> frame = _outgoing.AsSpan(i * (4 + _size), 4 + _size);
+                WriteHeader(frame, _size);
+                BinaryPrimitives.WriteInt64LittleEndian(frame[4..], now);
+            }
+
+            return _outgoing.AsMemory(0, count * (4 + _size));
         }
     }
 }

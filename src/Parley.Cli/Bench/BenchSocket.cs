@@ -1,0 +1,184 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>
+/// The load generator's own connection: a bare socket speaking Parley's length-prefixed
+/// framing (u32 little-endian), with one receive loop that reads into a fixed buffer and hands
+/// out every whole frame in it before the next read.
+/// </summary>
+/// <remarks>
+/// A benchmark client that costs more per message than the server measures only itself. A
+/// profile of <c>parley bench broadcast --clients 1000</c> with the bench on
+/// <see cref="ParleyClient"/> (docs/benchmarks.md) showed the bench using a full core, most of
+/// it in the general client's receive machinery (pipe segments, a separate message pump,
+/// two thread-pool hops per read); this loop does one read and one pass over the bytes.
+/// Nothing here is shared between connections, so handlers need no locks.
+/// </remarks>
+internal abstract class BenchSocket : IAsyncDisposable
+{
+    private const int MinimumBufferSize = 16 * 1024;
+
+    private readonly Socket _socket;
+    private byte[] _buffer;
+    private Task? _receiving;
+
+    protected BenchSocket(Socket socket, int largestFrame)
+    {
+        _socket = socket;
+        _buffer = new byte[Math.Max(MinimumBufferSize, 2 * (largestFrame + 4))];
+    }
+
+    /// <summary>True once the server closed the connection or a read failed.</summary>
+    public bool Closed { get; private set; }
+
+    /// <summary>Connects a socket to <paramref name="server"/>, from <paramref name="local"/> when given.</summary>
+    public static async Task<Socket> ConnectAsync(IPEndPoint server, IPEndPoint? local, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Socket? socket = new(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            if (local is not null)
+            {
+                socket.Bind(local);
+            }
+
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(timeout);
+            try
+            {
+                await socket.ConnectAsync(server, deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"connect to {server} timed out after {timeout.TotalSeconds:F0} s");
+            }
+
+            Socket connected = socket;
+            socket = null;
+            return connected;
+        }
+        finally
+        {
+            socket?.Dispose();
+        }
+    }
+
+    /// <summary>Starts the receive loop.</summary>
+    public void StartReceiving() => _receiving = ReceiveLoopAsync();
+
+    /// <summary>Sends bytes that are already framed; completes when the OS took them.</summary>
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> framed, CancellationToken cancellationToken = default) =>
+        _socket.SendAsync(framed, SocketFlags.None, cancellationToken);
+
+    /// <summary>Sends bytes that are already framed, blocking until the OS took them.</summary>
+    public void Send(ReadOnlySpan<byte> framed)
+    {
+        while (!framed.IsEmpty)
+        {
+            framed = framed[_socket.Send(framed)..];
+        }
+    }
+
+    /// <summary>Writes <paramref name="payloadLength"/> as a frame header into <paramref name="destination"/>.</summary>
+    public static void WriteHeader(Span<byte> destination, int payloadLength) =>
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, (uint)payloadLength);
+
+    /// <summary>One frame's payload (keep-alives, which are empty, are skipped). Valid only during the call.</summary>
+    protected abstract void OnFrame(ReadOnlySpan<byte> payload);
+
+    /// <summary>Called after the frames of one read were handed out: the place to answer them in one send.</summary>
+    protected virtual ValueTask OnReadCompletedAsync() => ValueTask.CompletedTask;
+
+    private async Task ReceiveLoopAsync()
+    {
+        int buffered = 0;
+        try
+        {
+            while (true)
+            {
+                int read = await _socket.ReceiveAsync(_buffer.AsMemory(buffered), SocketFlags.None);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                buffered += read;
+                int consumed = ParseFrames(_buffer.AsSpan(0, buffered));
+                buffered -= consumed;
+                if (buffered > 0)
+                {
+                    _buffer.AsSpan(consumed, buffered).CopyTo(_buffer);
+                }
+
+                await OnReadCompletedAsync();
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidDataException)
+        {
+            // The run is ending, or the server dropped us: either way this connection is done.
+        }
+        finally
+        {
+            Closed = true;
+        }
+    }
+
+    private int ParseFrames(ReadOnlySpan<byte> bytes)
+    {
+        int offset = 0;
+        while (bytes.Length - offset >= 4)
+        {
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(bytes[offset..]);
+            if (length > (uint)(_buffer.Length - 4))
+            {
+                if (offset > 0)
+                {
+                    break; // Move what is left to the front first; the frame may still fit.
+                }
+
+                if (length > 64 * 1024 * 1024)
+                {
+                    throw new InvalidDataException($"frame of {length} bytes from the server");
+                }
+
+                Array.Resize(ref _buffer, (int)length + 4);
+                break;
+            }
+
+            if (bytes.Length - offset - 4 < length)
+            {
+                break;
+            }
+
+            if (length > 0)
+            {
+                OnFrame(bytes.Slice(offset + 4, (int)length));
+            }
+
+            offset += 4 + (int)length;
+        }
+
+        return offset;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already gone.
+        }
+
+        _socket.Dispose();
+        if (_receiving is not null)
+        {
+            await _receiving;
+        }
+    }
+}
