@@ -92,18 +92,7 @@ internal static partial class EchoCommand
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary();
-        using var timer = new PeriodicTimer(settings.SummaryInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                summary.Log(logger, server.ConnectionCount);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Ctrl-C or SIGTERM: fall through to the ordered shutdown.
-        }
+        await summary.LogUntilStoppedAsync(logger, () => server.ConnectionCount, settings.SummaryInterval, cancellationToken);
 
         LogStopping(logger, server.ConnectionCount);
         await server.StopAsync(CancellationToken.None);

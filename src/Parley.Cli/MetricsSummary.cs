@@ -52,6 +52,23 @@ internal sealed partial class MetricsSummary : IDisposable
             GC.GetTotalMemory(forceFullCollection: false) / (1024 * 1024), GC.GetTotalAllocatedBytes() / (1024 * 1024), GC.CollectionCount(0));
     }
 
+    /// <summary>Logs a summary every <paramref name="interval"/> until Ctrl-C or SIGTERM cancels <paramref name="cancellationToken"/>.</summary>
+    public async Task LogUntilStoppedAsync(ILogger logger, Func<int> openConnections, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                Log(logger, openConnections());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C or SIGTERM: the caller goes on to its ordered shutdown.
+        }
+    }
+
     public void Dispose() => _listener.Dispose();
 
     [LoggerMessage(10, LogLevel.Information,

@@ -3,6 +3,9 @@ using Parley.Cli;
 
 var root = new RootCommand("parley: a high-performance messaging stack for .NET — servers, clients and benchmarks.")
 {
+    ServeCommand.Create(),
+    UsersCommand.Create(),
+    JournalCommand.Create(),
     EchoCommand.Create(),
     Parley.Cli.Bench.BenchCommand.Create(),
 };

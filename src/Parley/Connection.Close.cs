@@ -40,9 +40,16 @@ public sealed partial class Connection
     /// <summary>Same as <see cref="CloseAsync()"/>. <see cref="Closed"/> stays readable afterwards.</summary>
     public ValueTask DisposeAsync() => new(CloseAsync());
 
-    internal Task CloseAsync(CloseReason reason)
+    /// <summary>
+    /// Closes gracefully, as <see cref="CloseAsync()"/>, recording <paramref name="reason"/> (the
+    /// first reason recorded wins). An application that ends a session because the peer broke
+    /// its protocol passes <see cref="CloseReason.ProtocolError"/> after sending its last word.
+    /// </summary>
+    public Task CloseAsync(CloseReason reason)
     {
-        TrySetCloseReason(reason);
+        // A reason recorded by this call is a request to close gracefully, whatever it says; a
+        // failure recorded earlier (a reset, an oversized frame) makes the close an abort.
+        bool graceful = TrySetCloseReason(reason) || IsGraceful(CloseReason);
         if (Volatile.Read(ref _closeCompletion) is { } existing)
         {
             return existing.Task;
@@ -54,16 +61,16 @@ public sealed partial class Connection
             return winner.Task;
         }
 
-        _ = RunCloseAsync(completion);
+        _ = RunCloseAsync(completion, graceful);
         return completion.Task;
     }
 
-    private async Task RunCloseAsync(TaskCompletionSource completion)
+    private async Task RunCloseAsync(TaskCompletionSource completion, bool graceful)
     {
         try
         {
             MoveToClosing();
-            if (State == ConnectionState.Created || !IsGraceful(CloseReason))
+            if (State == ConnectionState.Created || !graceful)
             {
                 Abort(CloseReason);
             }

@@ -56,7 +56,7 @@ public sealed partial class Connection : IAsyncDisposable
         _logger = options.LoggerFactory.CreateLogger<Connection>();
         _liveness = liveness;
         _idleTimeoutMs = options.IdleTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)options.IdleTimeout.TotalMilliseconds;
-        _keepAliveIntervalMs = (long)options.KeepAliveInterval.TotalMilliseconds;
+        _keepAliveIntervalMs = options.KeepAliveInterval == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)options.KeepAliveInterval.TotalMilliseconds;
         Id = Interlocked.Increment(ref s_nextId);
         LocalEndPoint = transport.LocalEndPoint;
         RemoteEndPoint = transport.RemoteEndPoint;

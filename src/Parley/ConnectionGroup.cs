@@ -22,8 +22,19 @@ public sealed class ConnectionGroup
     private readonly BufferPool _pool;
     private Connection[]? _snapshot;
 
-    internal ConnectionGroup(string name, MessageFramer framer, BufferPool pool)
+    /// <summary>
+    /// Creates a group outside a <see cref="ParleyServer"/> (a server's own groups come from
+    /// <see cref="ParleyServer.GetOrCreateGroup"/>). Members must use <paramref name="framer"/>:
+    /// a broadcast is framed once, with it, for all of them.
+    /// </summary>
+    /// <param name="name">The group's name.</param>
+    /// <param name="framer">The members' framer.</param>
+    /// <param name="pool">Where broadcast frames are rented; <see cref="BufferPool.Shared"/> when null.</param>
+    public ConnectionGroup(string name, MessageFramer framer, BufferPool? pool = null)
     {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(framer);
+        pool ??= BufferPool.Shared;
         Name = name;
         _framer = framer;
         _pool = pool;

@@ -37,6 +37,8 @@ public class ConnectionOptions
     /// Send the framer's keep-alive frame after this long without sending anything. Default
     /// 10 s, a third of <see cref="IdleTimeout"/>, so two keep-alives may be lost before the
     /// peer gives up. Framers without a keep-alive frame send nothing.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> sends none (for peers such as people on a text
+    /// protocol, who should not see keep-alives; pair it with <see cref="TcpKeepAlive"/>).
     /// </summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -79,7 +81,11 @@ public class ConnectionOptions
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentOutOfRangeException.ThrowIfLessThan(ReadBufferSize, 256, nameof(ReadBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSendQueueBytes, 1024, nameof(MaxSendQueueBytes));
-        RequirePositive(KeepAliveInterval, nameof(KeepAliveInterval));
+        if (KeepAliveInterval != Timeout.InfiniteTimeSpan)
+        {
+            RequirePositive(KeepAliveInterval, nameof(KeepAliveInterval));
+        }
+
         if (IdleTimeout != Timeout.InfiniteTimeSpan)
         {
             RequirePositive(IdleTimeout, nameof(IdleTimeout));

@@ -95,6 +95,24 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
         return (process, new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)));
     }
 
+    /// <summary>Starts <c>parley serve</c> on a free port and returns its endpoint once it listens.</summary>
+    public static async Task<(ParleyProcess Process, IPEndPoint EndPoint)> StartServeAsync(params string[] extra)
+    {
+        ParleyProcess process = Start(["serve", "--port", "0", .. extra]);
+        Match match = await process.WaitForLineAsync(@"listening on (\S+):(\d+)");
+        return (process, new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Writes <paramref name="text"/> to the process's standard input and closes it.</summary>
+    public async Task WriteInputAndCloseAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        _process.StandardInput.Close();
+    }
+
+    /// <summary>Sends SIGKILL: the process dies at once, as in a crash or power cut of the process.</summary>
+    public void KillHard() => Assert.Equal(0, Kill(_process.Id, 9));
+
     /// <summary>Sends SIGTERM, as a service manager or <c>kill</c> would.</summary>
     public void Terminate() => Assert.Equal(0, Kill(_process.Id, 15));
 

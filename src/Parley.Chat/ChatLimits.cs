@@ -1,0 +1,33 @@
+namespace Parley.Chat;
+
+/// <summary>Name rules shared by rooms and users.</summary>
+public static class ChatLimits
+{
+    /// <summary>Default longest room or user name, in characters.</summary>
+    public const int DefaultMaxNameLength = 32;
+
+    /// <summary>Why <paramref name="name"/> is not a valid room or user name, or null when it is:
+    /// 1 to <paramref name="maxLength"/> characters, letters, digits and <c>-_.</c> only.</summary>
+    public static string? NameProblem(string name, int maxLength)
+    {
+        if (name.Length == 0)
+        {
+            return "is empty";
+        }
+
+        if (name.Length > maxLength)
+        {
+            return $"is longer than {maxLength} characters";
+        }
+
+        foreach (char c in name)
+        {
+            if (!char.IsLetterOrDigit(c) && c is not ('-' or '_' or '.'))
+            {
+                return "may hold only letters, digits, '-', '_' and '.'";
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,348 @@
+using System.Buffers;
+using System.Text;
+using Parley.Journal;
+
+namespace Parley.Chat;
+
+public sealed partial class ChatServer
+{
+    private static readonly TimeSpan FailedLoginDelay = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Runs one session: greets (or waits for <c>login</c>), then handles its commands in order
+    /// until the peer quits or disconnects, the connection is closed for too many errors, or
+    /// <paramref name="cancellationToken"/> fires. On the way out the session leaves its rooms.
+    /// </summary>
+    /// <param name="connection">An open connection using <see cref="Framer"/>.</param>
+    /// <param name="cancellationToken">Stops the session.</param>
+    public async Task RunSessionAsync(Connection connection, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var session = new Session(connection, NewSessionId(), _options.TimeProvider, _options.MaxCommandsPerSecond);
+        Interlocked.Increment(ref _sessions);
+        ChatMetrics.Sessions.Add(1);
+        try
+        {
+            if (_options.Auth == AuthMode.Open)
+            {
+                string user = NewUserId();
+                TryAddUserSession(user);
+                session.User = user;
+                connection.Send(Events.LoginSuccessful(session.Id, user, _roomList));
+                Log.SessionStarted(_logger, session.Id, user, connection.RemoteEndPoint);
+            }
+
+            await foreach (ReadOnlySequence<byte> line in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                TimeSpan wait = session.TakeCommandToken();
+                bool parsed = CommandParser.TryParse(line, out ChatCommand command, out CommandError error);
+                if (wait > TimeSpan.Zero)
+                {
+                    // Over the command rate: read this connection more slowly (TCP pushes back on the peer).
+                    await Task.Delay(wait, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+
+                ChatMetrics.Commands.Add(1);
+                if (parsed)
+                {
+                    CommandError? refused = await HandleAsync(session, command, cancellationToken).ConfigureAwait(false);
+                    if (session.Connection.State != ConnectionState.Open)
+                    {
+                        break;
+                    }
+
+                    if (refused is null)
+                    {
+                        continue;
+                    }
+
+                    error = refused.Value;
+                }
+
+                if (!await RefuseAsync(session, error).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Server shutdown: fall through to cleanup.
+        }
+        finally
+        {
+            foreach (Room room in session.Rooms)
+            {
+                if (room.Leave(connection, session.User!))
+                {
+                    room.Group.Broadcast(Events.RoomParticipation(room.Name, session.User!, joined: false));
+                }
+            }
+
+            session.Rooms.Clear();
+            if (session.User is { } user)
+            {
+                RemoveUserSession(user);
+                Log.SessionEnded(_logger, session.Id, user, connection.CloseReason);
+            }
+
+            Interlocked.Decrement(ref _sessions);
+            ChatMetrics.Sessions.Add(-1);
+        }
+    }
+
+    /// <summary>Sends an error; false when the session passed its error budget and is being closed.</summary>
+    private async ValueTask<bool> RefuseAsync(Session session, CommandError error)
+    {
+        ChatMetrics.Errors.Add(1);
+        session.Connection.Send(Events.Error(error));
+        if (!session.RecordError(_options.MaxErrorsPerMinute))
+        {
+            return true;
+        }
+
+        Log.TooManyErrors(_logger, session.Id, session.Connection.RemoteEndPoint, _options.MaxErrorsPerMinute, error.Code);
+        session.Connection.Send(Events.Error(new CommandError(ErrorCodes.TooManyErrors, $"more than {_options.MaxErrorsPerMinute} refused commands in a minute; closing")));
+        await session.Connection.CloseAsync(CloseReason.ProtocolError).ConfigureAwait(false);
+        return false;
+    }
+
+    private async ValueTask<CommandError?> HandleAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
+    {
+        if (session.User is null)
+        {
+            return command.Type switch
+            {
+                CommandType.Login => await LoginAsync(session, command, cancellationToken).ConfigureAwait(false),
+                CommandType.Ping => Reply(session, Events.Pong()),
+                CommandType.Quit => await QuitAsync(session).ConfigureAwait(false),
+                _ => new CommandError(ErrorCodes.NotLoggedIn, "log in first: {\"_ct\":\"login\",\"u\":…,\"p\":…}", command.Tag),
+            };
+        }
+
+        switch (command.Type)
+        {
+            case CommandType.Login:
+                return new CommandError(ErrorCodes.AlreadyLoggedIn, $"already logged in as {session.User}", command.Tag);
+            case CommandType.JoinRoom:
+                return Join(session, command);
+            case CommandType.LeaveRoom:
+                return Leave(session, command);
+            case CommandType.SendMessage:
+                return await SendMessageAsync(session, command, cancellationToken).ConfigureAwait(false);
+            case CommandType.ListRooms:
+                return Reply(session, Events.Rooms(_roomList));
+            case CommandType.ListUsers:
+                return FindRoom(command, out Room? listed, out CommandError? unknown)
+                    ? Reply(session, Events.RoomUsers(listed.Name, listed.Users()))
+                    : unknown;
+            case CommandType.History:
+                return History(session, command);
+            case CommandType.Ping:
+                return Reply(session, Events.Pong());
+            case CommandType.Quit:
+                return await QuitAsync(session).ConfigureAwait(false);
+            default:
+                return new CommandError(ErrorCodes.UnknownCommand, $"unknown command \"{command.Tag}\"", command.Tag);
+        }
+    }
+
+    private static CommandError? Reply(Session session, ReadOnlySpan<byte> @event)
+    {
+        session.Connection.Send(@event);
+        return null;
+    }
+
+    private static async ValueTask<CommandError?> QuitAsync(Session session)
+    {
+        await session.Connection.CloseAsync().ConfigureAwait(false);
+        return null;
+    }
+
+    private async ValueTask<CommandError?> LoginAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
+    {
+        string name = command.User!;
+        if (_users is null)
+        {
+            return new CommandError(ErrorCodes.AlreadyLoggedIn, "this server does not use logins", command.Tag);
+        }
+
+        if (_throttle.IsThrottled(name))
+        {
+            ChatMetrics.LoginFailures.Add(1);
+            Log.LoginThrottled(_logger, session.Id, name, session.Connection.RemoteEndPoint);
+            return new CommandError(ErrorCodes.Throttled, $"too many failed logins for {name}; try again later", command.Tag);
+        }
+
+        if (!_users.Verify(name, command.Password!))
+        {
+            _throttle.RecordFailure(name);
+            ChatMetrics.LoginFailures.Add(1);
+            Log.LoginFailed(_logger, session.Id, name, session.Connection.RemoteEndPoint);
+            await Task.Delay(FailedLoginDelay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            return new CommandError(ErrorCodes.LoginFailed, "wrong user name or password", command.Tag);
+        }
+
+        _throttle.RecordSuccess(name);
+        if (!TryAddUserSession(name))
+        {
+            return new CommandError(ErrorCodes.TooManySessions, $"{name} already has {_options.MaxSessionsPerUser} sessions", command.Tag);
+        }
+
+        session.User = name;
+        session.Connection.Send(Events.LoginSuccessful(session.Id, name, _roomList));
+        Log.SessionStarted(_logger, session.Id, name, session.Connection.RemoteEndPoint);
+        return null;
+    }
+
+    private bool FindRoom(ChatCommand command, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Room? room, out CommandError? error)
+    {
+        if (_rooms.TryGetValue(command.Room!, out room))
+        {
+            error = null;
+            return true;
+        }
+
+        string shown = command.Room!.Length <= 40 ? command.Room : command.Room[..40] + "…";
+        error = new CommandError(ErrorCodes.UnknownRoom, $"no room named \"{shown}\"", command.Tag);
+        return false;
+    }
+
+    private CommandError? Join(Session session, ChatCommand command)
+    {
+        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        {
+            return unknown;
+        }
+
+        if (session.Rooms.Contains(room))
+        {
+            return new CommandError(ErrorCodes.AlreadyMember, $"already in {room.Name}", command.Tag);
+        }
+
+        if (session.Rooms.Count >= _options.MaxRoomsPerSession)
+        {
+            return new CommandError(ErrorCodes.TooManyRooms, $"a session may be in {_options.MaxRoomsPerSession} rooms at most", command.Tag);
+        }
+
+        string user = session.User!;
+        bool first = room.Join(session.Connection, user);
+        session.Rooms.Add(room);
+        session.Connection.Send(Events.UserJoinedRoom(room.Name, room.Users()));
+        if (first)
+        {
+            room.Group.Broadcast(Events.RoomParticipation(room.Name, user, joined: true));
+        }
+
+        return null;
+    }
+
+    private CommandError? Leave(Session session, ChatCommand command)
+    {
+        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        {
+            return unknown;
+        }
+
+        if (!session.Rooms.Remove(room))
+        {
+            return new CommandError(ErrorCodes.NotAMember, $"not in {room.Name}", command.Tag);
+        }
+
+        string user = session.User!;
+        if (room.Leave(session.Connection, user))
+        {
+            ReadOnlySpan<byte> left = Events.RoomParticipation(room.Name, user, joined: false);
+            room.Group.Broadcast(left);
+            session.Connection.Send(left);
+        }
+        else
+        {
+            // The user is still in the room through another session: only this session hears it left.
+            session.Connection.Send(Events.RoomParticipation(room.Name, user, joined: false));
+        }
+
+        return null;
+    }
+
+    private CommandError? History(Session session, ChatCommand command)
+    {
+        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        {
+            return unknown;
+        }
+
+        int limit = Math.Clamp(command.Limit ?? 50, 1, _options.MaxHistoryPage);
+        List<HistoryEntry> page = room.History(command.Before ?? long.MaxValue, limit, out bool more);
+        session.Connection.Send(Events.History(room.Name, page, more));
+        return null;
+    }
+
+    private async ValueTask<CommandError?> SendMessageAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
+    {
+        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        {
+            return unknown;
+        }
+
+        if (!session.Rooms.Contains(room))
+        {
+            return new CommandError(ErrorCodes.NotAMember, $"join {room.Name} before sending to it", command.Tag);
+        }
+
+        string content = command.Content!;
+        int bytes = Encoding.UTF8.GetByteCount(content);
+        if (bytes > _options.MaxMessageBytes)
+        {
+            return new CommandError(ErrorCodes.MessageTooLong, $"a message holds at most {_options.MaxMessageBytes} bytes; this one has {bytes}", command.Tag);
+        }
+
+        if (bytes == 0)
+        {
+            return new CommandError(ErrorCodes.EmptyMessage, "the message is empty", command.Tag);
+        }
+
+        var pending = new PendingMessage(session, room, session.User!, content);
+        byte[] record = ArrayPool<byte>.Shared.Rent(ChatRecord.MaxLength(bytes));
+        try
+        {
+            int length = ChatRecord.Write(record, room.Name, pending.User, content);
+            while (!_journal.TryAppend(record.AsSpan(0, length), OnCommitted, pending, out _))
+            {
+                // The disk is behind: stop reading this connection until there is room.
+                await _journal.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (IOException ex)
+        {
+            Log.StoreFailed(_logger, session.Id, ex);
+            return new CommandError(ErrorCodes.StorageFailed, "the message could not be stored", command.Tag);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(record);
+        }
+
+        ChatMetrics.MessagesReceived.Add(1);
+        return null;
+    }
+
+    /// <summary>On the journal's thread, in id order: the message is durable, so store it in history, deliver it, acknowledge it.</summary>
+    private static void OnCommitted(JournalEntry entry, Exception? error, object? state)
+    {
+        var pending = (PendingMessage)state!;
+        if (error is not null)
+        {
+            pending.Session.Connection.Send(Events.Error(new CommandError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message")));
+            return;
+        }
+
+        var message = new HistoryEntry(entry.Id, entry.Timestamp, pending.User, pending.Content);
+        pending.Room.AddHistory(message);
+        int recipients = pending.Room.Group.Broadcast(Events.UserMessage(pending.Room.Name, message));
+        ChatMetrics.MessagesDelivered.Add(recipients);
+        pending.Session.Connection.Send(Events.MessageAck(pending.Room.Name, entry.Id));
+    }
+
+    private sealed record PendingMessage(Session Session, Room Room, string User, string Content);
+}

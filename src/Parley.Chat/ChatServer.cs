@@ -1,0 +1,140 @@
+using JournalLog = Parley.Journal.Journal;
+using System.Collections.Frozen;
+using Microsoft.Extensions.Logging;
+using Parley.Journal;
+
+namespace Parley.Chat;
+
+/// <summary>
+/// The chat server's domain: rooms, sessions and users over any <see cref="Connection"/> that
+/// uses <see cref="ChatServerOptions.CreateFramer"/> (TCP, in-memory, …), with every accepted
+/// message stored in a <see cref="Journal"/> before it is acknowledged and broadcast.
+/// </summary>
+/// <remarks>
+/// Protocol: newline-delimited JSON, compatible with rust-chat-server's clients and extended
+/// (docs/wire-formats.md, "Chat protocol"). A refused command gets an <c>error</c> event and the
+/// connection stays open, until <see cref="ChatServerOptions.MaxErrorsPerMinute"/> is passed.
+/// Thread-safe: <see cref="RunSessionAsync"/> is called once per connection, concurrently.
+/// </remarks>
+public sealed partial class ChatServer : IAsyncDisposable
+{
+    private readonly ChatServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly FrozenDictionary<string, Room> _rooms;
+    private readonly Room[] _roomList;
+    private readonly JournalLog _journal;
+    private readonly UserStore? _users;
+    private readonly LoginThrottle _throttle;
+    private readonly Lock _sessionsLock = new();
+    private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
+    private long _nextSession;
+    private int _sessions;
+
+    private ChatServer(ChatServerOptions options, MessageFramer framer)
+    {
+        _options = options;
+        _logger = options.LoggerFactory.CreateLogger<ChatServer>();
+        Framer = framer;
+        _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom))];
+        _rooms = _roomList.ToFrozenDictionary(r => r.Name, StringComparer.Ordinal);
+        _throttle = new LoginThrottle(options.MaxFailedLogins, options.LoginThrottleWindow, options.TimeProvider);
+        if (options.Auth == AuthMode.Required)
+        {
+            _users = UserStore.Open(UsersPath(options.DataDirectory));
+        }
+
+        _journal = JournalLog.Open(
+            new JournalOptions
+            {
+                Directory = JournalPath(options.DataDirectory),
+                Durability = options.Durability,
+                MaxTotalBytes = options.MaxJournalBytes,
+                SegmentBytes = Math.Min(64L * 1024 * 1024, options.MaxJournalBytes),
+                MaxRecordBytes = ChatRecord.MaxLength(options.MaxMessageBytes),
+                LoggerFactory = options.LoggerFactory,
+                TimeProvider = options.TimeProvider,
+            },
+            Replay);
+    }
+
+    /// <summary>The framer every session's connection must use (newline-delimited, with a line limit fitting the message limit).</summary>
+    public MessageFramer Framer { get; }
+
+    /// <summary>Sessions now.</summary>
+    public int SessionCount => Volatile.Read(ref _sessions);
+
+    /// <summary>The journal id of the last stored message.</summary>
+    public long LastMessageId => _journal.CommittedId;
+
+    /// <summary>The options.</summary>
+    public ChatServerOptions Options => _options;
+
+    /// <summary>Where the journal of a data folder lives.</summary>
+    public static string JournalPath(string dataDirectory) => Path.Combine(dataDirectory, "journal");
+
+    /// <summary>Where the users file of a data folder lives.</summary>
+    public static string UsersPath(string dataDirectory) => Path.Combine(dataDirectory, "users.json");
+
+    /// <summary>
+    /// Opens the server: checks the options, opens (and recovers) the journal in the data
+    /// folder, rebuilds each room's recent history from it, and reads the users file when
+    /// authentication is required.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    /// <exception cref="IOException">The data folder cannot be used.</exception>
+    public static ChatServer Open(ChatServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return new ChatServer(options, options.CreateFramer());
+    }
+
+    /// <summary>Stores what is pending and closes the journal. Sessions should be closed first.</summary>
+    public ValueTask DisposeAsync() => _journal.DisposeAsync();
+
+    private void Replay(in JournalRecord record)
+    {
+        if (ChatRecord.TryRead(record.Payload.Span, out string room, out string user, out string content)
+            && _rooms.TryGetValue(room, out Room? target))
+        {
+            target.AddHistory(new HistoryEntry(record.Id, record.Timestamp, user, content));
+        }
+    }
+
+    private static string NewUserId() => $"user-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
+
+    private string NewSessionId() => $"s-{Interlocked.Increment(ref _nextSession)}";
+
+    private bool TryAddUserSession(string user)
+    {
+        lock (_sessionsLock)
+        {
+            _sessionsPerUser.TryGetValue(user, out int count);
+            if (count >= _options.MaxSessionsPerUser)
+            {
+                return false;
+            }
+
+            _sessionsPerUser[user] = count + 1;
+            return true;
+        }
+    }
+
+    private void RemoveUserSession(string user)
+    {
+        lock (_sessionsLock)
+        {
+            if (_sessionsPerUser.TryGetValue(user, out int count))
+            {
+                if (count <= 1)
+                {
+                    _sessionsPerUser.Remove(user);
+                }
+                else
+                {
+                    _sessionsPerUser[user] = count - 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Parley.Journal;
+
+namespace Parley.Chat;
+
+/// <summary>Settings of a <see cref="ChatServer"/>. Every limit has a default; none is unlimited.</summary>
+public sealed class ChatServerOptions
+{
+    /// <summary>The rooms. Default <see cref="RoomsFile.Defaults"/>.</summary>
+    public IReadOnlyList<RoomDefinition> Rooms { get; set; } = RoomsFile.Defaults;
+
+    /// <summary>Where the journal (<c>journal/</c>) and the users file (<c>users.json</c>) live. Default <c>./parley-data</c>.</summary>
+    public string DataDirectory { get; set; } = "parley-data";
+
+    /// <summary>How sessions get a user. Default <see cref="AuthMode.Open"/>.</summary>
+    public AuthMode Auth { get; set; } = AuthMode.Open;
+
+    /// <summary>When a message counts as stored, and so is acknowledged and broadcast. Default <see cref="JournalDurability.Batch"/>.</summary>
+    public JournalDurability Durability { get; set; } = JournalDurability.Batch;
+
+    /// <summary>Retention: the journal's size at most. Default 1 GiB.</summary>
+    public long MaxJournalBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>The longest message content, in UTF-8 bytes. Default 4 KiB; a longer one is refused with <c>message_too_long</c>.</summary>
+    public int MaxMessageBytes { get; set; } = 4096;
+
+    /// <summary>The longest room or user name. Default 32.</summary>
+    public int MaxNameLength { get; set; } = ChatLimits.DefaultMaxNameLength;
+
+    /// <summary>Rooms one session may be in at once. Default 64.</summary>
+    public int MaxRoomsPerSession { get; set; } = 64;
+
+    /// <summary>Sessions (connections) one user may hold at once. Default 8.</summary>
+    public int MaxSessionsPerUser { get; set; } = 8;
+
+    /// <summary>
+    /// Commands one connection may send per second, sustained (a token bucket holding one
+    /// second's worth). Past it the server reads that connection's commands more slowly — it is
+    /// not an error. Default 1000.
+    /// </summary>
+    public int MaxCommandsPerSecond { get; set; } = 1000;
+
+    /// <summary>Refused commands a connection may send within a minute; one more closes it with reason "too many errors". Default 20.</summary>
+    public int MaxErrorsPerMinute { get; set; } = 20;
+
+    /// <summary>Messages per room kept in memory for <c>history</c> (rebuilt from the journal at start). Default 1000.</summary>
+    public int HistoryPerRoom { get; set; } = 1000;
+
+    /// <summary>The most messages one <c>history</c> reply holds. Default 200; the default page is 50.</summary>
+    public int MaxHistoryPage { get; set; } = 200;
+
+    /// <summary>Failed logins for one user name within <see cref="LoginThrottleWindow"/> before further attempts are refused. Default 5.</summary>
+    public int MaxFailedLogins { get; set; } = 5;
+
+    /// <summary>The window of <see cref="MaxFailedLogins"/>, and how long a throttled name stays refused. Default 1 minute.</summary>
+    public TimeSpan LoginThrottleWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Logs. Default: none.</summary>
+    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+
+    /// <summary>Clock for timestamps and throttling. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>The line framer sessions must use: lines up to a JSON-escaped message of
+    /// <see cref="MaxMessageBytes"/> plus the command around it.</summary>
+    public LineFramer CreateFramer() => new(Math.Max(16 * 1024, (MaxMessageBytes * 6) + 1024));
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Rooms);
+        ArgumentException.ThrowIfNullOrWhiteSpace(DataDirectory);
+        if (Rooms.Count == 0)
+        {
+            throw new ArgumentException("At least one room is needed.", nameof(Rooms));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxMessageBytes, 1024 * 1024, nameof(MaxMessageBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxNameLength, 1, nameof(MaxNameLength));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxNameLength, 200, nameof(MaxNameLength));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRoomsPerSession, 1, nameof(MaxRoomsPerSession));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxSessionsPerUser, 1, nameof(MaxSessionsPerUser));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxCommandsPerSecond, 1, nameof(MaxCommandsPerSecond));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxErrorsPerMinute, 1, nameof(MaxErrorsPerMinute));
+        ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPerRoom, 1, nameof(HistoryPerRoom));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryPage, 1, nameof(MaxHistoryPage));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFailedLogins, 1, nameof(MaxFailedLogins));
+        foreach (RoomDefinition room in Rooms)
+        {
+            if (ChatLimits.NameProblem(room.Name, MaxNameLength) is { } problem)
+            {
+                throw new ArgumentException($"Room name \"{room.Name}\" {problem}.", nameof(Rooms));
+            }
+        }
+    }
+}

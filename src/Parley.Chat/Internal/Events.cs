@@ -1,0 +1,167 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Parley.Chat;
+
+/// <summary>
+/// Encodes the protocol's events (JSON objects tagged <c>"_et"</c>) into a per-thread buffer
+/// that is reused: an event is encoded once and the returned span is sent or broadcast at once,
+/// before the same thread encodes the next one.
+/// </summary>
+internal static class Events
+{
+    // Non-ASCII text stays readable (UTF-8) for people on nc; quotes and control characters are still escaped.
+    private static readonly JsonWriterOptions s_options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    public static ReadOnlySpan<byte> LoginSuccessful(string session, string user, IEnumerable<Room> rooms)
+    {
+        Utf8JsonWriter w = Begin("login_successful");
+        w.WriteString("s"u8, session);
+        w.WriteString("u"u8, user);
+        WriteRooms(w, rooms, withUserCounts: false);
+        return End(w);
+    }
+
+    public static ReadOnlySpan<byte> UserJoinedRoom(string room, IEnumerable<string> users)
+    {
+        Utf8JsonWriter w = Begin("user_joined_room");
+        w.WriteString("r"u8, room);
+        WriteUsers(w, users);
+        return End(w);
+    }
+
+    public static ReadOnlySpan<byte> RoomParticipation(string room, string user, bool joined)
+    {
+        Utf8JsonWriter w = Begin("room_participation");
+        w.WriteString("r"u8, room);
+        w.WriteString("u"u8, user);
+        w.WriteString("s"u8, joined ? "joined"u8 : "left"u8);
+        return End(w);
+    }
+
+    public static ReadOnlySpan<byte> UserMessage(string room, HistoryEntry message)
+    {
+        Utf8JsonWriter w = Begin("user_message");
+        w.WriteString("r"u8, room);
+        WriteMessageFields(w, message);
+        return End(w);
+    }
+
+    public static ReadOnlySpan<byte> MessageAck(string room, long id)
+    {
+        Utf8JsonWriter w = Begin("message_ack");
+        w.WriteString("r"u8, room);
+        w.WriteNumber("id"u8, id);
+        return End(w);
+    }
+
+    public static ReadOnlySpan<byte> Rooms(IEnumerable<Room> rooms)
+    {
+        Utf8JsonWriter w = Begin("rooms");
+        WriteRooms(w, rooms, withUserCounts: true);
+        return End(w);
+    }
+
+    private static void WriteRooms(Utf8JsonWriter w, IEnumerable<Room> rooms, bool withUserCounts)
+    {
+        w.WriteStartArray("rs"u8);
+        foreach (Room room in rooms)
+        {
+            w.WriteStartObject();
+            w.WriteString("n"u8, room.Name);
+            w.WriteString("d"u8, room.Description);
+            if (withUserCounts)
+            {
+                w.WriteNumber("m"u8, room.UserCount);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    public static ReadOnlySpan<byte> RoomUsers(string room, IEnumerable<string> users)
+    {
+        Utf8JsonWriter w = Begin("room_users");
+        w.WriteString("r"u8, room);
+        WriteUsers(w, users);
+        return End(w);
+    }
+
+    public static ReadOnlySpan<byte> History(string room, IReadOnlyList<HistoryEntry> messages, bool more)
+    {
+        Utf8JsonWriter w = Begin("history");
+        w.WriteString("r"u8, room);
+        w.WriteStartArray("ms"u8);
+        foreach (HistoryEntry message in messages)
+        {
+            w.WriteStartObject();
+            WriteMessageFields(w, message);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteBoolean("more"u8, more);
+        return End(w);
+    }
+
+    public static ReadOnlySpan<byte> Pong() => End(Begin("pong"));
+
+    public static ReadOnlySpan<byte> Error(CommandError error)
+    {
+        Utf8JsonWriter w = Begin("error");
+        w.WriteString("code"u8, error.Code);
+        w.WriteString("message"u8, error.Message);
+        if (error.Tag is not null)
+        {
+            w.WriteString("ct"u8, error.Tag);
+        }
+
+        return End(w);
+    }
+
+    private static void WriteMessageFields(Utf8JsonWriter w, HistoryEntry message)
+    {
+        w.WriteString("u"u8, message.User);
+        w.WriteString("c"u8, message.Content);
+        w.WriteNumber("id"u8, message.Id);
+        w.WriteString("t"u8, message.Timestamp); // ISO 8601 (UTC), microseconds
+    }
+
+    private static void WriteUsers(Utf8JsonWriter w, IEnumerable<string> users)
+    {
+        w.WriteStartArray("us"u8);
+        foreach (string user in users)
+        {
+            w.WriteStringValue(user);
+        }
+
+        w.WriteEndArray();
+    }
+
+    private static Utf8JsonWriter Begin(string type)
+    {
+        ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, s_options);
+        writer.Reset(buffer);
+        writer.WriteStartObject();
+        writer.WriteString("_et"u8, type);
+        return writer;
+    }
+
+    private static ReadOnlySpan<byte> End(Utf8JsonWriter writer)
+    {
+        writer.WriteEndObject();
+        writer.Flush();
+        return t_buffer!.WrittenSpan;
+    }
+}

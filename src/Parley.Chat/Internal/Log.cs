@@ -1,0 +1,26 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Parley.Chat;
+
+/// <summary>The chat server's log messages (event ids 6xx).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(600, LogLevel.Information, "Session {Session} started: user {User} from {Remote}")]
+    public static partial void SessionStarted(ILogger logger, string session, string user, EndPoint? remote);
+
+    [LoggerMessage(601, LogLevel.Information, "Session {Session} of {User} ended: {Reason}")]
+    public static partial void SessionEnded(ILogger logger, string session, string user, CloseReason reason);
+
+    [LoggerMessage(602, LogLevel.Warning, "Session {Session} from {Remote}: login as {User} failed")]
+    public static partial void LoginFailed(ILogger logger, string session, string user, EndPoint? remote);
+
+    [LoggerMessage(603, LogLevel.Warning, "Session {Session} from {Remote}: login as {User} throttled after repeated failures")]
+    public static partial void LoginThrottled(ILogger logger, string session, string user, EndPoint? remote);
+
+    [LoggerMessage(604, LogLevel.Warning, "Session {Session} from {Remote}: closed, too many errors (more than {Limit} a minute; last {Code})")]
+    public static partial void TooManyErrors(ILogger logger, string session, EndPoint? remote, int limit, string code);
+
+    [LoggerMessage(605, LogLevel.Error, "Session {Session}: a message could not be stored")]
+    public static partial void StoreFailed(ILogger logger, string session, Exception exception);
+}

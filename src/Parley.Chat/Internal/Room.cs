@@ -1,0 +1,115 @@
+namespace Parley.Chat;
+
+/// <summary>
+/// A room: its sessions (a broadcast group), how many sessions each user has in it (for the
+/// first-joins/last-leaves rule), and the recent history. Thread-safe.
+/// </summary>
+internal sealed class Room(RoomDefinition definition, MessageFramer framer, int historyCapacity)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
+    private readonly HistoryEntry?[] _history = new HistoryEntry?[historyCapacity];
+    private int _historyHead; // next slot to write
+    private int _historyCount;
+
+    public string Name => definition.Name;
+
+    public string Description => definition.Description;
+
+    public ConnectionGroup Group { get; } = new(definition.Name, framer);
+
+    public int UserCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _sessionsPerUser.Count;
+            }
+        }
+    }
+
+    /// <summary>Adds a session; true when it is the user's first in this room.</summary>
+    public bool Join(Connection connection, string user)
+    {
+        lock (_lock)
+        {
+            Group.Add(connection);
+            _sessionsPerUser.TryGetValue(user, out int count);
+            _sessionsPerUser[user] = count + 1;
+            return count == 0;
+        }
+    }
+
+    /// <summary>Removes a session; true when it was the user's last in this room.</summary>
+    public bool Leave(Connection connection, string user)
+    {
+        lock (_lock)
+        {
+            Group.Remove(connection);
+            if (!_sessionsPerUser.TryGetValue(user, out int count))
+            {
+                return false;
+            }
+
+            if (count <= 1)
+            {
+                _sessionsPerUser.Remove(user);
+                return true;
+            }
+
+            _sessionsPerUser[user] = count - 1;
+            return false;
+        }
+    }
+
+    public string[] Users()
+    {
+        lock (_lock)
+        {
+            string[] users = [.. _sessionsPerUser.Keys];
+            Array.Sort(users, StringComparer.Ordinal);
+            return users;
+        }
+    }
+
+    public void AddHistory(HistoryEntry entry)
+    {
+        lock (_lock)
+        {
+            _history[_historyHead] = entry;
+            _historyHead = (_historyHead + 1) % _history.Length;
+            _historyCount = Math.Min(_historyCount + 1, _history.Length);
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> newest messages with an id below <paramref name="before"/>, oldest first;
+    /// <paramref name="more"/> says whether older ones are kept.</summary>
+    public List<HistoryEntry> History(long before, int limit, out bool more)
+    {
+        var page = new List<HistoryEntry>(Math.Min(limit, 64));
+        more = false;
+        lock (_lock)
+        {
+            for (int i = 0; i < _historyCount; i++)
+            {
+                HistoryEntry entry = _history[(_historyHead - 1 - i + _history.Length) % _history.Length]!;
+                if (entry.Id >= before)
+                {
+                    continue;
+                }
+
+                if (page.Count == limit)
+                {
+                    more = true;
+                    break;
+                }
+
+                page.Add(entry);
+            }
+        }
+
+        page.Reverse();
+        return page;
+    }
+}

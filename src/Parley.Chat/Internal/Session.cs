@@ -1,0 +1,43 @@
+namespace Parley.Chat;
+
+/// <summary>
+/// One connection's state. Its command loop is the only writer of <see cref="Rooms"/>,
+/// <see cref="User"/> and the counters; the journal's thread only sends on <see cref="Connection"/>.
+/// </summary>
+internal sealed class Session(Connection connection, string id, TimeProvider time, int commandsPerSecond)
+{
+    private readonly Queue<long> _errorTimes = new();
+    private double _tokens = commandsPerSecond;
+    private long _lastRefill = time.GetTimestamp();
+
+    public Connection Connection { get; } = connection;
+
+    public string Id { get; } = id;
+
+    public string? User { get; set; }
+
+    public HashSet<Room> Rooms { get; } = [];
+
+    /// <summary>Records a refused command; true when the connection passed its error budget for the last minute.</summary>
+    public bool RecordError(int maxPerMinute)
+    {
+        long now = time.GetTimestamp();
+        _errorTimes.Enqueue(now);
+        while (_errorTimes.Count > 0 && time.GetElapsedTime(_errorTimes.Peek(), now) > TimeSpan.FromMinutes(1))
+        {
+            _errorTimes.Dequeue();
+        }
+
+        return _errorTimes.Count > maxPerMinute;
+    }
+
+    /// <summary>Takes one command token; returns how long to wait first when the bucket is empty.</summary>
+    public TimeSpan TakeCommandToken()
+    {
+        long now = time.GetTimestamp();
+        _tokens = Math.Min(commandsPerSecond, _tokens + (time.GetElapsedTime(_lastRefill, now).TotalSeconds * commandsPerSecond));
+        _lastRefill = now;
+        _tokens -= 1;
+        return _tokens >= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(-_tokens / commandsPerSecond);
+    }
+}

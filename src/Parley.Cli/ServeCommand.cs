@@ -1,0 +1,170 @@
+using System.CommandLine;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Parley.Chat;
+using Parley.Journal;
+
+namespace Parley.Cli;
+
+/// <summary><c>parley serve</c>: the chat server — rooms, users, durable history.</summary>
+internal static partial class ServeCommand
+{
+    public static Command Create()
+    {
+        Option<string> host = CommonOptions.Host();
+        Option<int> port = CommonOptions.Port(8080);
+        var rooms = new Option<string?>("--rooms") { Description = "Rooms file: a JSON array of {\"name\", \"description\"} (rust-chat-server's format). Default: 24 built-in rooms." };
+        var data = new Option<string>("--data") { Description = "Data folder: the message journal and the users file.", DefaultValueFactory = _ => "parley-data" };
+        var auth = new Option<string>("--auth") { Description = "open: every connection gets a generated user at once. required: the first command must be login (users from 'parley users add').", DefaultValueFactory = _ => "open" };
+        auth.AcceptOnlyFromAmong("open", "required");
+        Option<string> durability = DurabilityOption();
+        var maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes; longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 };
+        Option<int> maxConnections = CommonOptions.MaxConnections();
+        var sendQueue = new Option<int>("--send-queue-kb") { Description = "Per-session send queue limit in KiB; a client that falls this far behind is disconnected as a slow consumer.", DefaultValueFactory = _ => 1024 };
+        var commandRate = new Option<int>("--max-commands-per-second") { Description = "Commands per second per connection; past it the connection is read more slowly.", DefaultValueFactory = _ => 1000 };
+        Option<LogLevel> logLevel = CommonOptions.LogLevel();
+        Option<double> summaryInterval = CommonOptions.SummaryInterval();
+        var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
+        {
+            host, port, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, commandRate, logLevel, summaryInterval,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
+            string? roomsPath = parse.GetValue(rooms);
+            IReadOnlyList<RoomDefinition> roomList;
+            try
+            {
+                roomList = roomsPath is null ? RoomsFile.Defaults : RoomsFile.Load(roomsPath);
+            }
+            catch (RoomsFileException ex)
+            {
+                await Console.Error.WriteLineAsync($"parley serve: {ex.Message}");
+                return 2;
+            }
+
+            var options = new ChatServerOptions
+            {
+                Rooms = roomList,
+                DataDirectory = parse.GetValue(data)!,
+                Auth = parse.GetValue(auth) == "required" ? AuthMode.Required : AuthMode.Open,
+                Durability = ParseDurability(parse.GetValue(durability)!),
+                MaxMessageBytes = parse.GetValue(maxMessage),
+                MaxCommandsPerSecond = parse.GetValue(commandRate),
+                LoggerFactory = loggers,
+            };
+            var settings = new ServeSettings(
+                new IPEndPoint(CommonOptions.ParseHost(parse.GetValue(host)!), parse.GetValue(port)),
+                parse.GetValue(maxConnections),
+                parse.GetValue(sendQueue) * 1024L,
+                TimeSpan.FromSeconds(parse.GetValue(summaryInterval)));
+            return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
+        });
+        return command;
+    }
+
+    internal static Option<string> DurabilityOption()
+    {
+        var option = new Option<string>("--durability")
+        {
+            Description = "When a message counts as stored (then acknowledged and delivered): always (fsync each batch), batch (fsync at least every 2 ms), none (written to the OS only).",
+            DefaultValueFactory = _ => "batch",
+        };
+        option.AcceptOnlyFromAmong("always", "batch", "none");
+        return option;
+    }
+
+    internal static JournalDurability ParseDurability(string value) => value switch
+    {
+        "always" => JournalDurability.Always,
+        "none" => JournalDurability.None,
+        _ => JournalDurability.Batch,
+    };
+
+    public static async Task<int> RunAsync(ChatServerOptions options, ServeSettings settings, ILoggerFactory loggers, TextWriter output, CancellationToken cancellationToken)
+    {
+        ILogger logger = loggers.CreateLogger("parley.serve");
+        await using ChatServer? opened = TryOpen(options, logger);
+        if (opened is not { } chat)
+        {
+            return 2;
+        }
+
+        var serverOptions = new ParleyServerOptions
+        {
+            EndPoint = settings.EndPoint,
+            Framer = chat.Framer,
+            MaxConnections = settings.MaxConnections,
+            MaxSendQueueBytes = settings.SendQueueBytes,
+            SlowConsumerPolicy = SlowConsumerPolicy.Disconnect,
+
+            // People on nc must not see keep-alive lines or be cut off while they read:
+            // dead peers are found by the operating system's TCP keep-alive instead.
+            IdleTimeout = Timeout.InfiniteTimeSpan,
+            KeepAliveInterval = Timeout.InfiniteTimeSpan,
+            TcpKeepAlive = true,
+            LoggerFactory = loggers,
+        };
+        long limit = Bench.FileLimits.Raise(settings.MaxConnections + 256L);
+        if (limit >= 0 && limit < settings.MaxConnections + 256L)
+        {
+            LogFileLimit(logger, limit, settings.MaxConnections);
+        }
+
+        await using var server = new ParleyServer(serverOptions);
+        try
+        {
+            server.Start((connection, closed) => chat.RunSessionAsync(connection, closed));
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            LogBindFailed(logger, settings.EndPoint, ex.Message);
+            return 2;
+        }
+
+        await output.WriteLineAsync(
+            $"parley serve listening on {server.LocalEndPoint} ({options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
+            $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId}); Ctrl-C stops.");
+        await output.FlushAsync(CancellationToken.None);
+
+        using var summary = new MetricsSummary();
+        await summary.LogUntilStoppedAsync(logger, () => server.ConnectionCount, settings.SummaryInterval, cancellationToken);
+
+        LogStopping(logger, server.ConnectionCount);
+        await server.StopAsync(CancellationToken.None);
+        await chat.DisposeAsync(); // everything accepted is in the journal before "stopped"
+        LogStopped(logger);
+        return 0;
+    }
+
+    private static ChatServer? TryOpen(ChatServerOptions options, ILogger logger)
+    {
+        try
+        {
+            return ChatServer.Open(options);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        {
+            LogOpenFailed(logger, options.DataDirectory, ex.Message);
+            return null;
+        }
+    }
+
+    [LoggerMessage(20, LogLevel.Error, "cannot open the data folder {DataDirectory}: {Error}")]
+    private static partial void LogOpenFailed(ILogger logger, string dataDirectory, string error);
+
+    [LoggerMessage(21, LogLevel.Error, "cannot listen on {EndPoint}: {Error}")]
+    private static partial void LogBindFailed(ILogger logger, EndPoint endPoint, string error);
+
+    [LoggerMessage(22, LogLevel.Information, "stopping: closing {Count} sessions")]
+    private static partial void LogStopping(ILogger logger, int count);
+
+    [LoggerMessage(23, LogLevel.Information, "stopped; journal closed")]
+    private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(24, LogLevel.Warning, "open-files limit is {Limit}: fewer than the {MaxConnections} connections allowed can be accepted")]
+    private static partial void LogFileLimit(ILogger logger, long limit, int maxConnections);
+}
+
+/// <summary>The network side of <c>parley serve</c>.</summary>
+internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, long SendQueueBytes, TimeSpan SummaryInterval);

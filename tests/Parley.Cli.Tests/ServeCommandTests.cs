@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Parley.Cli.Tests;
+
+/// <summary>The chat server as a user runs it: the real <c>parley serve</c> process, plain TCP line clients.</summary>
+public sealed class ServeCommandTests : IDisposable
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "parley-serve-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_data))
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+    }
+
+    /// <summary>A newline-delimited JSON client, as nc would be.</summary>
+    private sealed class LineClient : IDisposable
+    {
+        private readonly TcpClient _tcp = new();
+        private StreamReader? _reader;
+        private NetworkStream? _stream;
+
+        public static async Task<LineClient> ConnectAsync(IPEndPoint endPoint)
+        {
+            var client = new LineClient();
+            await client._tcp.ConnectAsync(endPoint).WaitAsync(ParleyProcess.Timeout);
+            client._stream = client._tcp.GetStream();
+            client._reader = new StreamReader(client._stream, Encoding.UTF8);
+            return client;
+        }
+
+        public Task SendAsync(string line) => _stream!.WriteAsync(Encoding.UTF8.GetBytes(line + "\n")).AsTask();
+
+        public async Task<JsonElement?> NextAsync()
+        {
+            string? line = await _reader!.ReadLineAsync().WaitAsync(ParleyProcess.Timeout);
+            return line is null ? null : JsonDocument.Parse(line).RootElement.Clone();
+        }
+
+        public async Task<JsonElement> WaitForAsync(string type)
+        {
+            while (true)
+            {
+                JsonElement next = await NextAsync() ?? throw new IOException($"closed before {type}");
+                if (next.GetProperty("_et").GetString() == type)
+                {
+                    return next;
+                }
+            }
+        }
+
+        public void Dispose() => _tcp.Dispose();
+    }
+
+    [Fact]
+    public async Task Serve_chats_over_plain_lines_stops_on_sigterm_and_the_journal_dump_shows_the_message()
+    {
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data);
+        await using (server)
+        {
+            using LineClient client = await LineClient.ConnectAsync(endPoint);
+            JsonElement login = await client.WaitForAsync("login_successful");
+            string user = login.GetProperty("u").GetString()!;
+            await client.SendAsync("""{"_ct":"join_room","r":"general"}""");
+            await client.WaitForAsync("room_participation");
+            await client.SendAsync("""{"_ct":"send_message","r":"general","c":"hello from a test"}""");
+            await client.WaitForAsync("message_ack");
+            server.Terminate();
+            Assert.Equal(0, await server.WaitForExitAsync());
+            Assert.Null(await client.NextAsync()); // the server closed the session on its way out
+
+            await using ParleyProcess dump = ParleyProcess.Start("journal", "dump", "--data", _data);
+            Assert.Equal(0, await dump.WaitForExitAsync());
+            Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} -- #general " + user + ": hello from a test$", dump.Output.Trim());
+        }
+    }
+
+    [Fact]
+    public async Task A_malformed_rooms_file_stops_serve_at_start_with_the_file_line_and_reason()
+    {
+        Directory.CreateDirectory(_data);
+        string rooms = Path.Combine(_data, "rooms.json");
+        await File.WriteAllTextAsync(rooms, "[\n  {\"name\": \"ok\", \"description\": \"fine\"},\n  {\"name\": \"ok\", \"description\": \"again\"}\n]\n");
+        await using ParleyProcess server = ParleyProcess.Start("serve", "--port", "0", "--data", _data, "--rooms", rooms);
+        Assert.Equal(2, await server.WaitForExitAsync());
+        Assert.Contains($"{rooms}:3: room \"ok\" is listed twice", server.Output);
+    }
+
+    [Fact]
+    public async Task Users_added_on_the_command_line_can_log_in_to_a_server_requiring_authentication()
+    {
+        await using (ParleyProcess add = ParleyProcess.Start("users", "add", "alice", "--data", _data))
+        {
+            await add.WriteInputAndCloseAsync("wonderland\n");
+            Assert.Equal(0, await add.WaitForExitAsync());
+        }
+
+        string stored = await File.ReadAllTextAsync(Path.Combine(_data, "users.json"));
+        Assert.DoesNotContain("wonderland", stored);
+
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data, "--auth", "required");
+        await using (server)
+        {
+            using LineClient client = await LineClient.ConnectAsync(endPoint);
+            await client.SendAsync("""{"_ct":"login","u":"alice","p":"nope"}""");
+            Assert.Equal("login_failed", (await client.WaitForAsync("error")).GetProperty("code").GetString());
+            await client.SendAsync("""{"_ct":"login","u":"alice","p":"wonderland"}""");
+            Assert.Equal("alice", (await client.WaitForAsync("login_successful")).GetProperty("u").GetString());
+        }
+
+        await using ParleyProcess list = ParleyProcess.Start("users", "list", "--data", _data);
+        Assert.Equal(0, await list.WaitForExitAsync());
+        Assert.Equal("alice", list.Output.Trim());
+    }
+
+    [Fact]
+    public async Task Every_acknowledged_message_is_in_history_after_the_server_is_killed_during_writes()
+    {
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data, "--durability", "batch");
+        var acked = new ConcurrentDictionary<string, ConcurrentBag<long>>();
+        string[] rooms = ["general", "random", "help", "dotnet"];
+        await using (server)
+        {
+            int total = 0;
+            using var killed = new CancellationTokenSource();
+            Task[] writers = [.. rooms.Select(room => Task.Run(async () =>
+            {
+                using LineClient client = await LineClient.ConnectAsync(endPoint);
+                await client.WaitForAsync("login_successful");
+                await client.SendAsync($$"""{"_ct":"join_room","r":"{{room}}"}""");
+                await client.WaitForAsync("room_participation");
+                var ids = acked.GetOrAdd(room, _ => []);
+                try
+                {
+                    // Keep messages flowing (pipelined, no waiting for acks) until the kill cuts the connection.
+                    Task sending = Task.Run(async () =>
+                    {
+                        for (int i = 0; !killed.IsCancellationRequested; i++)
+                        {
+                            await client.SendAsync($$"""{"_ct":"send_message","r":"{{room}}","c":"{{room}} {{i}}"}""");
+                            if (i % 20 == 19)
+                            {
+                                await Task.Delay(1);
+                            }
+                        }
+                    });
+                    while (await client.NextAsync() is JsonElement next)
+                    {
+                        if (next.GetProperty("_et").GetString() == "message_ack")
+                        {
+                            ids.Add(next.GetProperty("id").GetInt64());
+                            Interlocked.Increment(ref total);
+                        }
+                    }
+
+                    await sending;
+                }
+                catch (IOException)
+                {
+                    // The kill resets the connection: expected.
+                }
+                catch (SocketException)
+                {
+                    // Same.
+                }
+            }))];
+
+            using (var deadline = new CancellationTokenSource(ParleyProcess.Timeout))
+            {
+                while (Volatile.Read(ref total) < 1200)
+                {
+                    await Task.Delay(5, deadline.Token);
+                }
+            }
+
+            server.KillHard(); // mid-stream: writes in flight, acks in flight
+            await killed.CancelAsync();
+            await server.WaitForExitAsync();
+            await Task.WhenAll(writers).WaitAsync(ParleyProcess.Timeout);
+        }
+
+        Assert.True(acked.Values.Sum(b => b.Count) >= 1200);
+        (ParleyProcess restarted, IPEndPoint again) = await ParleyProcess.StartServeAsync("--data", _data);
+        await using (restarted)
+        {
+            using LineClient reader = await LineClient.ConnectAsync(again);
+            await reader.WaitForAsync("login_successful");
+            foreach (string room in rooms)
+            {
+                var stored = new HashSet<long>();
+                long before = long.MaxValue;
+                while (true)
+                {
+                    await reader.SendAsync($$"""{"_ct":"history","r":"{{room}}","before":{{before}},"limit":200}""");
+                    JsonElement page = await reader.WaitForAsync("history");
+                    JsonElement[] messages = [.. page.GetProperty("ms").EnumerateArray()];
+                    foreach (JsonElement message in messages)
+                    {
+                        stored.Add(message.GetProperty("id").GetInt64());
+                        Assert.StartsWith(room + " ", message.GetProperty("c").GetString());
+                    }
+
+                    if (!page.GetProperty("more").GetBoolean() || messages.Length == 0)
+                    {
+                        break;
+                    }
+
+                    before = messages[0].GetProperty("id").GetInt64();
+                }
+
+                long[] missing = [.. acked[room].Where(id => !stored.Contains(id))];
+                Assert.True(missing.Length == 0, $"{room}: acknowledged but not in history after the crash: {string.Join(", ", missing.Take(10))}");
+            }
+        }
+    }
+}
