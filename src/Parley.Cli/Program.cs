@@ -4,6 +4,7 @@ using Parley.Cli;
 var root = new RootCommand("parley: a high-performance messaging stack for .NET — servers, clients and benchmarks.")
 {
     ServeCommand.Create(),
+    ChatClientCommand.Create(),
     UsersCommand.Create(),
     JournalCommand.Create(),
     EchoCommand.Create(),

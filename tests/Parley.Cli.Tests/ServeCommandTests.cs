@@ -219,4 +219,49 @@ public sealed class ServeCommandTests : IDisposable
             }
         }
     }
+
+    [Fact]
+    public async Task The_chat_client_driven_by_a_pipe_joins_sends_and_prints_one_line_per_event()
+    {
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data);
+        await using (server)
+        {
+            using LineClient watcher = await LineClient.ConnectAsync(endPoint);
+            await watcher.WaitForAsync("login_successful");
+            await watcher.SendAsync("""{"_ct":"join_room","r":"general"}""");
+            await watcher.WaitForAsync("room_participation");
+
+            await using ParleyProcess chat = ParleyProcess.Start("chat", "--port", endPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await chat.WriteInputAndCloseAsync("/join general\nhello from the terminal client\n/who\n/nonsense\n");
+            Assert.Equal(0, await chat.WaitForExitAsync());
+            Assert.Matches(@"(?m)^\* logged in as user-[0-9a-f]+; rooms: general, random", chat.Output);
+            Assert.Matches(@"(?m)^\[#general\] user-[0-9a-f]+: hello from the terminal client$", chat.Output);
+            Assert.Matches(@"(?m)^\* stored #general id \d+$", chat.Output);
+            Assert.Matches(@"(?m)^\* in #general: ", chat.Output);
+            Assert.Contains("commands: /join ROOM", chat.Output);
+
+            JsonElement message = await watcher.WaitForAsync("user_message");
+            Assert.Equal("hello from the terminal client", message.GetProperty("c").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task The_chat_client_logs_in_with_the_password_from_the_first_piped_line_when_the_server_requires_it()
+    {
+        await using (ParleyProcess add = ParleyProcess.Start("users", "add", "carol", "--data", _data))
+        {
+            await add.WriteInputAndCloseAsync("pa55word\n");
+            Assert.Equal(0, await add.WaitForExitAsync());
+        }
+
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data, "--auth", "required");
+        await using (server)
+        {
+            await using ParleyProcess chat = ParleyProcess.Start("chat", "--port", endPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--user", "carol");
+            await chat.WriteInputAndCloseAsync("pa55word\n/join random\nsigned in\n");
+            Assert.Equal(0, await chat.WaitForExitAsync());
+            Assert.Contains("* logged in as carol", chat.Output);
+            Assert.Contains("[#random] carol: signed in", chat.Output);
+        }
+    }
 }
