@@ -264,4 +264,26 @@ public sealed class ServeCommandTests : IDisposable
             Assert.Contains("[#random] carol: signed in", chat.Output);
         }
     }
+
+    [Theory]
+    [InlineData("rust-readme", "--clients", "6", "--rate", "20", "--duration", "2")]
+    [InlineData("rust-stress", "--clients", "12", "--duration", "3")]
+    [InlineData("burst", "--clients", "30")]
+    public async Task Bench_chat_profiles_against_a_child_server_report_no_loss_as_json(string profile, params string[] extra)
+    {
+        await using ParleyProcess bench = ParleyProcess.Start(["bench", "chat", "--profile", profile, "--json", .. extra]);
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        string output = bench.Output;
+        int start = output.IndexOf("{\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, output);
+        using var json = JsonDocument.Parse(output[start..(output.LastIndexOf('}') + 1)]);
+        JsonElement root = json.RootElement;
+        Assert.Equal("chat", root.GetProperty("workload").GetString());
+        Assert.Equal(profile, root.GetProperty("profile").GetString());
+        Assert.Equal(0, root.GetProperty("lost").GetInt64());
+        Assert.Equal(0, root.GetProperty("duplicated").GetInt64());
+        Assert.Equal(root.GetProperty("expected").GetInt64(), root.GetProperty("delivered").GetInt64());
+        Assert.True(root.GetProperty("delivered").GetInt64() > 0);
+        Assert.True(root.GetProperty("server").GetProperty("peak_rss_mb").GetDouble() > 0);
+    }
 }

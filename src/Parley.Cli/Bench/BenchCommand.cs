@@ -16,6 +16,38 @@ internal static class BenchCommand
         command.Subcommands.Add(Workload("broadcast", "N clients each send one message per interval; the server broadcasts every message to all (the Miku workload).", defaultClients: 1000, defaultSize: 100, defaultDuration: 60));
         command.Subcommands.Add(Workload("echo", "C clients each keep M messages in flight; every reply is answered (NetCoreServer's echo methodology).", defaultClients: 1, defaultSize: 32, defaultDuration: 10));
         command.Subcommands.Add(Workload("connections", "N idle connections held open with keep-alives: connect rate and server memory per connection.", defaultClients: 1000, defaultSize: 0, defaultDuration: 10));
+        command.Subcommands.Add(Chat());
+        return command;
+    }
+
+    private static Command Chat()
+    {
+        var profile = new Option<string>("--profile") { Description = "rust-readme: 48 users, 2 per room, --rate messages/s each. rust-stress: users ramp to half of --clients over a third of --duration, then to all; 5 rooms each, one message per 10 s. burst: --clients connect at once, each sends one message and waits for its ack.", DefaultValueFactory = _ => "rust-readme" };
+        profile.AcceptOnlyFromAmong("rust-readme", "rust-stress", "burst");
+        var clients = new Option<int?>("--clients", "-c") { Description = "Users (default: 48 rust-readme, 2400 rust-stress, 1000 burst)." };
+        var rate = new Option<double>("--rate") { Description = "rust-readme: messages per second per user.", DefaultValueFactory = _ => 200 };
+        var duration = new Option<double?>("--duration", "-d") { Description = "Seconds (default: 30 rust-readme, 180 rust-stress)." };
+        var size = new Option<int>("--size", "-s") { Description = "Message content size in bytes (at least the 40-byte stamp).", DefaultValueFactory = _ => 100 };
+        Option<string> durability = ServeCommand.DurabilityOption();
+        var target = new Option<string?>("--target") { Description = "host:port of a running parley serve instead of starting one." };
+        var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        var command = new Command("chat", "Load a 'parley serve' chat server (started here with a fresh data folder, or --target) with rust-chat-server's profiles or a connection burst.")
+        {
+            profile, clients, rate, duration, size, durability, target, serverPid, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            string name = parse.GetValue(profile)!;
+            var chat = new ChatBenchSettings(
+                name,
+                parse.GetValue(clients) ?? name switch { "rust-stress" => 2400, "burst" => 1000, _ => 48 },
+                parse.GetValue(rate),
+                TimeSpan.FromSeconds(parse.GetValue(duration) ?? (name == "rust-stress" ? 180 : 30)),
+                Math.Max(parse.GetValue(size), 40));
+            var settings = new BenchSettings(chat.Users, chat.Size, chat.Duration, TimeSpan.Zero, 0, parse.GetValue(target), parse.GetValue(serverPid), parse.GetValue(json));
+            return await RunAsync("chat", settings, cancellationToken, chat, parse.GetValue(durability)!);
+        });
         return command;
     }
 
@@ -53,7 +85,7 @@ internal static class BenchCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string workload, BenchSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string workload, BenchSettings settings, CancellationToken cancellationToken, ChatBenchSettings? chat = null, string durability = "batch")
     {
         IAnsiConsole console = settings.Json
             ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
@@ -76,24 +108,46 @@ internal static class BenchCommand
         string mode = workload == "broadcast" ? "broadcast" : "echo";
         TimeSpan cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         long wallBefore = System.Diagnostics.Stopwatch.GetTimestamp();
-        await using ServerUnderTest server = await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, cancellationToken);
-        BenchResult result = workload switch
+        string? dataDirectory = chat is not null && settings.Target is null ? Path.Combine(Path.GetTempPath(), "parley-bench-" + Guid.NewGuid().ToString("N")) : null;
+        try
         {
-            "broadcast" => await BroadcastWorkload.RunAsync(settings, server, console, cancellationToken),
-            "echo" => await EchoWorkload.RunAsync(settings, server, console, cancellationToken),
-            _ => await ConnectionsWorkload.RunAsync(settings, server, console, cancellationToken),
-        };
-        double wall = System.Diagnostics.Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
-        TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-        result = result with { BenchCpuPct = Math.Round(100 * cpu.TotalSeconds / wall, 1) };
+            await using ServerUnderTest server = chat is null
+                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, cancellationToken)
+                : await ServerUnderTest.StartAsync(
+                    [
+                        "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Warning", "--summary-interval", "3600",
+                        "--max-connections", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
+                        "--max-commands-per-second", ((int)Math.Max(1000, chat.Rate * 4)).ToString(CultureInfo.InvariantCulture),
+                    ],
+                    settings.Target,
+                    settings.ServerPid,
+                    cancellationToken);
+            BenchResult result = workload switch
+            {
+                "chat" => await ChatWorkload.RunAsync(chat!, server, console, cancellationToken),
+                "broadcast" => await BroadcastWorkload.RunAsync(settings, server, console, cancellationToken),
+                "echo" => await EchoWorkload.RunAsync(settings, server, console, cancellationToken),
+                _ => await ConnectionsWorkload.RunAsync(settings, server, console, cancellationToken),
+            };
+            double wall = System.Diagnostics.Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
+            TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            result = result with { BenchCpuPct = Math.Round(100 * cpu.TotalSeconds / wall, 1) };
 
-        Render(console, result);
-        if (settings.Json)
-        {
-            Console.Out.WriteLine(JsonSerializer.Serialize(result, BenchJsonContext.Default.BenchResult));
+            Render(console, result);
+            if (settings.Json)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(result, BenchJsonContext.Default.BenchResult));
+            }
+
+            return 0;
         }
-
-        return 0;
+        finally
+        {
+            if (dataDirectory is not null && Directory.Exists(dataDirectory))
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+        }
     }
 
     internal static ServerStats? ServerStats(ServerUnderTest server)
@@ -103,6 +157,7 @@ internal static class BenchCommand
             return null;
         }
 
+        sampler.SampleNow();
         IReadOnlyList<(double Seconds, double RssMb)> samples = sampler.Samples;
         double? firstHalf = null, secondHalf = null;
         if (samples.Count >= 4)
@@ -139,6 +194,17 @@ internal static class BenchCommand
         void Row(string name, string value) => table.AddRow(name, value);
         Row("clients", result.Clients.ToString("N0", CultureInfo.InvariantCulture));
         Row("duration", $"{result.DurationS:F1} s");
+        if (result.Profile is not null)
+        {
+            Row("profile", result.Profile);
+            Row("messages stored / s", $"{result.MsgsInPerS:N0}");
+            Row("errors from the server", $"{result.Errors:N0}");
+            if (result.TotalS is double total)
+            {
+                Row("all served after", $"{total * 1000:N0} ms");
+            }
+        }
+
         if (result.Workload != "connections")
         {
             Row("message size", $"{result.SizeBytes} B");

@@ -7,6 +7,18 @@ internal sealed record BenchResult
 {
     public required string Workload { get; init; }
 
+    /// <summary>chat: the load profile (rust-readme, rust-stress, burst).</summary>
+    public string? Profile { get; init; }
+
+    /// <summary>chat: messages accepted by the server (acknowledged) per second; <see cref="MsgsPerS"/> counts deliveries.</summary>
+    public double? MsgsInPerS { get; init; }
+
+    /// <summary>chat burst: seconds from the first connect until every client was served.</summary>
+    public double? TotalS { get; init; }
+
+    /// <summary>chat: error events the server sent.</summary>
+    public long? Errors { get; init; }
+
     public required int Clients { get; init; }
 
     public required double DurationS { get; init; }

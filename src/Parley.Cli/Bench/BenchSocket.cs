@@ -25,9 +25,15 @@ internal abstract class BenchSocket : IAsyncDisposable
     private byte[] _buffer;
     private Task? _receiving;
 
-    protected BenchSocket(Socket socket, int largestFrame)
+    private readonly bool _lines;
+
+    /// <param name="socket">A connected socket; this object owns it.</param>
+    /// <param name="largestFrame">The largest payload expected (the buffer grows past it if needed).</param>
+    /// <param name="lines">True for newline-delimited frames (the chat protocol) instead of length prefixes.</param>
+    protected BenchSocket(Socket socket, int largestFrame, bool lines = false)
     {
         _socket = socket;
+        _lines = lines;
         _buffer = new byte[Math.Max(MinimumBufferSize, 2 * (largestFrame + 4))];
     }
 
@@ -106,7 +112,7 @@ internal abstract class BenchSocket : IAsyncDisposable
                 }
 
                 buffered += read;
-                int consumed = ParseFrames(_buffer.AsSpan(0, buffered));
+                int consumed = _lines ? ParseLines(_buffer.AsSpan(0, buffered)) : ParseFrames(_buffer.AsSpan(0, buffered));
                 buffered -= consumed;
                 if (buffered > 0)
                 {
@@ -123,6 +129,37 @@ internal abstract class BenchSocket : IAsyncDisposable
         finally
         {
             Closed = true;
+        }
+    }
+
+    private int ParseLines(ReadOnlySpan<byte> bytes)
+    {
+        int offset = 0;
+        while (true)
+        {
+            int newline = bytes[offset..].IndexOf((byte)'\n');
+            if (newline < 0)
+            {
+                if (offset == 0 && bytes.Length == _buffer.Length)
+                {
+                    Array.Resize(ref _buffer, _buffer.Length * 2); // a line longer than the buffer
+                }
+
+                return offset;
+            }
+
+            ReadOnlySpan<byte> line = bytes.Slice(offset, newline);
+            if (!line.IsEmpty && line[^1] == (byte)'\r')
+            {
+                line = line[..^1];
+            }
+
+            if (!line.IsEmpty)
+            {
+                OnFrame(line);
+            }
+
+            offset += newline + 1;
         }
     }
 

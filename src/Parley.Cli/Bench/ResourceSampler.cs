@@ -66,7 +66,12 @@ internal sealed class ResourceSampler : IAsyncDisposable
             PeakRssMb = 0;
             _firstCpuSeconds = double.NaN;
         }
+
+        Sample(); // the measured phase starts here, however short it is
     }
+
+    /// <summary>Takes a sample now (at the end of a phase shorter than the sampling interval, say).</summary>
+    public void SampleNow() => Sample();
 
     private async Task RunAsync()
     {

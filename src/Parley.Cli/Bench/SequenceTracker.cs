@@ -24,6 +24,9 @@ internal struct SequenceTracker
     private int _next;
     private int _missing;
 
+    /// <summary>A tracker for a stream first seen at <paramref name="sequence"/> (a receiver that joined late).</summary>
+    public static SequenceTracker StartingAt(int sequence) => new() { _next = sequence };
+
     public Arrival Record(int sequence)
     {
         if (sequence == _next)

@@ -26,7 +26,16 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public ResourceSampler? Sampler { get; }
 
-    public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, CancellationToken cancellationToken)
+    /// <summary>A <c>parley echo</c> server in <paramref name="mode"/>, or the target.</summary>
+    public static Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, CancellationToken cancellationToken) =>
+        StartAsync(
+            ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture)],
+            target,
+            serverPid,
+            cancellationToken);
+
+    /// <summary>A <c>parley</c> child process run with <paramref name="arguments"/> (it must print "listening on host:port"), or the target.</summary>
+    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, CancellationToken cancellationToken)
     {
         if (target is not null)
         {
@@ -45,11 +54,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
             info.FileName = self;
         }
 
-        foreach (string argument in new[]
-        {
-            "echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600",
-            "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture),
-        })
+        foreach (string argument in arguments)
         {
             info.ArgumentList.Add(argument);
         }

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>
+/// One bench user of the chat protocol: sends commands as lines, and counts what arrives —
+/// acknowledgements, deliveries with their latency (each message's content starts with its
+/// sender, sequence number and send time), and gaps in each sender's sequence per room.
+/// Runs its handlers on its own receive loop only.
+/// </summary>
+internal sealed class ChatBenchClient(Socket socket, int index, Dictionary<string, int> roomIndex) : BenchSocket(socket, 16 * 1024, lines: true)
+{
+    private readonly Dictionary<long, SequenceTracker> _streams = [];
+    private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _acked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _joinsWanted;
+    private int _joins;
+    private long _delivered;
+    private long _acks;
+    private long _errors;
+
+    public int Index { get; } = index;
+
+    public LatencyHistogram Latency { get; } = new();
+
+    public long Delivered => Volatile.Read(ref _delivered);
+
+    public long Acks => Volatile.Read(ref _acks);
+
+    public long Errors => Volatile.Read(ref _errors);
+
+    public long Reordered { get; private set; }
+
+    public long Duplicated { get; private set; }
+
+    /// <summary>Messages missing between two that arrived from the same sender in the same room. Read once the run is over.</summary>
+    public long Gaps => _streams.Values.Sum(t => t.Lost(0));
+
+    /// <summary>Set when counting starts; before it, deliveries are not recorded.</summary>
+    public volatile bool Measuring;
+
+    public string? LastError { get; private set; }
+
+    public Task LoggedIn => _loggedIn.Task;
+
+    public Task FirstAck => _acked.Task;
+
+    /// <summary>Joins <paramref name="rooms"/> and completes when the server confirmed them all.</summary>
+    public Task JoinAsync(IReadOnlyList<string> rooms)
+    {
+        _joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _joinsWanted, rooms.Count);
+        var lines = new StringBuilder();
+        foreach (string room in rooms)
+        {
+            lines.Append(CultureInfo.InvariantCulture, $$"""{"_ct":"join_room","r":"{{room}}"}""").Append('\n');
+        }
+
+        Send(Encoding.UTF8.GetBytes(lines.ToString()));
+        return _joined.Task;
+    }
+
+    /// <summary>Builds a send_message line: content "SENDER SEQUENCE TIMESTAMP" padded with dots to <paramref name="size"/> bytes.</summary>
+    public static int FormatMessage(Span<byte> destination, string room, int sender, int sequence, int size)
+    {
+        Span<byte> content = stackalloc byte[Math.Max(size, 64)];
+        int length = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{sender} {sequence} {Stopwatch.GetTimestamp()} "), content);
+        content[length..size].Fill((byte)'.');
+        length = Math.Max(length, size);
+        int written = Encoding.UTF8.GetBytes("{\"_ct\":\"send_message\",\"r\":\"" + room + "\",\"c\":\"", destination);
+        content[..length].CopyTo(destination[written..]);
+        written += length;
+        "\"}\n"u8.CopyTo(destination[written..]);
+        return written + 3;
+    }
+
+    protected override void OnFrame(ReadOnlySpan<byte> line)
+    {
+        var reader = new Utf8JsonReader(line);
+        ReadOnlySpan<byte> type = default, room = default, content = default;
+        while (reader.Read())
+        {
+            if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
+            {
+                continue;
+            }
+
+            if (reader.ValueTextEquals("_et"u8))
+            {
+                reader.Read();
+                type = reader.ValueSpan;
+            }
+            else if (reader.ValueTextEquals("r"u8))
+            {
+                reader.Read();
+                room = reader.ValueSpan;
+            }
+            else if (reader.ValueTextEquals("c"u8))
+            {
+                reader.Read();
+                content = reader.ValueSpan;
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        if (type.SequenceEqual("user_message"u8))
+        {
+            OnMessage(room, content);
+        }
+        else if (type.SequenceEqual("message_ack"u8))
+        {
+            Interlocked.Increment(ref _acks);
+            _acked.TrySetResult();
+        }
+        else if (type.SequenceEqual("user_joined_room"u8))
+        {
+            if (++_joins == Volatile.Read(ref _joinsWanted))
+            {
+                _joins = 0;
+                _joined.TrySetResult();
+            }
+        }
+        else if (type.SequenceEqual("login_successful"u8))
+        {
+            _loggedIn.TrySetResult();
+        }
+        else if (type.SequenceEqual("error"u8))
+        {
+            Interlocked.Increment(ref _errors);
+            LastError = Encoding.UTF8.GetString(line);
+        }
+    }
+
+    private void OnMessage(ReadOnlySpan<byte> room, ReadOnlySpan<byte> content)
+    {
+        if (!Measuring)
+        {
+            return;
+        }
+
+        // "SENDER SEQUENCE TIMESTAMP ...." — content the bench itself wrote, ASCII, unescaped.
+        int first = content.IndexOf((byte)' ');
+        int second = first < 0 ? -1 : content[(first + 1)..].IndexOf((byte)' ') + first + 1;
+        int third = second <= first ? -1 : content[(second + 1)..].IndexOf((byte)' ') + second + 1;
+        if (third <= second
+            || !System.Buffers.Text.Utf8Parser.TryParse(content[..first], out int sender, out _)
+            || !System.Buffers.Text.Utf8Parser.TryParse(content[(first + 1)..second], out int sequence, out _)
+            || !System.Buffers.Text.Utf8Parser.TryParse(content[(second + 1)..third], out long sentAt, out _))
+        {
+            return;
+        }
+
+        Latency.Record((long)Stopwatch.GetElapsedTime(sentAt).TotalMicroseconds);
+        Interlocked.Increment(ref _delivered);
+        Span<char> roomName = stackalloc char[room.Length];
+        int roomNumber = room.Length <= 64 && roomIndex.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(roomName[..Encoding.ASCII.GetChars(room, roomName)], out int r) ? r : 0;
+        long key = ((long)sender << 8) | (uint)roomNumber;
+        ref SequenceTracker tracker = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_streams, key, out bool existed);
+        if (!existed)
+        {
+            // The first message seen from this sender in this room starts the stream (the receiver may have joined late).
+            tracker = SequenceTracker.StartingAt(sequence);
+        }
+
+        switch (tracker.Record(sequence))
+        {
+            case Arrival.Reordered:
+                Reordered++;
+                break;
+            case Arrival.Duplicate:
+                Duplicated++;
+                break;
+            default:
+                break;
+        }
+    }
+}

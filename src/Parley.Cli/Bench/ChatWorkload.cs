@@ -1,0 +1,343 @@
+using System.Diagnostics;
+using Spectre.Console;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>What <c>parley bench chat</c> was asked to do.</summary>
+internal sealed record ChatBenchSettings(string Profile, int Users, double Rate, TimeSpan Duration, int Size);
+
+/// <summary>
+/// Load profiles for <c>parley serve</c>, from the systems it replaces: rust-chat-server's
+/// README load (rust-readme) and committed stress test (rust-stress), and the C server's
+/// "1000 concurrent clients" (burst).
+/// </summary>
+internal static class ChatWorkload
+{
+    private static readonly TimeSpan Drain = TimeSpan.FromSeconds(3);
+
+    public static async Task<BenchResult> RunAsync(ChatBenchSettings settings, ServerUnderTest server, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        string[] rooms = [.. Parley.Chat.RoomsFile.Defaults.Select(r => r.Name)];
+        var roomIndex = rooms.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i);
+        return settings.Profile switch
+        {
+            "burst" => await BurstAsync(settings, server, rooms, roomIndex, console, cancellationToken),
+            "rust-stress" => await StressAsync(settings, server, rooms, roomIndex, console, cancellationToken),
+            _ => await ReadmeAsync(settings, server, rooms, roomIndex, console, cancellationToken),
+        };
+    }
+
+    private static async Task<ChatBenchClient> ConnectAsync(ServerUnderTest server, int index, Dictionary<string, int> roomIndex, System.Net.IPEndPoint? local, CancellationToken cancellationToken)
+    {
+        var client = new ChatBenchClient(await BenchSocket.ConnectAsync(server.EndPoint, local, BenchClients.ConnectTimeout, cancellationToken), index, roomIndex);
+        client.StartReceiving();
+        await client.LoggedIn.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        return client;
+    }
+
+    /// <summary>rust-readme: 48 users, 2 per room, each sending <c>--rate</c> (200) messages a second to its room.</summary>
+    private static async Task<BenchResult> ReadmeAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, Dictionary<string, int> roomIndex, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        int users = settings.Users;
+        console.MarkupLineInterpolated($"rust-readme: {users} users, 2 per room, {settings.Rate:N0} messages/s each, {settings.Duration.TotalSeconds:N0} s");
+        (List<ChatBenchClient> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
+            server.EndPoint, users, (i, local, ct) => ConnectAsync(server, i, roomIndex, local, ct), console, cancellationToken);
+        Fail(failures, users, clients);
+        try
+        {
+            await Task.WhenAll(clients.Select(c => c.JoinAsync([RoomOf(c.Index)]))).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            StartMeasuring(clients, server);
+            var sent = new int[users];
+            long start = Stopwatch.GetTimestamp();
+            await PaceAsync(settings.Duration, users * settings.Rate, slot =>
+            {
+                int user = (int)(slot % users);
+                Send(clients[user], RoomOf(user), user, sent[user]++, settings.Size);
+            }, () => Progress(console, server, clients, start, settings.Duration), cancellationToken);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            long total = sent.Sum(s => (long)s);
+            await DrainAsync(clients, total, expectedDeliveries: total * 2, cancellationToken);
+            return Result(settings, clients, seconds, total, total * 2, connectRate, server);
+        }
+        finally
+        {
+            await BenchClients.CloseAllAsync(clients);
+        }
+
+        string RoomOf(int user) => rooms[(user / 2) % rooms.Length];
+    }
+
+    /// <summary>
+    /// rust-stress: users ramp to half the total over the first third of the duration, then to the
+    /// total (default 1200 then 2400 over 60 + 120 s); each joins 5 of the 24 rooms round-robin and
+    /// sends one message every 10 s to its rooms in turn, after a random initial delay.
+    /// </summary>
+    private static async Task<BenchResult> StressAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, Dictionary<string, int> roomIndex, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        int total = settings.Users;
+        double seconds = settings.Duration.TotalSeconds;
+        console.MarkupLineInterpolated($"rust-stress: ramp to {total / 2} users over {seconds / 3:N0} s, then to {total} over {2 * seconds / 3:N0} s; 5 rooms each, one message per 10 s");
+        var clients = new List<ChatBenchClient>(total);
+        var sent = new int[total];
+        var due = new PriorityQueue<int, long>();
+        long interval = Stopwatch.Frequency * 10;
+        long start = Stopwatch.GetTimestamp();
+        server.Sampler?.Reset();
+        int failures = 0;
+        var connecting = new List<Task>();
+        try
+        {
+            while (Stopwatch.GetElapsedTime(start).TotalSeconds < seconds)
+            {
+                double elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                int wanted = elapsed < seconds / 3
+                    ? (int)(total / 2 * elapsed / (seconds / 3))
+                    : (total / 2) + (int)(total / 2 * (elapsed - (seconds / 3)) / (2 * seconds / 3));
+                while (clients.Count + connecting.Count < Math.Min(wanted, total))
+                {
+                    int index = clients.Count + connecting.Count;
+                    connecting.Add(Task.Run(
+                        async () =>
+                        {
+                            try
+                            {
+                                ChatBenchClient client = await ConnectAsync(server, index, roomIndex, null, cancellationToken);
+                                await client.JoinAsync([.. Enumerable.Range(0, 5).Select(j => rooms[((index * 5) + j) % rooms.Length])]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                                client.Measuring = true;
+                                lock (clients)
+                                {
+                                    clients.Add(client);
+                                    due.Enqueue(client.Index, Stopwatch.GetTimestamp() + Random.Shared.NextInt64(interval));
+                                }
+                            }
+                            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+                            {
+                                Interlocked.Increment(ref failures);
+                            }
+                        },
+                        cancellationToken));
+                }
+
+                connecting.RemoveAll(t => t.IsCompleted);
+                long now = Stopwatch.GetTimestamp();
+                lock (clients)
+                {
+                    while (due.TryPeek(out int user, out long when) && when <= now)
+                    {
+                        due.Dequeue();
+                        ChatBenchClient client = clients.First(c => c.Index == user);
+                        Send(client, rooms[((user * 5) + (sent[user] % 5)) % rooms.Length], user, sent[user]++ / 5, settings.Size);
+                        due.Enqueue(user, when + interval);
+                    }
+                }
+
+                Progress(console, server, clients, start, settings.Duration);
+                await Task.Delay(10, cancellationToken);
+            }
+
+            await Task.WhenAll(connecting);
+            double measured = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            long messages = sent.Sum(s => (long)s);
+            await DrainAsync(clients, messages, expectedDeliveries: null, cancellationToken);
+            return Result(settings, clients, measured, messages, null, 0, server) with { ConnectFailures = failures };
+        }
+        finally
+        {
+            await BenchClients.CloseAllAsync(clients);
+        }
+    }
+
+    /// <summary>burst: N clients connect at once; each is greeted, joins a room, sends one message, waits for its ack and leaves.</summary>
+    private static async Task<BenchResult> BurstAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, Dictionary<string, int> roomIndex, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        int n = settings.Users;
+        console.MarkupLineInterpolated($"burst: {n} clients at once, each: connect, greeting, join, one message, ack, leave");
+        var served = new LatencyHistogram();
+        int failures = 0;
+        string? firstError = null;
+        server.Sampler?.Reset();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task[] tasks = [.. Enumerable.Range(0, n).Select(i => Task.Run(
+            async () =>
+            {
+                await gate.Task;
+                long begin = Stopwatch.GetTimestamp();
+                try
+                {
+                    await using ChatBenchClient client = await ConnectAsync(server, i, roomIndex, null, cancellationToken);
+                    string room = rooms[i % rooms.Length];
+                    await client.JoinAsync([room]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                    Send(client, room, i, 0, settings.Size);
+                    await client.FirstAck.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                    lock (served)
+                    {
+                        served.Record((long)Stopwatch.GetElapsedTime(begin).TotalMicroseconds);
+                    }
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+                {
+                    Interlocked.Increment(ref failures);
+                    Interlocked.CompareExchange(ref firstError, ex.Message, null);
+                }
+            },
+            cancellationToken))];
+        long start = Stopwatch.GetTimestamp();
+        gate.SetResult();
+        await Task.WhenAll(tasks);
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        if (firstError is not null)
+        {
+            console.MarkupLineInterpolated($"[yellow]{failures} clients failed; first: {firstError}[/]");
+        }
+
+        return new BenchResult
+        {
+            Workload = "chat",
+            Profile = "burst",
+            Clients = n,
+            DurationS = Math.Round(seconds, 3),
+            TotalS = Math.Round(seconds, 3),
+            SizeBytes = settings.Size,
+            Expected = n,
+            Delivered = served.Count,
+            Lost = n - served.Count,
+            ConnectFailures = failures,
+            MsgsInPerS = Math.Round(served.Count / seconds),
+            MsgsPerS = Math.Round(served.Count / seconds),
+            LatencyMs = LatencyMs.From(served),
+            Server = BenchCommand.ServerStats(server),
+        };
+    }
+
+    private static void Send(ChatBenchClient client, string room, int sender, int sequence, int size)
+    {
+        if (client.Closed)
+        {
+            return; // Dropped by the server: its messages count as not stored.
+        }
+
+        Span<byte> line = stackalloc byte[size + 256];
+        try
+        {
+            client.Send(line[..ChatBenchClient.FormatMessage(line, room, sender, sequence, size)]);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Closed under us: same as above.
+        }
+    }
+
+    private static void StartMeasuring(List<ChatBenchClient> clients, ServerUnderTest server)
+    {
+        foreach (ChatBenchClient client in clients)
+        {
+            client.Measuring = true;
+        }
+
+        server.Sampler?.Reset();
+    }
+
+    /// <summary>Calls <paramref name="send"/> for slot 0, 1, 2, … at <paramref name="perSecond"/> slots a second, spread evenly.</summary>
+    private static async Task PaceAsync(TimeSpan duration, double perSecond, Action<long> send, Action progress, CancellationToken cancellationToken)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long next = 0;
+        long lastProgress = start;
+        while (true)
+        {
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+            if (elapsed >= duration)
+            {
+                return;
+            }
+
+            for (long due = (long)(elapsed.TotalSeconds * perSecond); next < due; next++)
+            {
+                send(next);
+            }
+
+            if (Stopwatch.GetTimestamp() - lastProgress > Stopwatch.Frequency)
+            {
+                lastProgress = Stopwatch.GetTimestamp();
+                progress();
+            }
+
+            await Task.Delay(1, cancellationToken);
+        }
+    }
+
+    private static async Task DrainAsync(List<ChatBenchClient> clients, long sent, long? expectedDeliveries, CancellationToken cancellationToken)
+    {
+        long deadline = Environment.TickCount64 + (long)Drain.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline
+            && (clients.Sum(c => c.Acks) < sent || (expectedDeliveries is long d && clients.Sum(c => c.Delivered) < d)))
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+
+        if (expectedDeliveries is null)
+        {
+            await Task.Delay(500, cancellationToken); // no exact count of deliveries: give the last broadcasts a moment
+        }
+    }
+
+    private static void Progress(IAnsiConsole console, ServerUnderTest server, List<ChatBenchClient> clients, long start, TimeSpan duration)
+    {
+        long delivered, acks;
+        int count;
+        lock (clients)
+        {
+            count = clients.Count;
+            delivered = clients.Sum(c => c.Delivered);
+            acks = clients.Sum(c => c.Acks);
+        }
+
+        BenchCommand.Progress(console, $"chat {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{duration.TotalSeconds:F0}s  users {count:N0}  stored {acks:N0}  delivered {delivered:N0}", server);
+    }
+
+    private static void Fail(int failures, int wanted, List<ChatBenchClient> clients)
+    {
+        if (failures > 0)
+        {
+            _ = BenchClients.CloseAllAsync(clients);
+            throw new InvalidOperationException($"{failures} of {wanted} clients could not connect");
+        }
+    }
+
+    private static BenchResult Result(ChatBenchSettings settings, List<ChatBenchClient> clients, double seconds, long sent, long? expectedDeliveries, double connectRate, ServerUnderTest server)
+    {
+        var latency = new LatencyHistogram();
+        long delivered = 0, gaps = 0, duplicated = 0, reordered = 0, acks = 0, errors = 0;
+        foreach (ChatBenchClient client in clients)
+        {
+            latency.Add(client.Latency);
+            delivered += client.Delivered;
+            gaps += client.Gaps;
+            duplicated += client.Duplicated;
+            reordered += client.Reordered;
+            acks += client.Acks;
+            errors += client.Errors;
+        }
+
+        return new BenchResult
+        {
+            Workload = "chat",
+            Profile = settings.Profile,
+            Clients = clients.Count,
+            DurationS = Math.Round(seconds, 2),
+            SizeBytes = settings.Size,
+            Expected = expectedDeliveries ?? delivered + gaps,
+            Delivered = delivered,
+            Lost = (sent - acks) + gaps,
+            Duplicated = duplicated,
+            Reordered = reordered,
+            Errors = errors,
+            MsgsInPerS = Math.Round(acks / seconds),
+            MsgsPerS = Math.Round(delivered / seconds),
+            MibPerS = Math.Round(delivered * (double)settings.Size / seconds / (1024 * 1024), 2),
+            ConnectPerS = Math.Round(connectRate),
+            LatencyMs = LatencyMs.From(latency),
+            Server = BenchCommand.ServerStats(server),
+        };
+    }
+}
