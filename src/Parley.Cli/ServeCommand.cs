@@ -21,12 +21,13 @@ internal static partial class ServeCommand
         var maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes; longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 };
         Option<int> maxConnections = CommonOptions.MaxConnections();
         var sendQueue = new Option<int>("--send-queue-kb") { Description = "Per-session send queue limit in KiB; a client that falls this far behind is disconnected as a slow consumer.", DefaultValueFactory = _ => 1024 };
+        var backlog = new Option<int>("--backlog") { Description = "Listen backlog: connections the OS holds before they are accepted (capped by net.core.somaxconn). A burst of clients larger than this waits for SYN retries (1 s).", DefaultValueFactory = _ => 4096 };
         var commandRate = new Option<int>("--max-commands-per-second") { Description = "Commands per second per connection; past it the connection is read more slowly.", DefaultValueFactory = _ => 1000 };
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, commandRate, logLevel, summaryInterval,
+            host, port, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, backlog, commandRate, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -57,6 +58,7 @@ internal static partial class ServeCommand
                 new IPEndPoint(CommonOptions.ParseHost(parse.GetValue(host)!), parse.GetValue(port)),
                 parse.GetValue(maxConnections),
                 parse.GetValue(sendQueue) * 1024L,
+                parse.GetValue(backlog),
                 TimeSpan.FromSeconds(parse.GetValue(summaryInterval)));
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
@@ -95,6 +97,7 @@ internal static partial class ServeCommand
             EndPoint = settings.EndPoint,
             Framer = chat.Framer,
             MaxConnections = settings.MaxConnections,
+            ListenBacklog = settings.ListenBacklog,
             MaxSendQueueBytes = settings.SendQueueBytes,
             SlowConsumerPolicy = SlowConsumerPolicy.Disconnect,
 
@@ -167,4 +170,4 @@ internal static partial class ServeCommand
 }
 
 /// <summary>The network side of <c>parley serve</c>.</summary>
-internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, long SendQueueBytes, TimeSpan SummaryInterval);
+internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, long SendQueueBytes, int ListenBacklog, TimeSpan SummaryInterval);
