@@ -74,9 +74,7 @@ public class BroadcastBenchmarks
 
         public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer) => new(buffer.Length);
 
-        public override void ShutdownSend()
-        {
-        }
+        public override ValueTask ShutdownSendAsync() => ValueTask.CompletedTask;
 
         public override void Dispose() => _never.TrySetResult(0);
     }

@@ -81,7 +81,7 @@ public sealed partial class Connection
                 try
                 {
                     await _sendTask.WaitAsync(deadline.Token).ConfigureAwait(false);
-                    _transport.ShutdownSend();
+                    await _transport.ShutdownSendAsync().ConfigureAwait(false);
 
                     // Linger until the peer's FIN: closing with unread input would send a
                     // reset, which can destroy data the peer has not read yet.
@@ -222,6 +222,11 @@ public sealed partial class Connection
         switch (exception)
         {
             case SocketException socketError when IsExpected(socketError.SocketErrorCode):
+                Log.ConnectionReset(_logger, Id, RemoteEndPoint, socketError.SocketErrorCode.ToString());
+                Abort(CloseReason.ConnectionReset, exception);
+                break;
+            case IOException { InnerException: SocketException socketError } when IsExpected(socketError.SocketErrorCode):
+                // Streams (TLS) wrap the socket's error.
                 Log.ConnectionReset(_logger, Id, RemoteEndPoint, socketError.SocketErrorCode.ToString());
                 Abort(CloseReason.ConnectionReset, exception);
                 break;

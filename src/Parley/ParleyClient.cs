@@ -116,9 +116,11 @@ public sealed class ParleyClient : IAsyncDisposable
     private static async Task<Connection> ConnectCoreAsync(ParleyClientOptions options, CancellationToken cancellationToken)
     {
         EndPoint remote = options.RemoteEndPoint!;
+#pragma warning disable CA2000 // The socket goes to the transport on success and is disposed in the catch blocks otherwise.
         Socket socket = remote is DnsEndPoint
             ? new Socket(SocketType.Stream, ProtocolType.Tcp)
             : new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+#pragma warning restore CA2000
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
         try
@@ -129,6 +131,22 @@ public sealed class ParleyClient : IAsyncDisposable
             }
 
             await socket.ConnectAsync(remote, timeout.Token).ConfigureAwait(false);
+            if (options.Tls is { } tls)
+            {
+                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                handshake.CancelAfter(tls.HandshakeTimeout);
+                string host = tls.TargetHost ?? (remote is DnsEndPoint dns ? dns.Host : ((IPEndPoint)remote).Address.ToString());
+                try
+                {
+                    TlsTransport transport = await TlsTransport.ConnectAsync(socket, options, tls, host, handshake.Token).ConfigureAwait(false);
+                    return new Connection(transport, options, LivenessMonitor.Shared);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"The TLS handshake with {remote} did not complete within {tls.HandshakeTimeout}.");
+                }
+            }
+
             return new Connection(new SocketTransport(socket, options), options, LivenessMonitor.Shared);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

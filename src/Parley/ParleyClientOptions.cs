@@ -28,6 +28,9 @@ public sealed class ParleyClientOptions : ConnectionOptions
     /// <summary>Attempts after one loss before the client gives up. Default 100 (about 45 min at the maximum delay).</summary>
     public int ReconnectMaxAttempts { get; set; } = 100;
 
+    /// <summary>TLS to the server; null (the default) for plain TCP.</summary>
+    public TlsClientOptions? Tls { get; set; }
+
     /// <inheritdoc />
     public override void Validate()
     {

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Parley.Internal;
 
 namespace Parley;
@@ -38,17 +40,61 @@ public sealed partial class ParleyServer
                 continue;
             }
 
-            Accept(socket);
+            if (_options.Tls is { } tls)
+            {
+                _ = AcceptTlsAsync(socket, tls);
+            }
+            else
+            {
+                Accept(socket);
+            }
+        }
+    }
+
+    /// <summary>Handshakes, at most <see cref="TlsServerOptions.MaxConcurrentHandshakes"/> at once, each within its timeout; a peer that
+    /// fails (garbage, no ClientHello, a refused certificate) is logged and closed without affecting anyone else.</summary>
+    private async Task AcceptTlsAsync(Socket socket, TlsServerOptions tls)
+    {
+        EndPoint? remote = socket.RemoteEndPoint;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        deadline.CancelAfter(tls.HandshakeTimeout);
+        bool slot = false;
+        try
+        {
+            await _handshakes!.WaitAsync(deadline.Token).ConfigureAwait(false);
+            slot = true;
+#pragma warning disable CA2000 // Accept hands the transport to a connection that owns it.
+            TlsTransport transport = await TlsTransport.AcceptAsync(socket, _options, tls, deadline.Token).ConfigureAwait(false);
+#pragma warning restore CA2000
+            _handshakes.Release();
+            slot = false;
+            Accept(transport);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or AuthenticationException or SocketException or ObjectDisposedException)
+        {
+            string reason = ex is OperationCanceledException
+                ? (_stopping.IsCancellationRequested ? "server stopping" : $"no handshake within {tls.HandshakeTimeout}")
+                : ex.Message;
+            Log.TlsHandshakeFailed(_logger, remote, reason);
+            ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "tls_handshake"));
+            socket.Dispose();
+        }
+        finally
+        {
+            if (slot)
+            {
+                _handshakes!.Release();
+            }
         }
     }
 
     private void Accept(Socket socket)
     {
-        Connection connection;
+        Transport transport;
         try
         {
-#pragma warning disable CA2000 // RunConnectionAsync owns the connection and closes it.
-            connection = new Connection(new SocketTransport(socket, _options), _options, _liveness);
+#pragma warning disable CA2000 // Accept hands the transport to a connection that owns it.
+            transport = new SocketTransport(socket, _options);
 #pragma warning restore CA2000
         }
         catch (SocketException ex)
@@ -58,6 +104,15 @@ public sealed partial class ParleyServer
             socket.Dispose();
             return;
         }
+
+        Accept(transport);
+    }
+
+    private void Accept(Transport transport)
+    {
+#pragma warning disable CA2000 // RunConnectionAsync owns the connection and closes it.
+        var connection = new Connection(transport, _options, _liveness);
+#pragma warning restore CA2000
 
         // Register before starting, so StopAsync always sees a running connection.
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -29,6 +29,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
     private Task _acceptTask = Task.CompletedTask;
     private Task? _stopTask;
     private int _started;
+    private readonly SemaphoreSlim? _handshakes;
 
     /// <summary>Creates a server; nothing is bound until <see cref="Start()"/>.</summary>
     public ParleyServer(ParleyServerOptions options)
@@ -38,6 +39,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<ParleyServer>();
         Everyone = new ConnectionGroup("*", options.Framer, options.BufferPool);
+        _handshakes = options.Tls is { } tls ? new SemaphoreSlim(tls.MaxConcurrentHandshakes) : null;
     }
 
     /// <summary>A connection opened (before any of its messages is delivered).</summary>

@@ -25,10 +25,14 @@ public sealed class ParleyServerOptions : ConnectionOptions
     /// flush and close before aborting what is left. Default 10 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>TLS for every accepted connection; null (the default) for plain TCP.</summary>
+    public TlsServerOptions? Tls { get; set; }
+
     /// <inheritdoc />
     public override void Validate()
     {
         base.Validate();
+        Tls?.Validate();
         ArgumentNullException.ThrowIfNull(EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ListenBacklog, nameof(ListenBacklog));

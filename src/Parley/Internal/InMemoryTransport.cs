@@ -11,7 +11,7 @@ namespace Parley.Internal;
 /// </summary>
 /// <remarks>
 /// Each direction is a <see cref="Pipe"/> bounded like a socket buffer, so a reader that
-/// stops reading pushes back on the writer. <see cref="ShutdownSend"/> is a FIN (the peer
+/// stops reading pushes back on the writer. <see cref="ShutdownSendAsync"/> is a FIN (the peer
 /// reads 0); <see cref="Dispose"/> is a reset (the peer's next read fails).
 /// </remarks>
 internal sealed class InMemoryTransport : Transport
@@ -120,7 +120,7 @@ internal sealed class InMemoryTransport : Transport
         return buffer.Length;
     }
 
-    public override void ShutdownSend()
+    public override ValueTask ShutdownSendAsync()
     {
         lock (_outputLock)
         {
@@ -129,6 +129,8 @@ internal sealed class InMemoryTransport : Transport
                 CompleteOutput(reset: false);
             }
         }
+
+        return ValueTask.CompletedTask;
     }
 
     // Called under _outputLock, never while a write is in progress (the pipe's writer is not

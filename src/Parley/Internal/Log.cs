@@ -59,4 +59,7 @@ internal static partial class Log
 
     [LoggerMessage(302, LogLevel.Warning, "Gave up reconnecting to {EndPoint} after {Attempts} attempts")]
     public static partial void ReconnectGaveUp(ILogger logger, EndPoint endPoint, int attempts);
+
+    [LoggerMessage(206, LogLevel.Warning, "TLS handshake with {RemoteEndPoint} failed: {Reason}")]
+    public static partial void TlsHandshakeFailed(ILogger logger, System.Net.EndPoint? remoteEndPoint, string reason);
 }

@@ -20,7 +20,7 @@ internal sealed class SocketTransport : Transport
 
     public override EndPoint? RemoteEndPoint { get; }
 
-    private static void Configure(Socket socket, ConnectionOptions options)
+    internal static void Configure(Socket socket, ConnectionOptions options)
     {
         socket.NoDelay = options.NoDelay;
         if (options.TcpKeepAlive)
@@ -56,11 +56,18 @@ internal sealed class SocketTransport : Transport
         }
     }
 
-    public override void ShutdownSend()
+    public override ValueTask ShutdownSendAsync()
+    {
+        ShutdownSend(_socket);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends FIN, ignoring a peer that is already gone.</summary>
+    internal static void ShutdownSend(Socket socket)
     {
         try
         {
-            _socket.Shutdown(SocketShutdown.Send);
+            socket.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
         {

@@ -26,8 +26,8 @@ internal abstract class Transport : IDisposable
     /// <summary>Bytes received by the operating system and not yet read; 0 when unknown or closed.</summary>
     public abstract int AvailableBytes { get; }
 
-    /// <summary>Signals the end of this side's data (FIN) after what was written.</summary>
-    public abstract void ShutdownSend();
+    /// <summary>Signals the end of this side's data (FIN; for TLS first a close_notify) after what was written.</summary>
+    public abstract ValueTask ShutdownSendAsync();
 
     public abstract void Dispose();
 }

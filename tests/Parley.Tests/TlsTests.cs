@@ -1,0 +1,218 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Parley.Tests;
+
+public class TlsTests
+{
+    /// <summary>A certificate for localhost and 127.0.0.1 signed by <paramref name="issuer"/> (or self-signed).</summary>
+    private static X509Certificate2 Certificate(string name, DateTimeOffset notBefore, DateTimeOffset notAfter, X509Certificate2? issuer = null, bool authority = false)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName(name);
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(authority, false, 0, true));
+        using X509Certificate2 created = issuer is null
+            ? request.CreateSelfSigned(notBefore, notAfter)
+            : request.Create(issuer, notBefore, notAfter, RandomNumberGenerator.GetBytes(8)).CopyWithPrivateKey(key);
+        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
+    }
+
+    private static readonly X509Certificate2 Root = Certificate("Parley Test Root", DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(30), authority: true);
+
+    private static X509Certificate2 ServerCertificate(string host = "localhost", bool expired = false) => Certificate(
+        host,
+        DateTimeOffset.UtcNow.AddDays(expired ? -10 : -1),
+        DateTimeOffset.UtcNow.AddDays(expired ? -2 : 10),
+        Root);
+
+    /// <summary>The platform's validation with the test root as the only trust anchor: name, dates and chain all count.</summary>
+    private static bool TrustTestRoot(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+        {
+            return false;
+        }
+
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.Add(Root);
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return custom.Build(new X509Certificate2(certificate));
+    }
+
+    private static ParleyServer StartServer(BufferPool pool, TlsServerOptions tls, Action<Connection, ReadOnlySequence<byte>>? onMessage = null)
+    {
+        ParleyServerOptions options = TestSupport.ServerOptions(pool);
+        options.Tls = tls;
+        var server = new ParleyServer(options);
+        server.MessageReceived += (connection, message) => (onMessage ?? ((c, m) => c.Send(m)))(connection, message);
+        server.Start();
+        return server;
+    }
+
+    private static ParleyClientOptions Client(ParleyServer server, BufferPool pool, TlsClientOptions tls)
+    {
+        ParleyClientOptions options = TestSupport.ClientOptions(server, pool);
+        options.RemoteEndPoint = new DnsEndPoint("localhost", ((IPEndPoint)server.LocalEndPoint!).Port);
+        options.Tls = tls;
+        return options;
+    }
+
+    [Fact]
+    public async Task Framed_messages_and_a_broadcast_travel_over_TLS_unchanged()
+    {
+        var pool = new BufferPool();
+        ParleyServer? broadcaster = null;
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions { Certificate = ServerCertificate() }, (_, m) => broadcaster!.Broadcast(m));
+        broadcaster = server;
+        var tls = new TlsClientOptions { ServerCertificateValidation = TrustTestRoot };
+        var connections = new List<Connection>();
+        for (int i = 0; i < 3; i++)
+        {
+            connections.Add(await ParleyClient.OpenConnectionAsync(Client(server, pool, tls)).Within());
+        }
+
+        await TestSupport.Until(() => server.ConnectionCount == 3, "all three are connected");
+        byte[] big = RandomNumberGenerator.GetBytes(200_000);
+        connections[0].Send(big);
+        connections[0].Send("small"u8);
+        foreach (Connection connection in connections)
+        {
+            await using IAsyncEnumerator<ReadOnlySequence<byte>> messages = connection.ReadMessagesAsync().GetAsyncEnumerator();
+            Assert.True(await messages.MoveNextAsync().AsTask().Within());
+            Assert.Equal(big, messages.Current.ToArray());
+            Assert.True(await messages.MoveNextAsync().AsTask().Within());
+            Assert.Equal("small"u8.ToArray(), messages.Current.ToArray());
+        }
+
+        foreach (Connection connection in connections)
+        {
+            await connection.CloseAsync().Within();
+            Assert.Equal(CloseReason.LocalClose, connection.CloseReason);
+        }
+    }
+
+    [Theory]
+    [InlineData("untrusted")]
+    [InlineData("wrong-host")]
+    [InlineData("expired")]
+    public async Task A_bad_server_certificate_is_refused_by_default(string problem)
+    {
+        var pool = new BufferPool();
+        X509Certificate2 certificate = problem switch
+        {
+            "untrusted" => Certificate("localhost", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)),
+            "wrong-host" => ServerCertificate("not-this-host.example"),
+            _ => ServerCertificate(expired: true),
+        };
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions { Certificate = certificate });
+        var tls = problem == "untrusted" ? new TlsClientOptions() : new TlsClientOptions { ServerCertificateValidation = TrustTestRoot };
+        await Assert.ThrowsAsync<AuthenticationException>(() => ParleyClient.OpenConnectionAsync(Client(server, pool, tls)).Within());
+    }
+
+    [Fact]
+    public async Task The_insecure_option_accepts_a_self_signed_development_certificate()
+    {
+        var pool = new BufferPool();
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions { Certificate = Certificate("localhost", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)) });
+        await using Connection connection = await ParleyClient.OpenConnectionAsync(Client(server, pool, new TlsClientOptions { AllowUntrustedServerCertificate = true })).Within();
+        connection.Send("ping"u8);
+        await using IAsyncEnumerator<ReadOnlySequence<byte>> messages = connection.ReadMessagesAsync().GetAsyncEnumerator();
+        Assert.True(await messages.MoveNextAsync().AsTask().Within());
+        Assert.Equal("ping"u8.ToArray(), messages.Current.ToArray());
+    }
+
+    [Fact]
+    public async Task A_server_requiring_client_certificates_admits_the_known_one_and_refuses_a_client_without()
+    {
+        var pool = new BufferPool();
+        X509Certificate2 clientCertificate = Certificate("client", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1), Root);
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions
+        {
+            Certificate = ServerCertificate(),
+            ClientCertificateRequired = true,
+            ClientCertificateValidation = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == clientCertificate.GetCertHashString(),
+        });
+
+        var admitted = new TlsClientOptions { ServerCertificateValidation = TrustTestRoot, ClientCertificates = [clientCertificate] };
+        await using (Connection connection = await ParleyClient.OpenConnectionAsync(Client(server, pool, admitted)).Within())
+        {
+            connection.Send("hello"u8);
+            await using IAsyncEnumerator<ReadOnlySequence<byte>> messages = connection.ReadMessagesAsync().GetAsyncEnumerator();
+            Assert.True(await messages.MoveNextAsync().AsTask().Within());
+        }
+
+        // Without a certificate the server ends the handshake; with TLS 1.3 the client may only learn it on its first read.
+        var refused = new TlsClientOptions { ServerCertificateValidation = TrustTestRoot };
+        try
+        {
+            await using Connection connection = await ParleyClient.OpenConnectionAsync(Client(server, pool, refused)).Within();
+            connection.Send("hello"u8);
+            int received = 0;
+            await foreach (ReadOnlySequence<byte> _ in connection.ReadMessagesAsync().WithCancellation(default))
+            {
+                received++;
+            }
+
+            Assert.Equal(0, received);
+        }
+        catch (AuthenticationException)
+        {
+            // Refused during the handshake: also right.
+        }
+    }
+
+    [Theory]
+    [InlineData(false)] // connects and says nothing
+    [InlineData(true)]  // sends garbage instead of a ClientHello
+    public async Task A_peer_that_does_not_complete_a_handshake_is_closed_within_the_timeout_and_others_are_unaffected(bool garbage)
+    {
+        var pool = new BufferPool();
+        var logs = new CapturingLoggerFactory();
+        ParleyServerOptions options = TestSupport.ServerOptions(pool);
+        options.LoggerFactory = logs;
+        options.Tls = new TlsServerOptions { Certificate = ServerCertificate(), HandshakeTimeout = TimeSpan.FromMilliseconds(500) };
+        await using var server = new ParleyServer(options);
+        server.MessageReceived += (c, m) => c.Send(m);
+        server.Start();
+
+        using Socket bad = await TestSupport.ConnectRawAsync(server);
+        if (garbage)
+        {
+            await bad.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        }
+
+        await using (Connection good = await ParleyClient.OpenConnectionAsync(Client(server, pool, new TlsClientOptions { ServerCertificateValidation = TrustTestRoot })).Within())
+        {
+            good.Send("still served"u8);
+            await using IAsyncEnumerator<ReadOnlySequence<byte>> messages = good.ReadMessagesAsync().GetAsyncEnumerator();
+            Assert.True(await messages.MoveNextAsync().AsTask().Within());
+        }
+
+        byte[] buffer = new byte[1024];
+        int read;
+        do
+        {
+            try
+            {
+                read = await bad.ReceiveAsync(buffer).Within();
+            }
+            catch (SocketException)
+            {
+                read = 0; // reset: closed too
+            }
+        }
+        while (read > 0); // an alert may come first, then the close
+
+        await TestSupport.Until(() => logs.Contains(206, "TLS handshake"), "the failed handshake is logged");
+    }
+}
