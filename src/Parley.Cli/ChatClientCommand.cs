@@ -15,12 +15,14 @@ internal static class ChatClientCommand
         var host = new Option<string>("--host") { Description = "Server address.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Server port.", DefaultValueFactory = _ => 8080 };
         var user = new Option<string?>("--user", "-u") { Description = "User name, for a server that requires login (asked for when missing)." };
+        var tls = new Option<bool>("--tls") { Description = "Connect with TLS (the server runs with --tls-cert); its certificate must be trusted and name --host." };
+        var insecure = new Option<bool>("--insecure") { Description = "With --tls: accept any server certificate (a self-signed development one). Never in production." };
         var command = new Command(
             "chat",
             "Chat with a 'parley serve' server. Type text to send it to the current room; /join R, /leave R, /rooms, /who R, /history R [N], /help, /quit. " +
             "With standard input redirected it reads commands line by line (a server requiring login takes the password from the first line) and prints one line per event.")
         {
-            host, port, user,
+            host, port, user, tls, insecure,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -44,10 +46,11 @@ internal static class ChatClientCommand
                         IdleTimeout = Timeout.InfiniteTimeSpan,
                         KeepAliveInterval = Timeout.InfiniteTimeSpan,
                         TcpKeepAlive = true,
+                        Tls = parse.GetValue(tls) ? new TlsClientOptions { AllowUntrustedServerCertificate = parse.GetValue(insecure) } : null,
                     },
                     cancellationToken);
             }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or System.Security.Authentication.AuthenticationException or IOException)
             {
                 await Console.Error.WriteLineAsync($"parley chat: cannot connect to {endPoint}: {ex.Message}");
                 return 1;

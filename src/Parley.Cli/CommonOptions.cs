@@ -126,4 +126,30 @@ internal static class CommonOptions
                 console.SingleLine = true;
                 console.TimestampFormat = "HH:mm:ss.fff ";
             }));
+
+    /// <summary>Server TLS: <c>--tls-cert FILE</c> (PFX or PEM), <c>--tls-key FILE</c> (PEM key, when separate), <c>--tls-password</c> (PFX).</summary>
+    public static (Option<string?> Certificate, Option<string?> Key, Option<string?> Password) ServerTls() =>
+    (
+        new Option<string?>("--tls-cert") { Description = "Serve TLS with this certificate: a PFX file, or PEM (with the key in it or in --tls-key). 'parley cert create' makes a development one." },
+        new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert, when it is not in the same file." },
+        new Option<string?>("--tls-password") { Description = "Password of the --tls-cert PFX file." });
+
+    /// <summary>Loads the server TLS options from the parsed <c>--tls-*</c> values; null without <c>--tls-cert</c>.</summary>
+    /// <exception cref="ArgumentException">The certificate cannot be loaded; the message says why.</exception>
+    public static TlsServerOptions? LoadServerTls(string? certificate, string? key, string? password)
+    {
+        if (certificate is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new TlsServerOptions { Certificate = TlsServerOptions.LoadCertificate(certificate, password, key) };
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new ArgumentException($"--tls-cert {certificate}: {ex.Message}", ex);
+        }
+    }
 }

@@ -23,14 +23,26 @@ internal static partial class EchoCommand
             DefaultValueFactory = _ => "echo",
         };
         mode.AcceptOnlyFromAmong("echo", "broadcast");
+        (Option<string?> tlsCert, Option<string?> tlsKey, Option<string?> tlsPassword) = CommonOptions.ServerTls();
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, framing, mode, maxMessageSize, idleTimeout, maxConnections, logLevel, summaryInterval,
+            host, port, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             string framingName = parse.GetValue(framing)!;
+            TlsServerOptions? tls;
+            try
+            {
+                tls = CommonOptions.LoadServerTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsPassword));
+            }
+            catch (ArgumentException ex)
+            {
+                await Console.Error.WriteLineAsync($"parley echo: {ex.Message}");
+                return 2;
+            }
+
             double idle = parse.GetResult(idleTimeout) is { Implicit: false } ? parse.GetValue(idleTimeout) : (framingName == "length" ? 30 : 300);
             var settings = new EchoSettings(
                 new IPEndPoint(CommonOptions.ParseHost(parse.GetValue(host)!), parse.GetValue(port)),
@@ -39,7 +51,10 @@ internal static partial class EchoCommand
                 parse.GetValue(maxMessageSize),
                 TimeSpan.FromSeconds(idle),
                 parse.GetValue(maxConnections),
-                TimeSpan.FromSeconds(parse.GetValue(summaryInterval)));
+                TimeSpan.FromSeconds(parse.GetValue(summaryInterval)))
+            {
+                Tls = tls,
+            };
             using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
             return await RunAsync(settings, loggers, Console.Out, cancellationToken);
         });
@@ -55,6 +70,7 @@ internal static partial class EchoCommand
             Framer = CommonOptions.CreateFramer(settings.Framing, settings.MaxMessageSize),
             IdleTimeout = settings.IdleTimeout,
             MaxConnections = settings.MaxConnections,
+            Tls = settings.Tls,
             LoggerFactory = loggers,
         };
 
@@ -88,7 +104,7 @@ internal static partial class EchoCommand
             return 2;
         }
 
-        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} (framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
+        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} ({(settings.Tls is null ? "" : "TLS, ")}framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary();
@@ -128,4 +144,8 @@ internal sealed record EchoSettings(
     int? MaxMessageSize,
     TimeSpan IdleTimeout,
     int MaxConnections,
-    TimeSpan SummaryInterval);
+    TimeSpan SummaryInterval)
+{
+    /// <summary>TLS, when <c>--tls-cert</c> was given.</summary>
+    public TlsServerOptions? Tls { get; init; }
+}

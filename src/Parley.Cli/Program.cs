@@ -8,6 +8,7 @@ var root = new RootCommand("parley: a high-performance messaging stack for .NET 
     UsersCommand.Create(),
     JournalCommand.Create(),
     EchoCommand.Create(),
+    CertCommand.Create(),
     Parley.Cli.Bench.BenchCommand.Create(),
 };
 

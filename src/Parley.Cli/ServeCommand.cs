@@ -25,9 +25,10 @@ internal static partial class ServeCommand
         var commandRate = new Option<int>("--max-commands-per-second") { Description = "Commands per second per connection; past it the connection is read more slowly.", DefaultValueFactory = _ => 1000 };
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
+        (Option<string?> tlsCert, Option<string?> tlsKey, Option<string?> tlsPassword) = CommonOptions.ServerTls();
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, backlog, commandRate, logLevel, summaryInterval,
+            host, port, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -39,6 +40,17 @@ internal static partial class ServeCommand
                 roomList = roomsPath is null ? RoomsFile.Defaults : RoomsFile.Load(roomsPath);
             }
             catch (RoomsFileException ex)
+            {
+                await Console.Error.WriteLineAsync($"parley serve: {ex.Message}");
+                return 2;
+            }
+
+            TlsServerOptions? tls;
+            try
+            {
+                tls = CommonOptions.LoadServerTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsPassword));
+            }
+            catch (ArgumentException ex)
             {
                 await Console.Error.WriteLineAsync($"parley serve: {ex.Message}");
                 return 2;
@@ -59,6 +71,7 @@ internal static partial class ServeCommand
                 parse.GetValue(maxConnections),
                 parse.GetValue(sendQueue) * 1024L,
                 parse.GetValue(backlog),
+                tls,
                 TimeSpan.FromSeconds(parse.GetValue(summaryInterval)));
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
@@ -98,6 +111,7 @@ internal static partial class ServeCommand
             Framer = chat.Framer,
             MaxConnections = settings.MaxConnections,
             ListenBacklog = settings.ListenBacklog,
+            Tls = settings.Tls,
             MaxSendQueueBytes = settings.SendQueueBytes,
             SlowConsumerPolicy = SlowConsumerPolicy.Disconnect,
 
@@ -126,7 +140,7 @@ internal static partial class ServeCommand
         }
 
         await output.WriteLineAsync(
-            $"parley serve listening on {server.LocalEndPoint} ({options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
+            $"parley serve listening on {server.LocalEndPoint} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
@@ -170,4 +184,4 @@ internal static partial class ServeCommand
 }
 
 /// <summary>The network side of <c>parley serve</c>.</summary>
-internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, long SendQueueBytes, int ListenBacklog, TimeSpan SummaryInterval);
+internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, long SendQueueBytes, int ListenBacklog, TlsServerOptions? Tls, TimeSpan SummaryInterval);

@@ -286,4 +286,51 @@ public sealed class ServeCommandTests : IDisposable
         Assert.True(root.GetProperty("delivered").GetInt64() > 0);
         Assert.True(root.GetProperty("server").GetProperty("peak_rss_mb").GetDouble() > 0);
     }
+
+    [Fact]
+    public async Task Serve_with_a_development_certificate_talks_TLS_to_the_chat_client_and_refuses_it_without_insecure()
+    {
+        Directory.CreateDirectory(_data);
+        string pfx = Path.Combine(_data, "dev.pfx");
+        await using (ParleyProcess cert = ParleyProcess.Start("cert", "create", "--out", pfx))
+        {
+            Assert.Equal(0, await cert.WaitForExitAsync());
+            Assert.Contains("wrote " + pfx, cert.Output);
+        }
+
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data, "--tls-cert", pfx);
+        await using (server)
+        {
+            Assert.Contains("(TLS, ", server.Output);
+            string port = endPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await using (ParleyProcess chat = ParleyProcess.Start("chat", "--port", port, "--tls", "--insecure"))
+            {
+                await chat.WriteInputAndCloseAsync("/join general\nover tls\n");
+                Assert.Equal(0, await chat.WaitForExitAsync());
+                Assert.Matches(@"(?m)^\[#general\] user-[0-9a-f]+: over tls$", chat.Output);
+            }
+
+            await using (ParleyProcess strict = ParleyProcess.Start("chat", "--port", port, "--tls"))
+            {
+                await strict.WriteInputAndCloseAsync("");
+                Assert.Equal(1, await strict.WaitForExitAsync());
+                Assert.Contains("cannot connect", strict.Output);
+            }
+
+            // A plain-text client gets nowhere and does not disturb the server.
+            using LineClient plain = await LineClient.ConnectAsync(endPoint);
+            await plain.SendAsync("""{"_ct":"ping"}""");
+        }
+    }
+
+    [Fact]
+    public async Task A_certificate_file_that_cannot_be_loaded_is_a_clear_error()
+    {
+        Directory.CreateDirectory(_data);
+        string bad = Path.Combine(_data, "bad.pfx");
+        await File.WriteAllTextAsync(bad, "not a certificate");
+        await using ParleyProcess server = ParleyProcess.Start("serve", "--port", "0", "--data", _data, "--tls-cert", bad);
+        Assert.Equal(2, await server.WaitForExitAsync());
+        Assert.Contains("--tls-cert " + bad, server.Output);
+    }
 }
