@@ -21,6 +21,7 @@ public sealed partial class Connection
         // enumerated holds nothing, and the finally below always runs for one that is.
         ClaimReader();
         PipeReader reader = _input.Reader;
+        PooledBufferWriter? decoded = null;
         try
         {
             while (true)
@@ -38,7 +39,22 @@ public sealed partial class Connection
                         {
                             buffer = buffer.Slice(consumed);
                             delivered++;
-                            yield return payload;
+                            if (_middleware.Count == 0)
+                            {
+                                yield return payload;
+                                continue;
+                            }
+
+                            // The decoded message lives until the caller asks for the next one.
+                            decoded?.Dispose();
+                            decoded = TryDecode(payload);
+                            if (decoded is null)
+                            {
+                                stop = true;
+                                break;
+                            }
+
+                            yield return decoded.WrittenSequence;
                         }
                         else if (status == FrameParseStatus.KeepAlive)
                         {
@@ -70,7 +86,23 @@ public sealed partial class Connection
         }
         finally
         {
+            decoded?.Dispose();
             await reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs the middleware backwards over a received payload; null (and the connection closed) when it cannot be decoded.</summary>
+    private PooledBufferWriter? TryDecode(in ReadOnlySequence<byte> payload)
+    {
+        try
+        {
+            return MiddlewarePipeline.Decode(_middleware, payload, _pool, _framer.MaxMessageSize);
+        }
+        catch (InvalidDataException ex)
+        {
+            Log.UndecodableMessage(_logger, Id, RemoteEndPoint, ex.Message);
+            Abort(CloseReason.ProtocolError, ex);
+            return null;
         }
     }
 
@@ -114,7 +146,21 @@ public sealed partial class Connection
                 {
                     case FrameParseStatus.Message:
                         delivered++;
-                        handler(this, payload);
+                        if (_middleware.Count == 0)
+                        {
+                            handler(this, payload);
+                        }
+                        else
+                        {
+                            using PooledBufferWriter? decoded = TryDecode(payload);
+                            if (decoded is null)
+                            {
+                                return true;
+                            }
+
+                            handler(this, decoded.WrittenSequence);
+                        }
+
                         buffer = buffer.Slice(consumed);
                         break;
                     case FrameParseStatus.KeepAlive:

@@ -33,6 +33,17 @@ public sealed partial class Connection
             return SendStatus.Closed;
         }
 
+        if (_middleware.Count > 0)
+        {
+            using PooledBufferWriter encoded = MiddlewarePipeline.Encode(_middleware, payload, _pool);
+            return SendEncoded(encoded.WrittenSpan);
+        }
+
+        return SendEncoded(payload);
+    }
+
+    private SendStatus SendEncoded(ReadOnlySpan<byte> payload)
+    {
         _framer.ValidatePayload(payload);
         int frameLength = _framer.GetFrameLength(payload.Length);
         if (frameLength > CoalesceBytes)
@@ -120,7 +131,17 @@ public sealed partial class Connection
             return ValueTask.FromException(new ConnectionClosedException(CloseReason));
         }
 
-        Frame frame = _framer.CreateFrame(payload.Span, _pool);
+        Frame frame;
+        if (_middleware.Count > 0)
+        {
+            using PooledBufferWriter encoded = MiddlewarePipeline.Encode(_middleware, payload.Span, _pool);
+            frame = _framer.CreateFrame(encoded.WrittenSpan, _pool);
+        }
+        else
+        {
+            frame = _framer.CreateFrame(payload.Span, _pool);
+        }
+
         EnqueueResult result = _sendQueue.TryEnqueue(frame, applyPolicy: false, out _);
         return result switch
         {

@@ -29,6 +29,7 @@ public sealed partial class Connection : IAsyncDisposable
     private readonly SendQueue _sendQueue;
     private readonly CancellationTokenSource _closedSource = new();
     private readonly LivenessMonitor? _liveness;
+    private readonly IReadOnlyList<MessageMiddleware> _middleware;
     private readonly long _idleTimeoutMs;
     private readonly long _keepAliveIntervalMs;
 
@@ -52,6 +53,7 @@ public sealed partial class Connection : IAsyncDisposable
         _transport = transport;
         _options = options;
         _framer = options.Framer;
+        _middleware = options.Middleware;
         _pool = options.BufferPool;
         _logger = options.LoggerFactory.CreateLogger<Connection>();
         _liveness = liveness;

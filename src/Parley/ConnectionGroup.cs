@@ -20,6 +20,7 @@ public sealed class ConnectionGroup
     private readonly Dictionary<long, Connection> _members = [];
     private readonly MessageFramer _framer;
     private readonly BufferPool _pool;
+    private readonly IReadOnlyList<MessageMiddleware> _middleware;
     private Connection[]? _snapshot;
 
     /// <summary>
@@ -30,7 +31,8 @@ public sealed class ConnectionGroup
     /// <param name="name">The group's name.</param>
     /// <param name="framer">The members' framer.</param>
     /// <param name="pool">Where broadcast frames are rented; <see cref="BufferPool.Shared"/> when null.</param>
-    public ConnectionGroup(string name, MessageFramer framer, BufferPool? pool = null)
+    /// <param name="middleware">The members' <see cref="ConnectionOptions.Middleware"/>, run once per broadcast; none when null.</param>
+    public ConnectionGroup(string name, MessageFramer framer, BufferPool? pool = null, IReadOnlyList<MessageMiddleware>? middleware = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(framer);
@@ -38,6 +40,7 @@ public sealed class ConnectionGroup
         Name = name;
         _framer = framer;
         _pool = pool;
+        _middleware = middleware ?? [];
     }
 
     /// <summary>The group's name.</summary>
@@ -113,7 +116,18 @@ public sealed class ConnectionGroup
     /// <returns>How many members queued the message.</returns>
     public int Broadcast(ReadOnlySpan<byte> payload, Connection? except = null)
     {
-        Frame frame = _framer.CreateFrame(payload, _pool);
+        Frame frame;
+        if (_middleware.Count > 0)
+        {
+            // Transforms are per message, not per connection: run them once for everyone.
+            using Internal.PooledBufferWriter encoded = Internal.MiddlewarePipeline.Encode(_middleware, payload, _pool);
+            frame = _framer.CreateFrame(encoded.WrittenSpan, _pool);
+        }
+        else
+        {
+            frame = _framer.CreateFrame(payload, _pool);
+        }
+
         try
         {
             return Broadcast(frame, except);

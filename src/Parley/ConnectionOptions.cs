@@ -73,12 +73,20 @@ public class ConnectionOptions
     /// <summary>Logging. Default: no logging.</summary>
     public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
 
+    /// <summary>
+    /// Message transforms (compression, …): outgoing payloads pass through them in order before
+    /// framing, incoming ones in reverse after parsing. Both ends must use the same list. Default
+    /// none. A broadcast runs them once for all recipients.
+    /// </summary>
+    public IReadOnlyList<MessageMiddleware> Middleware { get; set; } = [];
+
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the bad one.</summary>
     public virtual void Validate()
     {
         ArgumentNullException.ThrowIfNull(Framer);
         ArgumentNullException.ThrowIfNull(BufferPool);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
+        ArgumentNullException.ThrowIfNull(Middleware);
         ArgumentOutOfRangeException.ThrowIfLessThan(ReadBufferSize, 256, nameof(ReadBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSendQueueBytes, 1024, nameof(MaxSendQueueBytes));
         if (KeepAliveInterval != Timeout.InfiniteTimeSpan)

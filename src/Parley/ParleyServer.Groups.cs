@@ -28,7 +28,7 @@ public sealed partial class ParleyServer
             throw new InvalidOperationException($"The server already has {_options.MaxGroups} groups (MaxGroups).");
         }
 
-        return _groups.GetOrAdd(name, static (key, server) => new ConnectionGroup(key, server._options.Framer, server._options.BufferPool), this);
+        return _groups.GetOrAdd(name, static (key, server) => new ConnectionGroup(key, server._options.Framer, server._options.BufferPool, server._options.Middleware), this);
     }
 
     /// <summary>Finds a group by name.</summary>

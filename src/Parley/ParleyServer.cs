@@ -38,7 +38,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         options.Validate();
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<ParleyServer>();
-        Everyone = new ConnectionGroup("*", options.Framer, options.BufferPool);
+        Everyone = new ConnectionGroup("*", options.Framer, options.BufferPool, options.Middleware);
         _handshakes = options.Tls is { } tls ? new SemaphoreSlim(tls.MaxConcurrentHandshakes) : null;
     }
 

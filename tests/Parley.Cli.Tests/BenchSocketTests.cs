@@ -8,7 +8,7 @@ namespace Parley.Cli.Tests;
 /// <summary>The bench's own framing: every frame the server writes is counted once, however the bytes arrive.</summary>
 public class BenchSocketTests
 {
-    private sealed class Recorder(Socket socket) : BenchSocket(socket, largestFrame: 100)
+    private sealed class Recorder(Socket socket) : BenchSocket(new BenchLink(socket, null), largestFrame: 100)
     {
         private readonly List<byte[]> _frames = [];
 

@@ -260,6 +260,24 @@ public class EchoCommandTests
     }
 
     [Theory]
+    [InlineData("echo", "--clients", "2", "--inflight", "10", "--duration", "1")]
+    [InlineData("broadcast", "--clients", "10", "--duration", "1", "--interval-ms", "100")]
+    [InlineData("connections", "--clients", "10", "--duration", "1")]
+    public async Task Bench_with_tls_runs_the_server_and_clients_over_TLS_and_loses_nothing(params string[] workloadAndOptions)
+    {
+        await using ParleyProcess bench = ParleyProcess.Start(["bench", .. workloadAndOptions, "--tls", "--json"]);
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        string output = bench.Output;
+        int start = output.IndexOf("{\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, output);
+        using var json = System.Text.Json.JsonDocument.Parse(output[start..(output.LastIndexOf('}') + 1)]);
+        System.Text.Json.JsonElement root = json.RootElement;
+        Assert.True(root.GetProperty("delivered").GetInt64() > 0, output);
+        Assert.Equal(root.GetProperty("expected").GetInt64(), root.GetProperty("delivered").GetInt64());
+        Assert.Equal(0, root.GetProperty("lost").GetInt64());
+    }
+
+    [Theory]
     [InlineData("echo", "--host", "nonsense", "--host: 'nonsense' is not an IP address")]
     [InlineData("echo", "--port", "70000", "--port: 70000 is not a TCP port")]
     [InlineData("bench", "broadcast", "--target", "nothost", "--target: 'nothost' is not host:port")]

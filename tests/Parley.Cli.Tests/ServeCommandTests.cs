@@ -267,7 +267,7 @@ public sealed class ServeCommandTests : IDisposable
 
     [Theory]
     [InlineData("rust-readme", "--clients", "6", "--rate", "20", "--duration", "2")]
-    [InlineData("rust-stress", "--clients", "12", "--duration", "3")]
+    [InlineData("rust-stress", "--clients", "12", "--duration", "12")] // the first user joins at once and sends within its first 10 s
     [InlineData("burst", "--clients", "30")]
     public async Task Bench_chat_profiles_against_a_child_server_report_no_loss_as_json(string profile, params string[] extra)
     {

@@ -70,9 +70,16 @@ internal static class BenchClients
     public static TimeSpan ConnectTimeout { get; } = TimeSpan.FromSeconds(20);
 
     /// <summary>Connects a <see cref="ParleyClient"/> (the idle-connections workload holds these: they keep themselves alive).</summary>
-    public static async Task<ParleyClient> ConnectParleyClientAsync(IPEndPoint server, IPEndPoint? local, Action<ParleyClient> configure, CancellationToken cancellationToken)
+    public static async Task<ParleyClient> ConnectParleyClientAsync(ServerUnderTest server, IPEndPoint? local, Action<ParleyClient> configure, CancellationToken cancellationToken)
     {
-        var client = new ParleyClient(new ParleyClientOptions { RemoteEndPoint = server, LocalEndPoint = local, ConnectTimeout = ConnectTimeout });
+        string? pinned = server.CertificateHash;
+        var client = new ParleyClient(new ParleyClientOptions
+        {
+            RemoteEndPoint = server.EndPoint,
+            LocalEndPoint = local,
+            ConnectTimeout = ConnectTimeout,
+            Tls = server.Tls ? new TlsClientOptions { TargetHost = "localhost", ServerCertificateValidation = (_, certificate, _, _) => pinned is null || certificate?.GetCertHashString() == pinned } : null,
+        });
         configure(client);
         try
         {

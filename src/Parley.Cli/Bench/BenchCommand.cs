@@ -32,9 +32,10 @@ internal static class BenchCommand
         var target = new Option<string?>("--target") { Description = "host:port of a running parley serve instead of starting one." };
         var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (a throw-away certificate, pinned by the clients)." };
         var command = new Command("chat", "Load a 'parley serve' chat server (started here with a fresh data folder, or --target) with rust-chat-server's profiles or a connection burst.")
         {
-            profile, clients, rate, duration, size, durability, target, serverPid, json,
+            profile, clients, rate, duration, size, durability, target, serverPid, json, tls,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -45,7 +46,10 @@ internal static class BenchCommand
                 parse.GetValue(rate),
                 TimeSpan.FromSeconds(parse.GetValue(duration) ?? (name == "rust-stress" ? 180 : 30)),
                 Math.Max(parse.GetValue(size), 40));
-            var settings = new BenchSettings(chat.Users, chat.Size, chat.Duration, TimeSpan.Zero, 0, parse.GetValue(target), parse.GetValue(serverPid), parse.GetValue(json));
+            var settings = new BenchSettings(chat.Users, chat.Size, chat.Duration, TimeSpan.Zero, 0, parse.GetValue(target), parse.GetValue(serverPid), parse.GetValue(json))
+            {
+                Tls = parse.GetValue(tls),
+            };
             return await RunAsync("chat", settings, cancellationToken, chat, parse.GetValue(durability)!);
         });
         return command;
@@ -68,7 +72,8 @@ internal static class BenchCommand
         });
         var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
-        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json };
+        var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (the bench makes a throw-away certificate for its child server and pins it)." };
+        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = new BenchSettings(
@@ -79,7 +84,10 @@ internal static class BenchCommand
                 parse.GetValue(inflight),
                 parse.GetValue(target),
                 parse.GetValue(serverPid),
-                parse.GetValue(json));
+                parse.GetValue(json))
+            {
+                Tls = parse.GetValue(tls),
+            };
             return await RunAsync(name, settings, cancellationToken);
         });
         return command;
@@ -112,7 +120,7 @@ internal static class BenchCommand
         try
         {
             await using ServerUnderTest server = chat is null
-                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, cancellationToken)
+                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, settings.Tls, cancellationToken)
                 : await ServerUnderTest.StartAsync(
                     [
                         "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Warning", "--summary-interval", "3600",
@@ -121,6 +129,7 @@ internal static class BenchCommand
                     ],
                     settings.Target,
                     settings.ServerPid,
+                    settings.Tls,
                     cancellationToken);
             BenchResult result = workload switch
             {

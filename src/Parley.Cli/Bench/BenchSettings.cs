@@ -9,4 +9,8 @@ internal sealed record BenchSettings(
     int Inflight,
     string? Target,
     int? ServerPid,
-    bool Json);
+    bool Json)
+{
+    /// <summary>Run the server with TLS and connect the clients over it.</summary>
+    public bool Tls { get; init; }
+}

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 
 namespace Parley.Cli.Bench;
@@ -22,23 +23,58 @@ internal abstract class BenchSocket : IAsyncDisposable
     private const int MinimumBufferSize = 16 * 1024;
 
     private readonly Socket _socket;
+    private readonly SslStream? _tls;
     private byte[] _buffer;
     private Task? _receiving;
 
     private readonly bool _lines;
 
-    /// <param name="socket">A connected socket; this object owns it.</param>
+    /// <param name="link">A connected socket (with TLS over it, or not); this object owns it.</param>
     /// <param name="largestFrame">The largest payload expected (the buffer grows past it if needed).</param>
     /// <param name="lines">True for newline-delimited frames (the chat protocol) instead of length prefixes.</param>
-    protected BenchSocket(Socket socket, int largestFrame, bool lines = false)
+    protected BenchSocket(BenchLink link, int largestFrame, bool lines = false)
     {
-        _socket = socket;
+        _socket = link.Socket;
+        _tls = link.Tls;
         _lines = lines;
         _buffer = new byte[Math.Max(MinimumBufferSize, 2 * (largestFrame + 4))];
     }
 
     /// <summary>True once the server closed the connection or a read failed.</summary>
     public bool Closed { get; private set; }
+
+    /// <summary>Connects to the server under test (with TLS when it serves TLS), from <paramref name="local"/> when given.</summary>
+    public static async Task<BenchLink> ConnectAsync(ServerUnderTest server, IPEndPoint? local, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Socket socket = await ConnectAsync(server.EndPoint, local, timeout, cancellationToken);
+        if (!server.Tls)
+        {
+            return new BenchLink(socket, null);
+        }
+
+#pragma warning disable CA2000 // Owned by the returned link, or disposed in the catch below.
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
+#pragma warning restore CA2000
+        try
+        {
+            string? pinned = server.CertificateHash;
+            await tls.AuthenticateAsClientAsync(
+                new SslClientAuthenticationOptions
+                {
+                    TargetHost = "localhost",
+
+                    // The bench made the server's certificate itself: trust exactly that one (or any, against --target).
+                    RemoteCertificateValidationCallback = (_, certificate, _, _) => pinned is null || certificate?.GetCertHashString() == pinned,
+                },
+                cancellationToken);
+            return new BenchLink(socket, tls);
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>Connects a socket to <paramref name="server"/>, from <paramref name="local"/> when given.</summary>
     public static async Task<Socket> ConnectAsync(IPEndPoint server, IPEndPoint? local, TimeSpan timeout, CancellationToken cancellationToken)
@@ -76,12 +112,29 @@ internal abstract class BenchSocket : IAsyncDisposable
     public void StartReceiving() => _receiving = ReceiveLoopAsync();
 
     /// <summary>Sends bytes that are already framed; completes when the OS took them.</summary>
-    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> framed, CancellationToken cancellationToken = default) =>
-        _socket.SendAsync(framed, SocketFlags.None, cancellationToken);
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> framed, CancellationToken cancellationToken = default)
+    {
+        if (_tls is not null)
+        {
+            await _tls.WriteAsync(framed, cancellationToken);
+            return;
+        }
+
+        while (!framed.IsEmpty)
+        {
+            framed = framed[await _socket.SendAsync(framed, SocketFlags.None, cancellationToken)..];
+        }
+    }
 
     /// <summary>Sends bytes that are already framed, blocking until the OS took them.</summary>
     public void Send(ReadOnlySpan<byte> framed)
     {
+        if (_tls is not null)
+        {
+            _tls.Write(framed);
+            return;
+        }
+
         while (!framed.IsEmpty)
         {
             framed = framed[_socket.Send(framed)..];
@@ -105,7 +158,9 @@ internal abstract class BenchSocket : IAsyncDisposable
         {
             while (true)
             {
-                int read = await _socket.ReceiveAsync(_buffer.AsMemory(buffered), SocketFlags.None);
+                int read = _tls is null
+                    ? await _socket.ReceiveAsync(_buffer.AsMemory(buffered), SocketFlags.None)
+                    : await _tls.ReadAsync(_buffer.AsMemory(buffered));
                 if (read == 0)
                 {
                     break;
@@ -122,7 +177,7 @@ internal abstract class BenchSocket : IAsyncDisposable
                 await OnReadCompletedAsync();
             }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidDataException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidDataException or IOException)
         {
             // The run is ending, or the server dropped us: either way this connection is done.
         }
@@ -213,9 +268,13 @@ internal abstract class BenchSocket : IAsyncDisposable
         }
 
         _socket.Dispose();
+        _tls?.Dispose();
         if (_receiving is not null)
         {
             await _receiving;
         }
     }
 }
+
+/// <summary>A bench connection: the socket, and the TLS stream over it when the server speaks TLS.</summary>
+internal sealed record BenchLink(Socket Socket, SslStream? Tls);

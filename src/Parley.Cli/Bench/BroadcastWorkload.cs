@@ -22,7 +22,7 @@ internal static class BroadcastWorkload
         (List<Receiver> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
             server.EndPoint,
             n,
-            async (_, local, ct) => new Receiver(await BenchSocket.ConnectAsync(server.EndPoint, local, BenchClients.ConnectTimeout, ct), n, size),
+            async (_, local, ct) => new Receiver(await BenchSocket.ConnectAsync(server, local, BenchClients.ConnectTimeout, ct), n, size),
             console,
             cancellationToken);
         if (failures > 0)
@@ -160,7 +160,7 @@ internal static class BroadcastWorkload
     }
 
     /// <summary>One client: sends from the pacing loop, counts what arrives on its receive loop.</summary>
-    private sealed class Receiver(System.Net.Sockets.Socket socket, int senders, int size) : BenchSocket(socket, size)
+    private sealed class Receiver(BenchLink link, int senders, int size) : BenchSocket(link, size)
     {
         private readonly SequenceTracker[] _trackers = new SequenceTracker[senders];
 

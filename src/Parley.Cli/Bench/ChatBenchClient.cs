@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -12,7 +11,7 @@ namespace Parley.Cli.Bench;
 /// sender, sequence number and send time), and gaps in each sender's sequence per room.
 /// Runs its handlers on its own receive loop only.
 /// </summary>
-internal sealed class ChatBenchClient(Socket socket, int index, Dictionary<string, int> roomIndex) : BenchSocket(socket, 16 * 1024, lines: true)
+internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<string, int> roomIndex) : BenchSocket(link, 16 * 1024, lines: true)
 {
     private readonly Dictionary<long, SequenceTracker> _streams = [];
     private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -29,7 +29,7 @@ internal static class ChatWorkload
 
     private static async Task<ChatBenchClient> ConnectAsync(ServerUnderTest server, int index, Dictionary<string, int> roomIndex, System.Net.IPEndPoint? local, CancellationToken cancellationToken)
     {
-        var client = new ChatBenchClient(await BenchSocket.ConnectAsync(server.EndPoint, local, BenchClients.ConnectTimeout, cancellationToken), index, roomIndex);
+        var client = new ChatBenchClient(await BenchSocket.ConnectAsync(server, local, BenchClients.ConnectTimeout, cancellationToken), index, roomIndex);
         client.StartReceiving();
         await client.LoggedIn.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         return client;

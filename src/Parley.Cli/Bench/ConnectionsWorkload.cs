@@ -20,7 +20,7 @@ internal static class ConnectionsWorkload
         (List<ParleyClient> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
             server.EndPoint,
             settings.Clients,
-            (_, local, ct) => BenchClients.ConnectParleyClientAsync(server.EndPoint, local, client => client.Disconnected += _ => Interlocked.Increment(ref dropped), ct),
+            (_, local, ct) => BenchClients.ConnectParleyClientAsync(server, local, client => client.Disconnected += _ => Interlocked.Increment(ref dropped), ct),
             console,
             cancellationToken);
         try

@@ -20,7 +20,7 @@ internal static class EchoWorkload
         (List<Pinger> pingers, int failures, double connectRate) = await BenchClients.ConnectAsync(
             server.EndPoint,
             settings.Clients,
-            async (_, local, ct) => new Pinger(await BenchSocket.ConnectAsync(server.EndPoint, local, BenchClients.ConnectTimeout, ct), size, settings.Inflight),
+            async (_, local, ct) => new Pinger(await BenchSocket.ConnectAsync(server, local, BenchClients.ConnectTimeout, ct), size, settings.Inflight),
             console,
             cancellationToken);
         if (failures > 0)
@@ -87,7 +87,7 @@ internal static class EchoWorkload
     }
 
     /// <summary>One client: answers the replies of each read with as many new messages, in one send. Runs on its receive loop only.</summary>
-    private sealed class Pinger(System.Net.Sockets.Socket socket, int payloadSize, int inflight) : BenchSocket(socket, payloadSize)
+    private sealed class Pinger(BenchLink link, int payloadSize, int inflight) : BenchSocket(link, payloadSize)
     {
         private readonly int _size = payloadSize;
         private readonly byte[] _outgoing = new byte[inflight * (4 + payloadSize)];

@@ -15,6 +15,8 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 {
     private readonly Process? _child;
 
+    private string? _certificateFile;
+
     private ServerUnderTest(IPEndPoint endPoint, Process? child, int? pid)
     {
         EndPoint = endPoint;
@@ -24,22 +26,41 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public IPEndPoint EndPoint { get; }
 
+    /// <summary>The server speaks TLS.</summary>
+    public bool Tls { get; private init; }
+
+    /// <summary>The SHA-1 hash of the certificate the bench made for its child server, to pin it; null against --target.</summary>
+    public string? CertificateHash { get; private init; }
+
     public ResourceSampler? Sampler { get; }
 
     /// <summary>A <c>parley echo</c> server in <paramref name="mode"/>, or the target.</summary>
-    public static Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, CancellationToken cancellationToken) =>
+    public static Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, CancellationToken cancellationToken) =>
         StartAsync(
             ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture)],
             target,
             serverPid,
+            tls,
             cancellationToken);
 
     /// <summary>A <c>parley</c> child process run with <paramref name="arguments"/> (it must print "listening on host:port"), or the target.</summary>
-    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, CancellationToken cancellationToken)
+    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, bool tls, CancellationToken cancellationToken)
     {
         if (target is not null)
         {
-            return new ServerUnderTest(ParseTarget(target), null, serverPid);
+            return new ServerUnderTest(ParseTarget(target), null, serverPid) { Tls = tls };
+        }
+
+        string? certificateFile = null;
+        string? hash = null;
+        if (tls)
+        {
+            // A throw-away certificate for this run; the clients pin exactly it.
+            using var certificate = CertCommand.SelfSigned(["localhost", "127.0.0.1"], days: 1);
+            certificateFile = Path.Combine(Path.GetTempPath(), $"parley-bench-{Guid.NewGuid():N}.pfx");
+            await File.WriteAllBytesAsync(certificateFile, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), cancellationToken);
+            hash = certificate.GetCertHashString();
+            arguments = [.. arguments, "--tls-cert", certificateFile];
         }
 
         var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -100,7 +121,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         try
         {
             IPEndPoint endPoint = await listening.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            return new ServerUnderTest(endPoint, child, child.Id);
+            return new ServerUnderTest(endPoint, child, child.Id) { Tls = tls, CertificateHash = hash, _certificateFile = certificateFile };
         }
         catch
         {
@@ -135,6 +156,11 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         if (Sampler is not null)
         {
             await Sampler.DisposeAsync();
+        }
+
+        if (_certificateFile is not null)
+        {
+            File.Delete(_certificateFile);
         }
 
         if (_child is null)

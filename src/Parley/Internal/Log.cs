@@ -30,6 +30,9 @@ internal static partial class Log
     [LoggerMessage(107, LogLevel.Debug, "Connection {ConnectionId} from {RemoteEndPoint}: connection reset ({Error})")]
     public static partial void ConnectionReset(ILogger logger, long connectionId, EndPoint? remoteEndPoint, string error);
 
+    [LoggerMessage(109, LogLevel.Warning, "Connection {ConnectionId} from {RemoteEndPoint}: a message could not be decoded ({Reason}); closing")]
+    public static partial void UndecodableMessage(ILogger logger, long connectionId, System.Net.EndPoint? remoteEndPoint, string reason);
+
     [LoggerMessage(108, LogLevel.Warning, "Connection {ConnectionId} from {RemoteEndPoint}: queued sends not flushed within {CloseTimeout}; aborting")]
     public static partial void CloseTimedOut(ILogger logger, long connectionId, EndPoint? remoteEndPoint, TimeSpan closeTimeout);
 
