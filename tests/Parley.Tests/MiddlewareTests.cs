@@ -123,7 +123,7 @@ public class MiddlewareTests
             clients.Add(await ParleyClient.OpenConnectionAsync(clientOptions).Within());
         }
 
-        await TestSupport.Until(() => server.ConnectionCount == 3, "three connected");
+        await TestSupport.Until(() => server.Everyone.Count == 3, "three connected and in the broadcast group");
         lock (trace)
         {
             trace.Clear();

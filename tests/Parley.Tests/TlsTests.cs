@@ -81,7 +81,7 @@ public class TlsTests
             connections.Add(await ParleyClient.OpenConnectionAsync(Client(server, pool, tls)).Within());
         }
 
-        await TestSupport.Until(() => server.ConnectionCount == 3, "all three are connected");
+        await TestSupport.Until(() => server.Everyone.Count == 3, "all three are connected and in the broadcast group");
         byte[] big = RandomNumberGenerator.GetBytes(200_000);
         connections[0].Send(big);
         connections[0].Send("small"u8);
