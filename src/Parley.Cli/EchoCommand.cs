@@ -24,10 +24,11 @@ internal static partial class EchoCommand
         };
         mode.AcceptOnlyFromAmong("echo", "broadcast");
         (Option<string?> tlsCert, Option<string?> tlsKey, Option<string?> tlsPassword) = CommonOptions.ServerTls();
+        Option<string?> compress = CompressOption();
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,6 +55,7 @@ internal static partial class EchoCommand
                 TimeSpan.FromSeconds(parse.GetValue(summaryInterval)))
             {
                 Tls = tls,
+                Compression = parse.GetValue(compress) is { } codec ? Compression(codec) : null,
             };
             using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
             return await RunAsync(settings, loggers, Console.Out, cancellationToken);
@@ -71,6 +73,7 @@ internal static partial class EchoCommand
             IdleTimeout = settings.IdleTimeout,
             MaxConnections = settings.MaxConnections,
             Tls = settings.Tls,
+            Middleware = settings.Compression is { } compression ? [compression] : [],
             LoggerFactory = loggers,
         };
 
@@ -104,7 +107,7 @@ internal static partial class EchoCommand
             return 2;
         }
 
-        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} ({(settings.Tls is null ? "" : "TLS, ")}framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
+        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary();
@@ -116,6 +119,19 @@ internal static partial class EchoCommand
         LogStopped(logger);
         return 0;
     }
+
+    internal static Option<string?> CompressOption()
+    {
+        var option = new Option<string?>("--compress")
+        {
+            Description = "Compress message payloads (zlib or brotli; one header byte per message, payloads under 256 B stored): changes the payload format, so clients must use the same.",
+        };
+        option.AcceptOnlyFromAmong("zlib", "brotli");
+        return option;
+    }
+
+    internal static CompressionMiddleware Compression(string codec) =>
+        new(codec == "brotli" ? CompressionCodec.Brotli : CompressionCodec.Zlib);
 
     [LoggerMessage(1, LogLevel.Information, "open #{ConnectionId} {RemoteEndPoint}")]
     private static partial void LogOpened(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
@@ -148,4 +164,7 @@ internal sealed record EchoSettings(
 {
     /// <summary>TLS, when <c>--tls-cert</c> was given.</summary>
     public TlsServerOptions? Tls { get; init; }
+
+    /// <summary>Payload compression, when <c>--compress</c> was given.</summary>
+    public CompressionMiddleware? Compression { get; init; }
 }

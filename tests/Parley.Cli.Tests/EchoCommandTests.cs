@@ -263,9 +263,12 @@ public class EchoCommandTests
     [InlineData("echo", "--clients", "2", "--inflight", "10", "--duration", "1")]
     [InlineData("broadcast", "--clients", "10", "--duration", "1", "--interval-ms", "100")]
     [InlineData("connections", "--clients", "10", "--duration", "1")]
-    public async Task Bench_with_tls_runs_the_server_and_clients_over_TLS_and_loses_nothing(params string[] workloadAndOptions)
+    [InlineData("echo", "--clients", "2", "--inflight", "10", "--size", "2000", "--duration", "1", "--compress", "brotli", "--no-tls")]
+    [InlineData("broadcast", "--clients", "10", "--duration", "1", "--interval-ms", "100", "--size", "1000", "--compress", "zlib")]
+    public async Task Bench_with_tls_or_compression_runs_server_and_clients_with_it_and_loses_nothing(params string[] workloadAndOptions)
     {
-        await using ParleyProcess bench = ParleyProcess.Start(["bench", .. workloadAndOptions, "--tls", "--json"]);
+        string[] arguments = workloadAndOptions.Contains("--no-tls") ? [.. workloadAndOptions.Where(a => a != "--no-tls")] : [.. workloadAndOptions, "--tls"];
+        await using ParleyProcess bench = ParleyProcess.Start(["bench", .. arguments, "--json"]);
         Assert.Equal(0, await bench.WaitForExitAsync());
         string output = bench.Output;
         int start = output.IndexOf("{\n", StringComparison.Ordinal);

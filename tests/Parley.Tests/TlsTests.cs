@@ -215,4 +215,80 @@ public class TlsTests
 
         await TestSupport.Until(() => logs.Contains(206, "TLS handshake"), "the failed handshake is logged");
     }
+
+    [Fact]
+    public async Task The_certificate_selector_answers_each_host_name_the_client_asks_for()
+    {
+        var pool = new BufferPool();
+        X509Certificate2 alpha = ServerCertificate("alpha.test");
+        X509Certificate2 beta = ServerCertificate("beta.test");
+        var asked = new List<string?>();
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions
+        {
+            CertificateSelector = host =>
+            {
+                lock (asked)
+                {
+                    asked.Add(host);
+                }
+
+                return host == "beta.test" ? beta : alpha;
+            },
+        });
+
+        foreach ((string host, X509Certificate2 expected) in new[] { ("alpha.test", alpha), ("beta.test", beta) })
+        {
+            string? seen = null;
+            var tls = new TlsClientOptions
+            {
+                TargetHost = host,
+                ServerCertificateValidation = (sender, certificate, chain, errors) =>
+                {
+                    seen = certificate?.GetCertHashString();
+                    return TrustTestRoot(sender, certificate, chain, errors);
+                },
+            };
+            ParleyClientOptions options = TestSupport.ClientOptions(server, pool);
+            options.Tls = tls;
+            await using Connection connection = await ParleyClient.OpenConnectionAsync(options).Within();
+            Assert.Equal(expected.GetCertHashString(), seen);
+        }
+
+        Assert.Contains("alpha.test", asked);
+        Assert.Contains("beta.test", asked);
+    }
+
+    [Fact]
+    public void A_certificate_loads_from_PEM_with_its_key_in_the_same_or_a_separate_file_and_from_PFX()
+    {
+        X509Certificate2 original = ServerCertificate();
+        string directory = Path.Combine(Path.GetTempPath(), "parley-tls-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        try
+        {
+            string certPem = original.ExportCertificatePem();
+            string keyPem = original.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem();
+            File.WriteAllText(Path.Combine(directory, "both.pem"), certPem + "\n" + keyPem);
+            File.WriteAllText(Path.Combine(directory, "cert.pem"), certPem);
+            File.WriteAllText(Path.Combine(directory, "key.pem"), keyPem);
+            File.WriteAllBytes(Path.Combine(directory, "cert.pfx"), original.Export(X509ContentType.Pkcs12, "secret"));
+
+            foreach (X509Certificate2 loaded in new[]
+            {
+                TlsServerOptions.LoadCertificate(Path.Combine(directory, "both.pem")),
+                TlsServerOptions.LoadCertificate(Path.Combine(directory, "cert.pem"), keyPath: Path.Combine(directory, "key.pem")),
+                TlsServerOptions.LoadCertificate(Path.Combine(directory, "cert.pfx"), password: "secret"),
+            })
+            {
+                Assert.Equal(original.GetCertHashString(), loaded.GetCertHashString());
+                Assert.True(loaded.HasPrivateKey);
+            }
+
+            Assert.ThrowsAny<CryptographicException>(() => TlsServerOptions.LoadCertificate(Path.Combine(directory, "cert.pfx"), password: "wrong"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

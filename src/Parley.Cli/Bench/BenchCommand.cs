@@ -73,7 +73,8 @@ internal static class BenchCommand
         var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (the bench makes a throw-away certificate for its child server and pins it)." };
-        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls };
+        Option<string?> compress = EchoCommand.CompressOption();
+        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls, compress };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = new BenchSettings(
@@ -87,6 +88,7 @@ internal static class BenchCommand
                 parse.GetValue(json))
             {
                 Tls = parse.GetValue(tls),
+                Compress = parse.GetValue(compress),
             };
             return await RunAsync(name, settings, cancellationToken);
         });
@@ -120,7 +122,7 @@ internal static class BenchCommand
         try
         {
             await using ServerUnderTest server = chat is null
-                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, settings.Tls, cancellationToken)
+                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, settings.Tls, settings.Compress, cancellationToken)
                 : await ServerUnderTest.StartAsync(
                     [
                         "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Warning", "--summary-interval", "3600",

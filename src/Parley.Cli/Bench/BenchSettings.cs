@@ -13,4 +13,7 @@ internal sealed record BenchSettings(
 {
     /// <summary>Run the server with TLS and connect the clients over it.</summary>
     public bool Tls { get; init; }
+
+    /// <summary>Payload compression (<c>--compress zlib|brotli</c>) on the server and the clients; null for none.</summary>
+    public string? Compress { get; init; }
 }

@@ -24,6 +24,9 @@ internal abstract class BenchSocket : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly SslStream? _tls;
+    private readonly CompressionMiddleware? _compression;
+    private readonly System.Buffers.ArrayBufferWriter<byte> _encoded = new();
+    private readonly System.Buffers.ArrayBufferWriter<byte> _decoded = new();
     private byte[] _buffer;
     private Task? _receiving;
 
@@ -36,6 +39,7 @@ internal abstract class BenchSocket : IAsyncDisposable
     {
         _socket = link.Socket;
         _tls = link.Tls;
+        _compression = link.Compression;
         _lines = lines;
         _buffer = new byte[Math.Max(MinimumBufferSize, 2 * (largestFrame + 4))];
     }
@@ -49,7 +53,7 @@ internal abstract class BenchSocket : IAsyncDisposable
         Socket socket = await ConnectAsync(server.EndPoint, local, timeout, cancellationToken);
         if (!server.Tls)
         {
-            return new BenchLink(socket, null);
+            return new BenchLink(socket, null, server.Compression);
         }
 
 #pragma warning disable CA2000 // Owned by the returned link, or disposed in the catch below.
@@ -67,7 +71,7 @@ internal abstract class BenchSocket : IAsyncDisposable
                     RemoteCertificateValidationCallback = (_, certificate, _, _) => pinned is null || certificate?.GetCertHashString() == pinned,
                 },
                 cancellationToken);
-            return new BenchLink(socket, tls);
+            return new BenchLink(socket, tls, server.Compression);
         }
         catch
         {
@@ -114,6 +118,11 @@ internal abstract class BenchSocket : IAsyncDisposable
     /// <summary>Sends bytes that are already framed; completes when the OS took them.</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> framed, CancellationToken cancellationToken = default)
     {
+        if (_compression is not null)
+        {
+            framed = Compress(framed.Span).ToArray(); // the bench's own cost, only with --compress
+        }
+
         if (_tls is not null)
         {
             await _tls.WriteAsync(framed, cancellationToken);
@@ -129,6 +138,11 @@ internal abstract class BenchSocket : IAsyncDisposable
     /// <summary>Sends bytes that are already framed, blocking until the OS took them.</summary>
     public void Send(ReadOnlySpan<byte> framed)
     {
+        if (_compression is not null)
+        {
+            framed = Compress(framed);
+        }
+
         if (_tls is not null)
         {
             _tls.Write(framed);
@@ -139,6 +153,25 @@ internal abstract class BenchSocket : IAsyncDisposable
         {
             framed = framed[_socket.Send(framed)..];
         }
+    }
+
+    /// <summary>Re-frames already framed messages with each payload run through the compression middleware.</summary>
+    private ReadOnlySpan<byte> Compress(ReadOnlySpan<byte> framed)
+    {
+        _encoded.ResetWrittenCount();
+        var payload = new System.Buffers.ArrayBufferWriter<byte>();
+        while (framed.Length >= 4)
+        {
+            int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(framed);
+            payload.ResetWrittenCount();
+            _compression!.Encode(framed.Slice(4, length), payload);
+            WriteHeader(_encoded.GetSpan(4), payload.WrittenCount);
+            _encoded.Advance(4);
+            System.Buffers.BuffersExtensions.Write(_encoded, payload.WrittenSpan);
+            framed = framed[(4 + length)..];
+        }
+
+        return _encoded.WrittenSpan;
     }
 
     /// <summary>Writes <paramref name="payloadLength"/> as a frame header into <paramref name="destination"/>.</summary>
@@ -245,9 +278,15 @@ internal abstract class BenchSocket : IAsyncDisposable
                 break;
             }
 
-            if (length > 0)
+            if (length > 0 && _compression is null)
             {
                 OnFrame(bytes.Slice(offset + 4, (int)length));
+            }
+            else if (length > 0)
+            {
+                _decoded.ResetWrittenCount();
+                _compression!.Decode(new System.Buffers.ReadOnlySequence<byte>(_buffer, offset + 4, (int)length), _decoded, 64 * 1024 * 1024);
+                OnFrame(_decoded.WrittenSpan);
             }
 
             offset += 4 + (int)length;
@@ -277,4 +316,7 @@ internal abstract class BenchSocket : IAsyncDisposable
 }
 
 /// <summary>A bench connection: the socket, and the TLS stream over it when the server speaks TLS.</summary>
-internal sealed record BenchLink(Socket Socket, SslStream? Tls);
+/// <param name="Socket">The connected socket.</param>
+/// <param name="Tls">The TLS stream over it, when the server speaks TLS.</param>
+/// <param name="Compression">The payload compression both ends use, if any (length-prefixed framing only).</param>
+internal sealed record BenchLink(Socket Socket, SslStream? Tls, CompressionMiddleware? Compression = null);

@@ -26,6 +26,9 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public IPEndPoint EndPoint { get; }
 
+    /// <summary>The payload compression the server was started with (<c>--compress</c>), for the clients to match.</summary>
+    public CompressionMiddleware? Compression { get; init; }
+
     /// <summary>The server speaks TLS.</summary>
     public bool Tls { get; private init; }
 
@@ -35,20 +38,23 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     public ResourceSampler? Sampler { get; }
 
     /// <summary>A <c>parley echo</c> server in <paramref name="mode"/>, or the target.</summary>
-    public static Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, CancellationToken cancellationToken) =>
-        StartAsync(
-            ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture)],
-            target,
-            serverPid,
-            tls,
-            cancellationToken);
+    public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, string? compress, CancellationToken cancellationToken)
+    {
+        string[] arguments = ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture)];
+        if (compress is not null)
+        {
+            arguments = [.. arguments, "--compress", compress];
+        }
+
+        return await StartAsync(arguments, target, serverPid, tls, cancellationToken, compress is null ? null : EchoCommand.Compression(compress));
+    }
 
     /// <summary>A <c>parley</c> child process run with <paramref name="arguments"/> (it must print "listening on host:port"), or the target.</summary>
-    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, bool tls, CancellationToken cancellationToken)
+    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, bool tls, CancellationToken cancellationToken, CompressionMiddleware? compression = null)
     {
         if (target is not null)
         {
-            return new ServerUnderTest(ParseTarget(target), null, serverPid) { Tls = tls };
+            return new ServerUnderTest(ParseTarget(target), null, serverPid) { Tls = tls, Compression = compression };
         }
 
         string? certificateFile = null;
@@ -121,7 +127,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         try
         {
             IPEndPoint endPoint = await listening.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            return new ServerUnderTest(endPoint, child, child.Id) { Tls = tls, CertificateHash = hash, _certificateFile = certificateFile };
+            return new ServerUnderTest(endPoint, child, child.Id) { Tls = tls, CertificateHash = hash, _certificateFile = certificateFile, Compression = compression };
         }
         catch
         {
