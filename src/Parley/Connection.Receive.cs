@@ -21,7 +21,6 @@ public sealed partial class Connection
         // enumerated holds nothing, and the finally below always runs for one that is.
         ClaimReader();
         PipeReader reader = _input.Reader;
-        PooledBufferWriter? decoded = null;
         try
         {
             while (true)
@@ -46,15 +45,13 @@ public sealed partial class Connection
                             }
 
                             // The decoded message lives until the caller asks for the next one.
-                            decoded?.Dispose();
-                            decoded = TryDecode(payload);
-                            if (decoded is null)
+                            if (!TryDecode(payload, out ReadOnlySequence<byte> decoded))
                             {
                                 stop = true;
                                 break;
                             }
 
-                            yield return decoded.WrittenSequence;
+                            yield return decoded;
                         }
                         else if (status == FrameParseStatus.KeepAlive)
                         {
@@ -86,23 +83,26 @@ public sealed partial class Connection
         }
         finally
         {
-            decoded?.Dispose();
             await reader.CompleteAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>Runs the middleware backwards over a received payload; null (and the connection closed) when it cannot be decoded.</summary>
-    private PooledBufferWriter? TryDecode(in ReadOnlySequence<byte> payload)
+    /// <summary>Runs the middleware backwards over a received payload; false (and the connection closed) when it cannot be decoded.
+    /// The result is valid until the next message of this connection.</summary>
+    private bool TryDecode(in ReadOnlySequence<byte> payload, out ReadOnlySequence<byte> decoded)
     {
         try
         {
-            return MiddlewarePipeline.Decode(_middleware, payload, _pool, _framer.MaxMessageSize);
+            // Only the one reader of this connection decodes, so its buffers need no lock.
+            decoded = (_decodeBuffers ??= new MiddlewarePipeline.Buffers()).Decode(_middleware, payload, _framer.MaxMessageSize);
+            return true;
         }
         catch (InvalidDataException ex)
         {
             Log.UndecodableMessage(_logger, Id, RemoteEndPoint, ex.Message);
             Abort(CloseReason.ProtocolError, ex);
-            return null;
+            decoded = default;
+            return false;
         }
     }
 
@@ -150,15 +150,13 @@ public sealed partial class Connection
                         {
                             handler(this, payload);
                         }
+                        else if (TryDecode(payload, out ReadOnlySequence<byte> decoded))
+                        {
+                            handler(this, decoded);
+                        }
                         else
                         {
-                            using PooledBufferWriter? decoded = TryDecode(payload);
-                            if (decoded is null)
-                            {
-                                return true;
-                            }
-
-                            handler(this, decoded.WrittenSequence);
+                            return true;
                         }
 
                         buffer = buffer.Slice(consumed);

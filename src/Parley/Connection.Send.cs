@@ -33,13 +33,7 @@ public sealed partial class Connection
             return SendStatus.Closed;
         }
 
-        if (_middleware.Count > 0)
-        {
-            using PooledBufferWriter encoded = MiddlewarePipeline.Encode(_middleware, payload, _pool);
-            return SendEncoded(encoded.WrittenSpan);
-        }
-
-        return SendEncoded(payload);
+        return _middleware.Count > 0 ? SendEncoded(MiddlewarePipeline.Encode(_middleware, payload)) : SendEncoded(payload);
     }
 
     private SendStatus SendEncoded(ReadOnlySpan<byte> payload)
@@ -131,16 +125,7 @@ public sealed partial class Connection
             return ValueTask.FromException(new ConnectionClosedException(CloseReason));
         }
 
-        Frame frame;
-        if (_middleware.Count > 0)
-        {
-            using PooledBufferWriter encoded = MiddlewarePipeline.Encode(_middleware, payload.Span, _pool);
-            frame = _framer.CreateFrame(encoded.WrittenSpan, _pool);
-        }
-        else
-        {
-            frame = _framer.CreateFrame(payload.Span, _pool);
-        }
+        Frame frame = _framer.CreateFrame(_middleware.Count > 0 ? MiddlewarePipeline.Encode(_middleware, payload.Span) : payload.Span, _pool);
 
         EnqueueResult result = _sendQueue.TryEnqueue(frame, applyPolicy: false, out _);
         return result switch

@@ -30,6 +30,7 @@ public sealed partial class Connection : IAsyncDisposable
     private readonly CancellationTokenSource _closedSource = new();
     private readonly LivenessMonitor? _liveness;
     private readonly IReadOnlyList<MessageMiddleware> _middleware;
+    private MiddlewarePipeline.Buffers? _decodeBuffers;
     private readonly long _idleTimeoutMs;
     private readonly long _keepAliveIntervalMs;
 

@@ -116,17 +116,8 @@ public sealed class ConnectionGroup
     /// <returns>How many members queued the message.</returns>
     public int Broadcast(ReadOnlySpan<byte> payload, Connection? except = null)
     {
-        Frame frame;
-        if (_middleware.Count > 0)
-        {
-            // Transforms are per message, not per connection: run them once for everyone.
-            using Internal.PooledBufferWriter encoded = Internal.MiddlewarePipeline.Encode(_middleware, payload, _pool);
-            frame = _framer.CreateFrame(encoded.WrittenSpan, _pool);
-        }
-        else
-        {
-            frame = _framer.CreateFrame(payload, _pool);
-        }
+        // Transforms are per message, not per connection: run them once for everyone.
+        Frame frame = _framer.CreateFrame(_middleware.Count > 0 ? Internal.MiddlewarePipeline.Encode(_middleware, payload) : payload, _pool);
 
         try
         {
