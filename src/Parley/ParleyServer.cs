@@ -42,6 +42,9 @@ public sealed partial class ParleyServer : IAsyncDisposable
         _handshakes = options.Tls is { } tls ? new SemaphoreSlim(tls.MaxConcurrentHandshakes) : null;
     }
 
+    /// <summary>TLS handshakes running now (for tests and diagnostics).</summary>
+    internal int HandshakesInProgress => _handshakes is null ? 0 : _options.Tls!.MaxConcurrentHandshakes - _handshakes.CurrentCount;
+
     /// <summary>A connection opened (before any of its messages is delivered).</summary>
     public event Action<Connection>? Connected;
 

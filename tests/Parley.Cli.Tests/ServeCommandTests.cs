@@ -333,4 +333,30 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Equal(2, await server.WaitForExitAsync());
         Assert.Contains("--tls-cert " + bad, server.Output);
     }
+
+    [Fact]
+    public async Task Bench_against_a_TLS_target_refuses_its_self_signed_certificate_unless_insecure()
+    {
+        Directory.CreateDirectory(_data);
+        string pfx = Path.Combine(_data, "dev.pfx");
+        await using (ParleyProcess cert = ParleyProcess.Start("cert", "create", "--out", pfx))
+        {
+            Assert.Equal(0, await cert.WaitForExitAsync());
+        }
+
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartEchoAsync("--tls-cert", pfx);
+        await using (server)
+        {
+            string target = $"127.0.0.1:{endPoint.Port}";
+            await using (ParleyProcess strict = ParleyProcess.Start("bench", "echo", "--target", target, "--tls", "--clients", "1", "--inflight", "10", "--duration", "1"))
+            {
+                Assert.Equal(1, await strict.WaitForExitAsync());
+                Assert.Contains("could not connect", strict.Output);
+            }
+
+            await using ParleyProcess insecure = ParleyProcess.Start("bench", "echo", "--target", target, "--tls", "--insecure", "--clients", "1", "--inflight", "10", "--duration", "1", "--json");
+            Assert.Equal(0, await insecure.WaitForExitAsync());
+            Assert.Contains("\"workload\": \"echo\"", insecure.Output);
+        }
+    }
 }

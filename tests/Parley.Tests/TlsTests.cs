@@ -291,4 +291,20 @@ public class TlsTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Handshakes_beyond_the_concurrency_limit_wait_for_a_slot()
+    {
+        var pool = new BufferPool();
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions { Certificate = ServerCertificate(), MaxConcurrentHandshakes = 1, HandshakeTimeout = TimeSpan.FromSeconds(30) });
+        Socket stalled = await TestSupport.ConnectRawAsync(server); // takes the only slot and never says hello
+        await TestSupport.Until(() => server.HandshakesInProgress == 1, "the stalled handshake holds the slot");
+
+        Task<Connection> waiting = ParleyClient.OpenConnectionAsync(Client(server, pool, new TlsClientOptions { ServerCertificateValidation = TrustTestRoot }));
+        Assert.NotSame(waiting, await Task.WhenAny(waiting, Task.Delay(500))); // blocked behind the stalled one
+
+        stalled.Dispose(); // its handshake fails at once, freeing the slot
+        await using Connection connection = await waiting.Within();
+        Assert.Equal(ConnectionState.Open, connection.State);
+    }
 }

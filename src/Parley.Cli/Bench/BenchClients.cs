@@ -35,7 +35,7 @@ internal static class BenchClients
                         clients[index] = await connect(index, SourceAddress(server, index), cancellationToken);
                         Interlocked.Increment(ref connected);
                     }
-                    catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+                    catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or System.Security.Authentication.AuthenticationException or IOException)
                     {
                         if (Interlocked.Increment(ref failures) <= 5)
                         {
@@ -78,7 +78,7 @@ internal static class BenchClients
             RemoteEndPoint = server.EndPoint,
             LocalEndPoint = local,
             ConnectTimeout = ConnectTimeout,
-            Tls = server.Tls ? new TlsClientOptions { TargetHost = "localhost", ServerCertificateValidation = (_, certificate, _, _) => pinned is null || certificate?.GetCertHashString() == pinned } : null,
+            Tls = server.Tls ? new TlsClientOptions { TargetHost = "localhost", ServerCertificateValidation = (_, certificate, _, errors) => pinned is not null ? certificate?.GetCertHashString() == pinned : server.Insecure || errors == System.Net.Security.SslPolicyErrors.None } : null,
         });
         configure(client);
         try

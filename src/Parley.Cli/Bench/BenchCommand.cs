@@ -33,9 +33,10 @@ internal static class BenchCommand
         var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (a throw-away certificate, pinned by the clients)." };
+        var insecure = new Option<bool>("--insecure") { Description = "With --target and --tls: accept any server certificate." };
         var command = new Command("chat", "Load a 'parley serve' chat server (started here with a fresh data folder, or --target) with rust-chat-server's profiles or a connection burst.")
         {
-            profile, clients, rate, duration, size, durability, target, serverPid, json, tls,
+            profile, clients, rate, duration, size, durability, target, serverPid, json, tls, insecure,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -49,6 +50,7 @@ internal static class BenchCommand
             var settings = new BenchSettings(chat.Users, chat.Size, chat.Duration, TimeSpan.Zero, 0, parse.GetValue(target), parse.GetValue(serverPid), parse.GetValue(json))
             {
                 Tls = parse.GetValue(tls),
+                Insecure = parse.GetValue(insecure),
             };
             return await RunAsync("chat", settings, cancellationToken, chat, parse.GetValue(durability)!);
         });
@@ -74,7 +76,8 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (the bench makes a throw-away certificate for its child server and pins it)." };
         Option<string?> compress = EchoCommand.CompressOption();
-        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls, compress };
+        var insecure = new Option<bool>("--insecure") { Description = "With --target and --tls: accept any server certificate (a self-signed development one)." };
+        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls, compress, insecure };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = new BenchSettings(
@@ -89,6 +92,7 @@ internal static class BenchCommand
             {
                 Tls = parse.GetValue(tls),
                 Compress = parse.GetValue(compress),
+                Insecure = parse.GetValue(insecure),
             };
             return await RunAsync(name, settings, cancellationToken);
         });
@@ -122,7 +126,7 @@ internal static class BenchCommand
         try
         {
             await using ServerUnderTest server = chat is null
-                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, settings.Tls, settings.Compress, cancellationToken)
+                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, settings.Tls, settings.Compress, settings.Insecure, cancellationToken)
                 : await ServerUnderTest.StartAsync(
                     [
                         "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Warning", "--summary-interval", "3600",
@@ -132,14 +136,25 @@ internal static class BenchCommand
                     settings.Target,
                     settings.ServerPid,
                     settings.Tls,
-                    cancellationToken);
-            BenchResult result = workload switch
+                    cancellationToken,
+                    insecure: settings.Insecure);
+            BenchResult result;
+            try
             {
-                "chat" => await ChatWorkload.RunAsync(chat!, server, console, cancellationToken),
-                "broadcast" => await BroadcastWorkload.RunAsync(settings, server, console, cancellationToken),
-                "echo" => await EchoWorkload.RunAsync(settings, server, console, cancellationToken),
-                _ => await ConnectionsWorkload.RunAsync(settings, server, console, cancellationToken),
-            };
+                result = workload switch
+                {
+                    "chat" => await ChatWorkload.RunAsync(chat!, server, console, cancellationToken),
+                    "broadcast" => await BroadcastWorkload.RunAsync(settings, server, console, cancellationToken),
+                    "echo" => await EchoWorkload.RunAsync(settings, server, console, cancellationToken),
+                    _ => await ConnectionsWorkload.RunAsync(settings, server, console, cancellationToken),
+                };
+            }
+            catch (InvalidOperationException ex)
+            {
+                // Clients could not connect (refused, TLS rejected, …): say so, no stack trace.
+                console.MarkupLineInterpolated($"[red]parley bench: {ex.Message}[/]");
+                return 1;
+            }
             double wall = System.Diagnostics.Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
             TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
             result = result with { BenchCpuPct = Math.Round(100 * cpu.TotalSeconds / wall, 1) };

@@ -16,4 +16,7 @@ internal sealed record BenchSettings(
 
     /// <summary>Payload compression (<c>--compress zlib|brotli</c>) on the server and the clients; null for none.</summary>
     public string? Compress { get; init; }
+
+    /// <summary>With --target and --tls: accept any server certificate.</summary>
+    public bool Insecure { get; init; }
 }

@@ -67,8 +67,10 @@ internal abstract class BenchSocket : IAsyncDisposable
                 {
                     TargetHost = "localhost",
 
-                    // The bench made the server's certificate itself: trust exactly that one (or any, against --target).
-                    RemoteCertificateValidationCallback = (_, certificate, _, _) => pinned is null || certificate?.GetCertHashString() == pinned,
+                    // The bench made the server's certificate itself: trust exactly that one. Against
+                    // --target: the platform's validation, or anything with --insecure.
+                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                        pinned is not null ? certificate?.GetCertHashString() == pinned : server.Insecure || errors == SslPolicyErrors.None,
                 },
                 cancellationToken);
             return new BenchLink(socket, tls, server.Compression);

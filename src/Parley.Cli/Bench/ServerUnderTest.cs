@@ -29,6 +29,9 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     /// <summary>The payload compression the server was started with (<c>--compress</c>), for the clients to match.</summary>
     public CompressionMiddleware? Compression { get; init; }
 
+    /// <summary>With --target and --tls: accept any server certificate (--insecure).</summary>
+    public bool Insecure { get; init; }
+
     /// <summary>The server speaks TLS.</summary>
     public bool Tls { get; private init; }
 
@@ -38,7 +41,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     public ResourceSampler? Sampler { get; }
 
     /// <summary>A <c>parley echo</c> server in <paramref name="mode"/>, or the target.</summary>
-    public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, string? compress, CancellationToken cancellationToken)
+    public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, string? compress, bool insecure, CancellationToken cancellationToken)
     {
         string[] arguments = ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture)];
         if (compress is not null)
@@ -46,15 +49,15 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
             arguments = [.. arguments, "--compress", compress];
         }
 
-        return await StartAsync(arguments, target, serverPid, tls, cancellationToken, compress is null ? null : EchoCommand.Compression(compress));
+        return await StartAsync(arguments, target, serverPid, tls, cancellationToken, compress is null ? null : EchoCommand.Compression(compress), insecure);
     }
 
     /// <summary>A <c>parley</c> child process run with <paramref name="arguments"/> (it must print "listening on host:port"), or the target.</summary>
-    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, bool tls, CancellationToken cancellationToken, CompressionMiddleware? compression = null)
+    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, bool tls, CancellationToken cancellationToken, CompressionMiddleware? compression = null, bool insecure = false)
     {
         if (target is not null)
         {
-            return new ServerUnderTest(ParseTarget(target), null, serverPid) { Tls = tls, Compression = compression };
+            return new ServerUnderTest(ParseTarget(target), null, serverPid) { Tls = tls, Compression = compression, Insecure = insecure };
         }
 
         string? certificateFile = null;
