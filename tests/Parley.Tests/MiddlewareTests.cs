@@ -174,4 +174,68 @@ public class MiddlewareTests
         Assert.True(await messages.MoveNextAsync().AsTask().Within());
         Assert.Equal(Compressible(1000), messages.Current.ToArray());
     }
+
+    /// <summary>The example from docs/architecture.md, compiled and exercised here.</summary>
+    private sealed class VersionTag(byte version) : MessageMiddleware
+    {
+        public override void Encode(ReadOnlySpan<byte> payload, IBufferWriter<byte> output)
+        {
+            Span<byte> span = output.GetSpan(payload.Length + 1);
+            span[0] = version;
+            payload.CopyTo(span[1..]);
+            output.Advance(payload.Length + 1);
+        }
+
+        public override void Decode(in ReadOnlySequence<byte> payload, IBufferWriter<byte> output, int maxLength)
+        {
+            if (payload.IsEmpty || payload.FirstSpan[0] != version)
+            {
+                throw new InvalidDataException($"expected protocol version {version}");
+            }
+
+            ReadOnlySequence<byte> body = payload.Slice(1);
+            if (body.Length > maxLength)
+            {
+                throw new InvalidDataException("message too large");
+            }
+
+            foreach (ReadOnlyMemory<byte> segment in body)
+            {
+                output.Write(segment.Span);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_documented_example_middleware_admits_its_version_and_closes_a_peer_on_another()
+    {
+        var pool = new BufferPool();
+        ParleyServerOptions options = TestSupport.ServerOptions(pool);
+        options.Middleware = [new VersionTag(2), new CompressionMiddleware(CompressionCodec.Brotli)];
+        await using var server = new ParleyServer(options);
+        server.MessageReceived += (connection, message) => connection.Send(message);
+        server.Start();
+
+        ParleyClientOptions same = TestSupport.ClientOptions(server, pool);
+        same.Middleware = options.Middleware;
+        await using Connection good = await ParleyClient.OpenConnectionAsync(same).Within();
+        good.Send(Compressible(3000));
+        await using (IAsyncEnumerator<ReadOnlySequence<byte>> messages = good.ReadMessagesAsync().GetAsyncEnumerator())
+        {
+            Assert.True(await messages.MoveNextAsync().AsTask().Within());
+            Assert.Equal(Compressible(3000), messages.Current.ToArray());
+        }
+
+        ParleyClientOptions other = TestSupport.ClientOptions(server, pool);
+        other.Middleware = [new VersionTag(1), new CompressionMiddleware(CompressionCodec.Brotli)];
+        await using Connection old = await ParleyClient.OpenConnectionAsync(other).Within();
+        old.Send(Compressible(3000));
+        int received = 0;
+        await foreach (ReadOnlySequence<byte> _ in old.ReadMessagesAsync().WithCancellation(default))
+        {
+            received++;
+        }
+
+        Assert.Equal(0, received); // the server closed it instead of answering
+    }
 }
