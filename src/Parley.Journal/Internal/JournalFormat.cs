@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
-using System.Runtime.InteropServices;
 
 namespace Parley.Journal;
 
@@ -102,28 +100,11 @@ internal static class JournalFormat
         return ReadStatus.Ok;
     }
 
-    /// <summary>CRC32C (Castagnoli) of <paramref name="first"/> then <paramref name="second"/>; hardware-accelerated where the CPU has it.</summary>
-    public static uint Checksum(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second) =>
-        ~Update(Update(0xFFFF_FFFFu, first), second);
+    /// <summary>CRC32C of <paramref name="first"/> then <paramref name="second"/> (<see cref="Parley.Crc32C"/>).</summary>
+    public static uint Checksum(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second) => Parley.Crc32C.Compute(first, second);
 
-    /// <summary>CRC32C of one span (standard initial value and final xor).</summary>
-    public static uint Crc32C(ReadOnlySpan<byte> data) => ~Update(0xFFFF_FFFFu, data);
-
-    private static uint Update(uint crc, ReadOnlySpan<byte> data)
-    {
-        ReadOnlySpan<ulong> words = MemoryMarshal.Cast<byte, ulong>(data);
-        foreach (ulong word in words)
-        {
-            crc = BitOperations.Crc32C(crc, BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word));
-        }
-
-        foreach (byte b in data[(words.Length * sizeof(ulong))..])
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-
-        return crc;
-    }
+    /// <summary>CRC32C of one span.</summary>
+    public static uint Crc32C(ReadOnlySpan<byte> data) => Parley.Crc32C.Compute(data);
 
     public static long ToMicros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
 

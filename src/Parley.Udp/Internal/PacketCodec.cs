@@ -1,0 +1,86 @@
+using System.Buffers.Binary;
+
+namespace Parley.Udp;
+
+/// <summary>The fixed part of every datagram.</summary>
+/// <param name="Type">What the datagram is.</param>
+/// <param name="SessionId">The session (0 before <see cref="PacketType.Accept"/>); survives the peer changing port.</param>
+/// <param name="PacketNumber">Increases by one per packet sent in a session; what acknowledgements name.</param>
+internal readonly record struct PacketHeader(PacketType Type, uint SessionId, uint PacketNumber);
+
+/// <summary>
+/// Reads and writes datagrams: <c>u8 version·type · u8 flags · u32 session · u32 packet number ·
+/// payload · u32 CRC32C</c> (little-endian; the checksum covers every byte before it). Reading
+/// never throws: whatever arrives either parses or is dropped with a <see cref="DropReason"/>.
+/// </summary>
+internal static class PacketCodec
+{
+    public const byte Version = 1;
+    public const int HeaderSize = 10;
+    public const int ChecksumSize = 4;
+    public const int Overhead = HeaderSize + ChecksumSize;
+
+    /// <summary>Writes a whole datagram into <paramref name="destination"/>; returns its length.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is too small.</exception>
+    public static int Write(Span<byte> destination, PacketHeader header, ReadOnlySpan<byte> payload, byte flags = 0)
+    {
+        int length = Overhead + payload.Length;
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"A {length}-byte packet does not fit in {destination.Length} bytes.", nameof(destination));
+        }
+
+        destination[0] = (byte)((Version << 4) | (byte)header.Type);
+        destination[1] = flags;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[2..], header.SessionId);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[6..], header.PacketNumber);
+        payload.CopyTo(destination[HeaderSize..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[(HeaderSize + payload.Length)..], Crc32C.Compute(destination[..(HeaderSize + payload.Length)]));
+        return length;
+    }
+
+    /// <summary>Checks and splits a received datagram. False, with the reason, for anything that is not a valid packet.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> datagram, int maxPacketSize, out PacketHeader header, out ReadOnlySpan<byte> payload, out byte flags, out DropReason reason)
+    {
+        header = default;
+        payload = default;
+        flags = 0;
+        if (datagram.Length < Overhead)
+        {
+            reason = DropReason.TooShort;
+            return false;
+        }
+
+        if (datagram.Length > maxPacketSize)
+        {
+            reason = DropReason.TooLong;
+            return false;
+        }
+
+        if (datagram[0] >> 4 != Version)
+        {
+            reason = DropReason.UnknownVersion;
+            return false;
+        }
+
+        var type = (PacketType)(datagram[0] & 0x0F);
+        if (type is < PacketType.Hello or > PacketType.Probe)
+        {
+            reason = DropReason.UnknownType;
+            return false;
+        }
+
+        int checksumAt = datagram.Length - ChecksumSize;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(datagram[checksumAt..]) != Crc32C.Compute(datagram[..checksumAt]))
+        {
+            reason = DropReason.BadChecksum;
+            return false;
+        }
+
+        flags = datagram[1];
+        header = new PacketHeader(type, BinaryPrimitives.ReadUInt32LittleEndian(datagram[2..]), BinaryPrimitives.ReadUInt32LittleEndian(datagram[6..]));
+        payload = datagram[HeaderSize..checksumAt];
+        reason = DropReason.None;
+        return true;
+    }
+}
