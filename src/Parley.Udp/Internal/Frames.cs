@@ -1,0 +1,320 @@
+using System.Buffers.Binary;
+
+namespace Parley.Udp;
+
+/// <summary>The frame kinds inside a <see cref="PacketType.Data"/> payload (first byte of each frame).</summary>
+internal enum FrameType : byte
+{
+    /// <summary>The rest of the payload is padding (zeros).</summary>
+    Padding = 0,
+
+    /// <summary>A message or a fragment of one.</summary>
+    Message = 1,
+
+    /// <summary>Selective acknowledgement of packet numbers.</summary>
+    Ack = 2,
+
+    /// <summary>Message ids the application consumed ("delivered" confirmations).</summary>
+    Delivered = 3,
+
+    /// <summary>A timestamp, and the peer's last timestamp echoed, for RTT.</summary>
+    Heartbeat = 4,
+
+    /// <summary>Receive credit in bytes.</summary>
+    Window = 5,
+
+    /// <summary>A gap of packet numbers the receiver asks for again.</summary>
+    Nack = 6,
+}
+
+/// <summary>A message frame: <c>u8 channel · u8 mode · u32 message id · u32 sequence · u16 fragment · u16 fragments · u16 length · bytes</c>.</summary>
+internal readonly ref struct MessageFrame(byte channel, DeliveryMode mode, uint messageId, uint sequence, ushort fragment, ushort fragments, ReadOnlySpan<byte> data)
+{
+    public const int HeaderSize = 1 + 1 + 1 + 4 + 4 + 2 + 2 + 2;
+
+    public byte Channel { get; } = channel;
+
+    public DeliveryMode Mode { get; } = mode;
+
+    public uint MessageId { get; } = messageId;
+
+    public uint Sequence { get; } = sequence;
+
+    public ushort Fragment { get; } = fragment;
+
+    public ushort Fragments { get; } = fragments;
+
+    public ReadOnlySpan<byte> Data { get; } = data;
+}
+
+/// <summary>One acknowledged range of packet numbers, <c>[First, Last]</c>.</summary>
+internal readonly record struct AckRange(uint First, uint Last);
+
+/// <summary>Writes frames into a payload buffer.</summary>
+internal ref struct FrameWriter(Span<byte> destination)
+{
+    private readonly Span<byte> _destination = destination;
+
+    public int Written { get; private set; }
+
+    public readonly int Remaining => _destination.Length - Written;
+
+    public bool TryWriteMessage(scoped in MessageFrame frame)
+    {
+        if (Remaining < MessageFrame.HeaderSize + frame.Data.Length || frame.Data.Length > ushort.MaxValue)
+        {
+            return false;
+        }
+
+        Span<byte> d = _destination[Written..];
+        d[0] = (byte)FrameType.Message;
+        d[1] = frame.Channel;
+        d[2] = (byte)frame.Mode;
+        BinaryPrimitives.WriteUInt32LittleEndian(d[3..], frame.MessageId);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[7..], frame.Sequence);
+        BinaryPrimitives.WriteUInt16LittleEndian(d[11..], frame.Fragment);
+        BinaryPrimitives.WriteUInt16LittleEndian(d[13..], frame.Fragments);
+        BinaryPrimitives.WriteUInt16LittleEndian(d[15..], (ushort)frame.Data.Length);
+        frame.Data.CopyTo(d[MessageFrame.HeaderSize..]);
+        Written += MessageFrame.HeaderSize + frame.Data.Length;
+        return true;
+    }
+
+    /// <summary>Ranges newest first, not overlapping; at most 255.</summary>
+    public bool TryWriteAck(scoped ReadOnlySpan<AckRange> ranges, ushort delayHundredMicros)
+    {
+        int size = 1 + 2 + 1 + (ranges.Length * 8);
+        if (ranges.Length is 0 or > 255 || Remaining < size)
+        {
+            return false;
+        }
+
+        Span<byte> d = _destination[Written..];
+        d[0] = (byte)FrameType.Ack;
+        BinaryPrimitives.WriteUInt16LittleEndian(d[1..], delayHundredMicros);
+        d[3] = (byte)ranges.Length;
+        for (int i = 0; i < ranges.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(d[(4 + (i * 8))..], ranges[i].First);
+            BinaryPrimitives.WriteUInt32LittleEndian(d[(8 + (i * 8))..], ranges[i].Last);
+        }
+
+        Written += size;
+        return true;
+    }
+
+    public bool TryWriteDelivered(scoped ReadOnlySpan<uint> messageIds)
+    {
+        int size = 2 + (messageIds.Length * 4);
+        if (messageIds.Length is 0 or > 255 || Remaining < size)
+        {
+            return false;
+        }
+
+        Span<byte> d = _destination[Written..];
+        d[0] = (byte)FrameType.Delivered;
+        d[1] = (byte)messageIds.Length;
+        for (int i = 0; i < messageIds.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(d[(2 + (i * 4))..], messageIds[i]);
+        }
+
+        Written += size;
+        return true;
+    }
+
+    public bool TryWriteHeartbeat(long timestampMicros, long echoMicros)
+    {
+        if (!TryStart(FrameType.Heartbeat, 16, out Span<byte> d))
+        {
+            return false;
+        }
+
+        BinaryPrimitives.WriteInt64LittleEndian(d, timestampMicros);
+        BinaryPrimitives.WriteInt64LittleEndian(d[8..], echoMicros);
+        return true;
+    }
+
+    public bool TryWriteWindow(uint creditBytes)
+    {
+        if (!TryStart(FrameType.Window, 4, out Span<byte> d))
+        {
+            return false;
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(d, creditBytes);
+        return true;
+    }
+
+    public bool TryWriteNack(uint firstMissing, ushort count)
+    {
+        if (!TryStart(FrameType.Nack, 6, out Span<byte> d))
+        {
+            return false;
+        }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(d, firstMissing);
+        BinaryPrimitives.WriteUInt16LittleEndian(d[4..], count);
+        return true;
+    }
+
+    /// <summary>Pads the rest of the buffer (a Hello or Probe reaching a given size).</summary>
+    public void Pad()
+    {
+        _destination[Written..].Clear();
+        Written = _destination.Length;
+    }
+
+    /// <summary>Writes the type byte and hands out the body of a fixed-size frame.</summary>
+    private bool TryStart(FrameType type, int bodySize, out Span<byte> body)
+    {
+        if (Remaining < 1 + bodySize)
+        {
+            body = default;
+            return false;
+        }
+
+        _destination[Written] = (byte)type;
+        body = _destination.Slice(Written + 1, bodySize);
+        Written += 1 + bodySize;
+        return true;
+    }
+}
+
+/// <summary>Reads the frames of a payload one by one. Never throws: malformed input ends the read with <see cref="Malformed"/> set.</summary>
+internal ref struct FrameReader(ReadOnlySpan<byte> payload)
+{
+    private readonly ReadOnlySpan<byte> _payload = payload;
+    private int _offset;
+
+    public bool Malformed { get; private set; }
+
+    public FrameType Type { get; private set; }
+
+    public MessageFrame Message { get; private set; }
+
+    public ushort AckDelay { get; private set; }
+
+    /// <summary>The raw ranges of an Ack frame: read with <see cref="AckRangeAt"/>.</summary>
+    public int AckRangeCount { get; private set; }
+
+    public int DeliveredCount { get; private set; }
+
+    public long Timestamp { get; private set; }
+
+    public long Echo { get; private set; }
+
+    public uint Value { get; private set; }
+
+    public ushort Count { get; private set; }
+
+    private ReadOnlySpan<byte> _body;
+
+    public readonly AckRange AckRangeAt(int index) => new(
+        BinaryPrimitives.ReadUInt32LittleEndian(_body[(index * 8)..]),
+        BinaryPrimitives.ReadUInt32LittleEndian(_body[((index * 8) + 4)..]));
+
+    public readonly uint DeliveredAt(int index) => BinaryPrimitives.ReadUInt32LittleEndian(_body[(index * 4)..]);
+
+    /// <summary>The next frame; false at the end or when the rest is malformed.</summary>
+    public bool TryReadNext()
+    {
+        if (_offset >= _payload.Length || Malformed)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> d = _payload[_offset..];
+        Type = (FrameType)d[0];
+        switch (Type)
+        {
+            case FrameType.Padding:
+                _offset = _payload.Length;
+                return false;
+            case FrameType.Message:
+                if (d.Length < MessageFrame.HeaderSize)
+                {
+                    return Fail();
+                }
+
+                int length = BinaryPrimitives.ReadUInt16LittleEndian(d[15..]);
+                ushort fragment = BinaryPrimitives.ReadUInt16LittleEndian(d[11..]);
+                ushort fragments = BinaryPrimitives.ReadUInt16LittleEndian(d[13..]);
+                if (d.Length < MessageFrame.HeaderSize + length || d[2] > (byte)DeliveryMode.ReliableOrdered || fragments == 0 || fragment >= fragments)
+                {
+                    return Fail();
+                }
+
+                Message = new MessageFrame(d[1], (DeliveryMode)d[2], BinaryPrimitives.ReadUInt32LittleEndian(d[3..]), BinaryPrimitives.ReadUInt32LittleEndian(d[7..]), fragment, fragments, d.Slice(MessageFrame.HeaderSize, length));
+                _offset += MessageFrame.HeaderSize + length;
+                return true;
+            case FrameType.Ack:
+                if (d.Length < 4 || d[3] == 0 || d.Length < 4 + (d[3] * 8))
+                {
+                    return Fail();
+                }
+
+                AckDelay = BinaryPrimitives.ReadUInt16LittleEndian(d[1..]);
+                AckRangeCount = d[3];
+                _body = d.Slice(4, AckRangeCount * 8);
+                for (int i = 0; i < AckRangeCount; i++)
+                {
+                    AckRange range = AckRangeAt(i);
+                    if (range.First > range.Last)
+                    {
+                        return Fail();
+                    }
+                }
+
+                _offset += 4 + (AckRangeCount * 8);
+                return true;
+            case FrameType.Delivered:
+                if (d.Length < 2 || d[1] == 0 || d.Length < 2 + (d[1] * 4))
+                {
+                    return Fail();
+                }
+
+                DeliveredCount = d[1];
+                _body = d.Slice(2, DeliveredCount * 4);
+                _offset += 2 + (DeliveredCount * 4);
+                return true;
+            case FrameType.Heartbeat:
+                if (d.Length < 17)
+                {
+                    return Fail();
+                }
+
+                Timestamp = BinaryPrimitives.ReadInt64LittleEndian(d[1..]);
+                Echo = BinaryPrimitives.ReadInt64LittleEndian(d[9..]);
+                _offset += 17;
+                return true;
+            case FrameType.Window:
+                if (d.Length < 5)
+                {
+                    return Fail();
+                }
+
+                Value = BinaryPrimitives.ReadUInt32LittleEndian(d[1..]);
+                _offset += 5;
+                return true;
+            case FrameType.Nack:
+                if (d.Length < 7)
+                {
+                    return Fail();
+                }
+
+                Value = BinaryPrimitives.ReadUInt32LittleEndian(d[1..]);
+                Count = BinaryPrimitives.ReadUInt16LittleEndian(d[5..]);
+                _offset += 7;
+                return true;
+            default:
+                return Fail();
+        }
+    }
+
+    private bool Fail()
+    {
+        Malformed = true;
+        return false;
+    }
+}

@@ -1,0 +1,125 @@
+namespace Parley.Udp.Tests;
+
+public class FrameTests
+{
+    [Fact]
+    public void Every_frame_kind_round_trips_coalesced_in_one_payload()
+    {
+        byte[] buffer = new byte[1200];
+        var writer = new FrameWriter(buffer);
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 77, 5, 1, 4, [9, 8, 7])));
+        Assert.True(writer.TryWriteAck([new AckRange(10, 20), new AckRange(2, 5)], 15));
+        Assert.True(writer.TryWriteDelivered([77, 78]));
+        Assert.True(writer.TryWriteHeartbeat(123_456, 654_321));
+        Assert.True(writer.TryWriteWindow(65_536));
+        Assert.True(writer.TryWriteNack(6, 4));
+        int written = writer.Written;
+
+        var reader = new FrameReader(buffer.AsSpan(0, written));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal(FrameType.Message, reader.Type);
+        Assert.Equal((byte)3, reader.Message.Channel);
+        Assert.Equal(DeliveryMode.ReliableOrdered, reader.Message.Mode);
+        Assert.Equal(77u, reader.Message.MessageId);
+        Assert.Equal(5u, reader.Message.Sequence);
+        Assert.Equal((ushort)1, reader.Message.Fragment);
+        Assert.Equal((ushort)4, reader.Message.Fragments);
+        Assert.Equal(new byte[] { 9, 8, 7 }, reader.Message.Data.ToArray());
+
+        Assert.True(reader.TryReadNext());
+        Assert.Equal(FrameType.Ack, reader.Type);
+        Assert.Equal((ushort)15, reader.AckDelay);
+        Assert.Equal(2, reader.AckRangeCount);
+        Assert.Equal(new AckRange(10, 20), reader.AckRangeAt(0));
+        Assert.Equal(new AckRange(2, 5), reader.AckRangeAt(1));
+
+        Assert.True(reader.TryReadNext());
+        Assert.Equal(FrameType.Delivered, reader.Type);
+        Assert.Equal([77u, 78u], Enumerable.Range(0, reader.DeliveredCount).Select(i => ReadDelivered(buffer, written, i)));
+
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.Heartbeat, 123_456L, 654_321L), (reader.Type, reader.Timestamp, reader.Echo));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.Window, 65_536u), (reader.Type, reader.Value));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.Nack, 6u, (ushort)4), (reader.Type, reader.Value, reader.Count));
+        Assert.False(reader.TryReadNext());
+        Assert.False(reader.Malformed);
+    }
+
+    private static uint ReadDelivered(byte[] buffer, int written, int index)
+    {
+        var reader = new FrameReader(buffer.AsSpan(0, written));
+        while (reader.TryReadNext())
+        {
+            if (reader.Type == FrameType.Delivered)
+            {
+                return reader.DeliveredAt(index);
+            }
+        }
+
+        throw new InvalidOperationException("no Delivered frame");
+    }
+
+    [Fact]
+    public void A_frame_that_does_not_fit_is_not_written_and_padding_ends_the_payload()
+    {
+        byte[] buffer = new byte[40];
+        var writer = new FrameWriter(buffer);
+        Assert.False(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.Unreliable, 1, 0, 0, 1, new byte[30])));
+        Assert.Equal(0, writer.Written);
+        Assert.True(writer.TryWriteWindow(1));
+        writer.Pad();
+        Assert.Equal(40, writer.Written);
+        var reader = new FrameReader(buffer);
+        Assert.True(reader.TryReadNext());
+        Assert.False(reader.TryReadNext());
+        Assert.False(reader.Malformed);
+    }
+
+    [Fact]
+    public void Random_payloads_of_every_length_never_throw_and_truncated_frames_are_malformed()
+    {
+        var random = new Random(2026);
+        for (int length = 0; length <= 1200; length++)
+        {
+            for (int round = 0; round < 4; round++)
+            {
+                byte[] payload = new byte[length];
+                random.NextBytes(payload);
+                var reader = new FrameReader(payload);
+                int frames = 0;
+                while (reader.TryReadNext())
+                {
+                    frames++;
+                    Assert.True(frames <= length, "a reader must make progress");
+                }
+            }
+        }
+
+        // A valid message frame cut anywhere short of its end is malformed, never read past.
+        byte[] buffer = new byte[100];
+        var writer = new FrameWriter(buffer);
+        Assert.True(writer.TryWriteMessage(new MessageFrame(1, DeliveryMode.ReliableUnordered, 5, 0, 0, 1, new byte[20])));
+        for (int cut = 1; cut < writer.Written; cut++)
+        {
+            var reader = new FrameReader(buffer.AsSpan(0, cut));
+            Assert.False(reader.TryReadNext());
+            Assert.True(reader.Malformed, $"cut at {cut}");
+        }
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 2, 0, 0, 1, 5, 0, 0, 0, 4, 0, 0, 0 })]       // ack range with first > last
+    [InlineData(new byte[] { 2, 0, 0, 0 })]                               // ack with no ranges
+    [InlineData(new byte[] { 3, 0 })]                                     // delivered with no ids
+    [InlineData(new byte[] { 9 })]                                        // unknown frame type
+    [InlineData(new byte[] { 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 })] // unknown delivery mode
+    [InlineData(new byte[] { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0 })] // fragment index past the count
+    public void Nonsense_inside_a_well_formed_length_is_malformed(byte[] payload)
+    {
+        var reader = new FrameReader(payload);
+        Assert.False(reader.TryReadNext());
+        Assert.True(reader.Malformed);
+    }
+}
