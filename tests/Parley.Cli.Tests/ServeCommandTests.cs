@@ -58,6 +58,13 @@ public sealed class ServeCommandTests : IDisposable
         public void Dispose() => _tcp.Dispose();
     }
 
+    private static async Task CreateCertificateAsync(string pfx)
+    {
+        await using ParleyProcess cert = ParleyProcess.Start("cert", "create", "--out", pfx);
+        Assert.Equal(0, await cert.WaitForExitAsync());
+        Assert.Contains("wrote " + pfx, cert.Output);
+    }
+
     [Fact]
     public async Task Serve_chats_over_plain_lines_stops_on_sigterm_and_the_journal_dump_shows_the_message()
     {
@@ -292,11 +299,7 @@ public sealed class ServeCommandTests : IDisposable
     {
         Directory.CreateDirectory(_data);
         string pfx = Path.Combine(_data, "dev.pfx");
-        await using (ParleyProcess cert = ParleyProcess.Start("cert", "create", "--out", pfx))
-        {
-            Assert.Equal(0, await cert.WaitForExitAsync());
-            Assert.Contains("wrote " + pfx, cert.Output);
-        }
+        await CreateCertificateAsync(pfx);
 
         (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data, "--tls-cert", pfx);
         await using (server)
@@ -317,9 +320,20 @@ public sealed class ServeCommandTests : IDisposable
                 Assert.Contains("cannot connect", strict.Output);
             }
 
-            // A plain-text client gets nowhere and does not disturb the server.
+            // A plain-text client gets no answer: the server ends the failed handshake and closes it.
             using LineClient plain = await LineClient.ConnectAsync(endPoint);
             await plain.SendAsync("""{"_ct":"ping"}""");
+            JsonElement? reply = null;
+            try
+            {
+                reply = await plain.NextAsync();
+            }
+            catch (Exception ex) when (ex is IOException or JsonException)
+            {
+                // A TLS alert, or a reset: not a chat event either way.
+            }
+
+            Assert.Null(reply);
         }
     }
 
@@ -339,10 +353,7 @@ public sealed class ServeCommandTests : IDisposable
     {
         Directory.CreateDirectory(_data);
         string pfx = Path.Combine(_data, "dev.pfx");
-        await using (ParleyProcess cert = ParleyProcess.Start("cert", "create", "--out", pfx))
-        {
-            Assert.Equal(0, await cert.WaitForExitAsync());
-        }
+        await CreateCertificateAsync(pfx);
 
         (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartEchoAsync("--tls-cert", pfx);
         await using (server)
