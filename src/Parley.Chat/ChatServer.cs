@@ -41,6 +41,10 @@ public sealed partial class ChatServer : IAsyncDisposable
         if (options.Auth == AuthMode.Required)
         {
             _users = UserStore.Open(UsersPath(options.DataDirectory));
+            if (_users.Names.Count == 0)
+            {
+                Log.NoUsers(_logger, _users.Path, options.DataDirectory);
+            }
         }
 
         _journal = JournalLog.Open(

@@ -23,4 +23,7 @@ internal static partial class Log
 
     [LoggerMessage(605, LogLevel.Error, "Session {Session}: a message could not be stored")]
     public static partial void StoreFailed(ILogger logger, string session, Exception exception);
+
+    [LoggerMessage(606, LogLevel.Warning, "Login is required but {Path} has no users yet: add one with 'parley users add NAME --data {DataDirectory}'")]
+    public static partial void NoUsers(ILogger logger, string path, string dataDirectory);
 }
