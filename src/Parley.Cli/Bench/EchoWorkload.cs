@@ -103,8 +103,11 @@ internal static class EchoWorkload
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             _running = true;
-            StartReceiving();
+
+            // The first batch goes out before the receive loop starts: its answers send from the
+            // same buffer, and a TLS stream takes one write at a time.
             await SendAsync(Fill(inflight), cancellationToken);
+            StartReceiving();
         }
 
         public void BeginMeasuring() => _measuring = true;
