@@ -26,4 +26,10 @@ public enum DropReason
 
     /// <summary>The frames inside do not parse.</summary>
     MalformedFrames,
+
+    /// <summary>No session with the packet's session id (or not from the session's peer).</summary>
+    UnknownSession,
+
+    /// <summary>A handshake packet that is too small (amplification guard), carries a bad cookie, or does not match a connecting peer.</summary>
+    BadHandshake,
 }

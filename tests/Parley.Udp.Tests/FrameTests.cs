@@ -7,7 +7,7 @@ public class FrameTests
     {
         byte[] buffer = new byte[1200];
         var writer = new FrameWriter(buffer);
-        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 77, 5, 1, 4, [9, 8, 7])));
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 77, 5, 1, 4, [9, 8, 7], totalLength: 12)));
         Assert.True(writer.TryWriteAck([new AckRange(10, 20), new AckRange(2, 5)], 15));
         Assert.True(writer.TryWriteDelivered([77, 78]));
         Assert.True(writer.TryWriteHeartbeat(123_456, 654_321));

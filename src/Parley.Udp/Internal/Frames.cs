@@ -27,10 +27,25 @@ internal enum FrameType : byte
     Nack = 6,
 }
 
-/// <summary>A message frame: <c>u8 channel · u8 mode · u32 message id · u32 sequence · u16 fragment · u16 fragments · u16 length · bytes</c>.</summary>
-internal readonly ref struct MessageFrame(byte channel, DeliveryMode mode, uint messageId, uint sequence, ushort fragment, ushort fragments, ReadOnlySpan<byte> data)
+/// <summary>
+/// A message frame: <c>u8 channel · u8 mode · u32 message id · u32 sequence · u16 fragment · u16 fragments · u16 length ·
+/// [u32 total length, only when fragments &gt; 1] · bytes</c>. Every fragment but the last carries
+/// <c>ceil(total / fragments)</c> bytes, so a receiver places each at <c>fragment × that</c> in one buffer.
+/// </summary>
+internal readonly ref struct MessageFrame(byte channel, DeliveryMode mode, uint messageId, uint sequence, ushort fragment, ushort fragments, ReadOnlySpan<byte> data, uint totalLength = 0)
 {
     public const int HeaderSize = 1 + 1 + 1 + 4 + 4 + 2 + 2 + 2;
+
+    /// <summary>The header of a fragment of a multi-fragment message (with the total length).</summary>
+    public const int FragmentHeaderSize = HeaderSize + 4;
+
+    /// <summary>The whole message's length (fragmented messages only; the data length otherwise).</summary>
+    public uint TotalLength { get; } = fragments > 1 ? totalLength : (uint)data.Length;
+
+    public int EncodedSize => (Fragments > 1 ? FragmentHeaderSize : HeaderSize) + Data.Length;
+
+    /// <summary>The bytes every fragment but the last carries.</summary>
+    public static int FragmentSize(long total, int fragments) => (int)((total + fragments - 1) / fragments);
 
     public byte Channel { get; } = channel;
 
@@ -61,7 +76,8 @@ internal ref struct FrameWriter(Span<byte> destination)
 
     public bool TryWriteMessage(scoped in MessageFrame frame)
     {
-        if (Remaining < MessageFrame.HeaderSize + frame.Data.Length || frame.Data.Length > ushort.MaxValue)
+        int size = frame.EncodedSize;
+        if (Remaining < size || frame.Data.Length > ushort.MaxValue)
         {
             return false;
         }
@@ -75,8 +91,15 @@ internal ref struct FrameWriter(Span<byte> destination)
         BinaryPrimitives.WriteUInt16LittleEndian(d[11..], frame.Fragment);
         BinaryPrimitives.WriteUInt16LittleEndian(d[13..], frame.Fragments);
         BinaryPrimitives.WriteUInt16LittleEndian(d[15..], (ushort)frame.Data.Length);
-        frame.Data.CopyTo(d[MessageFrame.HeaderSize..]);
-        Written += MessageFrame.HeaderSize + frame.Data.Length;
+        int header = MessageFrame.HeaderSize;
+        if (frame.Fragments > 1)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(d[header..], frame.TotalLength);
+            header = MessageFrame.FragmentHeaderSize;
+        }
+
+        frame.Data.CopyTo(d[header..]);
+        Written += size;
         return true;
     }
 
@@ -240,13 +263,20 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
                 int length = BinaryPrimitives.ReadUInt16LittleEndian(d[15..]);
                 ushort fragment = BinaryPrimitives.ReadUInt16LittleEndian(d[11..]);
                 ushort fragments = BinaryPrimitives.ReadUInt16LittleEndian(d[13..]);
-                if (d.Length < MessageFrame.HeaderSize + length || d[2] > (byte)DeliveryMode.ReliableOrdered || fragments == 0 || fragment >= fragments)
+                int header = fragments > 1 ? MessageFrame.FragmentHeaderSize : MessageFrame.HeaderSize;
+                if (d.Length < header + length || d[2] > (byte)DeliveryMode.ReliableOrdered || fragments == 0 || fragment >= fragments)
                 {
                     return Fail();
                 }
 
-                Message = new MessageFrame(d[1], (DeliveryMode)d[2], BinaryPrimitives.ReadUInt32LittleEndian(d[3..]), BinaryPrimitives.ReadUInt32LittleEndian(d[7..]), fragment, fragments, d.Slice(MessageFrame.HeaderSize, length));
-                _offset += MessageFrame.HeaderSize + length;
+                uint total = fragments > 1 ? BinaryPrimitives.ReadUInt32LittleEndian(d[MessageFrame.HeaderSize..]) : (uint)length;
+                if (fragments > 1 && !FragmentFits(total, fragment, fragments, length))
+                {
+                    return Fail();
+                }
+
+                Message = new MessageFrame(d[1], (DeliveryMode)d[2], BinaryPrimitives.ReadUInt32LittleEndian(d[3..]), BinaryPrimitives.ReadUInt32LittleEndian(d[7..]), fragment, fragments, d.Slice(header, length), total);
+                _offset += header + length;
                 return true;
             case FrameType.Ack:
                 if (d.Length < 4 || d[3] == 0 || d.Length < 4 + (d[3] * 8))
@@ -310,6 +340,14 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
             default:
                 return Fail();
         }
+    }
+
+    // A fragment's length must be exactly what its place in a message of that total implies.
+    private static bool FragmentFits(uint total, ushort fragment, ushort fragments, int length)
+    {
+        long size = MessageFrame.FragmentSize(total, fragments);
+        long offset = size * fragment;
+        return offset < total && length == Math.Min(size, total - offset);
     }
 
     private bool Fail()

@@ -18,5 +18,8 @@ internal sealed record NetworkConditions
     /// <summary>Uniform extra delay from zero to this.</summary>
     public TimeSpan Jitter { get; init; }
 
+    /// <summary>Datagrams larger than this are dropped (a path MTU); 0 means no limit.</summary>
+    public int Mtu { get; init; }
+
     public static NetworkConditions Perfect { get; } = new();
 }

@@ -39,6 +39,18 @@ internal static class PacketCodec
         return length;
     }
 
+    /// <summary>Completes a datagram whose payload was written in place after the header; returns its length.</summary>
+    public static int Seal(Span<byte> packet, PacketHeader header, int payloadLength, byte flags = 0)
+    {
+        packet[0] = (byte)((Version << 4) | (byte)header.Type);
+        packet[1] = flags;
+        BinaryPrimitives.WriteUInt32LittleEndian(packet[2..], header.SessionId);
+        BinaryPrimitives.WriteUInt32LittleEndian(packet[6..], header.PacketNumber);
+        int end = HeaderSize + payloadLength;
+        BinaryPrimitives.WriteUInt32LittleEndian(packet[end..], Crc32C.Compute(packet[..end]));
+        return end + ChecksumSize;
+    }
+
     /// <summary>Checks and splits a received datagram. False, with the reason, for anything that is not a valid packet.</summary>
     public static bool TryRead(ReadOnlySpan<byte> datagram, int maxPacketSize, out PacketHeader header, out ReadOnlySpan<byte> payload, out byte flags, out DropReason reason)
     {

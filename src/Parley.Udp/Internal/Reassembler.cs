@@ -1,14 +1,36 @@
+using System.Buffers;
+
 namespace Parley.Udp;
 
+/// <summary>What <see cref="Reassembler.Add"/> made of a fragment.</summary>
+internal enum AssemblyResult : byte
+{
+    /// <summary>Kept; the message still misses fragments.</summary>
+    Incomplete,
+
+    /// <summary>This fragment completed the message.</summary>
+    Complete,
+
+    /// <summary>Already had (ignored).</summary>
+    Duplicate,
+
+    /// <summary>Refused: larger than the maximum message size, or inconsistent with earlier fragments.</summary>
+    Refused,
+}
+
 /// <summary>
-/// Puts fragmented messages back together. Bounded: a message may declare at most
-/// <c>maxMessageSize / fragmentSize</c> fragments, at most <c>maxIncomplete</c> messages are in
-/// progress at once (the stalest is dropped to make room), and a message not completed within
-/// <c>expiry</c> is dropped. Duplicated fragments are ignored. Not thread-safe (one per peer).
+/// Puts fragmented messages back together in one pooled buffer per message (each fragment lands
+/// at <c>fragment × ceil(total / fragments)</c>). Bounded: a message's total length is at most the
+/// maximum message size; at most <c>maxIncomplete</c> messages are in progress (the stalest is
+/// dropped to make room); a message not completed within <c>expiryMicros</c> is dropped (use
+/// <see cref="long.MaxValue"/> for reliable messages, whose memory flow control bounds instead).
+/// A completed message's buffer belongs to the caller, who returns it with
+/// <see cref="ReturnBuffer"/>. Not thread-safe (one per peer).
 /// </summary>
-internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, TimeSpan expiry, TimeProvider time)
+internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long expiryMicros)
 {
     private readonly Dictionary<uint, Partial> _partials = [];
+    private readonly Stack<Partial> _spare = new();
 
     public long Expired { get; private set; }
 
@@ -16,116 +38,159 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, TimeSpa
 
     public long Refused { get; private set; }
 
-    /// <summary>Bytes held by incomplete messages now.</summary>
+    /// <summary>Bytes of fragments held by incomplete messages now.</summary>
     public long BufferedBytes { get; private set; }
 
     public int Incomplete => _partials.Count;
 
-    private sealed class Partial(ushort fragments, long started)
+    private sealed class Partial
     {
-        public byte[]?[] Pieces { get; } = new byte[]?[fragments];
-
-        public int Received { get; set; }
-
-        public long Bytes { get; set; }
-
-        public long Started { get; } = started;
+        public byte[] Buffer = [];
+        public byte[] Have = [];
+        public int Total;
+        public int Fragments;
+        public int Received;
+        public long Bytes;
+        public long Started;
     }
 
     /// <summary>
-    /// Adds one fragment. Returns the whole message when this fragment completed it (a
-    /// single-fragment message completes at once), or null.
+    /// Adds one fragment of a multi-fragment message. On <see cref="AssemblyResult.Complete"/>,
+    /// <paramref name="message"/> is a pooled buffer whose first <paramref name="length"/> bytes are the message.
     /// </summary>
-    public byte[]? Add(uint messageId, ushort fragment, ushort fragments, ReadOnlySpan<byte> data)
+    public AssemblyResult Add(uint messageId, ushort fragment, ushort fragments, uint total, ReadOnlySpan<byte> data, long now, out byte[]? message, out int length)
     {
-        if (fragments == 1)
+        message = null;
+        length = 0;
+        if (total > (uint)maxMessageSize || fragments < 2 || fragment >= fragments)
         {
-            if (data.Length > maxMessageSize)
-            {
-                Refused++;
-                return null;
-            }
-
-            return data.ToArray();
+            Refused++;
+            return AssemblyResult.Refused;
         }
 
-        long now = time.GetTimestamp();
+        int size = MessageFrame.FragmentSize(total, fragments);
+        long offset = (long)size * fragment;
+        if (offset >= total || data.Length != Math.Min(size, total - offset))
+        {
+            Refused++;
+            return AssemblyResult.Refused;
+        }
+
         if (!_partials.TryGetValue(messageId, out Partial? partial))
         {
-            if ((long)fragments * Math.Max(1, data.Length) > (long)maxMessageSize * 2 || fragment >= fragments)
+            if (expiryMicros != long.MaxValue)
             {
-                Refused++; // declares more than a maximum-size message could need
-                return null;
+                ExpireStale(now);
             }
 
-            ExpireStale(now);
             if (_partials.Count >= maxIncomplete)
             {
                 EvictStalest();
             }
 
-            partial = new Partial(fragments, now);
+            partial = _spare.Count > 0 ? _spare.Pop() : new Partial();
+            partial.Buffer = ArrayPool<byte>.Shared.Rent((int)total);
+            partial.Have = ArrayPool<byte>.Shared.Rent(fragments);
+            partial.Have.AsSpan(0, fragments).Clear();
+            partial.Total = (int)total;
+            partial.Fragments = fragments;
+            partial.Received = 0;
+            partial.Bytes = 0;
+            partial.Started = now;
             _partials[messageId] = partial;
         }
-
-        if (fragment >= partial.Pieces.Length || partial.Pieces[fragment] is not null)
-        {
-            return null; // out of range for this message, or a duplicate
-        }
-
-        if (partial.Bytes + data.Length > maxMessageSize)
+        else if (partial.Total != (int)total || partial.Fragments != fragments)
         {
             Refused++;
-            Drop(messageId, partial);
-            return null;
+            return AssemblyResult.Refused;
         }
 
-        partial.Pieces[fragment] = data.ToArray();
+        if (partial.Have[fragment] != 0)
+        {
+            return AssemblyResult.Duplicate;
+        }
+
+        partial.Have[fragment] = 1;
+        data.CopyTo(partial.Buffer.AsSpan((int)offset));
         partial.Received++;
         partial.Bytes += data.Length;
         BufferedBytes += data.Length;
-        if (partial.Received < partial.Pieces.Length)
+        if (partial.Received < partial.Fragments)
         {
-            return null;
+            return AssemblyResult.Incomplete;
         }
 
-        byte[] whole = new byte[partial.Bytes];
-        int offset = 0;
-        foreach (byte[]? piece in partial.Pieces)
-        {
-            piece!.CopyTo(whole, offset);
-            offset += piece.Length;
-        }
-
-        Drop(messageId, partial);
-        return whole;
+        message = partial.Buffer;
+        length = partial.Total;
+        partial.Buffer = [];
+        Remove(messageId, partial);
+        return AssemblyResult.Complete;
     }
 
-    /// <summary>Drops messages older than the expiry (also done on every new message).</summary>
-    public void ExpireStale() => ExpireStale(time.GetTimestamp());
+    /// <summary>True when fragment <paramref name="fragment"/> of <paramref name="messageId"/> is held.</summary>
+    public bool Has(uint messageId, ushort fragment) =>
+        _partials.TryGetValue(messageId, out Partial? partial) && fragment < partial.Fragments && partial.Have[fragment] != 0;
 
-    private void ExpireStale(long now)
+    public static void ReturnBuffer(byte[] buffer) => ArrayPool<byte>.Shared.Return(buffer);
+
+    /// <summary>Drops messages older than the expiry (also done whenever a new message starts).</summary>
+    public void ExpireStale(long now)
     {
+        if (_partials.Count == 0)
+        {
+            return;
+        }
+
         foreach ((uint id, Partial partial) in _partials)
         {
-            if (time.GetElapsedTime(partial.Started, now) > expiry)
+            if (now - partial.Started > expiryMicros)
             {
-                Drop(id, partial);
+                Remove(id, partial);
                 Expired++;
             }
         }
     }
 
-    private void EvictStalest()
+    /// <summary>Drops everything (the session ended).</summary>
+    public void Clear()
     {
-        KeyValuePair<uint, Partial> stalest = _partials.MinBy(p => p.Value.Started);
-        Drop(stalest.Key, stalest.Value);
-        Evicted++;
+        foreach ((uint id, Partial partial) in _partials)
+        {
+            Remove(id, partial);
+        }
     }
 
-    private void Drop(uint messageId, Partial partial)
+    private void EvictStalest()
+    {
+        uint stalestId = 0;
+        Partial? stalest = null;
+        foreach ((uint id, Partial partial) in _partials)
+        {
+            if (stalest is null || partial.Started < stalest.Started)
+            {
+                (stalestId, stalest) = (id, partial);
+            }
+        }
+
+        if (stalest is not null)
+        {
+            Remove(stalestId, stalest);
+            Evicted++;
+        }
+    }
+
+    private void Remove(uint messageId, Partial partial)
     {
         _partials.Remove(messageId);
         BufferedBytes -= partial.Bytes;
+        if (partial.Buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(partial.Buffer);
+        }
+
+        ArrayPool<byte>.Shared.Return(partial.Have);
+        partial.Buffer = [];
+        partial.Have = [];
+        _spare.Push(partial);
     }
 }

@@ -64,6 +64,44 @@ internal sealed class ReceivedPackets(int maxRanges = ReceivedPackets.DefaultMax
         return true;
     }
 
+    /// <summary>True when <paramref name="number"/> was recorded (or lies below the floor).</summary>
+    public bool Contains(uint number)
+    {
+        if (number < Floor)
+        {
+            return true;
+        }
+
+        int index = FindInsertion(number);
+        return index > 0 && _ranges[index - 1].Last >= number;
+    }
+
+    /// <summary>The lowest missing number above the floor that something newer was received after, and how many follow it missing.</summary>
+    public bool TryGetLowestGap(out uint first, out uint count)
+    {
+        first = count = 0;
+        if (_ranges.Count == 0)
+        {
+            return false;
+        }
+
+        if (_ranges[0].First > Floor)
+        {
+            first = Floor;
+            count = _ranges[0].First - Floor;
+            return true;
+        }
+
+        if (_ranges.Count < 2)
+        {
+            return false;
+        }
+
+        first = _ranges[0].Last + 1;
+        count = _ranges[1].First - first;
+        return true;
+    }
+
     /// <summary>Writes up to <paramref name="destination"/>.Length ranges, newest first; returns how many.</summary>
     public int WriteRanges(Span<AckRange> destination)
     {

@@ -41,7 +41,7 @@ internal sealed class SimulatedNetwork(int seed, NetworkConditions conditions)
     public void Send(IPEndPoint from, IPEndPoint to, ReadOnlySpan<byte> datagram)
     {
         Sent++;
-        if (_random.NextDouble() < Conditions.Loss)
+        if (_random.NextDouble() < Conditions.Loss || (Conditions.Mtu > 0 && datagram.Length > Conditions.Mtu))
         {
             Lost++;
             return;
@@ -84,6 +84,14 @@ internal sealed class SimulatedNetwork(int seed, NetworkConditions conditions)
         }
 
         Now = time;
+    }
+
+    /// <summary>When the next datagram arrives, if any is on its way.</summary>
+    public bool TryPeekNextDue(out TimeSpan due)
+    {
+        bool any = _inFlight.TryPeek(out _, out (TimeSpan At, long Order) next);
+        due = next.At;
+        return any;
     }
 
     /// <summary>Datagrams still on their way.</summary>

@@ -1,0 +1,404 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Parley.Udp;
+
+/// <summary>Which peers <see cref="UdpHost.GetPeers"/> lists.</summary>
+public enum PeerQuery
+{
+    /// <summary>Connected and heard from within <see cref="UdpHostOptions.StartHeartbeatTimeout"/>.</summary>
+    Active,
+
+    /// <summary>Every connected session.</summary>
+    Connected,
+
+    /// <summary>Every session in any state, plus pinned peers between sessions.</summary>
+    Known,
+}
+
+/// <summary>
+/// One UDP endpoint that accepts sessions and opens them (like ENet's host or LiteNetLib's
+/// manager): reliable and unreliable messages on channels, with acknowledgements,
+/// retransmission, received/delivered confirmations, fragmentation, flow and congestion control.
+/// <see cref="Start"/> binds a socket and runs two threads (receive; timers and sending).
+/// Events run on those threads with the host's lock held: keep handlers short; they may call
+/// <see cref="UdpPeer.Send"/>. Every public member is thread-safe.
+/// </summary>
+public sealed partial class UdpHost : IAsyncDisposable, IDisposable
+{
+    private readonly TimeProvider _time;
+    private readonly long _startTimestamp;
+    private readonly double _microsPerTick;
+    private readonly ILogger _logger;
+    private readonly CookieJar _cookies;
+    private readonly Dictionary<uint, UdpPeer> _sessions = [];
+    private readonly Dictionary<(SocketAddress Address, uint RemoteId), UdpPeer> _byRemote = [];
+    private readonly HashSet<IPAddress> _blacklist = [];
+    private readonly Dictionary<IPEndPoint, PinnedPeer> _pinned = [];
+    private readonly Dictionary<UdpPeer, TaskCompletionSource<UdpPeer>> _connectWaiters = [];
+    private readonly Queue<PeerChange> _changes = new();
+    private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
+    private UdpStatistics _endedTotals = new();
+    private SocketDriver? _driver;
+    private bool _disposed;
+
+    private sealed class PinnedPeer
+    {
+        public UdpPeer? Current;
+        public long ReconnectAt = long.MaxValue;
+    }
+
+    internal UdpHost(UdpHostOptions options, TimeProvider time, SocketAddress localAddress, ILoggerFactory? loggerFactory)
+    {
+        options.Validate();
+        Options = options;
+        _time = time;
+        _startTimestamp = time.GetTimestamp();
+        _microsPerTick = 1_000_000.0 / time.TimestampFrequency;
+        _logger = (ILogger?)loggerFactory?.CreateLogger("Parley.Udp.UdpHost") ?? NullLogger.Instance;
+        _cookies = new CookieJar(time, options.CookieLifetime);
+        PacketBuffer = new byte[options.MaxPacketSize];
+        LocalAddress = localAddress;
+        LocalEndPoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(localAddress);
+        UdpMetrics.Register(this);
+    }
+
+    /// <summary>Binds a UDP socket to <paramref name="localEndPoint"/> (port 0 picks one) and starts the host's threads.</summary>
+    public static UdpHost Start(IPEndPoint localEndPoint, UdpHostOptions? options = null, ILoggerFactory? loggerFactory = null) =>
+        StartImpaired(localEndPoint, options, loggerFactory, conditions: null, seed: 0);
+
+    /// <summary>A host whose outgoing datagrams pass a loss/delay simulator (bench and tests).</summary>
+    internal static UdpHost StartImpaired(IPEndPoint localEndPoint, UdpHostOptions? options, ILoggerFactory? loggerFactory, NetworkConditions? conditions, int seed)
+    {
+        options ??= new UdpHostOptions();
+        options.Validate();
+        var socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.ReceiveBufferSize = options.SocketBufferSize;
+            socket.SendBufferSize = options.SocketBufferSize;
+            socket.Bind(localEndPoint);
+            var host = new UdpHost(options, TimeProvider.System, ((IPEndPoint)socket.LocalEndPoint!).Serialize(), loggerFactory);
+            host._driver = new SocketDriver(host, socket, conditions, seed, host._logger);
+            Log.Listening(host._logger, host.LocalEndPoint);
+            host._driver.Start();
+            return host;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The options in force.</summary>
+    public UdpHostOptions Options { get; }
+
+    /// <summary>The bound address.</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    internal SocketAddress LocalAddress { get; }
+
+    internal object Gate { get; } = new();
+
+    internal byte[] PacketBuffer { get; }
+
+    internal long NowMicros => 1_000_000 + (long)((_time.GetTimestamp() - _startTimestamp) * _microsPerTick);
+
+    /// <summary>A session came up (either direction).</summary>
+    public event UdpPeerHandler? PeerConnected;
+
+    /// <summary>A session ended; <see cref="UdpPeer.DisconnectReason"/> says why.</summary>
+    public event UdpPeerHandler? PeerDisconnected;
+
+    /// <summary>A peer's packets now come from another address or port (its session carried over).</summary>
+    public event UdpPeerHandler? PeerAddressChanged;
+
+    /// <summary>A message arrived (reliable ordered ones in order per channel).</summary>
+    public event UdpMessageHandler? MessageReceived;
+
+    /// <summary>A message this host sent changed state (sent, received, delivered, timed out, cancelled).</summary>
+    public event UdpMessageStateHandler? MessageStateChanged;
+
+    /// <summary>Starts a session with <paramref name="remote"/>; the peer is <see cref="PeerState.Connecting"/> until the handshake completes.</summary>
+    public UdpPeer Connect(IPEndPoint remote)
+    {
+        UdpPeer peer;
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            peer = StartHandshake(remote.Serialize());
+        }
+
+        WakeSender();
+        return peer;
+    }
+
+    /// <summary>Connects and waits for the session to come up; throws <see cref="UdpConnectException"/> when it does not.</summary>
+    public async Task<UdpPeer> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
+    {
+        var completion = new TaskCompletionSource<UdpPeer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        UdpPeer peer;
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            peer = StartHandshake(remote.Serialize());
+            _connectWaiters[peer] = completion;
+        }
+
+        WakeSender();
+        using (cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken)))
+        {
+            try
+            {
+                return await completion.Task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                peer.Disconnect();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Drops every datagram from <paramref name="address"/> before any processing, and ends its sessions.</summary>
+    public void Blacklist(IPAddress address)
+    {
+        lock (Gate)
+        {
+            _blacklist.Add(address);
+            foreach (UdpPeer peer in _sessions.Values.ToArray())
+            {
+                if (peer.RemoteEndPoint.Address.Equals(address))
+                {
+                    EndSession(peer, DisconnectReason.Local);
+                }
+            }
+        }
+    }
+
+    /// <summary>Takes <paramref name="address"/> off the blacklist.</summary>
+    public bool Unblacklist(IPAddress address)
+    {
+        lock (Gate)
+        {
+            return _blacklist.Remove(address);
+        }
+    }
+
+    /// <summary>
+    /// Keeps a session with <paramref name="remote"/> up: connects now, and whenever the session
+    /// ends (timeout, refusal, the peer leaving) connects again after
+    /// <see cref="UdpHostOptions.PinnedReconnectDelay"/>. Each session is a new <see cref="UdpPeer"/>.
+    /// Returns the current one.
+    /// </summary>
+    public UdpPeer Pin(IPEndPoint remote)
+    {
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_pinned.TryGetValue(remote, out PinnedPeer? pinned))
+            {
+                pinned = new PinnedPeer();
+                _pinned[remote] = pinned;
+            }
+
+            if (pinned.Current is null || pinned.Current.State == PeerState.Disconnected)
+            {
+                pinned.Current = StartHandshake(remote.Serialize());
+                pinned.Current.IsPinned = true;
+            }
+
+            WakeSender();
+            return pinned.Current;
+        }
+    }
+
+    /// <summary>Stops reconnecting <paramref name="remote"/> (a live session stays up).</summary>
+    public bool Unpin(IPEndPoint remote)
+    {
+        lock (Gate)
+        {
+            if (!_pinned.Remove(remote, out PinnedPeer? pinned))
+            {
+                return false;
+            }
+
+            if (pinned.Current is not null)
+            {
+                pinned.Current.IsPinned = false;
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>The peers matching <paramref name="query"/> now.</summary>
+    public IReadOnlyList<UdpPeer> GetPeers(PeerQuery query = PeerQuery.Connected)
+    {
+        lock (Gate)
+        {
+            long now = NowMicros;
+            var list = new List<UdpPeer>();
+            foreach (UdpPeer peer in _sessions.Values)
+            {
+                if (query == PeerQuery.Known || (peer.State == PeerState.Connected && (query == PeerQuery.Connected || peer.IsActiveAt(now))))
+                {
+                    list.Add(peer);
+                }
+            }
+
+            if (query == PeerQuery.Known)
+            {
+                foreach (PinnedPeer pinned in _pinned.Values)
+                {
+                    if (pinned.Current is { State: PeerState.Disconnected } between)
+                    {
+                        list.Add(between);
+                    }
+                }
+            }
+
+            return list;
+        }
+    }
+
+    /// <summary>Peer state changes since the last call (at most <see cref="UdpHostOptions.MaxPeerChanges"/>, oldest dropped first).</summary>
+    public IReadOnlyList<PeerChange> DrainPeerChanges()
+    {
+        lock (Gate)
+        {
+            var list = _changes.ToList();
+            _changes.Clear();
+            return list;
+        }
+    }
+
+    /// <summary>Datagrams dropped for <paramref name="reason"/> since the host started.</summary>
+    public long GetDropCount(DropReason reason)
+    {
+        lock (Gate)
+        {
+            return _drops[(int)reason];
+        }
+    }
+
+    /// <summary>Totals over every session, past and present, plus datagrams dropped before reaching one.</summary>
+    public UdpStatistics GetStatistics()
+    {
+        lock (Gate)
+        {
+            UdpStatistics total = _endedTotals;
+            foreach (UdpPeer peer in _sessions.Values)
+            {
+                total = total.Add(peer.GetStatistics());
+            }
+
+            long dropped = 0;
+            foreach (long count in _drops)
+            {
+                dropped += count;
+            }
+
+            return total with { PacketsDropped = total.PacketsDropped + dropped, BadChecksums = _drops[(int)DropReason.BadChecksum] };
+        }
+    }
+
+    /// <summary>Sessions open now.</summary>
+    public int PeerCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _sessions.Count;
+            }
+        }
+    }
+
+    /// <summary>Ends every session (each peer is sent a Close) and stops the host's threads.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (Gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _pinned.Clear();
+            foreach (UdpPeer peer in _sessions.Values.ToArray())
+            {
+                peer.SendClose(DisconnectReason.Remote);
+                EndSession(peer, DisconnectReason.HostClosed);
+            }
+        }
+
+        UdpMetrics.Unregister(this);
+        if (_driver is not null)
+        {
+            await _driver.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    internal void RaiseMessage(UdpPeer peer, in UdpMessage message)
+    {
+        try
+        {
+            MessageReceived?.Invoke(peer, in message);
+        }
+        catch (Exception exception)
+        {
+            Log.HandlerFailed(_logger, exception); // an application bug must not stop the host's thread; logged
+        }
+    }
+
+    internal void RaiseMessageState(UdpPeer peer, uint id, MessageState state)
+    {
+        try
+        {
+            MessageStateChanged?.Invoke(peer, id, state);
+        }
+        catch (Exception exception)
+        {
+            Log.HandlerFailed(_logger, exception);
+        }
+    }
+
+    private void RaisePeer(UdpPeerHandler? handler, UdpPeer peer)
+    {
+        try
+        {
+            handler?.Invoke(peer);
+        }
+        catch (Exception exception)
+        {
+            Log.HandlerFailed(_logger, exception);
+        }
+    }
+
+    private void RecordChange(UdpPeer peer)
+    {
+        if (_changes.Count >= Options.MaxPeerChanges)
+        {
+            _changes.Dequeue();
+        }
+
+        _changes.Enqueue(new PeerChange(peer, peer.State, peer.DisconnectReason, _time.GetUtcNow()));
+    }
+
+    internal void CountDrop(DropReason reason) => _drops[(int)reason]++;
+}
+
+/// <summary>A connect that did not complete.</summary>
+public sealed class UdpConnectException(string message, DisconnectReason reason) : Exception(message)
+{
+    /// <summary>Why.</summary>
+    public DisconnectReason Reason { get; } = reason;
+}

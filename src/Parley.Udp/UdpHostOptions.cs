@@ -1,0 +1,119 @@
+namespace Parley.Udp;
+
+/// <summary>
+/// Every knob of a <see cref="UdpHost"/>, with its default and why. Read once when the host
+/// starts; later changes have no effect. <see cref="Validate"/> runs at start and throws on a
+/// combination that could not work (a receive window smaller than two maximum-size messages
+/// would deadlock a fragmented message).
+/// </summary>
+public sealed class UdpHostOptions
+{
+    /// <summary>The smallest packet size every path must carry: 1200 bytes (the IPv6 minimum MTU minus headers, QUIC's choice). Hellos are padded to it.</summary>
+    public int MinPacketSize { get; set; } = 1200;
+
+    /// <summary>The largest datagram this host sends or accepts. Default 1472 (a 1500-byte Ethernet MTU minus IPv4 and UDP headers); path-MTU probing climbs from <see cref="MinPacketSize"/> towards it. Up to 65507 on loopback.</summary>
+    public int MaxPacketSize { get; set; } = 1472;
+
+    /// <summary>Probe for a larger packet size after connecting. Default on; a lost probe costs nothing but the probe.</summary>
+    public bool MtuProbing { get; set; } = true;
+
+    /// <summary>The largest message accepted or sent. Default 1 MiB; larger messages are refused with <see cref="SendStatus.TooLarge"/>.</summary>
+    public int MaxMessageSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Channels per peer (0..Channels-1), each with its own ordering. Default 8, at most 255.</summary>
+    public int Channels { get; set; } = 8;
+
+    /// <summary>Bytes of reliable message data a peer may send beyond what this host's application consumed (flow control). Default 4 MiB; at least twice <see cref="MaxMessageSize"/>.</summary>
+    public int ReceiveWindowBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Reliable messages per channel a peer may have beyond the oldest one not yet received (bounds the reorder buffers). Default 8192.</summary>
+    public int MaxEnqueuedMessages { get; set; } = 8192;
+
+    /// <summary>Incomplete unreliable fragmented messages kept per peer; the stalest is dropped past it. Default 16.</summary>
+    public int MaxIncompleteUnreliable { get; set; } = 16;
+
+    /// <summary>How long an incomplete unreliable fragmented message waits for its missing fragments. Default 5 s.</summary>
+    public TimeSpan UnreliableFragmentExpiry { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Messages per peer not yet final (queued, in flight or waiting for their delivered confirmation). A full queue makes <c>Send</c> return <see cref="SendStatus.QueueFull"/>. Default 65536.</summary>
+    public int MaxPendingMessages { get; set; } = 65536;
+
+    /// <summary>Payload bytes per peer queued or unacknowledged. Default 16 MiB.</summary>
+    public long MaxPendingBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Acknowledge at once after this many ack-eliciting packets (<c>max_confirmation_frequency</c>). Default 2, as TCP and QUIC.</summary>
+    public int AckEveryPackets { get; set; } = 2;
+
+    /// <summary>Longest wait before acknowledging (<c>max_confirmation_delay</c>). Default 1 ms: short, because loopback round trips are tens of microseconds.</summary>
+    public TimeSpan MaxAckDelay { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Retransmission timeout before any RTT sample (RFC 6298 says 1 s; default 200 ms, as QUIC's 333 ms and modern stacks choose lower).</summary>
+    public TimeSpan InitialRto { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Lower bound of the retransmission timeout. Default 5 ms.</summary>
+    public TimeSpan MinRto { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Upper bound of the retransmission timeout, after backoff. Default 2 s.</summary>
+    public TimeSpan MaxRto { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Silence from a peer after which heartbeats start (<c>peer_start_heartbeat_timeout</c>). Default 1 s.</summary>
+    public TimeSpan StartHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Interval between heartbeats while a peer is silent (<c>peer_heartbeat_delay</c>). Default 500 ms.</summary>
+    public TimeSpan HeartbeatDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Silence after which a peer is inactive and disconnected, or reconnected when pinned (<c>peer_heartbeat_timeout</c>). Default 10 s.</summary>
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a handshake may take before the connect fails. Default 5 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a handshake cookie stays valid. Default 10 s.</summary>
+    public TimeSpan CookieLifetime { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Queued → sent: a message not sent within this is dropped as timed out (it never reached the wire, so ordering is kept). Default: infinite.</summary>
+    public TimeSpan SendTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>Queued → received: a reliable message the peer has not received within this disconnects the peer (its ordered stream cannot skip it; TCP's user timeout). Default 30 s.</summary>
+    public TimeSpan ReceiveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Received → delivered: a message whose delivered confirmation has not come within this becomes <see cref="MessageState.TimedOut"/>. Default 30 s.</summary>
+    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Sessions this host holds at once (both directions); a Connect past it is refused. Default 10 000.</summary>
+    public int MaxPeers { get; set; } = 10_000;
+
+    /// <summary>Peer state changes kept for <see cref="UdpHost.DrainPeerChanges"/>; older ones are dropped (and counted). Default 4096.</summary>
+    public int MaxPeerChanges { get; set; } = 4096;
+
+    /// <summary>Time between reconnect attempts of a pinned peer. Default 1 s.</summary>
+    public TimeSpan PinnedReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Kernel socket buffer sizes asked for (the kernel may cap them). Default 4 MiB each.</summary>
+    public int SocketBufferSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        Require(MinPacketSize is >= 576 and <= 65507, nameof(MinPacketSize), "must be 576..65507");
+        Require(MaxPacketSize >= MinPacketSize && MaxPacketSize <= 65507, nameof(MaxPacketSize), "must be MinPacketSize..65507");
+        Require(MaxMessageSize > 0, nameof(MaxMessageSize), "must be positive");
+        Require(Channels is >= 1 and <= 255, nameof(Channels), "must be 1..255");
+        Require(ReceiveWindowBytes >= 2L * MaxMessageSize, nameof(ReceiveWindowBytes), "must be at least twice MaxMessageSize (a fragmented message must fit while another is buffered)");
+        Require(MaxEnqueuedMessages is >= 16 and <= 1 << 20, nameof(MaxEnqueuedMessages), "must be 16..1048576");
+        Require(MaxPendingMessages >= 1, nameof(MaxPendingMessages), "must be positive");
+        Require(MaxPendingBytes >= MaxMessageSize, nameof(MaxPendingBytes), "must hold at least one maximum-size message");
+        Require(AckEveryPackets >= 1, nameof(AckEveryPackets), "must be positive");
+        Require(MinRto > TimeSpan.Zero && MaxRto >= MinRto && InitialRto >= MinRto, nameof(InitialRto), "need 0 < MinRto <= InitialRto, MinRto <= MaxRto");
+        Require(HeartbeatTimeout > StartHeartbeatTimeout && HeartbeatDelay > TimeSpan.Zero, nameof(HeartbeatTimeout), "must exceed StartHeartbeatTimeout, with a positive HeartbeatDelay");
+        Require(MaxPeers >= 1 && MaxPeerChanges >= 1, nameof(MaxPeers), "must be positive");
+    }
+
+    private static void Require(bool condition, string name, string why)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"UdpHostOptions.{name} {why}.", name);
+        }
+    }
+}

@@ -1,0 +1,322 @@
+namespace Parley.Udp;
+
+public sealed partial class UdpPeer
+{
+    private const int ProbeAttempts = 2;
+    private const int ProbeResolution = 16;
+
+    // Handshake (initiator side).
+    internal byte[]? Cookie;
+    internal long HandshakeStartedAt;
+    internal long NextHandshakeAt = long.MaxValue;
+    internal long HandshakeInterval;
+
+    // Path-MTU probing: a binary search between the confirmed size and the ceiling.
+    private int _probeCeiling;
+    private int _probeSize;          // the size of the probe in flight (0 when none)
+    private int _probeFailures;
+    private bool _ceilingTried;
+    private long _nextProbeAt = long.MaxValue;
+
+    // The host's timer queue position.
+    internal long ScheduledAt = long.MaxValue;
+    internal bool InDirtyList;
+
+    /// <summary>The session is up: limits from the handshake, timers started, probing begins.</summary>
+    internal void Establish(uint remoteSessionId, uint peerWindow, int peerMaxEnqueued, int peerMaxPacket, long now)
+    {
+        RemoteSessionId = remoteSessionId;
+        State = PeerState.Connected;
+        _sendLimit = peerWindow;
+        _peerMaxEnqueued = Math.Clamp(peerMaxEnqueued, 16, 1 << 20);
+        _probeCeiling = Math.Min(_options.MaxPacketSize, Math.Max(_options.MinPacketSize, peerMaxPacket));
+        _advertisedLimit = (uint)_options.ReceiveWindowBytes;
+        _lastReceivedAt = now;
+        _lastHeartbeatAt = now;
+        _pacingUpdatedAt = now;
+        NextHandshakeAt = long.MaxValue;
+        if (_options.MtuProbing && _probeCeiling > _packetSize)
+        {
+            _nextProbeAt = now;
+        }
+    }
+
+    /// <summary>The session ended: everything pending fails, buffers go back. Idempotent.</summary>
+    internal void Terminate(DisconnectReason reason)
+    {
+        if (State == PeerState.Disconnected)
+        {
+            return;
+        }
+
+        State = PeerState.Disconnected;
+        DisconnectReason = reason;
+        FailAllPending();
+        ReleaseReceiveBuffers();
+        _deliveredToSend.Clear();
+    }
+
+    internal void UpdateAddress(System.Net.SocketAddress address)
+    {
+        Address = address;
+        RemoteEndPoint = (System.Net.IPEndPoint)new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0).Create(address);
+    }
+
+    internal uint LargestReceived => _largestReceived;
+
+    internal bool IsActiveAt(long now) => State == PeerState.Connected && now - _lastReceivedAt < (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
+
+    internal void SendClose(DisconnectReason reason)
+    {
+        if (State == PeerState.Connected)
+        {
+            _host.SendClose(this, reason);
+        }
+    }
+
+    /// <summary>The earliest time this peer needs attention without new input.</summary>
+    internal long NextDeadline()
+    {
+        if (State == PeerState.Connecting)
+        {
+            return NextHandshakeAt;
+        }
+
+        if (State != PeerState.Connected)
+        {
+            return long.MaxValue;
+        }
+
+        long deadline = _lastReceivedAt + (long)_options.HeartbeatTimeout.TotalMicroseconds;
+        long silentFrom = _lastReceivedAt + (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
+        deadline = Math.Min(deadline, Math.Max(silentFrom, _lastHeartbeatAt + (long)_options.HeartbeatDelay.TotalMicroseconds));
+        if (_ackPending && !_ackNow)
+        {
+            deadline = Math.Min(deadline, _ackDeadline);
+        }
+
+        if (_log.Count > 0)
+        {
+            deadline = Math.Min(deadline, _log.At(0).SentAt + (long)_rtt.Rto.TotalMicroseconds);
+        }
+
+        deadline = Math.Min(deadline, _lossTime);
+        if (_pacingNextAt > 0 && HasDataToSend() && _congestion.CanSend(_packetSize))
+        {
+            deadline = Math.Min(deadline, _pacingNextAt);
+        }
+
+        if (_creditBlocked && _log.Count == 0)
+        {
+            deadline = Math.Min(deadline, _creditBlockedSince + (long)_rtt.Rto.TotalMicroseconds);
+        }
+
+        if (_gapSince != long.MaxValue && !_gapNacked)
+        {
+            deadline = Math.Min(deadline, _gapSince + NackDelayMicros);
+        }
+
+        deadline = Math.Min(deadline, _nextProbeAt);
+        deadline = Math.Min(deadline, MessageDeadline());
+        return deadline;
+    }
+
+    /// <summary>The timers, for diagnosing a peer that wants attention it does not take (tests).</summary>
+    internal string DescribeTimers()
+    {
+        lock (_host.Gate)
+        {
+            return $"{this}: now {_host.NowMicros} next {NextDeadline()} ack {_ackPending}/{_ackNow}/{_ackDeadline} log {_log.Count}/{(_log.Count > 0 ? _log.At(0).SentAt : 0)} rto {_rtt.Rto} loss {_lossTime} pace {_pacingNextAt} credit {_creditBlocked}/{_creditBlockedSince} gap {_gapSince}/{_gapNacked} probe {_nextProbeAt} msg {MessageDeadline()} hb {_lastReceivedAt}/{_lastHeartbeatAt} queue {_sendQueue.Count} rtx {_retransmitQueue.Count} cwnd {_congestion.Window}/{_congestion.BytesInFlight}";
+        }
+    }
+
+    private long MessageDeadline()
+    {
+        long deadline = long.MaxValue;
+        if (_options.SendTimeout != Timeout.InfiniteTimeSpan && _sendQueue.TryPeek(out OutgoingMessage? queued) && queued.NextFragment == 0)
+        {
+            deadline = queued.QueuedAt + (long)_options.SendTimeout.TotalMicroseconds;
+        }
+
+        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingReceive, MessageState.Received, out OutgoingMessage? sent))
+        {
+            deadline = Math.Min(deadline, sent.QueuedAt + (long)_options.ReceiveTimeout.TotalMicroseconds);
+        }
+
+        if (_options.DeliveryTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingDelivery, MessageState.Delivered, out OutgoingMessage? received))
+        {
+            deadline = Math.Min(deadline, received.ReceivedAt + (long)_options.DeliveryTimeout.TotalMicroseconds);
+        }
+
+        return deadline;
+    }
+
+    // The oldest message of a queue that has not reached (or passed) a state; stale entries are dropped.
+    private static bool TryPeekLive(Queue<(OutgoingMessage Message, int Version)> queue, MessageState reached, out OutgoingMessage message)
+    {
+        while (queue.TryPeek(out var front))
+        {
+            if (front.Message.Version == front.Version && front.Message.State < reached && front.Message.State != MessageState.Unknown)
+            {
+                message = front.Message;
+                return true;
+            }
+
+            queue.Dequeue();
+        }
+
+        message = null!;
+        return false;
+    }
+
+    /// <summary>Runs whatever is due at <paramref name="now"/>.</summary>
+    internal void OnTimer(long now)
+    {
+        if (State != PeerState.Connected)
+        {
+            return;
+        }
+
+        if (now - _lastReceivedAt >= (long)_options.HeartbeatTimeout.TotalMicroseconds)
+        {
+            _host.EndSession(this, DisconnectReason.Timeout);
+            return;
+        }
+
+        if (now - _lastReceivedAt >= (long)_options.StartHeartbeatTimeout.TotalMicroseconds && now - _lastHeartbeatAt >= (long)_options.HeartbeatDelay.TotalMicroseconds)
+        {
+            _heartbeatDue = true;
+        }
+
+        if (_log.Count > 0 && now - _log.At(0).SentAt >= (long)_rtt.Rto.TotalMicroseconds)
+        {
+            OnRetransmissionTimeout(now);
+        }
+
+        if (_lossTime <= now)
+        {
+            DetectLosses(now);
+            _log.TrimSettled();
+        }
+
+        if (_creditBlocked && _log.Count == 0 && now - _creditBlockedSince >= (long)_rtt.Rto.TotalMicroseconds)
+        {
+            _heartbeatDue = true; // the window update may have been lost: an eliciting packet brings a fresh one
+            _creditBlockedSince = now;
+        }
+
+        if (_gapSince != long.MaxValue && !_gapNacked && now - _gapSince >= NackDelayMicros)
+        {
+            if (_received.TryGetLowestGap(out uint first, out uint count) && first == _gapFirst)
+            {
+                _nackFirst = first;
+                _nackCount = (ushort)Math.Min(count, ushort.MaxValue);
+                _nackDue = true;
+            }
+
+            _gapNacked = true;
+        }
+
+        CheckMessageTimeouts(now);
+    }
+
+    private void CheckMessageTimeouts(long now)
+    {
+        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingReceive, MessageState.Received, out OutgoingMessage? sent)
+            && now - sent.QueuedAt >= (long)_options.ReceiveTimeout.TotalMicroseconds)
+        {
+            SendClose(DisconnectReason.MessageTimeout);
+            _host.EndSession(this, DisconnectReason.MessageTimeout);
+            return;
+        }
+
+        while (_options.SendTimeout != Timeout.InfiniteTimeSpan && _sendQueue.TryPeek(out OutgoingMessage? queued) && queued.NextFragment == 0
+            && now - queued.QueuedAt >= (long)_options.SendTimeout.TotalMicroseconds)
+        {
+            _sendQueue.Dequeue();
+            Finish(queued, MessageState.TimedOut);
+        }
+
+        while (_options.DeliveryTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingDelivery, MessageState.Delivered, out OutgoingMessage? received)
+            && now - received.ReceivedAt >= (long)_options.DeliveryTimeout.TotalMicroseconds)
+        {
+            _awaitingDelivery.Dequeue();
+            Finish(received, MessageState.TimedOut);
+        }
+    }
+
+    /// <summary>Sends the next path-MTU probe when one is due: a padded packet of the size being tried.</summary>
+    private void TryStartProbe(long now)
+    {
+        if (_probeSize != 0 || now < _nextProbeAt || State != PeerState.Connected)
+        {
+            return;
+        }
+
+        _nextProbeAt = long.MaxValue;
+        if (_probeCeiling - _packetSize < ProbeResolution)
+        {
+            return; // search finished
+        }
+
+        // First try the ceiling (often right on loopback and LANs), then halve the interval.
+        _probeSize = _ceilingTried ? (_packetSize + _probeCeiling + 1) / 2 : _probeCeiling;
+        Span<byte> packet = _host.PacketBuffer.AsSpan(0, _probeSize);
+        packet[PacketCodec.HeaderSize..^PacketCodec.ChecksumSize].Clear();
+        uint number = _nextPacketNumber++;
+        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Probe, RemoteSessionId, number), _probeSize - PacketCodec.Overhead);
+        _log.Add(number, now, size, _log.ItemTail, isProbe: true);
+        Emit(packet[..size]);
+    }
+
+    private void OnProbeAcked(int size)
+    {
+        _packetSize = Math.Max(_packetSize, size);
+        _probeSize = 0;
+        _probeFailures = 0;
+        _nextProbeAt = _host.NowMicros;
+        _host.MarkDirty(this);
+    }
+
+    private void OnProbeLost(int size)
+    {
+        _probeSize = 0;
+        _ceilingTried |= _probeFailures + 1 >= ProbeAttempts;
+        if (++_probeFailures >= ProbeAttempts)
+        {
+            _probeCeiling = size - 1; // that size does not get through: search below it
+            _probeFailures = 0;
+        }
+
+        _nextProbeAt = _host.NowMicros;
+        _host.MarkDirty(this);
+    }
+
+    private UdpStatistics Snapshot() => new()
+    {
+        PacketsSent = _packetsSent,
+        PacketsReceived = _packetsReceived,
+        BytesSent = _bytesSent,
+        BytesReceived = _bytesReceived,
+        MessagesSent = _messagesSent,
+        MessagesReceived = _messagesReceived,
+        PayloadBytesReceived = _payloadReceived,
+        Retransmissions = _retransmissions,
+        PacketsLost = _packetsLost,
+        Timeouts = _timeouts,
+        DuplicatePackets = _duplicatePackets,
+        DuplicateMessages = _duplicateMessages,
+        PacketsDropped = _packetsDropped,
+        SmoothedRtt = _rtt.SmoothedRtt,
+        RttVariation = _rtt.RttVariation,
+        Rto = _rtt.Rto,
+        CongestionWindow = _congestion.Window,
+        BytesInFlight = _congestion.BytesInFlight,
+        SendCredit = CreditLeft,
+        QueuedMessages = _sendQueue.Count,
+        PendingMessages = _pendingCount,
+        PendingBytes = _pendingBytes,
+        BufferedReceiveBytes = _bufferedBytes + _reliableAssembly.BufferedBytes + _unreliableAssembly.BufferedBytes,
+        PacketSize = _packetSize,
+    };
+}

@@ -1,0 +1,352 @@
+using System.Buffers;
+
+namespace Parley.Udp;
+
+public sealed partial class UdpPeer
+{
+    private readonly ReceivedPackets _received = new();
+    private readonly ReceiveChannel[] _receiveChannels;
+    private readonly Reassembler _reliableAssembly;
+    private readonly Reassembler _unreliableAssembly;
+    private readonly Queue<uint> _deliveredToSend = new();
+
+    private bool _ackPending;
+    private bool _ackNow;
+    private int _ackElicitingSinceAck;
+    private long _ackDeadline = long.MaxValue;
+    private uint _largestReceived;
+    private long _largestReceivedAt;
+
+    // Flow control, receiving side: reliable bytes that arrived (first copies) and that the application consumed.
+    private uint _arrivedBytes;
+    private uint _consumedBytes;
+    private uint _advertisedLimit;
+    private bool _windowUpdateDue;
+    private long _bufferedBytes; // complete out-of-order ordered messages waiting for their turn
+    private int _peerMaxEnqueued = 16;
+
+    private long _echoPending;
+    private bool _heartbeatDue;
+    private long _lastHeartbeatAt;
+    private long _lastReceivedAt;
+
+    // Nack: the lowest missing packet number, since when it has been missing, and whether it was asked for.
+    private uint _gapFirst;
+    private long _gapSince = long.MaxValue;
+    private bool _gapNacked;
+    private bool _nackDue;
+    private uint _nackFirst;
+    private ushort _nackCount;
+
+    private long _packetsReceived, _bytesReceived, _messagesReceived, _payloadReceived, _duplicatePackets, _duplicateMessages, _packetsDropped;
+
+    private sealed class ReceiveChannel
+    {
+        /// <summary>Ordered: the next sequence to deliver. Unordered: every sequence below it was delivered.</summary>
+        public uint Next;
+
+        /// <summary>Ordered: complete messages waiting for an earlier one (pooled buffers).</summary>
+        public readonly Dictionary<uint, (byte[] Buffer, int Length, uint Id)> Waiting = [];
+
+        /// <summary>Unordered: sequences delivered above <see cref="Next"/>.</summary>
+        public readonly HashSet<uint> DeliveredAhead = [];
+    }
+
+    internal void CountDropped() => _packetsDropped++;
+
+    /// <summary>A Data or Probe packet of this session arrived (checksum already verified).</summary>
+    internal void OnPacket(in PacketHeader header, ReadOnlySpan<byte> payload, int datagramLength, long now)
+    {
+        uint number = header.PacketNumber;
+        if (_received.Contains(number))
+        {
+            _duplicatePackets++;
+            _ackNow = true; // our acknowledgement was probably lost
+            _host.MarkDirty(this);
+            return;
+        }
+
+        var check = new FrameReader(payload);
+        while (check.TryReadNext())
+        {
+        }
+
+        if (check.Malformed)
+        {
+            _packetsDropped++;
+            _host.CountDrop(DropReason.MalformedFrames);
+            return;
+        }
+
+        _lastReceivedAt = now;
+        _packetsReceived++;
+        _bytesReceived += datagramLength;
+        bool elicits = header.Type == PacketType.Probe;
+        bool accepted = true;
+        var reader = new FrameReader(payload);
+        while (reader.TryReadNext() && State == PeerState.Connected)
+        {
+            switch (reader.Type)
+            {
+                case FrameType.Message:
+                    elicits = true;
+                    MessageFrame frame = reader.Message;
+                    accepted &= OnMessage(in frame, now);
+                    break;
+                case FrameType.Ack:
+                    OnAck(ref reader, now);
+                    break;
+                case FrameType.Delivered:
+                    elicits = true;
+                    OnDelivered(ref reader, now);
+                    break;
+                case FrameType.Heartbeat:
+                    if (reader.Echo == 0)
+                    {
+                        _echoPending = Math.Max(1, reader.Timestamp);
+                        elicits = true;
+                        _ackNow = true;
+                    }
+                    else if (now - reader.Echo >= 0)
+                    {
+                        _rtt.AddSample(TimeSpan.FromMicroseconds(now - reader.Echo));
+                    }
+
+                    break;
+                case FrameType.Window:
+                    if ((int)(reader.Value - _sendLimit) > 0)
+                    {
+                        _sendLimit = reader.Value;
+                        _creditBlocked = false;
+                    }
+
+                    break;
+                case FrameType.Nack:
+                    OnNack(reader.Value, reader.Count);
+                    break;
+            }
+        }
+
+        if (!accepted || State != PeerState.Connected)
+        {
+            // Not recorded, so not acknowledged: the sender retransmits, and what was taken from this packet is deduplicated.
+            _packetsDropped++;
+            return;
+        }
+
+        _received.Record(number);
+        bool outOfOrder = number != _largestReceived + 1;
+        if (number > _largestReceived)
+        {
+            _largestReceived = number;
+            _largestReceivedAt = now;
+        }
+
+        if (elicits)
+        {
+            _ackPending = true;
+            if (++_ackElicitingSinceAck >= _options.AckEveryPackets || outOfOrder)
+            {
+                _ackNow = true;
+            }
+            else if (_ackDeadline == long.MaxValue)
+            {
+                _ackDeadline = now + (long)_options.MaxAckDelay.TotalMicroseconds;
+            }
+        }
+
+        TrackGap(now);
+        _host.MarkDirty(this);
+    }
+
+    /// <summary>Takes one message frame; false when it cannot be taken now (the packet is then not acknowledged).</summary>
+    private bool OnMessage(in MessageFrame frame, long now)
+    {
+        if (frame.Channel >= _options.Channels)
+        {
+            return false;
+        }
+
+        if (frame.Mode == DeliveryMode.Unreliable)
+        {
+            if (frame.Fragments == 1)
+            {
+                Deliver(frame.Data, frame.Channel, frame.Mode, frame.MessageId);
+            }
+            else if (_unreliableAssembly.Add(frame.MessageId, frame.Fragment, frame.Fragments, frame.TotalLength, frame.Data, now, out byte[]? whole, out int length) == AssemblyResult.Complete)
+            {
+                Deliver(whole.AsSpan(0, length), frame.Channel, frame.Mode, frame.MessageId);
+                Reassembler.ReturnBuffer(whole!);
+            }
+
+            return true;
+        }
+
+        ReceiveChannel channel = _receiveChannels[ChannelIndex(frame.Channel, frame.Mode)];
+        uint ahead = frame.Sequence - channel.Next;
+        if ((int)ahead < 0 || (frame.Mode == DeliveryMode.ReliableOrdered ? channel.Waiting.ContainsKey(frame.Sequence) : channel.DeliveredAhead.Contains(frame.Sequence)))
+        {
+            _duplicateMessages++;
+            return true; // had it already
+        }
+
+        if (ahead >= (uint)_options.MaxEnqueuedMessages)
+        {
+            return false; // beyond the window we gave the peer
+        }
+
+        if (frame.Fragments > 1 && _reliableAssembly.Has(frame.MessageId, frame.Fragment))
+        {
+            _duplicateMessages++;
+            return true;
+        }
+
+        if (_arrivedBytes + (uint)frame.Data.Length - _consumedBytes > (uint)_options.ReceiveWindowBytes)
+        {
+            return false; // past the credit we gave
+        }
+
+        byte[]? buffer = null;
+        int messageLength = frame.Data.Length;
+        if (frame.Fragments > 1)
+        {
+            AssemblyResult result = _reliableAssembly.Add(frame.MessageId, frame.Fragment, frame.Fragments, frame.TotalLength, frame.Data, now, out buffer, out messageLength);
+            if (result == AssemblyResult.Refused)
+            {
+                return false;
+            }
+
+            _arrivedBytes += (uint)frame.Data.Length;
+            if (result != AssemblyResult.Complete)
+            {
+                return true;
+            }
+        }
+        else
+        {
+            _arrivedBytes += (uint)frame.Data.Length;
+        }
+
+        if (frame.Mode == DeliveryMode.ReliableOrdered && ahead != 0)
+        {
+            if (buffer is null)
+            {
+                buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, messageLength));
+                frame.Data.CopyTo(buffer);
+            }
+
+            channel.Waiting[frame.Sequence] = (buffer, messageLength, frame.MessageId);
+            _bufferedBytes += messageLength;
+            return true;
+        }
+
+        ReadOnlySpan<byte> data = buffer is null ? frame.Data : buffer.AsSpan(0, messageLength);
+        Deliver(data, frame.Channel, frame.Mode, frame.MessageId);
+        Consumed(messageLength);
+        if (buffer is not null)
+        {
+            Reassembler.ReturnBuffer(buffer);
+        }
+
+        if (frame.Mode == DeliveryMode.ReliableOrdered)
+        {
+            channel.Next++;
+            while (State == PeerState.Connected && channel.Waiting.Remove(channel.Next, out var waiting))
+            {
+                _bufferedBytes -= waiting.Length;
+                Deliver(waiting.Buffer.AsSpan(0, waiting.Length), frame.Channel, frame.Mode, waiting.Id);
+                Consumed(waiting.Length);
+                ArrayPool<byte>.Shared.Return(waiting.Buffer);
+                channel.Next++;
+            }
+        }
+        else if (ahead == 0)
+        {
+            channel.Next++;
+            while (channel.DeliveredAhead.Remove(channel.Next))
+            {
+                channel.Next++;
+            }
+        }
+        else
+        {
+            channel.DeliveredAhead.Add(frame.Sequence);
+        }
+
+        return true;
+    }
+
+    private void Deliver(ReadOnlySpan<byte> data, byte channel, DeliveryMode mode, uint id)
+    {
+        _messagesReceived++;
+        _payloadReceived += data.Length;
+        _host.RaiseMessage(this, new UdpMessage(data, channel, mode, id));
+        if (mode != DeliveryMode.Unreliable)
+        {
+            _deliveredToSend.Enqueue(id);
+        }
+    }
+
+    private void Consumed(int bytes)
+    {
+        _consumedBytes += (uint)bytes;
+        if (_consumedBytes + (uint)_options.ReceiveWindowBytes - _advertisedLimit >= (uint)_options.ReceiveWindowBytes / 4)
+        {
+            _windowUpdateDue = true;
+        }
+    }
+
+    /// <summary>The peer asks again for packets it misses: those still outstanding are lost now.</summary>
+    private void OnNack(uint first, ushort count)
+    {
+        for (uint number = first; number - first < count; number++)
+        {
+            ref SentPacket packet = ref _log.Find(number);
+            if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref packet) && packet.Outcome == 0)
+            {
+                DeclareLost(ref packet);
+            }
+        }
+
+        _log.TrimSettled();
+    }
+
+    /// <summary>Follows the lowest missing packet number; one that stays missing for the Nack delay is asked for.</summary>
+    private void TrackGap(long now)
+    {
+        if (!_received.TryGetLowestGap(out uint gapFirst, out uint gapCount))
+        {
+            _gapSince = long.MaxValue;
+            return;
+        }
+
+        if (gapFirst != _gapFirst || _gapSince == long.MaxValue)
+        {
+            _gapFirst = gapFirst;
+            _gapSince = now;
+            _gapNacked = false;
+        }
+
+        _nackCount = (ushort)Math.Min(gapCount, ushort.MaxValue);
+    }
+
+    private long NackDelayMicros => (long)Math.Max(_options.MaxAckDelay.TotalMicroseconds * 2, _rtt.HasSample ? _rtt.SmoothedRtt.TotalMicroseconds / 4 : 0);
+
+    private void ReleaseReceiveBuffers()
+    {
+        foreach (ReceiveChannel channel in _receiveChannels)
+        {
+            foreach ((byte[] buffer, _, _) in channel.Waiting.Values)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            channel.Waiting.Clear();
+            channel.DeliveredAhead.Clear();
+        }
+
+        _bufferedBytes = 0;
+        _reliableAssembly.Clear();
+        _unreliableAssembly.Clear();
+    }
+}

@@ -1,0 +1,188 @@
+using System.Net;
+
+namespace Parley.Udp;
+
+/// <summary>
+/// One session with a remote host: what <see cref="UdpHost.Connect"/> returns and what
+/// <see cref="UdpHost.PeerConnected"/> hands out. Thread-safe: every member takes the host's
+/// lock (short, never across I/O). Sending only queues; the host's send loop puts the message on
+/// the wire as congestion, pacing and the peer's flow-control credit allow.
+/// </summary>
+public sealed partial class UdpPeer
+{
+    private readonly UdpHost _host;
+    private readonly UdpHostOptions _options;
+
+    internal UdpPeer(UdpHost host, SocketAddress address, uint localSessionId, bool isInitiator)
+    {
+        _host = host;
+        _options = host.Options;
+        Address = address;
+        RemoteEndPoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(address);
+        LocalSessionId = localSessionId;
+        IsInitiator = isInitiator;
+        _rtt = new RttEstimator(_options.InitialRto, _options.MinRto, _options.MaxRto);
+        _congestion = new CongestionController(_options.MinPacketSize);
+        _packetSize = _options.MinPacketSize;
+        _reliableAssembly = new Reassembler(_options.MaxMessageSize, int.MaxValue, long.MaxValue);
+        _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds);
+        _receiveChannels = new ReceiveChannel[_options.Channels * 2];
+        _sendChannels = new SendChannel[_options.Channels * 2];
+        for (int i = 0; i < _receiveChannels.Length; i++)
+        {
+            _receiveChannels[i] = new ReceiveChannel();
+            _sendChannels[i] = new SendChannel();
+        }
+
+        _received.Record(0); // packet number 0 is never used by a session: start the floor above it
+    }
+
+    /// <summary>The address the peer's packets come from now (changes when the peer's port or address changes).</summary>
+    public IPEndPoint RemoteEndPoint { get; private set; }
+
+    /// <summary>This host's id for the session (what the peer puts in its packets).</summary>
+    public uint LocalSessionId { get; }
+
+    /// <summary>The peer's id for the session (0 until the handshake completes).</summary>
+    public uint RemoteSessionId { get; private set; }
+
+    /// <summary>True when this host started the handshake.</summary>
+    public bool IsInitiator { get; }
+
+    /// <summary>The session's state.</summary>
+    public PeerState State { get; private set; } = PeerState.Connecting;
+
+    /// <summary>Why the session ended (<see cref="DisconnectReason.None"/> while it has not).</summary>
+    public DisconnectReason DisconnectReason { get; private set; }
+
+    /// <summary>True when this host keeps the peer across inactivity and reconnects it (see <see cref="UdpHost.Pin"/>).</summary>
+    public bool IsPinned { get; internal set; }
+
+    /// <summary>True when something was heard from the peer within <see cref="UdpHostOptions.StartHeartbeatTimeout"/>.</summary>
+    public bool IsActive
+    {
+        get
+        {
+            lock (_host.Gate)
+            {
+                return IsActiveAt(_host.NowMicros);
+            }
+        }
+    }
+
+    /// <summary>An application value to carry along (not used by the protocol).</summary>
+    public object? Tag { get; set; }
+
+    /// <summary>The smoothed round-trip time (zero before the first sample).</summary>
+    public TimeSpan SmoothedRtt
+    {
+        get
+        {
+            lock (_host.Gate)
+            {
+                return _rtt.SmoothedRtt;
+            }
+        }
+    }
+
+    internal SocketAddress Address { get; private set; }
+
+    /// <summary>
+    /// Queues a message. Never blocks and never grows past the peer's limits: the result says
+    /// <see cref="SendStatus.QueueFull"/> when <see cref="UdpHostOptions.MaxPendingMessages"/> or
+    /// <see cref="UdpHostOptions.MaxPendingBytes"/> is reached. Allowed while connecting (sent
+    /// once the session is up). The returned id names the message in state queries and events.
+    /// </summary>
+    public SendResult Send(ReadOnlySpan<byte> data, DeliveryMode mode = DeliveryMode.ReliableOrdered, byte channel = 0)
+    {
+        SendResult result;
+        lock (_host.Gate)
+        {
+            result = Enqueue(data, mode, channel);
+        }
+
+        if (result.IsQueued)
+        {
+            _host.WakeSender();
+        }
+
+        return result;
+    }
+
+    /// <summary>The state of a message sent to this peer (see <see cref="MessageState.Unknown"/> for ids long finished).</summary>
+    public MessageState GetMessageState(uint messageId)
+    {
+        lock (_host.Gate)
+        {
+            return StateOf(messageId);
+        }
+    }
+
+    /// <summary>The states of several messages, into <paramref name="states"/> (same length as <paramref name="messageIds"/>).</summary>
+    public void GetMessageStates(ReadOnlySpan<uint> messageIds, Span<MessageState> states)
+    {
+        if (states.Length < messageIds.Length)
+        {
+            throw new ArgumentException("One state per id is needed.", nameof(states));
+        }
+
+        lock (_host.Gate)
+        {
+            for (int i = 0; i < messageIds.Length; i++)
+            {
+                states[i] = StateOf(messageIds[i]);
+            }
+        }
+    }
+
+    /// <summary>The ids and states of every message to this peer that is not final yet, oldest first.</summary>
+    public IReadOnlyList<(uint Id, MessageState State)> GetPendingMessages()
+    {
+        lock (_host.Gate)
+        {
+            var list = new List<(uint, MessageState)>(_pending.Count);
+            foreach (OutgoingMessage message in _pending.Values)
+            {
+                list.Add((message.Id, message.State));
+            }
+
+            list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
+            return list;
+        }
+    }
+
+    /// <summary>Cancels a message that has not gone out yet; false when it already has (or is unknown).</summary>
+    public bool Cancel(uint messageId)
+    {
+        lock (_host.Gate)
+        {
+            return TryCancel(messageId);
+        }
+    }
+
+    /// <summary>Ends the session: a Close packet goes to the peer; pending messages become <see cref="MessageState.TimedOut"/>.</summary>
+    public void Disconnect()
+    {
+        lock (_host.Gate)
+        {
+            IsPinned = false;
+            if (State != PeerState.Disconnected)
+            {
+                SendClose(DisconnectReason.Remote);
+                _host.EndSession(this, DisconnectReason.Local);
+            }
+        }
+    }
+
+    /// <summary>A snapshot of the peer's counters and state.</summary>
+    public UdpStatistics GetStatistics()
+    {
+        lock (_host.Gate)
+        {
+            return Snapshot();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{RemoteEndPoint} #{LocalSessionId:x8} {State}";
+}
