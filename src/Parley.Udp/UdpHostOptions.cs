@@ -56,6 +56,13 @@ public sealed class UdpHostOptions
     /// <summary>Upper bound of the retransmission timeout, after backoff. Default 2 s.</summary>
     public TimeSpan MaxRto { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Loss rate up to which losses on a path whose round trip has not grown are taken as random
+    /// (radio, a flaky link) rather than congestion, and do not shrink the congestion window.
+    /// Default 0.15; 0 gives classic AIMD, halving on any loss.
+    /// </summary>
+    public double RandomLossTolerance { get; set; } = 0.15;
+
     /// <summary>Silence from a peer after which heartbeats start (<c>peer_start_heartbeat_timeout</c>). Default 1 s.</summary>
     public TimeSpan StartHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -74,7 +81,7 @@ public sealed class UdpHostOptions
     /// <summary>Queued → sent: a message not sent within this is dropped as timed out (it never reached the wire, so ordering is kept). Default: infinite.</summary>
     public TimeSpan SendTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
-    /// <summary>Queued → received: a reliable message the peer has not received within this disconnects the peer (its ordered stream cannot skip it; TCP's user timeout). Default 30 s.</summary>
+    /// <summary>Sent → received: a reliable message the peer has not received this long after it first went out disconnects the peer (its ordered stream cannot skip it; TCP's user timeout). Default 30 s.</summary>
     public TimeSpan ReceiveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Received → delivered: a message whose delivered confirmation has not come within this becomes <see cref="MessageState.TimedOut"/>. Default 30 s.</summary>
@@ -106,6 +113,7 @@ public sealed class UdpHostOptions
         Require(AckEveryPackets >= 1, nameof(AckEveryPackets), "must be positive");
         Require(MinRto > TimeSpan.Zero && MaxRto >= MinRto && InitialRto >= MinRto, nameof(InitialRto), "need 0 < MinRto <= InitialRto, MinRto <= MaxRto");
         Require(HeartbeatTimeout > StartHeartbeatTimeout && HeartbeatDelay > TimeSpan.Zero, nameof(HeartbeatTimeout), "must exceed StartHeartbeatTimeout, with a positive HeartbeatDelay");
+        Require(RandomLossTolerance is >= 0 and < 1, nameof(RandomLossTolerance), "must be 0..1");
         Require(MaxPeers >= 1 && MaxPeerChanges >= 1, nameof(MaxPeers), "must be positive");
     }
 

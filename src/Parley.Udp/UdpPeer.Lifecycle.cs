@@ -97,7 +97,7 @@ public sealed partial class UdpPeer
 
         if (_log.Count > 0)
         {
-            deadline = Math.Min(deadline, _log.At(0).SentAt + (long)_rtt.Rto.TotalMicroseconds);
+            deadline = Math.Min(deadline, _log.At(0).SentAt + RtoMicros);
         }
 
         deadline = Math.Min(deadline, _lossTime);
@@ -108,7 +108,7 @@ public sealed partial class UdpPeer
 
         if (_creditBlocked && _log.Count == 0)
         {
-            deadline = Math.Min(deadline, _creditBlockedSince + (long)_rtt.Rto.TotalMicroseconds);
+            deadline = Math.Min(deadline, _creditBlockedSince + RtoMicros);
         }
 
         if (_gapSince != long.MaxValue && !_gapNacked)
@@ -138,9 +138,9 @@ public sealed partial class UdpPeer
             deadline = queued.QueuedAt + (long)_options.SendTimeout.TotalMicroseconds;
         }
 
-        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingReceive, MessageState.Received, out OutgoingMessage? sent))
+        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingReceive, MessageState.Received, out OutgoingMessage? sent) && sent.Fragments != 0)
         {
-            deadline = Math.Min(deadline, sent.QueuedAt + (long)_options.ReceiveTimeout.TotalMicroseconds);
+            deadline = Math.Min(deadline, sent.FirstSentAt + (long)_options.ReceiveTimeout.TotalMicroseconds);
         }
 
         if (_options.DeliveryTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingDelivery, MessageState.Delivered, out OutgoingMessage? received))
@@ -188,7 +188,7 @@ public sealed partial class UdpPeer
             _heartbeatDue = true;
         }
 
-        if (_log.Count > 0 && now - _log.At(0).SentAt >= (long)_rtt.Rto.TotalMicroseconds)
+        if (_log.Count > 0 && now - _log.At(0).SentAt >= RtoMicros)
         {
             OnRetransmissionTimeout(now);
         }
@@ -199,7 +199,7 @@ public sealed partial class UdpPeer
             _log.TrimSettled();
         }
 
-        if (_creditBlocked && _log.Count == 0 && now - _creditBlockedSince >= (long)_rtt.Rto.TotalMicroseconds)
+        if (_creditBlocked && _log.Count == 0 && now - _creditBlockedSince >= RtoMicros)
         {
             _heartbeatDue = true; // the window update may have been lost: an eliciting packet brings a fresh one
             _creditBlockedSince = now;
@@ -223,7 +223,7 @@ public sealed partial class UdpPeer
     private void CheckMessageTimeouts(long now)
     {
         if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingReceive, MessageState.Received, out OutgoingMessage? sent)
-            && now - sent.QueuedAt >= (long)_options.ReceiveTimeout.TotalMicroseconds)
+            && sent.Fragments != 0 && now - sent.FirstSentAt >= (long)_options.ReceiveTimeout.TotalMicroseconds)
         {
             SendClose(DisconnectReason.MessageTimeout);
             _host.EndSession(this, DisconnectReason.MessageTimeout);

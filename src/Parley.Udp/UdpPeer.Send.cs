@@ -383,6 +383,7 @@ public sealed partial class UdpPeer
                 }
 
                 message.Fragment(capacity - MessageFrame.FragmentHeaderSize, capacity - MessageFrame.HeaderSize);
+                message.FirstSentAt = now;
                 if (message.IsReliable)
                 {
                     SendChannel channel = _sendChannels[ChannelIndex(message.Channel, message.Mode)];
@@ -447,6 +448,13 @@ public sealed partial class UdpPeer
     }
 
     private static int ChannelIndex(byte channel, DeliveryMode mode) => (channel * 2) + (mode == DeliveryMode.ReliableOrdered ? 1 : 0);
+
+    // The latest round trip is well above the path's minimum: a queue is forming somewhere.
+    private bool QueueBuilding => !_rtt.HasSample || _rtt.LatestRtt > (_rtt.MinRtt * 5 / 4) + TimeSpan.FromMilliseconds(1);
+
+    // The retransmission timeout plus the peer's allowed ack delay (RFC 9002's PTO does the same): without it, a
+    // steady path with little variance times out on every delayed acknowledgement.
+    private long RtoMicros => (long)(_rtt.Rto + _options.MaxAckDelay).TotalMicroseconds;
 
     private bool PacingAllows(long now)
     {
@@ -607,7 +615,7 @@ public sealed partial class UdpPeer
         }
 
         _packetsLost++;
-        _congestion.OnLost(packet.Number, packet.Size, _nextPacketNumber - 1);
+        _congestion.OnLost(packet.Number, packet.Size, _nextPacketNumber - 1, QueueBuilding);
 
         for (long i = packet.ItemStart; i < packet.ItemStart + packet.ItemCount; i++)
         {
@@ -631,7 +639,7 @@ public sealed partial class UdpPeer
     /// <summary>The retransmission timer fired: everything older than the timeout is lost, and the timeout doubles.</summary>
     private void OnRetransmissionTimeout(long now)
     {
-        long rto = (long)_rtt.Rto.TotalMicroseconds;
+        long rto = RtoMicros;
         bool any = false;
         for (int i = 0; i < _log.Count; i++)
         {

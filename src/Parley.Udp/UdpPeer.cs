@@ -22,7 +22,7 @@ public sealed partial class UdpPeer
         LocalSessionId = localSessionId;
         IsInitiator = isInitiator;
         _rtt = new RttEstimator(_options.InitialRto, _options.MinRto, _options.MaxRto);
-        _congestion = new CongestionController(_options.MinPacketSize);
+        _congestion = new CongestionController(_options.MinPacketSize, randomLossTolerance: _options.RandomLossTolerance);
         _packetSize = _options.MinPacketSize;
         _reliableAssembly = new Reassembler(_options.MaxMessageSize, int.MaxValue, long.MaxValue);
         _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds);

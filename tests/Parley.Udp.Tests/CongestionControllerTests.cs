@@ -92,3 +92,42 @@ public class CongestionControllerTests
         Assert.Equal(TimeSpan.Zero, cc.PacingInterval(TimeSpan.Zero, Mss));
     }
 }
+
+public class RandomLossToleranceTests
+{
+    [Fact]
+    public void Occasional_loss_on_a_path_without_queueing_does_not_shrink_the_window_but_heavy_loss_or_a_growing_queue_does()
+    {
+        var tolerant = new CongestionController(1200, initialPackets: 10, randomLossTolerance: 0.15);
+        long packet = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            tolerant.OnSent(1200);
+            if (i % 20 == 0)
+            {
+                tolerant.OnLost(packet++, 1200, packet, queueBuilding: false); // 5 % random loss
+            }
+            else
+            {
+                tolerant.OnAcked(packet++, 1200);
+            }
+        }
+
+        Assert.True(tolerant.Window > 100 * 1200, $"window {tolerant.Window}");
+        Assert.InRange(tolerant.LossRate, 0.02, 0.10);
+
+        long before = tolerant.Window;
+        tolerant.OnSent(1200);
+        tolerant.OnLost(packet++, 1200, packet, queueBuilding: true);
+        Assert.Equal(before / 2, tolerant.Window);
+
+        var heavy = new CongestionController(1200, initialPackets: 10, randomLossTolerance: 0.15);
+        for (int i = 0; i < 200; i++)
+        {
+            heavy.OnSent(1200);
+            heavy.OnLost(i, 1200, i, queueBuilding: false); // 100 % loss: the smoothed rate passes the tolerance
+        }
+
+        Assert.Equal(2 * 1200, heavy.Window);
+    }
+}

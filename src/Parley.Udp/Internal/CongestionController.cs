@@ -6,10 +6,19 @@ namespace Parley.Udp;
 /// per round trip and halves on a loss, at most once per recovery period (losses of packets sent
 /// before the last reduction do not reduce it again). The window never falls below two packets.
 /// A pacing interval spreads a window over a round trip instead of sending it in one burst.
+/// <para>
+/// Random loss is not congestion: a loss reduces the window only when the smoothed loss rate
+/// is at least <c>randomLossTolerance</c> or the round trip has grown above its minimum (a queue
+/// is building). Below that, the lost data is simply retransmitted — so a path with a few
+/// percent of random loss keeps its throughput, where pure AIMD would fall to a couple of packets
+/// per round trip. A tolerance of 0 is classic AIMD.
+/// </para>
 /// Not thread-safe (one per peer).
 /// </summary>
-internal sealed class CongestionController(int maxPacketSize, int initialPackets = 10)
+internal sealed class CongestionController(int maxPacketSize, int initialPackets = 10, double randomLossTolerance = 0)
 {
+    private const double LossRateWeight = 1.0 / 128;
+
     private readonly int _minimumWindow = 2 * maxPacketSize;
     private long _recoveryStartPacket = -1;
 
@@ -21,6 +30,9 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
 
     public bool InSlowStart => Window < SlowStartThreshold;
 
+    /// <summary>Exponentially smoothed fraction of packets lost (about the last 128 outcomes).</summary>
+    public double LossRate { get; private set; }
+
     /// <summary>True when <paramref name="bytes"/> more may be sent now.</summary>
     public bool CanSend(int bytes) => BytesInFlight + bytes <= Window;
 
@@ -30,6 +42,7 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
     public void OnAcked(long packetNumber, int bytes)
     {
         BytesInFlight = Math.Max(0, BytesInFlight - bytes);
+        LossRate -= LossRate * LossRateWeight;
         if (packetNumber <= _recoveryStartPacket)
         {
             return; // sent before the last reduction: no growth during recovery
@@ -38,10 +51,19 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
         Window += InSlowStart ? bytes : Math.Max(1, (long)maxPacketSize * bytes / Window);
     }
 
-    /// <summary>A packet was declared lost; <paramref name="largestSentPacket"/> marks the new recovery period.</summary>
-    public void OnLost(long packetNumber, int bytes, long largestSentPacket)
+    /// <summary>
+    /// A packet was declared lost; <paramref name="largestSentPacket"/> marks the new recovery period.
+    /// <paramref name="queueBuilding"/>: the latest round trip is well above the minimum.
+    /// </summary>
+    public void OnLost(long packetNumber, int bytes, long largestSentPacket, bool queueBuilding = true)
     {
         BytesInFlight = Math.Max(0, BytesInFlight - bytes);
+        LossRate += (1 - LossRate) * LossRateWeight;
+        if (!queueBuilding && LossRate < randomLossTolerance)
+        {
+            return; // random loss on an unqueued path: retransmit, keep the pace
+        }
+
         if (packetNumber <= _recoveryStartPacket)
         {
             return; // already reduced for this episode

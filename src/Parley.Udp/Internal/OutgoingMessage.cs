@@ -30,6 +30,7 @@ internal sealed class OutgoingMessage
     public byte[]? Acked;
 
     public long QueuedAt;
+    public long FirstSentAt;
     public long ReceivedAt;
 
     public bool IsReliable => Mode != DeliveryMode.Unreliable;

@@ -20,6 +20,9 @@ internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpa
 
     public bool HasSample { get; private set; }
 
+    /// <summary>The smallest sample seen: the path's round trip without queueing.</summary>
+    public TimeSpan MinRtt { get; private set; } = TimeSpan.MaxValue;
+
     /// <summary>The timeout to use now, including backoff.</summary>
     public TimeSpan Rto => Clamp(TimeSpan.FromTicks(_baseRto.Ticks << Math.Min(_backoff, 16)));
 
@@ -31,6 +34,7 @@ internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpa
         }
 
         LatestRtt = rtt;
+        MinRtt = rtt < MinRtt ? rtt : MinRtt;
         if (!HasSample)
         {
             SmoothedRtt = rtt;

@@ -1,0 +1,142 @@
+using System.Net;
+
+namespace Parley.Udp.Tests;
+
+/// <summary>Whatever arrives from the network is dropped and counted, never thrown, and never creates state.</summary>
+public class BadInputTests
+{
+    [Fact]
+    public void Random_datagrams_of_every_length_are_dropped_and_counted_and_the_session_goes_on()
+    {
+        var sim = new Simulation(30);
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        var random = new Random(30);
+        int max = server.Options.MaxPacketSize + 10;
+        for (int length = 0; length <= max; length++)
+        {
+            byte[] junk = new byte[length];
+            random.NextBytes(junk);
+            sim.Inject(Simulation.At(2), server, junk);                 // from the peer's own address
+            sim.Inject(Simulation.At(3000 + (length % 50)), server, junk); // and from strangers
+        }
+
+        // Well-formed packets with a valid checksum but garbage frames, for the live session and for no session.
+        for (int length = 1; length < 200; length++)
+        {
+            byte[] payload = new byte[length];
+            random.NextBytes(payload);
+            payload[0] = (byte)random.Next(1, 7); // a real frame type, then nonsense
+            byte[] packet = new byte[PacketCodec.Overhead + length];
+            PacketCodec.Write(packet, new PacketHeader(PacketType.Data, toClient.LocalSessionId, (uint)(1_000_000 + length)), payload);
+            sim.Inject(Simulation.At(2), server, packet);
+            PacketCodec.Write(packet, new PacketHeader(PacketType.Data, 12345, 1), payload);
+            sim.Inject(Simulation.At(2), server, packet);
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(100));
+        UdpStatistics stats = server.GetStatistics();
+        Assert.True(stats.PacketsDropped >= 2 * max, $"{stats.PacketsDropped} {string.Join(",", Enum.GetValues<DropReason>().Select(r => $"{r}={server.GetDropCount(r)}"))} {sim.Network.Delivered}");
+        Assert.True(server.GetDropCount(DropReason.UnknownVersion) > max); // 15 in 16 random first bytes
+        Assert.True(server.GetDropCount(DropReason.BadChecksum) > 0);
+        Assert.True(server.GetDropCount(DropReason.TooShort) > 0);
+        Assert.True(server.GetDropCount(DropReason.TooLong) > 0);
+        Assert.True(server.GetDropCount(DropReason.UnknownSession) > 0);
+        Assert.Equal(1, server.PeerCount);
+
+        var got = 0;
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got++;
+        toServer.Send([1, 2, 3]);
+        Assert.True(sim.RunUntil(() => got == 1, TimeSpan.FromSeconds(2)));
+    }
+
+    [Fact]
+    public void A_hello_smaller_than_the_minimum_gets_no_answer_and_the_answer_to_a_full_one_is_smaller()
+    {
+        var sim = new Simulation(31);
+        UdpHost server = sim.AddHost(1);
+        var answers = new List<byte[]>();
+        sim.Network.Attach(Simulation.At(50), (from, bytes) => answers.Add(bytes));
+
+        byte[] small = new byte[100];
+        PacketCodec.Write(small, new PacketHeader(PacketType.Hello, 7, 0), new byte[100 - PacketCodec.Overhead]);
+        sim.Inject(Simulation.At(50), server, small);
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Empty(answers);
+        Assert.Equal(1, server.GetDropCount(DropReason.BadHandshake));
+
+        byte[] hello = new byte[server.Options.MinPacketSize];
+        PacketCodec.Write(hello, new PacketHeader(PacketType.Hello, 7, 0), new byte[hello.Length - PacketCodec.Overhead]);
+        sim.Inject(Simulation.At(50), server, hello);
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        byte[] cookie = Assert.Single(answers);
+        Assert.True(cookie.Length < hello.Length / 10, $"{cookie.Length} bytes answered to {hello.Length}");
+        Assert.Equal(0, server.PeerCount); // stateless until the cookie comes back
+    }
+
+    [Fact]
+    public void A_connect_with_a_forged_or_borrowed_cookie_creates_no_session()
+    {
+        var sim = new Simulation(32);
+        UdpHost server = sim.AddHost(1);
+        var answers = new List<(IPEndPoint From, byte[] Bytes)>();
+        sim.Network.Attach(Simulation.At(50), (from, bytes) => answers.Add((from, bytes)));
+
+        // Get a real cookie for 127.0.0.1:50.
+        byte[] hello = new byte[server.Options.MinPacketSize];
+        PacketCodec.Write(hello, new PacketHeader(PacketType.Hello, 7, 0), new byte[hello.Length - PacketCodec.Overhead]);
+        sim.Inject(Simulation.At(50), server, hello);
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.True(PacketCodec.TryRead(answers.Single().Bytes, 65507, out PacketHeader header, out ReadOnlySpan<byte> cookie, out _, out _));
+        Assert.Equal(PacketType.Cookie, header.Type);
+        byte[] goodCookie = cookie.ToArray();
+
+        byte[] Connect(byte[] withCookie)
+        {
+            byte[] body = new byte[server.Options.MinPacketSize - PacketCodec.Overhead];
+            withCookie.CopyTo(body, 0);
+            BitConverter.TryWriteBytes(body.AsSpan(CookieJar.Size), 7u);
+            byte[] packet = new byte[server.Options.MinPacketSize];
+            PacketCodec.Write(packet, new PacketHeader(PacketType.Connect, 7, 0), body);
+            return packet;
+        }
+
+        byte[] forged = (byte[])goodCookie.Clone();
+        forged[10] ^= 1;
+        sim.Inject(Simulation.At(50), server, Connect(forged));           // tampered
+        sim.Inject(Simulation.At(51), server, Connect(goodCookie));       // someone else's (spoofed source)
+        sim.Inject(Simulation.At(50), server, Connect(new byte[CookieJar.Size]));
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(0, server.PeerCount);
+        Assert.Equal(3, server.GetDropCount(DropReason.BadHandshake));
+
+        sim.Inject(Simulation.At(50), server, Connect(goodCookie));       // the real one works
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1, server.PeerCount);
+        sim.Inject(Simulation.At(50), server, Connect(goodCookie));       // a repeat answers again, no second session
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1, server.PeerCount);
+        Assert.Equal(2, answers.Count(a => a.Bytes[0] == ((PacketCodec.Version << 4) | (byte)PacketType.Accept)));
+    }
+
+    [Fact]
+    public void Corrupted_datagrams_are_counted_as_bad_checksums_and_everything_still_arrives()
+    {
+        var sim = new Simulation(33);
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
+        sim.Network.Conditions = new NetworkConditions { Corruption = 0.3 };
+        var got = 0;
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got++;
+        for (int i = 0; i < 300; i++)
+        {
+            toServer.Send(SessionTests.Payload(i, 500));
+        }
+
+        Assert.True(sim.RunUntil(() => got == 300 && toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(30)));
+        Assert.True(server.GetStatistics().BadChecksums > 10);
+        Assert.Equal(sim.Network.Corrupted, server.GetStatistics().BadChecksums + client.GetStatistics().BadChecksums);
+    }
+}

@@ -1,0 +1,226 @@
+using System.Buffers.Binary;
+using System.Net;
+
+namespace Parley.Udp.Tests;
+
+/// <summary>Peer management over the simulator: timeouts, heartbeats, port changes, pinning, blacklists, queries.</summary>
+public class PeerTests
+{
+    [Fact]
+    public void A_silent_connection_is_kept_alive_by_heartbeats_which_also_measure_rtt()
+    {
+        var sim = new Simulation(2, new NetworkConditions { Delay = TimeSpan.FromMilliseconds(15) });
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        sim.RunFor(TimeSpan.FromSeconds(60)); // six heartbeat timeouts with nothing sent by the application
+        Assert.Equal(PeerState.Connected, toServer.State);
+        Assert.Equal(PeerState.Connected, toClient.State);
+        Assert.InRange(toServer.SmoothedRtt, TimeSpan.FromMilliseconds(29), TimeSpan.FromMilliseconds(35));
+        Assert.True(toServer.GetStatistics().PacketsSent > 50, "heartbeats were sent");
+    }
+
+    [Fact]
+    public void A_peer_that_vanishes_times_out_and_its_pending_messages_fail()
+    {
+        var sim = new Simulation(3);
+        var options = new UdpHostOptions { HeartbeatTimeout = TimeSpan.FromSeconds(3) };
+        UdpHost server = sim.AddHost(1, options);
+        UdpHost client = sim.AddHost(2, options);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        var failed = new List<uint>();
+        client.MessageStateChanged += (p, id, state) =>
+        {
+            if (state == MessageState.TimedOut)
+            {
+                failed.Add(id);
+            }
+        };
+        var gone = new List<UdpPeer>();
+        server.PeerDisconnected += gone.Add;
+
+        sim.Silence(server);
+        uint id = toServer.Send([1, 2, 3]).MessageId;
+        Assert.True(sim.RunUntil(() => toServer.State == PeerState.Disconnected, TimeSpan.FromSeconds(10)));
+        Assert.Equal(DisconnectReason.Timeout, toServer.DisconnectReason);
+        Assert.Equal([id], failed);
+        Assert.Equal(MessageState.TimedOut, toServer.GetMessageState(id));
+        Assert.Equal(SendStatus.NotConnected, toServer.Send([1]).Status);
+        Assert.Empty(client.GetPeers(PeerQuery.Known));
+        Assert.Contains(client.DrainPeerChanges(), c => c.Peer == toServer && c.State == PeerState.Disconnected && c.Reason == DisconnectReason.Timeout);
+    }
+
+    [Fact]
+    public void A_session_survives_the_client_changing_port_mid_stream()
+    {
+        var sim = new Simulation(4, new NetworkConditions { Delay = TimeSpan.FromMilliseconds(5), Loss = 0.05 });
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        var got = new List<int>();
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(BinaryPrimitives.ReadInt32LittleEndian(m.Data));
+        var moved = new List<IPEndPoint>();
+        server.PeerAddressChanged += p => moved.Add(p.RemoteEndPoint);
+
+        for (int i = 0; i < 200; i++)
+        {
+            toServer.Send(SessionTests.Payload(i, 100));
+        }
+
+        sim.RunUntil(() => got.Count >= 50, TimeSpan.FromSeconds(10));
+        sim.Move(client, 7777); // NAT rebinding
+        for (int i = 200; i < 400; i++)
+        {
+            toServer.Send(SessionTests.Payload(i, 100));
+        }
+
+        Assert.True(sim.RunUntil(() => got.Count == 400 && toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(30)));
+        Assert.Equal(Enumerable.Range(0, 400), got);
+        Assert.Equal([Simulation.At(7777)], moved);
+        Assert.Equal(Simulation.At(7777), toClient.RemoteEndPoint);
+        Assert.Single(server.GetPeers());
+    }
+
+    [Fact]
+    public void A_replayed_old_packet_from_another_address_does_not_move_the_session()
+    {
+        var sim = new Simulation(5);
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        for (int i = 0; i < 5; i++)
+        {
+            toServer.Send([1, 2, 3]);
+            sim.RunFor(TimeSpan.FromMilliseconds(10));
+        }
+
+        // Packet number 1 of the session, sealed correctly, from an attacker's address.
+        byte[] packet = new byte[PacketCodec.Overhead + 5];
+        var writer = new FrameWriter(packet.AsSpan(PacketCodec.HeaderSize, 5));
+        writer.TryWriteWindow(1);
+        PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, toClient.LocalSessionId, 1), 5);
+        sim.Inject(Simulation.At(666), server, packet);
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(Simulation.At(2), toClient.RemoteEndPoint);
+        Assert.Equal(1, server.GetDropCount(DropReason.UnknownSession));
+    }
+
+    [Fact]
+    public void A_pinned_peer_is_reconnected_after_the_other_side_restarts()
+    {
+        var sim = new Simulation(6);
+        var options = new UdpHostOptions { HeartbeatTimeout = TimeSpan.FromSeconds(2), PinnedReconnectDelay = TimeSpan.FromMilliseconds(500) };
+        UdpHost server = sim.AddHost(1, options);
+        UdpHost client = sim.AddHost(2, options);
+        UdpPeer first = client.Pin(Simulation.At(1));
+        Assert.True(sim.RunUntil(() => first.State == PeerState.Connected, TimeSpan.FromSeconds(5)));
+        Assert.True(first.IsPinned);
+
+        sim.Remove(server); // it says Close on the way out
+        Assert.True(sim.RunUntil(() => first.State == PeerState.Disconnected, TimeSpan.FromSeconds(5)));
+        Assert.Contains(first, client.GetPeers(PeerQuery.Known));
+
+        sim.RunFor(TimeSpan.FromSeconds(8)); // attempts fail while nobody listens
+        UdpHost restarted = sim.AddHost(1, options);
+        Assert.True(sim.RunUntil(() => client.GetPeers().Count == 1, TimeSpan.FromSeconds(10)));
+        UdpPeer second = client.GetPeers()[0];
+        Assert.NotSame(first, second);
+        Assert.True(second.IsPinned);
+        Assert.Equal(1, restarted.PeerCount);
+
+        Assert.True(client.Unpin(Simulation.At(1)));
+        Assert.False(second.IsPinned);
+    }
+
+    [Fact]
+    public void A_blacklisted_address_is_dropped_before_processing_and_its_sessions_end()
+    {
+        var sim = new Simulation(7);
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        server.Blacklist(IPAddress.Loopback);
+        Assert.Equal(PeerState.Disconnected, toClient.State);
+        toServer.Send([1]);
+        sim.RunFor(TimeSpan.FromSeconds(1));
+        Assert.True(server.GetDropCount(DropReason.Blacklisted) > 0);
+        Assert.Equal(0, server.PeerCount);
+        UdpPeer again = client.Connect(Simulation.At(1));
+        sim.RunFor(TimeSpan.FromSeconds(6));
+        Assert.Equal(DisconnectReason.ConnectFailed, again.DisconnectReason);
+
+        Assert.True(server.Unblacklist(IPAddress.Loopback));
+        UdpPeer third = client.Connect(Simulation.At(1));
+        Assert.True(sim.RunUntil(() => third.State == PeerState.Connected, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public void Queries_list_active_connected_and_known_peers_and_changes_since_the_last_query()
+    {
+        var sim = new Simulation(8);
+        var options = new UdpHostOptions { StartHeartbeatTimeout = TimeSpan.FromSeconds(1), HeartbeatDelay = TimeSpan.FromSeconds(5), HeartbeatTimeout = TimeSpan.FromSeconds(20) };
+        UdpHost server = sim.AddHost(1, options);
+        UdpHost a = sim.AddHost(2, options);
+        UdpHost b = sim.AddHost(3, options);
+        SessionTests.Connect(sim, a, server);
+        SessionTests.Connect(sim, b, server);
+        Assert.Equal(2, server.GetPeers(PeerQuery.Connected).Count);
+        Assert.Equal(2, server.GetPeers(PeerQuery.Active).Count);
+        Assert.Equal(2, server.DrainPeerChanges().Count(c => c.State == PeerState.Connected));
+        Assert.Empty(server.DrainPeerChanges());
+
+        sim.RunFor(TimeSpan.FromSeconds(2)); // silent past the start-heartbeat timeout, heartbeats 5 s apart
+        Assert.True(server.GetPeers(PeerQuery.Active).Count < 2);
+        Assert.Equal(2, server.GetPeers(PeerQuery.Connected).Count);
+
+        UdpPeer pending = a.Connect(Simulation.At(99)); // nobody there
+        Assert.Contains(pending, a.GetPeers(PeerQuery.Known));
+        Assert.DoesNotContain(pending, a.GetPeers(PeerQuery.Connected));
+    }
+
+    [Fact]
+    public void A_server_at_its_session_limit_refuses_with_server_full()
+    {
+        var sim = new Simulation(9);
+        UdpHost server = sim.AddHost(1, new UdpHostOptions { MaxPeers = 1 });
+        UdpHost a = sim.AddHost(2);
+        UdpHost b = sim.AddHost(3);
+        SessionTests.Connect(sim, a, server);
+        UdpPeer refused = b.Connect(Simulation.At(1));
+        Assert.True(sim.RunUntil(() => refused.State == PeerState.Disconnected, TimeSpan.FromSeconds(10)));
+        Assert.Equal(DisconnectReason.ServerFull, refused.DisconnectReason);
+    }
+
+    [Fact]
+    public void Disconnect_tells_the_other_side_at_once()
+    {
+        var sim = new Simulation(10);
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        toServer.Disconnect();
+        Assert.Equal(DisconnectReason.Local, toServer.DisconnectReason);
+        Assert.True(sim.RunUntil(() => toClient.State == PeerState.Disconnected, TimeSpan.FromMilliseconds(50)));
+        Assert.Equal(DisconnectReason.Remote, toClient.DisconnectReason);
+    }
+
+    [Fact]
+    public void Path_mtu_probing_climbs_to_what_the_path_carries_and_falls_back_when_probes_are_lost()
+    {
+        var sim = new Simulation(11, new NetworkConditions { Mtu = 4000, Delay = TimeSpan.FromMilliseconds(2) });
+        var options = new UdpHostOptions { MaxPacketSize = 9000 };
+        UdpHost server = sim.AddHost(1, options);
+        UdpHost client = sim.AddHost(2, options);
+        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
+        sim.RunFor(TimeSpan.FromSeconds(10));
+        int size = toServer.GetStatistics().PacketSize;
+        Assert.InRange(size, 4000 - 16, 4000);
+
+        // Data flows at the found size, with no loss caused by the probes.
+        var got = 0;
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got++;
+        toServer.Send(new byte[100_000]);
+        Assert.True(sim.RunUntil(() => got == 1, TimeSpan.FromSeconds(5)));
+        Assert.Equal(0, toServer.GetStatistics().Retransmissions);
+    }
+}
