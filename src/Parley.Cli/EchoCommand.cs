@@ -25,10 +25,16 @@ internal static partial class EchoCommand
         mode.AcceptOnlyFromAmong("echo", "broadcast");
         (Option<string?> tlsCert, Option<string?> tlsKey, Option<string?> tlsPassword) = CommonOptions.ServerTls();
         Option<string?> compress = CompressOption();
+        var transport = new Option<string>("--transport")
+        {
+            Description = "tcp: framed TCP (Miku-compatible). udp: Parley's reliable UDP protocol (messages come back on the channel and in the delivery mode they came in).",
+            DefaultValueFactory = _ => "tcp",
+        };
+        transport.AcceptOnlyFromAmong("tcp", "udp");
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
+            host, port, transport, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -58,6 +64,17 @@ internal static partial class EchoCommand
                 Compression = parse.GetValue(compress) is { } codec ? Compression(codec) : null,
             };
             using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
+            if (parse.GetValue(transport) == "udp")
+            {
+                if (tls is not null || settings.Compression is not null || framingName != "length")
+                {
+                    await Console.Error.WriteLineAsync("parley echo: --transport udp takes no --tls-cert, --compress or --framing (the protocol frames its own messages).");
+                    return 2;
+                }
+
+                return await RunUdpAsync(settings, loggers, Console.Out, cancellationToken);
+            }
+
             return await RunAsync(settings, loggers, Console.Out, cancellationToken);
         });
         return command;

@@ -26,7 +26,7 @@ public enum MessageState : byte
 }
 
 /// <summary>How a <c>Send</c> call went.</summary>
-public enum SendStatus : byte
+public enum UdpSendStatus : byte
 {
     /// <summary>Queued; the result carries its message id.</summary>
     Queued,
@@ -45,10 +45,10 @@ public enum SendStatus : byte
 }
 
 /// <summary>The outcome of a send: a status and, when queued, the message id to follow it by.</summary>
-public readonly record struct SendResult(SendStatus Status, uint MessageId)
+public readonly record struct SendResult(UdpSendStatus Status, uint MessageId)
 {
     /// <summary>True when the message was queued.</summary>
-    public bool IsQueued => Status == SendStatus.Queued;
+    public bool IsQueued => Status == UdpSendStatus.Queued;
 }
 
 /// <summary>A peer's session state.</summary>

@@ -66,11 +66,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Binds a UDP socket to <paramref name="localEndPoint"/> (port 0 picks one) and starts the host's threads.</summary>
-    public static UdpHost Start(IPEndPoint localEndPoint, UdpHostOptions? options = null, ILoggerFactory? loggerFactory = null) =>
-        StartImpaired(localEndPoint, options, loggerFactory, conditions: null, seed: 0);
-
-    /// <summary>A host whose outgoing datagrams pass a loss/delay simulator (bench and tests).</summary>
-    internal static UdpHost StartImpaired(IPEndPoint localEndPoint, UdpHostOptions? options, ILoggerFactory? loggerFactory, NetworkConditions? conditions, int seed)
+    public static UdpHost Start(IPEndPoint localEndPoint, UdpHostOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         options ??= new UdpHostOptions();
         options.Validate();
@@ -81,7 +77,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
             socket.SendBufferSize = options.SocketBufferSize;
             socket.Bind(localEndPoint);
             var host = new UdpHost(options, TimeProvider.System, ((IPEndPoint)socket.LocalEndPoint!).Serialize(), loggerFactory);
-            host._driver = new SocketDriver(host, socket, conditions, seed, host._logger);
+            host._driver = new SocketDriver(host, socket, options.SimulatedConditions, options.SimulationSeed, host._logger);
             Log.Listening(host._logger, host.LocalEndPoint);
             host._driver.Start();
             return host;

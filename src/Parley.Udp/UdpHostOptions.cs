@@ -17,7 +17,7 @@ public sealed class UdpHostOptions
     /// <summary>Probe for a larger packet size after connecting. Default on; a lost probe costs nothing but the probe.</summary>
     public bool MtuProbing { get; set; } = true;
 
-    /// <summary>The largest message accepted or sent. Default 1 MiB; larger messages are refused with <see cref="SendStatus.TooLarge"/>.</summary>
+    /// <summary>The largest message accepted or sent. Default 1 MiB; larger messages are refused with <see cref="UdpSendStatus.TooLarge"/>.</summary>
     public int MaxMessageSize { get; set; } = 1024 * 1024;
 
     /// <summary>Channels per peer (0..Channels-1), each with its own ordering. Default 8, at most 255.</summary>
@@ -35,7 +35,7 @@ public sealed class UdpHostOptions
     /// <summary>How long an incomplete unreliable fragmented message waits for its missing fragments. Default 5 s.</summary>
     public TimeSpan UnreliableFragmentExpiry { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Messages per peer not yet final (queued, in flight or waiting for their delivered confirmation). A full queue makes <c>Send</c> return <see cref="SendStatus.QueueFull"/>. Default 65536.</summary>
+    /// <summary>Messages per peer not yet final (queued, in flight or waiting for their delivered confirmation). A full queue makes <c>Send</c> return <see cref="UdpSendStatus.QueueFull"/>. Default 65536.</summary>
     public int MaxPendingMessages { get; set; } = 65536;
 
     /// <summary>Payload bytes per peer queued or unacknowledged. Default 16 MiB.</summary>
@@ -50,8 +50,8 @@ public sealed class UdpHostOptions
     /// <summary>Retransmission timeout before any RTT sample (RFC 6298 says 1 s; default 200 ms, as QUIC's 333 ms and modern stacks choose lower).</summary>
     public TimeSpan InitialRto { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Lower bound of the retransmission timeout. Default 5 ms.</summary>
-    public TimeSpan MinRto { get; set; } = TimeSpan.FromMilliseconds(5);
+    /// <summary>Lower bound of the retransmission timeout. Default 20 ms: lower, a busy host's scheduling delays (a few ms on 2 cores) fire spurious timeouts; losses with later packets behind them are found sooner by acknowledgement gaps anyway.</summary>
+    public TimeSpan MinRto { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Upper bound of the retransmission timeout, after backoff. Default 2 s.</summary>
     public TimeSpan MaxRto { get; set; } = TimeSpan.FromSeconds(2);
@@ -98,6 +98,15 @@ public sealed class UdpHostOptions
 
     /// <summary>Kernel socket buffer sizes asked for (the kernel may cap them). Default 4 MiB each.</summary>
     public int SocketBufferSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Loss, delay, jitter, reordering, duplication and corruption applied to every datagram this
+    /// host sends — for tests and benchmarks on loopback, never for production. Default null (none).
+    /// </summary>
+    public NetworkConditions? SimulatedConditions { get; set; }
+
+    /// <summary>Seed of the random source behind <see cref="SimulatedConditions"/>, so runs see the same pattern. Default 1.</summary>
+    public int SimulationSeed { get; set; } = 1;
 
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()

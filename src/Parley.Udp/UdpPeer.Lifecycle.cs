@@ -272,6 +272,7 @@ public sealed partial class UdpPeer
     private void OnProbeAcked(int size)
     {
         _packetSize = Math.Max(_packetSize, size);
+        _congestion.OnPacketSizeChanged(_packetSize);
         _probeSize = 0;
         _probeFailures = 0;
         _nextProbeAt = _host.NowMicros;
@@ -302,6 +303,8 @@ public sealed partial class UdpPeer
         MessagesReceived = _messagesReceived,
         PayloadBytesReceived = _payloadReceived,
         Retransmissions = _retransmissions,
+        MessagesRetransmitted = _messagesRetransmitted,
+        MaxRetransmissionsPerMessage = _maxRetransmits,
         PacketsLost = _packetsLost,
         Timeouts = _timeouts,
         DuplicatePackets = _duplicatePackets,

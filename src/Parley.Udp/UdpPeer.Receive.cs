@@ -54,6 +54,18 @@ public sealed partial class UdpPeer
 
     internal void CountDropped() => _packetsDropped++;
 
+    /// <summary>Reliable bytes held for reordering and reassembly: never more than the receive window (tests check it).</summary>
+    internal long ReliableBufferedBytes
+    {
+        get
+        {
+            lock (_host.Gate)
+            {
+                return _bufferedBytes + _reliableAssembly.BufferedBytes;
+            }
+        }
+    }
+
     /// <summary>A Data or Probe packet of this session arrived (checksum already verified).</summary>
     internal void OnPacket(in PacketHeader header, ReadOnlySpan<byte> payload, int datagramLength, long now)
     {

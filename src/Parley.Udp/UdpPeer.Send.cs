@@ -44,7 +44,8 @@ public sealed partial class UdpPeer
     private long _pacingUpdatedAt;
     private long _pacingNextAt;
 
-    private long _packetsSent, _bytesSent, _messagesSent, _retransmissions, _packetsLost, _timeouts;
+    private long _packetsSent, _bytesSent, _messagesSent, _retransmissions, _packetsLost, _timeouts, _messagesRetransmitted;
+    private int _maxRetransmits;
 
     private sealed class SendChannel
     {
@@ -60,22 +61,22 @@ public sealed partial class UdpPeer
     {
         if (State == PeerState.Disconnected)
         {
-            return new SendResult(SendStatus.NotConnected, 0);
+            return new SendResult(UdpSendStatus.NotConnected, 0);
         }
 
         if (data.Length > _options.MaxMessageSize)
         {
-            return new SendResult(SendStatus.TooLarge, 0);
+            return new SendResult(UdpSendStatus.TooLarge, 0);
         }
 
         if (channel >= _options.Channels || mode > DeliveryMode.ReliableOrdered)
         {
-            return new SendResult(SendStatus.BadChannel, 0);
+            return new SendResult(UdpSendStatus.BadChannel, 0);
         }
 
         if (_pendingCount >= _options.MaxPendingMessages || _pendingBytes + data.Length > _options.MaxPendingBytes)
         {
-            return new SendResult(SendStatus.QueueFull, 0);
+            return new SendResult(UdpSendStatus.QueueFull, 0);
         }
 
         OutgoingMessage message = _spareMessages.Count > 0 ? _spareMessages.Pop() : new OutgoingMessage();
@@ -103,7 +104,7 @@ public sealed partial class UdpPeer
         _pendingBytes += data.Length;
         _messagesSent++;
         _host.MarkDirty(this);
-        return new SendResult(SendStatus.Queued, message.Id);
+        return new SendResult(UdpSendStatus.Queued, message.Id);
     }
 
     private MessageState StateOf(uint id)
@@ -363,6 +364,12 @@ public sealed partial class UdpPeer
             _retransmitQueue.Dequeue();
             _log.AddItem(new SentItem { Message = message, Version = fragment.Version, Fragment = fragment.Fragment });
             _retransmissions++;
+            if (message.Retransmits++ == 0)
+            {
+                _messagesRetransmitted++;
+            }
+
+            _maxRetransmits = Math.Max(_maxRetransmits, message.Retransmits);
             wrote = true;
         }
 

@@ -89,7 +89,7 @@ public sealed partial class UdpPeer
 
     /// <summary>
     /// Queues a message. Never blocks and never grows past the peer's limits: the result says
-    /// <see cref="SendStatus.QueueFull"/> when <see cref="UdpHostOptions.MaxPendingMessages"/> or
+    /// <see cref="UdpSendStatus.QueueFull"/> when <see cref="UdpHostOptions.MaxPendingMessages"/> or
     /// <see cref="UdpHostOptions.MaxPendingBytes"/> is reached. Allowed while connecting (sent
     /// once the session is up). The returned id names the message in state queries and events.
     /// </summary>

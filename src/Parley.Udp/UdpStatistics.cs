@@ -27,6 +27,12 @@ public sealed record UdpStatistics
     /// <summary>Message fragments sent again after a loss.</summary>
     public long Retransmissions { get; init; }
 
+    /// <summary>Messages delayed by a loss: at least one of their fragments was sent again.</summary>
+    public long MessagesRetransmitted { get; init; }
+
+    /// <summary>The most times one message had a fragment sent again.</summary>
+    public int MaxRetransmissionsPerMessage { get; init; }
+
     /// <summary>Packets declared lost (by acknowledgement gaps, a Nack, or a timeout).</summary>
     public long PacketsLost { get; init; }
 
@@ -89,6 +95,8 @@ public sealed record UdpStatistics
         MessagesReceived = MessagesReceived + o.MessagesReceived,
         PayloadBytesReceived = PayloadBytesReceived + o.PayloadBytesReceived,
         Retransmissions = Retransmissions + o.Retransmissions,
+        MessagesRetransmitted = MessagesRetransmitted + o.MessagesRetransmitted,
+        MaxRetransmissionsPerMessage = Math.Max(MaxRetransmissionsPerMessage, o.MaxRetransmissionsPerMessage),
         PacketsLost = PacketsLost + o.PacketsLost,
         Timeouts = Timeouts + o.Timeouts,
         DuplicatePackets = DuplicatePackets + o.DuplicatePackets,
@@ -100,5 +108,6 @@ public sealed record UdpStatistics
         PendingMessages = PendingMessages + o.PendingMessages,
         PendingBytes = PendingBytes + o.PendingBytes,
         BufferedReceiveBytes = BufferedReceiveBytes + o.BufferedReceiveBytes,
+        PacketSize = Math.Max(PacketSize, o.PacketSize),
     };
 }

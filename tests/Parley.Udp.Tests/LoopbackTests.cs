@@ -41,7 +41,7 @@ public class LoopbackTests
         const int count = 20_000;
         for (int i = 0; i < count; i++)
         {
-            while (peer.Send(SessionTests.Payload(i, i % 100 == 0 ? 5000 : 64)).Status == SendStatus.QueueFull)
+            while (peer.Send(SessionTests.Payload(i, i % 100 == 0 ? 5000 : 64)).Status == UdpSendStatus.QueueFull)
             {
                 await Task.Delay(1);
             }
@@ -58,14 +58,14 @@ public class LoopbackTests
     public async Task Loss_delay_and_reordering_injected_at_the_socket_still_deliver_everything_once_in_order()
     {
         var conditions = new NetworkConditions { Loss = 0.05, Delay = TimeSpan.FromMilliseconds(5), Jitter = TimeSpan.FromMilliseconds(2), Reorder = 0.02, Duplication = 0.02 };
-        await using UdpHost server = UdpHost.StartImpaired(new IPEndPoint(IPAddress.Loopback, 0), null, null, conditions, seed: 1);
-        await using UdpHost client = UdpHost.StartImpaired(new IPEndPoint(IPAddress.Loopback, 0), null, null, conditions, seed: 2);
+        await using UdpHost server = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), new UdpHostOptions { SimulatedConditions = conditions, SimulationSeed = 1 });
+        await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), new UdpHostOptions { SimulatedConditions = conditions, SimulationSeed = 2 });
         var got = new ConcurrentQueue<int>();
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Enqueue(BinaryPrimitives.ReadInt32LittleEndian(m.Data));
         UdpPeer peer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
         for (int i = 0; i < 3000; i++)
         {
-            while (peer.Send(SessionTests.Payload(i, 200)).Status == SendStatus.QueueFull)
+            while (peer.Send(SessionTests.Payload(i, 200)).Status == UdpSendStatus.QueueFull)
             {
                 await Task.Delay(1);
             }

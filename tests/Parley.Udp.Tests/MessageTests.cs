@@ -14,19 +14,19 @@ public class MessageTests
         UdpHost client = sim.AddHost(2, options);
         (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
 
-        Assert.Equal(SendStatus.TooLarge, toServer.Send(new byte[10_001]).Status);
-        Assert.Equal(SendStatus.BadChannel, toServer.Send([1], DeliveryMode.ReliableOrdered, 2).Status);
+        Assert.Equal(UdpSendStatus.TooLarge, toServer.Send(new byte[10_001]).Status);
+        Assert.Equal(UdpSendStatus.BadChannel, toServer.Send([1], DeliveryMode.ReliableOrdered, 2).Status);
         for (int i = 0; i < 10; i++)
         {
-            Assert.Equal(SendStatus.Queued, toServer.Send([1]).Status);
+            Assert.Equal(UdpSendStatus.Queued, toServer.Send([1]).Status);
         }
 
-        Assert.Equal(SendStatus.QueueFull, toServer.Send([1]).Status);
+        Assert.Equal(UdpSendStatus.QueueFull, toServer.Send([1]).Status);
         Assert.Equal(10, toServer.GetStatistics().PendingMessages);
         Assert.True(sim.RunUntil(() => toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(5)));
-        Assert.Equal(SendStatus.Queued, toServer.Send(new byte[10_000]).Status);
-        Assert.Equal(SendStatus.Queued, toServer.Send(new byte[10_000]).Status);
-        Assert.Equal(SendStatus.QueueFull, toServer.Send([1]).Status); // the bytes limit, 20 000, is reached
+        Assert.Equal(UdpSendStatus.Queued, toServer.Send(new byte[10_000]).Status);
+        Assert.Equal(UdpSendStatus.Queued, toServer.Send(new byte[10_000]).Status);
+        Assert.Equal(UdpSendStatus.QueueFull, toServer.Send([1]).Status); // the bytes limit, 20 000, is reached
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public class MessageTests
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(m.Data.ToArray());
         foreach (byte[] message in messages)
         {
-            Assert.Equal(SendStatus.Queued, toServer.Send(message).Status);
+            Assert.Equal(UdpSendStatus.Queued, toServer.Send(message).Status);
         }
 
         Assert.True(sim.RunUntil(() =>

@@ -45,7 +45,7 @@ public class PeerTests
         Assert.Equal(DisconnectReason.Timeout, toServer.DisconnectReason);
         Assert.Equal([id], failed);
         Assert.Equal(MessageState.TimedOut, toServer.GetMessageState(id));
-        Assert.Equal(SendStatus.NotConnected, toServer.Send([1]).Status);
+        Assert.Equal(UdpSendStatus.NotConnected, toServer.Send([1]).Status);
         Assert.Empty(client.GetPeers(PeerQuery.Known));
         Assert.Contains(client.DrainPeerChanges(), c => c.Peer == toServer && c.State == PeerState.Disconnected && c.Reason == DisconnectReason.Timeout);
     }

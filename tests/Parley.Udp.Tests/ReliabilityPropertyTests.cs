@@ -58,7 +58,7 @@ public class ReliabilityPropertyTests(ITestOutputHelper output)
 
         var random = new Random(seed);
         var got = new Dictionary<(byte Channel, DeliveryMode Mode), List<int>>();
-        long maxBuffered = 0;
+        long maxBuffered = 0, maxTotal = 0;
         var damaged = new List<string>();
         var history = new Dictionary<uint, List<(MessageState State, TimeSpan At)>>();
         var idOf = new Dictionary<int, uint>();
@@ -83,18 +83,19 @@ public class ReliabilityPropertyTests(ITestOutputHelper output)
                 byte channel = (byte)random.Next(3);
                 int size = random.Next(4, c.MaxSize);
                 SendResult result = toServer.Send(SessionTests.Payload(next, size), mode, channel);
-                if (result.Status == SendStatus.QueueFull)
+                if (result.Status == UdpSendStatus.QueueFull)
                 {
                     break;
                 }
 
-                Assert.Equal(SendStatus.Queued, result.Status);
+                Assert.Equal(UdpSendStatus.Queued, result.Status);
                 (sent.TryGetValue((channel, mode), out var list) ? list : sent[(channel, mode)] = []).Add(next);
                 idOf[next] = result.MessageId;
                 next++;
             }
 
-            maxBuffered = Math.Max(maxBuffered, toClient.GetStatistics().BufferedReceiveBytes);
+            maxBuffered = Math.Max(maxBuffered, toClient.ReliableBufferedBytes);
+            maxTotal = Math.Max(maxTotal, toClient.GetStatistics().BufferedReceiveBytes);
             return next == c.Messages && toServer.GetStatistics().PendingMessages == 0;
         }
 
@@ -124,7 +125,9 @@ public class ReliabilityPropertyTests(ITestOutputHelper output)
             }
         }
 
-        Assert.True(maxBuffered <= options.ReceiveWindowBytes, $"buffered {maxBuffered} > window {options.ReceiveWindowBytes}");
+        Assert.True(maxBuffered <= options.ReceiveWindowBytes, $"reliable data buffered {maxBuffered} > window {options.ReceiveWindowBytes}");
+        long bound = options.ReceiveWindowBytes + ((long)options.MaxIncompleteUnreliable * options.MaxMessageSize);
+        Assert.True(maxTotal <= bound, $"buffered {maxTotal} > {bound}");
         UdpStatistics end = toClient.GetStatistics();
         Assert.Equal(0, end.BufferedReceiveBytes - (c.Fragmented ? end.BufferedReceiveBytes : 0)); // ordered buffers drained
         Assert.Equal(PeerState.Connected, toServer.State);

@@ -44,7 +44,7 @@ public class SessionTests
         for (int i = 0; i < 1000; i++)
         {
             SendResult result = toServer.Send(Payload(i, 60));
-            Assert.Equal(SendStatus.Queued, result.Status);
+            Assert.Equal(UdpSendStatus.Queued, result.Status);
             ids.Add(result.MessageId);
         }
 

@@ -17,6 +17,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Workload("echo", "C clients each keep M messages in flight; every reply is answered (NetCoreServer's echo methodology).", defaultClients: 1, defaultSize: 32, defaultDuration: 10));
         command.Subcommands.Add(Workload("connections", "N idle connections held open with keep-alives: connect rate and server memory per connection.", defaultClients: 1000, defaultSize: 0, defaultDuration: 10));
         command.Subcommands.Add(Chat());
+        command.Subcommands.Add(UdpBenchCommand.Create());
         return command;
     }
 

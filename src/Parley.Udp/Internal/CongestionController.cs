@@ -19,7 +19,7 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
 {
     private const double LossRateWeight = 1.0 / 128;
 
-    private readonly int _minimumWindow = 2 * maxPacketSize;
+    private int _minimumWindow = 2 * maxPacketSize;
     private long _recoveryStartPacket = -1;
 
     public long Window { get; private set; } = (long)initialPackets * maxPacketSize;
@@ -33,8 +33,16 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
     /// <summary>Exponentially smoothed fraction of packets lost (about the last 128 outcomes).</summary>
     public double LossRate { get; private set; }
 
-    /// <summary>True when <paramref name="bytes"/> more may be sent now.</summary>
-    public bool CanSend(int bytes) => BytesInFlight + bytes <= Window;
+    /// <summary>True when <paramref name="bytes"/> more may be sent now (one packet always may, when nothing is in flight).</summary>
+    public bool CanSend(int bytes) => BytesInFlight == 0 || BytesInFlight + bytes <= Window;
+
+    /// <summary>Path-MTU probing raised the packet size: the window's floor follows (two packets), and so does the window.</summary>
+    public void OnPacketSizeChanged(int packetSize)
+    {
+        _minimumWindow = Math.Max(_minimumWindow, 2 * packetSize);
+        Window = Math.Max(Window, _minimumWindow);
+        SlowStartThreshold = Math.Max(SlowStartThreshold, _minimumWindow);
+    }
 
     public void OnSent(int bytes) => BytesInFlight += bytes;
 

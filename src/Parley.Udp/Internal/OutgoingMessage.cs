@@ -31,6 +31,7 @@ internal sealed class OutgoingMessage
 
     public long QueuedAt;
     public long FirstSentAt;
+    public int Retransmits;
     public long ReceivedAt;
 
     public bool IsReliable => Mode != DeliveryMode.Unreliable;
@@ -106,6 +107,7 @@ internal sealed class OutgoingMessage
         Fragments = 0;
         NextFragment = 0;
         AckedFragments = 0;
+        Retransmits = 0;
         Length = 0;
     }
 }

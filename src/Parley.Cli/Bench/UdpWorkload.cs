@@ -1,0 +1,313 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using Parley.Udp;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>What <c>parley bench udp</c> runs.</summary>
+internal sealed record UdpBenchSettings(
+    string Pattern,
+    int Peers,
+    int Size,
+    TimeSpan Duration,
+    double Rate,
+    DeliveryMode Mode,
+    NetworkConditions Conditions,
+    int Inflight,
+    int MaxPacketSize)
+{
+    /// <summary>The payload's stamp: sender peer index, sequence, send time (Stopwatch ticks).</summary>
+    public const int StampSize = 16;
+}
+
+/// <summary>One run's counts and distributions.</summary>
+internal sealed class UdpRunResult
+{
+    public long Sent;
+    public long Delivered;
+    public long Lost;
+    public long Duplicated;
+    public long Reordered;
+    public long PayloadBytes;
+    public double Seconds;
+    public double OfferedPerSecond;
+    public LatencyHistogram Delivery { get; } = new();
+    public LatencyHistogram DeliveryAtClient { get; } = new();
+    public LatencyHistogram Confirmation { get; } = new();
+    public LatencyHistogram RoundTrip { get; } = new();
+    public UdpStatistics Client { get; set; } = new();
+    public UdpStatistics Server { get; set; } = new();
+}
+
+/// <summary>
+/// The reliable-UDP workloads, in process: a server host and a client host on loopback, the
+/// client opening <c>Peers</c> sessions (one socket carries them all: sessions are told apart by
+/// id, not by port). Loss and delay come from <see cref="UdpHostOptions.SimulatedConditions"/>
+/// on both hosts. Every payload carries a stamp (peer, sequence, send time) so the receiver
+/// measures one-way delivery latency and checks order; the sender measures the time to the
+/// delivered confirmation. Not a test: it reports.
+/// </summary>
+internal sealed class UdpWorkload(UdpBenchSettings settings)
+{
+    [ThreadStatic]
+    private static byte[]? t_payload;
+
+    private readonly object _sync = new();
+
+    public async Task<UdpRunResult> RunAsync(Action<string> progress, CancellationToken cancellationToken)
+    {
+        int ring = settings.Peers <= 4 ? 65536 : 1024; // per-peer pending limit; also the size of the send-time ring
+        UdpHostOptions Options(int seed) => new()
+        {
+            MaxPacketSize = settings.MaxPacketSize,
+            MaxPendingMessages = ring,
+            MaxPendingBytes = Math.Max(64L * 1024 * 1024 / Math.Max(1, settings.Peers), 2L * 1024 * 1024),
+            MaxMessageSize = Math.Max(1024 * 1024, settings.Size),
+            ReceiveWindowBytes = Math.Max(8 * 1024 * 1024, 2 * settings.Size),
+            MaxPeers = settings.Peers + 16,
+            SimulatedConditions = settings.Conditions == NetworkConditions.Perfect ? null : settings.Conditions,
+            SimulationSeed = seed,
+        };
+
+        await using UdpHost server = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), Options(1));
+        await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), Options(2));
+        var result = new UdpRunResult();
+        bool fanOut = settings.Pattern == "n-to-n";
+        var trackers = new SequenceTracker[settings.Peers];
+        var clientTrackers = new SequenceTracker[settings.Peers * (fanOut ? settings.Peers : 1)]; // per receiving session and sender
+        var sentAt = new long[settings.Peers][];
+        var sequence = new int[settings.Peers];
+        var serverSequence = new int[settings.Peers];
+        var serverPeers = new List<UdpPeer>();
+        bool stop = false;
+        int size = Math.Max(settings.Size, UdpBenchSettings.StampSize);
+
+        // The server side: count, check order, measure delivery latency; echo or relay by pattern.
+        server.PeerConnected += peer =>
+        {
+            lock (_sync)
+            {
+                serverPeers.Add(peer);
+            }
+        };
+        server.MessageReceived += (UdpPeer peer, in UdpMessage message) =>
+        {
+            (int from, int seq, long stamp) = Read(message.Data);
+            if (!fanOut)
+            {
+                result.Delivery.Record(Micros(Stopwatch.GetTimestamp() - stamp));
+                Count(ref trackers[from], seq, result, message.Data.Length);
+            }
+
+            switch (settings.Pattern)
+            {
+                case "req-resp":
+                    peer.Send(message.Data, message.Mode, message.Channel);
+                    break;
+                case "n-to-n":
+                    foreach (UdpPeer other in serverPeers)
+                    {
+                        other.Send(message.Data, message.Mode, message.Channel);
+                    }
+
+                    break;
+            }
+        };
+
+        // The client side: confirmations, round trips, and (bidi / n-to-n) what the server sends.
+        var peers = new UdpPeer[settings.Peers];
+        var indexOf = new Dictionary<UdpPeer, int>();
+        client.MessageStateChanged += (peer, id, state) =>
+        {
+            if (state == MessageState.Delivered && indexOf.TryGetValue(peer, out int index))
+            {
+                result.Confirmation.Record(Micros(Stopwatch.GetTimestamp() - sentAt[index][id & (uint)(ring - 1)]));
+            }
+        };
+        client.MessageReceived += (UdpPeer peer, in UdpMessage message) =>
+        {
+            (int from, int seq, long stamp) = Read(message.Data);
+            if (settings.Pattern == "req-resp")
+            {
+                result.RoundTrip.Record(Micros(Stopwatch.GetTimestamp() - stamp));
+                if (!stop)
+                {
+                    SendStamped(peer, from);
+                }
+            }
+            else
+            {
+                result.DeliveryAtClient.Record(Micros(Stopwatch.GetTimestamp() - stamp));
+                int slot = fanOut ? (indexOf[peer] * settings.Peers) + from : from;
+                Count(ref clientTrackers[slot], seq, result, message.Data.Length);
+            }
+        };
+
+        progress($"connecting {settings.Peers} session(s)");
+        for (int i = 0; i < settings.Peers; i++)
+        {
+            sentAt[i] = new long[ring];
+            peers[i] = await client.ConnectAsync(server.LocalEndPoint, cancellationToken);
+            indexOf[peers[i]] = i; // complete before any message flows, so the handlers only read it
+        }
+
+        while (server.PeerCount < settings.Peers)
+        {
+            await Task.Delay(10, cancellationToken);
+        }
+
+        void SendStamped(UdpPeer peer, int index)
+        {
+            // Req-resp sends from the starting loop and from the receive thread at once: the
+            // buffer is per thread and the sequence is taken atomically.
+            byte[] payload = t_payload is { } buffer && buffer.Length == size ? buffer : t_payload = new byte[size];
+            int seq = settings.Pattern == "req-resp" ? Interlocked.Increment(ref sequence[index]) - 1 : sequence[index];
+            BinaryPrimitives.WriteInt32LittleEndian(payload, index);
+            BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), seq);
+            BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
+            long now = Stopwatch.GetTimestamp();
+            SendResult sent = peer.Send(payload, settings.Mode);
+            if (sent.IsQueued)
+            {
+                sentAt[index][sent.MessageId & (uint)(ring - 1)] = now;
+                if (settings.Pattern != "req-resp")
+                {
+                    sequence[index] = seq + 1;
+                }
+
+                Interlocked.Increment(ref result.Sent);
+            }
+        }
+
+        progress($"{settings.Pattern}: running {settings.Duration.TotalSeconds:0.#} s");
+        var clock = Stopwatch.StartNew();
+        if (settings.Pattern == "req-resp")
+        {
+            foreach ((UdpPeer peer, int i) in peers.Select((p, i) => (p, i)))
+            {
+                for (int k = 0; k < settings.Inflight; k++)
+                {
+                    SendStamped(peer, i);
+                }
+            }
+
+            await Task.Delay(settings.Duration, cancellationToken);
+        }
+        else
+        {
+            var senders = new List<Thread>
+            {
+                new(() => SendLoop(peers, i => SendStamped(peers[i], i), clock)) { IsBackground = true, Name = "bench-udp-client" },
+            };
+            if (settings.Pattern == "bidi")
+            {
+                UdpPeer[] reverse = [.. serverPeers.OrderBy(p => p.RemoteSessionId)];
+                byte[] serverPayload = new byte[size];
+                senders.Add(new Thread(() => SendLoop(reverse, i =>
+                {
+                    int index = Array.IndexOf(peers, peers.First(p => p.LocalSessionId == reverse[i].RemoteSessionId));
+                    BinaryPrimitives.WriteInt32LittleEndian(serverPayload, index);
+                    BinaryPrimitives.WriteInt32LittleEndian(serverPayload.AsSpan(4), serverSequence[index]);
+                    BinaryPrimitives.WriteInt64LittleEndian(serverPayload.AsSpan(8), Stopwatch.GetTimestamp());
+                    if (reverse[i].Send(serverPayload, settings.Mode).IsQueued)
+                    {
+                        serverSequence[index]++;
+                        Interlocked.Increment(ref result.Sent);
+                    }
+                }, clock)) { IsBackground = true, Name = "bench-udp-server" });
+            }
+
+            senders.ForEach(t => t.Start());
+            senders.ForEach(t => t.Join());
+        }
+
+        stop = true;
+        result.Seconds = clock.Elapsed.TotalSeconds;
+        result.OfferedPerSecond = settings.Rate * settings.Peers;
+
+        // Drain: reliable messages still in flight get a few seconds to arrive before counting loss.
+        progress("draining");
+        var drain = Stopwatch.StartNew();
+        while (drain.Elapsed < TimeSpan.FromSeconds(settings.Mode == DeliveryMode.Unreliable ? 1 : 10)
+            && peers.Any(p => p.GetStatistics().PendingMessages > 0))
+        {
+            await Task.Delay(20, CancellationToken.None);
+        }
+
+        await Task.Delay(100, CancellationToken.None);
+        long expected = fanOut ? result.Sent * settings.Peers : result.Sent;
+        result.Lost = Math.Max(0, expected - Interlocked.Read(ref result.Delivered));
+        result.Delivery.Add(result.DeliveryAtClient);
+
+        result.Client = client.GetStatistics();
+        result.Server = server.GetStatistics();
+        return result;
+
+        void SendLoop(UdpPeer[] targets, Action<int> send, Stopwatch started)
+        {
+            // Unlimited rate (0): keep every queue full. Otherwise send each peer's due messages every millisecond.
+            double perPeer = settings.Rate;
+            var sentSoFar = new long[targets.Length];
+            var spin = new SpinWait();
+            while (started.Elapsed < settings.Duration && !cancellationToken.IsCancellationRequested)
+            {
+                bool progressMade = false;
+                for (int i = 0; i < targets.Length; i++)
+                {
+                    if (perPeer <= 0)
+                    {
+                        long before = Interlocked.Read(ref result.Sent);
+                        for (int burst = 0; burst < 64; burst++)
+                        {
+                            send(i);
+                        }
+
+                        progressMade |= Interlocked.Read(ref result.Sent) != before;
+                    }
+                    else
+                    {
+                        // Each session has its own phase, as independent clients would: not all in the same millisecond.
+                        long due = (long)((started.Elapsed.TotalSeconds * perPeer) + ((double)i / targets.Length));
+                        while (sentSoFar[i] < due)
+                        {
+                            send(i);
+                            sentSoFar[i]++;
+                        }
+                    }
+                }
+
+                if (perPeer > 0)
+                {
+                    Thread.Sleep(1);
+                }
+                else if (!progressMade)
+                {
+                    spin.SpinOnce(); // every queue is full: let the hosts' threads drain them
+                }
+            }
+        }
+    }
+
+    private static (int From, int Sequence, long Stamp) Read(ReadOnlySpan<byte> data) => data.Length < UdpBenchSettings.StampSize
+        ? (0, 0, Stopwatch.GetTimestamp())
+        : (BinaryPrimitives.ReadInt32LittleEndian(data), BinaryPrimitives.ReadInt32LittleEndian(data[4..]), BinaryPrimitives.ReadInt64LittleEndian(data[8..]));
+
+    private static void Count(ref SequenceTracker tracker, int sequence, UdpRunResult result, int bytes)
+    {
+        switch (tracker.Record(sequence))
+        {
+            case Arrival.Duplicate:
+                Interlocked.Increment(ref result.Duplicated);
+                return;
+            case Arrival.Reordered:
+                Interlocked.Increment(ref result.Reordered);
+                break;
+        }
+
+        Interlocked.Increment(ref result.Delivered);
+        Interlocked.Add(ref result.PayloadBytes, bytes);
+    }
+
+    private static long Micros(long ticks) => ticks * 1_000_000 / Stopwatch.Frequency;
+}
