@@ -128,6 +128,7 @@ internal static class UdpBenchCommand
             ["sent"] = r.Sent,
             ["delivered"] = r.Delivered,
             ["lost"] = r.Lost,
+            ["undelivered_at_end"] = r.Undelivered,
             ["duplicated"] = r.Duplicated,
             ["reordered"] = r.Reordered,
             ["msgs_per_s"] = Math.Round(r.Delivered / r.Seconds),
@@ -177,7 +178,7 @@ internal static class UdpBenchCommand
         string Ms(JsonNode? p) => $"p50 {p!["p50"]} · p90 {p["p90"]} · p99 {p["p99"]} · p99.9 {p["p999"]} · max {p["max"]} ms";
         table.AddRow("sessions · size · mode", $"{s.Peers} · {s.Size} B · {s.Mode}");
         table.AddRow("network", $"loss {s.Conditions.Loss * 100:0.##} % · delay {s.Conditions.Delay.TotalMilliseconds} ms · jitter {s.Conditions.Jitter.TotalMilliseconds} ms · reorder {s.Conditions.Reorder * 100:0.##} %");
-        table.AddRow("sent · delivered · lost", $"{r.Sent:N0} · {r.Delivered:N0} · {r.Lost:N0}");
+        table.AddRow("sent · delivered · lost", $"{r.Sent:N0} · {r.Delivered:N0} · {r.Lost:N0}{(r.Undelivered > 0 ? $" ({r.Undelivered:N0} still pending after 60 s)" : "")}");
         table.AddRow("duplicated · reordered", $"{r.Duplicated:N0} · {r.Reordered:N0}");
         table.AddRow("messages/s", $"{j["msgs_per_s"]:N0}");
         table.AddRow("payload MiB/s", $"{j["mib_per_s"]}");

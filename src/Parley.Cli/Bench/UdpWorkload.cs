@@ -27,6 +27,7 @@ internal sealed class UdpRunResult
     public long Sent;
     public long Delivered;
     public long Lost;
+    public long Undelivered;
     public long Duplicated;
     public long Reordered;
     public long PayloadBytes;
@@ -57,7 +58,10 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
 
     public async Task<UdpRunResult> RunAsync(Action<string> progress, CancellationToken cancellationToken)
     {
-        int ring = settings.Peers <= 4 ? 65536 : 1024; // per-peer pending limit; also the size of the send-time ring
+        // Per-session pending limit, also the size of the send-time ring: enough to fill the
+        // windows (8192 messages is several round trips at a million messages a second), small
+        // enough that a saturating stream does not measure seconds of its own queue.
+        int ring = settings.Peers <= 4 ? 8192 : 1024;
         UdpHostOptions Options(int seed) => new()
         {
             MaxPacketSize = settings.MaxPacketSize,
@@ -229,15 +233,16 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         // Drain: reliable messages still in flight get a few seconds to arrive before counting loss.
         progress("draining");
         var drain = Stopwatch.StartNew();
-        while (drain.Elapsed < TimeSpan.FromSeconds(settings.Mode == DeliveryMode.Unreliable ? 1 : 10)
-            && peers.Any(p => p.GetStatistics().PendingMessages > 0))
+        while (drain.Elapsed < TimeSpan.FromSeconds(settings.Mode == DeliveryMode.Unreliable ? 1 : 60)
+            && peers.Concat(serverPeers).Any(p => p.State == PeerState.Connected && p.GetStatistics().PendingMessages > 0))
         {
             await Task.Delay(20, CancellationToken.None);
         }
 
         await Task.Delay(100, CancellationToken.None);
         long expected = fanOut ? result.Sent * settings.Peers : result.Sent;
-        result.Lost = Math.Max(0, expected - Interlocked.Read(ref result.Delivered));
+        result.Undelivered = peers.Concat(serverPeers).Sum(p => (long)p.GetStatistics().PendingMessages);
+        result.Lost = Math.Max(0, expected - Interlocked.Read(ref result.Delivered) - result.Undelivered);
         result.Delivery.Add(result.DeliveryAtClient);
 
         result.Client = client.GetStatistics();

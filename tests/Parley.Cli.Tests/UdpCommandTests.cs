@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.RegularExpressions;
+using Parley.Udp;
+
+namespace Parley.Cli.Tests;
+
+/// <summary>The real <c>parley</c> process speaking reliable UDP.</summary>
+public class UdpCommandTests
+{
+    [Fact]
+    public async Task Echo_over_udp_returns_every_message_on_its_channel_and_mode()
+    {
+        await using ParleyProcess echo = ParleyProcess.Start("echo", "--transport", "udp", "--port", "0");
+        Match match = await echo.WaitForLineAsync(@"listening on udp (\S+):(\d+)");
+        var endPoint = new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+
+        await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        var echoes = new ConcurrentQueue<(byte Channel, DeliveryMode Mode, byte[] Data)>();
+        client.MessageReceived += (UdpPeer p, in UdpMessage m) => echoes.Enqueue((m.Channel, m.Mode, m.Data.ToArray()));
+        UdpPeer peer = await client.ConnectAsync(endPoint).WaitAsync(ParleyProcess.Timeout);
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] data = new byte[i == 150 ? 100_000 : 1 + i];
+            data[0] = (byte)i;
+            Assert.True(peer.Send(data, DeliveryMode.ReliableOrdered, (byte)(i % 3)).IsQueued);
+        }
+
+        await TestWait.UntilAsync(() => echoes.Count == 300);
+        for (byte channel = 0; channel < 3; channel++)
+        {
+            Assert.Equal(
+                Enumerable.Range(0, 300).Where(i => i % 3 == channel).Select(i => (byte)i),
+                echoes.Where(e => e.Channel == channel).Select(e => e.Data[0]));
+        }
+
+        Assert.Equal(100_000, echoes.Single(e => e.Data.Length > 1000).Data.Length);
+        echo.Terminate();
+        Assert.Equal(0, await echo.WaitForExitAsync());
+        await TestWait.UntilAsync(() => peer.State == PeerState.Disconnected);
+        Assert.Equal(DisconnectReason.Remote, peer.DisconnectReason);
+    }
+
+    [Fact]
+    public async Task Echo_refuses_tcp_only_options_with_udp()
+    {
+        await using ParleyProcess echo = ParleyProcess.Start("echo", "--transport", "udp", "--port", "0", "--framing", "line");
+        Assert.Equal(2, await echo.WaitForExitAsync());
+        Assert.Contains("--transport udp takes no", echo.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("req-resp", "--inflight", "4")]
+    [InlineData("stream", "--size", "100")]
+    [InlineData("stream", "--size", "300000", "--mode", "unordered")]
+    [InlineData("bidi")]
+    [InlineData("n-to-1", "--peers", "50", "--rate", "20")]
+    [InlineData("n-to-n", "--peers", "5", "--rate", "20")]
+    [InlineData("stream", "--loss", "5", "--delay", "10", "--jitter", "2", "--reorder", "1")]
+    public async Task Bench_udp_runs_each_pattern_and_reliable_ones_lose_nothing(string pattern, params string[] options)
+    {
+        await using ParleyProcess bench = ParleyProcess.Start(["bench", "udp", "--pattern", pattern, "--duration", "1", .. options, "--json"]);
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        string output = bench.Output;
+        int start = output.IndexOf("{\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, output);
+        using var json = System.Text.Json.JsonDocument.Parse(output[start..(output.LastIndexOf('}') + 1)]);
+        System.Text.Json.JsonElement root = json.RootElement;
+        Assert.True(root.GetProperty("delivered").GetInt64() > 0, output);
+        Assert.Equal(0, root.GetProperty("lost").GetInt64());
+        Assert.Equal(0, root.GetProperty("duplicated").GetInt64());
+        if (!options.Contains("unordered"))
+        {
+            Assert.Equal(0, root.GetProperty("reordered").GetInt64());
+        }
+
+        foreach (string field in (string[])["sent", "msgs_per_s", "mib_per_s", "retransmissions"])
+        {
+            Assert.True(root.TryGetProperty(field, out _), field);
+        }
+
+        foreach (string percentile in (string[])["p50", "p90", "p99", "p999", "max"])
+        {
+            Assert.True(root.GetProperty("latency_ms").TryGetProperty(percentile, out _), percentile);
+        }
+    }
+
+    [Fact]
+    public async Task Bench_udp_load_curve_reports_one_point_per_rate()
+    {
+        await using ParleyProcess bench = ParleyProcess.Start("bench", "udp", "--pattern", "n-to-1", "--peers", "10", "--duration", "1", "--rates", "100,400", "--json");
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        string output = bench.Output;
+        using var json = System.Text.Json.JsonDocument.Parse(output[output.IndexOf("{\n", StringComparison.Ordinal)..(output.LastIndexOf('}') + 1)]);
+        System.Text.Json.JsonElement[] points = [.. json.RootElement.GetProperty("load_curve").EnumerateArray()];
+        Assert.Equal([100.0, 400.0], points.Select(p => p.GetProperty("offered_per_s").GetDouble()));
+        Assert.All(points, p => Assert.Equal(0, p.GetProperty("lost").GetInt64()));
+    }
+}
