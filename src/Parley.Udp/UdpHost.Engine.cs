@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 
 namespace Parley.Udp;
@@ -117,7 +116,7 @@ public sealed partial class UdpHost
 
     internal void Emit(SocketAddress to, ReadOnlySpan<byte> datagram)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(datagram.Length);
+        byte[] buffer = Buffers.Rent(datagram.Length);
         datagram.CopyTo(buffer);
         _outbox.Add(new OutgoingDatagram(to, buffer, datagram.Length));
     }
@@ -133,14 +132,14 @@ public sealed partial class UdpHost
 
     internal void ReturnOutbox(List<OutgoingDatagram> list)
     {
-        foreach (OutgoingDatagram datagram in list)
-        {
-            ArrayPool<byte>.Shared.Return(datagram.Buffer);
-        }
-
-        list.Clear();
         lock (Gate)
         {
+            foreach (OutgoingDatagram datagram in list)
+            {
+                Buffers.Return(datagram.Buffer);
+            }
+
+            list.Clear();
             _spareOutbox = list;
         }
     }
@@ -151,7 +150,7 @@ public sealed partial class UdpHost
         foreach (OutgoingDatagram datagram in _outbox)
         {
             transport.Send(datagram.To, datagram.Buffer.AsSpan(0, datagram.Length));
-            ArrayPool<byte>.Shared.Return(datagram.Buffer);
+            Buffers.Return(datagram.Buffer);
         }
 
         _outbox.Clear();

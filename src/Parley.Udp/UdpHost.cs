@@ -101,6 +101,9 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
 
     internal byte[] PacketBuffer { get; }
 
+    /// <summary>Payload and datagram buffers (used under <see cref="Gate"/>); idle ones capped at 32 MiB.</summary>
+    internal BufferStore Buffers { get; } = new(32L * 1024 * 1024);
+
     internal long NowMicros => 1_000_000 + (long)((_time.GetTimestamp() - _startTimestamp) * _microsPerTick);
 
     /// <summary>A session came up (either direction).</summary>

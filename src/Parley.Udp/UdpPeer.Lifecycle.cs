@@ -74,6 +74,11 @@ public sealed partial class UdpPeer
         }
     }
 
+    private long _lastProbeTimeoutAt;
+
+    // The timeout runs from the later of the oldest outstanding packet and the last probe timeout (the backoff then spaces probes).
+    private long OldestOutstandingSentAt() => Math.Max(_log.At(0).SentAt, _lastProbeTimeoutAt);
+
     /// <summary>The earliest time this peer needs attention without new input.</summary>
     internal long NextDeadline()
     {
@@ -97,7 +102,7 @@ public sealed partial class UdpPeer
 
         if (_log.Count > 0)
         {
-            deadline = Math.Min(deadline, _log.At(0).SentAt + RtoMicros);
+            deadline = Math.Min(deadline, OldestOutstandingSentAt() + RtoMicros);
         }
 
         deadline = Math.Min(deadline, _lossTime);
@@ -188,9 +193,10 @@ public sealed partial class UdpPeer
             _heartbeatDue = true;
         }
 
-        if (_log.Count > 0 && now - _log.At(0).SentAt >= RtoMicros)
+        if (_log.Count > 0 && now - OldestOutstandingSentAt() >= RtoMicros)
         {
             OnRetransmissionTimeout(now);
+            _lastProbeTimeoutAt = now;
         }
 
         if (_lossTime <= now)

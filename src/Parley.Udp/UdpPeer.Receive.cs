@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Parley.Udp;
 
 public sealed partial class UdpPeer
@@ -243,7 +241,7 @@ public sealed partial class UdpPeer
         {
             if (buffer is null)
             {
-                buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, messageLength));
+                buffer = _host.Buffers.Rent(Math.Max(1, messageLength));
                 frame.Data.CopyTo(buffer);
             }
 
@@ -268,7 +266,7 @@ public sealed partial class UdpPeer
                 _bufferedBytes -= waiting.Length;
                 Deliver(waiting.Buffer.AsSpan(0, waiting.Length), frame.Channel, frame.Mode, waiting.Id);
                 Consumed(waiting.Length);
-                ArrayPool<byte>.Shared.Return(waiting.Buffer);
+                _host.Buffers.Return(waiting.Buffer);
                 channel.Next++;
             }
         }
@@ -350,7 +348,7 @@ public sealed partial class UdpPeer
         {
             foreach ((byte[] buffer, _, _) in channel.Waiting.Values)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                _host.Buffers.Return(buffer);
             }
 
             channel.Waiting.Clear();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Parley.Udp;
@@ -37,6 +36,7 @@ public sealed partial class UdpPeer
     private uint _sentReliableBytes;
     private uint _sendLimit;
     private bool _creditBlocked;
+    private bool _probeTimeoutSend;
     private long _creditBlockedSince;
 
     // Pacing (token bucket refilled at 1.25 × window per smoothed RTT).
@@ -85,7 +85,7 @@ public sealed partial class UdpPeer
         message.State = MessageState.Queued;
         message.QueuedAt = _host.NowMicros;
         message.Length = data.Length;
-        message.Buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, data.Length));
+        message.Buffer = _host.Buffers.Rent(Math.Max(1, data.Length));
         data.CopyTo(message.Buffer);
         if (mode == DeliveryMode.Unreliable)
         {
@@ -194,7 +194,7 @@ public sealed partial class UdpPeer
 
         uint id = message.Id;
         message.State = state;
-        message.Reset();
+        message.Reset(_host.Buffers);
         _spareMessages.Push(message);
         _host.RaiseMessageState(this, id, state);
     }
@@ -204,7 +204,7 @@ public sealed partial class UdpPeer
         message.State = MessageState.Received;
         message.ReceivedAt = now;
         _pendingBytes -= message.Length;
-        message.ReleasePayload();
+        message.ReleasePayload(_host.Buffers);
         _awaitingDelivery.Enqueue((message, message.Version));
         _host.RaiseMessageState(this, message.Id, MessageState.Received);
     }
@@ -221,7 +221,7 @@ public sealed partial class UdpPeer
         for (int guard = 0; guard < 4096; guard++)
         {
             bool control = _ackNow || (_ackPending && now >= _ackDeadline) || _echoPending != 0 || _heartbeatDue || _nackDue || _deliveredToSend.Count > 0 || _windowUpdateDue;
-            bool data = HasDataToSend() && _congestion.CanSend(_packetSize) && PacingAllows(now);
+            bool data = HasDataToSend() && ((_congestion.CanSend(_packetSize) && PacingAllows(now)) || _probeTimeoutSend);
             if (!control && !data)
             {
                 break;
@@ -284,7 +284,7 @@ public sealed partial class UdpPeer
         if (elicits)
         {
             _log.Add(number, now, size, itemStart, isProbe: false);
-            _congestion.OnSent(size);
+            _congestion.OnSent(size, number);
             _pacingTokens -= size;
         }
         else
@@ -292,6 +292,7 @@ public sealed partial class UdpPeer
             _log.AddSettled(number); // acknowledgements are not acknowledged, but the number keeps its place
         }
 
+        _probeTimeoutSend = false; // one packet past the windows per probe timeout
         Emit(packet[..size]);
         return true;
     }
@@ -643,28 +644,52 @@ public sealed partial class UdpPeer
         _host.MarkDirty(this);
     }
 
-    /// <summary>The retransmission timer fired: everything older than the timeout is lost, and the timeout doubles.</summary>
+    /// <summary>
+    /// The probe timeout fired (RFC 9002 §6.2): nothing was acknowledged for a timeout. The data
+    /// of the oldest outstanding packet goes out again in a probe that may exceed the congestion
+    /// window, and the timeout doubles. Nothing is declared lost here — a late acknowledgement
+    /// (a jittery path, a busy host) costs one duplicate, not a collapsed window; loss is declared
+    /// by acknowledgement evidence once the probe is acknowledged.
+    /// </summary>
     private void OnRetransmissionTimeout(long now)
     {
-        long rto = RtoMicros;
-        bool any = false;
-        for (int i = 0; i < _log.Count; i++)
+        _timeouts++;
+        _rtt.Backoff();
+        bool resent = false;
+        for (int i = 0; i < _log.Count && !resent; i++)
         {
             ref SentPacket packet = ref _log.At(i);
-            if (packet.Outcome == 0 && now - packet.SentAt >= rto)
+            if (packet.Outcome != 0 || packet.IsProbe)
             {
-                any |= !packet.IsProbe;
-                DeclareLost(ref packet);
+                continue;
+            }
+
+            for (long k = packet.ItemStart; k < packet.ItemStart + packet.ItemCount; k++)
+            {
+                ref SentItem item = ref _log.Item(k);
+                if (item.Message is null)
+                {
+                    _deliveredToSend.Enqueue(item.DeliveredId);
+                    resent = true;
+                    continue;
+                }
+
+                var fragment = new FragmentRef(item.Message, item.Version, item.Fragment);
+                if (fragment.IsLive)
+                {
+                    _retransmitQueue.Enqueue(fragment);
+                    resent = true;
+                }
             }
         }
 
-        if (any)
+        if (!resent)
         {
-            _timeouts++;
-            _rtt.Backoff();
+            _heartbeatDue = true; // nothing left to resend: an ack-eliciting heartbeat asks for the acknowledgement
         }
 
-        _log.TrimSettled();
+        _probeTimeoutSend = true;
+        _host.MarkDirty(this);
     }
 
     /// <summary>Handles a Delivered frame: the peer's application consumed these messages.</summary>

@@ -136,6 +136,7 @@ public class BadInputTests
         }
 
         Assert.True(sim.RunUntil(() => got == 300 && toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(30)));
+        sim.RunUntil(() => sim.Network.InFlight == 0, TimeSpan.FromSeconds(5));
         Assert.True(server.GetStatistics().BadChecksums > 10);
         Assert.Equal(sim.Network.Corrupted, server.GetStatistics().BadChecksums + client.GetStatistics().BadChecksums);
     }

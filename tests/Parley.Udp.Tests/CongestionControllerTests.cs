@@ -10,7 +10,7 @@ public class CongestionControllerTests
         var sent = new List<long>();
         while (cc.CanSend(Mss))
         {
-            cc.OnSent(Mss);
+            cc.OnSent(Mss, next);
             sent.Add(next++);
         }
 
@@ -36,19 +36,19 @@ public class CongestionControllerTests
     }
 
     [Fact]
-    public void A_loss_halves_the_window_once_per_recovery_period_then_growth_is_additive()
+    public void A_loss_cuts_the_window_to_seven_tenths_once_per_recovery_period_then_growth_is_additive()
     {
         var cc = new CongestionController(Mss, initialPackets: 20);
         for (int i = 0; i < 20; i++)
         {
-            cc.OnSent(Mss);
+            cc.OnSent(Mss, i);
         }
 
         long window = cc.Window;
         cc.OnLost(3, Mss, largestSentPacket: 19);
-        Assert.Equal(window / 2, cc.Window);
+        Assert.Equal(window * 7 / 10, cc.Window);
         cc.OnLost(5, Mss, largestSentPacket: 19); // same episode: no second cut
-        Assert.Equal(window / 2, cc.Window);
+        Assert.Equal(window * 7 / 10, cc.Window);
         Assert.False(cc.InSlowStart);
 
         for (long p = 6; p < 20; p++)
@@ -56,7 +56,7 @@ public class CongestionControllerTests
             cc.OnAcked(p, Mss); // acks of packets from before the cut do not grow it
         }
 
-        Assert.Equal(window / 2, cc.Window);
+        Assert.Equal(window * 7 / 10, cc.Window);
         foreach (long p in new long[] { 0, 1, 2, 4 })
         {
             cc.OnAcked(p, Mss); // the rest of the old flight
@@ -100,16 +100,23 @@ public class RandomLossToleranceTests
     {
         var tolerant = new CongestionController(1200, initialPackets: 10, randomLossTolerance: 0.15);
         long packet = 0;
+        var inFlight = new Queue<long>();
         for (int i = 0; i < 2000; i++)
         {
-            tolerant.OnSent(1200);
+            while (tolerant.CanSend(1200))
+            {
+                tolerant.OnSent(1200, packet); // the sender keeps the window full
+                inFlight.Enqueue(packet++);
+            }
+
+            long oldest = inFlight.Dequeue();
             if (i % 20 == 0)
             {
-                tolerant.OnLost(packet++, 1200, packet, queueBuilding: false); // 5 % random loss
+                tolerant.OnLost(oldest, 1200, packet - 1, queueBuilding: false); // 5 % random loss
             }
             else
             {
-                tolerant.OnAcked(packet++, 1200);
+                tolerant.OnAcked(oldest, 1200);
             }
         }
 
@@ -117,9 +124,8 @@ public class RandomLossToleranceTests
         Assert.InRange(tolerant.LossRate, 0.02, 0.10);
 
         long before = tolerant.Window;
-        tolerant.OnSent(1200);
-        tolerant.OnLost(packet++, 1200, packet, queueBuilding: true);
-        Assert.Equal(before / 2, tolerant.Window);
+        tolerant.OnLost(inFlight.Dequeue(), 1200, packet - 1, queueBuilding: true);
+        Assert.Equal(before * 7 / 10, tolerant.Window);
 
         var heavy = new CongestionController(1200, initialPackets: 10, randomLossTolerance: 0.15);
         for (int i = 0; i < 200; i++)

@@ -31,10 +31,11 @@ internal static class UdpBenchCommand
         var jitter = new Option<double>("--jitter") { Description = "Extra random delay up to this, milliseconds.", DefaultValueFactory = _ => 0 };
         var reorder = new Option<double>("--reorder") { Description = "Percent of datagrams held back by one jitter (reordered).", DefaultValueFactory = _ => 0 };
         var maxPacket = new Option<int>("--max-packet-size") { Description = "Largest datagram (path-MTU probing climbs to it). Default 1472 (Ethernet); loopback carries up to 65507.", DefaultValueFactory = _ => 1472 };
+        var queue = new Option<int>("--queue") { Description = "Messages each session may have pending (queued, in flight or awaiting its delivered confirmation); the receive window follows. Default 8192 up to 4 sessions, else 1024.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var command = new Command("udp", "Reliable-UDP workloads in process on loopback (server and client hosts), with loss and delay injected at the socket.")
         {
-            pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, json,
+            pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, queue, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -49,7 +50,7 @@ internal static class UdpBenchCommand
                 Reorder = parse.GetValue(reorder) / 100,
             };
             DeliveryMode deliveryMode = parse.GetValue(mode) switch { "unordered" => DeliveryMode.ReliableUnordered, "unreliable" => DeliveryMode.Unreliable, _ => DeliveryMode.ReliableOrdered };
-            var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket));
+            var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket)) { Queue = parse.GetValue(queue) };
             List<double> curve = [];
             if (parse.GetValue(rates) is { } list)
             {
@@ -117,6 +118,7 @@ internal static class UdpBenchCommand
             ["peers"] = s.Peers,
             ["size"] = s.Size,
             ["mode"] = s.Mode.ToString(),
+            ["queue"] = s.Queue,
             ["duration_s"] = Math.Round(r.Seconds, 3),
             ["conditions"] = new JsonObject
             {
@@ -149,6 +151,8 @@ internal static class UdpBenchCommand
             ["packets_lost"] = c.PacketsLost + v.PacketsLost,
             ["rto_timeouts"] = c.Timeouts + v.Timeouts,
             ["packet_size"] = c.PacketSize,
+            ["allocated_bytes_per_message"] = r.Sent == 0 ? 0 : Math.Round((double)r.AllocatedBytes / r.Sent, 2),
+            ["gen0_collections"] = r.Gen0Collections,
         };
         if (curve.Count > 0)
         {
@@ -191,6 +195,7 @@ internal static class UdpBenchCommand
         }
 
         table.AddRow("retransmissions · delayed messages", $"{j["retransmissions"]} · {j["messages_delayed"]} (max {j["retransmissions_per_delayed_message"]!["max"]}, avg {j["retransmissions_per_delayed_message"]!["avg"]} per message)");
+        table.AddRow("allocated per message (whole process) · gen0 GCs", $"{j["allocated_bytes_per_message"]} B · {j["gen0_collections"]}");
         table.AddRow("packets lost · RTO timeouts · packet size", $"{j["packets_lost"]} · {j["rto_timeouts"]} · {j["packet_size"]}");
         console.Write(table);
         if (curve.Count > 0)

@@ -17,6 +17,9 @@ internal sealed record UdpBenchSettings(
     int Inflight,
     int MaxPacketSize)
 {
+    /// <summary>Messages each session may have pending (0: 8192 up to 4 sessions, else 1024).</summary>
+    public int Queue { get; init; }
+
     /// <summary>The payload's stamp: sender peer index, sequence, send time (Stopwatch ticks).</summary>
     public const int StampSize = 16;
 }
@@ -28,6 +31,8 @@ internal sealed class UdpRunResult
     public long Delivered;
     public long Lost;
     public long Undelivered;
+    public long AllocatedBytes;
+    public int Gen0Collections;
     public long Duplicated;
     public long Reordered;
     public long PayloadBytes;
@@ -61,14 +66,15 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         // Per-session pending limit, also the size of the send-time ring: enough to fill the
         // windows (8192 messages is several round trips at a million messages a second), small
         // enough that a saturating stream does not measure seconds of its own queue.
-        int ring = settings.Peers <= 4 ? 8192 : 1024;
+        int ring = settings.Queue > 0 ? (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)settings.Queue) : settings.Peers <= 4 ? 8192 : 1024;
         UdpHostOptions Options(int seed) => new()
         {
             MaxPacketSize = settings.MaxPacketSize,
             MaxPendingMessages = ring,
             MaxPendingBytes = Math.Max(64L * 1024 * 1024 / Math.Max(1, settings.Peers), 2L * 1024 * 1024),
             MaxMessageSize = Math.Max(1024 * 1024, settings.Size),
-            ReceiveWindowBytes = Math.Max(8 * 1024 * 1024, 2 * settings.Size),
+            ReceiveWindowBytes = (int)Math.Clamp((long)ring * settings.Size, 8L * 1024 * 1024, 256L * 1024 * 1024),
+            MaxEnqueuedMessages = Math.Max(8192, ring),
             MaxPeers = settings.Peers + 16,
             SimulatedConditions = settings.Conditions == NetworkConditions.Perfect ? null : settings.Conditions,
             SimulationSeed = seed,
@@ -185,6 +191,8 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         }
 
         progress($"{settings.Pattern}: running {settings.Duration.TotalSeconds:0.#} s");
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+        int gen0Before = GC.CollectionCount(0);
         var clock = Stopwatch.StartNew();
         if (settings.Pattern == "req-resp")
         {
@@ -228,6 +236,8 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
 
         stop = true;
         result.Seconds = clock.Elapsed.TotalSeconds;
+        result.AllocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+        result.Gen0Collections = GC.CollectionCount(0) - gen0Before;
         result.OfferedPerSecond = settings.Rate * settings.Peers;
 
         // Drain: reliable messages still in flight get a few seconds to arrive before counting loss.

@@ -1,9 +1,10 @@
 namespace Parley.Udp;
 
 /// <summary>
-/// Loss-based congestion control (NewReno-style AIMD, RFC 9002 §7 in spirit): slow start
+/// Loss-based congestion control (AIMD in the NewReno mould, RFC 9002 §7 in spirit): slow start
 /// doubles the window each round trip until the first loss; then the window grows by one packet
-/// per round trip and halves on a loss, at most once per recovery period (losses of packets sent
+/// per round trip (or 1 % per round trip on large windows, Scalable TCP's rule) and shrinks to
+/// 0.7 of itself on a loss (CUBIC's factor), at most once per recovery period (losses of packets sent
 /// before the last reduction do not reduce it again). The window never falls below two packets.
 /// A pacing interval spreads a window over a round trip instead of sending it in one burst.
 /// <para>
@@ -21,6 +22,10 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
 
     private int _minimumWindow = 2 * maxPacketSize;
     private long _recoveryStartPacket = -1;
+    private long _peakInFlight;        // this round trip's highest bytes in flight
+    private long _lastRoundPeak;       // the previous round trip's
+    private long _roundEndPacket = -1; // the round ends when a packet sent after this one is acknowledged
+    private long _lastSentPacket = -1;
 
     public long Window { get; private set; } = (long)initialPackets * maxPacketSize;
 
@@ -44,7 +49,12 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
         SlowStartThreshold = Math.Max(SlowStartThreshold, _minimumWindow);
     }
 
-    public void OnSent(int bytes) => BytesInFlight += bytes;
+    public void OnSent(int bytes, long packetNumber = -1)
+    {
+        BytesInFlight += bytes;
+        _peakInFlight = Math.Max(_peakInFlight, BytesInFlight);
+        _lastSentPacket = Math.Max(_lastSentPacket, packetNumber);
+    }
 
     /// <summary>A packet of <paramref name="bytes"/> was acknowledged.</summary>
     public void OnAcked(long packetNumber, int bytes)
@@ -56,7 +66,23 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
             return; // sent before the last reduction: no growth during recovery
         }
 
-        Window += InSlowStart ? bytes : Math.Max(1, (long)maxPacketSize * bytes / Window);
+        if (packetNumber > _roundEndPacket)
+        {
+            _lastRoundPeak = _peakInFlight;
+            _peakInFlight = BytesInFlight;
+            _roundEndPacket = _lastSentPacket;
+        }
+
+        if (Math.Max(_peakInFlight, _lastRoundPeak) < Window / 2)
+        {
+            return; // application-limited: a window not half used says nothing about the path (RFC 7661)
+        }
+
+        // Congestion avoidance: Reno's one packet per round trip, or 1 % of the window per round
+        // trip when that is more (Scalable TCP's rule): Reno alone needs ~1250 round trips to
+        // regrow a 2500-packet window after a cut — 50 s at 40 ms — which a fast path with
+        // occasional loss never gets.
+        Window += InSlowStart ? bytes : Math.Max(Math.Max(1, (long)maxPacketSize * bytes / Window), bytes / 100);
     }
 
     /// <summary>
@@ -78,7 +104,7 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
         }
 
         _recoveryStartPacket = largestSentPacket;
-        SlowStartThreshold = Math.Max(_minimumWindow, Window / 2);
+        SlowStartThreshold = Math.Max(_minimumWindow, Window * 7 / 10); // CUBIC's β = 0.7 (RFC 9438) rather than Reno's halving
         Window = SlowStartThreshold;
     }
 

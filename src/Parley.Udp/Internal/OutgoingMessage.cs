@@ -84,11 +84,11 @@ internal sealed class OutgoingMessage
         Acked.AsSpan(0, count).Clear();
     }
 
-    public void ReleasePayload()
+    public void ReleasePayload(BufferStore store)
     {
         if (Buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(Buffer);
+            store.Return(Buffer);
             Buffer = null;
         }
 
@@ -99,9 +99,9 @@ internal sealed class OutgoingMessage
         }
     }
 
-    public void Reset()
+    public void Reset(BufferStore store)
     {
-        ReleasePayload();
+        ReleasePayload(store);
         Version++;
         State = MessageState.Unknown;
         Fragments = 0;
