@@ -320,31 +320,44 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     /// <summary>Ends every session (each peer is sent a Close) and stops the host's threads.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (CloseAllSessions() && _driver is not null)
+        {
+            await Task.Run(_driver.Stop).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Ends every session (each peer is sent a Close) and stops the host's threads (joins them).</summary>
+    public void Dispose()
+    {
+        if (CloseAllSessions())
+        {
+            _driver?.Stop();
+        }
+    }
+
+    // True the first time: the caller then stops the threads.
+    private bool CloseAllSessions()
+    {
         lock (Gate)
         {
             if (_disposed)
             {
-                return;
+                return false;
             }
 
-            _disposed = true;
-            _pinned.Clear();
             foreach (UdpPeer peer in _sessions.Values.ToArray())
             {
                 peer.SendClose(DisconnectReason.Remote);
                 EndSession(peer, DisconnectReason.HostClosed);
             }
+
+            _disposed = true; // after the Close packets are built: Receive and Poll stop here
+            _pinned.Clear();
         }
 
         UdpMetrics.Unregister(this);
-        if (_driver is not null)
-        {
-            await _driver.StopAsync().ConfigureAwait(false);
-        }
+        return true;
     }
-
-    /// <inheritdoc/>
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     internal void RaiseMessage(UdpPeer peer, in UdpMessage message)
     {

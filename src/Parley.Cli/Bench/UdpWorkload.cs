@@ -132,7 +132,14 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         {
             if (state == MessageState.Delivered && indexOf.TryGetValue(peer, out int index))
             {
-                result.Confirmation.Record(Micros(Stopwatch.GetTimestamp() - sentAt[index][id & (uint)(ring - 1)]));
+                // The slot is written right after Send returns; a confirmation can beat that when
+                // the sending thread is preempted (2 cores, 6 threads): such a sample is skipped.
+                long at = Volatile.Read(ref sentAt[index][id & (uint)(ring - 1)]);
+                if (at != 0)
+                {
+                    result.Confirmation.Record(Micros(Stopwatch.GetTimestamp() - at));
+                    sentAt[index][id & (uint)(ring - 1)] = 0;
+                }
             }
         };
         client.MessageReceived += (UdpPeer peer, in UdpMessage message) =>
@@ -180,7 +187,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             SendResult sent = peer.Send(payload, settings.Mode);
             if (sent.IsQueued)
             {
-                sentAt[index][sent.MessageId & (uint)(ring - 1)] = now;
+                Volatile.Write(ref sentAt[index][sent.MessageId & (uint)(ring - 1)], now);
                 if (settings.Pattern != "req-resp")
                 {
                     sequence[index] = seq + 1;

@@ -100,7 +100,8 @@ internal sealed class DelayLine : IDisposable
                 continue;
             }
 
-            _signal.WaitOne(TimeSpan.FromSeconds(Math.Min(0.1, (double)wait / Stopwatch.Frequency)));
+            // Whole milliseconds, at least one: a shorter wait would spin a core the hosts need.
+            _signal.WaitOne(TimeSpan.FromMilliseconds(Math.Clamp(Math.Ceiling(wait * 1000.0 / Stopwatch.Frequency), 1, 100)));
         }
     }
 

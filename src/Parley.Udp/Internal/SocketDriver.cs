@@ -51,19 +51,33 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
         }
     }
 
-    public async Task StopAsync()
+    /// <summary>
+    /// Stops both threads: first lets the send loop put what is already built (the Close
+    /// packets) on the wire, up to 200 ms, then closes the socket, which unblocks the receive.
+    /// Synchronous (it joins two threads); <see cref="UdpHost.DisposeAsync"/> runs it off the caller's thread.
+    /// </summary>
+    public void Stop()
     {
-        // Let the send loop put the last Close packets on the wire, then stop both threads.
-        Wake();
-        await Task.Delay(20).ConfigureAwait(false);
+        long deadline = Environment.TickCount64 + 200;
+        while (Environment.TickCount64 < deadline)
+        {
+            lock (_host.Gate)
+            {
+                if (!_host.HasWork)
+                {
+                    break;
+                }
+            }
+
+            Wake();
+            Thread.Sleep(1);
+        }
+
         _stopping = true;
         Wake();
-        _socket.Dispose(); // unblocks the receive
-        await Task.Run(() =>
-        {
-            _receiver.Join();
-            _sender.Join();
-        }).ConfigureAwait(false);
+        _socket.Dispose();
+        _receiver.Join();
+        _sender.Join();
         Dispose();
     }
 
