@@ -37,6 +37,9 @@ public sealed partial class UdpPeer
         _received.Record(0); // packet number 0 is never used by a session: start the floor above it
     }
 
+    /// <summary>The host this session belongs to.</summary>
+    public UdpHost Host => _host;
+
     /// <summary>The address the peer's packets come from now (changes when the peer's port or address changes).</summary>
     public IPEndPoint RemoteEndPoint { get; private set; }
 
