@@ -9,6 +9,7 @@ var root = new RootCommand("parley: a high-performance messaging stack for .NET 
     JournalCommand.Create(),
     EchoCommand.Create(),
     CertCommand.Create(),
+    UdpCommand.Create(),
     Parley.Cli.Bench.BenchCommand.Create(),
 };
 

@@ -96,4 +96,41 @@ public class UdpCommandTests
         Assert.Equal([100.0, 400.0], points.Select(p => p.GetProperty("offered_per_s").GetDouble()));
         Assert.All(points, p => Assert.Equal(0, p.GetProperty("lost").GetInt64()));
     }
+
+    [Fact]
+    public async Task Udp_send_delivers_a_file_to_udp_receive_and_a_path_escaping_name_is_refused()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "parley-udp-cli-" + Guid.NewGuid().ToString("N"));
+        string source = Path.Combine(Path.GetTempPath(), "parley-udp-src-" + Guid.NewGuid().ToString("N") + ".bin");
+        byte[] data = new byte[1_500_000];
+        new Random(7).NextBytes(data);
+        await File.WriteAllBytesAsync(source, data);
+        try
+        {
+            await using ParleyProcess receive = ParleyProcess.Start("udp", "receive", "--port", "0", "--folder", folder);
+            Match match = await receive.WaitForLineAsync(@"listening on udp (\S+):(\d+)");
+            string to = $"{match.Groups[1].Value}:{match.Groups[2].Value}";
+
+            await using (ParleyProcess send = ParleyProcess.Start("udp", "send", source, "--to", to, "--name", "copy.bin"))
+            {
+                Assert.Equal(0, await send.WaitForExitAsync());
+                Assert.Contains("sent 1,500,000 bytes of 1,500,000", send.Output, StringComparison.Ordinal);
+            }
+
+            await receive.WaitForLineAsync("received .*copy.bin");
+            Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(folder, "copy.bin")));
+
+            await using ParleyProcess refused = ParleyProcess.Start("udp", "send", source, "--to", to, "--name", "../outside.bin");
+            Assert.Equal(1, await refused.WaitForExitAsync());
+            Assert.Contains("refused", refused.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(source);
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
 }
