@@ -72,13 +72,23 @@ internal static class UdpCommand
                 await using FileStream source = File.OpenRead(path);
                 var clock = Stopwatch.StartNew();
                 int resumed = 0;
+                long shown = -1;
                 var progress = new Progress<ObjectProgress>(p =>
                 {
                     resumed = p.BlocksResumed;
-                    Console.Error.Write($"\r{p.BytesDone * 100 / Math.Max(1, p.Length),3} % of {p.Length:N0} bytes");
+                    long percent = p.BytesDone * 100 / Math.Max(1, p.Length);
+                    if (percent != shown && !Console.IsErrorRedirected)
+                    {
+                        shown = percent;
+                        Console.Error.Write($"\r{percent,3} % of {p.Length:N0} bytes");
+                    }
                 });
                 long sent = await peer.SendObjectAsync(source, parse.GetValue(name) ?? Path.GetFileName(path), source.Length, progress: progress, cancellationToken: cancellationToken);
-                Console.Error.WriteLine();
+                if (shown >= 0)
+                {
+                    Console.Error.WriteLine();
+                }
+
                 Console.WriteLine($"sent {sent:N0} bytes of {source.Length:N0}{(resumed > 0 ? $" ({resumed} blocks were already there)" : "")} in {clock.Elapsed.TotalSeconds:0.00} s ({sent / 1048576.0 / clock.Elapsed.TotalSeconds:0.0} MiB/s)");
                 peer.Disconnect();
                 return 0;
