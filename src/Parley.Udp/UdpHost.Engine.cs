@@ -114,12 +114,16 @@ public sealed partial class UdpHost
         return next;
     }
 
+    /// <summary>Queues a copy of a datagram built in <see cref="PacketBuffer"/> (handshake and close packets).</summary>
     internal void Emit(SocketAddress to, ReadOnlySpan<byte> datagram)
     {
         byte[] buffer = Buffers.Rent(datagram.Length);
         datagram.CopyTo(buffer);
-        _outbox.Add(new OutgoingDatagram(to, buffer, datagram.Length));
+        EmitOwned(to, buffer, datagram.Length);
     }
+
+    /// <summary>Queues a datagram already in a buffer from <see cref="Buffers"/>; the outbox returns it after sending.</summary>
+    internal void EmitOwned(SocketAddress to, byte[] buffer, int length) => _outbox.Add(new OutgoingDatagram(to, buffer, length));
 
     /// <summary>Takes the datagrams built so far (caller holds the lock); give the list back with <see cref="ReturnOutbox"/>.</summary>
     internal List<OutgoingDatagram> TakeOutbox()

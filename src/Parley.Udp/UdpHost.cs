@@ -59,7 +59,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         _microsPerTick = 1_000_000.0 / time.TimestampFrequency;
         _logger = (ILogger?)loggerFactory?.CreateLogger("Parley.Udp.UdpHost") ?? NullLogger.Instance;
         _cookies = new CookieJar(time, options.CookieLifetime);
-        PacketBuffer = new byte[options.MaxPacketSize];
+        PacketBuffer = new byte[Math.Max(options.MinPacketSize, PacketCodec.Overhead + 64)];
         LocalAddress = localAddress;
         LocalEndPoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(localAddress);
         UdpMetrics.Register(this);
@@ -99,6 +99,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
 
     internal object Gate { get; } = new();
 
+    /// <summary>Scratch space for handshake and close packets (at most the minimum packet size).</summary>
     internal byte[] PacketBuffer { get; }
 
     /// <summary>Payload and datagram buffers (used under <see cref="Gate"/>); idle ones capped at 32 MiB.</summary>

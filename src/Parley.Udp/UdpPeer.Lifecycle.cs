@@ -267,12 +267,13 @@ public sealed partial class UdpPeer
 
         // First try the ceiling (often right on loopback and LANs), then halve the interval.
         _probeSize = _ceilingTried ? (_packetSize + _probeCeiling + 1) / 2 : _probeCeiling;
-        Span<byte> packet = _host.PacketBuffer.AsSpan(0, _probeSize);
+        byte[] buffer = _host.Buffers.Rent(_probeSize);
+        Span<byte> packet = buffer.AsSpan(0, _probeSize);
         packet[PacketCodec.HeaderSize..^PacketCodec.ChecksumSize].Clear();
         uint number = _nextPacketNumber++;
         int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Probe, RemoteSessionId, number), _probeSize - PacketCodec.Overhead);
         _log.Add(number, now, size, _log.ItemTail, isProbe: true);
-        Emit(packet[..size]);
+        Emit(buffer, size);
     }
 
     private void OnProbeAcked(int size)

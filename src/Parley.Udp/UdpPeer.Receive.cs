@@ -76,18 +76,6 @@ public sealed partial class UdpPeer
             return;
         }
 
-        var check = new FrameReader(payload);
-        while (check.TryReadNext())
-        {
-        }
-
-        if (check.Malformed)
-        {
-            _packetsDropped++;
-            _host.CountDrop(DropReason.MalformedFrames);
-            return;
-        }
-
         _lastReceivedAt = now;
         _packetsReceived++;
         _bytesReceived += datagramLength;
@@ -117,8 +105,9 @@ public sealed partial class UdpPeer
                         elicits = true;
                         _ackNow = true;
                     }
-                    else if (now - reader.Echo >= 0)
+                    else if (now - reader.Echo is >= 0 and <= 60_000_000)
                     {
+                        // Only a plausible echo of our own clock is a sample (a forged one could overflow the estimator).
                         _rtt.AddSample(TimeSpan.FromMicroseconds(now - reader.Echo));
                     }
 
@@ -135,6 +124,16 @@ public sealed partial class UdpPeer
                     OnNack(reader.Value, reader.Count);
                     break;
             }
+        }
+
+        if (reader.Malformed)
+        {
+            // One pass, no validation pass first: what came before the bad frame was taken (it is
+            // idempotent: messages are deduplicated by sequence, acks by packet number), and the
+            // packet is not acknowledged, so the peer's data in it comes again.
+            _packetsDropped++;
+            _host.CountDrop(DropReason.MalformedFrames);
+            return;
         }
 
         if (!accepted || State != PeerState.Connected)

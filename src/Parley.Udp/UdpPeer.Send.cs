@@ -240,7 +240,9 @@ public sealed partial class UdpPeer
 
     private bool WritePacket(long now, bool includeData)
     {
-        Span<byte> packet = _host.PacketBuffer.AsSpan(0, _packetSize);
+        // Built straight into the pooled buffer that the send loop sends and returns: no copy.
+        byte[] buffer = _host.Buffers.Rent(_packetSize);
+        Span<byte> packet = buffer.AsSpan(0, _packetSize);
         var writer = new FrameWriter(packet[PacketCodec.HeaderSize..^PacketCodec.ChecksumSize]);
         long itemStart = _log.ItemTail;
         bool elicits = false;
@@ -276,6 +278,7 @@ public sealed partial class UdpPeer
 
         if (writer.Written == 0)
         {
+            _host.Buffers.Return(buffer);
             return false;
         }
 
@@ -293,7 +296,7 @@ public sealed partial class UdpPeer
         }
 
         _probeTimeoutSend = false; // one packet past the windows per probe timeout
-        Emit(packet[..size]);
+        Emit(buffer, size);
         return true;
     }
 
@@ -485,11 +488,12 @@ public sealed partial class UdpPeer
         return false;
     }
 
-    private void Emit(ReadOnlySpan<byte> datagram)
+    // Hands a pooled buffer holding a datagram to the host's outbox (which returns it after sending).
+    private void Emit(byte[] buffer, int length)
     {
         _packetsSent++;
-        _bytesSent += datagram.Length;
-        _host.Emit(Address, datagram);
+        _bytesSent += length;
+        _host.EmitOwned(Address, buffer, length);
     }
 
     /// <summary>Handles an Ack frame: settles packets, samples RTT, grows the window, detects losses.</summary>

@@ -140,4 +140,28 @@ public class BadInputTests
         Assert.True(server.GetStatistics().BadChecksums > 10);
         Assert.Equal(sim.Network.Corrupted, server.GetStatistics().BadChecksums + client.GetStatistics().BadChecksums);
     }
+
+    [Theory]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    [InlineData(-1L)]
+    public void A_heartbeat_echo_with_an_absurd_timestamp_is_ignored_not_thrown(long echo)
+    {
+        var sim = new Simulation(34);
+        UdpHost server = sim.AddHost(1);
+        UdpHost client = sim.AddHost(2);
+        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        byte[] packet = new byte[PacketCodec.Overhead + 17];
+        var writer = new FrameWriter(packet.AsSpan(PacketCodec.HeaderSize, 17));
+        Assert.True(writer.TryWriteHeartbeat(12345, echo));
+        PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, toClient.LocalSessionId, 1_000), 17);
+        sim.Inject(Simulation.At(2), server, packet);
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(PeerState.Connected, toClient.State);
+        Assert.InRange(toClient.SmoothedRtt, TimeSpan.Zero, TimeSpan.FromSeconds(1)); // not poisoned by the forged echo
+        var got = 0;
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got++;
+        toServer.Send([1]);
+        Assert.True(sim.RunUntil(() => got == 1, TimeSpan.FromSeconds(1)));
+    }
 }
