@@ -271,9 +271,7 @@ public class EchoCommandTests
         await using ParleyProcess bench = ParleyProcess.Start(["bench", .. arguments, "--json"]);
         Assert.Equal(0, await bench.WaitForExitAsync());
         string output = bench.Output;
-        int start = output.IndexOf("{\n", StringComparison.Ordinal);
-        Assert.True(start >= 0, output);
-        using var json = System.Text.Json.JsonDocument.Parse(output[start..(output.LastIndexOf('}') + 1)]);
+        using System.Text.Json.JsonDocument json = bench.JsonOutput();
         System.Text.Json.JsonElement root = json.RootElement;
         Assert.True(root.GetProperty("delivered").GetInt64() > 0, output);
         Assert.Equal(root.GetProperty("expected").GetInt64(), root.GetProperty("delivered").GetInt64());

@@ -103,6 +103,15 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
         return (process, new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)));
     }
 
+    /// <summary>The JSON object a <c>--json</c> run printed (progress lines around it are skipped).</summary>
+    public System.Text.Json.JsonDocument JsonOutput()
+    {
+        string output = Output;
+        int start = output.IndexOf("{\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, output);
+        return System.Text.Json.JsonDocument.Parse(output[start..(output.LastIndexOf('}') + 1)]);
+    }
+
     /// <summary>Writes <paramref name="text"/> to the process's standard input and closes it.</summary>
     public async Task WriteInputAndCloseAsync(string text)
     {

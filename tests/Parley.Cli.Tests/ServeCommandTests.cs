@@ -281,9 +281,7 @@ public sealed class ServeCommandTests : IDisposable
         await using ParleyProcess bench = ParleyProcess.Start(["bench", "chat", "--profile", profile, "--json", .. extra]);
         Assert.Equal(0, await bench.WaitForExitAsync());
         string output = bench.Output;
-        int start = output.IndexOf("{\n", StringComparison.Ordinal);
-        Assert.True(start >= 0, output);
-        using var json = JsonDocument.Parse(output[start..(output.LastIndexOf('}') + 1)]);
+        using JsonDocument json = bench.JsonOutput();
         JsonElement root = json.RootElement;
         Assert.Equal("chat", root.GetProperty("workload").GetString());
         Assert.Equal(profile, root.GetProperty("profile").GetString());

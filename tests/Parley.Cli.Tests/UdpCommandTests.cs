@@ -62,9 +62,7 @@ public class UdpCommandTests
         await using ParleyProcess bench = ParleyProcess.Start(["bench", "udp", "--pattern", pattern, "--duration", "1", .. options, "--json"]);
         Assert.Equal(0, await bench.WaitForExitAsync());
         string output = bench.Output;
-        int start = output.IndexOf("{\n", StringComparison.Ordinal);
-        Assert.True(start >= 0, output);
-        using var json = System.Text.Json.JsonDocument.Parse(output[start..(output.LastIndexOf('}') + 1)]);
+        using System.Text.Json.JsonDocument json = bench.JsonOutput();
         System.Text.Json.JsonElement root = json.RootElement;
         Assert.True(root.GetProperty("delivered").GetInt64() > 0, output);
         Assert.Equal(0, root.GetProperty("lost").GetInt64());
@@ -90,8 +88,7 @@ public class UdpCommandTests
     {
         await using ParleyProcess bench = ParleyProcess.Start("bench", "udp", "--pattern", "n-to-1", "--peers", "10", "--duration", "1", "--rates", "100,400", "--json");
         Assert.Equal(0, await bench.WaitForExitAsync());
-        string output = bench.Output;
-        using var json = System.Text.Json.JsonDocument.Parse(output[output.IndexOf("{\n", StringComparison.Ordinal)..(output.LastIndexOf('}') + 1)]);
+        using System.Text.Json.JsonDocument json = bench.JsonOutput();
         System.Text.Json.JsonElement[] points = [.. json.RootElement.GetProperty("load_curve").EnumerateArray()];
         Assert.Equal([100.0, 400.0], points.Select(p => p.GetProperty("offered_per_s").GetDouble()));
         Assert.All(points, p => Assert.Equal(0, p.GetProperty("lost").GetInt64()));

@@ -9,16 +9,6 @@ public class LoopbackTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Limit;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(5);
-        }
-    }
-
     [Fact]
     public async Task An_echo_over_loopback_returns_every_message_in_order_with_all_confirmations()
     {
@@ -47,7 +37,7 @@ public class LoopbackTests
             }
         }
 
-        await Until(() => echoed.Count == count && Volatile.Read(ref delivered) == count, "the echoes");
+        await Waits.UntilAsync(() => echoed.Count == count && Volatile.Read(ref delivered) == count, "the echoes");
         Assert.Equal(Enumerable.Range(0, count), echoed);
         UdpStatistics stats = peer.GetStatistics();
         Assert.True(stats.PacketSize > server.Options.MinPacketSize, "MTU probing raised the packet size on loopback");
@@ -71,7 +61,7 @@ public class LoopbackTests
             }
         }
 
-        await Until(() => got.Count == 3000 && peer.GetStatistics().PendingMessages == 0, "delivery under loss");
+        await Waits.UntilAsync(() => got.Count == 3000 && peer.GetStatistics().PendingMessages == 0, "delivery under loss");
         Assert.Equal(Enumerable.Range(0, 3000), got);
         Assert.True(peer.GetStatistics().Retransmissions > 0);
     }
@@ -94,7 +84,7 @@ public class LoopbackTests
         await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
         UdpPeer peer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
         await server.DisposeAsync();
-        await Until(() => peer.State == PeerState.Disconnected, "the close");
+        await Waits.UntilAsync(() => peer.State == PeerState.Disconnected, "the close");
         Assert.Equal(DisconnectReason.Remote, peer.DisconnectReason);
     }
 }

@@ -65,7 +65,7 @@ public sealed class ObjectTransferTests : IDisposable
         });
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.SendObjectAsync(new MemoryStream(data), "big.bin", data.Length, options, halfway, stop.Token).WaitAsync(Limit));
         first.Disconnect();
-        await TestWaits.UntilAsync(() => server.PeerCount == 0);
+        await Waits.UntilAsync(() => server.PeerCount == 0);
         Assert.True(File.Exists(Path.Combine(_folder, "big.bin.part.blocks")));
 
         // Second attempt, a new session: the receiver says what it has; only the rest is sent.
@@ -103,18 +103,5 @@ public sealed class ObjectTransferTests : IDisposable
     private sealed class SyncProgress(Action<ObjectProgress> report) : IProgress<ObjectProgress>
     {
         public void Report(ObjectProgress value) => report(value);
-    }
-}
-
-internal static class TestWaits
-{
-    public static async Task UntilAsync(Func<bool> condition)
-    {
-        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out");
-            await Task.Delay(5);
-        }
     }
 }

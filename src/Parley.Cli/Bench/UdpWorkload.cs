@@ -59,8 +59,6 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
     [ThreadStatic]
     private static byte[]? t_payload;
 
-    private readonly object _sync = new();
-
     public async Task<UdpRunResult> RunAsync(Action<string> progress, CancellationToken cancellationToken)
     {
         // Per-session pending limit, also the size of the send-time ring: enough to fill the
@@ -94,13 +92,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         int size = Math.Max(settings.Size, UdpBenchSettings.StampSize);
 
         // The server side: count, check order, measure delivery latency; echo or relay by pattern.
-        server.PeerConnected += peer =>
-        {
-            lock (_sync)
-            {
-                serverPeers.Add(peer);
-            }
-        };
+        server.PeerConnected += serverPeers.Add; // runs under the server's lock, like the handler that reads the list
         server.MessageReceived += (UdpPeer peer, in UdpMessage message) =>
         {
             (int from, int seq, long stamp) = Read(message.Data);
