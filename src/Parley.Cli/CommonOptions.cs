@@ -38,7 +38,7 @@ internal static class CommonOptions
             int port = result.GetValueOrDefault<int>();
             if (port is < IPEndPoint.MinPort or > IPEndPoint.MaxPort)
             {
-                result.AddError($"--port: {port} is not a TCP port (0 to 65535).");
+                result.AddError($"--port: {port} is not a port number (0 to 65535).");
             }
         });
         return option;
