@@ -527,7 +527,7 @@ public sealed partial class UdpPeer
                 packet.Outcome = 1;
                 if (!packet.IsProbe)
                 {
-                    _congestion.OnAcked(number, packet.Size);
+                    _congestion.OnAcked(number, packet.Size, QueueBuilding);
                 }
 
                 if (number == largestInFrame)

@@ -137,3 +137,44 @@ public class RandomLossToleranceTests
         Assert.Equal(2 * 1200, heavy.Window);
     }
 }
+
+public class DelayAwareGrowthTests
+{
+    private const int Mss = 1200;
+
+    // One round trip: fill the window, then acknowledge all of it with the given queue signal.
+    private static long RoundTrip(CongestionController cc, long next, bool queueBuilding)
+    {
+        var sent = new List<long>();
+        while (cc.CanSend(Mss))
+        {
+            cc.OnSent(Mss, next);
+            sent.Add(next++);
+        }
+
+        foreach (long packet in sent)
+        {
+            cc.OnAcked(packet, Mss, queueBuilding);
+        }
+
+        return next;
+    }
+
+    [Fact]
+    public void After_a_cut_the_window_doubles_per_round_trip_while_no_queue_forms_and_grows_by_about_a_packet_once_one_does()
+    {
+        var cc = new CongestionController(Mss, initialPackets: 20);
+        cc.OnSent(Mss, 0);
+        cc.OnLost(0, Mss, largestSentPacket: 0, queueBuilding: true); // a cut: slow start is over
+        Assert.False(cc.InSlowStart);
+        long next = 1;
+
+        long before = cc.Window;
+        next = RoundTrip(cc, next, queueBuilding: false);
+        Assert.InRange(cc.Window, (before * 2) - Mss, before * 2);
+
+        before = cc.Window;
+        RoundTrip(cc, next, queueBuilding: true);
+        Assert.InRange(cc.Window - before, Mss * 9 / 10, Mss);
+    }
+}

@@ -190,6 +190,12 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         }
 
         progress($"{settings.Pattern}: running {settings.Duration.TotalSeconds:0.#} s");
+        using var trace = Environment.GetEnvironmentVariable("PARLEY_BENCH_TRACE") == "1" ? new Timer(_ =>
+        {
+            // Diagnostics for protocol work (stderr, once a second): what holds the first session back.
+            UdpStatistics s = peers[0].GetStatistics();
+            Console.Error.WriteLine($"trace cwnd={s.CongestionWindow} inflight={s.BytesInFlight} credit={s.SendCredit} queued={s.QueuedMessages} pending={s.PendingMessages} srtt={s.SmoothedRtt.TotalMilliseconds:0.0} rto={s.Rto.TotalMilliseconds:0.0} lost={s.PacketsLost} timeouts={s.Timeouts} delivered={Interlocked.Read(ref result.Delivered)}");
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) : null;
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         int gen0Before = GC.CollectionCount(0);
         var clock = Stopwatch.StartNew();
