@@ -50,8 +50,6 @@ public sealed partial class UdpPeer
         public readonly HashSet<uint> DeliveredAhead = [];
     }
 
-    internal void CountDropped() => _packetsDropped++;
-
     /// <summary>Reliable bytes held for reordering and reassembly: never more than the receive window (tests check it).</summary>
     internal long ReliableBufferedBytes
     {

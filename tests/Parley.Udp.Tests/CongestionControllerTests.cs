@@ -82,15 +82,6 @@ public class CongestionControllerTests
         cc.OnAcked(1000, 10 * Mss);
         Assert.Equal(0, cc.BytesInFlight);
     }
-
-    [Fact]
-    public void Pacing_spreads_a_window_over_a_round_trip()
-    {
-        var cc = new CongestionController(Mss, initialPackets: 10);
-        TimeSpan interval = cc.PacingInterval(TimeSpan.FromMilliseconds(100), Mss);
-        Assert.Equal(TimeSpan.FromMilliseconds(8), interval); // 10 packets over 100 ms with 25 % headroom
-        Assert.Equal(TimeSpan.Zero, cc.PacingInterval(TimeSpan.Zero, Mss));
-    }
 }
 
 public class RandomLossToleranceTests

@@ -18,8 +18,6 @@ internal sealed class BufferStore(long maxRetainedBytes)
     private readonly Stack<byte[]>[] _classes = [.. Enumerable.Range(0, MaxShift - MinShift + 1).Select(_ => new Stack<byte[]>())];
     private long _retainedBytes;
 
-    public long RetainedBytes => _retainedBytes;
-
     public byte[] Rent(int size)
     {
         int shift = Math.Max(MinShift, BitOperations.Log2((uint)Math.Max(1, size) - 1) + 1);

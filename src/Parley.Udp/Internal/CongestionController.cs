@@ -7,7 +7,7 @@ namespace Parley.Udp;
 /// per round trip on large windows, Scalable TCP's rule); it shrinks to 0.7 of itself on a loss
 /// (CUBIC's factor), at most once per recovery period (losses of packets sent
 /// before the last reduction do not reduce it again). The window never falls below two packets.
-/// A pacing interval spreads a window over a round trip instead of sending it in one burst.
+/// (Pacing — a window spread over the smoothed round trip — is the peer's token bucket.)
 /// <para>
 /// Random loss is not congestion: a loss reduces the window only when the smoothed loss rate
 /// is at least <c>randomLossTolerance</c> or the round trip has grown above its minimum (a queue
@@ -114,8 +114,4 @@ internal sealed class CongestionController(int maxPacketSize, int initialPackets
         SlowStartThreshold = Math.Max(_minimumWindow, Window * 7 / 10); // CUBIC's β = 0.7 (RFC 9438) rather than Reno's halving
         Window = SlowStartThreshold;
     }
-
-    /// <summary>The time between packets that spreads one window over a round trip (25 % headroom).</summary>
-    public TimeSpan PacingInterval(TimeSpan smoothedRtt, int packetSize) =>
-        smoothedRtt <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromTicks((long)(smoothedRtt.Ticks * packetSize / (Window * 1.25)));
 }
