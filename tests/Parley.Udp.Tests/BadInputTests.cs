@@ -8,10 +8,7 @@ public class BadInputTests
     [Fact]
     public void Random_datagrams_of_every_length_are_dropped_and_counted_and_the_session_goes_on()
     {
-        var sim = new Simulation(30);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(30);
         var random = new Random(30);
         int max = server.Options.MaxPacketSize + 10;
         for (int length = 0; length <= max; length++)
@@ -123,11 +120,7 @@ public class BadInputTests
     [Fact]
     public void Corrupted_datagrams_are_counted_as_bad_checksums_and_everything_still_arrives()
     {
-        var sim = new Simulation(33);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
-        sim.Network.Conditions = new NetworkConditions { Corruption = 0.3 };
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, _) = SessionTests.Connected(33, new NetworkConditions { Corruption = 0.3 });
         var got = 0;
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got++;
         for (int i = 0; i < 300; i++)
@@ -147,10 +140,7 @@ public class BadInputTests
     [InlineData(-1L)]
     public void A_heartbeat_echo_with_an_absurd_timestamp_is_ignored_not_thrown(long echo)
     {
-        var sim = new Simulation(34);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(34);
         byte[] packet = new byte[PacketCodec.Overhead + 17];
         var writer = new FrameWriter(packet.AsSpan(PacketCodec.HeaderSize, 17));
         Assert.True(writer.TryWriteHeartbeat(12345, echo));

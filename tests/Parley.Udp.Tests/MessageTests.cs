@@ -8,11 +8,8 @@ public class MessageTests
     [Fact]
     public void Send_reports_a_full_queue_too_large_messages_and_bad_channels_instead_of_growing()
     {
-        var sim = new Simulation(20);
         var options = new UdpHostOptions { MaxPendingMessages = 10, MaxMessageSize = 10_000, ReceiveWindowBytes = 20_000, MaxPendingBytes = 20_000, Channels = 2 };
-        UdpHost server = sim.AddHost(1, options);
-        UdpHost client = sim.AddHost(2, options);
-        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, _, _, UdpPeer toServer, _) = SessionTests.Connected(20, options: options);
 
         Assert.Equal(UdpSendStatus.TooLarge, toServer.Send(new byte[10_001]).Status);
         Assert.Equal(UdpSendStatus.BadChannel, toServer.Send([1], DeliveryMode.ReliableOrdered, 2).Status);
@@ -32,10 +29,7 @@ public class MessageTests
     [Fact]
     public void A_message_not_yet_sent_can_be_cancelled_and_never_arrives()
     {
-        var sim = new Simulation(21);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, _) = SessionTests.Connected(21);
         var got = new List<int>();
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(m.Data[0]);
         uint a = toServer.Send([1]).MessageId;
@@ -56,11 +50,7 @@ public class MessageTests
     public void An_ordered_message_behind_a_lost_one_is_received_before_it_is_delivered()
     {
         // Drop exactly the first data packet the client sends, so message 1 is held until message 0 is retransmitted.
-        var sim = new Simulation(22, new NetworkConditions { Delay = TimeSpan.FromMilliseconds(10) });
-        var options = new UdpHostOptions { MtuProbing = false };
-        UdpHost server = sim.AddHost(1, options);
-        UdpHost client = sim.AddHost(2, options);
-        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, _, UdpHost client, UdpPeer toServer, _) = SessionTests.Connected(22, new NetworkConditions { Delay = TimeSpan.FromMilliseconds(10) }, new UdpHostOptions { MtuProbing = false });
         var events = new List<(uint Id, MessageState State)>();
         client.MessageStateChanged += (p, id, state) => events.Add((id, state));
 
@@ -86,12 +76,8 @@ public class MessageTests
     [Fact]
     public void A_message_the_peer_never_acknowledges_disconnects_it_after_the_receive_timeout()
     {
-        var sim = new Simulation(23);
         var options = new UdpHostOptions { ReceiveTimeout = TimeSpan.FromSeconds(2), HeartbeatTimeout = TimeSpan.FromSeconds(60) };
-        UdpHost server = sim.AddHost(1, options);
-        UdpHost client = sim.AddHost(2, options);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
-        sim.Network.Conditions = new NetworkConditions { Loss = 1 };
+        (Simulation sim, _, _, UdpPeer toServer, _) = SessionTests.Connected(23, new NetworkConditions { Loss = 1 }, options);
         uint id = toServer.Send([1]).MessageId;
         Assert.True(sim.RunUntil(() => toServer.State == PeerState.Disconnected, TimeSpan.FromSeconds(5)));
         Assert.Equal(DisconnectReason.MessageTimeout, toServer.DisconnectReason);
@@ -101,12 +87,7 @@ public class MessageTests
     [Fact]
     public void Unreliable_messages_arrive_at_most_once_and_are_final_when_sent()
     {
-        var sim = new Simulation(24, new NetworkConditions { Duplication = 0.5, Loss = 0.2, Reorder = 0.2, Jitter = TimeSpan.FromMilliseconds(5) });
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        sim.Network.Conditions = NetworkConditions.Perfect;
-        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
-        sim.Network.Conditions = new NetworkConditions { Duplication = 0.5, Loss = 0.2, Reorder = 0.2, Jitter = TimeSpan.FromMilliseconds(5) };
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, _) = SessionTests.Connected(24, new NetworkConditions { Duplication = 0.5, Loss = 0.2, Reorder = 0.2, Jitter = TimeSpan.FromMilliseconds(5) });
         var got = new List<int>();
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(BinaryPrimitives.ReadInt32LittleEndian(m.Data));
         var ids = new List<uint>();
@@ -126,12 +107,8 @@ public class MessageTests
     [Fact]
     public void A_large_message_is_fragmented_and_reassembled_under_loss_and_the_receive_buffers_stay_within_the_window()
     {
-        var sim = new Simulation(25, new NetworkConditions { Loss = 0.05, Delay = TimeSpan.FromMilliseconds(20), Jitter = TimeSpan.FromMilliseconds(2) });
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        sim.Network.Conditions = NetworkConditions.Perfect;
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
-        sim.Network.Conditions = new NetworkConditions { Loss = 0.05, Delay = TimeSpan.FromMilliseconds(20), Jitter = TimeSpan.FromMilliseconds(2) };
+        var conditions = new NetworkConditions { Loss = 0.05, Delay = TimeSpan.FromMilliseconds(20), Jitter = TimeSpan.FromMilliseconds(2) };
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(25, conditions);
         var random = new Random(25);
         var messages = Enumerable.Range(0, 6).Select(_ => { byte[] m = new byte[1024 * 1024]; random.NextBytes(m); return m; }).ToList();
         var got = new List<byte[]>();

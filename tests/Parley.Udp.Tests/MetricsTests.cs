@@ -7,10 +7,7 @@ public class MetricsTests
     [Fact]
     public void The_meter_reports_packets_messages_and_sessions_of_live_hosts()
     {
-        var sim = new Simulation(50);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, _) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, _) = SessionTests.Connected(50);
         var got = 0;
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got++;
         for (int i = 0; i < 10; i++)

@@ -9,10 +9,7 @@ public class PeerTests
     [Fact]
     public void A_silent_connection_is_kept_alive_by_heartbeats_which_also_measure_rtt()
     {
-        var sim = new Simulation(2, new NetworkConditions { Delay = TimeSpan.FromMilliseconds(15) });
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, _, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(2, new NetworkConditions { Delay = TimeSpan.FromMilliseconds(15) });
         sim.RunFor(TimeSpan.FromSeconds(60)); // six heartbeat timeouts with nothing sent by the application
         Assert.Equal(PeerState.Connected, toServer.State);
         Assert.Equal(PeerState.Connected, toClient.State);
@@ -23,11 +20,7 @@ public class PeerTests
     [Fact]
     public void A_peer_that_vanishes_times_out_and_its_pending_messages_fail()
     {
-        var sim = new Simulation(3);
-        var options = new UdpHostOptions { HeartbeatTimeout = TimeSpan.FromSeconds(3) };
-        UdpHost server = sim.AddHost(1, options);
-        UdpHost client = sim.AddHost(2, options);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, _) = SessionTests.Connected(3, options: new UdpHostOptions { HeartbeatTimeout = TimeSpan.FromSeconds(3) });
         var failed = new List<uint>();
         client.MessageStateChanged += (p, id, state) =>
         {
@@ -84,10 +77,7 @@ public class PeerTests
     [Fact]
     public void A_replayed_old_packet_from_another_address_does_not_move_the_session()
     {
-        var sim = new Simulation(5);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(5);
         for (int i = 0; i < 5; i++)
         {
             toServer.Send([1, 2, 3]);
@@ -135,10 +125,7 @@ public class PeerTests
     [Fact]
     public void A_blacklisted_address_is_dropped_before_processing_and_its_sessions_end()
     {
-        var sim = new Simulation(7);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(7);
         server.Blacklist(IPAddress.Loopback);
         Assert.Equal(PeerState.Disconnected, toClient.State);
         toServer.Send([1]);
@@ -194,10 +181,7 @@ public class PeerTests
     [Fact]
     public void Disconnect_tells_the_other_side_at_once()
     {
-        var sim = new Simulation(10);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(10);
         toServer.Disconnect();
         Assert.Equal(DisconnectReason.Local, toServer.DisconnectReason);
         Assert.True(sim.RunUntil(() => toClient.State == PeerState.Disconnected, TimeSpan.FromMilliseconds(50)));

@@ -47,14 +47,8 @@ public class ReliabilityPropertyTests(ITestOutputHelper output)
     public void Every_reliable_message_arrives_exactly_once_and_ordered_ones_in_order(int seed)
     {
         Case c = Draw(seed);
-        var sim = new Simulation(seed, c.Conditions);
         var options = new UdpHostOptions { ReceiveTimeout = Timeout.InfiniteTimeSpan, MaxMessageSize = 64 * 1024, ReceiveWindowBytes = 128 * 1024, MaxEnqueuedMessages = 64, Channels = 3 };
-        UdpHost server = sim.AddHost(1, options);
-        UdpHost client = sim.AddHost(2, options);
-        var perfect = c.Conditions;
-        sim.Network.Conditions = NetworkConditions.Perfect with { Delay = perfect.Delay }; // connect first, then impair
-        (UdpPeer toServer, UdpPeer toClient) = SessionTests.Connect(sim, client, server);
-        sim.Network.Conditions = perfect;
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(seed, c.Conditions, options); // connect first, then impair
 
         var random = new Random(seed);
         var got = new Dictionary<(byte Channel, DeliveryMode Mode), List<int>>();

@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 
 namespace Parley.Udp.Tests;
 
+/// <summary>Two connected hosts on a simulated network: the client's peer for the server, and the server's for the client.</summary>
+internal sealed record Pair(Simulation Sim, UdpHost Server, UdpHost Client, UdpPeer ToServer, UdpPeer ToClient);
+
 /// <summary>Whole-protocol tests over the simulated network with a virtual clock.</summary>
 public class SessionTests
 {
@@ -12,6 +15,22 @@ public class SessionTests
         UdpPeer peer = client.Connect(Simulation.At(serverPort));
         Assert.True(sim.RunUntil(() => peer.State == PeerState.Connected && accepted is not null, TimeSpan.FromSeconds(10)), $"not connected: {peer.State} {peer.DisconnectReason}");
         return (peer, accepted!);
+    }
+
+    /// <summary>A simulation with a server host on port 1 and a client host on port 2, connected.
+    /// The handshake runs on a clean network; <paramref name="conditions"/> apply from then on.</summary>
+    internal static Pair Connected(int seed, NetworkConditions? conditions = null, UdpHostOptions? options = null)
+    {
+        var sim = new Simulation(seed, conditions is null ? null : NetworkConditions.Perfect with { Delay = conditions.Delay });
+        UdpHost server = sim.AddHost(1, options);
+        UdpHost client = sim.AddHost(2, options);
+        (UdpPeer toServer, UdpPeer toClient) = Connect(sim, client, server);
+        if (conditions is not null)
+        {
+            sim.Network.Conditions = conditions;
+        }
+
+        return new Pair(sim, server, client, toServer, toClient);
     }
 
     internal static byte[] Payload(int index, int size)
@@ -29,10 +48,7 @@ public class SessionTests
     [Fact]
     public void A_handshake_connects_both_sides_and_reliable_ordered_messages_arrive_in_order()
     {
-        var sim = new Simulation(1);
-        UdpHost server = sim.AddHost(1);
-        UdpHost client = sim.AddHost(2);
-        (UdpPeer toServer, UdpPeer toClient) = Connect(sim, client, server);
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = Connected(1);
         Assert.Equal(toServer.RemoteSessionId, toClient.LocalSessionId);
         Assert.Equal(toClient.RemoteSessionId, toServer.LocalSessionId);
 
