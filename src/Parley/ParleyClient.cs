@@ -115,6 +115,22 @@ public sealed class ParleyClient : IAsyncDisposable
 
     private static async Task<Connection> ConnectCoreAsync(ParleyClientOptions options, CancellationToken cancellationToken)
     {
+        if (options.Dialer is { } dialer)
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(options.ConnectTimeout);
+            try
+            {
+#pragma warning disable CA2000 // The connection owns the transport.
+                return new Connection(await dialer.ConnectAsync(deadline.Token).ConfigureAwait(false), options, LivenessMonitor.Shared);
+#pragma warning restore CA2000
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Connecting to {dialer.Address} timed out after {options.ConnectTimeout}.");
+            }
+        }
+
         EndPoint remote = options.RemoteEndPoint!;
 #pragma warning disable CA2000 // The socket goes to the transport on success and is disposed in the catch blocks otherwise.
         Socket socket = remote is DnsEndPoint

@@ -5,7 +5,7 @@ namespace Parley;
 /// <summary>Settings of a <see cref="ParleyClient"/>: where it connects and how it reconnects.</summary>
 public sealed class ParleyClientOptions : ConnectionOptions
 {
-    /// <summary>The server: an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/>. Required.</summary>
+    /// <summary>The server: an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/>. Required unless <see cref="Dialer"/> is set.</summary>
     public EndPoint? RemoteEndPoint { get; set; }
 
     /// <summary>The local address to connect from, or null for the system's choice. A load
@@ -28,6 +28,12 @@ public sealed class ParleyClientOptions : ConnectionOptions
     /// <summary>Attempts after one loss before the client gives up. Default 100 (about 45 min at the maximum delay).</summary>
     public int ReconnectMaxAttempts { get; set; } = 100;
 
+    /// <summary>
+    /// Another transport to reach the server (Parley.Ipc's shared memory), used instead of TCP
+    /// to <see cref="RemoteEndPoint"/>. Default null: TCP.
+    /// </summary>
+    public ConnectionDialer? Dialer { get; set; }
+
     /// <summary>TLS to the server; null (the default) for plain TCP.</summary>
     public TlsClientOptions? Tls { get; set; }
 
@@ -35,9 +41,14 @@ public sealed class ParleyClientOptions : ConnectionOptions
     public override void Validate()
     {
         base.Validate();
-        if (RemoteEndPoint is null)
+        if (RemoteEndPoint is null && Dialer is null)
         {
-            throw new ArgumentException("RemoteEndPoint is required.", nameof(RemoteEndPoint));
+            throw new ArgumentException("RemoteEndPoint (or a Dialer) is required.", nameof(RemoteEndPoint));
+        }
+
+        if (Dialer is not null && Tls is not null)
+        {
+            throw new ArgumentException("TLS runs over TCP only; it cannot be combined with a Dialer.", nameof(Tls));
         }
 
         RequirePositive(ConnectTimeout, nameof(ConnectTimeout));

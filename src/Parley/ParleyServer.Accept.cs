@@ -51,6 +51,38 @@ public sealed partial class ParleyServer
         }
     }
 
+    private async Task AcceptLoopAsync(ConnectionListener listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Transport transport;
+            try
+            {
+                transport = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException || _stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.AcceptFailed(_logger, ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                Log.ConnectionLimitReached(_logger, transport.RemoteEndPoint, _options.MaxConnections);
+                ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "connection_limit"));
+                transport.Dispose();
+                continue;
+            }
+
+            Accept(transport);
+        }
+    }
+
     /// <summary>Handshakes, at most <see cref="TlsServerOptions.MaxConcurrentHandshakes"/> at once, each within its timeout; a peer that
     /// fails (garbage, no ClientHello, a refused certificate) is logged and closed without affecting anyone else.</summary>
     private async Task AcceptTlsAsync(Socket socket, TlsServerOptions tls)

@@ -100,6 +100,15 @@ public sealed partial class ParleyServer : IAsyncDisposable
         }
 
         _handler = handler;
+        if (_options.Listener is { } other)
+        {
+            other.Start();
+            _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options));
+            Log.ListeningOn(_logger, other.Address);
+            _acceptTask = AcceptLoopAsync(other);
+            return;
+        }
+
         IPEndPoint endPoint = _options.EndPoint;
         var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -145,6 +154,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener?.Dispose();
+        _options.Listener?.Dispose();
         await _acceptTask.ConfigureAwait(false);
 
         Log.Stopping(_logger, _connections.Count);

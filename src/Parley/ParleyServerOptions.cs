@@ -28,11 +28,22 @@ public sealed class ParleyServerOptions : ConnectionOptions
     /// <summary>TLS for every accepted connection; null (the default) for plain TCP.</summary>
     public TlsServerOptions? Tls { get; set; }
 
+    /// <summary>
+    /// Another transport to accept connections from (Parley.Ipc's shared memory), used instead
+    /// of binding <see cref="EndPoint"/>. The server starts it and disposes it when it stops.
+    /// Default null: TCP.
+    /// </summary>
+    public ConnectionListener? Listener { get; set; }
+
     /// <inheritdoc />
     public override void Validate()
     {
         base.Validate();
         Tls?.Validate();
+        if (Listener is not null && Tls is not null)
+        {
+            throw new ArgumentException("TLS runs over TCP only; it cannot be combined with a Listener.", nameof(Tls));
+        }
         ArgumentNullException.ThrowIfNull(EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ListenBacklog, nameof(ListenBacklog));

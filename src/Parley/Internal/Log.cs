@@ -39,6 +39,9 @@ internal static partial class Log
     [LoggerMessage(200, LogLevel.Information, "Listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, EndPoint endPoint);
 
+    [LoggerMessage(209, LogLevel.Information, "Listening on {Address}")]
+    public static partial void ListeningOn(ILogger logger, string address);
+
     [LoggerMessage(201, LogLevel.Warning, "Accept failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, string error);
 

@@ -1,0 +1,245 @@
+using System.Net.Sockets;
+
+namespace Parley.Ipc.Tests;
+
+/// <summary>Channels between a listener and a client in this process: the real region, futex and rendezvous.</summary>
+public sealed class ChannelTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private readonly string _directory = Directory.CreateTempSubdirectory("parley-ipc-test").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private IpcOptions Options(IpcWaitStrategy wait = IpcWaitStrategy.Hybrid, int capacity = 1 << 16) =>
+        new() { Directory = _directory, WaitStrategy = wait, RingCapacity = capacity, HandshakeTimeout = TimeSpan.FromSeconds(5) };
+
+    private async Task<(IpcListener Listener, IpcChannel Server, IpcChannel Client)> ConnectAsync(IpcWaitStrategy wait = IpcWaitStrategy.Hybrid, int capacity = 1 << 16)
+    {
+        IpcListener listener = IpcListener.Listen("test", Options(wait, capacity));
+        Task<IpcChannel> accept = listener.AcceptAsync();
+        IpcChannel client = await IpcChannel.ConnectAsync("test", Options(wait)).WaitAsync(Timeout);
+        IpcChannel server = await accept.WaitAsync(Timeout);
+        return (listener, server, client);
+    }
+
+    [Theory]
+    [InlineData(IpcWaitStrategy.Spin)]
+    [InlineData(IpcWaitStrategy.Hybrid)]
+    [InlineData(IpcWaitStrategy.Block)]
+    public async Task Messages_make_a_round_trip_with_every_wait_strategy(IpcWaitStrategy wait)
+    {
+        (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync(wait);
+        using (listener)
+        using (server)
+        using (client)
+        {
+            Task echo = Task.Factory.StartNew(() =>
+            {
+                while (server.Read(out ReadOnlySpan<byte> message))
+                {
+                    server.Write(message);
+                }
+            }, TaskCreationOptions.LongRunning);
+
+            for (int i = 0; i < 2000; i++)
+            {
+                client.Write(BitConverter.GetBytes(i));
+                Assert.True(client.Read(out ReadOnlySpan<byte> reply));
+                Assert.Equal(i, BitConverter.ToInt32(reply));
+            }
+
+            client.Dispose();
+            await echo.WaitAsync(Timeout); // the server's Read returns false: the peer closed
+            Assert.Equal(IpcCloseReason.LocalClose, client.CloseReason);
+            Assert.Equal(Environment.ProcessId, server.PeerProcessId);
+            if (wait == IpcWaitStrategy.Block)
+            {
+                Assert.True(server.GetStatistics().Sleeps > 0);
+                Assert.True(client.GetStatistics().WakeupsSent > 0);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_that_closes_is_read_to_the_end_first()
+    {
+        (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync();
+        using (listener)
+        using (server)
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                client.Write(BitConverter.GetBytes(i));
+            }
+
+            client.Dispose();
+            for (int i = 0; i < 100; i++)
+            {
+                Assert.True(server.Read(out ReadOnlySpan<byte> message));
+                Assert.Equal(i, BitConverter.ToInt32(message));
+            }
+
+            Assert.False(server.Read(out _));
+            await WaitUntil(() => server.CloseReason == IpcCloseReason.PeerClosed);
+            IpcException refused = Assert.Throws<IpcException>(() => server.Write([1]));
+            Assert.Equal(IpcCloseReason.PeerClosed, refused.Reason);
+        }
+    }
+
+    [Fact]
+    public async Task A_blocked_read_is_woken_by_a_local_close_and_fails_with_the_reason()
+    {
+        (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync(IpcWaitStrategy.Block);
+        using (listener)
+        using (client)
+        {
+            Task<IpcException> read = Task.Factory.StartNew(() => Assert.Throws<IpcException>(() => server.Read(out _)), TaskCreationOptions.LongRunning);
+            await WaitUntil(() => server.GetStatistics().Sleeps > 0);
+            server.Dispose();
+            IpcException error = await read.WaitAsync(Timeout);
+            Assert.Equal(IpcCloseReason.LocalClose, error.Reason);
+        }
+    }
+
+    [Fact]
+    public async Task A_full_ring_blocks_the_writer_until_the_reader_catches_up()
+    {
+        (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync(IpcWaitStrategy.Block, capacity: 4096);
+        using (listener)
+        using (server)
+        using (client)
+        {
+            byte[] payload = new byte[1000];
+            int written = 0;
+            while (client.TryWrite(payload))
+            {
+                written++;
+            }
+
+            Task writer = Task.Factory.StartNew(() => client.Write(payload), TaskCreationOptions.LongRunning);
+            await WaitUntil(() => client.GetStatistics().Sleeps > 0);
+            Assert.False(writer.IsCompleted);
+            for (int i = 0; i <= written; i++)
+            {
+                Assert.True(server.Read(out _));
+            }
+
+            await writer.WaitAsync(Timeout);
+        }
+    }
+
+    [Fact]
+    public async Task A_message_larger_than_half_the_ring_is_refused_with_a_clear_error()
+    {
+        (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync(capacity: 4096);
+        using (listener)
+        using (server)
+        using (client)
+        {
+            Assert.Equal(2040, client.MaxMessageSize);
+            ArgumentException error = Assert.Throws<ArgumentException>(() => client.Write(new byte[2041]));
+            Assert.Contains("2040", error.Message);
+            client.Write(new byte[2040]);
+            Assert.True(server.Read(out ReadOnlySpan<byte> message));
+            Assert.Equal(2040, message.Length);
+        }
+    }
+
+    [Fact]
+    public async Task A_corrupt_length_in_the_ring_closes_the_channel_with_a_protocol_error()
+    {
+        (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync();
+        using (listener)
+        using (server)
+        using (client)
+        {
+            client.Write([1, 2, 3]);
+            server.CorruptForTest(ring: 0, offset: 0, value: uint.MaxValue - 1);
+            IpcProtocolException error = Assert.Throws<IpcProtocolException>(() => server.Read(out _));
+            Assert.Contains("length", error.Message);
+            Assert.Equal(IpcCloseReason.ProtocolError, server.CloseReason);
+            await WaitUntil(() => client.CloseReason == IpcCloseReason.PeerClosed);
+        }
+    }
+
+    [Fact]
+    public async Task The_region_file_is_gone_once_connected_and_the_name_once_the_listener_stops()
+    {
+        (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync();
+        using (server)
+        using (client)
+        {
+            Assert.Empty(Directory.EnumerateFiles("/dev/shm", $"parley-ipc.test.{Environment.ProcessId}.*"));
+            Assert.True(File.Exists(listener.SocketPath));
+            listener.Dispose();
+            Assert.False(File.Exists(listener.SocketPath));
+            client.Write([42]); // the open channel does not need the name
+            Assert.True(server.Read(out ReadOnlySpan<byte> message));
+            Assert.Equal(42, message[0]);
+        }
+    }
+
+    [Fact]
+    public async Task A_name_in_use_is_refused_and_a_stale_one_is_taken_over()
+    {
+        using (IpcListener first = IpcListener.Listen("taken", Options()))
+        {
+            IpcException error = Assert.Throws<IpcException>(() => IpcListener.Listen("taken", Options()));
+            Assert.Contains("in use", error.Message);
+        }
+
+        // A socket file left behind by a dead server: bound, not listening (connects are refused).
+        // The handle is abandoned rather than disposed, because disposing would delete the file.
+        string path = Path.Combine(_directory, "stale.sock");
+        var dead = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        dead.Bind(new UnixDomainSocketEndPoint(path));
+        dead.SafeHandle.SetHandleAsInvalid();
+
+        Assert.True(File.Exists(path));
+        using IpcListener listener = IpcListener.Listen("stale", Options());
+        Task<IpcChannel> accept = listener.AcceptAsync();
+        using IpcChannel client = await IpcChannel.ConnectAsync("stale", Options()).WaitAsync(Timeout);
+        using IpcChannel server = await accept.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task Connecting_to_a_name_nobody_listens_on_fails_clearly()
+    {
+        IpcException error = await Assert.ThrowsAsync<IpcException>(() => IpcChannel.ConnectAsync("nobody", Options()));
+        Assert.Contains("No IPC server listens on 'nobody'", error.Message);
+    }
+
+    [Fact]
+    public async Task Clients_beyond_the_limit_are_told_the_server_is_full()
+    {
+        IpcOptions options = Options();
+        options.MaxConnections = 1;
+        using IpcListener listener = IpcListener.Listen("full", options);
+        Task<IpcChannel> accept = listener.AcceptAsync();
+        using IpcChannel first = await IpcChannel.ConnectAsync("full", Options()).WaitAsync(Timeout);
+        using IpcChannel server = await accept.WaitAsync(Timeout);
+        _ = listener.AcceptAsync();
+        IpcException error = await Assert.ThrowsAsync<IpcException>(() => IpcChannel.ConnectAsync("full", Options()).WaitAsync(Timeout));
+        Assert.Contains("no room", error.Message);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(".hidden")]
+    [InlineData("a/b")]
+    [InlineData("name with spaces")]
+    public void Names_that_are_not_plain_file_names_are_refused(string name)
+    {
+        Assert.Throws<ArgumentException>(() => IpcListener.Listen(name, Options()));
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        long deadline = Environment.TickCount64 + (long)Timeout.TotalMilliseconds;
+        while (!condition())
+        {
+            Assert.True(Environment.TickCount64 < deadline, "condition not met in time");
+            await Task.Delay(5);
+        }
+    }
+}
