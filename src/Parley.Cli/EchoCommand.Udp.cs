@@ -24,7 +24,7 @@ internal static partial class EchoCommand
         }
         catch (System.Net.Sockets.SocketException ex)
         {
-            LogBindFailed(logger, settings.EndPoint, ex.Message);
+            LogBindFailed(logger, settings.EndPoint.ToString(), ex.Message);
             return 2;
         }
         catch (ArgumentException ex)

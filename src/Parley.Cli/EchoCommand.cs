@@ -27,14 +27,15 @@ internal static partial class EchoCommand
         Option<string?> compress = CompressOption();
         var transport = new Option<string>("--transport")
         {
-            Description = "tcp: framed TCP (Miku-compatible). udp: Parley's reliable UDP protocol (messages come back on the channel and in the delivery mode they came in).",
+            Description = "tcp: framed TCP (Miku-compatible). udp: Parley's reliable UDP protocol (messages come back on the channel and in the delivery mode they came in). ipc: shared memory between processes on this machine, listening on --name (same framing as TCP).",
             DefaultValueFactory = _ => "tcp",
         };
-        transport.AcceptOnlyFromAmong("tcp", "udp");
+        transport.AcceptOnlyFromAmong("tcp", "udp", "ipc");
+        var ipcName = new Option<string>("--name") { Description = "--transport ipc: the name clients connect to.", DefaultValueFactory = _ => "echo" };
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, transport, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
+            host, port, transport, ipcName, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -62,7 +63,14 @@ internal static partial class EchoCommand
             {
                 Tls = tls,
                 Compression = parse.GetValue(compress) is { } codec ? Compression(codec) : null,
+                IpcName = parse.GetValue(transport) == "ipc" ? parse.GetValue(ipcName) : null,
             };
+            if (settings.IpcName is not null && tls is not null)
+            {
+                await Console.Error.WriteLineAsync("parley echo: --transport ipc takes no --tls-cert (shared memory never leaves the machine).");
+                return 2;
+            }
+
             using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
             if (parse.GetValue(transport) == "udp")
             {
@@ -86,6 +94,7 @@ internal static partial class EchoCommand
         var options = new ParleyServerOptions
         {
             EndPoint = settings.EndPoint,
+            Listener = settings.IpcName is { } name ? new Parley.Ipc.IpcConnectionListener(name) : null,
             Framer = CommonOptions.CreateFramer(settings.Framing, settings.MaxMessageSize),
             IdleTimeout = settings.IdleTimeout,
             MaxConnections = settings.MaxConnections,
@@ -118,13 +127,14 @@ internal static partial class EchoCommand
         {
             server.Start();
         }
-        catch (System.Net.Sockets.SocketException ex)
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Parley.Ipc.IpcException)
         {
-            LogBindFailed(logger, settings.EndPoint, ex.Message);
+            LogBindFailed(logger, options.Listener?.Address ?? settings.EndPoint.ToString(), ex.Message);
             return 2;
         }
 
-        await output.WriteLineAsync($"parley echo listening on {server.LocalEndPoint} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
+        string address = options.Listener?.Address ?? server.LocalEndPoint.ToString();
+        await output.WriteLineAsync($"parley echo listening on {address} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary();
@@ -157,7 +167,7 @@ internal static partial class EchoCommand
     private static partial void LogClosed(ILogger logger, long connectionId, EndPoint? remoteEndPoint, CloseReason reason, long messagesIn, long messagesOut);
 
     [LoggerMessage(3, LogLevel.Error, "cannot listen on {EndPoint}: {Error}")]
-    private static partial void LogBindFailed(ILogger logger, EndPoint endPoint, string error);
+    private static partial void LogBindFailed(ILogger logger, string endPoint, string error);
 
     [LoggerMessage(4, LogLevel.Information, "stopping: closing {Count} connections")]
     private static partial void LogStopping(ILogger logger, int count);
@@ -181,6 +191,9 @@ internal sealed record EchoSettings(
 {
     /// <summary>TLS, when <c>--tls-cert</c> was given.</summary>
     public TlsServerOptions? Tls { get; init; }
+
+    /// <summary>The shared-memory name, for <c>--transport ipc</c>.</summary>
+    public string? IpcName { get; init; }
 
     /// <summary>Payload compression, when <c>--compress</c> was given.</summary>
     public CompressionMiddleware? Compression { get; init; }

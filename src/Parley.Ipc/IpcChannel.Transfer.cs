@@ -271,11 +271,29 @@ public sealed unsafe partial class IpcChannel
         }
     }
 
+    /// <summary>This side's event count (read before deciding to sleep; see <see cref="SleepUntilSignalled"/>).</summary>
+    internal int EventSequence()
+    {
+        if (!EnterCall())
+        {
+            return 0;
+        }
+
+        try
+        {
+            return Volatile.Read(ref *_myEvent);
+        }
+        finally
+        {
+            ExitCall();
+        }
+    }
+
     /// <summary>
     /// Sleeps until the peer signals (data, room, close) or a second passes; the wait thread of
     /// the stream transport. Arms the flags first and returns at once if the condition already holds.
     /// </summary>
-    internal void SleepUntilSignalled(bool forInput, bool forRoom)
+    internal void SleepUntilSignalled(bool forInput, bool forRoom, int sequence)
     {
         if (!EnterCall())
         {
@@ -284,7 +302,6 @@ public sealed unsafe partial class IpcChannel
 
         try
         {
-            int sequence = Volatile.Read(ref *_myEvent);
             if (forInput)
             {
                 Volatile.Write(ref *_myWaitingForData, 1);

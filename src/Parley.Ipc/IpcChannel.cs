@@ -183,6 +183,22 @@ public sealed unsafe partial class IpcChannel : IDisposable
         }
     }
 
+    /// <summary>Wakes this side's own sleeping wait (the stream transport's wait thread, to re-arm).</summary>
+    internal void WakeSelf()
+    {
+        if (EnterCall())
+        {
+            try
+            {
+                Wake(_myEvent);
+            }
+            finally
+            {
+                ExitCall();
+            }
+        }
+    }
+
     private static void Wake(int* word)
     {
         Interlocked.Increment(ref *word);

@@ -18,6 +18,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Workload("connections", "N idle connections held open with keep-alives: connect rate and server memory per connection.", defaultClients: 1000, defaultSize: 0, defaultDuration: 10));
         command.Subcommands.Add(Chat());
         command.Subcommands.Add(UdpBenchCommand.Create());
+        command.Subcommands.Add(IpcBenchCommand.Create());
         return command;
     }
 

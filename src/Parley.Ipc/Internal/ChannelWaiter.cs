@@ -16,6 +16,7 @@ internal sealed class ChannelWaiter : IDisposable
     private TaskCompletionSource? _input;
     private TaskCompletionSource? _room;
     private volatile bool _disposed;
+    private int _sleeping; // 1 from before the wait thread reads what is pending until it is awake again
 
     public ChannelWaiter(IpcChannel channel)
     {
@@ -42,6 +43,14 @@ internal sealed class ChannelWaiter : IDisposable
         }
 
         _requests.Release();
+        Interlocked.MemoryBarrier(); // the slot store above before the load below (the thread does the reverse)
+        if (Volatile.Read(ref _sleeping) != 0)
+        {
+            // Asleep for the other condition only (its flag for this one is not armed, so the
+            // peer would not wake it for this): wake it to re-arm with both.
+            _channel.WakeSelf();
+        }
+
         return source.Task;
     }
 
@@ -52,6 +61,11 @@ internal sealed class ChannelWaiter : IDisposable
             _requests.Wait();
             while (!_disposed)
             {
+                // Announce, then take the event count, then look at what is pending: a request
+                // that this look misses saw the announcement and bumped the count, so the
+                // sleep below returns at once.
+                Interlocked.Exchange(ref _sleeping, 1);
+                int sequence = _channel.EventSequence();
                 bool input;
                 bool room;
                 lock (_lock)
@@ -62,22 +76,24 @@ internal sealed class ChannelWaiter : IDisposable
 
                 if (!input && !room)
                 {
+                    Volatile.Write(ref _sleeping, 0);
                     break;
                 }
 
                 if (input && _channel.HasInput())
                 {
                     Complete(ref _input);
-                    continue;
                 }
-
-                if (room && _channel.HasRoom())
+                else if (room && _channel.HasRoom())
                 {
                     Complete(ref _room);
-                    continue;
+                }
+                else
+                {
+                    _channel.SleepUntilSignalled(input, room, sequence);
                 }
 
-                _channel.SleepUntilSignalled(input, room);
+                Volatile.Write(ref _sleeping, 0);
             }
         }
 

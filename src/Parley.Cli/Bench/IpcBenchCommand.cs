@@ -1,0 +1,384 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Parley.Ipc;
+using Spectre.Console;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>
+/// <c>parley bench ipc</c>: shared-memory ping-pong and streaming between this process and a
+/// child <c>parley</c> process, and with <c>--compare</c> the same ping-pong over TCP loopback
+/// and a Unix domain socket.
+/// </summary>
+internal static class IpcBenchCommand
+{
+    /// <summary>The hardware limit quoted in the issue: C spinning on a shared cache line on this kind of 2-core machine.</summary>
+    private const double CLimitNanoseconds = 470;
+
+    public static Command Create()
+    {
+        var pattern = new Option<string>("--pattern", "-p") { Description = "pingpong: one message there and back at a time. stream: one-way, as fast as the ring takes them.", DefaultValueFactory = _ => "pingpong" };
+        pattern.AcceptOnlyFromAmong("pingpong", "stream");
+        var size = new Option<int>("--size", "-s") { Description = "Message size in bytes (at least 8: a sequence number).", DefaultValueFactory = _ => 16 };
+        var duration = new Option<double>("--duration", "-d") { Description = "Seconds to measure.", DefaultValueFactory = _ => 5 };
+        var wait = new Option<string>("--wait") { Description = "How both sides wait: spin, hybrid (spin 50 µs, then sleep) or block (sleep at once).", DefaultValueFactory = _ => "spin" };
+        wait.AcceptOnlyFromAmong("spin", "hybrid", "block");
+        var compare = new Option<bool>("--compare") { Description = "Also run the ping-pong over TCP loopback and a Unix domain socket (blocking sockets, one message at a time)." };
+        var ring = new Option<int>("--ring") { Description = "Ring capacity in bytes per direction (power of two).", DefaultValueFactory = _ => 1 << 20 };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        var child = new Option<string?>("--child") { Description = "Internal: run as the peer process (ipc:NAME, tcp:PORT or uds:PATH).", Hidden = true };
+        var command = new Command("ipc", "Shared-memory ping-pong and streaming between two processes; --compare adds TCP loopback and a Unix domain socket.")
+        {
+            pattern, size, duration, wait, compare, ring, json, child,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = new IpcBenchSettings(
+                parse.GetValue(pattern)!,
+                Math.Max(8, parse.GetValue(size)),
+                TimeSpan.FromSeconds(parse.GetValue(duration)),
+                parse.GetValue(wait) switch { "hybrid" => IpcWaitStrategy.Hybrid, "block" => IpcWaitStrategy.Block, _ => IpcWaitStrategy.Spin },
+                parse.GetValue(ring));
+            if (parse.GetValue(child) is { } peer)
+            {
+                return await IpcBenchPeer.RunAsync(peer, settings);
+            }
+
+            return await RunAsync(settings, parse.GetValue(compare), parse.GetValue(json), cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IpcBenchSettings s, bool compare, bool json, CancellationToken cancellationToken)
+    {
+        IAnsiConsole console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        void Progress(string text) => console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
+
+        string name = $"bench-{Environment.ProcessId}";
+        var options = new IpcOptions { WaitStrategy = s.Wait, RingCapacity = s.Ring };
+        using IpcListener listener = IpcListener.Listen(name, options);
+        using Process peer = StartPeer($"ipc:{name}", s);
+        IpcChannel channel = await listener.AcceptAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        Progress($"{s.Pattern} over shared memory, {s.Size} B, wait {s.Wait.ToString().ToLowerInvariant()}: {s.Duration.TotalSeconds:0.#} s");
+        var report = new JsonObject
+        {
+            ["workload"] = "ipc",
+            ["pattern"] = s.Pattern,
+            ["size"] = s.Size,
+            ["wait"] = s.Wait.ToString().ToLowerInvariant(),
+            ["ring_bytes"] = s.Ring,
+            ["duration_s"] = s.Duration.TotalSeconds,
+        };
+        using (channel)
+        {
+            var cpu = new CpuMeter(peer);
+            if (s.Pattern == "pingpong")
+            {
+                PingPong(channel.Write, Reader(channel), s.Size, TimeSpan.FromMilliseconds(500), out _, out _); // warm-up: JIT, page faults
+                cpu.Start();
+                double seconds = PingPong(channel.Write, Reader(channel), s.Size, s.Duration, out long trips, out LatencyHistogram latency);
+                report["round_trips_per_s"] = Math.Round(trips / seconds);
+                report["ns_per_round_trip"] = Math.Round(seconds * 1e9 / trips, 1);
+                report["c_limit_ns_per_round_trip"] = CLimitNanoseconds;
+                report["percent_of_c_limit"] = Math.Round(CLimitNanoseconds / (seconds * 1e9 / trips) * 100, 1);
+                report["latency_ns"] = Percentiles(latency);
+                report["cpu_percent"] = cpu.Stop(seconds);
+                if (s.Wait != IpcWaitStrategy.Spin)
+                {
+                    report["idle_cpu_percent"] = await IdleCpuAsync(peer, cancellationToken);
+                    report["wakeup_round_trip_us"] = WakeUpRoundTrips(channel, s.Size);
+                }
+            }
+            else
+            {
+                cpu.Start();
+                (double seconds, long sent) = Stream(channel, s);
+                report["cpu_percent"] = cpu.Stop(seconds);
+                channel.Dispose(); // the peer reads to the end, then reports what it saw
+                JsonObject seen = await PeerReportAsync(peer, cancellationToken);
+                report["sent"] = sent;
+                report["received"] = seen["received"]?.DeepClone();
+                report["in_order"] = seen["in_order"]?.DeepClone();
+                report["msgs_per_s"] = Math.Round(sent / seconds);
+                report["mib_per_s"] = Math.Round(sent * (double)s.Size / seconds / (1024 * 1024), 1);
+                report["ns_per_message"] = Math.Round(seconds * 1e9 / sent, 1);
+            }
+
+            IpcStatistics statistics = channel.GetStatistics();
+            report["sleeps"] = statistics.Sleeps;
+            report["wakeups_sent"] = statistics.WakeupsSent;
+        }
+
+        await WaitForExitAsync(peer, cancellationToken);
+        if (compare)
+        {
+            var others = new JsonArray();
+            foreach (string transport in new[] { "tcp", "uds" })
+            {
+                Progress($"pingpong over {transport}, {s.Size} B: {s.Duration.TotalSeconds:0.#} s");
+                others.Add(await SocketPingPongAsync(transport, s, cancellationToken));
+            }
+
+            report["compare"] = others;
+        }
+
+        if (json)
+        {
+            await Console.Out.WriteLineAsync(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            Render(console, report);
+        }
+
+        return 0;
+    }
+
+    private delegate void ReadExactly(Span<byte> destination);
+
+    private static ReadExactly Reader(IpcChannel channel) => destination =>
+    {
+        if (!channel.Read(out ReadOnlySpan<byte> message))
+        {
+            throw new IpcException("The bench peer closed early.");
+        }
+
+        message.CopyTo(destination);
+    };
+
+    private delegate void WriteAll(ReadOnlySpan<byte> source);
+
+    /// <summary>One message there and back at a time; every 16th round trip is timed on its own.</summary>
+    private static double PingPong(WriteAll write, ReadExactly read, int size, TimeSpan duration, out long trips, out LatencyHistogram latency)
+    {
+        byte[] message = new byte[size];
+        byte[] reply = new byte[size];
+        latency = new LatencyHistogram();
+        long start = Stopwatch.GetTimestamp();
+        long end = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        long count = 0;
+        while (true)
+        {
+            for (int i = 0; i < 16; i++, count++)
+            {
+                BitConverter.TryWriteBytes(message, count);
+                write(message);
+                read(reply);
+                if (BitConverter.ToInt64(reply) != count)
+                {
+                    throw new InvalidDataException($"round trip {count} came back as {BitConverter.ToInt64(reply)}");
+                }
+            }
+
+            long before = Stopwatch.GetTimestamp();
+            BitConverter.TryWriteBytes(message, count);
+            write(message);
+            read(reply);
+            long after = Stopwatch.GetTimestamp();
+            count++;
+            latency.Record((long)((after - before) * 1e9 / Stopwatch.Frequency));
+            if (after >= end)
+            {
+                trips = count;
+                return (after - start) / (double)Stopwatch.Frequency;
+            }
+        }
+    }
+
+    /// <summary>Writes numbered messages as fast as the ring takes them.</summary>
+    private static (double Seconds, long Sent) Stream(IpcChannel channel, IpcBenchSettings s)
+    {
+        byte[] message = new byte[s.Size];
+        long start = Stopwatch.GetTimestamp();
+        long end = start + (long)(s.Duration.TotalSeconds * Stopwatch.Frequency);
+        long sent = 0;
+        while (true)
+        {
+            for (int i = 0; i < 1024; i++, sent++)
+            {
+                BitConverter.TryWriteBytes(message, sent);
+                channel.Write(message);
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (now >= end)
+            {
+                return ((now - start) / (double)Stopwatch.Frequency, sent);
+            }
+        }
+    }
+
+    /// <summary>Both sides idle for a second, each asleep in its futex: CPU used meanwhile.</summary>
+    private static async Task<JsonObject> IdleCpuAsync(Process peer, CancellationToken cancellationToken)
+    {
+        var cpu = new CpuMeter(peer);
+        cpu.Start();
+        long start = Stopwatch.GetTimestamp();
+        await Task.Delay(1000, cancellationToken);
+        return cpu.Stop(Stopwatch.GetElapsedTime(start).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Round trips that start with the peer asleep (2 ms of silence before each): a futex
+    /// wake-up of the peer plus its reply; this side spins for the answer.
+    /// </summary>
+    private static JsonObject WakeUpRoundTrips(IpcChannel channel, int size)
+    {
+        byte[] message = new byte[size];
+        var latency = new LatencyHistogram();
+        for (long i = 0; i < 200; i++)
+        {
+            Thread.Sleep(2);
+            BitConverter.TryWriteBytes(message, i);
+            long before = Stopwatch.GetTimestamp();
+            channel.Write(message);
+            ReadOnlySpan<byte> reply;
+            while (!channel.TryRead(out reply))
+            {
+                Thread.SpinWait(1);
+            }
+
+            latency.Record((long)((Stopwatch.GetTimestamp() - before) * 1e6 / Stopwatch.Frequency));
+        }
+
+        return Percentiles(latency);
+    }
+
+    private static async Task<JsonObject> SocketPingPongAsync(string transport, IpcBenchSettings s, CancellationToken cancellationToken)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"parley-bench-{Environment.ProcessId}.sock");
+        using var listener = transport == "tcp"
+            ? new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        File.Delete(path);
+        listener.Bind(transport == "tcp" ? new IPEndPoint(IPAddress.Loopback, 0) : new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        string address = transport == "tcp" ? $"tcp:{((IPEndPoint)listener.LocalEndPoint!).Port}" : $"uds:{path}";
+        using Process peer = StartPeer(address, s);
+        using Socket socket = await listener.AcceptAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        if (transport == "tcp")
+        {
+            socket.NoDelay = true;
+        }
+
+        void Write(ReadOnlySpan<byte> bytes) => socket.Send(bytes);
+        void Read(Span<byte> destination)
+        {
+            for (int got = 0; got < destination.Length;)
+            {
+                int read = socket.Receive(destination[got..]);
+                got += read > 0 ? read : throw new IOException("The bench peer closed early.");
+            }
+        }
+
+        PingPong(Write, Read, s.Size, TimeSpan.FromMilliseconds(500), out _, out _);
+        var cpu = new CpuMeter(peer);
+        cpu.Start();
+        double seconds = PingPong(Write, Read, s.Size, s.Duration, out long trips, out LatencyHistogram latency);
+        var result = new JsonObject
+        {
+            ["transport"] = transport,
+            ["round_trips_per_s"] = Math.Round(trips / seconds),
+            ["ns_per_round_trip"] = Math.Round(seconds * 1e9 / trips, 1),
+            ["latency_ns"] = Percentiles(latency),
+            ["cpu_percent"] = cpu.Stop(seconds),
+        };
+        socket.Shutdown(SocketShutdown.Both);
+        await WaitForExitAsync(peer, cancellationToken);
+        File.Delete(path);
+        return result;
+    }
+
+    private static Process StartPeer(string address, IpcBenchSettings s)
+    {
+        var info = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
+        string self = Environment.ProcessPath ?? "dotnet";
+        info.FileName = self;
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            info.ArgumentList.Add(typeof(IpcBenchCommand).Assembly.Location);
+        }
+
+        foreach (string argument in new[] { "bench", "ipc", "--child", address, "--pattern", s.Pattern, "--size", s.Size.ToString(System.Globalization.CultureInfo.InvariantCulture), "--wait", s.Wait.ToString().ToLowerInvariant() })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start the bench peer process");
+    }
+
+    private static async Task<JsonObject> PeerReportAsync(Process peer, CancellationToken cancellationToken)
+    {
+        string output = await peer.StandardOutput.ReadToEndAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        return JsonNode.Parse(output.Trim())?.AsObject() ?? throw new InvalidDataException("The bench peer reported nothing.");
+    }
+
+    private static async Task WaitForExitAsync(Process peer, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        try
+        {
+            await peer.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            peer.Kill();
+            throw new TimeoutException("The bench peer process did not exit within 30 s.");
+        }
+    }
+
+    private static JsonObject Percentiles(LatencyHistogram h) => new()
+    {
+        ["p50"] = h.Percentile(50),
+        ["p90"] = h.Percentile(90),
+        ["p99"] = h.Percentile(99),
+        ["p999"] = h.Percentile(99.9),
+        ["max"] = h.Max,
+        ["count"] = h.Count,
+    };
+
+    private static void Render(IAnsiConsole console, JsonObject report)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+        table.Title = new TableTitle($"parley bench ipc --pattern {report["pattern"]}");
+        foreach ((string key, JsonNode? value) in report)
+        {
+            table.AddRow(Markup.Escape(key), Markup.Escape(value?.ToJsonString() ?? ""));
+        }
+
+        console.Write(table);
+    }
+
+    /// <summary>CPU time of this process and the peer over a measured interval, as percent of one core.</summary>
+    private sealed class CpuMeter(Process peer)
+    {
+        private TimeSpan _self;
+        private TimeSpan _peer;
+
+        public void Start()
+        {
+            _self = Process.GetCurrentProcess().TotalProcessorTime;
+            peer.Refresh();
+            _peer = peer.TotalProcessorTime;
+        }
+
+        public JsonObject Stop(double seconds)
+        {
+            TimeSpan self = Process.GetCurrentProcess().TotalProcessorTime - _self;
+            peer.Refresh();
+            TimeSpan other = peer.TotalProcessorTime - _peer;
+            return new JsonObject
+            {
+                ["this_process"] = Math.Round(self.TotalSeconds / seconds * 100, 1),
+                ["peer_process"] = Math.Round(other.TotalSeconds / seconds * 100, 1),
+            };
+        }
+    }
+}
+
+internal sealed record IpcBenchSettings(string Pattern, int Size, TimeSpan Duration, IpcWaitStrategy Wait, int Ring);

@@ -1,0 +1,60 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+
+namespace Parley.Ipc.Tests;
+
+/// <summary>ParleyServer and ParleyClient over shared memory: the same connection API as over TCP.</summary>
+public sealed class TransportTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private readonly string _directory = Directory.CreateTempSubdirectory("parley-ipc-test").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Theory]
+    [InlineData(IpcWaitStrategy.Hybrid)]
+    [InlineData(IpcWaitStrategy.Block)]
+    public async Task An_echo_server_and_client_exchange_framed_messages_larger_than_the_ring(IpcWaitStrategy wait)
+    {
+        var ipc = new IpcOptions { Directory = _directory, RingCapacity = 1 << 14, WaitStrategy = wait };
+        var serverOptions = new ParleyServerOptions { Listener = new IpcConnectionListener("echo", ipc) };
+        await using var server = new ParleyServer(serverOptions);
+        server.MessageReceived += static (connection, message) => connection.Send(message);
+        var closed = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Disconnected += connection => closed.TrySetResult(connection.CloseReason);
+        server.Start();
+
+        var replies = new BlockingCollection<byte[]>();
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new IpcConnectionDialer("echo", ipc) });
+        client.MessageReceived += (_, message) => replies.Add(message.ToArray());
+        await client.ConnectAsync().WaitAsync(Timeout);
+        Assert.StartsWith("ipc:echo#", client.Connection!.RemoteEndPoint!.ToString());
+
+        int[] sizes = [1, 100, 8_000, 100_000, 300_000, 5];
+        var random = new Random(3);
+        foreach (int size in sizes)
+        {
+            byte[] payload = new byte[size];
+            random.NextBytes(payload);
+            Assert.Equal(SendStatus.Queued, client.Send(payload));
+            Assert.True(replies.TryTake(out byte[]? reply, Timeout), $"no reply to {size} bytes");
+            Assert.Equal(payload, reply);
+        }
+
+        // Many small messages in a burst arrive complete and in order.
+        for (int i = 0; i < 10_000; i++)
+        {
+            client.Send(BitConverter.GetBytes(i));
+        }
+
+        for (int i = 0; i < 10_000; i++)
+        {
+            Assert.True(replies.TryTake(out byte[]? reply, Timeout));
+            Assert.Equal(i, BitConverter.ToInt32(reply));
+        }
+
+        await client.DisconnectAsync().WaitAsync(Timeout);
+        CloseReason reason = await closed.Task.WaitAsync(Timeout);
+        Assert.Equal(CloseReason.RemoteClose, reason);
+    }
+}
