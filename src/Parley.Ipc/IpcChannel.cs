@@ -37,7 +37,8 @@ public sealed unsafe partial class IpcChannel : IDisposable
     private readonly int* _peerClosed;
     private readonly long _spinTicks;
     private int _closeReason; // IpcCloseReason; the first reason wins
-    private int _users = 1;   // calls in progress + 1 while open; the region is unmapped at 0
+    private int _users = 1;   // calls in progress + 1 until disposed; the region is unmapped at 0
+    private int _disposed;
     private long _messagesSent;
     private long _bytesSent;
     private long _messagesReceived;
@@ -111,8 +112,21 @@ public sealed unsafe partial class IpcChannel : IDisposable
     /// (<see cref="IpcCloseReason.PeerClosed"/>). Wakes this side's blocked calls, which fail
     /// with <see cref="IpcCloseReason.LocalClose"/>. Idempotent; safe from any thread.
     /// </summary>
-    public void Dispose() => Close(IpcCloseReason.LocalClose);
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
 
+        Close(IpcCloseReason.LocalClose);
+        ExitCall(); // the open reference: the region is unmapped once no call is in progress
+    }
+
+    /// <summary>
+    /// Records the first reason and tells everyone. The region stays mapped until this side
+    /// disposes: after the peer closed or died, what it wrote before is still read.
+    /// </summary>
     private void Close(IpcCloseReason reason)
     {
         if (Interlocked.CompareExchange(ref _closeReason, (int)reason, (int)IpcCloseReason.None) != (int)IpcCloseReason.None)
@@ -137,7 +151,6 @@ public sealed unsafe partial class IpcChannel : IDisposable
         }
 
         _control.Dispose();
-        ExitCall();
     }
 
     /// <summary>The control socket ended: the peer closed it on purpose (its flag says so) or died.</summary>

@@ -73,6 +73,7 @@ public sealed class ChannelTests : IDisposable
             }
 
             client.Dispose();
+            await WaitUntil(() => server.CloseReason == IpcCloseReason.PeerClosed); // its socket has ended too
             for (int i = 0; i < 100; i++)
             {
                 Assert.True(server.Read(out ReadOnlySpan<byte> message));
@@ -80,7 +81,6 @@ public sealed class ChannelTests : IDisposable
             }
 
             Assert.False(server.Read(out _));
-            await WaitUntil(() => server.CloseReason == IpcCloseReason.PeerClosed);
             IpcException refused = Assert.Throws<IpcException>(() => server.Write([1]));
             Assert.Equal(IpcCloseReason.PeerClosed, refused.Reason);
         }

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Parley.Ipc;
+
+namespace Parley.Cli.Tests;
+
+/// <summary>Shared memory between real processes: this test process on one side, a <c>parley</c> process on the other.</summary>
+public sealed class IpcCommandTests
+{
+    private static string UniqueName() => $"test-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40];
+
+    [Fact]
+    public async Task Two_processes_exchange_a_million_messages_in_order()
+    {
+        string name = UniqueName();
+        using IpcListener listener = IpcListener.Listen(name);
+        await using ParleyProcess peer = ParleyProcess.Start("bench", "ipc", "--child", $"ipc:{name}", "--pattern", "stream", "--size", "16", "--wait", "hybrid");
+        IpcChannel channel = await listener.AcceptAsync().WaitAsync(ParleyProcess.Timeout);
+        byte[] message = new byte[16];
+        for (long i = 0; i < 1_000_000; i++)
+        {
+            BitConverter.TryWriteBytes(message, i);
+            channel.Write(message);
+        }
+
+        channel.Dispose(); // the peer reads to the end, then prints what it saw
+        Assert.True(await peer.WaitForExitAsync() == 0, peer.Output);
+        using JsonDocument report = JsonDocument.Parse(peer.Output.Trim());
+        Assert.Equal(1_000_000, report.RootElement.GetProperty("received").GetInt64());
+        Assert.True(report.RootElement.GetProperty("in_order").GetBoolean(), peer.Output);
+    }
+
+    [Fact]
+    public async Task A_peer_killed_mid_stream_ends_the_channel_with_peer_died()
+    {
+        string name = UniqueName();
+        using IpcListener listener = IpcListener.Listen(name, new IpcOptions { WaitStrategy = IpcWaitStrategy.Block });
+        await using ParleyProcess peer = ParleyProcess.Start("bench", "ipc", "--child", $"ipc:{name}", "--pattern", "pingpong", "--size", "8", "--wait", "block");
+        using IpcChannel channel = await listener.AcceptAsync().WaitAsync(ParleyProcess.Timeout);
+        for (long i = 0; i < 100; i++)
+        {
+            channel.Write(BitConverter.GetBytes(i));
+            Assert.True(channel.Read(out ReadOnlySpan<byte> reply));
+            Assert.Equal(i, BitConverter.ToInt64(reply));
+        }
+
+        peer.KillHard();
+        // A read blocked in the futex is woken when the kernel closes the dead process's socket.
+        IpcException error = await Task.Factory.StartNew(() => Assert.Throws<IpcException>(() => channel.Read(out _)), TaskCreationOptions.LongRunning).WaitAsync(ParleyProcess.Timeout);
+        Assert.Equal(IpcCloseReason.PeerDied, error.Reason);
+        Assert.Equal(IpcCloseReason.PeerDied, channel.CloseReason);
+        Assert.Equal(IpcCloseReason.PeerDied, Assert.Throws<IpcException>(() => channel.Write([1])).Reason);
+    }
+
+    [Fact]
+    public async Task Bench_ipc_pingpong_reports_round_trips_and_compares_tcp_and_unix_sockets()
+    {
+        await using ParleyProcess bench = ParleyProcess.Start("bench", "ipc", "--pattern", "pingpong", "--duration", "0.3", "--compare", "--json");
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        using JsonDocument json = bench.JsonOutput();
+        JsonElement root = json.RootElement;
+        Assert.True(root.GetProperty("round_trips_per_s").GetDouble() > 0, bench.Output);
+        Assert.True(root.GetProperty("ns_per_round_trip").GetDouble() > 0);
+        Assert.Equal(470, root.GetProperty("c_limit_ns_per_round_trip").GetDouble());
+        foreach (string field in (string[])["p50", "p90", "p99", "p999", "max"])
+        {
+            Assert.True(root.GetProperty("latency_ns").TryGetProperty(field, out _), field);
+        }
+
+        Assert.True(root.GetProperty("cpu_percent").TryGetProperty("peer_process", out _));
+        string[] transports = [.. root.GetProperty("compare").EnumerateArray().Select(e => e.GetProperty("transport").GetString()!)];
+        Assert.Equal(["tcp", "uds"], transports);
+        Assert.All(root.GetProperty("compare").EnumerateArray(), e => Assert.True(e.GetProperty("round_trips_per_s").GetDouble() > 0));
+    }
+
+    [Theory]
+    [InlineData("stream", "spin")]
+    [InlineData("stream", "block")]
+    [InlineData("pingpong", "block")]
+    public async Task Bench_ipc_runs_each_pattern_and_wait_strategy(string pattern, string wait)
+    {
+        await using ParleyProcess bench = ParleyProcess.Start("bench", "ipc", "--pattern", pattern, "--wait", wait, "--duration", "0.3", "--json");
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        using JsonDocument json = bench.JsonOutput();
+        JsonElement root = json.RootElement;
+        if (pattern == "stream")
+        {
+            Assert.Equal(root.GetProperty("sent").GetInt64(), root.GetProperty("received").GetInt64());
+            Assert.True(root.GetProperty("in_order").GetBoolean());
+            Assert.True(root.GetProperty("msgs_per_s").GetDouble() > 0);
+            Assert.True(root.GetProperty("mib_per_s").GetDouble() > 0);
+        }
+        else
+        {
+            Assert.True(root.GetProperty("idle_cpu_percent").TryGetProperty("peer_process", out _), bench.Output);
+            Assert.Equal(200, root.GetProperty("wakeup_round_trip_us").GetProperty("count").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task Echo_over_shared_memory_answers_a_parley_client()
+    {
+        string name = UniqueName();
+        await using ParleyProcess echo = ParleyProcess.Start("echo", "--transport", "ipc", "--name", name);
+        await echo.WaitForLineAsync("listening on ipc:");
+        var replies = new System.Collections.Concurrent.BlockingCollection<byte[]>();
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new IpcConnectionDialer(name) });
+        client.MessageReceived += (_, message) => replies.Add(System.Buffers.BuffersExtensions.ToArray(message));
+        await client.ConnectAsync().WaitAsync(ParleyProcess.Timeout);
+        for (int i = 0; i < 100; i++)
+        {
+            client.Send(BitConverter.GetBytes(i));
+            Assert.True(replies.TryTake(out byte[]? reply, ParleyProcess.Timeout));
+            Assert.Equal(i, BitConverter.ToInt32(reply));
+        }
+    }
+}
