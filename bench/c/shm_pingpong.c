@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
     if (child == 0) {
         for (long expected = 1;; expected++) {
             long v;
-            while ((v = atomic_load_explicit(&s->ping, memory_order_acquire)) < expected) { __builtin_ia32_pause(); }
+            while ((v = atomic_load_explicit(&s->ping, memory_order_acquire)) < expected && v >= 0) { __builtin_ia32_pause(); }
             if (v < 0) return 0;
             atomic_store_explicit(&s->pong, v, memory_order_release);
         }
