@@ -455,10 +455,10 @@ public sealed unsafe partial class IpcChannel
             switch (channel.WaitStrategy)
             {
                 case IpcWaitStrategy.Spin:
-                    Thread.SpinWait(1);
+                    CpuPause.Once();
                     return;
                 case IpcWaitStrategy.Hybrid when SpinMore():
-                    Thread.SpinWait(1);
+                    CpuPause.Once();
                     return;
             }
 

@@ -212,13 +212,18 @@ internal static class IpcBenchCommand
         }
     }
 
-    /// <summary>Both sides idle for a second, each asleep in its futex: CPU used meanwhile.</summary>
+    /// <summary>
+    /// Both sides idle for two seconds, each asleep in its futex: CPU used meanwhile. Measured
+    /// after half a second of quiet, so the runtime's own work after the busy run (tiered
+    /// recompilation, a collection) is not counted as the transport's idle cost.
+    /// </summary>
     private static async Task<JsonObject> IdleCpuAsync(Process peer, CancellationToken cancellationToken)
     {
+        await Task.Delay(500, cancellationToken);
         var cpu = new CpuMeter(peer);
         cpu.Start();
         long start = Stopwatch.GetTimestamp();
-        await Task.Delay(1000, cancellationToken);
+        await Task.Delay(2000, cancellationToken);
         return cpu.Stop(Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
 

@@ -148,7 +148,7 @@ internal sealed class IpcTransport : Transport
                     return true;
                 }
 
-                Thread.SpinWait(1);
+                CpuPause.Once();
             }
         }
         while (System.Diagnostics.Stopwatch.GetTimestamp() < until);
