@@ -17,42 +17,54 @@ internal static class ChatClientCommand
         var user = new Option<string?>("--user", "-u") { Description = "User name, for a server that requires login (asked for when missing)." };
         var tls = new Option<bool>("--tls") { Description = "Connect with TLS (the server runs with --tls-cert); its certificate must be trusted and name --host." };
         var insecure = new Option<bool>("--insecure") { Description = "With --tls: accept any server certificate (a self-signed development one). Never in production." };
+        var transport = new Option<string>("--transport") { Description = "tcp: connect to --host/--port. ipc: shared memory to a server on this machine ('parley serve --transport ipc'), by --name.", DefaultValueFactory = _ => "tcp" };
+        transport.AcceptOnlyFromAmong("tcp", "ipc");
+        var ipcName = new Option<string>("--name") { Description = "--transport ipc: the server's name.", DefaultValueFactory = _ => "chat" };
         var command = new Command(
             "chat",
             "Chat with a 'parley serve' server. Type text to send it to the current room; /join R, /leave R, /rooms, /who R, /history R [N], /help, /quit. " +
             "With standard input redirected it reads commands line by line (a server requiring login takes the password from the first line) and prints one line per event.")
         {
-            host, port, user, tls, insecure,
+            host, port, transport, ipcName, user, tls, insecure,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            string? ipc = parse.GetValue(transport) == "ipc" ? parse.GetValue(ipcName) : null;
+            if (ipc is not null && parse.GetValue(tls))
+            {
+                await Console.Error.WriteLineAsync("parley chat: --transport ipc takes no --tls (shared memory never leaves the machine).");
+                return 2;
+            }
+
             string hostName = parse.GetValue(host)!;
             IPAddress? address = hostName == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(hostName, out IPAddress? parsed) ? parsed : null;
-            if (address is null)
+            if (address is null && ipc is null)
             {
                 await Console.Error.WriteLineAsync($"parley chat: --host '{hostName}' is not an IP address");
                 return 2;
             }
 
-            var endPoint = new IPEndPoint(address, parse.GetValue(port));
+            var endPoint = new IPEndPoint(address ?? IPAddress.Loopback, parse.GetValue(port));
+            string target = ipc is null ? endPoint.ToString() : $"ipc:{ipc}";
             Connection connection;
             try
             {
                 connection = await ParleyClient.OpenConnectionAsync(
                     new ParleyClientOptions
                     {
-                        RemoteEndPoint = endPoint,
+                        RemoteEndPoint = ipc is null ? endPoint : null,
+                        Dialer = ipc is null ? null : new Parley.Ipc.IpcConnectionDialer(ipc),
                         Framer = new LineFramer(1024 * 1024),
                         IdleTimeout = Timeout.InfiniteTimeSpan,
                         KeepAliveInterval = Timeout.InfiniteTimeSpan,
-                        TcpKeepAlive = true,
+                        TcpKeepAlive = ipc is null,
                         Tls = parse.GetValue(tls) ? new TlsClientOptions { AllowUntrustedServerCertificate = parse.GetValue(insecure) } : null,
                     },
                     cancellationToken);
             }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or System.Security.Authentication.AuthenticationException or IOException)
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or System.Security.Authentication.AuthenticationException or IOException or Parley.Ipc.IpcException)
             {
-                await Console.Error.WriteLineAsync($"parley chat: cannot connect to {endPoint}: {ex.Message}");
+                await Console.Error.WriteLineAsync($"parley chat: cannot connect to {target}: {ex.Message}");
                 return 1;
             }
 

@@ -26,9 +26,16 @@ internal static partial class ServeCommand
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
         (Option<string?> tlsCert, Option<string?> tlsKey, Option<string?> tlsPassword) = CommonOptions.ServerTls();
+        var transport = new Option<string>("--transport")
+        {
+            Description = "tcp: listen on --host/--port. ipc: shared memory for clients on this machine ('parley chat --transport ipc'), listening on --name; same protocol.",
+            DefaultValueFactory = _ => "tcp",
+        };
+        transport.AcceptOnlyFromAmong("tcp", "ipc");
+        var ipcName = new Option<string>("--name") { Description = "--transport ipc: the name clients connect to.", DefaultValueFactory = _ => "chat" };
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, transport, ipcName, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -56,6 +63,13 @@ internal static partial class ServeCommand
                 return 2;
             }
 
+            string? ipc = parse.GetValue(transport) == "ipc" ? parse.GetValue(ipcName) : null;
+            if (ipc is not null && tls is not null)
+            {
+                await Console.Error.WriteLineAsync("parley serve: --transport ipc takes no --tls-cert (shared memory never leaves the machine).");
+                return 2;
+            }
+
             var options = new ChatServerOptions
             {
                 Rooms = roomList,
@@ -72,7 +86,10 @@ internal static partial class ServeCommand
                 parse.GetValue(sendQueue) * 1024L,
                 parse.GetValue(backlog),
                 tls,
-                TimeSpan.FromSeconds(parse.GetValue(summaryInterval)));
+                TimeSpan.FromSeconds(parse.GetValue(summaryInterval)))
+            {
+                IpcName = ipc,
+            };
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
         return command;
@@ -108,6 +125,7 @@ internal static partial class ServeCommand
         var serverOptions = new ParleyServerOptions
         {
             EndPoint = settings.EndPoint,
+            Listener = settings.IpcName is { } name ? new Parley.Ipc.IpcConnectionListener(name) : null,
             Framer = chat.Framer,
             MaxConnections = settings.MaxConnections,
             ListenBacklog = settings.ListenBacklog,
@@ -133,14 +151,14 @@ internal static partial class ServeCommand
         {
             server.Start((connection, closed) => chat.RunSessionAsync(connection, closed));
         }
-        catch (System.Net.Sockets.SocketException ex)
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Parley.Ipc.IpcException or ArgumentException)
         {
-            LogBindFailed(logger, settings.EndPoint, ex.Message);
+            LogBindFailed(logger, serverOptions.Listener?.Address ?? settings.EndPoint.ToString(), ex.Message);
             return 2;
         }
 
         await output.WriteLineAsync(
-            $"parley serve listening on {server.LocalEndPoint} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
+            $"parley serve listening on {serverOptions.Listener?.Address ?? server.LocalEndPoint.ToString()} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
@@ -170,8 +188,8 @@ internal static partial class ServeCommand
     [LoggerMessage(20, LogLevel.Error, "cannot open the data folder {DataDirectory}: {Error}")]
     private static partial void LogOpenFailed(ILogger logger, string dataDirectory, string error);
 
-    [LoggerMessage(21, LogLevel.Error, "cannot listen on {EndPoint}: {Error}")]
-    private static partial void LogBindFailed(ILogger logger, EndPoint endPoint, string error);
+    [LoggerMessage(21, LogLevel.Error, "cannot listen on {Address}: {Error}")]
+    private static partial void LogBindFailed(ILogger logger, string address, string error);
 
     [LoggerMessage(22, LogLevel.Information, "stopping: closing {Count} sessions")]
     private static partial void LogStopping(ILogger logger, int count);
@@ -184,4 +202,8 @@ internal static partial class ServeCommand
 }
 
 /// <summary>The network side of <c>parley serve</c>.</summary>
-internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, long SendQueueBytes, int ListenBacklog, TlsServerOptions? Tls, TimeSpan SummaryInterval);
+internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, long SendQueueBytes, int ListenBacklog, TlsServerOptions? Tls, TimeSpan SummaryInterval)
+{
+    /// <summary>Listen on this shared-memory name instead of <see cref="EndPoint"/>.</summary>
+    public string? IpcName { get; init; }
+}

@@ -113,4 +113,72 @@ public sealed class IpcCommandTests
             Assert.Equal(i, BitConverter.ToInt32(reply));
         }
     }
+
+    [Fact]
+    public async Task Serve_over_shared_memory_chats_with_the_terminal_client_and_broadcasts_to_another_session()
+    {
+        string name = UniqueName();
+        string data = Path.Combine(Path.GetTempPath(), "parley-ipc-serve-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using ParleyProcess server = ParleyProcess.Start("serve", "--transport", "ipc", "--name", name, "--data", data);
+            await server.WaitForLineAsync($"listening on ipc:{name} ");
+
+            // Another session on the same name, through the library: it joins and watches.
+            var events = new System.Collections.Concurrent.BlockingCollection<JsonElement>();
+            await using var watcher = new ParleyClient(new ParleyClientOptions
+            {
+                Dialer = new IpcConnectionDialer(name),
+                Framer = new LineFramer(64 * 1024),
+                IdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAliveInterval = Timeout.InfiniteTimeSpan,
+            });
+            watcher.MessageReceived += (_, line) => events.Add(JsonDocument.Parse(System.Buffers.BuffersExtensions.ToArray(line)).RootElement.Clone());
+            await watcher.ConnectAsync().WaitAsync(ParleyProcess.Timeout);
+            await WaitForEventAsync(events, "login_successful");
+            watcher.Send("""{"_ct":"join_room","r":"general"}"""u8);
+            await WaitForEventAsync(events, "room_participation");
+
+            await using ParleyProcess chat = ParleyProcess.Start("chat", "--transport", "ipc", "--name", name);
+            await chat.WriteInputAndCloseAsync("/join general\nhello over shared memory\n");
+            Assert.True(await chat.WaitForExitAsync() == 0, chat.Output);
+            Assert.Matches(@"(?m)^\[#general\] user-[0-9a-f]+: hello over shared memory$", chat.Output);
+            Assert.Matches(@"(?m)^\* stored #general id \d+$", chat.Output);
+
+            JsonElement message = await WaitForEventAsync(events, "user_message");
+            Assert.Equal("hello over shared memory", message.GetProperty("c").GetString());
+        }
+        finally
+        {
+            if (Directory.Exists(data))
+            {
+                Directory.Delete(data, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_chat_client_reports_a_name_nobody_serves()
+    {
+        await using ParleyProcess chat = ParleyProcess.Start("chat", "--transport", "ipc", "--name", UniqueName());
+        await chat.WriteInputAndCloseAsync("");
+        Assert.Equal(1, await chat.WaitForExitAsync());
+        Assert.Contains("parley chat: cannot connect to ipc:test-", chat.Output);
+    }
+
+    private static Task<JsonElement> WaitForEventAsync(System.Collections.Concurrent.BlockingCollection<JsonElement> events, string type) =>
+        Task.Factory.StartNew(
+            () =>
+            {
+                while (events.TryTake(out JsonElement e, ParleyProcess.Timeout))
+                {
+                    if (e.GetProperty("_et").GetString() == type)
+                    {
+                        return e;
+                    }
+                }
+
+                throw new TimeoutException($"no {type} event within {ParleyProcess.Timeout}");
+            },
+            TaskCreationOptions.LongRunning);
 }
