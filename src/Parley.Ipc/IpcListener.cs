@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Threading.Channels;
 
 namespace Parley.Ipc;
 
@@ -9,13 +10,18 @@ namespace Parley.Ipc;
 /// <remarks>
 /// The name is a Unix domain socket at <c>IpcOptions.Directory/NAME.sock</c>: a stale one left
 /// by a crashed server is replaced; one that still answers makes <see cref="Listen"/> fail.
-/// <see cref="AcceptAsync"/> may be called by one caller at a time.
+/// Clients are accepted and their handshakes run concurrently from the moment the listener
+/// starts, so a client that stalls its handshake holds up nobody else; finished channels wait
+/// for <see cref="AcceptAsync"/> (they count against <see cref="IpcOptions.MaxConnections"/>).
 /// </remarks>
 public sealed class IpcListener : IDisposable
 {
     private readonly IpcOptions _options;
     private readonly Socket _socket;
-    private readonly List<IpcChannel> _channels = [];
+    private readonly List<IpcChannel> _channels = []; // open channels, accepted or waiting in _accepted
+    private readonly Channel<IpcChannel> _accepted = Channel.CreateUnbounded<IpcChannel>(); // bounded by MaxConnections
+    private readonly CancellationTokenSource _stopping = new();
+    private int _handshaking; // under _channels' lock: handshakes in progress, counted against MaxConnections
     private long _regions;
     private int _disposed;
 
@@ -25,6 +31,7 @@ public sealed class IpcListener : IDisposable
         _options = options;
         _socket = socket;
         SocketPath = socketPath;
+        _ = AcceptLoopAsync();
     }
 
     /// <summary>The name clients connect to.</summary>
@@ -70,35 +77,70 @@ public sealed class IpcListener : IDisposable
     }
 
     /// <summary>
-    /// Waits for the next client and completes its handshake. A client that fails the handshake
-    /// (times out, disconnects, answers garbage) is dropped and the wait goes on; one beyond
+    /// The next client whose handshake has completed. Clients that fail the handshake (time
+    /// out, disconnect, answer garbage) are dropped without being seen here; one beyond
     /// <see cref="IpcOptions.MaxConnections"/> is told the server is full.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The listener was disposed.</exception>
     public async Task<IpcChannel> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        while (true)
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        try
         {
-            Socket client = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            IpcChannel? channel = await TryHandshakeAsync(client, cancellationToken).ConfigureAwait(false);
-            if (channel is not null)
-            {
-                return channel;
-            }
+            return await _accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(IpcListener));
         }
     }
 
-    private async Task<IpcChannel?> TryHandshakeAsync(Socket client, CancellationToken cancellationToken)
+    private async Task AcceptLoopAsync()
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException)
+            {
+                // Out of descriptors or a connection reset before it was accepted: try again shortly.
+                await Task.Delay(50).ConfigureAwait(false);
+                continue;
+            }
+
+            _ = HandshakeAsync(client);
+        }
+
+        _accepted.Writer.TryComplete();
+    }
+
+    private async Task HandshakeAsync(Socket client)
+    {
+        IpcChannel? channel = await TryHandshakeAsync(client).ConfigureAwait(false);
+        if (channel is not null && !_accepted.Writer.TryWrite(channel))
+        {
+            channel.Dispose(); // the listener stopped meanwhile
+        }
+    }
+
+    private async Task<IpcChannel?> TryHandshakeAsync(Socket client)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         deadline.CancelAfter(_options.HandshakeTimeout);
-        if (OpenConnections() >= _options.MaxConnections)
+        if (!TryReserve())
         {
             try
             {
                 await Handshake.RefuseAsync(client, deadline.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
             {
                 // The refused client left first; nothing to tell it.
             }
@@ -109,39 +151,56 @@ public sealed class IpcListener : IDisposable
 
         string path = Path.Combine(IpcOptions.RegionDirectory, $"parley-ipc.{Name}.{Environment.ProcessId}.{Interlocked.Increment(ref _regions)}");
         SharedRegion? region = null;
+        IpcChannel? channel = null;
         try
         {
 #pragma warning disable CA2000 // Owned by the channel created below, or disposed in the catch.
             region = SharedRegion.Create(path, _options.RingCapacity);
 #pragma warning restore CA2000
             await Handshake.OfferAsync(client, path, _options.RingCapacity, deadline.Token).ConfigureAwait(false);
+            channel = new IpcChannel(region, side: 0, client, _options, Name);
+            return channel;
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or IpcException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or IpcException or IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
-            region?.Dispose();
+            // This client only: a timeout, a disconnect, garbage, or no room in /dev/shm. A
+            // client that already mapped the region reads "closed" rather than "died".
+            if (region is not null)
+            {
+                region.MarkClosed(side: 0);
+                region.Dispose();
+            }
+
             client.Dispose();
             return null;
         }
         finally
         {
             File.Delete(path); // mapped by both sides now (or never): the name is no longer needed
+            lock (_channels)
+            {
+                _handshaking--;
+                if (channel is not null)
+                {
+                    _channels.Add(channel);
+                }
+            }
         }
-
-        var channel = new IpcChannel(region, side: 0, client, _options, Name);
-        lock (_channels)
-        {
-            _channels.Add(channel);
-        }
-
-        return channel;
     }
 
-    private int OpenConnections()
+    // Takes a place for one more connection, or false when open channels and handshakes in progress fill MaxConnections.
+    private bool TryReserve()
     {
         lock (_channels)
         {
             _channels.RemoveAll(channel => channel.CloseReason != IpcCloseReason.None);
-            return _channels.Count;
+            if (_channels.Count + _handshaking >= _options.MaxConnections)
+            {
+                return false;
+            }
+
+            _handshaking++;
+            return true;
         }
     }
 
@@ -153,8 +212,14 @@ public sealed class IpcListener : IDisposable
             return;
         }
 
+        _stopping.Cancel();
         _socket.Dispose();
         File.Delete(SocketPath);
+        _accepted.Writer.TryComplete();
+        while (_accepted.Reader.TryRead(out IpcChannel? waiting))
+        {
+            waiting.Dispose(); // finished its handshake but was never accepted
+        }
     }
 
     // A socket file nobody answers on was left by a server that died: take it over.

@@ -223,6 +223,36 @@ public sealed class ChannelTests : IDisposable
         Assert.Contains("no room", error.Message);
     }
 
+    [Fact]
+    public async Task A_client_that_stalls_its_handshake_holds_up_nobody_else()
+    {
+        IpcOptions patient = Options();
+        patient.HandshakeTimeout = TimeSpan.FromMinutes(5); // the listener would wait this long for the stalled client
+        using IpcListener listener = IpcListener.Listen("stall", patient);
+        using var stalled = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await stalled.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(listener.SocketPath)); // never confirms
+
+        IpcOptions quick = Options();
+        quick.HandshakeTimeout = TimeSpan.FromSeconds(10);
+        using IpcChannel client = await IpcChannel.ConnectAsync("stall", quick).WaitAsync(Timeout);
+        using IpcChannel server = await listener.AcceptAsync().WaitAsync(Timeout);
+        client.Write("after the stalled one"u8);
+        Assert.True(server.Read(out ReadOnlySpan<byte> message));
+        Assert.Equal("after the stalled one", System.Text.Encoding.UTF8.GetString(message));
+    }
+
+    [Fact]
+    public async Task Accept_after_the_listener_stops_fails_and_a_finished_handshake_nobody_accepted_is_closed()
+    {
+        IpcListener listener = IpcListener.Listen("stop", Options());
+        using IpcChannel client = await IpcChannel.ConnectAsync("stop", Options()).WaitAsync(Timeout);
+        listener.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => listener.AcceptAsync());
+        Assert.False(client.Read(out _)); // the server side was closed on purpose: end of stream
+        await WaitUntil(() => client.CloseReason != IpcCloseReason.None); // the rendezvous socket's end follows the flag
+        Assert.Equal(IpcCloseReason.PeerClosed, client.CloseReason);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData(".hidden")]

@@ -119,6 +119,9 @@ internal sealed unsafe class SharedRegion : IDisposable
 
     public byte* RingData(int ring) => Base + RegionLayout.RingDataOffset(ring, Capacity);
 
+    /// <summary>Sets a side's Closed flag: its peer then reads "closed on purpose", not "died".</summary>
+    public void MarkClosed(int side) => Volatile.Write(ref *SideWord(side, RegionLayout.ClosedOffset), 1);
+
     public int Pid(int side) => *(int*)(Base + (side == 0 ? RegionLayout.ServerPidOffset : RegionLayout.ClientPidOffset));
 
     /// <summary>Unmaps. The caller guarantees no thread still uses <see cref="Base"/>.</summary>
