@@ -32,10 +32,8 @@ public sealed partial class ParleyServer
                 continue;
             }
 
-            if (_connections.Count >= _options.MaxConnections)
+            if (AtConnectionLimit(socket.RemoteEndPoint))
             {
-                Log.ConnectionLimitReached(_logger, socket.RemoteEndPoint, _options.MaxConnections);
-                ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "connection_limit"));
                 socket.Dispose();
                 continue;
             }
@@ -71,16 +69,27 @@ public sealed partial class ParleyServer
                 continue;
             }
 
-            if (_connections.Count >= _options.MaxConnections)
+            if (AtConnectionLimit(transport.RemoteEndPoint))
             {
-                Log.ConnectionLimitReached(_logger, transport.RemoteEndPoint, _options.MaxConnections);
-                ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "connection_limit"));
                 transport.Dispose();
                 continue;
             }
 
             Accept(transport);
         }
+    }
+
+    // A connection beyond MaxConnections is refused (logged and counted); the caller closes it.
+    private bool AtConnectionLimit(EndPoint? remote)
+    {
+        if (_connections.Count < _options.MaxConnections)
+        {
+            return false;
+        }
+
+        Log.ConnectionLimitReached(_logger, remote, _options.MaxConnections);
+        ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "connection_limit"));
+        return true;
     }
 
     /// <summary>Handshakes, at most <see cref="TlsServerOptions.MaxConcurrentHandshakes"/> at once, each within its timeout; a peer that
