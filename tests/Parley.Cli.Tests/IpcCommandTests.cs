@@ -97,6 +97,24 @@ public sealed class IpcCommandTests
     }
 
     [Fact]
+    public async Task Bench_ipc_connection_pattern_gets_every_echo_back_over_shared_memory_and_tcp()
+    {
+        await using ParleyProcess bench = ParleyProcess.Start("bench", "ipc", "--pattern", "connection", "--inflight", "50", "--duration", "0.5", "--compare", "--json");
+        Assert.True(await bench.WaitForExitAsync() == 0, bench.Output);
+        using JsonDocument json = bench.JsonOutput();
+        JsonElement root = json.RootElement;
+        JsonElement[] runs = [root, .. root.GetProperty("compare").EnumerateArray()];
+        Assert.Equal(["ipc", "tcp"], runs.Select(r => r.GetProperty("transport").GetString()));
+        foreach (JsonElement run in runs)
+        {
+            Assert.True(run.GetProperty("sent").GetInt64() > 50, bench.Output);
+            Assert.Equal(run.GetProperty("sent").GetInt64(), run.GetProperty("received").GetInt64());
+            Assert.True(run.GetProperty("msgs_per_s").GetDouble() > 0);
+            Assert.True(run.GetProperty("latency_ns").GetProperty("count").GetInt64() > 0);
+        }
+    }
+
+    [Fact]
     public async Task Echo_over_shared_memory_answers_a_parley_client()
     {
         string name = UniqueName();

@@ -21,8 +21,14 @@ internal static class IpcBenchCommand
 
     public static Command Create()
     {
-        var pattern = new Option<string>("--pattern", "-p") { Description = "pingpong: one message there and back at a time. stream: one-way, as fast as the ring takes them.", DefaultValueFactory = _ => "pingpong" };
-        pattern.AcceptOnlyFromAmong("pingpong", "stream");
+        var pattern = new Option<string>("--pattern", "-p")
+        {
+            Description = "pingpong: one message there and back at a time. stream: one-way, as fast as the ring takes them (both on a raw IpcChannel). " +
+                "connection: a ParleyClient and a 'parley echo --transport ipc' child, --inflight messages in flight (the Connection API, default waits; --compare adds TCP).",
+            DefaultValueFactory = _ => "pingpong",
+        };
+        pattern.AcceptOnlyFromAmong("pingpong", "stream", "connection");
+        var inflight = new Option<int>("--inflight", "-m") { Description = "connection: messages kept in flight.", DefaultValueFactory = _ => 100 };
         var size = new Option<int>("--size", "-s") { Description = "Message size in bytes (at least 8: a sequence number).", DefaultValueFactory = _ => 16 };
         var duration = new Option<double>("--duration", "-d") { Description = "Seconds to measure.", DefaultValueFactory = _ => 5 };
         var wait = new Option<string>("--wait") { Description = "How both sides wait: spin, hybrid (spin 50 µs, then sleep) or block (sleep at once).", DefaultValueFactory = _ => "spin" };
@@ -33,7 +39,7 @@ internal static class IpcBenchCommand
         var child = new Option<string?>("--child") { Description = "Internal: run as the peer process (ipc:NAME, tcp:PORT or uds:PATH).", Hidden = true };
         var command = new Command("ipc", "Shared-memory ping-pong and streaming between two processes; --compare adds TCP loopback and a Unix domain socket.")
         {
-            pattern, size, duration, wait, compare, ring, json, child,
+            pattern, size, duration, wait, compare, ring, inflight, json, child,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -48,14 +54,54 @@ internal static class IpcBenchCommand
                 return await IpcBenchPeer.RunAsync(peer, settings);
             }
 
+            if (settings.Pattern == "connection")
+            {
+                return await RunConnectionAsync(settings, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(compare), parse.GetValue(json), cancellationToken);
+            }
+
             return await RunAsync(settings, parse.GetValue(compare), parse.GetValue(json), cancellationToken);
         });
         return command;
     }
 
+    private static async Task<int> RunConnectionAsync(IpcBenchSettings s, int inflight, bool compare, bool json, CancellationToken cancellationToken)
+    {
+        IAnsiConsole console = Console(json);
+        console.MarkupLine($"[grey]{Markup.Escape($"connection over shared memory, {s.Size} B, {inflight} in flight: {s.Duration.TotalSeconds:0.#} s")}[/]");
+        var report = new JsonObject { ["workload"] = "ipc", ["pattern"] = "connection", ["size"] = s.Size, ["duration_s"] = s.Duration.TotalSeconds };
+        foreach ((string key, JsonNode? value) in await IpcConnectionBench.RunAsync("ipc", s, inflight, cancellationToken))
+        {
+            report[key] = value?.DeepClone();
+        }
+
+        if (compare)
+        {
+            console.MarkupLine($"[grey]{Markup.Escape($"connection over tcp, {s.Size} B, {inflight} in flight: {s.Duration.TotalSeconds:0.#} s")}[/]");
+            report["compare"] = new JsonArray(await IpcConnectionBench.RunAsync("tcp", s, inflight, cancellationToken));
+        }
+
+        await PrintAsync(console, report, json);
+        return 0;
+    }
+
+    private static IAnsiConsole Console(bool json) =>
+        json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) }) : AnsiConsole.Console;
+
+    private static async Task PrintAsync(IAnsiConsole console, JsonObject report, bool json)
+    {
+        if (json)
+        {
+            await System.Console.Out.WriteLineAsync(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            Render(console, report);
+        }
+    }
+
     private static async Task<int> RunAsync(IpcBenchSettings s, bool compare, bool json, CancellationToken cancellationToken)
     {
-        IAnsiConsole console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        IAnsiConsole console = Console(json);
         void Progress(string text) => console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
 
         string name = $"bench-{Environment.ProcessId}";
@@ -126,15 +172,7 @@ internal static class IpcBenchCommand
             report["compare"] = others;
         }
 
-        if (json)
-        {
-            await Console.Out.WriteLineAsync(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        }
-        else
-        {
-            Render(console, report);
-        }
-
+        await PrintAsync(console, report, json);
         return 0;
     }
 
@@ -337,7 +375,7 @@ internal static class IpcBenchCommand
         }
     }
 
-    private static JsonObject Percentiles(LatencyHistogram h) => new()
+    internal static JsonObject Percentiles(LatencyHistogram h) => new()
     {
         ["p50"] = h.Percentile(50),
         ["p90"] = h.Percentile(90),
@@ -360,7 +398,7 @@ internal static class IpcBenchCommand
     }
 
     /// <summary>CPU time of this process and the peer over a measured interval, as percent of one core.</summary>
-    private sealed class CpuMeter(Process peer)
+    internal sealed class CpuMeter(Process peer)
     {
         private TimeSpan _self;
         private TimeSpan _peer;
