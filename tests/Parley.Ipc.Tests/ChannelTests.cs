@@ -242,6 +242,44 @@ public sealed class ChannelTests : IDisposable
     }
 
     [Fact]
+    public async Task A_client_that_answers_the_offer_with_garbage_is_dropped_and_the_next_one_is_served()
+    {
+        using IpcListener listener = IpcListener.Listen("garbage", Options());
+        using var rogue = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await rogue.ConnectAsync(new UnixDomainSocketEndPoint(listener.SocketPath));
+        byte[] offer = new byte[26];
+        Assert.Equal(26, await rogue.ReceiveAsync(offer).WaitAsync(Timeout)); // the header; the region path follows
+        await rogue.SendAsync(new byte[16]); // not the magic
+        byte[] rest = new byte[4096];
+        while (await rogue.ReceiveAsync(rest).WaitAsync(Timeout) > 0)
+        {
+            // the path, then the end: the server hung up on it
+        }
+
+        using IpcChannel client = await IpcChannel.ConnectAsync("garbage", Options()).WaitAsync(Timeout);
+        using IpcChannel server = await listener.AcceptAsync().WaitAsync(Timeout);
+        Assert.Equal(Environment.ProcessId, server.PeerProcessId);
+        client.Write("served"u8);
+        Assert.True(server.Read(out ReadOnlySpan<byte> message));
+        Assert.Equal("served", System.Text.Encoding.UTF8.GetString(message));
+        Assert.Empty(Directory.EnumerateFiles("/dev/shm", "parley-ipc.garbage.*"));
+    }
+
+    [Fact]
+    public async Task A_server_that_does_not_speak_the_protocol_is_a_clear_error()
+    {
+        string path = Path.Combine(_directory, "impostor.sock");
+        using var impostor = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        impostor.Bind(new UnixDomainSocketEndPoint(path));
+        impostor.Listen(1);
+        Task<IpcChannel> connect = IpcChannel.ConnectAsync("impostor", Options());
+        using Socket accepted = await impostor.AcceptAsync().WaitAsync(Timeout);
+        await accepted.SendAsync("HTTP/1.1 400 Bad Request\r\n\r\n"u8.ToArray());
+        IpcException error = await Assert.ThrowsAsync<IpcException>(() => connect.WaitAsync(Timeout));
+        Assert.Contains("does not speak Parley IPC", error.Message);
+    }
+
+    [Fact]
     public async Task Accept_after_the_listener_stops_fails_and_a_finished_handshake_nobody_accepted_is_closed()
     {
         IpcListener listener = IpcListener.Listen("stop", Options());
