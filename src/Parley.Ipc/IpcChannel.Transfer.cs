@@ -437,6 +437,7 @@ public sealed unsafe partial class IpcChannel
         private long _spinUntil;
         private int _spins;
         private bool _armed;
+        private bool _yielding;
         private int _sequence;
 
         public void Once()
@@ -459,6 +460,18 @@ public sealed unsafe partial class IpcChannel
                     return;
                 case IpcWaitStrategy.Hybrid when SpinMore():
                     CpuPause.Once();
+                    return;
+                case IpcWaitStrategy.Yield:
+                    if (!_yielding && SpinMore())
+                    {
+                        CpuPause.Once();
+                    }
+                    else
+                    {
+                        _yielding = true; // past the spin: yield between all further polls
+                        Thread.Yield();
+                    }
+
                     return;
             }
 

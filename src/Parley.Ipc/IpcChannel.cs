@@ -70,7 +70,7 @@ public sealed unsafe partial class IpcChannel : IDisposable
         // Side s reads ring s (ring 0: client → server) and writes the other one.
         _reader = new RingReader(region.RingData(side), region.Tail(side), _peerWaitingForSpace, region.Capacity);
         _writer = new RingWriter(region.RingData(peer), region.Tail(peer), region.Capacity);
-        Volatile.Write(ref *region.SideWord(side, RegionLayout.MaySleepOffset), WaitStrategy == IpcWaitStrategy.Spin ? 0 : 1);
+        Volatile.Write(ref *region.SideWord(side, RegionLayout.MaySleepOffset), WaitStrategy is IpcWaitStrategy.Spin or IpcWaitStrategy.Yield ? 0 : 1);
         PeerProcessId = region.Pid(peer);
         _ = ControlSocket.WatchAsync(control, OnControlSocketEnded);
     }
@@ -193,6 +193,27 @@ public sealed unsafe partial class IpcChannel : IDisposable
         if (Interlocked.Decrement(ref _users) == 0)
         {
             _region.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Tells the peer this side may sleep on its futex whatever its wait strategy: the stream
+    /// transport's waits always end in its wait thread, so a Spin or Yield side must be woken too.
+    /// Called before the first wait.
+    /// </summary>
+    internal void AdvertiseSleep()
+    {
+        if (EnterCall())
+        {
+            try
+            {
+                Volatile.Write(ref *_region.SideWord(Side, RegionLayout.MaySleepOffset), 1);
+                Interlocked.MemoryBarrier();
+            }
+            finally
+            {
+                ExitCall();
+            }
         }
     }
 

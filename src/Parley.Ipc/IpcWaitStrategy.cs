@@ -11,4 +11,11 @@ public enum IpcWaitStrategy
 
     /// <summary>Sleep on a futex as soon as there is nothing to do: no CPU while idle, a system call per wake-up.</summary>
     Block,
+
+    /// <summary>
+    /// Spin briefly (<see cref="IpcOptions.SpinDuration"/>), then poll yielding the core between
+    /// polls (<see cref="Thread.Yield"/>), never sleeping: for more busy threads than cores, where a
+    /// pure spin would keep the thread that must produce the data off its core.
+    /// </summary>
+    Yield,
 }

@@ -75,6 +75,7 @@ public sealed class IpcCommandTests
     [Theory]
     [InlineData("stream", "spin")]
     [InlineData("stream", "block")]
+    [InlineData("stream", "yield")]
     [InlineData("pingpong", "block")]
     public async Task Bench_ipc_runs_each_pattern_and_wait_strategy(string pattern, string wait)
     {

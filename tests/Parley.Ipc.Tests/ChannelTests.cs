@@ -26,6 +26,7 @@ public sealed class ChannelTests : IDisposable
     [InlineData(IpcWaitStrategy.Spin)]
     [InlineData(IpcWaitStrategy.Hybrid)]
     [InlineData(IpcWaitStrategy.Block)]
+    [InlineData(IpcWaitStrategy.Yield)]
     public async Task Messages_make_a_round_trip_with_every_wait_strategy(IpcWaitStrategy wait)
     {
         (IpcListener listener, IpcChannel server, IpcChannel client) = await ConnectAsync(wait);

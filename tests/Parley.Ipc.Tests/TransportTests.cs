@@ -14,6 +14,8 @@ public sealed class TransportTests : IDisposable
     [Theory]
     [InlineData(IpcWaitStrategy.Hybrid)]
     [InlineData(IpcWaitStrategy.Block)]
+    [InlineData(IpcWaitStrategy.Spin)]
+    [InlineData(IpcWaitStrategy.Yield)]
     public async Task An_echo_server_and_client_exchange_framed_messages_larger_than_the_ring(IpcWaitStrategy wait)
     {
         var ipc = new IpcOptions { Directory = _directory, RingCapacity = 1 << 14, WaitStrategy = wait };
@@ -57,4 +59,34 @@ public sealed class TransportTests : IDisposable
         CloseReason reason = await closed.Task.WaitAsync(Timeout);
         Assert.Equal(CloseReason.RemoteClose, reason);
     }
+
+    [Theory]
+    [InlineData(IpcWaitStrategy.Spin)]
+    [InlineData(IpcWaitStrategy.Yield)]
+    [InlineData(IpcWaitStrategy.Hybrid)]
+    public async Task A_transport_asleep_in_its_wait_thread_is_woken_by_the_peer_whatever_its_wait_strategy(IpcWaitStrategy wait)
+    {
+        // A Spin or Yield raw channel never sleeps, so its peer does not wake it; the transport's
+        // waits end in a sleeping wait thread, so it must tell the peer to wake it after all.
+        var options = new IpcOptions { Directory = _directory, WaitStrategy = wait };
+        using IpcListener listener = IpcListener.Listen("wake", options);
+        Task<IpcChannel> accept = listener.AcceptAsync();
+        IpcChannel clientChannel = await IpcChannel.ConnectAsync("wake", options).WaitAsync(Timeout);
+        using IpcChannel server = await accept.WaitAsync(Timeout);
+        using var transport = new IpcTransport(clientChannel, options);
+
+        byte[] buffer = new byte[16];
+        ValueTask<int> receive = transport.ReceiveAsync(buffer);
+        long deadline = Environment.TickCount64 + (long)Timeout.TotalMilliseconds;
+        while (clientChannel.GetStatistics().Sleeps == 0)
+        {
+            Assert.True(Environment.TickCount64 < deadline, "the transport never went to sleep");
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(4, server.TryWriteBytes("wake"u8));
+        Assert.Equal(4, await receive.AsTask().WaitAsync(Timeout));
+        Assert.Equal(1, server.GetStatistics().WakeupsSent); // woken by the peer, not by the sleep's one-second safety slice
+    }
 }
+

@@ -31,8 +31,8 @@ internal static class IpcBenchCommand
         var inflight = new Option<int>("--inflight", "-m") { Description = "connection: messages kept in flight.", DefaultValueFactory = _ => 100 };
         var size = new Option<int>("--size", "-s") { Description = "Message size in bytes (at least 8: a sequence number).", DefaultValueFactory = _ => 16 };
         var duration = new Option<double>("--duration", "-d") { Description = "Seconds to measure.", DefaultValueFactory = _ => 5 };
-        var wait = new Option<string>("--wait") { Description = "How both sides wait: spin, hybrid (spin 50 µs, then sleep) or block (sleep at once).", DefaultValueFactory = _ => "spin" };
-        wait.AcceptOnlyFromAmong("spin", "hybrid", "block");
+        var wait = new Option<string>("--wait") { Description = "How both sides wait: spin, yield (spin 50 µs, then yield the core between polls), hybrid (spin 50 µs, then sleep) or block (sleep at once).", DefaultValueFactory = _ => "spin" };
+        wait.AcceptOnlyFromAmong("spin", "yield", "hybrid", "block");
         var compare = new Option<bool>("--compare") { Description = "Also run the ping-pong over TCP loopback and a Unix domain socket (blocking sockets, one message at a time)." };
         var ring = new Option<int>("--ring") { Description = "Ring capacity in bytes per direction (power of two).", DefaultValueFactory = _ => 1 << 20 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
@@ -47,7 +47,7 @@ internal static class IpcBenchCommand
                 parse.GetValue(pattern)!,
                 Math.Max(8, parse.GetValue(size)),
                 TimeSpan.FromSeconds(parse.GetValue(duration)),
-                parse.GetValue(wait) switch { "hybrid" => IpcWaitStrategy.Hybrid, "block" => IpcWaitStrategy.Block, _ => IpcWaitStrategy.Spin },
+                parse.GetValue(wait) switch { "hybrid" => IpcWaitStrategy.Hybrid, "block" => IpcWaitStrategy.Block, "yield" => IpcWaitStrategy.Yield, _ => IpcWaitStrategy.Spin },
                 parse.GetValue(ring));
             if (parse.GetValue(child) is { } peer)
             {
@@ -133,7 +133,7 @@ internal static class IpcBenchCommand
                 report["percent_of_c_limit"] = Math.Round(CLimitNanoseconds / (seconds * 1e9 / trips) * 100, 1);
                 report["latency_ns"] = Percentiles(latency);
                 report["cpu_percent"] = cpu.Stop(seconds);
-                if (s.Wait != IpcWaitStrategy.Spin)
+                if (s.Wait is IpcWaitStrategy.Hybrid or IpcWaitStrategy.Block) // the ones that sleep when idle
                 {
                     report["idle_cpu_percent"] = await IdleCpuAsync(peer, cancellationToken);
                     report["wakeup_round_trip_us"] = WakeUpRoundTrips(channel, s.Size);

@@ -20,6 +20,7 @@ internal sealed class IpcTransport : Transport
     public IpcTransport(IpcChannel channel, IpcOptions options)
     {
         _channel = channel;
+        _channel.AdvertiseSleep(); // every strategy's waits end in the wait thread here, which the peer must wake
         _waiter = new ChannelWaiter(channel);
         _spinTicks = (long)(options.SpinDuration.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         var local = new IpcEndPoint(channel.Name, Environment.ProcessId);
