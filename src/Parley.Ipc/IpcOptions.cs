@@ -15,7 +15,9 @@ public sealed class IpcOptions
     public IpcWaitStrategy WaitStrategy { get; set; } = IpcWaitStrategy.Hybrid;
 
     /// <summary>
-    /// How long <see cref="IpcWaitStrategy.Hybrid"/> polls before it sleeps. Default 50 µs:
+    /// How long <see cref="IpcWaitStrategy.Hybrid"/> polls before it sleeps (and
+    /// <see cref="IpcWaitStrategy.Yield"/> before it starts yielding; on the Connection transport,
+    /// how long a wait polls before it goes to the wait thread). Default 50 µs:
     /// longer than a peer's typical answer on another core (a few µs), short enough that an
     /// idle side stops burning CPU at once.
     /// </summary>
