@@ -134,6 +134,25 @@ public sealed class IpcCommandTests
     }
 
     [Fact]
+    public async Task A_connection_over_shared_memory_ends_with_a_reset_when_the_server_process_is_killed()
+    {
+        string name = UniqueName();
+        await using ParleyProcess echo = ParleyProcess.Start("echo", "--transport", "ipc", "--name", name);
+        await echo.WaitForLineAsync("listening on ipc:");
+        var closed = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var replies = new System.Collections.Concurrent.BlockingCollection<byte[]>();
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new IpcConnectionDialer(name) });
+        client.MessageReceived += (_, message) => replies.Add(System.Buffers.BuffersExtensions.ToArray(message));
+        client.Disconnected += connection => closed.TrySetResult(connection.CloseReason);
+        await client.ConnectAsync().WaitAsync(ParleyProcess.Timeout);
+        client.Send("before"u8);
+        Assert.True(replies.TryTake(out _, ParleyProcess.Timeout));
+
+        echo.KillHard(); // SIGKILL: no close flag is ever written; the rendezvous socket's end is the news
+        Assert.Equal(CloseReason.ConnectionReset, await closed.Task.WaitAsync(ParleyProcess.Timeout));
+    }
+
+    [Fact]
     public async Task Serve_over_shared_memory_chats_with_the_terminal_client_and_broadcasts_to_another_session()
     {
         string name = UniqueName();
