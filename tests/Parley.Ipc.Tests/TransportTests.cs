@@ -88,5 +88,27 @@ public sealed class TransportTests : IDisposable
         Assert.Equal(4, await receive.AsTask().WaitAsync(Timeout));
         Assert.Equal(1, server.GetStatistics().WakeupsSent); // woken by the peer, not by the sleep's one-second safety slice
     }
+
+    [Fact]
+    public async Task Stopping_the_server_closes_its_connections_and_frees_the_name()
+    {
+        var ipc = new IpcOptions { Directory = _directory };
+        var server = new ParleyServer(new ParleyServerOptions { Listener = new IpcConnectionListener("stop", ipc) });
+        server.Start();
+        var closed = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new IpcConnectionDialer("stop", ipc) });
+        client.Disconnected += connection => closed.TrySetResult(connection.CloseReason);
+        await client.ConnectAsync().WaitAsync(Timeout);
+        Assert.True(File.Exists(Path.Combine(_directory, "stop.sock")));
+
+        await server.StopAsync().WaitAsync(Timeout);
+        await server.DisposeAsync();
+        Assert.Equal(CloseReason.RemoteClose, await closed.Task.WaitAsync(Timeout));
+        Assert.False(File.Exists(Path.Combine(_directory, "stop.sock")));
+
+        // The name is free again: a new server takes it at once.
+        await using var again = new ParleyServer(new ParleyServerOptions { Listener = new IpcConnectionListener("stop", ipc) });
+        again.Start();
+    }
 }
 
