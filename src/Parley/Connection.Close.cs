@@ -233,6 +233,11 @@ public sealed partial class Connection
             case ObjectDisposedException:
                 Abort(CloseReason.LocalAbort, exception);
                 break;
+            case InvalidDataException:
+                // The peer broke the transport's own protocol (a corrupt shared-memory ring).
+                Log.ProtocolViolation(_logger, Id, RemoteEndPoint, CloseReason.ProtocolError, exception.Message);
+                Abort(CloseReason.ProtocolError, exception);
+                break;
             default:
                 Log.TransportError(_logger, Id, RemoteEndPoint, exception);
                 Abort(CloseReason.TransportError, exception);

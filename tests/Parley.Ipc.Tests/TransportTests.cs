@@ -110,5 +110,31 @@ public sealed class TransportTests : IDisposable
         await using var again = new ParleyServer(new ParleyServerOptions { Listener = new IpcConnectionListener("stop", ipc) });
         again.Start();
     }
+
+    [Fact]
+    public async Task A_peer_that_corrupts_the_ring_is_closed_with_a_protocol_error_and_the_server_goes_on()
+    {
+        var ipc = new IpcOptions { Directory = _directory };
+        await using var server = new ParleyServer(new ParleyServerOptions { Listener = new IpcConnectionListener("corrupt", ipc) });
+        var closed = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Disconnected += connection => closed.TrySetResult(connection.CloseReason);
+        server.MessageReceived += static (connection, message) => connection.Send(message);
+        server.Start();
+
+        // A raw channel as the client: it writes a record header no honest writer would (wrong lap tag).
+        using IpcChannel rogue = await IpcChannel.ConnectAsync("corrupt", ipc).WaitAsync(Timeout);
+        rogue.CorruptForTest(ring: 0, offset: 4, value: 7);
+        rogue.CorruptForTest(ring: 0, offset: 0, value: 16);
+        Assert.Equal(CloseReason.ProtocolError, await closed.Task.WaitAsync(Timeout));
+
+        // Everyone else is unaffected.
+        var replies = new BlockingCollection<byte[]>();
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new IpcConnectionDialer("corrupt", ipc) });
+        client.MessageReceived += (_, message) => replies.Add(message.ToArray());
+        await client.ConnectAsync().WaitAsync(Timeout);
+        client.Send("still here"u8);
+        Assert.True(replies.TryTake(out byte[]? reply, Timeout));
+        Assert.Equal("still here"u8.ToArray(), reply);
+    }
 }
 

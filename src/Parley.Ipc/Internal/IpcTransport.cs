@@ -101,7 +101,11 @@ internal sealed class IpcTransport : Transport
         {
             return _channel.TryReadBytes(destination);
         }
-        catch (IpcException ex) when (ex is not IpcProtocolException)
+        catch (IpcProtocolException ex)
+        {
+            throw new InvalidDataException(ex.Message, ex); // the connection closes with ProtocolError
+        }
+        catch (IpcException ex)
         {
             throw AsSocketError(ex);
         }

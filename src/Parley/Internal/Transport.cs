@@ -9,6 +9,10 @@ namespace Parley.Internal;
 /// <remarks>
 /// One receive and one send may be in flight at once (from the connection's two loops).
 /// <see cref="Dispose"/> may be called from any thread and makes pending operations fail.
+/// Errors: a <see cref="System.Net.Sockets.SocketException"/> for a peer that reset or went
+/// away (the connection reports <see cref="CloseReason.ConnectionReset"/>), an
+/// <see cref="InvalidDataException"/> for a peer that broke the transport's own protocol
+/// (<see cref="CloseReason.ProtocolError"/>); anything else is a <see cref="CloseReason.TransportError"/>.
 /// </remarks>
 internal abstract class Transport : IDisposable
 {
