@@ -174,8 +174,8 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             int seq = settings.Pattern == "req-resp" ? Interlocked.Increment(ref sequence[index]) - 1 : sequence[index];
             BinaryPrimitives.WriteInt32LittleEndian(payload, index);
             BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), seq);
-            BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
-            long now = Stopwatch.GetTimestamp();
+            long now = Stopwatch.GetTimestamp(); // one clock read stamps the payload and the confirmation timer
+            BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), now);
             SendResult sent = peer.Send(payload, settings.Mode);
             if (sent.IsQueued)
             {
