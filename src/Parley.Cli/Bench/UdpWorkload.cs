@@ -82,6 +82,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), Options(2));
         var result = new UdpRunResult();
         bool fanOut = settings.Pattern == "n-to-n";
+        int sampleEvery = settings.Pattern is "stream" or "bidi" ? 8 : 1;
         var trackers = new SequenceTracker[settings.Peers];
         var clientTrackers = new SequenceTracker[settings.Peers * (fanOut ? settings.Peers : 1)]; // per receiving session and sender
         var sentAt = new long[settings.Peers][];
@@ -98,7 +99,11 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             (int from, int seq, long stamp) = Read(message.Data);
             if (!fanOut)
             {
-                result.Delivery.Record(Micros(Stopwatch.GetTimestamp() - stamp));
+                if (stamp != 0)
+                {
+                    result.Delivery.Record(Micros(Stopwatch.GetTimestamp() - stamp));
+                }
+
                 Count(ref trackers[from], seq, result, message.Data.Length);
             }
 
@@ -147,7 +152,11 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             }
             else
             {
-                result.DeliveryAtClient.Record(Micros(Stopwatch.GetTimestamp() - stamp));
+                if (stamp != 0)
+                {
+                    result.DeliveryAtClient.Record(Micros(Stopwatch.GetTimestamp() - stamp));
+                }
+
                 int slot = fanOut ? (indexOf[peer] * settings.Peers) + from : from;
                 Count(ref clientTrackers[slot], seq, result, message.Data.Length);
             }
@@ -174,7 +183,10 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             int seq = settings.Pattern == "req-resp" ? Interlocked.Increment(ref sequence[index]) - 1 : sequence[index];
             BinaryPrimitives.WriteInt32LittleEndian(payload, index);
             BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), seq);
-            long now = Stopwatch.GetTimestamp(); // one clock read stamps the payload and the confirmation timer
+            // One clock read stamps the payload and starts the confirmation timer. The throughput
+            // patterns time one message in eight (0 = not timed): the bench's own clock reads were a
+            // tenth of the CPU there; latency patterns time every message.
+            long now = sampleEvery == 1 || (seq & (sampleEvery - 1)) == 0 ? Stopwatch.GetTimestamp() : 0;
             BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), now);
             SendResult sent = peer.Send(payload, settings.Mode);
             if (sent.IsQueued)
