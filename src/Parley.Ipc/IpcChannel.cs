@@ -104,6 +104,7 @@ public sealed unsafe partial class IpcChannel : IDisposable
 
     /// <summary>Opens a connection to the server listening on <paramref name="name"/>.</summary>
     /// <exception cref="IpcException">No server listens on the name, it is full, or the handshake failed.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
     public static Task<IpcChannel> ConnectAsync(string name, IpcOptions? options = null, CancellationToken cancellationToken = default) =>
         Handshake.ConnectAsync(name, options ?? new IpcOptions(), cancellationToken);
 

@@ -21,6 +21,11 @@ internal static class Handshake
 
     public static async Task<IpcChannel> ConnectAsync(string name, IpcOptions options, CancellationToken cancellationToken)
     {
+        if (!Futex.IsSupported)
+        {
+            throw new PlatformNotSupportedException("Parley shared-memory IPC needs Linux (futex, /dev/shm).");
+        }
+
         IpcOptions.ValidateName(name);
         options.Validate();
         string path = SocketPath(name, options);
