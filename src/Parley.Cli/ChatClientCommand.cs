@@ -19,7 +19,7 @@ internal static class ChatClientCommand
         var insecure = new Option<bool>("--insecure") { Description = "With --tls: accept any server certificate (a self-signed development one). Never in production." };
         var transport = new Option<string>("--transport") { Description = "tcp: connect to --host/--port. ipc: shared memory to a server on this machine ('parley serve --transport ipc'), by --name.", DefaultValueFactory = _ => "tcp" };
         transport.AcceptOnlyFromAmong("tcp", "ipc");
-        var ipcName = new Option<string>("--name") { Description = "--transport ipc: the server's name.", DefaultValueFactory = _ => "chat" };
+        Option<string> ipcName = CommonOptions.IpcName("chat", "--transport ipc: the server's name.");
         var command = new Command(
             "chat",
             "Chat with a 'parley serve' server. Type text to send it to the current room; /join R, /leave R, /rooms, /who R, /history R [N], /help, /quit. " +

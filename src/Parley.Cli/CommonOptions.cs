@@ -26,6 +26,20 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary><c>--name</c>: the shared-memory name for <c>--transport ipc</c>, checked at parse time.</summary>
+    public static Option<string> IpcName(string defaultName, string description)
+    {
+        var option = new Option<string>("--name") { Description = description, DefaultValueFactory = _ => defaultName };
+        option.Validators.Add(result =>
+        {
+            if (!Parley.Ipc.IpcOptions.IsValidName(result.GetValueOrDefault<string>()))
+            {
+                result.AddError($"--name: '{result.GetValueOrDefault<string>()}' is not a valid IPC name (1–64 letters, digits, '.', '_' or '-', not starting with '.').");
+            }
+        });
+        return option;
+    }
+
     public static Option<int> Port(int defaultPort)
     {
         var option = new Option<int>("--port", "-p")

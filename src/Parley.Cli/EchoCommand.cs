@@ -31,7 +31,7 @@ internal static partial class EchoCommand
             DefaultValueFactory = _ => "tcp",
         };
         transport.AcceptOnlyFromAmong("tcp", "udp", "ipc");
-        var ipcName = new Option<string>("--name") { Description = "--transport ipc: the name clients connect to.", DefaultValueFactory = _ => "echo" };
+        Option<string> ipcName = CommonOptions.IpcName("echo", "--transport ipc: the name clients connect to.");
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {

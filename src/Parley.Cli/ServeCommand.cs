@@ -32,7 +32,7 @@ internal static partial class ServeCommand
             DefaultValueFactory = _ => "tcp",
         };
         transport.AcceptOnlyFromAmong("tcp", "ipc");
-        var ipcName = new Option<string>("--name") { Description = "--transport ipc: the name clients connect to.", DefaultValueFactory = _ => "chat" };
+        Option<string> ipcName = CommonOptions.IpcName("chat", "--transport ipc: the name clients connect to.");
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
             host, port, transport, ipcName, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,

@@ -65,13 +65,14 @@ public sealed class IpcOptions
 
     internal static string RegionDirectory => System.IO.Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
 
-    /// <summary>Names are file-name safe: 1–64 of A–Z, a–z, 0–9, '.', '_', '-', not starting with '.'.</summary>
+    /// <summary>Whether <paramref name="name"/> can name a listener: 1–64 of A–Z, a–z, 0–9, '.', '_', '-', not starting with '.' (it becomes part of file names).</summary>
+    public static bool IsValidName(string? name) =>
+        name is { Length: >= 1 and <= 64 } && name[0] != '.' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
     internal static void ValidateName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        bool valid = name.Length is >= 1 and <= 64 && name[0] != '.'
-            && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
-        if (!valid)
+        if (!IsValidName(name))
         {
             throw new ArgumentException($"'{name}' is not a valid IPC name: use 1–64 letters, digits, '.', '_' or '-', not starting with '.'.", nameof(name));
         }

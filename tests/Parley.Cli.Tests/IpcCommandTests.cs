@@ -195,6 +195,19 @@ public sealed class IpcCommandTests
         }
     }
 
+    [Theory]
+    [InlineData("chat", "bad name")]
+    [InlineData("serve", "../escape")]
+    [InlineData("echo", "")]
+    public async Task A_bad_ipc_name_is_a_parse_error_not_a_stack_trace(string command, string name)
+    {
+        await using ParleyProcess parley = ParleyProcess.Start(command, "--transport", "ipc", "--name", name);
+        await parley.WriteInputAndCloseAsync("");
+        Assert.NotEqual(0, await parley.WaitForExitAsync());
+        Assert.Contains($"--name: '{name}' is not a valid IPC name", parley.Output);
+        Assert.DoesNotContain("Unhandled exception", parley.Output);
+    }
+
     [Fact]
     public async Task The_chat_client_reports_a_name_nobody_serves()
     {
