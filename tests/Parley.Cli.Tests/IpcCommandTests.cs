@@ -208,6 +208,18 @@ public sealed class IpcCommandTests
         Assert.DoesNotContain("Unhandled exception", parley.Output);
     }
 
+    [Theory]
+    [InlineData("--ring 1000", "--ring: 1000 is not a power of two")]
+    [InlineData("--duration 0", "--duration: must be more than 0 seconds")]
+    [InlineData("--pattern stream --size 2000000", "--size 2000000 does not fit a 1048576-byte ring")]
+    public async Task Bench_ipc_refuses_bad_numbers_with_the_rule(string arguments, string message)
+    {
+        await using ParleyProcess bench = ParleyProcess.Start(["bench", "ipc", .. arguments.Split(' ')]);
+        Assert.NotEqual(0, await bench.WaitForExitAsync());
+        Assert.Contains(message, bench.Output);
+        Assert.DoesNotContain("Unhandled exception", bench.Output);
+    }
+
     [Fact]
     public async Task The_chat_client_reports_a_name_nobody_serves()
     {

@@ -41,6 +41,18 @@ internal static class IpcBenchCommand
         {
             pattern, size, duration, wait, compare, ring, inflight, json, child,
         };
+
+        // Bad numbers are parse errors with the rule, not stack traces from inside the run.
+        duration.Validators.Add(r => { if (!(r.GetValueOrDefault<double>() > 0)) { r.AddError("--duration: must be more than 0 seconds."); } });
+        inflight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) { r.AddError("--inflight: must be at least 1."); } });
+        ring.Validators.Add(r =>
+        {
+            int bytes = r.GetValueOrDefault<int>();
+            if (bytes is < 4096 or > 1 << 30 || !System.Numerics.BitOperations.IsPow2(bytes))
+            {
+                r.AddError($"--ring: {bytes} is not a power of two from 4096 to 1073741824 bytes.");
+            }
+        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = new IpcBenchSettings(
@@ -49,6 +61,12 @@ internal static class IpcBenchCommand
                 TimeSpan.FromSeconds(parse.GetValue(duration)),
                 parse.GetValue(wait) switch { "hybrid" => IpcWaitStrategy.Hybrid, "block" => IpcWaitStrategy.Block, "yield" => IpcWaitStrategy.Yield, _ => IpcWaitStrategy.Spin },
                 parse.GetValue(ring));
+            if (settings.Pattern != "connection" && settings.Size > settings.Ring / 2 - 8)
+            {
+                await System.Console.Error.WriteLineAsync($"parley bench ipc: --size {settings.Size} does not fit a {settings.Ring}-byte ring (at most {settings.Ring / 2 - 8} bytes); raise --ring.");
+                return 2;
+            }
+
             if (parse.GetValue(child) is { } peer)
             {
                 return await IpcBenchPeer.RunAsync(peer, settings);
@@ -56,7 +74,7 @@ internal static class IpcBenchCommand
 
             if (settings.Pattern == "connection")
             {
-                return await RunConnectionAsync(settings, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(compare), parse.GetValue(json), cancellationToken);
+                return await RunConnectionAsync(settings, parse.GetValue(inflight), parse.GetValue(compare), parse.GetValue(json), cancellationToken);
             }
 
             return await RunAsync(settings, parse.GetValue(compare), parse.GetValue(json), cancellationToken);
