@@ -63,7 +63,7 @@ internal static class IpcBenchCommand
                 parse.GetValue(ring));
             if (settings.Pattern != "connection" && settings.Size > settings.Ring / 2 - 8)
             {
-                await System.Console.Error.WriteLineAsync($"parley bench ipc: --size {settings.Size} does not fit a {settings.Ring}-byte ring (at most {settings.Ring / 2 - 8} bytes); raise --ring.");
+                await Console.Error.WriteLineAsync($"parley bench ipc: --size {settings.Size} does not fit a {settings.Ring}-byte ring (at most {settings.Ring / 2 - 8} bytes); raise --ring.");
                 return 2;
             }
 
@@ -84,7 +84,7 @@ internal static class IpcBenchCommand
 
     private static async Task<int> RunConnectionAsync(IpcBenchSettings s, int inflight, bool compare, bool json, CancellationToken cancellationToken)
     {
-        IAnsiConsole console = Console(json);
+        IAnsiConsole console = OutputConsole(json);
         console.MarkupLine($"[grey]{Markup.Escape($"connection over shared memory, {s.Size} B, {inflight} in flight: {s.Duration.TotalSeconds:0.#} s")}[/]");
         var report = new JsonObject { ["workload"] = "ipc", ["pattern"] = "connection", ["size"] = s.Size, ["duration_s"] = s.Duration.TotalSeconds };
         foreach ((string key, JsonNode? value) in await IpcConnectionBench.RunAsync("ipc", s, inflight, cancellationToken))
@@ -102,14 +102,14 @@ internal static class IpcBenchCommand
         return 0;
     }
 
-    private static IAnsiConsole Console(bool json) =>
-        json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) }) : AnsiConsole.Console;
+    private static IAnsiConsole OutputConsole(bool json) =>
+        json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
 
     private static async Task PrintAsync(IAnsiConsole console, JsonObject report, bool json)
     {
         if (json)
         {
-            await System.Console.Out.WriteLineAsync(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            await Console.Out.WriteLineAsync(report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         }
         else
         {
@@ -119,7 +119,7 @@ internal static class IpcBenchCommand
 
     private static async Task<int> RunAsync(IpcBenchSettings s, bool compare, bool json, CancellationToken cancellationToken)
     {
-        IAnsiConsole console = Console(json);
+        IAnsiConsole console = OutputConsole(json);
         void Progress(string text) => console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
 
         string name = $"bench-{Environment.ProcessId}";
