@@ -356,20 +356,9 @@ internal static class IpcBenchCommand
 
     private static Process StartPeer(string address, IpcBenchSettings s)
     {
-        var info = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
-        string self = Environment.ProcessPath ?? "dotnet";
-        info.FileName = self;
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            info.ArgumentList.Add(typeof(IpcBenchCommand).Assembly.Location);
-        }
-
-        foreach (string argument in new[] { "bench", "ipc", "--child", address, "--pattern", s.Pattern, "--size", s.Size.ToString(System.Globalization.CultureInfo.InvariantCulture), "--wait", s.Wait.ToString().ToLowerInvariant() })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start the bench peer process");
+        return SelfProcess.Start(
+            ["bench", "ipc", "--child", address, "--pattern", s.Pattern, "--size", s.Size.ToString(System.Globalization.CultureInfo.InvariantCulture), "--wait", s.Wait.ToString().ToLowerInvariant()],
+            "bench peer");
     }
 
     private static async Task<JsonObject> PeerReportAsync(Process peer, CancellationToken cancellationToken)

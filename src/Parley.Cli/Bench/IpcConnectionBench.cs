@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -25,7 +24,7 @@ internal static partial class IpcConnectionBench
         string[] arguments = transport == "ipc"
             ? ["echo", "--transport", "ipc", "--name", name, "--log-level", "Warning", "--summary-interval", "3600"]
             : ["echo", "--port", "0", "--log-level", "Warning", "--summary-interval", "3600"];
-        using Process server = StartServer(arguments);
+        using Process server = SelfProcess.Start(arguments, "echo server");
         try
         {
             string address = await ListeningAddressAsync(server, cancellationToken);
@@ -36,8 +35,9 @@ internal static partial class IpcConnectionBench
             }
             else
             {
-                Match match = HostPort().Match(address);
-                options.RemoteEndPoint = new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture));
+                options.RemoteEndPoint = ServerUnderTest.TryParseTarget(address, out IPEndPoint? endPoint)
+                    ? endPoint
+                    : throw new InvalidOperationException($"the echo server printed an address that is not host:port: {address}");
             }
 
             await using var client = new ParleyClient(options);
@@ -85,24 +85,6 @@ internal static partial class IpcConnectionBench
         }
     }
 
-    private static Process StartServer(string[] arguments)
-    {
-        var info = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
-        string self = Environment.ProcessPath ?? "dotnet";
-        info.FileName = self;
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            info.ArgumentList.Add(typeof(IpcConnectionBench).Assembly.Location);
-        }
-
-        foreach (string argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start the echo server process");
-    }
-
     // "parley echo listening on ADDRESS (…)": the address, once the server listens.
     private static async Task<string> ListeningAddressAsync(Process server, CancellationToken cancellationToken)
     {
@@ -123,9 +105,6 @@ internal static partial class IpcConnectionBench
 
     [GeneratedRegex(@"listening on (\S+)")]
     private static partial Regex ListeningLine();
-
-    [GeneratedRegex(@"^(\S+):(\d+)$")]
-    private static partial Regex HostPort();
 
     /// <summary>Answers every reply with a new message stamped with the time; replies come in order on one thread.</summary>
     private sealed class Pinger(int size)

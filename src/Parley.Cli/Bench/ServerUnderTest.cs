@@ -72,24 +72,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
             arguments = [.. arguments, "--tls-cert", certificateFile];
         }
 
-        var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        string self = Environment.ProcessPath ?? "dotnet";
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            info.FileName = self;
-            info.ArgumentList.Add(typeof(ServerUnderTest).Assembly.Location);
-        }
-        else
-        {
-            info.FileName = self;
-        }
-
-        foreach (string argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        var child = Process.Start(info) ?? throw new InvalidOperationException("could not start the server process");
+        var child = Process.Start(SelfProcess.StartInfo(arguments, redirectStandardError: true)) ?? throw new InvalidOperationException("could not start the server process");
         var listening = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new List<string>();
         child.OutputDataReceived += (_, e) =>

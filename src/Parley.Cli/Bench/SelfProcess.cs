@@ -1,0 +1,29 @@
+using System.Diagnostics;
+
+namespace Parley.Cli.Bench;
+
+/// <summary>Starts this same <c>parley</c> as a child process (a bench's server or peer), whether it runs as an apphost or under <c>dotnet</c>.</summary>
+internal static class SelfProcess
+{
+    /// <summary>A start info for <c>parley ARGUMENTS</c> with standard output redirected (and standard error when asked).</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, bool redirectStandardError = false)
+    {
+        string self = Environment.ProcessPath ?? "dotnet";
+        var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = redirectStandardError, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            info.ArgumentList.Add(typeof(SelfProcess).Assembly.Location);
+        }
+
+        foreach (string argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        return info;
+    }
+
+    /// <summary>Starts <c>parley ARGUMENTS</c>; <paramref name="what"/> names it in the error if it cannot start.</summary>
+    public static Process Start(IEnumerable<string> arguments, string what) =>
+        Process.Start(StartInfo(arguments)) ?? throw new InvalidOperationException($"could not start the {what} process");
+}
