@@ -74,7 +74,7 @@ public sealed class ChannelTests : IDisposable
             }
 
             client.Dispose();
-            await WaitUntil(() => server.CloseReason == IpcCloseReason.PeerClosed); // its socket has ended too
+            await TestWait.Until(() => server.CloseReason == IpcCloseReason.PeerClosed); // its socket has ended too
             for (int i = 0; i < 100; i++)
             {
                 Assert.True(server.Read(out ReadOnlySpan<byte> message));
@@ -95,7 +95,7 @@ public sealed class ChannelTests : IDisposable
         using (client)
         {
             Task<IpcException> read = Task.Factory.StartNew(() => Assert.Throws<IpcException>(() => server.Read(out _)), TaskCreationOptions.LongRunning);
-            await WaitUntil(() => server.GetStatistics().Sleeps > 0);
+            await TestWait.Until(() => server.GetStatistics().Sleeps > 0);
             server.Dispose();
             IpcException error = await read.WaitAsync(Timeout);
             Assert.Equal(IpcCloseReason.LocalClose, error.Reason);
@@ -118,7 +118,7 @@ public sealed class ChannelTests : IDisposable
             }
 
             Task writer = Task.Factory.StartNew(() => client.Write(payload), TaskCreationOptions.LongRunning);
-            await WaitUntil(() => client.GetStatistics().Sleeps > 0);
+            await TestWait.Until(() => client.GetStatistics().Sleeps > 0);
             Assert.False(writer.IsCompleted);
             for (int i = 0; i <= written; i++)
             {
@@ -159,7 +159,7 @@ public sealed class ChannelTests : IDisposable
             IpcProtocolException error = Assert.Throws<IpcProtocolException>(() => server.Read(out _));
             Assert.Contains("length", error.Message);
             Assert.Equal(IpcCloseReason.ProtocolError, server.CloseReason);
-            await WaitUntil(() => client.CloseReason == IpcCloseReason.PeerClosed);
+            await TestWait.Until(() => client.CloseReason == IpcCloseReason.PeerClosed);
         }
     }
 
@@ -288,7 +288,7 @@ public sealed class ChannelTests : IDisposable
         listener.Dispose();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => listener.AcceptAsync());
         Assert.False(client.Read(out _)); // the server side was closed on purpose: end of stream
-        await WaitUntil(() => client.CloseReason != IpcCloseReason.None); // the rendezvous socket's end follows the flag
+        await TestWait.Until(() => client.CloseReason != IpcCloseReason.None); // the rendezvous socket's end follows the flag
         Assert.Equal(IpcCloseReason.PeerClosed, client.CloseReason);
     }
 
@@ -300,15 +300,5 @@ public sealed class ChannelTests : IDisposable
     public void Names_that_are_not_plain_file_names_are_refused(string name)
     {
         Assert.Throws<ArgumentException>(() => IpcListener.Listen(name, Options()));
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        long deadline = Environment.TickCount64 + (long)Timeout.TotalMilliseconds;
-        while (!condition())
-        {
-            Assert.True(Environment.TickCount64 < deadline, "condition not met in time");
-            await Task.Delay(5);
-        }
     }
 }

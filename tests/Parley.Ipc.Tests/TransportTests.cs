@@ -77,12 +77,7 @@ public sealed class TransportTests : IDisposable
 
         byte[] buffer = new byte[16];
         ValueTask<int> receive = transport.ReceiveAsync(buffer);
-        long deadline = Environment.TickCount64 + (long)Timeout.TotalMilliseconds;
-        while (clientChannel.GetStatistics().Sleeps == 0)
-        {
-            Assert.True(Environment.TickCount64 < deadline, "the transport never went to sleep");
-            await Task.Delay(1);
-        }
+        await TestWait.Until(() => clientChannel.GetStatistics().Sleeps > 0, "the transport going to sleep");
 
         Assert.Equal(4, server.TryWriteBytes("wake"u8));
         Assert.Equal(4, await receive.AsTask().WaitAsync(Timeout));
