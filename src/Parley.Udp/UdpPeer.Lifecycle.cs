@@ -54,6 +54,8 @@ public sealed partial class UdpPeer
         FailAllPending();
         ReleaseReceiveBuffers();
         _deliveredToSend.Clear();
+        _deliveredOpen = default;
+        _deliveredResendDue = false;
     }
 
     internal void UpdateAddress(System.Net.SocketAddress address)

@@ -6,7 +6,12 @@ public sealed partial class UdpPeer
     private readonly ReceiveChannel[] _receiveChannels;
     private readonly Reassembler _reliableAssembly;
     private readonly Reassembler _unreliableAssembly;
-    private readonly Queue<uint> _deliveredToSend = new();
+    // Delivered confirmations: new ones ride with the acknowledgement of the packet that brought
+    // the messages (same delayed-ack policy, so a stream gets one confirmation packet per ack, not
+    // one per packet); ones whose packet was lost go again at once.
+    private readonly Queue<DeliveredRun> _deliveredToSend = new();
+    private DeliveredRun _deliveredOpen; // the run the next consumed id may extend (Count 0: none)
+    private bool _deliveredResendDue;
 
     private bool _ackPending;
     private bool _ackNow;
@@ -290,9 +295,27 @@ public sealed partial class UdpPeer
         _host.RaiseMessage(this, new UdpMessage(data, channel, mode, id));
         if (mode != DeliveryMode.Unreliable)
         {
-            _deliveredToSend.Enqueue(id);
+            ConfirmDelivered(id);
         }
     }
+
+    // Consecutive ids (one ordered stream) make one run: one Delivered entry for many messages.
+    private void ConfirmDelivered(uint id)
+    {
+        if (_deliveredOpen.Count > 0 && id == _deliveredOpen.First + (uint)_deliveredOpen.Count && _deliveredOpen.Count < DeliveredRun.MaxCount)
+        {
+            _deliveredOpen = _deliveredOpen with { Count = _deliveredOpen.Count + 1 };
+            return;
+        }
+
+        if (_deliveredOpen.Count > 0)
+        {
+            _deliveredToSend.Enqueue(_deliveredOpen);
+        }
+
+        _deliveredOpen = new DeliveredRun(id, 1);
+    }
+
 
     private void Consumed(int bytes)
     {

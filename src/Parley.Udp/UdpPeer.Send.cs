@@ -11,7 +11,7 @@ public sealed partial class UdpPeer
 
     private readonly Queue<OutgoingMessage> _sendQueue = new();
     private readonly Queue<FragmentRef> _retransmitQueue = new();
-    private readonly Dictionary<uint, OutgoingMessage> _pending = [];
+    private readonly PendingIndex _pending;
     private readonly Queue<(OutgoingMessage Message, int Version)> _awaitingReceive = new();
     private readonly Queue<(OutgoingMessage Message, int Version)> _awaitingDelivery = new();
     private readonly Stack<OutgoingMessage> _spareMessages = new();
@@ -80,24 +80,31 @@ public sealed partial class UdpPeer
         }
 
         OutgoingMessage message = _spareMessages.Count > 0 ? _spareMessages.Pop() : new OutgoingMessage();
-        message.Channel = channel;
-        message.Mode = mode;
-        message.State = MessageState.Queued;
-        message.QueuedAt = _host.NowMicros;
-        message.Length = data.Length;
-        message.Buffer = _host.Buffers.Rent(Math.Max(1, data.Length));
-        data.CopyTo(message.Buffer);
-        if (mode == DeliveryMode.Unreliable)
+        if (mode != DeliveryMode.Unreliable)
         {
-            message.Id = UnreliableIdBit | _nextUnreliableId++;
+            message.Id = _nextReliableId;
+            if (!_pending.TryAdd(message))
+            {
+                _spareMessages.Push(message);
+                return new SendResult(UdpSendStatus.QueueFull, 0); // the oldest pending id is too far behind the newest
+            }
+
+            _nextReliableId = _nextReliableId + 1 >= UnreliableIdBit ? 1 : _nextReliableId + 1;
+            _awaitingReceive.Enqueue((message, message.Version));
         }
         else
         {
-            message.Id = _nextReliableId;
-            _nextReliableId = _nextReliableId + 1 >= UnreliableIdBit ? 1 : _nextReliableId + 1;
-            _pending[message.Id] = message;
-            _awaitingReceive.Enqueue((message, message.Version));
+            message.Id = UnreliableIdBit | _nextUnreliableId++;
         }
+
+        message.Channel = channel;
+        message.Mode = mode;
+        message.State = MessageState.Queued;
+        // Only the send timeout reads this stamp; without one (the default) a message costs no clock read.
+        message.QueuedAt = _options.SendTimeout == Timeout.InfiniteTimeSpan ? 0 : _host.NowMicros;
+        message.Length = data.Length;
+        message.Buffer = _host.Buffers.Rent(Math.Max(1, data.Length));
+        data.CopyTo(message.Buffer);
 
         _sendQueue.Enqueue(message);
         _pendingCount++;
@@ -109,7 +116,7 @@ public sealed partial class UdpPeer
 
     private MessageState StateOf(uint id)
     {
-        if (_pending.TryGetValue(id, out OutgoingMessage? message))
+        if (_pending.Find(id) is { } message)
         {
             return message.State;
         }
@@ -137,7 +144,8 @@ public sealed partial class UdpPeer
 
     private bool TryCancel(uint id)
     {
-        if (!_pending.TryGetValue(id, out OutgoingMessage? message) || message.State != MessageState.Queued || message.NextFragment != 0)
+        OutgoingMessage? message = _pending.Find(id);
+        if (message is null || message.State != MessageState.Queued || message.NextFragment != 0)
         {
             // Unreliable ones are not in _pending; look in the queue.
             foreach (OutgoingMessage queued in _sendQueue)
@@ -176,7 +184,7 @@ public sealed partial class UdpPeer
     {
         if (message.IsReliable)
         {
-            _pending.Remove(message.Id);
+            _pending.Remove(message);
         }
 
         _pendingCount--;
@@ -220,7 +228,7 @@ public sealed partial class UdpPeer
         _pacingNextAt = 0; // set again below only if pacing is what holds data back
         for (int guard = 0; guard < 4096; guard++)
         {
-            bool control = _ackNow || (_ackPending && now >= _ackDeadline) || _echoPending != 0 || _heartbeatDue || _nackDue || _deliveredToSend.Count > 0 || _windowUpdateDue;
+            bool control = _ackNow || (_ackPending && now >= _ackDeadline) || _echoPending != 0 || _heartbeatDue || _nackDue || _deliveredResendDue || _windowUpdateDue;
             bool data = HasDataToSend() && ((_congestion.CanSend(_packetSize) && PacingAllows(now)) || _probeTimeoutSend);
             if (!control && !data)
             {
@@ -324,11 +332,17 @@ public sealed partial class UdpPeer
 
     private bool WriteDelivered(ref FrameWriter writer)
     {
+        if (_deliveredOpen.Count > 0)
+        {
+            _deliveredToSend.Enqueue(_deliveredOpen);
+            _deliveredOpen = default;
+        }
+
         bool wrote = false;
-        Span<uint> ids = stackalloc uint[64];
+        Span<DeliveredRun> runs = stackalloc DeliveredRun[64];
         while (_deliveredToSend.Count > 0)
         {
-            int count = Math.Min(Math.Min(ids.Length, _deliveredToSend.Count), (writer.Remaining - 2) / 4);
+            int count = Math.Min(Math.Min(runs.Length, _deliveredToSend.Count), (writer.Remaining - 2) / DeliveredRun.EncodedSize);
             if (count <= 0)
             {
                 break;
@@ -336,14 +350,15 @@ public sealed partial class UdpPeer
 
             for (int i = 0; i < count; i++)
             {
-                ids[i] = _deliveredToSend.Dequeue();
-                _log.AddItem(new SentItem { DeliveredId = ids[i] });
+                runs[i] = _deliveredToSend.Dequeue();
+                _log.AddItem(new SentItem { Delivered = runs[i] });
             }
 
-            writer.TryWriteDelivered(ids[..count]);
+            writer.TryWriteDelivered(runs[..count]);
             wrote = true;
         }
 
+        _deliveredResendDue &= _deliveredToSend.Count > 0;
         return wrote;
     }
 
@@ -634,7 +649,8 @@ public sealed partial class UdpPeer
             ref SentItem item = ref _log.Item(i);
             if (item.Message is null)
             {
-                _deliveredToSend.Enqueue(item.DeliveredId); // the confirmation is sent again
+                _deliveredToSend.Enqueue(item.Delivered); // the confirmation is sent again, at once
+                _deliveredResendDue = true;
                 continue;
             }
 
@@ -673,7 +689,8 @@ public sealed partial class UdpPeer
                 ref SentItem item = ref _log.Item(k);
                 if (item.Message is null)
                 {
-                    _deliveredToSend.Enqueue(item.DeliveredId);
+                    _deliveredToSend.Enqueue(item.Delivered);
+                    _deliveredResendDue = true;
                     resent = true;
                     continue;
                 }
@@ -701,15 +718,40 @@ public sealed partial class UdpPeer
     {
         for (int i = 0; i < reader.DeliveredCount; i++)
         {
-            if (_pending.TryGetValue(reader.DeliveredAt(i), out OutgoingMessage? message) && message.State is MessageState.Sent or MessageState.Received)
+            DeliveredRun run = reader.DeliveredAt(i);
+            if (run.Count < _pending.SlotCount)
             {
-                if (message.State == MessageState.Sent)
+                for (int k = 0; k < run.Count; k++)
                 {
-                    SetReceived(message, now); // delivered implies received (its ack may still be on the way)
+                    OnDelivered(_pending.Find(run.First + (uint)k), now);
                 }
-
-                Finish(message, MessageState.Delivered);
             }
+            else
+            {
+                // A run at least as long as the index: walk the slots instead of the ids, so a
+                // forged run of 65 536 ids costs no more than an honest one can.
+                for (int slot = 0; slot < _pending.SlotCount; slot++)
+                {
+                    OutgoingMessage? message = _pending.AtSlot(slot);
+                    if (message is not null && message.Id - run.First < (uint)run.Count)
+                    {
+                        OnDelivered(message, now);
+                    }
+                }
+            }
+        }
+    }
+
+    private void OnDelivered(OutgoingMessage? message, long now)
+    {
+        if (message is not null && message.State is MessageState.Sent or MessageState.Received)
+        {
+            if (message.State == MessageState.Sent)
+            {
+                SetReceived(message, now); // delivered implies received (its ack may still be on the way)
+            }
+
+            Finish(message, MessageState.Delivered);
         }
     }
 
@@ -724,7 +766,7 @@ public sealed partial class UdpPeer
             }
         }
 
-        foreach (OutgoingMessage message in _pending.Values.ToArray())
+        foreach (OutgoingMessage message in _pending.ToList())
         {
             Finish(message, MessageState.TimedOut);
         }

@@ -27,6 +27,7 @@ public sealed partial class UdpPeer
         _reliableAssembly = new Reassembler(_options.MaxMessageSize, int.MaxValue, long.MaxValue);
         _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds);
         _receiveChannels = new ReceiveChannel[_options.Channels * 2];
+        _pending = new PendingIndex(2 * _options.MaxPendingMessages); // pending ids may span up to twice the count limit (an old one stuck behind newer ones)
         _sendChannels = new SendChannel[_options.Channels * 2];
         for (int i = 0; i < _receiveChannels.Length; i++)
         {
@@ -144,7 +145,7 @@ public sealed partial class UdpPeer
         lock (_host.Gate)
         {
             var list = new List<(uint, MessageState)>(_pending.Count);
-            foreach (OutgoingMessage message in _pending.Values)
+            foreach (OutgoingMessage message in _pending.ToList())
             {
                 list.Add((message.Id, message.State));
             }

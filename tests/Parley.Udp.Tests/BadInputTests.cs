@@ -154,4 +154,37 @@ public class BadInputTests
         toServer.Send([1]);
         Assert.True(sim.RunUntil(() => got == 1, TimeSpan.FromSeconds(1)));
     }
+
+    [Fact]
+    public void A_delivered_frame_of_long_runs_confirms_exactly_the_pending_messages_it_names()
+    {
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(35);
+        sim.Network.Conditions = new NetworkConditions { Loss = 1.0 }; // nothing arrives: every message stays Sent
+        uint[] ids = [.. Enumerable.Range(0, 100).Select(i => toServer.Send([(byte)i]).MessageId)];
+        sim.RunFor(TimeSpan.FromMilliseconds(5));
+        Assert.All(ids, id => Assert.Equal(MessageState.Sent, toServer.GetMessageState(id)));
+
+        // The first 40 by an exact run; the next 20 by a run that starts far below them (walked by
+        // slot, not by id); then 198 forged runs of 65 536 ids each that name nothing pending.
+        var runs = new DeliveredRun[200];
+        runs[0] = new DeliveredRun(ids[0], 40);
+        runs[1] = new DeliveredRun(ids[40] - 30_000, 30_020);
+        for (int i = 2; i < runs.Length; i++)
+        {
+            runs[i] = new DeliveredRun(ids[^1] + 1 + (uint)(i * DeliveredRun.MaxCount), DeliveredRun.MaxCount);
+        }
+
+        int size = 2 + (runs.Length * DeliveredRun.EncodedSize);
+        byte[] packet = new byte[PacketCodec.Overhead + size];
+        var writer = new FrameWriter(packet.AsSpan(PacketCodec.HeaderSize, size));
+        Assert.True(writer.TryWriteDelivered(runs));
+        PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, toServer.LocalSessionId, 100_000), size);
+        sim.Network.Conditions = NetworkConditions.Perfect;
+        sim.Inject(Simulation.At(1), client, packet);
+        sim.RunFor(TimeSpan.FromMicroseconds(100)); // the datagram arrives; no retransmission is due yet
+
+        Assert.All(ids[..60], id => Assert.Equal(MessageState.Delivered, toServer.GetMessageState(id)));
+        Assert.All(ids[60..], id => Assert.Equal(MessageState.Sent, toServer.GetMessageState(id)));
+        Assert.Equal(40, toServer.GetStatistics().PendingMessages);
+    }
 }

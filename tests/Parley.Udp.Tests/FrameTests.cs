@@ -9,7 +9,7 @@ public class FrameTests
         var writer = new FrameWriter(buffer);
         Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 77, 5, 1, 4, [9, 8, 7], totalLength: 12)));
         Assert.True(writer.TryWriteAck([new AckRange(10, 20), new AckRange(2, 5)], 15));
-        Assert.True(writer.TryWriteDelivered([77, 78]));
+        Assert.True(writer.TryWriteDelivered([new DeliveredRun(77, 2), new DeliveredRun(2_000_000_000, DeliveredRun.MaxCount)]));
         Assert.True(writer.TryWriteHeartbeat(123_456, 654_321));
         Assert.True(writer.TryWriteWindow(65_536));
         Assert.True(writer.TryWriteNack(6, 4));
@@ -35,7 +35,7 @@ public class FrameTests
 
         Assert.True(reader.TryReadNext());
         Assert.Equal(FrameType.Delivered, reader.Type);
-        Assert.Equal([77u, 78u], Enumerable.Range(0, reader.DeliveredCount).Select(i => ReadDelivered(buffer, written, i)));
+        Assert.Equal([new DeliveredRun(77, 2), new DeliveredRun(2_000_000_000, DeliveredRun.MaxCount)], Enumerable.Range(0, reader.DeliveredCount).Select(i => ReadDelivered(buffer, written, i)));
 
         Assert.True(reader.TryReadNext());
         Assert.Equal((FrameType.Heartbeat, 123_456L, 654_321L), (reader.Type, reader.Timestamp, reader.Echo));
@@ -47,7 +47,7 @@ public class FrameTests
         Assert.False(reader.Malformed);
     }
 
-    private static uint ReadDelivered(byte[] buffer, int written, int index)
+    private static DeliveredRun ReadDelivered(byte[] buffer, int written, int index)
     {
         var reader = new FrameReader(buffer.AsSpan(0, written));
         while (reader.TryReadNext())
@@ -59,6 +59,80 @@ public class FrameTests
         }
 
         throw new InvalidOperationException("no Delivered frame");
+    }
+
+    [Fact]
+    public void Consecutive_whole_messages_share_one_run_frame_and_read_back_one_by_one()
+    {
+        byte[] buffer = new byte[1200];
+        var writer = new FrameWriter(buffer);
+        Assert.True(writer.TryWriteMessage(new MessageFrame(2, DeliveryMode.ReliableOrdered, 10, 100, 0, 1, [1])));
+        int afterFirst = writer.Written;
+        Assert.True(writer.TryWriteMessage(new MessageFrame(2, DeliveryMode.ReliableOrdered, 11, 101, 0, 1, [2, 2])));
+        Assert.True(writer.TryWriteMessage(new MessageFrame(2, DeliveryMode.ReliableOrdered, 12, 102, 0, 1, [])));
+        Assert.Equal(FrameWriter.RunHeaderSize + FrameWriter.RunItemHeaderSize + 1, afterFirst);
+        Assert.Equal(afterFirst + (2 * FrameWriter.RunItemHeaderSize) + 2, writer.Written); // joined: 2 bytes each, no header
+
+        // Each of these breaks the run: another channel, a gap in ids, a gap in sequence, another mode, a fragment.
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 13, 0, 0, 1, [3])));
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 15, 1, 0, 1, [4])));
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 16, 5, 0, 1, [5])));
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableUnordered, 17, 6, 0, 1, [6])));
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableUnordered, 18, 7, 0, 2, [7], totalLength: 2)));
+
+        // Unreliable messages have no sequence: consecutive ids are enough.
+        Assert.True(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.Unreliable, 0x8000_0005, 99, 0, 1, [8])));
+        int beforeJoin = writer.Written;
+        Assert.True(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.Unreliable, 0x8000_0006, 42, 0, 1, [9])));
+        Assert.Equal(beforeJoin + FrameWriter.RunItemHeaderSize + 1, writer.Written);
+
+        var reader = new FrameReader(buffer.AsSpan(0, writer.Written));
+        var read = new List<(byte, DeliveryMode, uint, uint, ushort, ushort, string)>();
+        while (reader.TryReadNext())
+        {
+            Assert.Equal(FrameType.Message, reader.Type);
+            MessageFrame m = reader.Message;
+            read.Add((m.Channel, m.Mode, m.MessageId, m.Sequence, m.Fragment, m.Fragments, Convert.ToHexString(m.Data)));
+        }
+
+        Assert.False(reader.Malformed);
+        Assert.Equal(
+            [
+                (2, DeliveryMode.ReliableOrdered, 10u, 100u, 0, 1, "01"),
+                (2, DeliveryMode.ReliableOrdered, 11u, 101u, 0, 1, "0202"),
+                (2, DeliveryMode.ReliableOrdered, 12u, 102u, 0, 1, ""),
+                (3, DeliveryMode.ReliableOrdered, 13u, 0u, 0, 1, "03"),
+                (3, DeliveryMode.ReliableOrdered, 15u, 1u, 0, 1, "04"),
+                (3, DeliveryMode.ReliableOrdered, 16u, 5u, 0, 1, "05"),
+                (3, DeliveryMode.ReliableUnordered, 17u, 6u, 0, 1, "06"),
+                (3, DeliveryMode.ReliableUnordered, 18u, 7u, 0, 2, "07"),
+                (0, DeliveryMode.Unreliable, 0x8000_0005u, 0u, 0, 1, "08"),
+                (0, DeliveryMode.Unreliable, 0x8000_0006u, 0u, 0, 1, "09"),
+            ],
+            read);
+    }
+
+    [Fact]
+    public void A_run_holds_at_most_255_messages_and_the_next_opens_another()
+    {
+        byte[] buffer = new byte[2000];
+        var writer = new FrameWriter(buffer);
+        for (uint i = 0; i < 300; i++)
+        {
+            Assert.True(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.ReliableOrdered, 1 + i, i, 0, 1, [])));
+        }
+
+        Assert.Equal((2 * FrameWriter.RunHeaderSize) + (300 * FrameWriter.RunItemHeaderSize), writer.Written);
+        var reader = new FrameReader(buffer.AsSpan(0, writer.Written));
+        uint expected = 1;
+        while (reader.TryReadNext())
+        {
+            Assert.Equal((expected, expected - 1), (reader.Message.MessageId, reader.Message.Sequence));
+            expected++;
+        }
+
+        Assert.Equal(301u, expected);
+        Assert.False(reader.Malformed);
     }
 
     [Fact]
@@ -116,6 +190,9 @@ public class FrameTests
     [InlineData(new byte[] { 9 })]                                        // unknown frame type
     [InlineData(new byte[] { 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 })] // unknown delivery mode
     [InlineData(new byte[] { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0 })] // fragment index past the count
+    [InlineData(new byte[] { 7, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 })]       // message run of no messages
+    [InlineData(new byte[] { 7, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 })] // message run with an unknown mode
+    [InlineData(new byte[] { 7, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0, 1 })] // message run item longer than the payload
     public void Nonsense_inside_a_well_formed_length_is_malformed(byte[] payload)
     {
         var reader = new FrameReader(payload);

@@ -62,7 +62,7 @@ public class PacketCodecTests
     {
         byte[] datagram = new byte[Max];
         int length = PacketCodec.Write(datagram, new PacketHeader(PacketType.Hello, 0, 0), []);
-        datagram[0] = (byte)((2 << 4) | (byte)PacketType.Hello);
+        datagram[0] = (byte)(((PacketCodec.Version + 1) << 4) | (byte)PacketType.Hello);
         Rechecksum(datagram, length);
         Assert.False(PacketCodec.TryRead(datagram.AsSpan(0, length), Max, out _, out _, out _, out DropReason version));
         Assert.Equal(DropReason.UnknownVersion, version);

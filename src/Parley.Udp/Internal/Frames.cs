@@ -25,6 +25,22 @@ internal enum FrameType : byte
 
     /// <summary>A gap of packet numbers the receiver asks for again.</summary>
     Nack = 6,
+
+    /// <summary>
+    /// A run of whole (unfragmented) messages of one channel and mode with consecutive ids and
+    /// sequences: one 12-byte header, then 2 bytes per message. Readers hand each one out as a
+    /// <see cref="Message"/>.
+    /// </summary>
+    MessageRun = 7,
+}
+
+/// <summary>Message ids <c>First .. First + Count - 1</c> the peer's application consumed.</summary>
+internal readonly record struct DeliveredRun(uint First, int Count)
+{
+    /// <summary>The longest run one entry of a Delivered frame carries (its count is a u16 of count - 1).</summary>
+    public const int MaxCount = 65536;
+
+    public const int EncodedSize = 6;
 }
 
 /// <summary>
@@ -68,37 +84,92 @@ internal readonly record struct AckRange(uint First, uint Last);
 /// <summary>Writes frames into a payload buffer.</summary>
 internal ref struct FrameWriter(Span<byte> destination)
 {
+    /// <summary>A <see cref="FrameType.MessageRun"/> header: type, channel, mode, first id, first sequence, count.</summary>
+    public const int RunHeaderSize = 1 + 1 + 1 + 4 + 4 + 1;
+
+    public const int RunItemHeaderSize = 2;
+
     private readonly Span<byte> _destination = destination;
+
+    // The open message run, which the next consecutive message of its channel joins (-1: none).
+    private int _runAt = -1;
+    private byte _runChannel;
+    private DeliveryMode _runMode;
+    private uint _runNextId;
+    private uint _runNextSequence;
 
     public int Written { get; private set; }
 
     public readonly int Remaining => _destination.Length - Written;
 
+    /// <summary>
+    /// Writes a message or fragment. A whole message joins the open run when it follows its last
+    /// one (same channel and mode, next id and, if reliable, next sequence), else opens a run;
+    /// fragments go in <see cref="FrameType.Message"/> frames.
+    /// </summary>
     public bool TryWriteMessage(scoped in MessageFrame frame)
     {
-        int size = frame.EncodedSize;
-        if (Remaining < size || frame.Data.Length > ushort.MaxValue)
+        if (frame.Data.Length > ushort.MaxValue)
         {
             return false;
         }
 
-        Span<byte> d = _destination[Written..];
-        d[0] = (byte)FrameType.Message;
-        d[1] = frame.Channel;
-        d[2] = (byte)frame.Mode;
-        BinaryPrimitives.WriteUInt32LittleEndian(d[3..], frame.MessageId);
-        BinaryPrimitives.WriteUInt32LittleEndian(d[7..], frame.Sequence);
-        BinaryPrimitives.WriteUInt16LittleEndian(d[11..], frame.Fragment);
-        BinaryPrimitives.WriteUInt16LittleEndian(d[13..], frame.Fragments);
-        BinaryPrimitives.WriteUInt16LittleEndian(d[15..], (ushort)frame.Data.Length);
-        int header = MessageFrame.HeaderSize;
-        if (frame.Fragments > 1)
+        bool reliable = frame.Mode != DeliveryMode.Unreliable;
+        if (frame.Fragments == 1)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(d[header..], frame.TotalLength);
-            header = MessageFrame.FragmentHeaderSize;
+            int item = RunItemHeaderSize + frame.Data.Length;
+            if (_runAt >= 0 && _destination[_runAt] < byte.MaxValue && frame.Channel == _runChannel && frame.Mode == _runMode
+                && frame.MessageId == _runNextId && (!reliable || frame.Sequence == _runNextSequence) && Remaining >= item)
+            {
+                _destination[_runAt]++;
+            }
+            else
+            {
+                if (Remaining < RunHeaderSize + item)
+                {
+                    return false;
+                }
+
+                Span<byte> h = _destination[Written..];
+                h[0] = (byte)FrameType.MessageRun;
+                h[1] = frame.Channel;
+                h[2] = (byte)frame.Mode;
+                BinaryPrimitives.WriteUInt32LittleEndian(h[3..], frame.MessageId);
+                BinaryPrimitives.WriteUInt32LittleEndian(h[7..], reliable ? frame.Sequence : 0);
+                h[11] = 1;
+                _runAt = Written + 11;
+                _runChannel = frame.Channel;
+                _runMode = frame.Mode;
+                Written += RunHeaderSize;
+            }
+
+            _runNextId = frame.MessageId + 1;
+            _runNextSequence = frame.Sequence + 1;
+            Span<byte> d = _destination[Written..];
+            BinaryPrimitives.WriteUInt16LittleEndian(d, (ushort)frame.Data.Length);
+            frame.Data.CopyTo(d[RunItemHeaderSize..]);
+            Written += item;
+            return true;
         }
 
-        frame.Data.CopyTo(d[header..]);
+        int size = frame.EncodedSize;
+        if (Remaining < size)
+        {
+            return false;
+        }
+
+        _runAt = -1;
+        Span<byte> m = _destination[Written..];
+        m[0] = (byte)FrameType.Message;
+        m[1] = frame.Channel;
+        m[2] = (byte)frame.Mode;
+        BinaryPrimitives.WriteUInt32LittleEndian(m[3..], frame.MessageId);
+        BinaryPrimitives.WriteUInt32LittleEndian(m[7..], frame.Sequence);
+        BinaryPrimitives.WriteUInt16LittleEndian(m[11..], frame.Fragment);
+        BinaryPrimitives.WriteUInt16LittleEndian(m[13..], frame.Fragments);
+        BinaryPrimitives.WriteUInt16LittleEndian(m[15..], (ushort)frame.Data.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(m[MessageFrame.HeaderSize..], frame.TotalLength);
+        frame.Data.CopyTo(m[MessageFrame.FragmentHeaderSize..]);
         Written += size;
         return true;
     }
@@ -112,6 +183,7 @@ internal ref struct FrameWriter(Span<byte> destination)
             return false;
         }
 
+        _runAt = -1;
         Span<byte> d = _destination[Written..];
         d[0] = (byte)FrameType.Ack;
         BinaryPrimitives.WriteUInt16LittleEndian(d[1..], delayHundredMicros);
@@ -126,20 +198,24 @@ internal ref struct FrameWriter(Span<byte> destination)
         return true;
     }
 
-    public bool TryWriteDelivered(scoped ReadOnlySpan<uint> messageIds)
+    /// <summary>Runs of consumed message ids; at most 255, each of at most <see cref="DeliveredRun.MaxCount"/>.</summary>
+    public bool TryWriteDelivered(scoped ReadOnlySpan<DeliveredRun> runs)
     {
-        int size = 2 + (messageIds.Length * 4);
-        if (messageIds.Length is 0 or > 255 || Remaining < size)
+        int size = 2 + (runs.Length * DeliveredRun.EncodedSize);
+        if (runs.Length is 0 or > 255 || Remaining < size)
         {
             return false;
         }
 
+        _runAt = -1;
         Span<byte> d = _destination[Written..];
         d[0] = (byte)FrameType.Delivered;
-        d[1] = (byte)messageIds.Length;
-        for (int i = 0; i < messageIds.Length; i++)
+        d[1] = (byte)runs.Length;
+        for (int i = 0; i < runs.Length; i++)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(d[(2 + (i * 4))..], messageIds[i]);
+            Span<byte> entry = d[(2 + (i * DeliveredRun.EncodedSize))..];
+            BinaryPrimitives.WriteUInt32LittleEndian(entry, runs[i].First);
+            BinaryPrimitives.WriteUInt16LittleEndian(entry[4..], (ushort)(runs[i].Count - 1));
         }
 
         Written += size;
@@ -184,6 +260,7 @@ internal ref struct FrameWriter(Span<byte> destination)
     /// <summary>Pads the rest of the buffer (a Hello or Probe reaching a given size).</summary>
     public void Pad()
     {
+        _runAt = -1;
         _destination[Written..].Clear();
         Written = _destination.Length;
     }
@@ -197,6 +274,7 @@ internal ref struct FrameWriter(Span<byte> destination)
             return false;
         }
 
+        _runAt = -1;
         _destination[Written] = (byte)type;
         body = _destination.Slice(Written + 1, bodySize);
         Written += 1 + bodySize;
@@ -209,6 +287,13 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
 {
     private readonly ReadOnlySpan<byte> _payload = payload;
     private int _offset;
+
+    // The message run being read: messages left, and the next one's id and sequence.
+    private int _runLeft;
+    private byte _runChannel;
+    private DeliveryMode _runMode;
+    private uint _runId;
+    private uint _runSequence;
 
     public bool Malformed { get; private set; }
 
@@ -237,12 +322,24 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
         BinaryPrimitives.ReadUInt32LittleEndian(_body[(index * 8)..]),
         BinaryPrimitives.ReadUInt32LittleEndian(_body[((index * 8) + 4)..]));
 
-    public readonly uint DeliveredAt(int index) => BinaryPrimitives.ReadUInt32LittleEndian(_body[(index * 4)..]);
+    public readonly DeliveredRun DeliveredAt(int index) => new(
+        BinaryPrimitives.ReadUInt32LittleEndian(_body[(index * DeliveredRun.EncodedSize)..]),
+        BinaryPrimitives.ReadUInt16LittleEndian(_body[((index * DeliveredRun.EncodedSize) + 4)..]) + 1);
 
     /// <summary>The next frame; false at the end or when the rest is malformed.</summary>
     public bool TryReadNext()
     {
-        if (_offset >= _payload.Length || Malformed)
+        if (Malformed)
+        {
+            return false;
+        }
+
+        if (_runLeft > 0)
+        {
+            return ReadRunItem();
+        }
+
+        if (_offset >= _payload.Length)
         {
             return false;
         }
@@ -251,6 +348,19 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
         Type = (FrameType)d[0];
         switch (Type)
         {
+            case FrameType.MessageRun:
+                if (d.Length < FrameWriter.RunHeaderSize || d[2] > (byte)DeliveryMode.ReliableOrdered || d[11] == 0)
+                {
+                    return Fail();
+                }
+
+                _runChannel = d[1];
+                _runMode = (DeliveryMode)d[2];
+                _runId = BinaryPrimitives.ReadUInt32LittleEndian(d[3..]);
+                _runSequence = BinaryPrimitives.ReadUInt32LittleEndian(d[7..]);
+                _runLeft = d[11];
+                _offset += FrameWriter.RunHeaderSize;
+                return ReadRunItem();
             case FrameType.Padding:
                 _offset = _payload.Length;
                 return false;
@@ -299,14 +409,14 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
                 _offset += 4 + (AckRangeCount * 8);
                 return true;
             case FrameType.Delivered:
-                if (d.Length < 2 || d[1] == 0 || d.Length < 2 + (d[1] * 4))
+                if (d.Length < 2 || d[1] == 0 || d.Length < 2 + (d[1] * DeliveredRun.EncodedSize))
                 {
                     return Fail();
                 }
 
                 DeliveredCount = d[1];
-                _body = d.Slice(2, DeliveredCount * 4);
-                _offset += 2 + (DeliveredCount * 4);
+                _body = d.Slice(2, DeliveredCount * DeliveredRun.EncodedSize);
+                _offset += 2 + (DeliveredCount * DeliveredRun.EncodedSize);
                 return true;
             case FrameType.Heartbeat:
                 if (d.Length < 17)
@@ -340,6 +450,30 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
             default:
                 return Fail();
         }
+    }
+
+    // The next message of the run: u16 length · bytes; its id and sequence follow the previous one's.
+    private bool ReadRunItem()
+    {
+        ReadOnlySpan<byte> d = _payload[_offset..];
+        if (d.Length < FrameWriter.RunItemHeaderSize)
+        {
+            return Fail();
+        }
+
+        int length = BinaryPrimitives.ReadUInt16LittleEndian(d);
+        if (d.Length < FrameWriter.RunItemHeaderSize + length)
+        {
+            return Fail();
+        }
+
+        Type = FrameType.Message;
+        Message = new MessageFrame(_runChannel, _runMode, _runId, _runMode == DeliveryMode.Unreliable ? 0 : _runSequence, 0, 1, d.Slice(FrameWriter.RunItemHeaderSize, length));
+        _runId++;
+        _runSequence++;
+        _runLeft--;
+        _offset += FrameWriter.RunItemHeaderSize + length;
+        return true;
     }
 
     // A fragment's length must be exactly what its place in a message of that total implies.

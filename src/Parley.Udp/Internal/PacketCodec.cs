@@ -15,7 +15,7 @@ internal readonly record struct PacketHeader(PacketType Type, uint SessionId, ui
 /// </summary>
 internal static class PacketCodec
 {
-    public const byte Version = 1;
+    public const byte Version = 2; // 2: message runs, Delivered as id runs
     public const int HeaderSize = 10;
     public const int ChecksumSize = 4;
     public const int Overhead = HeaderSize + ChecksumSize;

@@ -8,8 +8,8 @@ internal struct SentItem
     public int Version;
     public ushort Fragment;
 
-    /// <summary>A message id confirmed as delivered (when <see cref="Message"/> is null).</summary>
-    public uint DeliveredId;
+    /// <summary>Message ids confirmed as delivered (when <see cref="Message"/> is null).</summary>
+    public DeliveredRun Delivered;
 }
 
 /// <summary>One sent, ack-eliciting packet.</summary>
