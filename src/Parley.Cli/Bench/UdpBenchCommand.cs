@@ -31,7 +31,7 @@ internal static class UdpBenchCommand
         var jitter = new Option<double>("--jitter") { Description = "Extra random delay up to this, milliseconds.", DefaultValueFactory = _ => 0 };
         var reorder = new Option<double>("--reorder") { Description = "Percent of datagrams held back by one jitter (reordered).", DefaultValueFactory = _ => 0 };
         var maxPacket = new Option<int>("--max-packet-size") { Description = "Largest datagram (path-MTU probing climbs to it). Default 1472 (Ethernet); loopback carries up to 65507.", DefaultValueFactory = _ => 1472 };
-        var queue = new Option<int>("--queue") { Description = "Messages each session may have pending (queued, in flight or awaiting its delivered confirmation); the receive window follows. Default 8192 up to 4 sessions, else 1024.", DefaultValueFactory = _ => 0 };
+        var queue = new Option<int>("--queue") { Description = "Messages each session may have pending (queued, in flight or awaiting its delivered confirmation); the receive window follows. Default 65536 (the library's MaxPendingMessages) up to 4 sessions, else 1024.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var command = new Command("udp", "Reliable-UDP workloads in process on loopback (server and client hosts), with loss and delay injected at the socket.")
         {

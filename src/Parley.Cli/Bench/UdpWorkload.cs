@@ -61,10 +61,12 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
 
     public async Task<UdpRunResult> RunAsync(Action<string> progress, CancellationToken cancellationToken)
     {
-        // Per-session pending limit, also the size of the send-time ring: enough to fill the
-        // windows (8192 messages is several round trips at a million messages a second), small
-        // enough that a saturating stream does not measure seconds of its own queue.
-        int ring = settings.Queue > 0 ? (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)settings.Queue) : settings.Peers <= 4 ? 8192 : 1024;
+        // Per-session pending limit, also the size of the send-time ring. Up to 4 sessions, the
+        // library's default (65536): a saturating stream needs its windows to cover the round
+        // trip as this 2-core machine stretches it — scheduling delays of several milliseconds,
+        // not loopback's microseconds (8192 held a 64-byte stream to ~0.9 M msgs/s at 30-40 %
+        // idle CPU; 65536 gives ~1.6 M). Its latency is then mostly its own queue (Little's law).
+        int ring = settings.Queue > 0 ? (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)settings.Queue) : settings.Peers <= 4 ? 65536 : 1024;
         UdpHostOptions Options(int seed) => new()
         {
             MaxPacketSize = settings.MaxPacketSize,
@@ -127,7 +129,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         var indexOf = new Dictionary<UdpPeer, int>();
         client.MessageStateChanged += (peer, id, state) =>
         {
-            if (state == MessageState.Delivered && indexOf.TryGetValue(peer, out int index))
+            if (state == MessageState.Delivered && peer.Tag is int index) // the session's index, set before any message flows
             {
                 // The slot is written right after Send returns; a confirmation can beat that when
                 // the sending thread is preempted (2 cores, 6 threads): such a sample is skipped.
@@ -168,6 +170,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             sentAt[i] = new long[ring];
             peers[i] = await client.ConnectAsync(server.LocalEndPoint, cancellationToken);
             indexOf[peers[i]] = i; // complete before any message flows, so the handlers only read it
+            peers[i].Tag = i;
         }
 
         while (server.PeerCount < settings.Peers)
@@ -175,7 +178,9 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             await Task.Delay(10, cancellationToken);
         }
 
-        void SendStamped(UdpPeer peer, int index)
+        // True when queued. Req-resp counts here (it sends from several threads); the send loops count
+        // locally and add once at the end: a shared counter per message bounced its cache line between cores.
+        bool SendStamped(UdpPeer peer, int index)
         {
             // Req-resp sends from the starting loop and from the receive thread at once: the
             // buffer is per thread and the sequence is taken atomically.
@@ -196,9 +201,13 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
                 {
                     sequence[index] = seq + 1;
                 }
-
-                Interlocked.Increment(ref result.Sent);
+                else
+                {
+                    Interlocked.Increment(ref result.Sent);
+                }
             }
+
+            return sent.IsQueued;
         }
 
         progress($"{settings.Pattern}: running {settings.Duration.TotalSeconds:0.#} s");
@@ -239,11 +248,13 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
                     BinaryPrimitives.WriteInt32LittleEndian(serverPayload, index);
                     BinaryPrimitives.WriteInt32LittleEndian(serverPayload.AsSpan(4), serverSequence[index]);
                     BinaryPrimitives.WriteInt64LittleEndian(serverPayload.AsSpan(8), Stopwatch.GetTimestamp());
-                    if (reverse[i].Send(serverPayload, settings.Mode).IsQueued)
+                    if (!reverse[i].Send(serverPayload, settings.Mode).IsQueued)
                     {
-                        serverSequence[index]++;
-                        Interlocked.Increment(ref result.Sent);
+                        return false;
                     }
+
+                    serverSequence[index]++;
+                    return true;
                 }, clock)) { IsBackground = true, Name = "bench-udp-server" });
             }
 
@@ -276,8 +287,9 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         result.Server = server.GetStatistics();
         return result;
 
-        void SendLoop(UdpPeer[] targets, Action<int> send, Stopwatch started)
+        void SendLoop(UdpPeer[] targets, Func<int, bool> send, Stopwatch started)
         {
+            long sent = 0;
             // Unlimited rate (0): keep every queue full. Otherwise send each peer's due messages every millisecond.
             double perPeer = settings.Rate;
             var sentSoFar = new long[targets.Length];
@@ -289,13 +301,13 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
                 {
                     if (perPeer <= 0)
                     {
-                        long before = Interlocked.Read(ref result.Sent);
+                        long before = sent;
                         for (int burst = 0; burst < 64; burst++)
                         {
-                            send(i);
+                            sent += send(i) ? 1 : 0;
                         }
 
-                        progressMade |= Interlocked.Read(ref result.Sent) != before;
+                        progressMade |= sent != before;
                     }
                     else
                     {
@@ -303,7 +315,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
                         long due = (long)((started.Elapsed.TotalSeconds * perPeer) + ((double)i / targets.Length));
                         while (sentSoFar[i] < due)
                         {
-                            send(i);
+                            sent += send(i) ? 1 : 0;
                             sentSoFar[i]++;
                         }
                     }
@@ -318,6 +330,8 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
                     spin.SpinOnce(); // every queue is full: let the hosts' threads drain them
                 }
             }
+
+            Interlocked.Add(ref result.Sent, sent);
         }
     }
 

@@ -45,7 +45,8 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
     public void Wake()
     {
-        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+        // Read first: a stream's Send calls find it already signalled, with no atomic write each.
+        if (Volatile.Read(ref _signalled) == 0 && Interlocked.Exchange(ref _signalled, 1) == 0)
         {
             _wake.Set();
         }
