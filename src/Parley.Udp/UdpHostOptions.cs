@@ -14,6 +14,14 @@ public sealed class UdpHostOptions
     /// <summary>The largest datagram this host sends or accepts. Default 1472 (a 1500-byte Ethernet MTU minus IPv4 and UDP headers); path-MTU probing climbs from <see cref="MinPacketSize"/> towards it. Up to 65507 on loopback.</summary>
     public int MaxPacketSize { get; set; } = 1472;
 
+    /// <summary>
+    /// Linux: send each run of equal-size datagrams to one peer with one system call (UDP GSO) and
+    /// receive runs from one sender with one call (UDP GRO). The datagrams on the wire are the same.
+    /// Default on; elsewhere, with <see cref="SimulatedConditions"/>, or where the kernel refuses, one
+    /// call per datagram.
+    /// </summary>
+    public bool SegmentationOffload { get; set; } = true;
+
     /// <summary>Probe for a larger packet size after connecting. Default on; a lost probe costs nothing but the probe.</summary>
     public bool MtuProbing { get; set; } = true;
 

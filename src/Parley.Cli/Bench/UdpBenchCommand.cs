@@ -30,12 +30,13 @@ internal static class UdpBenchCommand
         var delay = new Option<double>("--delay") { Description = "One-way delay added, milliseconds.", DefaultValueFactory = _ => 0 };
         var jitter = new Option<double>("--jitter") { Description = "Extra random delay up to this, milliseconds.", DefaultValueFactory = _ => 0 };
         var reorder = new Option<double>("--reorder") { Description = "Percent of datagrams held back by one jitter (reordered).", DefaultValueFactory = _ => 0 };
+        var offload = new Option<bool>("--offload") { Description = "Linux: send and receive runs of datagrams with one system call (UDP GSO/GRO); --offload false sends one at a time.", DefaultValueFactory = _ => true };
         var maxPacket = new Option<int>("--max-packet-size") { Description = "Largest datagram (path-MTU probing climbs to it). Default 1472 (Ethernet); loopback carries up to 65507.", DefaultValueFactory = _ => 1472 };
         var queue = new Option<int>("--queue") { Description = "Messages each session may have pending (queued, in flight or awaiting its delivered confirmation); the receive window follows. Default 65536 (the library's MaxPendingMessages) up to 4 sessions, else 1024.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var command = new Command("udp", "Reliable-UDP workloads in process on loopback (server and client hosts), with loss and delay injected at the socket.")
         {
-            pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, queue, json,
+            pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, queue, offload, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -50,7 +51,7 @@ internal static class UdpBenchCommand
                 Reorder = parse.GetValue(reorder) / 100,
             };
             DeliveryMode deliveryMode = parse.GetValue(mode) switch { "unordered" => DeliveryMode.ReliableUnordered, "unreliable" => DeliveryMode.Unreliable, _ => DeliveryMode.ReliableOrdered };
-            var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket)) { Queue = parse.GetValue(queue) };
+            var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket)) { Queue = parse.GetValue(queue), Offload = parse.GetValue(offload) };
             List<double> curve = [];
             if (parse.GetValue(rates) is { } list)
             {
@@ -119,6 +120,7 @@ internal static class UdpBenchCommand
             ["size"] = s.Size,
             ["mode"] = s.Mode.ToString(),
             ["queue"] = s.Queue,
+            ["offload"] = s.Offload,
             ["duration_s"] = Math.Round(r.Seconds, 3),
             ["conditions"] = new JsonObject
             {

@@ -17,8 +17,11 @@ internal sealed record UdpBenchSettings(
     int Inflight,
     int MaxPacketSize)
 {
-    /// <summary>Messages each session may have pending (0: 8192 up to 4 sessions, else 1024).</summary>
+    /// <summary>Messages each session may have pending (0: 65536 up to 4 sessions, else 1024).</summary>
     public int Queue { get; init; }
+
+    /// <summary>UDP segmentation offload on both hosts (Linux; see <see cref="UdpHostOptions.SegmentationOffload"/>).</summary>
+    public bool Offload { get; init; } = true;
 
     /// <summary>The payload's stamp: sender peer index, sequence, send time (Stopwatch ticks).</summary>
     public const int StampSize = 16;
@@ -70,6 +73,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         UdpHostOptions Options(int seed) => new()
         {
             MaxPacketSize = settings.MaxPacketSize,
+            SegmentationOffload = settings.Offload,
             MaxPendingMessages = ring,
             MaxPendingBytes = Math.Max(64L * 1024 * 1024 / Math.Max(1, settings.Peers), 2L * 1024 * 1024),
             MaxMessageSize = Math.Max(1024 * 1024, settings.Size),

@@ -20,6 +20,8 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly Thread _receiver;
     private readonly Thread _sender;
+    private readonly byte[]? _staging; // a run of datagrams for one segmentation-offload send
+    private bool _offload;
     private int _signalled;
     private volatile bool _stopping;
 
@@ -31,6 +33,14 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
         if (conditions is not null && conditions != NetworkConditions.Perfect)
         {
             _delayLine = new DelayLine(conditions, seed, SendNow);
+        }
+
+        // Segmentation offload (Linux): runs of datagrams in one system call each way. Not with the
+        // simulated network, which must see every datagram to lose or delay it.
+        if (host.Options.SegmentationOffload && _delayLine is null && LinuxUdp.IsSupported)
+        {
+            _offload = LinuxUdp.TryEnable(_socket);
+            _staging = _offload ? GC.AllocateUninitializedArray<byte>(LinuxUdp.MaxSendBytes, pinned: true) : null;
         }
 
         _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = "parley-udp-receive" };
@@ -76,7 +86,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
         _stopping = true;
         Wake();
-        _socket.Dispose();
+        _socket.Dispose(); // shuts the socket down: a blocked receive returns
         _receiver.Join();
         _sender.Join();
         Dispose();
@@ -118,6 +128,12 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
     private void ReceiveLoop()
     {
+        if (_offload)
+        {
+            ReceiveRuns();
+            return;
+        }
+
         byte[] buffer = GC.AllocateUninitializedArray<byte>(65536, pinned: true);
         var from = new SocketAddress(_socket.AddressFamily);
         while (!_stopping)
@@ -151,6 +167,106 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
         }
     }
 
+    /// <summary>The offload receive: each call may bring a run of datagrams from one sender, handled under one lock.</summary>
+    private void ReceiveRuns()
+    {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(65536, pinned: true);
+        var from = new SocketAddress(_socket.AddressFamily);
+        while (!_stopping)
+        {
+            int length = LinuxUdp.Receive(_socket.SafeHandle, buffer, from, out int segment);
+            if (length <= 0 && _stopping)
+            {
+                break; // shut down by Stop
+            }
+
+            if (length < 0)
+            {
+                if (-length is not (11 or 4)) // EAGAIN, EINTR: try again
+                {
+                    Log.TransientSocketError(_logger, (SocketError)(-length)); // e.g. ECONNREFUSED for an earlier send
+                }
+
+                continue;
+            }
+
+            segment = segment <= 0 ? Math.Max(1, length) : segment;
+            bool wake;
+            lock (_host.Gate)
+            {
+                int offset = 0;
+                do
+                {
+                    int size = Math.Min(segment, length - offset);
+                    _host.Receive(from, buffer.AsSpan(offset, size));
+                    offset += size;
+                }
+                while (offset < length);
+
+                wake = _host.HasWork;
+            }
+
+            if (wake)
+            {
+                Wake();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends a batch, each run of same-size datagrams to one address (the last may be shorter) in
+    /// one offload call. A kernel that refuses offload on this path (EIO, EINVAL) turns it off for
+    /// good and the run goes one datagram at a time.
+    /// </summary>
+    private void SendBatch(List<UdpHost.OutgoingDatagram> batch)
+    {
+        int i = 0;
+        while (i < batch.Count)
+        {
+            UdpHost.OutgoingDatagram first = batch[i];
+            int end = i + 1;
+            int total = first.Length;
+            if (_offload)
+            {
+                while (end < batch.Count && end - i < LinuxUdp.MaxSegments && batch[end - 1].Length == first.Length
+                    && batch[end].Length <= first.Length && total + batch[end].Length <= LinuxUdp.MaxSendBytes
+                    && (ReferenceEquals(batch[end].To, first.To) || batch[end].To.Equals(first.To)))
+                {
+                    total += batch[end].Length;
+                    end++;
+                }
+            }
+
+            if (end - i == 1 || !_offload)
+            {
+                Send(first.To, first.Buffer.AsSpan(0, first.Length));
+                i = end;
+                continue;
+            }
+
+            int at = 0;
+            for (int k = i; k < end; k++)
+            {
+                batch[k].Buffer.AsSpan(0, batch[k].Length).CopyTo(_staging.AsSpan(at));
+                at += batch[k].Length;
+            }
+
+            int error = _stopping ? 0 : LinuxUdp.Send(_socket.SafeHandle, first.To, _staging.AsSpan(0, total), first.Length);
+            if (error is 5 or 22) // EIO, EINVAL: no offload for this socket or device
+            {
+                _offload = false;
+                continue; // the same run again, one by one
+            }
+
+            if (error != 0)
+            {
+                Log.TransientSocketError(_logger, (SocketError)error); // a full buffer: the run is lost, retransmission copes
+            }
+
+            i = end;
+        }
+    }
+
     private void SendLoop()
     {
         while (!_stopping)
@@ -169,11 +285,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
                     waitMicros = next == long.MaxValue ? 100_000 : next - _host.NowMicros;
                 }
 
-                foreach (UdpHost.OutgoingDatagram datagram in batch)
-                {
-                    Send(datagram.To, datagram.Buffer.AsSpan(0, datagram.Length));
-                }
-
+                SendBatch(batch);
                 _host.ReturnOutbox(batch);
             }
             catch (Exception e) when (!_stopping)
