@@ -145,7 +145,7 @@ public sealed partial class UdpPeer
             deadline = queued.QueuedAt + (long)_options.SendTimeout.TotalMicroseconds;
         }
 
-        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingReceive, MessageState.Received, out OutgoingMessage? sent) && sent.Fragments != 0)
+        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryOldestUnreceived(out OutgoingMessage? sent))
         {
             deadline = Math.Min(deadline, sent.FirstSentAt + (long)_options.ReceiveTimeout.TotalMicroseconds);
         }
@@ -156,6 +156,22 @@ public sealed partial class UdpPeer
         }
 
         return deadline;
+    }
+
+    // The reliable message sent longest ago that the peer has not received: the oldest of the
+    // channels' in-flight fronts (each channel's in-flight queue is in first-send order).
+    private bool TryOldestUnreceived([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OutgoingMessage? oldest)
+    {
+        oldest = null;
+        foreach (SendChannel channel in _sendChannels)
+        {
+            if (TryLiveFront(channel, out OutgoingMessage? front) && (oldest is null || front.FirstSentAt < oldest.FirstSentAt))
+            {
+                oldest = front;
+            }
+        }
+
+        return oldest is not null;
     }
 
     // The oldest message of a queue that has not reached (or passed) a state; stale entries are dropped.
@@ -230,8 +246,8 @@ public sealed partial class UdpPeer
 
     private void CheckMessageTimeouts(long now)
     {
-        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingReceive, MessageState.Received, out OutgoingMessage? sent)
-            && sent.Fragments != 0 && now - sent.FirstSentAt >= (long)_options.ReceiveTimeout.TotalMicroseconds)
+        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryOldestUnreceived(out OutgoingMessage? sent)
+            && now - sent.FirstSentAt >= (long)_options.ReceiveTimeout.TotalMicroseconds)
         {
             SendClose(DisconnectReason.MessageTimeout);
             _host.EndSession(this, DisconnectReason.MessageTimeout);

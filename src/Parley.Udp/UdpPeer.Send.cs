@@ -12,7 +12,6 @@ public sealed partial class UdpPeer
     private readonly Queue<OutgoingMessage> _sendQueue = new();
     private readonly Queue<FragmentRef> _retransmitQueue = new();
     private readonly PendingIndex _pending;
-    private readonly Queue<(OutgoingMessage Message, int Version)> _awaitingReceive = new();
     private readonly Queue<(OutgoingMessage Message, int Version)> _awaitingDelivery = new();
     private readonly Stack<OutgoingMessage> _spareMessages = new();
     private readonly SendChannel[] _sendChannels;
@@ -90,7 +89,6 @@ public sealed partial class UdpPeer
             }
 
             _nextReliableId = _nextReliableId + 1 >= UnreliableIdBit ? 1 : _nextReliableId + 1;
-            _awaitingReceive.Enqueue((message, message.Version));
         }
         else
         {
@@ -465,12 +463,25 @@ public sealed partial class UdpPeer
     private bool SequenceWindowOpen(OutgoingMessage message)
     {
         SendChannel channel = _sendChannels[ChannelIndex(message.Channel, message.Mode)];
-        while (channel.InFlight.TryPeek(out var front) && (front.Message.Version != front.Version || front.Message.State >= MessageState.Received))
+        return !TryLiveFront(channel, out _) || channel.NextSequence - channel.InFlight.Peek().Sequence < (uint)_peerMaxEnqueued;
+    }
+
+    // The channel's oldest sent message not yet received; entries of received or recycled messages are dropped.
+    private static bool TryLiveFront(SendChannel channel, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OutgoingMessage? message)
+    {
+        while (channel.InFlight.TryPeek(out var front))
         {
+            if (front.Message.Version == front.Version && front.Message.State < MessageState.Received)
+            {
+                message = front.Message;
+                return true;
+            }
+
             channel.InFlight.Dequeue();
         }
 
-        return !channel.InFlight.TryPeek(out var oldest) || channel.NextSequence - oldest.Sequence < (uint)_peerMaxEnqueued;
+        message = null;
+        return false;
     }
 
     private static int ChannelIndex(byte channel, DeliveryMode mode) => (channel * 2) + (mode == DeliveryMode.ReliableOrdered ? 1 : 0);
@@ -772,7 +783,6 @@ public sealed partial class UdpPeer
         }
 
         _retransmitQueue.Clear();
-        _awaitingReceive.Clear();
         _awaitingDelivery.Clear();
         foreach (SendChannel channel in _sendChannels)
         {
