@@ -22,6 +22,11 @@ public sealed partial class UdpPeer
     internal long ScheduledAt = long.MaxValue;
     internal bool InDirtyList;
 
+    // A graceful disconnect: no new messages; the Close goes when nothing is pending or at _closeAt.
+    private bool _closing;
+    private long _closeAt = long.MaxValue;
+    private TaskCompletionSource<bool>? _closeWaiter;
+
     /// <summary>The session is up: limits from the handshake, timers started, probing begins.</summary>
     internal void Establish(uint remoteSessionId, uint peerWindow, int peerMaxEnqueued, int peerMaxPacket, long now)
     {
@@ -51,7 +56,9 @@ public sealed partial class UdpPeer
 
         State = PeerState.Disconnected;
         DisconnectReason = reason;
+        bool drained = _closing && _pendingCount == 0 && reason == DisconnectReason.Local;
         FailAllPending();
+        _closeWaiter?.TrySetResult(drained);
         ReleaseReceiveBuffers();
         _deliveredToSend.Clear();
         _deliveredOpen = default;
@@ -108,6 +115,11 @@ public sealed partial class UdpPeer
         }
 
         deadline = Math.Min(deadline, _lossTime);
+        if (_closing)
+        {
+            deadline = Math.Min(deadline, _closeAt);
+        }
+
         if (_pacingNextAt > 0 && HasDataToSend() && _congestion.CanSend(_packetSize))
         {
             deadline = Math.Min(deadline, _pacingNextAt);
@@ -190,6 +202,19 @@ public sealed partial class UdpPeer
 
         message = null!;
         return false;
+    }
+
+    /// <summary>A graceful disconnect whose messages are all final, or whose time is up, ends here: true when it did.</summary>
+    private bool TryFinishClosing(long now)
+    {
+        if (!_closing || (_pendingCount > 0 && now < _closeAt))
+        {
+            return false;
+        }
+
+        SendClose(DisconnectReason.Remote);
+        _host.EndSession(this, DisconnectReason.Local);
+        return true;
     }
 
     /// <summary>Runs whatever is due at <paramref name="now"/>.</summary>

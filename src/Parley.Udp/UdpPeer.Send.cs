@@ -58,7 +58,7 @@ public sealed partial class UdpPeer
 
     private SendResult Enqueue(ReadOnlySpan<byte> data, DeliveryMode mode, byte channel)
     {
-        if (State == PeerState.Disconnected)
+        if (State == PeerState.Disconnected || _closing)
         {
             return new SendResult(UdpSendStatus.NotConnected, 0);
         }
@@ -218,7 +218,7 @@ public sealed partial class UdpPeer
     /// <summary>Writes and sends every packet that is due now: acknowledgements, confirmations, retransmissions and new data as far as the windows allow.</summary>
     internal void Flush(long now)
     {
-        if (State != PeerState.Connected)
+        if (State != PeerState.Connected || TryFinishClosing(now))
         {
             return;
         }

@@ -178,6 +178,47 @@ public sealed partial class UdpPeer
         }
     }
 
+    /// <summary>
+    /// Ends the session gracefully, as ENet's <c>disconnect_later</c> does: from now on
+    /// <see cref="Send"/> refuses (<see cref="UdpSendStatus.NotConnected"/>); every message already
+    /// queued or in flight goes on until it is final — reliable ones until their delivered
+    /// confirmation — and then the Close goes out (the peer ends with <see cref="DisconnectReason.Remote"/>,
+    /// this side with <see cref="DisconnectReason.Local"/>). Past <paramref name="timeout"/>, or when
+    /// <paramref name="cancellationToken"/> fires, it ends at once as <see cref="Disconnect"/> does and
+    /// what is still pending becomes <see cref="MessageState.TimedOut"/>. Completes when the session
+    /// has ended: true when nothing was left pending, false otherwise (also when the session ended
+    /// another way meanwhile, or had already ended).
+    /// </summary>
+    public Task<bool> DisconnectAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        Task<bool> ended;
+        lock (_host.Gate)
+        {
+            IsPinned = false;
+            if (State == PeerState.Disconnected)
+            {
+                return Task.FromResult(false);
+            }
+
+            _closeWaiter ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            ended = _closeWaiter.Task;
+            long deadline = _host.NowMicros + (long)Math.Min(timeout.TotalMicroseconds, long.MaxValue / 4);
+            _closeAt = _closing ? Math.Min(_closeAt, deadline) : deadline;
+            _closing = true;
+            _host.MarkDirty(this);
+        }
+
+        _host.WakeSender();
+        if (cancellationToken.CanBeCanceled && !ended.IsCompleted)
+        {
+            CancellationTokenRegistration registration = cancellationToken.Register(Disconnect);
+            _ = ended.ContinueWith(_ => registration.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return ended;
+    }
+
     /// <summary>A snapshot of the peer's counters and state.</summary>
     public UdpStatistics GetStatistics()
     {

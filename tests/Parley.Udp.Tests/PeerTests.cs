@@ -189,6 +189,44 @@ public class PeerTests
     }
 
     [Fact]
+    public async Task A_graceful_disconnect_delivers_everything_pending_before_the_close_even_through_loss()
+    {
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) =
+            SessionTests.Connected(12, new NetworkConditions { Loss = 0.1, Delay = TimeSpan.FromMilliseconds(5) });
+        var got = new List<int>();
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(m.Data));
+        uint[] ids = [.. Enumerable.Range(0, 300).Select(i => toServer.Send(SessionTests.Payload(i, i % 50 == 0 ? 5000 : 100)).MessageId)];
+
+        Task<bool> closed = toServer.DisconnectAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(UdpSendStatus.NotConnected, toServer.Send([1]).Status); // closing: nothing new
+        Assert.Equal(PeerState.Connected, toClient.State);
+        Assert.True(sim.RunUntil(() => closed.IsCompleted, TimeSpan.FromSeconds(30)));
+
+        Assert.True(await closed);
+        Assert.Equal(Enumerable.Range(0, 300), got);
+        Assert.All(ids, id => Assert.Equal(MessageState.Delivered, toServer.GetMessageState(id)));
+        Assert.Equal(DisconnectReason.Local, toServer.DisconnectReason);
+        Assert.True(sim.RunUntil(() => toClient.State == PeerState.Disconnected, TimeSpan.FromSeconds(15)));
+        Assert.Equal(DisconnectReason.Remote, toClient.DisconnectReason);
+    }
+
+    [Fact]
+    public async Task A_graceful_disconnect_that_cannot_finish_ends_at_its_timeout_and_fails_what_is_left()
+    {
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(13);
+        sim.Network.Conditions = new NetworkConditions { Loss = 1.0 }; // nothing gets through any more
+        uint id = toServer.Send([1, 2, 3]).MessageId;
+        Task<bool> closed = toServer.DisconnectAsync(TimeSpan.FromMilliseconds(500));
+        Assert.False(sim.RunUntil(() => closed.IsCompleted, TimeSpan.FromMilliseconds(400)));
+        Assert.True(sim.RunUntil(() => closed.IsCompleted, TimeSpan.FromMilliseconds(200)));
+
+        Assert.False(await closed);
+        Assert.Equal(MessageState.TimedOut, toServer.GetMessageState(id));
+        Assert.Equal(DisconnectReason.Local, toServer.DisconnectReason);
+        Assert.False(await toServer.DisconnectAsync(TimeSpan.FromSeconds(1))); // already ended
+    }
+
+    [Fact]
     public void Path_mtu_probing_climbs_to_what_the_path_carries_and_falls_back_when_probes_are_lost()
     {
         var sim = new Simulation(11, new NetworkConditions { Mtu = 4000, Delay = TimeSpan.FromMilliseconds(2) });
