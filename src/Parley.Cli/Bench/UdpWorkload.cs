@@ -245,10 +245,11 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             if (settings.Pattern == "bidi")
             {
                 UdpPeer[] reverse = [.. serverPeers.OrderBy(p => p.RemoteSessionId)];
+                int[] clientIndex = [.. reverse.Select(r => Array.FindIndex(peers, p => p.LocalSessionId == r.RemoteSessionId))]; // once, not per message
                 byte[] serverPayload = new byte[size];
                 senders.Add(new Thread(() => SendLoop(reverse, i =>
                 {
-                    int index = Array.IndexOf(peers, peers.First(p => p.LocalSessionId == reverse[i].RemoteSessionId));
+                    int index = clientIndex[i];
                     BinaryPrimitives.WriteInt32LittleEndian(serverPayload, index);
                     BinaryPrimitives.WriteInt32LittleEndian(serverPayload.AsSpan(4), serverSequence[index]);
                     BinaryPrimitives.WriteInt64LittleEndian(serverPayload.AsSpan(8), Stopwatch.GetTimestamp());
