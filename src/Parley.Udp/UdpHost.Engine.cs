@@ -134,18 +134,16 @@ public sealed partial class UdpHost
         return taken;
     }
 
+    /// <summary>Gives back a list from <see cref="TakeOutbox"/> and its buffers. Caller holds the lock.</summary>
     internal void ReturnOutbox(List<OutgoingDatagram> list)
     {
-        lock (Gate)
+        foreach (OutgoingDatagram datagram in list)
         {
-            foreach (OutgoingDatagram datagram in list)
-            {
-                Buffers.Return(datagram.Buffer);
-            }
-
-            list.Clear();
-            _spareOutbox = list;
+            Buffers.Return(datagram.Buffer);
         }
+
+        list.Clear();
+        _spareOutbox = list;
     }
 
     /// <summary>Sends everything built (simulation: synchronously, under the lock).</summary>

@@ -97,7 +97,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
 
     internal SocketAddress LocalAddress { get; }
 
-    internal object Gate { get; } = new();
+    internal Lock Gate { get; } = new();
 
     /// <summary>Scratch space for handshake and close packets (at most the minimum packet size).</summary>
     internal byte[] PacketBuffer { get; }

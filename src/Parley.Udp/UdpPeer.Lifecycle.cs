@@ -171,11 +171,11 @@ public sealed partial class UdpPeer
     }
 
     // The reliable message sent longest ago that the peer has not received: the oldest of the
-    // channels' in-flight fronts (each channel's in-flight queue is in first-send order).
+    // used channels' in-flight fronts (each channel's in-flight queue is in first-send order).
     private bool TryOldestUnreceived([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OutgoingMessage? oldest)
     {
         oldest = null;
-        foreach (SendChannel channel in _sendChannels)
+        foreach (SendChannel channel in _usedSendChannels)
         {
             if (TryLiveFront(channel, out OutgoingMessage? front) && (oldest is null || front.FirstSentAt < oldest.FirstSentAt))
             {

@@ -46,9 +46,12 @@ public sealed partial class UdpPeer
     private long _packetsSent, _bytesSent, _messagesSent, _retransmissions, _packetsLost, _timeouts, _messagesRetransmitted;
     private int _maxRetransmits;
 
+    private readonly List<SendChannel> _usedSendChannels = []; // the ones that ever had reliable messages in flight
+
     private sealed class SendChannel
     {
         public uint NextSequence;
+        public bool Used;
 
         // Reliable messages of this channel in sequence order, until received: the front bounds how far ahead we may send.
         public readonly Queue<(OutgoingMessage Message, int Version, uint Sequence)> InFlight = new();
@@ -413,6 +416,11 @@ public sealed partial class UdpPeer
                     SendChannel channel = _sendChannels[ChannelIndex(message.Channel, message.Mode)];
                     message.Sequence = channel.NextSequence++;
                     channel.InFlight.Enqueue((message, message.Version, message.Sequence));
+                    if (!channel.Used)
+                    {
+                        channel.Used = true;
+                        _usedSendChannels.Add(channel);
+                    }
                 }
             }
 

@@ -269,6 +269,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
     private void SendLoop()
     {
+        List<UdpHost.OutgoingDatagram>? sent = null;
         while (!_stopping)
         {
             _wake.Reset();
@@ -279,6 +280,12 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
             {
                 lock (_host.Gate)
                 {
+                    if (sent is not null)
+                    {
+                        _host.ReturnOutbox(sent); // the last batch's buffers, under the lock taken anyway
+                        sent = null;
+                    }
+
                     _host.Poll();
                     batch = _host.TakeOutbox();
                     long next = _host.NextWakeMicros();
@@ -286,7 +293,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
                 }
 
                 SendBatch(batch);
-                _host.ReturnOutbox(batch);
+                sent = batch;
             }
             catch (Exception e) when (!_stopping)
             {

@@ -221,7 +221,7 @@ public sealed class ObjectReceiver : IAsyncDisposable
         }
     }
 
-    private object HostGate => _host.Gate;
+    private Lock HostGate => _host.Gate;
 
     private void Finish(UdpPeer peer, uint id, Transfer transfer)
     {
