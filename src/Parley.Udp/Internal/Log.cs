@@ -26,4 +26,7 @@ internal static partial class Log
 
     [LoggerMessage(706, LogLevel.Debug, "Socket error {Error} on receive or send (ignored: a datagram was lost)")]
     public static partial void TransientSocketError(ILogger logger, System.Net.Sockets.SocketError error);
+
+    [LoggerMessage(707, LogLevel.Debug, "Socket error errno {Errno} on an offload receive or send (ignored: the datagrams were lost)")]
+    public static partial void TransientSocketErrno(ILogger logger, int errno);
 }

@@ -167,7 +167,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
         }
     }
 
-    /// <summary>The offload receive: each call may bring a run of datagrams from one sender, handled under one lock.</summary>
+    /// <summary>The offload receive: each call may bring a run of datagrams from one sender, handled under one lock hold.</summary>
     private void ReceiveRuns()
     {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(65536, pinned: true);
@@ -184,7 +184,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
             {
                 if (-length is not (11 or 4)) // EAGAIN, EINTR: try again
                 {
-                    Log.TransientSocketError(_logger, (SocketError)(-length)); // e.g. ECONNREFUSED for an earlier send
+                    Log.TransientSocketErrno(_logger, -length); // e.g. ECONNREFUSED for an earlier send
                 }
 
                 continue;
@@ -260,7 +260,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
             if (error != 0)
             {
-                Log.TransientSocketError(_logger, (SocketError)error); // a full buffer: the run is lost, retransmission copes
+                Log.TransientSocketErrno(_logger, error); // a full buffer: the run is lost, retransmission copes
             }
 
             i = end;
