@@ -742,7 +742,7 @@ public sealed partial class UdpPeer
             {
                 for (int k = 0; k < run.Count; k++)
                 {
-                    OnDelivered(_pending.Find(run.First + (uint)k), now);
+                    MarkDelivered(_pending.Find(run.First + (uint)k), now);
                 }
             }
             else
@@ -754,14 +754,14 @@ public sealed partial class UdpPeer
                     OutgoingMessage? message = _pending.AtSlot(slot);
                     if (message is not null && message.Id - run.First < (uint)run.Count)
                     {
-                        OnDelivered(message, now);
+                        MarkDelivered(message, now);
                     }
                 }
             }
         }
     }
 
-    private void OnDelivered(OutgoingMessage? message, long now)
+    private void MarkDelivered(OutgoingMessage? message, long now)
     {
         if (message is not null && message.State is MessageState.Sent or MessageState.Received)
         {

@@ -130,7 +130,6 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
 
         // The client side: confirmations, round trips, and (bidi / n-to-n) what the server sends.
         var peers = new UdpPeer[settings.Peers];
-        var indexOf = new Dictionary<UdpPeer, int>();
         client.MessageStateChanged += (peer, id, state) =>
         {
             if (state == MessageState.Delivered && peer.Tag is int index) // the session's index, set before any message flows
@@ -163,7 +162,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
                     result.DeliveryAtClient.Record(Micros(Stopwatch.GetTimestamp() - stamp));
                 }
 
-                int slot = fanOut ? (indexOf[peer] * settings.Peers) + from : from;
+                int slot = fanOut ? ((int)peer.Tag! * settings.Peers) + from : from;
                 Count(ref clientTrackers[slot], seq, result, message.Data.Length);
             }
         };
@@ -173,8 +172,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         {
             sentAt[i] = new long[ring];
             peers[i] = await client.ConnectAsync(server.LocalEndPoint, cancellationToken);
-            indexOf[peers[i]] = i; // complete before any message flows, so the handlers only read it
-            peers[i].Tag = i;
+            peers[i].Tag = i; // the session's index, set before any message flows, so the handlers only read it
         }
 
         while (server.PeerCount < settings.Peers)

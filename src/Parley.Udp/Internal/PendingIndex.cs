@@ -58,6 +58,11 @@ internal sealed class PendingIndex(int maxSlots)
 
     public void Remove(OutgoingMessage message)
     {
+        if (_slots.Length == 0)
+        {
+            return;
+        }
+
         ref OutgoingMessage? slot = ref _slots[message.Id & (uint)(_slots.Length - 1)];
         if (ReferenceEquals(slot, message))
         {
