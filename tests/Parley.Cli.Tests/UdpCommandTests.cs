@@ -130,4 +130,22 @@ public class UdpCommandTests
             }
         }
     }
+
+    [Theory]
+    [InlineData("--duration 0", "--duration: must be more than 0 seconds")]
+    [InlineData("--peers 0", "--peers: must be 1..20000")]
+    [InlineData("--size -5", "--size: must be 1..67108864 bytes")]
+    [InlineData("--max-packet-size 100", "--max-packet-size: must be 1200..65507 bytes")]
+    [InlineData("--loss 100", "--loss: must be 0 or more and under 100 percent")]
+    [InlineData("--delay -1", "--delay: must not be negative")]
+    [InlineData("--queue -5", "--queue: must be 0 (the default) up to 1048576 messages")]
+    [InlineData("--peers 20000 --queue 65536", "--queue × --peers is over 33554432 pending messages")]
+    [InlineData("--offload maybe", "Unrecognized command or argument 'maybe'")]
+    public async Task Bench_udp_refuses_bad_numbers_with_the_rule(string arguments, string message)
+    {
+        await using ParleyProcess bench = ParleyProcess.Start(["bench", "udp", .. arguments.Split(' ')]);
+        Assert.NotEqual(0, await bench.WaitForExitAsync());
+        Assert.Contains(message, bench.Output);
+        Assert.DoesNotContain("Unhandled exception", bench.Output);
+    }
 }

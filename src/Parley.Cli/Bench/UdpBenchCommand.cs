@@ -34,6 +34,18 @@ internal static class UdpBenchCommand
         var maxPacket = new Option<int>("--max-packet-size") { Description = "Largest datagram (path-MTU probing climbs to it). Default 1472 (Ethernet); loopback carries up to 65507.", DefaultValueFactory = _ => 1472 };
         var queue = new Option<int>("--queue") { Description = "Messages each session may have pending (queued, in flight or awaiting its delivered confirmation); the receive window follows. Default 65536 (the library's MaxPendingMessages) up to 4 sessions, else 1024.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        // Bad numbers are parse errors with the rule, not a stack trace or a silent default.
+        duration.Validators.Add(r => { if (!(r.GetValueOrDefault<double>() > 0)) { r.AddError("--duration: must be more than 0 seconds."); } });
+        peers.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1 or > 20_000) { r.AddError("--peers: must be 1..20000."); } });
+        size.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 64 * 1024 * 1024) { r.AddError("--size: must be 1..67108864 bytes."); } });
+        rate.Validators.Add(r => { if (r.GetValueOrDefault<double?>() is < 0) { r.AddError("--rate: must be 0 (unlimited) or more."); } });
+        inflight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) { r.AddError("--inflight: must be at least 1."); } });
+        loss.Validators.Add(r => { if (r.GetValueOrDefault<double>() is not (>= 0 and < 100)) { r.AddError("--loss: must be 0 or more and under 100 percent."); } });
+        reorder.Validators.Add(r => { if (r.GetValueOrDefault<double>() is not (>= 0 and <= 100)) { r.AddError("--reorder: must be 0..100 percent."); } });
+        delay.Validators.Add(r => { if (r.GetValueOrDefault<double>() < 0) { r.AddError("--delay: must not be negative."); } });
+        jitter.Validators.Add(r => { if (r.GetValueOrDefault<double>() < 0) { r.AddError("--jitter: must not be negative."); } });
+        maxPacket.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1200 or > 65507) { r.AddError("--max-packet-size: must be 1200..65507 bytes."); } });
+        queue.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 1 << 20) { r.AddError("--queue: must be 0 (the default) up to 1048576 messages."); } });
         var command = new Command("udp", "Reliable-UDP workloads in process on loopback (server and client hosts), with loss and delay injected at the socket.")
         {
             pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, queue, offload, json,
@@ -52,6 +64,13 @@ internal static class UdpBenchCommand
             };
             DeliveryMode deliveryMode = parse.GetValue(mode) switch { "unordered" => DeliveryMode.ReliableUnordered, "unreliable" => DeliveryMode.Unreliable, _ => DeliveryMode.ReliableOrdered };
             var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket)) { Queue = parse.GetValue(queue), Offload = parse.GetValue(offload) };
+            if ((long)sessions * (settings.Queue > 0 ? settings.Queue : sessions <= 4 ? 65536 : 1024) > 1L << 25)
+            {
+                // The bench keeps a send-time slot per pending message and session.
+                await Console.Error.WriteLineAsync("parley bench udp: --queue × --peers is over 33554432 pending messages; lower one of them.");
+                return 2;
+            }
+
             List<double> curve = [];
             if (parse.GetValue(rates) is { } list)
             {
@@ -76,13 +95,23 @@ internal static class UdpBenchCommand
     {
         IAnsiConsole console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
         void Progress(string text) => console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
-        UdpRunResult main = await new UdpWorkload(settings).RunAsync(Progress, cancellationToken);
+        UdpRunResult main;
         var points = new List<(double Offered, UdpRunResult Result)>();
-        foreach (double total in curve)
+        try
         {
-            Progress($"load curve: {total:0.#} msgs/s offered");
-            UdpRunResult point = await new UdpWorkload(settings with { Rate = total / settings.Peers }).RunAsync(Progress, cancellationToken);
-            points.Add((total, point));
+            main = await new UdpWorkload(settings).RunAsync(Progress, cancellationToken);
+            foreach (double total in curve)
+            {
+                Progress($"load curve: {total:0.#} msgs/s offered");
+                UdpRunResult point = await new UdpWorkload(settings with { Rate = total / settings.Peers }).RunAsync(Progress, cancellationToken);
+                points.Add((total, point));
+            }
+        }
+        catch (UdpConnectException e)
+        {
+            // e.g. --loss 95: the handshake, lossy too, did not get through in time.
+            await Console.Error.WriteLineAsync($"parley bench udp: {e.Message} (the injected loss applies to the handshake as well)");
+            return 1;
         }
 
         JsonObject report = Report(settings, main, points);
