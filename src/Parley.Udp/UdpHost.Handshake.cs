@@ -143,7 +143,7 @@ public sealed partial class UdpHost
             // The session id and checksum match but the address does not: a NAT rebinding or a
             // port change. Follow it only for a packet newer than any seen, so a replayed old
             // packet cannot move the session.
-            if (header.PacketNumber <= peer.LargestReceived)
+            if (PacketCodec.ExpandPacketNumber(header.PacketNumber, peer.LargestReceived + 1) <= peer.LargestReceived)
             {
                 CountDrop(DropReason.UnknownSession);
                 return;

@@ -71,7 +71,25 @@ public sealed partial class UdpPeer
         RemoteEndPoint = (System.Net.IPEndPoint)new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0).Create(address);
     }
 
-    internal uint LargestReceived => _largestReceived;
+    internal long LargestReceived => _largestReceived;
+
+    /// <summary>Tests: packet numbers from here on start at <paramref name="next"/> both ways (the other side calls it too). Only when nothing is in flight.</summary>
+    internal void StartPacketNumbersAt(long next)
+    {
+        lock (_host.Gate)
+        {
+            if (_log.Count != 0)
+            {
+                throw new InvalidOperationException("packets are in flight");
+            }
+
+            _nextPacketNumber = next;
+            _received.Reset(next);
+            _largestReceived = next - 1;
+        }
+    }
+
+    internal long NextPacketNumber => _nextPacketNumber;
 
     internal bool IsActiveAt(long now) => State == PeerState.Connected && now - _lastReceivedAt < (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
 
@@ -256,7 +274,7 @@ public sealed partial class UdpPeer
 
         if (_gapSince != long.MaxValue && !_gapNacked && now - _gapSince >= NackDelayMicros)
         {
-            if (_received.TryGetLowestGap(out uint first, out uint count) && first == _gapFirst)
+            if (_received.TryGetLowestGap(out long first, out long count) && first == _gapFirst)
             {
                 _nackFirst = first;
                 _nackCount = (ushort)Math.Min(count, ushort.MaxValue);
@@ -313,8 +331,8 @@ public sealed partial class UdpPeer
         byte[] buffer = _host.Buffers.Rent(_probeSize);
         Span<byte> packet = buffer.AsSpan(0, _probeSize);
         packet[PacketCodec.HeaderSize..^PacketCodec.ChecksumSize].Clear();
-        uint number = _nextPacketNumber++;
-        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Probe, RemoteSessionId, number), _probeSize - PacketCodec.Overhead);
+        long number = _nextPacketNumber++;
+        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Probe, RemoteSessionId, (uint)number), _probeSize - PacketCodec.Overhead);
         _log.Add(number, now, size, _log.ItemTail, isProbe: true);
         Emit(buffer, size);
     }

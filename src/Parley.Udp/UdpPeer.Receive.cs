@@ -17,7 +17,7 @@ public sealed partial class UdpPeer
     private bool _ackNow;
     private int _ackElicitingSinceAck;
     private long _ackDeadline = long.MaxValue;
-    private uint _largestReceived;
+    private long _largestReceived;
     private long _largestReceivedAt;
 
     // Flow control, receiving side: reliable bytes that arrived (first copies) and that the application consumed.
@@ -34,11 +34,11 @@ public sealed partial class UdpPeer
     private long _lastReceivedAt;
 
     // Nack: the lowest missing packet number, since when it has been missing, and whether it was asked for.
-    private uint _gapFirst;
+    private long _gapFirst;
     private long _gapSince = long.MaxValue;
     private bool _gapNacked;
     private bool _nackDue;
-    private uint _nackFirst;
+    private long _nackFirst;
     private ushort _nackCount;
 
     private long _packetsReceived, _bytesReceived, _messagesReceived, _payloadReceived, _duplicatePackets, _duplicateMessages, _packetsDropped;
@@ -70,7 +70,7 @@ public sealed partial class UdpPeer
     /// <summary>A Data or Probe packet of this session arrived (checksum already verified).</summary>
     internal void OnPacket(in PacketHeader header, ReadOnlySpan<byte> payload, int datagramLength, long now)
     {
-        uint number = header.PacketNumber;
+        long number = PacketCodec.ExpandPacketNumber(header.PacketNumber, _largestReceived + 1);
         if (_received.Contains(number))
         {
             _duplicatePackets++;
@@ -329,7 +329,8 @@ public sealed partial class UdpPeer
     /// <summary>The peer asks again for packets it misses: those still outstanding are lost now.</summary>
     private void OnNack(uint first, ushort count)
     {
-        for (uint number = first; number - first < count; number++)
+        long start = PacketCodec.ExpandPacketNumber(first, _nextPacketNumber - 1);
+        for (long number = start; number < start + count; number++)
         {
             ref SentPacket packet = ref _log.Find(number);
             if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref packet) && packet.Outcome == 0)
@@ -344,7 +345,7 @@ public sealed partial class UdpPeer
     /// <summary>Follows the lowest missing packet number; one that stays missing for the Nack delay is asked for.</summary>
     private void TrackGap(long now)
     {
-        if (!_received.TryGetLowestGap(out uint gapFirst, out uint gapCount))
+        if (!_received.TryGetLowestGap(out long gapFirst, out long gapCount))
         {
             _gapSince = long.MaxValue;
             return;

@@ -23,8 +23,8 @@ public sealed partial class UdpPeer
 
     private uint _nextReliableId = 1;
     private uint _nextUnreliableId;
-    private uint _nextPacketNumber = 1;
-    private uint _largestAcked;
+    private long _nextPacketNumber = 1; // 64-bit inside; the low 32 bits on the wire
+    private long _largestAcked;
     private bool _anyAcked;
     private long _lossTime = long.MaxValue;
     private int _pendingCount;
@@ -273,7 +273,7 @@ public sealed partial class UdpPeer
             elicits = true;
         }
 
-        if (_nackDue && writer.TryWriteNack(_nackFirst, _nackCount))
+        if (_nackDue && writer.TryWriteNack((uint)_nackFirst, _nackCount))
         {
             _nackDue = false;
         }
@@ -291,8 +291,8 @@ public sealed partial class UdpPeer
             return false;
         }
 
-        uint number = _nextPacketNumber++;
-        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, RemoteSessionId, number), writer.Written);
+        long number = _nextPacketNumber++;
+        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, RemoteSessionId, (uint)number), writer.Written);
         if (elicits)
         {
             _log.Add(number, now, size, itemStart, isProbe: false);
@@ -538,19 +538,24 @@ public sealed partial class UdpPeer
             return;
         }
 
-        uint first = _log.FirstNumber;
-        uint last = first + (uint)_log.Count - 1;
-        uint largestInFrame = reader.AckRangeAt(0).Last;
+        long first = _log.FirstNumber;
+        long last = first + _log.Count - 1;
+        long largestSent = _nextPacketNumber - 1;
+        long largestInFrame = PacketCodec.ExpandPacketNumber(reader.AckRangeAt(0).Last, largestSent);
         long largestNewlySentAt = -1;
         for (int r = 0; r < reader.AckRangeCount; r++)
         {
+            // The wire has the low 32 bits: a range's end is expanded against the largest number
+            // sent, its start is that less the range's length (which may cross a 2^32 boundary).
             AckRange range = reader.AckRangeAt(r);
-            if (range.Last < first || range.First > last)
+            long rangeLast = PacketCodec.ExpandPacketNumber(range.Last, largestSent);
+            long rangeFirst = rangeLast - (range.Last - range.First);
+            if (rangeLast < first || rangeFirst > last)
             {
                 continue;
             }
 
-            for (uint number = Math.Max(range.First, first); number <= Math.Min(range.Last, last); number++)
+            for (long number = Math.Max(rangeFirst, first); number <= Math.Min(rangeLast, last); number++)
             {
                 ref SentPacket packet = ref _log.Find(number);
                 if (packet.Outcome != 0)
@@ -570,10 +575,6 @@ public sealed partial class UdpPeer
                 }
 
                 OnPacketAcked(ref packet, now);
-                if (number == uint.MaxValue)
-                {
-                    break;
-                }
             }
         }
 

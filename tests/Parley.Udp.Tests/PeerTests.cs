@@ -227,6 +227,53 @@ public class PeerTests
     }
 
     [Fact]
+    public void A_session_goes_on_past_two_to_the_32_packets_under_loss_and_reordering()
+    {
+        // Packet numbers are 64-bit inside and 32-bit on the wire: start both directions just
+        // below 2^32 and stream through the wrap with losses, acks, nacks and retransmissions.
+        var options = new UdpHostOptions { MtuProbing = false };
+        (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) =
+            SessionTests.Connected(14, options: options);
+        sim.RunFor(TimeSpan.FromMilliseconds(100)); // nothing in flight
+        long start = (1L << 32) - 2000;
+        toServer.StartPacketNumbersAt(start);
+        toClient.StartPacketNumbersAt(start);
+        sim.Network.Conditions = new NetworkConditions { Loss = 0.05, Delay = TimeSpan.FromMilliseconds(2), Jitter = TimeSpan.FromMilliseconds(1), Reorder = 0.02 };
+
+        var got = new List<int>();
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(m.Data));
+        const int count = 6000;
+        int sent = 0;
+        Assert.True(sim.RunUntil(
+            () =>
+            {
+                while (sent < count && toServer.Send(SessionTests.Payload(sent, sent % 97 == 0 ? 4000 : 300)).IsQueued)
+                {
+                    sent++;
+                }
+
+                return got.Count == count && toServer.GetStatistics().PendingMessages == 0;
+            },
+            TimeSpan.FromSeconds(60)));
+
+        Assert.Equal(Enumerable.Range(0, count), got);
+        Assert.True(toServer.NextPacketNumber > 1L << 32, $"the sender passed 2^32: {toServer.NextPacketNumber}");
+        Assert.True(toClient.NextPacketNumber > start, "the receiver sent acknowledgements past the start too");
+        Assert.True(toServer.GetStatistics().Retransmissions > 0);
+        Assert.Equal(PeerState.Connected, toServer.State);
+    }
+
+    [Theory]
+    [InlineData(5u, 6L, 5L)]
+    [InlineData(0xFFFF_FFF0u, (1L << 32) + 5, 0xFFFF_FFF0L)]           // just before a wrap, expected just after
+    [InlineData(3u, (1L << 32) - 10, (1L << 32) + 3)]                   // just after a wrap, expected just before
+    [InlineData(0x8000_0000u, (3L << 32) + 0x10, (3L << 32) + 0x8000_0000L)]   // half a window ahead is nearer than half behind
+    public void Packet_numbers_expand_to_the_nearest_full_number(uint truncated, long expected, long full)
+    {
+        Assert.Equal(full, PacketCodec.ExpandPacketNumber(truncated, expected));
+    }
+
+    [Fact]
     public void Path_mtu_probing_climbs_to_what_the_path_carries_and_falls_back_when_probes_are_lost()
     {
         var sim = new Simulation(11, new NetworkConditions { Mtu = 4000, Delay = TimeSpan.FromMilliseconds(2) });

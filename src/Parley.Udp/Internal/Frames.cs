@@ -400,9 +400,9 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
                 for (int i = 0; i < AckRangeCount; i++)
                 {
                     AckRange range = AckRangeAt(i);
-                    if (range.First > range.Last)
+                    if ((int)(range.Last - range.First) < 0)
                     {
-                        return Fail();
+                        return Fail(); // last before first (low 32 bits: a range may cross 2^32, but spans under 2^31)
                     }
                 }
 

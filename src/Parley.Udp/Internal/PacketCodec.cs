@@ -15,6 +15,30 @@ internal readonly record struct PacketHeader(PacketType Type, uint SessionId, ui
 /// </summary>
 internal static class PacketCodec
 {
+    /// <summary>
+    /// The full packet number whose low 32 bits are <paramref name="truncated"/> and that lies
+    /// nearest <paramref name="expected"/> (RFC 9000 appendix A.3, with a 32-bit field). Packet
+    /// numbers are 64-bit inside a session and only their low 32 bits travel, so a session never
+    /// runs out of them; every number in flight or acknowledged is within 2^31 of the expected one.
+    /// </summary>
+    public static long ExpandPacketNumber(uint truncated, long expected)
+    {
+        const long Window = 1L << 32;
+        const long Half = Window / 2;
+        long candidate = (expected & ~(Window - 1)) | truncated;
+        if (candidate <= expected - Half && candidate < long.MaxValue - Window)
+        {
+            return candidate + Window;
+        }
+
+        if (candidate > expected + Half && candidate >= Window)
+        {
+            return candidate - Window;
+        }
+
+        return candidate;
+    }
+
     public const byte Version = 2; // 2: message runs, Delivered as id runs
     public const int HeaderSize = 10;
     public const int ChecksumSize = 4;

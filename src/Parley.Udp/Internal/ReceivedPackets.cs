@@ -10,20 +10,23 @@ namespace Parley.Udp;
 /// </summary>
 internal sealed class ReceivedPackets(int maxRanges = ReceivedPackets.DefaultMaxRanges)
 {
+    /// <summary>Full (64-bit) packet numbers <c>[First, Last]</c>; the wire carries their low 32 bits.</summary>
+    private readonly record struct PacketRange(long First, long Last);
+
     public const int DefaultMaxRanges = 64;
 
     // Ascending, non-overlapping, non-adjacent.
-    private readonly List<AckRange> _ranges = [];
+    private readonly List<PacketRange> _ranges = [];
 
     /// <summary>Every number below this counts as received.</summary>
-    public uint Floor { get; private set; }
+    public long Floor { get; private set; }
 
     public int MaxRanges { get; } = maxRanges;
 
     public int RangeCount => _ranges.Count;
 
     /// <summary>Records <paramref name="number"/>; false when it was received before (a duplicate).</summary>
-    public bool Record(uint number)
+    public bool Record(long number)
     {
         if (number < Floor)
         {
@@ -40,7 +43,7 @@ internal sealed class ReceivedPackets(int maxRanges = ReceivedPackets.DefaultMax
         bool joinsNext = index < _ranges.Count && _ranges[index].First == number + 1;
         if (joinsPrevious && joinsNext)
         {
-            _ranges[index - 1] = new AckRange(_ranges[index - 1].First, _ranges[index].Last);
+            _ranges[index - 1] = new PacketRange(_ranges[index - 1].First, _ranges[index].Last);
             _ranges.RemoveAt(index);
         }
         else if (joinsPrevious)
@@ -53,7 +56,7 @@ internal sealed class ReceivedPackets(int maxRanges = ReceivedPackets.DefaultMax
         }
         else
         {
-            _ranges.Insert(index, new AckRange(number, number));
+            _ranges.Insert(index, new PacketRange(number, number));
             while (_ranges.Count > MaxRanges)
             {
                 Floor = _ranges[0].Last + 1;
@@ -65,7 +68,7 @@ internal sealed class ReceivedPackets(int maxRanges = ReceivedPackets.DefaultMax
     }
 
     /// <summary>True when <paramref name="number"/> was recorded (or lies below the floor).</summary>
-    public bool Contains(uint number)
+    public bool Contains(long number)
     {
         if (number < Floor)
         {
@@ -77,7 +80,7 @@ internal sealed class ReceivedPackets(int maxRanges = ReceivedPackets.DefaultMax
     }
 
     /// <summary>The lowest missing number above the floor that something newer was received after, and how many follow it missing.</summary>
-    public bool TryGetLowestGap(out uint first, out uint count)
+    public bool TryGetLowestGap(out long first, out long count)
     {
         first = count = 0;
         if (_ranges.Count == 0)
@@ -102,20 +105,28 @@ internal sealed class ReceivedPackets(int maxRanges = ReceivedPackets.DefaultMax
         return true;
     }
 
-    /// <summary>Writes up to <paramref name="destination"/>.Length ranges, newest first; returns how many.</summary>
+    /// <summary>Writes up to <paramref name="destination"/>.Length ranges, newest first, as the wire's low 32 bits; returns how many.</summary>
     public int WriteRanges(Span<AckRange> destination)
     {
         int count = Math.Min(destination.Length, _ranges.Count);
         for (int i = 0; i < count; i++)
         {
-            destination[i] = _ranges[_ranges.Count - 1 - i];
+            PacketRange range = _ranges[_ranges.Count - 1 - i];
+            destination[i] = new AckRange((uint)range.First, (uint)range.Last);
         }
 
         return count;
     }
 
+    /// <summary>Forgets everything and counts every number below <paramref name="floor"/> as received (tests start sessions near the 32-bit wrap).</summary>
+    public void Reset(long floor)
+    {
+        _ranges.Clear();
+        Floor = floor;
+    }
+
     // The index of the first range starting after number.
-    private int FindInsertion(uint number)
+    private int FindInsertion(long number)
     {
         int low = 0, high = _ranges.Count;
         while (low < high)

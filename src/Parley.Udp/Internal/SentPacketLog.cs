@@ -15,7 +15,7 @@ internal struct SentItem
 /// <summary>One sent, ack-eliciting packet.</summary>
 internal struct SentPacket
 {
-    public uint Number;
+    public long Number;
     public long SentAt;
     public int Size;
     public long ItemStart;
@@ -45,22 +45,22 @@ internal sealed class SentPacketLog
     public int Count { get; private set; }
 
     /// <summary>The oldest packet's number (valid when <see cref="Count"/> &gt; 0).</summary>
-    public uint FirstNumber => _packets[_head].Number;
+    public long FirstNumber => _packets[_head].Number;
 
     public long ItemTail => _itemTail;
 
     public ref SentPacket At(int index) => ref _packets[(_head + index) & (_packets.Length - 1)];
 
     /// <summary>The packet numbered <paramref name="number"/>, or a null ref when it is not logged.</summary>
-    public ref SentPacket Find(uint number)
+    public ref SentPacket Find(long number)
     {
         if (Count == 0)
         {
             return ref System.Runtime.CompilerServices.Unsafe.NullRef<SentPacket>();
         }
 
-        uint offset = number - FirstNumber;
-        if (offset >= (uint)Count)
+        long offset = number - FirstNumber;
+        if ((ulong)offset >= (ulong)Count)
         {
             return ref System.Runtime.CompilerServices.Unsafe.NullRef<SentPacket>();
         }
@@ -82,7 +82,7 @@ internal sealed class SentPacketLog
     public ref SentItem Item(long absoluteIndex) => ref _items[absoluteIndex & (_items.Length - 1)];
 
     /// <summary>Logs a packet whose items were added since <paramref name="itemStart"/>.</summary>
-    public void Add(uint number, long sentAt, int size, long itemStart, bool isProbe)
+    public void Add(long number, long sentAt, int size, long itemStart, bool isProbe)
     {
         if (Count == _packets.Length)
         {
@@ -102,7 +102,7 @@ internal sealed class SentPacketLog
     }
 
     /// <summary>Logs a packet that needs no acknowledgement (so numbers stay consecutive) and trims it if it is the oldest.</summary>
-    public void AddSettled(uint number)
+    public void AddSettled(long number)
     {
         if (Count == 0)
         {
