@@ -214,10 +214,7 @@ public sealed class IpcCommandTests
     [InlineData("--pattern stream --size 2000000", "--size 2000000 does not fit a 1048576-byte ring")]
     public async Task Bench_ipc_refuses_bad_numbers_with_the_rule(string arguments, string message)
     {
-        await using ParleyProcess bench = ParleyProcess.Start(["bench", "ipc", .. arguments.Split(' ')]);
-        Assert.NotEqual(0, await bench.WaitForExitAsync());
-        Assert.Contains(message, bench.Output);
-        Assert.DoesNotContain("Unhandled exception", bench.Output);
+        await ParleyProcess.AssertRefusesAsync(message, ["bench", "ipc", .. arguments.Split(' ')]);
     }
 
     [Fact]

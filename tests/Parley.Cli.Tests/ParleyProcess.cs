@@ -21,6 +21,15 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _lines);
 
+    /// <summary>Runs parley with <paramref name="arguments"/> and asserts it exits non-zero saying <paramref name="message"/>, with no stack trace.</summary>
+    public static async Task AssertRefusesAsync(string message, params string[] arguments)
+    {
+        await using ParleyProcess parley = Start(arguments);
+        Assert.NotEqual(0, await parley.WaitForExitAsync());
+        Assert.Contains(message, parley.Output);
+        Assert.DoesNotContain("Unhandled exception", parley.Output);
+    }
+
     public static ParleyProcess Start(params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet")

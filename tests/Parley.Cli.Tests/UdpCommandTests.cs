@@ -143,9 +143,6 @@ public class UdpCommandTests
     [InlineData("--offload maybe", "Unrecognized command or argument 'maybe'")]
     public async Task Bench_udp_refuses_bad_numbers_with_the_rule(string arguments, string message)
     {
-        await using ParleyProcess bench = ParleyProcess.Start(["bench", "udp", .. arguments.Split(' ')]);
-        Assert.NotEqual(0, await bench.WaitForExitAsync());
-        Assert.Contains(message, bench.Output);
-        Assert.DoesNotContain("Unhandled exception", bench.Output);
+        await ParleyProcess.AssertRefusesAsync(message, ["bench", "udp", .. arguments.Split(' ')]);
     }
 }
