@@ -113,6 +113,26 @@ public class FrameTests
     }
 
     [Fact]
+    public void Another_frame_between_two_consecutive_messages_ends_the_run()
+    {
+        byte[] buffer = new byte[200];
+        var writer = new FrameWriter(buffer);
+        Assert.True(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.ReliableOrdered, 1, 0, 0, 1, [1])));
+        Assert.True(writer.TryWriteWindow(7));
+        Assert.True(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.ReliableOrdered, 2, 1, 0, 1, [2])));
+
+        var reader = new FrameReader(buffer.AsSpan(0, writer.Written));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.Message, 1u), (reader.Type, reader.Message.MessageId));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.Window, 7u), (reader.Type, reader.Value));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.Message, 2u, (byte)2), (reader.Type, reader.Message.MessageId, reader.Message.Data[0]));
+        Assert.False(reader.TryReadNext());
+        Assert.False(reader.Malformed);
+    }
+
+    [Fact]
     public void A_run_holds_at_most_255_messages_and_the_next_opens_another()
     {
         byte[] buffer = new byte[2000];

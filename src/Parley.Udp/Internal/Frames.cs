@@ -91,8 +91,10 @@ internal ref struct FrameWriter(Span<byte> destination)
 
     private readonly Span<byte> _destination = destination;
 
-    // The open message run, which the next consecutive message of its channel joins (-1: none).
+    // The last message run written: where its count byte is and where it ends. The next consecutive
+    // message of its channel joins it only while nothing else was written after it.
     private int _runAt = -1;
+    private int _runEnd = -1;
     private byte _runChannel;
     private DeliveryMode _runMode;
     private uint _runNextId;
@@ -118,7 +120,7 @@ internal ref struct FrameWriter(Span<byte> destination)
         if (frame.Fragments == 1)
         {
             int item = RunItemHeaderSize + frame.Data.Length;
-            if (_runAt >= 0 && _destination[_runAt] < byte.MaxValue && frame.Channel == _runChannel && frame.Mode == _runMode
+            if (_runEnd == Written && _destination[_runAt] < byte.MaxValue && frame.Channel == _runChannel && frame.Mode == _runMode
                 && frame.MessageId == _runNextId && (!reliable || frame.Sequence == _runNextSequence) && Remaining >= item)
             {
                 _destination[_runAt]++;
@@ -149,6 +151,7 @@ internal ref struct FrameWriter(Span<byte> destination)
             BinaryPrimitives.WriteUInt16LittleEndian(d, (ushort)frame.Data.Length);
             frame.Data.CopyTo(d[RunItemHeaderSize..]);
             Written += item;
+            _runEnd = Written;
             return true;
         }
 
@@ -158,7 +161,6 @@ internal ref struct FrameWriter(Span<byte> destination)
             return false;
         }
 
-        _runAt = -1;
         Span<byte> m = _destination[Written..];
         m[0] = (byte)FrameType.Message;
         m[1] = frame.Channel;
@@ -183,7 +185,6 @@ internal ref struct FrameWriter(Span<byte> destination)
             return false;
         }
 
-        _runAt = -1;
         Span<byte> d = _destination[Written..];
         d[0] = (byte)FrameType.Ack;
         BinaryPrimitives.WriteUInt16LittleEndian(d[1..], delayHundredMicros);
@@ -207,7 +208,6 @@ internal ref struct FrameWriter(Span<byte> destination)
             return false;
         }
 
-        _runAt = -1;
         Span<byte> d = _destination[Written..];
         d[0] = (byte)FrameType.Delivered;
         d[1] = (byte)runs.Length;
@@ -260,7 +260,6 @@ internal ref struct FrameWriter(Span<byte> destination)
     /// <summary>Pads the rest of the buffer (a Hello or Probe reaching a given size).</summary>
     public void Pad()
     {
-        _runAt = -1;
         _destination[Written..].Clear();
         Written = _destination.Length;
     }
@@ -274,7 +273,6 @@ internal ref struct FrameWriter(Span<byte> destination)
             return false;
         }
 
-        _runAt = -1;
         _destination[Written] = (byte)type;
         body = _destination.Slice(Written + 1, bodySize);
         Written += 1 + bodySize;
