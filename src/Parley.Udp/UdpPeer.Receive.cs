@@ -316,7 +316,6 @@ public sealed partial class UdpPeer
         _deliveredOpen = new DeliveredRun(id, 1);
     }
 
-
     private void Consumed(int bytes)
     {
         _consumedBytes += (uint)bytes;

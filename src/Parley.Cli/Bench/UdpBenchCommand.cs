@@ -64,7 +64,7 @@ internal static class UdpBenchCommand
             };
             DeliveryMode deliveryMode = parse.GetValue(mode) switch { "unordered" => DeliveryMode.ReliableUnordered, "unreliable" => DeliveryMode.Unreliable, _ => DeliveryMode.ReliableOrdered };
             var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket)) { Queue = parse.GetValue(queue), Offload = parse.GetValue(offload) };
-            if ((long)sessions * (settings.Queue > 0 ? settings.Queue : sessions <= 4 ? 65536 : 1024) > 1L << 25)
+            if ((long)sessions * settings.PendingPerSession > 1L << 25)
             {
                 // The bench keeps a send-time slot per pending message and session.
                 await Console.Error.WriteLineAsync("parley bench udp: --queue × --peers is over 33554432 pending messages; lower one of them.");

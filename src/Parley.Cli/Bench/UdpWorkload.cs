@@ -20,6 +20,15 @@ internal sealed record UdpBenchSettings(
     /// <summary>Messages each session may have pending (0: 65536 up to 4 sessions, else 1024).</summary>
     public int Queue { get; init; }
 
+    /// <summary>
+    /// Per-session pending limit, also the size of the send-time ring. Up to 4 sessions, the
+    /// library's default (65536): a saturating stream needs its windows to cover the round
+    /// trip as this 2-core machine stretches it — scheduling delays of several milliseconds,
+    /// not loopback's microseconds (8192 held a 64-byte stream to ~0.9 M msgs/s at 30-40 %
+    /// idle CPU; 65536 gives ~1.6 M). Its latency is then mostly its own queue (Little's law).
+    /// </summary>
+    public int PendingPerSession => Queue > 0 ? (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Queue) : Peers <= 4 ? 65536 : 1024;
+
     /// <summary>UDP segmentation offload on both hosts (Linux; see <see cref="UdpHostOptions.SegmentationOffload"/>).</summary>
     public bool Offload { get; init; } = true;
 
@@ -64,12 +73,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
 
     public async Task<UdpRunResult> RunAsync(Action<string> progress, CancellationToken cancellationToken)
     {
-        // Per-session pending limit, also the size of the send-time ring. Up to 4 sessions, the
-        // library's default (65536): a saturating stream needs its windows to cover the round
-        // trip as this 2-core machine stretches it — scheduling delays of several milliseconds,
-        // not loopback's microseconds (8192 held a 64-byte stream to ~0.9 M msgs/s at 30-40 %
-        // idle CPU; 65536 gives ~1.6 M). Its latency is then mostly its own queue (Little's law).
-        int ring = settings.Queue > 0 ? (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)settings.Queue) : settings.Peers <= 4 ? 65536 : 1024;
+        int ring = settings.PendingPerSession;
         UdpHostOptions Options(int seed) => new()
         {
             MaxPacketSize = settings.MaxPacketSize,

@@ -5,9 +5,10 @@ namespace Parley.Udp;
 /// sequence, so a message lives in slot <c>id mod size</c> of a power-of-two array: a lookup is one
 /// index and one compare, with no hashing and nothing allocated per message (a
 /// <see cref="Dictionary{TKey,TValue}"/> cost a tenth of the per-message work here). The array
-/// grows while the ids pending span more than its size, up to <c>maxSlots</c>; past that,
-/// <see cref="TryAdd"/> refuses (the caller reports a full queue), so memory follows the span of
-/// pending ids, not the configured limit. Not thread-safe: the host's lock covers it.
+/// doubles when a new id's slot is still held by an older message (the pending ids span more than
+/// it), up to <c>maxSlots</c>; past that, <see cref="TryAdd"/> refuses (the caller reports a full
+/// queue), so memory follows the span of pending ids, not the configured limit. Not thread-safe:
+/// the host's lock covers it.
 /// </summary>
 internal sealed class PendingIndex(int maxSlots)
 {
