@@ -45,7 +45,19 @@ public sealed partial class ChatServer
                 ChatMetrics.Commands.Add(1);
                 if (parsed)
                 {
-                    CommandError? refused = await HandleAsync(session, command, cancellationToken).ConfigureAwait(false);
+                    CommandError? refused;
+                    try
+                    {
+                        refused = await HandleAsync(session, command, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // A fault of ours, not the peer's: say so, log it (rate-limited: a peer that can
+                        // trigger it must not flood the log), and end only this session.
+                        FailSession(session, command.Tag, ex);
+                        break;
+                    }
+
                     if (session.Connection.State != ConnectionState.Open)
                     {
                         break;
@@ -91,10 +103,32 @@ public sealed partial class ChatServer
         }
     }
 
+    private void FailSession(Session session, string command, Exception exception)
+    {
+        ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", ErrorCodes.InternalError));
+        if (_logLimiter.TryTake(out long suppressed))
+        {
+            Log.CommandFailed(_logger, session.Id, session.Connection.RemoteEndPoint, command, suppressed, exception);
+        }
+
+        session.Connection.Send(Events.Error(new CommandError(ErrorCodes.InternalError, "the server failed to carry out this command; closing", command)));
+        _ = session.Connection.CloseAsync(CloseReason.ApplicationError);
+    }
+
     /// <summary>Sends an error; false when the session passed its error budget and is being closed.</summary>
     private async ValueTask<bool> RefuseAsync(Session session, CommandError error)
     {
-        ChatMetrics.Errors.Add(1);
+        ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", error.Code));
+        if (error.Code == ErrorCodes.Malformed && !session.BadInputLogged)
+        {
+            // Once per session at debug, and within the server-wide log budget.
+            session.BadInputLogged = true;
+            if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug) && _logLimiter.TryTake(out long suppressed))
+            {
+                Log.BadInput(_logger, session.Id, session.Connection.RemoteEndPoint, error.Code, error.Message, suppressed);
+            }
+        }
+
         session.Connection.Send(Events.Error(error));
         if (!session.RecordError(_options.MaxErrorsPerMinute))
         {
@@ -133,9 +167,7 @@ public sealed partial class ChatServer
             case CommandType.ListRooms:
                 return Reply(session, Events.Rooms(_roomList));
             case CommandType.ListUsers:
-                return FindRoom(command, out Room? listed, out CommandError? unknown)
-                    ? Reply(session, Events.RoomUsers(listed.Name, listed.Users()))
-                    : unknown;
+                return ListUsers(session, command);
             case CommandType.History:
                 return History(session, command);
             case CommandType.Ping:
@@ -228,7 +260,7 @@ public sealed partial class ChatServer
         string user = session.User!;
         bool first = room.Join(session.Connection, user);
         session.Rooms.Add(room);
-        session.Connection.Send(Events.UserJoinedRoom(room.Name, room.Users()));
+        session.Connection.Send(Events.UserJoinedRoom(room.Name, room.Users(), _options.EffectiveMaxEventBytes));
         if (first)
         {
             room.Group.Broadcast(Events.RoomParticipation(room.Name, user, joined: true));
@@ -273,8 +305,29 @@ public sealed partial class ChatServer
         }
 
         int limit = Math.Clamp(command.Limit ?? 50, 1, _options.MaxHistoryPage);
-        List<HistoryEntry> page = room.History(command.Before ?? long.MaxValue, limit, out bool more);
+        int budget = _options.EffectiveMaxEventBytes - Events.HistoryEnvelope(room.Name);
+        List<HistoryEntry> page = room.History(command.Before ?? long.MaxValue, limit, budget, out bool more);
         session.Connection.Send(Events.History(room.Name, page, more));
+        return null;
+    }
+
+    private CommandError? ListUsers(Session session, ChatCommand command)
+    {
+        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        {
+            return unknown;
+        }
+
+        // Sorted by ordinal: a page starts after the name the client last saw.
+        string[] users = room.Users();
+        int start = 0;
+        if (command.After is { } after)
+        {
+            int index = Array.BinarySearch(users, after, StringComparer.Ordinal);
+            start = index >= 0 ? index + 1 : ~index;
+        }
+
+        session.Connection.Send(Events.RoomUsers(room.Name, users, start, _options.EffectiveMaxEventBytes));
         return null;
     }
 

@@ -62,9 +62,31 @@ public sealed class ChatServerOptions
     /// <summary>Clock for timestamps and throttling. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    /// <summary>The line framer sessions must use: lines up to a JSON-escaped message of
+    /// <summary>
+    /// The longest event line the server sends, in bytes. Default 1 MiB, raised to fit the
+    /// largest <c>user_message</c> when <see cref="MaxMessageBytes"/> needs more. Replies built
+    /// from many users' data are cut to fit it by construction: <c>history</c> pages by bytes as
+    /// well as count (with <c>more</c>), member lists carry <c>more</c> and the total <c>n</c>
+    /// (and <c>list_users</c> pages with <c>after</c>), and a room list that cannot fit stops the
+    /// server at start. Clients must accept lines this long.
+    /// </summary>
+    public int MaxEventBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The longest command line a client may send: a JSON-escaped message of
     /// <see cref="MaxMessageBytes"/> plus the command around it.</summary>
-    public LineFramer CreateFramer() => new(Math.Max(16 * 1024, (MaxMessageBytes * 6) + 1024));
+    public int MaxCommandBytes => Math.Max(16 * 1024, (MaxMessageBytes * 6) + 1024);
+
+    /// <summary><see cref="MaxEventBytes"/> as the server applies it: at least the largest
+    /// <c>user_message</c> (a command's worth of content plus room, user, id and time).</summary>
+    internal int EffectiveMaxEventBytes => Math.Max(MaxEventBytes, MaxCommandBytes + 1024);
+
+    /// <summary>The line framer sessions must use: commands up to <see cref="MaxCommandBytes"/>
+    /// in, events up to <see cref="MaxEventBytes"/> out.</summary>
+    public LineFramer CreateFramer() => new(MaxCommandBytes, EffectiveMaxEventBytes);
+
+    /// <summary>The line framer a client of such a server uses: events up to <see cref="MaxEventBytes"/>
+    /// in, commands up to <see cref="MaxCommandBytes"/> out.</summary>
+    public LineFramer CreateClientFramer() => new(EffectiveMaxEventBytes, MaxCommandBytes);
 
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
@@ -87,6 +109,7 @@ public sealed class ChatServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPerRoom, 1, nameof(HistoryPerRoom));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryPage, 1, nameof(MaxHistoryPage));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFailedLogins, 1, nameof(MaxFailedLogins));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxEventBytes, 16 * 1024, nameof(MaxEventBytes));
         foreach (RoomDefinition room in Rooms)
         {
             if (ChatLimits.NameProblem(room.Name, MaxNameLength) is { } problem)

@@ -50,4 +50,7 @@ public static class ErrorCodes
 
     /// <summary>Too many refused commands: the connection is being closed.</summary>
     public const string TooManyErrors = "too_many_errors";
+
+    /// <summary>The server failed to carry out the command (a fault on its side); the session is closed.</summary>
+    public const string InternalError = "internal_error";
 }

@@ -84,9 +84,9 @@ public sealed class LengthPrefixedFramer : MessageFramer
     /// <inheritdoc />
     public override void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination)
     {
-        if (payload.Length > MaxMessageSize)
+        if (payload.Length > MaxOutgoingMessageSize)
         {
-            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxMessageSize);
+            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxOutgoingMessageSize);
         }
 
         BinaryPrimitives.WriteUInt32LittleEndian(destination, (uint)payload.Length);

@@ -31,6 +31,15 @@ public sealed class LineFramer : MessageFramer
     {
     }
 
+    /// <summary>Creates a line framer that writes longer lines than it accepts (see
+    /// <see cref="MessageFramer.MaxOutgoingMessageSize"/>).</summary>
+    /// <param name="maxLineLength">The longest line accepted from a peer, line ending excluded.</param>
+    /// <param name="maxOutgoingLineLength">The longest line written, line ending excluded.</param>
+    public LineFramer(int maxLineLength, int maxOutgoingLineLength)
+        : base(maxLineLength, maxOutgoingLineLength)
+    {
+    }
+
     /// <inheritdoc />
     public override FrameParseStatus TryParse(
         in ReadOnlySequence<byte> buffer,
@@ -98,9 +107,9 @@ public sealed class LineFramer : MessageFramer
     /// <inheritdoc />
     public override void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination)
     {
-        if (payload.Length > MaxMessageSize)
+        if (payload.Length > MaxOutgoingMessageSize)
         {
-            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxMessageSize);
+            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxOutgoingMessageSize);
         }
 
         if (payload.Contains(LineFeed))

@@ -15,13 +15,34 @@ public abstract class MessageFramer
 {
     /// <summary>Creates a framer whose messages are at most <paramref name="maxMessageSize"/> bytes.</summary>
     protected MessageFramer(int maxMessageSize)
+        : this(maxMessageSize, maxMessageSize)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxMessageSize);
-        MaxMessageSize = maxMessageSize;
     }
 
-    /// <summary>The largest payload, in bytes, this framer accepts or writes.</summary>
+    /// <summary>
+    /// Creates a framer that accepts messages of at most <paramref name="maxMessageSize"/> bytes
+    /// and writes messages of at most <paramref name="maxOutgoingMessageSize"/> bytes.
+    /// </summary>
+    /// <remarks>
+    /// The receive limit protects this side from its peers; the send limit only bounds what this
+    /// side itself composes. A server whose replies are built from many peers' data (a member
+    /// list, a page of history) gives its replies a larger limit than its peers' requests, and
+    /// its peers must accept frames that large.
+    /// </remarks>
+    protected MessageFramer(int maxMessageSize, int maxOutgoingMessageSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxMessageSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxOutgoingMessageSize);
+        MaxMessageSize = maxMessageSize;
+        MaxOutgoingMessageSize = maxOutgoingMessageSize;
+    }
+
+    /// <summary>The largest payload, in bytes, this framer accepts from a peer.</summary>
     public int MaxMessageSize { get; }
+
+    /// <summary>The largest payload, in bytes, this framer writes. Equal to
+    /// <see cref="MaxMessageSize"/> unless the framer was created with a separate limit.</summary>
+    public int MaxOutgoingMessageSize { get; }
 
     /// <summary>
     /// The encoded keep-alive frame this format sends on an idle connection, or
@@ -51,7 +72,7 @@ public abstract class MessageFramer
     /// Encodes <paramref name="payload"/> into <paramref name="destination"/>, which is exactly
     /// <see cref="GetFrameLength"/> bytes long.
     /// </summary>
-    /// <exception cref="ArgumentException">The payload is larger than <see cref="MaxMessageSize"/>
+    /// <exception cref="ArgumentException">The payload is larger than <see cref="MaxOutgoingMessageSize"/>
     /// or cannot be expressed in this format.</exception>
     public abstract void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination);
 
@@ -64,9 +85,9 @@ public abstract class MessageFramer
             Internal.ThrowHelper.ThrowEmptyMessage();
         }
 
-        if (payload.Length > MaxMessageSize)
+        if (payload.Length > MaxOutgoingMessageSize)
         {
-            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxMessageSize);
+            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxOutgoingMessageSize);
         }
     }
 
@@ -75,7 +96,7 @@ public abstract class MessageFramer
     /// number of connections. The caller owns one reference and must release it.
     /// </summary>
     /// <exception cref="ArgumentException">The payload is empty (an empty message cannot be
-    /// told apart from a keep-alive), or larger than <see cref="MaxMessageSize"/>.</exception>
+    /// told apart from a keep-alive), or larger than <see cref="MaxOutgoingMessageSize"/>.</exception>
     public Frame CreateFrame(ReadOnlySpan<byte> payload, BufferPool pool)
     {
         ArgumentNullException.ThrowIfNull(pool);

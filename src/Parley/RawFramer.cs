@@ -49,9 +49,9 @@ public sealed class RawFramer : MessageFramer
     /// <inheritdoc />
     public override void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination)
     {
-        if (payload.Length > MaxMessageSize)
+        if (payload.Length > MaxOutgoingMessageSize)
         {
-            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxMessageSize);
+            Internal.ThrowHelper.ThrowMessageTooLarge(payload.Length, MaxOutgoingMessageSize);
         }
 
         payload.CopyTo(destination);

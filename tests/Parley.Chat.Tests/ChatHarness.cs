@@ -39,7 +39,7 @@ internal sealed class ChatHarness : IAsyncDisposable
     {
         var serverOptions = new ConnectionOptions { Framer = Server.Framer, IdleTimeout = System.Threading.Timeout.InfiniteTimeSpan };
         serverSide?.Invoke(serverOptions);
-        (Connection client, Connection server) = InMemoryConnection.CreatePair(new ConnectionOptions { Framer = Server.Framer, IdleTimeout = System.Threading.Timeout.InfiniteTimeSpan }, serverOptions);
+        (Connection client, Connection server) = InMemoryConnection.CreatePair(new ConnectionOptions { Framer = Server.Options.CreateClientFramer(), IdleTimeout = System.Threading.Timeout.InfiniteTimeSpan }, serverOptions);
         _sessions.Add(Task.Run(async () =>
         {
             // As ParleyServer does: when the session ends, the connection is closed.

@@ -26,7 +26,8 @@ internal readonly record struct ChatCommand(
     string? User = null,
     string? Password = null,
     long? Before = null,
-    int? Limit = null);
+    int? Limit = null,
+    string? After = null);
 
 /// <summary>A refused command: the protocol's error code and a sentence for people.</summary>
 internal readonly record struct CommandError(string Code, string Message, string? Tag = null);
@@ -41,7 +42,7 @@ internal static class CommandParser
     {
         command = default;
         error = default;
-        string? tag = null, room = null, content = null, user = null, password = null;
+        string? tag = null, room = null, content = null, user = null, password = null, after = null;
         long? before = null;
         int? limit = null;
         try
@@ -66,6 +67,7 @@ internal static class CommandParser
                     case "p": password = String(ref reader, name); break;
                     case "before": before = Number(ref reader, name); break;
                     case "limit": limit = (int)Math.Clamp(Number(ref reader, name), 0, int.MaxValue); break;
+                    case "after": after = String(ref reader, name); break;
                     default: reader.Skip(); break;
                 }
             }
@@ -78,6 +80,13 @@ internal static class CommandParser
         catch (JsonException ex)
         {
             error = new CommandError(ErrorCodes.Malformed, $"not valid JSON: {ex.Message}", tag);
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            // Utf8JsonReader checks a string's text only when it is read: invalid UTF-8, or an
+            // escape naming half a surrogate pair, surfaces here rather than as a JsonException.
+            error = new CommandError(ErrorCodes.Malformed, "a string is not valid UTF-8 text", tag);
             return false;
         }
         catch (InvalidArgument ex)
@@ -126,7 +135,7 @@ internal static class CommandParser
             return false;
         }
 
-        command = new ChatCommand(known, tag, room, content, user, password, before, limit);
+        command = new ChatCommand(known, tag, room, content, user, password, before, limit, after);
         return true;
     }
 

@@ -20,6 +20,12 @@ internal static class Events
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
 
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_measureBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_measureWriter;
+
     public static ReadOnlySpan<byte> LoginSuccessful(string session, string user, IEnumerable<Room> rooms)
     {
         Utf8JsonWriter w = Begin("login_successful");
@@ -29,11 +35,15 @@ internal static class Events
         return End(w);
     }
 
-    public static ReadOnlySpan<byte> UserJoinedRoom(string room, IEnumerable<string> users)
+    // Room for what follows a cut list or page: ],"more":true,"n":<int>} and the line feed.
+    private const int TailReserve = 64;
+
+    /// <summary>A member list, cut to fit <paramref name="maxBytes"/>: <c>more</c> says whether it was cut, <c>n</c> is the room's member count.</summary>
+    public static ReadOnlySpan<byte> UserJoinedRoom(string room, IReadOnlyList<string> users, int maxBytes)
     {
         Utf8JsonWriter w = Begin("user_joined_room");
         w.WriteString("r"u8, room);
-        WriteUsers(w, users);
+        WriteUsers(w, users, 0, maxBytes);
         return End(w);
     }
 
@@ -88,13 +98,31 @@ internal static class Events
         w.WriteEndArray();
     }
 
-    public static ReadOnlySpan<byte> RoomUsers(string room, IEnumerable<string> users)
+    /// <summary>A page of a member list (sorted), from index <paramref name="start"/>, cut to fit <paramref name="maxBytes"/>.</summary>
+    public static ReadOnlySpan<byte> RoomUsers(string room, IReadOnlyList<string> users, int start, int maxBytes)
     {
         Utf8JsonWriter w = Begin("room_users");
         w.WriteString("r"u8, room);
-        WriteUsers(w, users);
+        WriteUsers(w, users, start, maxBytes);
         return End(w);
     }
+
+    /// <summary>The bytes a <c>history</c> event spends on <paramref name="message"/> (its object and a comma).</summary>
+    public static int MeasureMessage(HistoryEntry message)
+    {
+        ArrayBufferWriter<byte> buffer = t_measureBuffer ??= new ArrayBufferWriter<byte>(256);
+        buffer.ResetWrittenCount();
+        Utf8JsonWriter w = t_measureWriter ??= new Utf8JsonWriter(buffer, s_options);
+        w.Reset(buffer);
+        w.WriteStartObject();
+        WriteMessageFields(w, message);
+        w.WriteEndObject();
+        w.Flush();
+        return buffer.WrittenCount + 1;
+    }
+
+    /// <summary>The bytes a <c>history</c> event of <paramref name="room"/> spends around its messages.</summary>
+    public static int HistoryEnvelope(string room) => 64 + (room.Length * 6) + TailReserve;
 
     public static ReadOnlySpan<byte> History(string room, IReadOnlyList<HistoryEntry> messages, bool more)
     {
@@ -136,15 +164,25 @@ internal static class Events
         w.WriteString("t"u8, message.Timestamp); // ISO 8601 (UTC), microseconds
     }
 
-    private static void WriteUsers(Utf8JsonWriter w, IEnumerable<string> users)
+    private static void WriteUsers(Utf8JsonWriter w, IReadOnlyList<string> users, int start, int maxBytes)
     {
         w.WriteStartArray("us"u8);
-        foreach (string user in users)
+        int i = start;
+        for (; i < users.Count; i++)
         {
+            // Six bytes a character is the most JSON escaping can make of one: a cut list always fits.
+            string user = users[i];
+            if (w.BytesCommitted + w.BytesPending + (user.Length * 6) + 3 + TailReserve > maxBytes)
+            {
+                break;
+            }
+
             w.WriteStringValue(user);
         }
 
         w.WriteEndArray();
+        w.WriteBoolean("more"u8, i < users.Count);
+        w.WriteNumber("n"u8, users.Count);
     }
 
     private static Utf8JsonWriter Begin(string type)

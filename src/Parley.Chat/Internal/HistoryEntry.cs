@@ -1,4 +1,24 @@
 namespace Parley.Chat;
 
 /// <summary>One stored chat message as history returns it.</summary>
-internal sealed record HistoryEntry(long Id, DateTimeOffset Timestamp, string User, string Content);
+internal sealed record HistoryEntry(long Id, DateTimeOffset Timestamp, string User, string Content)
+{
+    private int _encodedSize;
+
+    /// <summary>The bytes this message takes in a <c>history</c> event, measured once (entries never change).</summary>
+    public int EncodedSize
+    {
+        get
+        {
+            int size = Volatile.Read(ref _encodedSize);
+            if (size == 0)
+            {
+                // Two threads may both measure; they get the same figure.
+                size = Events.MeasureMessage(this);
+                Volatile.Write(ref _encodedSize, size);
+            }
+
+            return size;
+        }
+    }
+}

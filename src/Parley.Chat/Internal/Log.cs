@@ -26,4 +26,10 @@ internal static partial class Log
 
     [LoggerMessage(606, LogLevel.Warning, "Login is required but {Path} has no users yet: add one with 'parley users add NAME --data {DataDirectory}'")]
     public static partial void NoUsers(ILogger logger, string path, string dataDirectory);
+
+    [LoggerMessage(607, LogLevel.Debug, "Session {Session} from {Remote}: bad input ({Code}: {Message}); further bad input on this session is not logged ({Suppressed} lines from all sessions held back before this one)")]
+    public static partial void BadInput(ILogger logger, string session, EndPoint? remote, string code, string message, long suppressed);
+
+    [LoggerMessage(608, LogLevel.Error, "Session {Session} from {Remote}: a {Command} command failed unexpectedly; closing the session ({Suppressed} such lines held back before this one)")]
+    public static partial void CommandFailed(ILogger logger, string session, EndPoint? remote, string command, long suppressed, Exception exception);
 }

@@ -83,10 +83,12 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
         }
     }
 
-    /// <summary>Up to <paramref name="limit"/> newest messages with an id below <paramref name="before"/>, oldest first;
+    /// <summary>Up to <paramref name="limit"/> newest messages with an id below <paramref name="before"/>, oldest first,
+    /// taking at most <paramref name="maxBytes"/> in a <c>history</c> event (always at least one message when there is one);
     /// <paramref name="more"/> says whether older ones are kept.</summary>
-    public List<HistoryEntry> History(long before, int limit, out bool more)
+    public List<HistoryEntry> History(long before, int limit, int maxBytes, out bool more)
     {
+        long bytes = 0;
         var page = new List<HistoryEntry>(Math.Min(limit, 64));
         more = false;
         lock (_lock)
@@ -99,7 +101,8 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
                     continue;
                 }
 
-                if (page.Count == limit)
+                bytes += entry.EncodedSize;
+                if (page.Count == limit || (page.Count > 0 && bytes > maxBytes))
                 {
                     more = true;
                     break;

@@ -18,6 +18,9 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
 
     public HashSet<Room> Rooms { get; } = [];
 
+    /// <summary>Whether this session's bad input was logged already (it is, once).</summary>
+    public bool BadInputLogged { get; set; }
+
     /// <summary>Records a refused command; true when the connection passed its error budget for the last minute.</summary>
     public bool RecordError(int maxPerMinute)
     {

@@ -1,0 +1,246 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Parley.Tests;
+
+namespace Parley.Chat.Tests;
+
+/// <summary>Issue 15, items 1 and 2: bad bytes and replies that would outgrow the line limit.</summary>
+public class HostileInputTests
+{
+    private static async Task<(TestClient Client, string User)> LoggedInAsync(ChatHarness harness)
+    {
+        TestClient client = harness.Connect();
+        JsonElement login = await client.ExpectAsync("login_successful");
+        return (client, login.GetProperty("u").GetString()!);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', (byte)'_', (byte)'c', (byte)'t', (byte)'"', (byte)':', (byte)'"', 0xFF, (byte)'"', (byte)'}', (byte)'\n' })]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', 0xC3, (byte)'"', (byte)':', (byte)'1', (byte)'}', (byte)'\n' })]
+    public async Task Invalid_UTF8_over_TCP_gets_a_malformed_error_keeps_the_connection_and_logs_no_failure(byte[] line)
+    {
+        var logs = new CapturingLoggerFactory();
+        string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using ChatServer chat = ChatServer.Open(new ChatServerOptions { DataDirectory = directory, LoggerFactory = logs });
+            await using var server = new ParleyServer(new ParleyServerOptions
+            {
+                EndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+                Framer = chat.Framer,
+                IdleTimeout = Timeout.InfiniteTimeSpan,
+                LoggerFactory = logs,
+            });
+            server.Start((connection, closed) => chat.RunSessionAsync(connection, closed));
+
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync((IPEndPoint)server.LocalEndPoint!).WaitAsync(ChatHarness.Timeout);
+            using NetworkStream stream = tcp.GetStream();
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            async Task<JsonElement> ReadAsync() => JsonDocument.Parse((await reader.ReadLineAsync().WaitAsync(ChatHarness.Timeout))!).RootElement.Clone();
+
+            Assert.Equal("login_successful", (await ReadAsync()).GetProperty("_et").GetString());
+            for (int i = 0; i < 3; i++)
+            {
+                await stream.WriteAsync(line);
+                JsonElement error = await ReadAsync();
+                Assert.Equal("error", error.GetProperty("_et").GetString());
+                Assert.Equal(ErrorCodes.Malformed, error.GetProperty("code").GetString());
+            }
+
+            await stream.WriteAsync("{\"_ct\":\"ping\"}\n"u8.ToArray());
+            Assert.Equal("pong", (await ReadAsync()).GetProperty("_et").GetString());
+
+            Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning);
+            Assert.Single(logs.Entries, e => e.EventId == 607); // once per connection, at debug
+            Assert.Equal(LogLevel.Debug, logs.Entries.Single(e => e.EventId == 607).Level);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"_ct":"join_room","r":"\ud800"}""")]
+    [InlineData("""{"_ct":"send_message","r":"general","c":"a\udfffb"}""")]
+    [InlineData("""{"\ud800":1,"_ct":"ping"}""")]
+    public async Task An_escaped_half_surrogate_pair_is_a_malformed_error_not_a_closed_connection(string line)
+    {
+        await using var harness = ChatHarness.Start();
+        (TestClient client, _) = await LoggedInAsync(harness);
+        client.Send(line);
+        await client.ExpectErrorAndStillOpenAsync(ErrorCodes.Malformed);
+    }
+
+    [Fact]
+    public async Task Bad_input_logs_are_rate_limited_across_sessions()
+    {
+        var logs = new CapturingLoggerFactory();
+        var time = new ManualTime();
+        await using var harness = ChatHarness.Start(o => { o.LoggerFactory = logs; o.TimeProvider = time; });
+        var clients = new List<TestClient>();
+        for (int i = 0; i < 60; i++)
+        {
+            (TestClient client, _) = await LoggedInAsync(harness);
+            client.Send("not json");
+            await client.ExpectAsync("error");
+            clients.Add(client);
+        }
+
+        // 60 sessions each logged once would be 60 lines; the server-wide budget lets 20 through.
+        Assert.Equal(20, logs.Entries.Count(e => e.EventId == 607));
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        (TestClient late, _) = await LoggedInAsync(harness);
+        late.Send("not json");
+        await late.ExpectAsync("error");
+        (LogLevel _, int _, string message) = logs.Entries.Last(e => e.EventId == 607);
+        Assert.Contains("(40 lines from all sessions held back", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task History_of_big_messages_fits_one_reply_and_the_connection_stays_open()
+    {
+        await using var harness = ChatHarness.Start();
+        (TestClient client, _) = await LoggedInAsync(harness);
+        client.Send("""{"_ct":"join_room","r":"general"}""");
+        await client.WaitForAsync("room_participation");
+        string big = new('x', 4096);
+        for (int i = 0; i < 7; i++)
+        {
+            client.Send(JsonSerializer.Serialize(new Dictionary<string, string> { ["_ct"] = "send_message", ["r"] = "general", ["c"] = big }));
+            await client.WaitForAsync("message_ack");
+        }
+
+        client.Send("""{"_ct":"history","r":"general"}""");
+        JsonElement history = await client.WaitForAsync("history");
+        Assert.Equal(7, history.GetProperty("ms").GetArrayLength());
+        Assert.False(history.GetProperty("more").GetBoolean());
+        client.Send("""{"_ct":"ping"}""");
+        await client.ExpectAsync("pong");
+    }
+
+    [Fact]
+    public async Task History_pages_by_bytes_and_paging_with_before_returns_every_message_once()
+    {
+        await using var harness = ChatHarness.Start(o => o.MaxEventBytes = 64 * 1024);
+        (TestClient client, _) = await LoggedInAsync(harness);
+        client.Send("""{"_ct":"join_room","r":"general"}""");
+        await client.WaitForAsync("room_participation");
+        var sent = new List<long>();
+        for (int i = 0; i < 40; i++)
+        {
+            // Escaped quotes: each message costs about 2 × 4 KiB in an event, so 40 need several pages.
+            string content = i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture) + new string('"', 4000);
+            client.Send(JsonSerializer.Serialize(new Dictionary<string, string> { ["_ct"] = "send_message", ["r"] = "general", ["c"] = content }));
+            sent.Add((await client.WaitForAsync("message_ack")).GetProperty("id").GetInt64());
+        }
+
+        var seen = new List<long>();
+        long before = long.MaxValue;
+        int pages = 0;
+        while (true)
+        {
+            client.Send($$"""{"_ct":"history","r":"general","limit":200,"before":{{before}}}""");
+            JsonElement page = await client.WaitForAsync("history");
+            pages++;
+            long[] ids = [.. page.GetProperty("ms").EnumerateArray().Select(m => m.GetProperty("id").GetInt64())];
+            Assert.NotEmpty(ids);
+            seen.InsertRange(0, ids);
+            if (!page.GetProperty("more").GetBoolean())
+            {
+                break;
+            }
+
+            before = ids[0];
+        }
+
+        Assert.True(pages > 1, $"expected several pages, got {pages}");
+        Assert.Equal(sent, seen);
+    }
+
+    [Fact]
+    public async Task A_crowded_room_cuts_its_member_list_with_more_and_a_count_and_list_users_pages_through_it()
+    {
+        // The smallest event limit (about 17 KiB with 100-byte messages) is cut by ~1100 generated names.
+        await using var harness = ChatHarness.Start(o => { o.MaxEventBytes = 16 * 1024; o.MaxMessageBytes = 100; });
+        const int Crowd = 1200;
+        var users = new List<string>();
+        for (int i = 0; i < Crowd; i++)
+        {
+            // Members that do not read: the server's sends to them wait in their queues.
+            TestClient member = harness.Connect(o => o.MaxSendQueueBytes = 1024 * 1024);
+            JsonElement login = await member.ExpectAsync("login_successful");
+            users.Add(login.GetProperty("u").GetString()!);
+            member.Send("""{"_ct":"join_room","r":"general"}""");
+            await member.ExpectAsync("user_joined_room");
+            await member.ExpectAsync("room_participation");
+        }
+
+        (TestClient late, string lateUser) = await LoggedInAsync(harness);
+        users.Add(lateUser);
+        late.Send("""{"_ct":"join_room","r":"general"}""");
+        JsonElement joined = await late.ExpectAsync("user_joined_room");
+        Assert.True(joined.GetProperty("more").GetBoolean(), $"{joined.GetProperty("us").GetArrayLength()} users, n = {joined.GetProperty("n")}");
+        Assert.Equal(Crowd + 1, joined.GetProperty("n").GetInt32());
+        Assert.InRange(joined.GetProperty("us").GetArrayLength(), 1, Crowd);
+
+        var listed = new List<string>();
+        string? after = null;
+        while (true)
+        {
+            late.Send(after is null ? """{"_ct":"list_users","r":"general"}""" : $$"""{"_ct":"list_users","r":"general","after":"{{after}}"}""");
+            JsonElement page = await late.WaitForAsync("room_users");
+            listed.AddRange(page.GetProperty("us").EnumerateArray().Select(u => u.GetString()!));
+            if (!page.GetProperty("more").GetBoolean())
+            {
+                break;
+            }
+
+            after = listed[^1];
+        }
+
+        Assert.Equal(users.Order(StringComparer.Ordinal), listed);
+    }
+
+    [Fact]
+    public async Task Ten_thousand_rooms_fit_the_login_reply()
+    {
+        var rooms = Enumerable.Range(0, 10_000).Select(i => new RoomDefinition($"room-{i}", $"Room number {i}, for talking about topic {i}")).ToArray();
+        await using var harness = ChatHarness.Start(o => o.Rooms = rooms);
+        TestClient client = harness.Connect();
+        JsonElement login = await client.ExpectAsync("login_successful");
+        Assert.Equal(10_000, login.GetProperty("rs").GetArrayLength());
+        client.Send("""{"_ct":"list_rooms"}""");
+        Assert.Equal(10_000, (await client.ExpectAsync("rooms")).GetProperty("rs").GetArrayLength());
+    }
+
+    [Fact]
+    public void A_room_list_too_large_for_one_event_is_refused_at_start_with_the_reason()
+    {
+        string description = new('d', 2000);
+        var rooms = Enumerable.Range(0, 1000).Select(i => new RoomDefinition($"room-{i}", description)).ToArray();
+        string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
+        var error = Assert.Throws<ArgumentException>(() => ChatServer.Open(new ChatServerOptions { DataDirectory = directory, Rooms = rooms }));
+        Assert.Contains("1000 rooms", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxEventBytes", error.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>A clock the test moves by hand.</summary>
+internal sealed class ManualTime : TimeProvider
+{
+    private long _ticks = DateTimeOffset.UtcNow.UtcTicks;
+
+    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+}
