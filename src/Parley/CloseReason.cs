@@ -42,4 +42,8 @@ public enum CloseReason
 
     /// <summary>An unexpected transport error; see <see cref="Connection.CloseException"/>.</summary>
     TransportError,
+
+    /// <summary>A message began arriving but was not complete within
+    /// <see cref="ConnectionOptions.IncompleteMessageTimeout"/>: a peer trickling bytes (slow-loris) or a stalled one.</summary>
+    MessageTimeout,
 }

@@ -172,15 +172,29 @@ public sealed partial class Connection
         }
     }
 
-    /// <summary>Called by the liveness monitor: keep-alive when we have been quiet, close when the peer has.</summary>
-    internal void CheckLiveness(long now)
+    /// <summary>Called by the liveness monitor: keep-alive when we have been quiet, close when the peer has
+    /// or when it left a message unfinished too long.</summary>
+    internal void CheckLiveness()
     {
         if (State != ConnectionState.Open)
         {
             return;
         }
 
-        if (now - Volatile.Read(ref _lastReceiveTicks) >= _idleTimeoutMs)
+        long now = _time.GetTimestamp();
+        long incompleteSince = Volatile.Read(ref _incompleteSince);
+        if (incompleteSince != 0 && now - incompleteSince >= _incompleteMessageTimeout && _transport.AvailableBytes == 0)
+        {
+            if (TrySetCloseReason(CloseReason.MessageTimeout))
+            {
+                Log.MessageTimeout(_logger, Id, RemoteEndPoint, _options.IncompleteMessageTimeout, Volatile.Read(ref _bytesReceived));
+            }
+
+            Abort(CloseReason.MessageTimeout);
+            return;
+        }
+
+        if (now - Volatile.Read(ref _lastReceiveTicks) >= _idleTimeout)
         {
             // Bytes already waiting in the kernel prove the peer alive: only our receive loop is
             // behind (a starved thread pool on a loaded machine), and that is no reason to drop it.
@@ -200,7 +214,7 @@ public sealed partial class Connection
         }
 
         if (_framer.KeepAliveFrame is { } keepAlive
-            && now - Volatile.Read(ref _lastSendTicks) >= _keepAliveIntervalMs
+            && now - Volatile.Read(ref _lastSendTicks) >= _keepAliveInterval
             && _sendQueue.IsEmpty)
         {
             // Stamp now so the next tick does not queue another before this one is written.

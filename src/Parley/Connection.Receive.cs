@@ -7,6 +7,9 @@ namespace Parley;
 
 public sealed partial class Connection
 {
+    // The least room worth a receive call: below it, a new segment is started instead.
+    private const int MinReadSize = 512;
+
     /// <summary>
     /// Reads messages as an async stream: the asynchronous model. Each message is valid until
     /// the next <c>MoveNextAsync</c> (it points into the receive buffer, uncopied); copy what
@@ -73,6 +76,7 @@ public sealed partial class Connection
                 {
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     RecordReceived(delivered);
+                    TrackIncomplete(buffer.Length);
                 }
 
                 if (stop || result.IsCompleted || result.IsCanceled)
@@ -121,6 +125,7 @@ public sealed partial class Connection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 bool stop = DispatchBuffered(handler, ref buffer);
                 reader.AdvanceTo(buffer.Start, buffer.End);
+                TrackIncomplete(buffer.Length);
                 if (stop || result.IsCompleted || result.IsCanceled)
                 {
                     return;
@@ -185,6 +190,23 @@ public sealed partial class Connection
         }
     }
 
+    /// <summary>After a parse pass: bytes left over are the start of a message the peer has not finished.
+    /// The incomplete-message clock starts at the first such pass and stops when nothing is left.</summary>
+    private void TrackIncomplete(long leftOver)
+    {
+        if (leftOver == 0)
+        {
+            if (_incompleteSince != 0)
+            {
+                Volatile.Write(ref _incompleteSince, 0);
+            }
+        }
+        else if (_incompleteSince == 0)
+        {
+            Volatile.Write(ref _incompleteSince, _time.GetTimestamp() | 1); // never 0, which means none
+        }
+    }
+
     private void RecordReceived(long delivered)
     {
         if (delivered > 0)
@@ -219,7 +241,6 @@ public sealed partial class Connection
     private async Task ReceiveLoopAsync()
     {
         PipeWriter writer = _input.Writer;
-        int readSize = _options.ReadBufferSize;
         try
         {
             while (true)
@@ -227,7 +248,11 @@ public sealed partial class Connection
                 // Wait for data before renting a buffer: an idle connection holds no receive memory.
                 await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
 
-                Memory<byte> memory = writer.GetMemory(readSize);
+                // Read into what is left of the current segment while it has a useful amount of
+                // room. Asking for a whole segment each time would start a new one for every
+                // read, and a peer trickling a message a byte at a time would pin a segment per
+                // byte: memory must follow the bytes received, not the reads.
+                Memory<byte> memory = writer.GetMemory(MinReadSize);
                 int received = await _transport.ReceiveAsync(memory).ConfigureAwait(false);
                 if (received == 0)
                 {
@@ -237,7 +262,7 @@ public sealed partial class Connection
 
                 writer.Advance(received);
                 Volatile.Write(ref _bytesReceived, _bytesReceived + received);
-                Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
+                Volatile.Write(ref _lastReceiveTicks, _time.GetTimestamp());
                 ParleyMetrics.BytesReceived.Add(received);
                 ParleyMetrics.Reads.Add(1);
 
@@ -248,7 +273,7 @@ public sealed partial class Connection
                 }
 
                 // A slow handler held the flush: data did arrive, the peer is alive.
-                Volatile.Write(ref _lastReceiveTicks, Environment.TickCount64);
+                Volatile.Write(ref _lastReceiveTicks, _time.GetTimestamp());
             }
         }
         catch (Exception ex)

@@ -279,7 +279,7 @@ public sealed partial class Connection
                 }
 
                 frames.Clear();
-                Volatile.Write(ref _lastSendTicks, Environment.TickCount64);
+                Volatile.Write(ref _lastSendTicks, _time.GetTimestamp());
                 Volatile.Write(ref _bytesSent, _bytesSent + bytes);
                 Volatile.Write(ref _messagesSent, _messagesSent + messages);
                 ParleyMetrics.BytesSent.Add(bytes);

@@ -31,8 +31,10 @@ public sealed partial class Connection : IAsyncDisposable
     private readonly LivenessMonitor? _liveness;
     private readonly IReadOnlyList<MessageMiddleware> _middleware;
     private MiddlewarePipeline.Buffers? _decodeBuffers;
-    private readonly long _idleTimeoutMs;
-    private readonly long _keepAliveIntervalMs;
+    private readonly TimeProvider _time;
+    private readonly long _idleTimeout;
+    private readonly long _keepAliveInterval;
+    private readonly long _incompleteMessageTimeout;
 
     private int _state;
     private int _closeReason;
@@ -43,6 +45,7 @@ public sealed partial class Connection : IAsyncDisposable
     private Task _sendTask = Task.CompletedTask;
     private long _lastReceiveTicks;
     private long _lastSendTicks;
+    private long _incompleteSince;
     private long _bytesReceived;
     private long _bytesSent;
     private long _messagesReceived;
@@ -58,8 +61,10 @@ public sealed partial class Connection : IAsyncDisposable
         _pool = options.BufferPool;
         _logger = options.LoggerFactory.CreateLogger<Connection>();
         _liveness = liveness;
-        _idleTimeoutMs = options.IdleTimeout == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)options.IdleTimeout.TotalMilliseconds;
-        _keepAliveIntervalMs = options.KeepAliveInterval == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)options.KeepAliveInterval.TotalMilliseconds;
+        _time = options.TimeProvider;
+        _idleTimeout = ToTimestampUnits(options.IdleTimeout);
+        _keepAliveInterval = ToTimestampUnits(options.KeepAliveInterval);
+        _incompleteMessageTimeout = ToTimestampUnits(options.IncompleteMessageTimeout);
         Id = Interlocked.Increment(ref s_nextId);
         LocalEndPoint = transport.LocalEndPoint;
         RemoteEndPoint = transport.RemoteEndPoint;
@@ -130,7 +135,7 @@ public sealed partial class Connection : IAsyncDisposable
             return false;
         }
 
-        long now = Environment.TickCount64;
+        long now = _time.GetTimestamp();
         _lastReceiveTicks = now;
         _lastSendTicks = now;
         ParleyMetrics.ConnectionsOpened.Add(1);
@@ -144,4 +149,8 @@ public sealed partial class Connection : IAsyncDisposable
 
     /// <inheritdoc />
     public override string ToString() => $"#{Id} {RemoteEndPoint}";
+
+    /// <summary>A timeout in the clock's timestamp units; infinite is <see cref="long.MaxValue"/>.</summary>
+    private long ToTimestampUnits(TimeSpan timeout) =>
+        timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)(timeout.TotalSeconds * _time.TimestampFrequency);
 }

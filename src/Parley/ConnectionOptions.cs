@@ -49,6 +49,21 @@ public class ConnectionOptions
     /// </summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Close a connection whose peer began a message (a frame header, part of a line) and did
+    /// not finish it within this long: a peer that trickles bytes (slow-loris) or stalls
+    /// mid-message holds a connection slot and the buffered bytes only this long. Default 30 s,
+    /// as Kestrel's request-headers timeout; a 1 MiB message then needs at least ~35 KB/s.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Counted from when the receiver
+    /// first found the message incomplete; a connection whose reader is behind (bytes waiting
+    /// unread) is not closed for it.
+    /// </summary>
+    public TimeSpan IncompleteMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The clock of keep-alives, the idle timeout and the incomplete-message timeout.
+    /// Default <see cref="TimeProvider.System"/>; tests pass a clock they move by hand.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>Enable the operating system's TCP keep-alive probes as well. Default off:
     /// application keep-alives detect a dead peer faster and through proxies.</summary>
     public bool TcpKeepAlive { get; set; }
@@ -87,6 +102,7 @@ public class ConnectionOptions
         ArgumentNullException.ThrowIfNull(BufferPool);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
         ArgumentNullException.ThrowIfNull(Middleware);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
         ArgumentOutOfRangeException.ThrowIfLessThan(ReadBufferSize, 256, nameof(ReadBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSendQueueBytes, 1024, nameof(MaxSendQueueBytes));
         if (KeepAliveInterval != Timeout.InfiniteTimeSpan)
@@ -97,6 +113,11 @@ public class ConnectionOptions
         if (IdleTimeout != Timeout.InfiniteTimeSpan)
         {
             RequirePositive(IdleTimeout, nameof(IdleTimeout));
+        }
+
+        if (IncompleteMessageTimeout != Timeout.InfiniteTimeSpan)
+        {
+            RequirePositive(IncompleteMessageTimeout, nameof(IncompleteMessageTimeout));
         }
 
         RequirePositive(CloseTimeout, nameof(CloseTimeout));

@@ -78,6 +78,7 @@ public static class ParleyMetrics
         CloseReason.LocalAbort => "local_abort",
         CloseReason.ConnectionReset => "connection_reset",
         CloseReason.IdleTimeout => "idle_timeout",
+        CloseReason.MessageTimeout => "message_timeout",
         CloseReason.FrameTooLarge => "frame_too_large",
         CloseReason.ProtocolError => "protocol_error",
         CloseReason.SlowConsumer => "slow_consumer",

@@ -118,8 +118,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
                 listener.DualMode = true;
             }
 
-            // Restarting on the same port must not wait for TIME_WAIT sockets to expire.
-            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            ListenerSockets.AllowRebind(listener, _options.SharePort);
             listener.Bind(endPoint);
             listener.Listen(_options.ListenBacklog);
         }

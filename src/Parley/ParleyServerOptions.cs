@@ -18,6 +18,15 @@ public sealed class ParleyServerOptions : ConnectionOptions
     /// enough for a paced ramp-up of thousands of clients.</summary>
     public int ListenBacklog { get; set; } = 512;
 
+    /// <summary>
+    /// Let several servers (processes) listen on the same port, the kernel spreading new
+    /// connections among them (SO_REUSEPORT on Linux). Default <see langword="false"/>: a
+    /// second server on a port in use fails to start with "address already in use", as it
+    /// should — two servers that silently share a port split their clients between them.
+    /// Restarting on a port whose old connections linger in TIME_WAIT works either way.
+    /// </summary>
+    public bool SharePort { get; set; }
+
     /// <summary>Most named groups at once (<see cref="ParleyServer.GetOrCreateGroup"/>). Default 100 000.</summary>
     public int MaxGroups { get; set; } = 100_000;
 

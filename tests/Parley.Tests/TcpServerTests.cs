@@ -332,3 +332,53 @@ public class TcpServerTests
         Assert.Equal(0, pool.Outstanding);
     }
 }
+
+public class PortSharingTests
+{
+    [Fact]
+    public async Task A_second_server_on_a_port_in_use_fails_with_address_in_use()
+    {
+        await using var first = new ParleyServer(TestSupport.ServerOptions(new BufferPool()));
+        first.Start();
+        ParleyServerOptions options = TestSupport.ServerOptions(new BufferPool());
+        options.EndPoint = (System.Net.IPEndPoint)first.LocalEndPoint;
+        await using var second = new ParleyServer(options);
+        var error = Assert.Throws<System.Net.Sockets.SocketException>(second.Start);
+        Assert.Equal(System.Net.Sockets.SocketError.AddressAlreadyInUse, error.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task Servers_that_ask_to_share_a_port_both_listen_on_it()
+    {
+        ParleyServerOptions firstOptions = TestSupport.ServerOptions(new BufferPool());
+        firstOptions.SharePort = true;
+        await using var first = new ParleyServer(firstOptions);
+        first.Start();
+        ParleyServerOptions options = TestSupport.ServerOptions(new BufferPool());
+        options.EndPoint = (System.Net.IPEndPoint)first.LocalEndPoint;
+        options.SharePort = true;
+        await using var second = new ParleyServer(options);
+        second.Start();
+        Assert.Equal(first.LocalEndPoint, second.LocalEndPoint);
+    }
+
+    [Fact]
+    public async Task A_server_restarts_on_its_port_while_old_connections_linger_in_TIME_WAIT()
+    {
+        System.Net.EndPoint endPoint;
+        await using (var first = new ParleyServer(TestSupport.ServerOptions(new BufferPool())))
+        {
+            first.Start((connection, _) => Task.CompletedTask); // the server closes first: its side goes to TIME_WAIT
+            endPoint = first.LocalEndPoint;
+            using var peer = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            await peer.ConnectAsync(endPoint).Within();
+            Assert.Equal(0, await peer.ReceiveAsync(new byte[16]).Within());
+        }
+
+        ParleyServerOptions options = TestSupport.ServerOptions(new BufferPool());
+        options.EndPoint = (System.Net.IPEndPoint)endPoint;
+        await using var again = new ParleyServer(options);
+        again.Start();
+        Assert.Equal(endPoint, again.LocalEndPoint);
+    }
+}

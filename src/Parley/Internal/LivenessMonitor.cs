@@ -30,6 +30,11 @@ internal sealed class LivenessMonitor : IDisposable
             shortest = options.IdleTimeout;
         }
 
+        if (options.IncompleteMessageTimeout != Timeout.InfiniteTimeSpan && options.IncompleteMessageTimeout < shortest)
+        {
+            shortest = options.IncompleteMessageTimeout;
+        }
+
         return TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
     }
 
@@ -39,10 +44,11 @@ internal sealed class LivenessMonitor : IDisposable
 
     private void Tick()
     {
-        long now = Environment.TickCount64;
+        // Each connection reads its own clock (ConnectionOptions.TimeProvider): clients with
+        // different clocks share one monitor.
         foreach (KeyValuePair<Connection, byte> entry in _connections)
         {
-            entry.Key.CheckLiveness(now);
+            entry.Key.CheckLiveness();
         }
     }
 

@@ -21,6 +21,9 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Information, "Connection {ConnectionId} from {RemoteEndPoint}: nothing received for {IdleTimeout}; closing it")]
     public static partial void IdleTimeout(ILogger logger, long connectionId, EndPoint? remoteEndPoint, TimeSpan idleTimeout);
 
+    [LoggerMessage(110, LogLevel.Information, "Connection {ConnectionId} from {RemoteEndPoint}: a message begun {Timeout} ago is still incomplete ({Buffered} bytes); closing it")]
+    public static partial void MessageTimeout(ILogger logger, long connectionId, EndPoint? remoteEndPoint, TimeSpan timeout, long buffered);
+
     [LoggerMessage(105, LogLevel.Error, "Connection {ConnectionId} from {RemoteEndPoint}: the application handler threw; closing it")]
     public static partial void HandlerFailed(ILogger logger, long connectionId, EndPoint? remoteEndPoint, Exception exception);
 

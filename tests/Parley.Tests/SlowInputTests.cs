@@ -1,0 +1,140 @@
+using System.Net.Sockets;
+
+namespace Parley.Tests;
+
+/// <summary>Issue 15, item 3: a peer that trickles a message costs memory in proportion to its bytes, and only for a while.</summary>
+public class SlowInputTests
+{
+    [Theory]
+    [InlineData("line")]
+    [InlineData("length")]
+    public async Task A_message_trickled_a_byte_per_read_holds_memory_in_proportion_to_its_bytes(string framing)
+    {
+        var pool = new BufferPool();
+        ParleyServerOptions options = TestSupport.ServerOptions(pool);
+        options.Framer = framing == "line" ? new LineFramer(64 * 1024) : new LengthPrefixedFramer(1024 * 1024);
+        options.IncompleteMessageTimeout = Timeout.InfiniteTimeSpan;
+        options.IdleTimeout = Timeout.InfiniteTimeSpan;
+        await using var server = new ParleyServer(options);
+        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Connected += connection => connected.TrySetResult(connection);
+        server.Start();
+
+        using Socket peer = await TestSupport.ConnectRawAsync(server);
+        peer.NoDelay = true;
+        Connection connection = await connected.Task.Within();
+        byte[] start = framing == "line" ? [(byte)'x'] : TestSupport.LengthPrefixed(new byte[1024 * 1024])[..5];
+        await peer.SendAsync(start);
+        await TestSupport.Until(() => connection.BytesReceived == start.Length, "the first bytes");
+
+        // One byte per receive: wait (yielding, not sleeping) for each to be read before sending the next.
+        const int Trickled = 3000;
+        using var deadline = new CancellationTokenSource(TestSupport.Timeout);
+        for (int i = 0; i < Trickled; i++)
+        {
+            await peer.SendAsync(new[] { (byte)'y' });
+            long expected = start.Length + i + 1;
+            while (connection.BytesReceived != expected)
+            {
+                deadline.Token.ThrowIfCancellationRequested();
+                await Task.Yield();
+            }
+        }
+
+        // Before the fix every read rented a fresh 8 KiB segment: 3000 reads held ~24 MiB.
+        Assert.InRange(pool.OutstandingBytes, 1, 4 * options.ReadBufferSize);
+        Assert.Equal(ConnectionState.Open, connection.State);
+    }
+
+    [Fact]
+    public async Task A_message_left_unfinished_past_the_timeout_closes_its_connection_only()
+    {
+        var time = new ManualClock();
+        var pool = new BufferPool();
+        ParleyServerOptions options = TestSupport.ServerOptions(pool);
+        options.TimeProvider = time;
+        options.IdleTimeout = Timeout.InfiniteTimeSpan;
+        options.KeepAliveInterval = Timeout.InfiniteTimeSpan;
+        options.IncompleteMessageTimeout = TimeSpan.FromSeconds(30);
+        await using var server = new ParleyServer(options);
+        var connections = new System.Collections.Concurrent.ConcurrentQueue<Connection>();
+        server.Connected += connections.Enqueue;
+        server.Start();
+
+        using Socket stalled = await TestSupport.ConnectRawAsync(server);
+        using Socket finished = await TestSupport.ConnectRawAsync(server);
+        await TestSupport.Until(() => connections.Count == 2, "both connections");
+        byte[] frame = TestSupport.LengthPrefixed(TestSupport.Pattern(100, 1));
+        await stalled.SendAsync(frame.AsMemory(0, 50));   // header and half the payload, then nothing
+        await finished.SendAsync(frame);                  // a whole message
+        Connection stalledSide = connections.Single(c => c.RemoteEndPoint!.Equals(stalled.LocalEndPoint));
+        Connection finishedSide = connections.Single(c => c.RemoteEndPoint!.Equals(finished.LocalEndPoint));
+        await TestSupport.Until(() => stalledSide.BytesReceived == 50 && finishedSide.MessagesReceived == 1, "the bytes read");
+
+        // Past the timeout: the monitor (ticking on its own) closes the stalled one; the other stays.
+        while (stalledSide.State == ConnectionState.Open)
+        {
+            time.Advance(TimeSpan.FromSeconds(2));
+            await Task.Delay(20);
+            Assert.True(time.Elapsed < TimeSpan.FromHours(1), "the stalled connection was never closed");
+        }
+
+        await TestSupport.Until(() => stalledSide.State == ConnectionState.Closed, "the stalled connection closed");
+        Assert.Equal(CloseReason.MessageTimeout, stalledSide.CloseReason);
+        Assert.Equal(ConnectionState.Open, finishedSide.State);
+    }
+
+    [Fact]
+    public async Task A_message_sent_slowly_but_finished_in_time_is_delivered()
+    {
+        var time = new ManualClock();
+        ParleyServerOptions options = TestSupport.ServerOptions(new BufferPool());
+        options.TimeProvider = time;
+        options.IdleTimeout = Timeout.InfiniteTimeSpan;
+        options.KeepAliveInterval = Timeout.InfiniteTimeSpan;
+        options.IncompleteMessageTimeout = TimeSpan.FromSeconds(30);
+        await using var server = new ParleyServer(options);
+        var received = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.MessageReceived += (_, message) => received.TrySetResult((int)message.Length);
+        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Connected += connection => connected.TrySetResult(connection);
+        server.Start();
+
+        using Socket peer = await TestSupport.ConnectRawAsync(server);
+        Connection connection = await connected.Task.Within();
+        byte[] frame = TestSupport.LengthPrefixed(TestSupport.Pattern(100, 2));
+        for (int i = 0; i < 10; i++)
+        {
+            await peer.SendAsync(frame.AsMemory(i * 10, 10));
+            int sent = (i + 1) * 10;
+            await TestSupport.Until(() => connection.BytesReceived == sent, "a part");
+            time.Advance(TimeSpan.FromSeconds(2.5)); // 25 s in all: under the timeout
+        }
+
+        await peer.SendAsync(frame.AsMemory(100));
+        Assert.Equal(100, await received.Task.Within());
+
+        // The clock restarts with each message: another 25 s of quiet is no reason to close.
+        time.Advance(TimeSpan.FromSeconds(25));
+        await peer.SendAsync(frame.AsMemory(0, 10));
+        await TestSupport.Until(() => connection.BytesReceived == 114, "the next message's start");
+        Assert.Equal(ConnectionState.Open, connection.State);
+    }
+}
+
+/// <summary>A clock the test moves by hand; its timers are the system's (only the readings are faked).</summary>
+internal sealed class ManualClock : TimeProvider
+{
+    private readonly long _start = DateTimeOffset.UtcNow.UtcTicks;
+    private long _ticks = DateTimeOffset.UtcNow.UtcTicks;
+
+    public TimeSpan Elapsed => TimeSpan.FromTicks(Interlocked.Read(ref _ticks) - _start);
+
+    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+}
