@@ -81,6 +81,18 @@ public sealed partial class ChatServer
         {
             // Server shutdown: fall through to cleanup.
         }
+
+        try
+        {
+            // The peer may have closed its sending side right after its last command (nc with
+            // piped input): the connection can still carry the replies, so wait for the journal
+            // to take what this session sent; each commit queues its ack before the close flushes.
+            await session.WhenCommittedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Server shutdown: the journal is flushed after the sessions; the connection is closing anyway.
+        }
         finally
         {
             foreach (Room room in session.Rooms)
@@ -143,6 +155,13 @@ public sealed partial class ChatServer
 
     private async ValueTask<CommandError?> HandleAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
     {
+        if (command.Type is not (CommandType.SendMessage or CommandType.Ping))
+        {
+            // Commands take effect in the order they were sent: a history or a leave after a
+            // send sees that message stored. Sends alone stay pipelined.
+            await session.WhenCommittedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         if (session.User is null)
         {
             return command.Type switch
@@ -357,6 +376,8 @@ public sealed partial class ChatServer
 
         var pending = new PendingMessage(session, room, session.User!, content);
         byte[] record = ArrayPool<byte>.Shared.Rent(ChatRecord.MaxLength(bytes));
+        session.BeginCommit();
+        bool appended = false;
         try
         {
             int length = ChatRecord.Write(record, room.Name, pending.User, content);
@@ -365,6 +386,8 @@ public sealed partial class ChatServer
                 // The disk is behind: stop reading this connection until there is room.
                 await _journal.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
             }
+
+            appended = true;
         }
         catch (IOException ex)
         {
@@ -374,6 +397,10 @@ public sealed partial class ChatServer
         finally
         {
             ArrayPool<byte>.Shared.Return(record);
+            if (!appended)
+            {
+                session.EndCommit();
+            }
         }
 
         ChatMetrics.MessagesReceived.Add(1);
@@ -384,17 +411,24 @@ public sealed partial class ChatServer
     private static void OnCommitted(JournalEntry entry, Exception? error, object? state)
     {
         var pending = (PendingMessage)state!;
-        if (error is not null)
+        try
         {
-            pending.Session.Connection.Send(Events.Error(new CommandError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message")));
-            return;
-        }
+            if (error is not null)
+            {
+                pending.Session.Connection.Send(Events.Error(new CommandError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message")));
+                return;
+            }
 
-        var message = new HistoryEntry(entry.Id, entry.Timestamp, pending.User, pending.Content);
-        pending.Room.AddHistory(message);
-        int recipients = pending.Room.Group.Broadcast(Events.UserMessage(pending.Room.Name, message));
-        ChatMetrics.MessagesDelivered.Add(recipients);
-        pending.Session.Connection.Send(Events.MessageAck(pending.Room.Name, entry.Id));
+            var message = new HistoryEntry(entry.Id, entry.Timestamp, pending.User, pending.Content);
+            pending.Room.AddHistory(message);
+            int recipients = pending.Room.Group.Broadcast(Events.UserMessage(pending.Room.Name, message));
+            ChatMetrics.MessagesDelivered.Add(recipients);
+            pending.Session.Connection.Send(Events.MessageAck(pending.Room.Name, entry.Id));
+        }
+        finally
+        {
+            pending.Session.EndCommit();
+        }
     }
 
     private sealed record PendingMessage(Session Session, Room Room, string User, string Content);

@@ -21,6 +21,51 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
     /// <summary>Whether this session's bad input was logged already (it is, once).</summary>
     public bool BadInputLogged { get; set; }
 
+    private readonly Lock _commitLock = new();
+    private int _uncommitted;
+    private TaskCompletionSource? _allCommitted;
+
+    /// <summary>A message of this session goes to the journal (before it is appended: the commit may come at once).</summary>
+    public void BeginCommit()
+    {
+        lock (_commitLock)
+        {
+            _uncommitted++;
+        }
+    }
+
+    /// <summary>The journal is done with one of this session's messages (stored or failed); on the journal's thread.</summary>
+    public void EndCommit()
+    {
+        TaskCompletionSource? done = null;
+        lock (_commitLock)
+        {
+            if (--_uncommitted == 0)
+            {
+                done = _allCommitted;
+                _allCommitted = null;
+            }
+        }
+
+        done?.TrySetResult();
+    }
+
+    /// <summary>Completes when every message this session sent so far is stored (or failed) and
+    /// its acknowledgement queued: later commands see them, and a closing session loses no ack.</summary>
+    public Task WhenCommittedAsync()
+    {
+        lock (_commitLock)
+        {
+            if (_uncommitted == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _allCommitted ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _allCommitted.Task;
+        }
+    }
+
     /// <summary>Records a refused command; true when the connection passed its error budget for the last minute.</summary>
     public bool RecordError(int maxPerMinute)
     {
