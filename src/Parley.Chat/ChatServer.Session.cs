@@ -21,6 +21,10 @@ public sealed partial class ChatServer
         var session = new Session(connection, NewSessionId(), _options.TimeProvider, _options.MaxCommandsPerSecond);
         Interlocked.Increment(ref _sessions);
         ChatMetrics.Sessions.Add(1);
+
+        // A connection that never logs in (or, when open, never sends a valid command) must not
+        // hold its slot: the timer ends it unless the command loop disarms it first.
+        using ITimer loginTimer = _options.TimeProvider.CreateTimer(static state => ((Session)state!).OnLoginTimeout(), session, _options.LoginTimeout, Timeout.InfiniteTimeSpan);
         try
         {
             if (_options.Auth == AuthMode.Open)
@@ -65,6 +69,11 @@ public sealed partial class ChatServer
 
                     if (refused is null)
                     {
+                        if (_options.Auth == AuthMode.Open || session.User is not null)
+                        {
+                            session.DisarmLoginTimeout();
+                        }
+
                         continue;
                     }
 

@@ -25,7 +25,7 @@ public sealed partial class ChatServer : IAsyncDisposable
     private readonly JournalLog _journal;
     private readonly UserStore? _users;
     private readonly LoginThrottle _throttle;
-    private readonly LogLimiter _logLimiter;
+    private readonly LogRateLimiter _logLimiter;
     private readonly Lock _sessionsLock = new();
     private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
     private long _nextSession;
@@ -39,7 +39,7 @@ public sealed partial class ChatServer : IAsyncDisposable
         _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom))];
         _rooms = _roomList.ToFrozenDictionary(r => r.Name, StringComparer.Ordinal);
         CheckRoomListFits(options, _roomList);
-        _logLimiter = new LogLimiter(options.TimeProvider);
+        _logLimiter = new LogRateLimiter(options.TimeProvider);
         _throttle = new LoginThrottle(options.MaxFailedLogins, options.LoginThrottleWindow, options.TimeProvider);
         if (options.Auth == AuthMode.Required)
         {
@@ -63,6 +63,18 @@ public sealed partial class ChatServer : IAsyncDisposable
             },
             Replay);
     }
+
+    /// <summary>
+    /// What a connection refused at accept gets before it is closed (for
+    /// <see cref="ParleyServerOptions.RefusalMessage"/>): an <c>error</c> event, <c>server_full</c>,
+    /// saying whether the server or the peer's address is at its limit.
+    /// </summary>
+    public static ReadOnlyMemory<byte> RefusalEvent(CloseReason reason) => reason == CloseReason.AddressLimit
+        ? s_addressFull
+        : s_serverFull;
+
+    private static readonly byte[] s_serverFull = Events.Error(new CommandError(ErrorCodes.ServerFull, "the server is full; try again later")).ToArray();
+    private static readonly byte[] s_addressFull = Events.Error(new CommandError(ErrorCodes.ServerFull, "too many connections from your address; close some and try again")).ToArray();
 
     /// <summary>The framer every session's connection must use (newline-delimited, with a line limit fitting the message limit).</summary>
     public MessageFramer Framer { get; }

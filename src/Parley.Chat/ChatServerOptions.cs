@@ -50,6 +50,13 @@ public sealed class ChatServerOptions
     /// <summary>The most messages one <c>history</c> reply holds. Default 200; the default page is 50.</summary>
     public int MaxHistoryPage { get; set; } = 200;
 
+    /// <summary>
+    /// How long a new connection has to log in (<see cref="AuthMode.Required"/>) or, on an open
+    /// server, to send its first valid command; then it gets <c>login_timeout</c> and is closed.
+    /// A connection that never says anything cannot hold a slot. Default 30 s.
+    /// </summary>
+    public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Failed logins for one user name within <see cref="LoginThrottleWindow"/> before further attempts are refused. Default 5.</summary>
     public int MaxFailedLogins { get; set; } = 5;
 
@@ -110,6 +117,10 @@ public sealed class ChatServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryPage, 1, nameof(MaxHistoryPage));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFailedLogins, 1, nameof(MaxFailedLogins));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxEventBytes, 16 * 1024, nameof(MaxEventBytes));
+        if (LoginTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LoginTimeout), LoginTimeout, "LoginTimeout must be positive.");
+        }
         foreach (RoomDefinition room in Rooms)
         {
             if (ChatLimits.NameProblem(room.Name, MaxNameLength) is { } problem)

@@ -53,4 +53,10 @@ public static class ErrorCodes
 
     /// <summary>The server failed to carry out the command (a fault on its side); the session is closed.</summary>
     public const string InternalError = "internal_error";
+
+    /// <summary>The server holds as many connections as it allows (overall or from this address); sent before it closes a new one.</summary>
+    public const string ServerFull = "server_full";
+
+    /// <summary>No login (or, on an open server, no command) within the login timeout: the connection is being closed.</summary>
+    public const string LoginTimeout = "login_timeout";
 }

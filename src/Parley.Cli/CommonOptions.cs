@@ -96,6 +96,17 @@ internal static class CommonOptions
         DefaultValueFactory = _ => 10_000,
     };
 
+    public static Option<int> MaxConnectionsPerAddress() => new("--max-connections-per-address")
+    {
+        Description = "Most connections open at once from one address (IPv4, or an IPv6 /64); one more gets a refusal and is closed. Raise it for load tests from one machine.",
+        DefaultValueFactory = _ => 256,
+    };
+
+    public static Option<bool> SharePort() => new("--share-port")
+    {
+        Description = "Let several servers listen on the same port, the kernel spreading connections among them (SO_REUSEPORT). Without it a port in use is an error.",
+    };
+
     public static Option<LogLevel> LogLevel() => new("--log-level")
     {
         Description = "Least severe log level shown: Trace, Debug, Information, Warning, Error.",

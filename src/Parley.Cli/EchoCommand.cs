@@ -15,6 +15,8 @@ internal static partial class EchoCommand
         Option<int?> maxMessageSize = CommonOptions.MaxMessageSize();
         Option<double> idleTimeout = CommonOptions.IdleTimeout();
         Option<int> maxConnections = CommonOptions.MaxConnections();
+        Option<int> maxPerAddress = CommonOptions.MaxConnectionsPerAddress();
+        Option<bool> sharePort = CommonOptions.SharePort();
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
         var mode = new Option<string>("--mode")
@@ -35,7 +37,7 @@ internal static partial class EchoCommand
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, framing, mode, maxMessageSize, idleTimeout, maxConnections, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
+            host, port, transport, ipcName, framing, mode, maxMessageSize, idleTimeout, maxConnections, maxPerAddress, sharePort, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,6 +66,8 @@ internal static partial class EchoCommand
                 Tls = tls,
                 Compression = parse.GetValue(compress) is { } codec ? Compression(codec) : null,
                 IpcName = parse.GetValue(transport) == "ipc" ? parse.GetValue(ipcName) : null,
+                MaxConnectionsPerAddress = parse.GetValue(maxPerAddress),
+                SharePort = parse.GetValue(sharePort),
             };
             if (settings.IpcName is not null && tls is not null)
             {
@@ -98,6 +102,8 @@ internal static partial class EchoCommand
             Framer = CommonOptions.CreateFramer(settings.Framing, settings.MaxMessageSize),
             IdleTimeout = settings.IdleTimeout,
             MaxConnections = settings.MaxConnections,
+            MaxConnectionsPerAddress = settings.MaxConnectionsPerAddress,
+            SharePort = settings.SharePort,
             Tls = settings.Tls,
             Middleware = settings.Compression is { } compression ? [compression] : [],
             LoggerFactory = loggers,
@@ -191,6 +197,12 @@ internal sealed record EchoSettings(
 {
     /// <summary>TLS, when <c>--tls-cert</c> was given.</summary>
     public TlsServerOptions? Tls { get; init; }
+
+    /// <summary>Most connections from one address.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 256;
+
+    /// <summary>Listen with SO_REUSEPORT.</summary>
+    public bool SharePort { get; init; }
 
     /// <summary>The shared-memory name, for <c>--transport ipc</c>.</summary>
     public string? IpcName { get; init; }

@@ -20,6 +20,9 @@ internal static partial class ServeCommand
         Option<string> durability = DurabilityOption();
         var maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes; longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 };
         Option<int> maxConnections = CommonOptions.MaxConnections();
+        Option<int> maxPerAddress = CommonOptions.MaxConnectionsPerAddress();
+        Option<bool> sharePort = CommonOptions.SharePort();
+        var loginTimeout = new Option<double>("--login-timeout") { Description = "Seconds a new connection has to log in (or, with --auth open, to send its first command) before it is closed.", DefaultValueFactory = _ => 30 };
         var sendQueue = new Option<int>("--send-queue-kb") { Description = "Per-session send queue limit in KiB; a client that falls this far behind is disconnected as a slow consumer.", DefaultValueFactory = _ => 1024 };
         var backlog = new Option<int>("--backlog") { Description = "Listen backlog: connections the OS holds before they are accepted (capped by net.core.somaxconn). A burst of clients larger than this waits for SYN retries (1 s).", DefaultValueFactory = _ => 4096 };
         var commandRate = new Option<int>("--max-commands-per-second") { Description = "Commands per second per connection; past it the connection is read more slowly.", DefaultValueFactory = _ => 1000 };
@@ -35,7 +38,7 @@ internal static partial class ServeCommand
         Option<string> ipcName = CommonOptions.IpcName("chat", "--transport ipc: the name clients connect to.");
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, rooms, data, auth, durability, maxMessage, maxConnections, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, transport, ipcName, rooms, data, auth, durability, maxMessage, maxConnections, maxPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -78,6 +81,7 @@ internal static partial class ServeCommand
                 Durability = ParseDurability(parse.GetValue(durability)!),
                 MaxMessageBytes = parse.GetValue(maxMessage),
                 MaxCommandsPerSecond = parse.GetValue(commandRate),
+                LoginTimeout = TimeSpan.FromSeconds(parse.GetValue(loginTimeout)),
                 LoggerFactory = loggers,
             };
             var settings = new ServeSettings(
@@ -89,6 +93,8 @@ internal static partial class ServeCommand
                 TimeSpan.FromSeconds(parse.GetValue(summaryInterval)))
             {
                 IpcName = ipc,
+                MaxConnectionsPerAddress = parse.GetValue(maxPerAddress),
+                SharePort = parse.GetValue(sharePort),
             };
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
@@ -128,6 +134,9 @@ internal static partial class ServeCommand
             Listener = settings.IpcName is { } name ? new Parley.Ipc.IpcConnectionListener(name) : null,
             Framer = chat.Framer,
             MaxConnections = settings.MaxConnections,
+            MaxConnectionsPerAddress = settings.MaxConnectionsPerAddress,
+            SharePort = settings.SharePort,
+            RefusalMessage = ChatServer.RefusalEvent,
             ListenBacklog = settings.ListenBacklog,
             Tls = settings.Tls,
             MaxSendQueueBytes = settings.SendQueueBytes,
@@ -178,7 +187,12 @@ internal static partial class ServeCommand
         {
             return ChatServer.Open(options);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        catch (ArgumentException ex)
+        {
+            LogBadSettings(logger, ex.Message);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             LogOpenFailed(logger, options.DataDirectory, ex.Message);
             return null;
@@ -187,6 +201,9 @@ internal static partial class ServeCommand
 
     [LoggerMessage(20, LogLevel.Error, "cannot open the data folder {DataDirectory}: {Error}")]
     private static partial void LogOpenFailed(ILogger logger, string dataDirectory, string error);
+
+    [LoggerMessage(25, LogLevel.Error, "cannot start: {Error}")]
+    private static partial void LogBadSettings(ILogger logger, string error);
 
     [LoggerMessage(21, LogLevel.Error, "cannot listen on {Address}: {Error}")]
     private static partial void LogBindFailed(ILogger logger, string address, string error);
@@ -206,4 +223,10 @@ internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, lo
 {
     /// <summary>Listen on this shared-memory name instead of <see cref="EndPoint"/>.</summary>
     public string? IpcName { get; init; }
+
+    /// <summary>Most connections from one address.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 256;
+
+    /// <summary>Listen with SO_REUSEPORT.</summary>
+    public bool SharePort { get; init; }
 }

@@ -46,4 +46,8 @@ public enum CloseReason
     /// <summary>A message began arriving but was not complete within
     /// <see cref="ConnectionOptions.IncompleteMessageTimeout"/>: a peer trickling bytes (slow-loris) or a stalled one.</summary>
     MessageTimeout,
+
+    /// <summary>Refused at accept: the peer's address holds
+    /// <see cref="ParleyServerOptions.MaxConnectionsPerAddress"/> connections already.</summary>
+    AddressLimit,
 }

@@ -79,6 +79,7 @@ public static class ParleyMetrics
         CloseReason.ConnectionReset => "connection_reset",
         CloseReason.IdleTimeout => "idle_timeout",
         CloseReason.MessageTimeout => "message_timeout",
+        CloseReason.AddressLimit => "address_limit",
         CloseReason.FrameTooLarge => "frame_too_large",
         CloseReason.ProtocolError => "protocol_error",
         CloseReason.SlowConsumer => "slow_consumer",

@@ -32,19 +32,20 @@ public sealed partial class ParleyServer
                 continue;
             }
 
-            if (AtConnectionLimit(socket.RemoteEndPoint))
+            EndPoint? remote = socket.RemoteEndPoint;
+            if (TryAdmit(remote, out UInt128? address) is { } refusal)
             {
-                socket.Dispose();
+                Refuse(socket, refusal, plain: _options.Tls is null);
                 continue;
             }
 
             if (_options.Tls is { } tls)
             {
-                _ = AcceptTlsAsync(socket, tls);
+                _ = AcceptTlsAsync(socket, tls, address);
             }
             else
             {
-                Accept(socket);
+                Accept(socket, address);
             }
         }
     }
@@ -69,47 +70,120 @@ public sealed partial class ParleyServer
                 continue;
             }
 
-            if (AtConnectionLimit(transport.RemoteEndPoint))
+            if (TryAdmit(transport.RemoteEndPoint, out UInt128? address) is not null)
             {
                 transport.Dispose();
                 continue;
             }
 
-            Accept(transport);
+            Accept(transport, address);
         }
     }
 
-    // A connection beyond MaxConnections is refused (logged and counted); the caller closes it.
-    private bool AtConnectionLimit(EndPoint? remote)
+    /// <summary>
+    /// Admits a new connection against <see cref="ParleyServerOptions.MaxConnections"/> and
+    /// <see cref="ParleyServerOptions.MaxConnectionsPerAddress"/>: null when admitted (its address
+    /// then holds one more unit, given back when it ends), else why it is refused (logged within a
+    /// budget, and counted); the caller closes it.
+    /// </summary>
+    private CloseReason? TryAdmit(EndPoint? remote, out UInt128? address)
     {
-        if (_connections.Count < _options.MaxConnections)
+        address = AddressCounter.KeyOf(remote);
+        CloseReason reason;
+        if (_connections.Count >= _options.MaxConnections)
         {
-            return false;
+            reason = CloseReason.ConnectionLimit;
+            if (_refusalLog.TryTake(out long suppressed))
+            {
+                Log.ConnectionLimitReached(_logger, remote, _options.MaxConnections, suppressed);
+            }
+        }
+        else if (!_perAddress.TryAcquire(address, _options.MaxConnectionsPerAddress))
+        {
+            reason = CloseReason.AddressLimit;
+            if (_refusalLog.TryTake(out long suppressed))
+            {
+                Log.AddressLimitReached(_logger, remote, _options.MaxConnectionsPerAddress, suppressed);
+            }
+        }
+        else
+        {
+            return null;
         }
 
-        Log.ConnectionLimitReached(_logger, remote, _options.MaxConnections);
-        ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "connection_limit"));
-        return true;
+        address = null;
+        ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", reason == CloseReason.ConnectionLimit ? "connection_limit" : "address_limit"));
+        return reason;
+    }
+
+    /// <summary>Closes a refused socket, first writing the <see cref="ParleyServerOptions.RefusalMessage"/>
+    /// when the connection is plain TCP (over TLS there is no session to say it in yet).</summary>
+    private void Refuse(Socket socket, CloseReason reason, bool plain)
+    {
+        try
+        {
+            if (plain && _options.RefusalMessage?.Invoke(reason) is { IsEmpty: false } payload)
+            {
+                // A fresh socket's send buffer is empty: a short message fits without waiting,
+                // and nothing here may wait on a peer the server is turning away.
+                byte[] frame = new byte[_options.Framer.GetFrameLength(payload.Length)];
+                _options.Framer.WriteFrame(payload.Span, frame);
+                socket.Blocking = false;
+                socket.Send(frame, SocketFlags.None, out _);
+                socket.Shutdown(SocketShutdown.Send);
+            }
+        }
+        catch (SocketException)
+        {
+            // The peer left already: nothing to tell it.
+        }
+        finally
+        {
+            socket.Dispose();
+        }
     }
 
     /// <summary>Handshakes, at most <see cref="TlsServerOptions.MaxConcurrentHandshakes"/> at once, each within its timeout; a peer that
     /// fails (garbage, no ClientHello, a refused certificate) is logged and closed without affecting anyone else.</summary>
-    private async Task AcceptTlsAsync(Socket socket, TlsServerOptions tls)
+    private async Task AcceptTlsAsync(Socket socket, TlsServerOptions tls, UInt128? address)
     {
         EndPoint? remote = socket.RemoteEndPoint;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         deadline.CancelAfter(tls.HandshakeTimeout);
+        long started = _options.TimeProvider.GetTimestamp();
         bool slot = false;
+        bool admitted = false;
+        bool share = false;
         try
         {
+            // One address gets a share of the handshake slots, never all of them.
+            if (!_handshakesPerAddress.TryAcquire(address, tls.MaxHandshakesPerAddress))
+            {
+                throw new IOException($"{tls.MaxHandshakesPerAddress} handshakes from this address are in progress already (MaxHandshakesPerAddress)");
+            }
+
+            share = true;
+
+            // A silent connection holds no slot: wait for the first bytes of the ClientHello.
+            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
             await _handshakes!.WaitAsync(deadline.Token).ConfigureAwait(false);
             slot = true;
+            if (_handshakes.CurrentCount < tls.MaxConcurrentHandshakes / 4)
+            {
+                // Saturated: whoever holds the slots may be stalling on purpose. A short deadline
+                // frees them for honest clients sooner; a real handshake takes milliseconds.
+                TimeSpan left = tls.HandshakeTimeout - _options.TimeProvider.GetElapsedTime(started);
+                TimeSpan quarter = tls.HandshakeTimeout / 4;
+                deadline.CancelAfter(left < quarter ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : quarter);
+            }
+
 #pragma warning disable CA2000 // Accept hands the transport to a connection that owns it.
             TlsTransport transport = await TlsTransport.AcceptAsync(socket, _options, tls, deadline.Token).ConfigureAwait(false);
 #pragma warning restore CA2000
             _handshakes.Release();
             slot = false;
-            Accept(transport);
+            admitted = true;
+            Accept(transport, address);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or AuthenticationException or SocketException or ObjectDisposedException)
         {
@@ -126,10 +200,20 @@ public sealed partial class ParleyServer
             {
                 _handshakes!.Release();
             }
+
+            if (share)
+            {
+                _handshakesPerAddress.Release(address);
+            }
+
+            if (!admitted)
+            {
+                _perAddress.Release(address);
+            }
         }
     }
 
-    private void Accept(Socket socket)
+    private void Accept(Socket socket, UInt128? address)
     {
         Transport transport;
         try
@@ -143,13 +227,14 @@ public sealed partial class ParleyServer
             // The peer left between accept and setup.
             Log.AcceptFailed(_logger, ex.SocketErrorCode.ToString());
             socket.Dispose();
+            _perAddress.Release(address);
             return;
         }
 
-        Accept(transport);
+        Accept(transport, address);
     }
 
-    private void Accept(Transport transport)
+    private void Accept(Transport transport, UInt128? address)
     {
 #pragma warning disable CA2000 // RunConnectionAsync owns the connection and closes it.
         var connection = new Connection(transport, _options, _liveness);
@@ -157,12 +242,12 @@ public sealed partial class ParleyServer
 
         // Register before starting, so StopAsync always sees a running connection.
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Task run = RunConnectionAsync(connection, started.Task);
+        Task run = RunConnectionAsync(connection, started.Task, address);
         _connections[connection.Id] = (connection, run);
         started.SetResult();
     }
 
-    private async Task RunConnectionAsync(Connection connection, Task registered)
+    private async Task RunConnectionAsync(Connection connection, Task registered, UInt128? address)
     {
         await registered.ConfigureAwait(false);
         bool started = false;
@@ -196,6 +281,7 @@ public sealed partial class ParleyServer
         {
             await connection.CloseAsync(CloseReason.LocalClose).ConfigureAwait(false);
             _connections.TryRemove(connection.Id, out _);
+            _perAddress.Release(address);
             if (started)
             {
                 RaiseDisconnected(connection);

@@ -30,6 +30,9 @@ public sealed partial class ParleyServer : IAsyncDisposable
     private Task? _stopTask;
     private int _started;
     private readonly SemaphoreSlim? _handshakes;
+    private readonly AddressCounter _perAddress = new();
+    private readonly AddressCounter _handshakesPerAddress = new();
+    private readonly LogRateLimiter _refusalLog;
 
     /// <summary>Creates a server; nothing is bound until <see cref="Start()"/>.</summary>
     public ParleyServer(ParleyServerOptions options)
@@ -40,6 +43,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         _logger = options.LoggerFactory.CreateLogger<ParleyServer>();
         Everyone = new ConnectionGroup("*", options.Framer, options.BufferPool, options.Middleware);
         _handshakes = options.Tls is { } tls ? new SemaphoreSlim(tls.MaxConcurrentHandshakes) : null;
+        _refusalLog = new LogRateLimiter(options.TimeProvider, perSecond: 1, burst: 5);
     }
 
     /// <summary>TLS handshakes running now (for tests and diagnostics).</summary>

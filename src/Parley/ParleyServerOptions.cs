@@ -14,6 +14,25 @@ public sealed class ParleyServerOptions : ConnectionOptions
     /// <see cref="CloseReason.ConnectionLimit"/>. Default 10 000.</summary>
     public int MaxConnections { get; set; } = 10_000;
 
+    /// <summary>
+    /// Most connections open at once from one peer address (an IPv4 address, or an IPv6 /64):
+    /// one more is accepted and closed at once with <see cref="CloseReason.AddressLimit"/>, so
+    /// one host cannot take every slot of <see cref="MaxConnections"/>. Default 256 — room for
+    /// a small office behind one NAT address. Peers without an IP address (shared memory) are
+    /// not counted. Load tests from one machine raise it.
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; set; } = 256;
+
+    /// <summary>
+    /// The message a refused connection gets before it is closed (over plain TCP; best effort,
+    /// never waited for): given why (<see cref="CloseReason.ConnectionLimit"/> or
+    /// <see cref="CloseReason.AddressLimit"/>), returns a payload, framed with the
+    /// <see cref="ConnectionOptions.Framer"/>, or an empty one for none. Default null: the
+    /// connection is closed without a word. The chat server sends an <c>error</c> event,
+    /// <c>server_full</c>.
+    /// </summary>
+    public Func<CloseReason, ReadOnlyMemory<byte>>? RefusalMessage { get; set; }
+
     /// <summary>Pending connections the kernel queues before they are accepted. Default 512,
     /// enough for a paced ramp-up of thousands of clients.</summary>
     public int ListenBacklog { get; set; } = 512;
@@ -55,6 +74,7 @@ public sealed class ParleyServerOptions : ConnectionOptions
         }
         ArgumentNullException.ThrowIfNull(EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections, nameof(MaxConnections));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnectionsPerAddress, nameof(MaxConnectionsPerAddress));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ListenBacklog, nameof(ListenBacklog));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxGroups, nameof(MaxGroups));
         RequirePositive(ShutdownTimeout, nameof(ShutdownTimeout));

@@ -29,9 +29,20 @@ public sealed class TlsServerOptions
     /// <summary>A client that has not completed its handshake within this time is disconnected. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Handshakes in progress at most; more connections wait (within their timeout) for a slot.
-    /// Handshakes cost CPU: this keeps a flood of new connections from starving established ones. Default 256.</summary>
+    /// <summary>
+    /// Handshakes in progress at most; more connections wait (within their timeout) for a slot.
+    /// Handshakes cost CPU: this keeps a flood of new connections from starving established ones.
+    /// Default 256. A connection takes a slot only once its first handshake bytes arrive (a
+    /// silent connection holds none), and while fewer than a quarter of the slots are free a
+    /// handshake gets a quarter of <see cref="HandshakeTimeout"/>, so peers that stall cannot
+    /// keep honest clients waiting for long.
+    /// </summary>
     public int MaxConcurrentHandshakes { get; set; } = 256;
+
+    /// <summary>Handshakes in progress at most from one peer address (an IPv4 address or an
+    /// IPv6 /64); one more is closed at once. Default 16: one host cannot take every
+    /// <see cref="MaxConcurrentHandshakes"/> slot.</summary>
+    public int MaxHandshakesPerAddress { get; set; } = 16;
 
     /// <summary>
     /// Loads a certificate with its private key: a PFX/PKCS#12 file (with <paramref name="password"/>), or a
@@ -71,5 +82,6 @@ public sealed class TlsServerOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConcurrentHandshakes, nameof(MaxConcurrentHandshakes));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxHandshakesPerAddress, nameof(MaxHandshakesPerAddress));
     }
 }

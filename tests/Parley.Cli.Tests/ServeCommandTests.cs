@@ -66,6 +66,18 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_second_serve_or_echo_on_a_port_in_use_exits_with_address_in_use()
+    {
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data);
+        await using (server)
+        {
+            string port = endPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ParleyProcess.AssertRefusesAsync("ddress already in use", "serve", "--port", port, "--data", _data + "-second");
+            await ParleyProcess.AssertRefusesAsync("ddress already in use", "echo", "--port", port);
+        }
+    }
+
+    [Fact]
     public async Task Serve_chats_over_plain_lines_stops_on_sigterm_and_the_journal_dump_shows_the_message()
     {
         (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data);

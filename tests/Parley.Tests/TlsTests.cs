@@ -297,7 +297,8 @@ public class TlsTests
     {
         var pool = new BufferPool();
         await using ParleyServer server = StartServer(pool, new TlsServerOptions { Certificate = ServerCertificate(), MaxConcurrentHandshakes = 1, HandshakeTimeout = TimeSpan.FromSeconds(30) });
-        Socket stalled = await TestSupport.ConnectRawAsync(server); // takes the only slot and never says hello
+        Socket stalled = await TestSupport.ConnectRawAsync(server);
+        await stalled.SendAsync(new byte[] { 0x16 }); // starts a handshake record, takes the only slot, never finishes
         await TestSupport.Until(() => server.HandshakesInProgress == 1, "the stalled handshake holds the slot");
 
         Task<Connection> waiting = ParleyClient.OpenConnectionAsync(Client(server, pool, new TlsClientOptions { ServerCertificateValidation = TrustTestRoot }));
@@ -306,5 +307,57 @@ public class TlsTests
         stalled.Dispose(); // its handshake fails at once, freeing the slot
         await using Connection connection = await waiting.Within();
         Assert.Equal(ConnectionState.Open, connection.State);
+    }
+
+    [Fact]
+    public async Task Connections_that_never_start_TLS_hold_no_handshake_slot()
+    {
+        var pool = new BufferPool();
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions { Certificate = ServerCertificate(), MaxConcurrentHandshakes = 2, HandshakeTimeout = TimeSpan.FromMinutes(10) });
+        var silent = new List<Socket>();
+        for (int i = 0; i < 6; i++)
+        {
+            silent.Add(await TestSupport.ConnectRawAsync(server));
+        }
+
+        // Before: the first two held both slots for the whole (ten-minute) timeout.
+        await using Connection connection = await ParleyClient.OpenConnectionAsync(Client(server, pool, new TlsClientOptions { ServerCertificateValidation = TrustTestRoot })).Within();
+        Assert.Equal(ConnectionState.Open, connection.State);
+        await TestSupport.Until(() => server.HandshakesInProgress == 0, "no handshake left holding a slot");
+        silent.ForEach(s => s.Dispose());
+    }
+
+    [Fact]
+    public async Task One_address_gets_a_share_of_the_handshake_slots_and_another_address_still_gets_in()
+    {
+        var pool = new BufferPool();
+        await using ParleyServer server = StartServer(pool, new TlsServerOptions
+        {
+            Certificate = ServerCertificate(),
+            MaxConcurrentHandshakes = 4,
+            MaxHandshakesPerAddress = 2,
+            HandshakeTimeout = TimeSpan.FromMinutes(10),
+        });
+
+        // Four stalled handshakes from 127.0.0.1: two hold slots, two are closed at once.
+        var stallers = new List<Socket>();
+        for (int i = 0; i < 4; i++)
+        {
+            Socket staller = await TestSupport.ConnectRawAsync(server);
+            await staller.SendAsync(new byte[] { 0x16 });
+            stallers.Add(staller);
+        }
+
+        await TestSupport.Until(() => server.HandshakesInProgress == 2, "two stalled handshakes hold slots");
+        await TestSupport.Until(() => stallers.Count(s => s.Poll(0, SelectMode.SelectRead)) == 2, "two stallers closed");
+
+        // An honest client from another address (127.0.0.2) completes its handshake.
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        await socket.ConnectAsync(server.LocalEndPoint).Within();
+        await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), false, TrustTestRoot);
+        await ssl.AuthenticateAsClientAsync("localhost").Within();
+        Assert.True(ssl.IsAuthenticated);
+        stallers.ForEach(s => s.Dispose());
     }
 }

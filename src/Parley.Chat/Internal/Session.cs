@@ -21,6 +21,24 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
     /// <summary>Whether this session's bad input was logged already (it is, once).</summary>
     public bool BadInputLogged { get; set; }
 
+    private int _loginState; // 0 waiting, 1 done (disarmed), 2 timed out
+
+    /// <summary>The session logged in (or sent its first command): the login timeout no longer applies.
+    /// False when the timeout won the race and the connection is closing.</summary>
+    public bool DisarmLoginTimeout() => Interlocked.CompareExchange(ref _loginState, 1, 0) != 2;
+
+    /// <summary>The login timer fired: unless disarmed, say why and close.</summary>
+    public void OnLoginTimeout()
+    {
+        if (Interlocked.CompareExchange(ref _loginState, 2, 0) != 0)
+        {
+            return;
+        }
+
+        Connection.Send(Events.Error(new CommandError(ErrorCodes.LoginTimeout, "no login within the time allowed; closing")));
+        _ = Connection.CloseAsync(CloseReason.ProtocolError);
+    }
+
     private readonly Lock _commitLock = new();
     private int _uncommitted;
     private TaskCompletionSource? _allCommitted;

@@ -43,7 +43,8 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     /// <summary>A <c>parley echo</c> server in <paramref name="mode"/>, or the target.</summary>
     public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, string? compress, bool insecure, CancellationToken cancellationToken)
     {
-        string[] arguments = ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture)];
+        string[] arguments = ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture),
+            "--max-connections-per-address", (clients + 100).ToString(CultureInfo.InvariantCulture)];
         if (compress is not null)
         {
             arguments = [.. arguments, "--compress", compress];

@@ -48,8 +48,12 @@ internal static partial class Log
     [LoggerMessage(201, LogLevel.Warning, "Accept failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, string error);
 
-    [LoggerMessage(202, LogLevel.Warning, "Connection from {RemoteEndPoint} refused: {MaxConnections} connections are open (MaxConnections)")]
-    public static partial void ConnectionLimitReached(ILogger logger, EndPoint? remoteEndPoint, int maxConnections);
+
+    [LoggerMessage(111, LogLevel.Warning, "Connection from {RemoteEndPoint} refused: its address holds {Limit} connections already (MaxConnectionsPerAddress); {Suppressed} refusals not logged before this one")]
+    public static partial void AddressLimitReached(ILogger logger, EndPoint? remoteEndPoint, int limit, long suppressed);
+
+    [LoggerMessage(202, LogLevel.Warning, "Connection from {RemoteEndPoint} refused: {MaxConnections} connections are open (MaxConnections); {Suppressed} refusals not logged before this one")]
+    public static partial void ConnectionLimitReached(ILogger logger, EndPoint? remoteEndPoint, int maxConnections, long suppressed);
 
     [LoggerMessage(203, LogLevel.Information, "Stopping: {Count} connections to close")]
     public static partial void Stopping(ILogger logger, int count);
