@@ -227,23 +227,33 @@ public sealed partial class ChatServer
             return new CommandError(ErrorCodes.AlreadyLoggedIn, "this server does not use logins", command.Tag);
         }
 
-        if (_throttle.IsThrottled(name))
+        string address = PeerAddress.Of(session.Connection.RemoteEndPoint);
+        if (_throttle.IsThrottled(address, name))
         {
             ChatMetrics.LoginFailures.Add(1);
             Log.LoginThrottled(_logger, session.Id, name, session.Connection.RemoteEndPoint);
-            return new CommandError(ErrorCodes.Throttled, $"too many failed logins for {name}; try again later", command.Tag);
+            return new CommandError(ErrorCodes.Throttled, $"too many failed logins for {name} from your address; try again later", command.Tag);
         }
 
-        if (!_users.Verify(name, command.Password!))
+        UserStore users = _users;
+        string password = command.Password!;
+        bool? verified = await _passwordChecks.VerifyAsync(address, () => users.Verify(name, password), cancellationToken).ConfigureAwait(false);
+        if (verified is null)
         {
-            _throttle.RecordFailure(name);
+            ChatMetrics.LoginFailures.Add(1);
+            return new CommandError(ErrorCodes.Throttled, "too many logins are being checked; try again in a moment", command.Tag);
+        }
+
+        if (verified == false)
+        {
+            _throttle.RecordFailure(address, name);
             ChatMetrics.LoginFailures.Add(1);
             Log.LoginFailed(_logger, session.Id, name, session.Connection.RemoteEndPoint);
             await Task.Delay(FailedLoginDelay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             return new CommandError(ErrorCodes.LoginFailed, "wrong user name or password", command.Tag);
         }
 
-        _throttle.RecordSuccess(name);
+        _throttle.RecordSuccess(address, name);
         if (!TryAddUserSession(name))
         {
             return new CommandError(ErrorCodes.TooManySessions, $"{name} already has {_options.MaxSessionsPerUser} sessions", command.Tag);

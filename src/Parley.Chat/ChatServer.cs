@@ -25,6 +25,7 @@ public sealed partial class ChatServer : IAsyncDisposable
     private readonly JournalLog _journal;
     private readonly UserStore? _users;
     private readonly LoginThrottle _throttle;
+    private readonly PasswordChecks _passwordChecks;
     private readonly LogRateLimiter _logLimiter;
     private readonly Lock _sessionsLock = new();
     private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
@@ -41,6 +42,13 @@ public sealed partial class ChatServer : IAsyncDisposable
         CheckRoomListFits(options, _roomList);
         _logLimiter = new LogRateLimiter(options.TimeProvider);
         _throttle = new LoginThrottle(options.MaxFailedLogins, options.LoginThrottleWindow, options.TimeProvider);
+        DataFolder.Create(options.DataDirectory);
+        foreach (string problem in DataFolder.Problems(options.DataDirectory))
+        {
+            Log.DataTooOpen(_logger, problem);
+        }
+
+        _passwordChecks = new PasswordChecks(options.MaxConcurrentLoginChecks, options.MaxQueuedLoginChecks, options.MaxLoginChecksPerAddress);
         if (options.Auth == AuthMode.Required)
         {
             _users = UserStore.Open(UsersPath(options.DataDirectory));

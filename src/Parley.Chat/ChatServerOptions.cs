@@ -57,11 +57,31 @@ public sealed class ChatServerOptions
     /// </summary>
     public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Failed logins for one user name within <see cref="LoginThrottleWindow"/> before further attempts are refused. Default 5.</summary>
+    /// <summary>
+    /// Failed logins for one user name from one address (an IPv4 address or an IPv6 /64) within
+    /// <see cref="LoginThrottleWindow"/> before that address's further attempts at that name are
+    /// refused (four times as many, at any names, and the address is refused for every name).
+    /// Another address can still log in as that user: failures cannot lock the owner out. Default 5.
+    /// </summary>
     public int MaxFailedLogins { get; set; } = 5;
 
     /// <summary>The window of <see cref="MaxFailedLogins"/>, and how long a throttled name stays refused. Default 1 minute.</summary>
     public TimeSpan LoginThrottleWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Password checks running at once. Each is a PBKDF2 hash (100 000 iterations, ~50 ms of
+    /// CPU), so a crowd trying passwords could take every core; this bounds it. Default half the
+    /// processors, at least one.
+    /// </summary>
+    public int MaxConcurrentLoginChecks { get; set; } = Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>Password checks waiting for a turn at most; a login past it is refused with
+    /// <c>throttled</c> (try again shortly) without any hashing. Default 64.</summary>
+    public int MaxQueuedLoginChecks { get; set; } = 64;
+
+    /// <summary>Password checks running or waiting for one address at most; more are refused with
+    /// <c>throttled</c>. Default 2.</summary>
+    public int MaxLoginChecksPerAddress { get; set; } = 2;
 
     /// <summary>Logs. Default: none.</summary>
     public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
@@ -116,6 +136,9 @@ public sealed class ChatServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPerRoom, 1, nameof(HistoryPerRoom));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryPage, 1, nameof(MaxHistoryPage));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFailedLogins, 1, nameof(MaxFailedLogins));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentLoginChecks, 1, nameof(MaxConcurrentLoginChecks));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxQueuedLoginChecks, nameof(MaxQueuedLoginChecks));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxLoginChecksPerAddress, 1, nameof(MaxLoginChecksPerAddress));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxEventBytes, 16 * 1024, nameof(MaxEventBytes));
         if (LoginTimeout <= TimeSpan.Zero)
         {

@@ -156,12 +156,21 @@ public sealed class UserStore
         string? directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path));
         if (directory is not null)
         {
-            Directory.CreateDirectory(directory);
+            DataFolder.Create(directory);
         }
 
+        // Password hashes are secrets: the file is created 0600 (owner only). A temporary file
+        // left by a crash may have another mode; start it afresh so the new mode applies.
         string temporary = _path + ".tmp";
+        File.Delete(temporary);
         var file = new UsersFile([.. _users.Values.OrderBy(u => u.Name, StringComparer.Ordinal)]);
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(temporary, create))
         {
             JsonSerializer.Serialize(stream, file, UsersJsonContext.Default.UsersFile);
             stream.Flush(flushToDisk: true);

@@ -16,7 +16,7 @@ public sealed partial class Journal
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        Directory.CreateDirectory(options.Directory);
+        JournalFiles.CreateDirectory(options.Directory);
         FileStream directoryLock = LockDirectory(options.Directory);
         try
         {
@@ -36,7 +36,7 @@ public sealed partial class Journal
         try
         {
             // FileShare.None takes an exclusive lock (flock on Unix) for as long as the stream is open.
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return new FileStream(path, JournalFiles.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
         catch (IOException ex)
         {
@@ -47,6 +47,7 @@ public sealed partial class Journal
     private static Journal OpenLocked(JournalOptions options, ReplayCallback? replay, FileStream directoryLock)
     {
         var logger = Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<Journal>(options.LoggerFactory);
+        JournalFiles.WarnIfOpen(logger, options.Directory);
         var segments = new List<Segment>();
         long lastId = 0;
         string[] paths = JournalReader.Segments(options.Directory);

@@ -152,7 +152,7 @@ public sealed partial class Journal
 
     private static FileStream CreateSegment(string path, long firstId)
     {
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+        var file = new FileStream(path, JournalFiles.Options(FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0));
         Span<byte> header = stackalloc byte[JournalFormat.SegmentHeaderSize];
         JournalFormat.WriteSegmentHeader(header, firstId);
         file.Write(header);

@@ -154,3 +154,130 @@ public class AuthTests
         }
     }
 }
+
+/// <summary>Issue 15, item 5: an attacker cannot lock the owner out or take every core with password checks.</summary>
+public class LoginAbuseTests
+{
+    [Fact]
+    public async Task Failures_from_one_address_do_not_lock_out_the_same_name_from_another_address()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
+        Assert.True(UserStore.Open(ChatServer.UsersPath(directory)).Add("alice", "correct horse"));
+        await using var chat = await TcpChat.StartAsync(o =>
+        {
+            o.DataDirectory = directory;
+            o.Auth = AuthMode.Required;
+            o.MaxFailedLogins = 3;
+            o.MaxErrorsPerMinute = 100;
+        });
+
+        using LineSocket attacker = await LineSocket.ConnectAsync(chat.EndPoint, "127.0.0.1");
+        for (int i = 0; i < 3; i++)
+        {
+            await attacker.SendAsync("""{"_ct":"login","u":"alice","p":"guess"}""");
+            Assert.Equal(ErrorCodes.LoginFailed, (await attacker.ReadAsync()).GetProperty("code").GetString());
+        }
+
+        // The attacker's address is throttled for alice, even with the right password...
+        await attacker.SendAsync("""{"_ct":"login","u":"alice","p":"correct horse"}""");
+        Assert.Equal(ErrorCodes.Throttled, (await attacker.ReadAsync()).GetProperty("code").GetString());
+
+        // ...but the owner, from another address, logs in.
+        using LineSocket owner = await LineSocket.ConnectAsync(chat.EndPoint, "127.0.0.2");
+        await owner.SendAsync("""{"_ct":"login","u":"alice","p":"correct horse"}""");
+        Assert.Equal("login_successful", (await owner.ReadAsync()).GetProperty("_et").GetString());
+    }
+
+    [Fact]
+    public async Task An_address_spraying_names_is_throttled_for_every_name()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
+        Assert.True(UserStore.Open(ChatServer.UsersPath(directory)).Add("alice", "correct horse"));
+        await using var chat = await TcpChat.StartAsync(o =>
+        {
+            o.DataDirectory = directory;
+            o.Auth = AuthMode.Required;
+            o.MaxFailedLogins = 2;
+            o.MaxErrorsPerMinute = 100;
+        });
+
+        using LineSocket sprayer = await LineSocket.ConnectAsync(chat.EndPoint, "127.0.0.1");
+        for (int i = 0; i < 8; i++)
+        {
+            await sprayer.SendAsync($$"""{"_ct":"login","u":"user{{i}}","p":"guess"}""");
+            Assert.Equal(ErrorCodes.LoginFailed, (await sprayer.ReadAsync()).GetProperty("code").GetString());
+        }
+
+        await sprayer.SendAsync("""{"_ct":"login","u":"alice","p":"correct horse"}""");
+        Assert.Equal(ErrorCodes.Throttled, (await sprayer.ReadAsync()).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Password_checks_are_bounded_in_concurrency_queue_and_per_address()
+    {
+        var checks = new PasswordChecks(concurrency: 1, maxQueued: 1, perAddress: 1);
+        using var release = new ManualResetEventSlim();
+        int running = 0;
+        int most = 0;
+        bool Blocking()
+        {
+            int now = Interlocked.Increment(ref running);
+            InterlockedMax(ref most, now);
+            release.Wait(ChatHarness.Timeout);
+            Interlocked.Decrement(ref running);
+            return true;
+        }
+
+        Task<bool?> first = checks.VerifyAsync("a", Blocking, CancellationToken.None);
+        Assert.Null(await checks.VerifyAsync("a", Blocking, CancellationToken.None));         // a's share is taken
+        Task<bool?> queued = checks.VerifyAsync("b", Blocking, CancellationToken.None);       // waits its turn
+        Assert.Null(await checks.VerifyAsync("c", Blocking, CancellationToken.None));         // the queue is full
+        release.Set();
+        Assert.True(await first.WaitAsync(ChatHarness.Timeout));
+        Assert.True(await queued.WaitAsync(ChatHarness.Timeout));
+        Assert.Equal(1, most);
+        Assert.True(await checks.VerifyAsync("a", () => true, CancellationToken.None));       // room again
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
+
+/// <summary>A newline-JSON client over TCP from a chosen loopback address.</summary>
+internal sealed class LineSocket : IDisposable
+{
+    private readonly System.Net.Sockets.Socket _socket;
+    private readonly StreamReader _reader;
+    private readonly System.Net.Sockets.NetworkStream _stream;
+
+    private LineSocket(System.Net.Sockets.Socket socket)
+    {
+        _socket = socket;
+        _stream = new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        _reader = new StreamReader(_stream, System.Text.Encoding.UTF8);
+    }
+
+    public static async Task<LineSocket> ConnectAsync(System.Net.IPEndPoint server, string from)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(from), 0));
+        await socket.ConnectAsync(server).WaitAsync(ChatHarness.Timeout);
+        return new LineSocket(socket);
+    }
+
+    public async Task SendAsync(string line) => await _stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(line + "\n"));
+
+    public async Task<JsonElement> ReadAsync() =>
+        JsonDocument.Parse((await _reader.ReadLineAsync().WaitAsync(ChatHarness.Timeout)) ?? throw new EndOfStreamException()).RootElement.Clone();
+
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _stream.Dispose();
+    }
+}

@@ -104,7 +104,7 @@ internal sealed class TcpChat : IAsyncDisposable
         network?.Invoke(serverOptions);
         var server = new ParleyServer(serverOptions);
         server.Start((connection, closed) => chat.RunSessionAsync(connection, closed));
-        return Task.FromResult(new TcpChat(chat, server, directory));
+        return Task.FromResult(new TcpChat(chat, server, options.DataDirectory));
     }
 
     public async ValueTask DisposeAsync()

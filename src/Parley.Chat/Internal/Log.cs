@@ -32,4 +32,7 @@ internal static partial class Log
 
     [LoggerMessage(608, LogLevel.Error, "Session {Session} from {Remote}: a {Command} command failed unexpectedly; closing the session ({Suppressed} such lines held back before this one)")]
     public static partial void CommandFailed(ILogger logger, string session, EndPoint? remote, string command, long suppressed, Exception exception);
+
+    [LoggerMessage(609, LogLevel.Warning, "Private data is not private: {Problem}")]
+    public static partial void DataTooOpen(ILogger logger, string problem);
 }

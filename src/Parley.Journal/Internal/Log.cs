@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(506, LogLevel.Error, "Journal commit callback for record {Id} threw")]
     public static partial void CallbackFailed(ILogger logger, long id, Exception exception);
+
+    [LoggerMessage(507, LogLevel.Warning, "Journal {Path} is open to other users (mode {Mode}); the messages in it are private: chmod {Wanted} it")]
+    public static partial void TooOpen(ILogger logger, string path, string mode, string wanted);
 }
