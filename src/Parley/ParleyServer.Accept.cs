@@ -40,7 +40,7 @@ public sealed partial class ParleyServer
 
             if (_options.Tls is { } tls)
             {
-                _ = AcceptTlsAsync(socket, tls);
+                StartHandshake(socket, tls);
             }
             else
             {
@@ -109,7 +109,7 @@ public sealed partial class ParleyServer
 #pragma warning restore CA2000
             _handshakes.Release();
             slot = false;
-            Accept(transport);
+            AcceptHandshaken(transport, remote);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or AuthenticationException or SocketException or ObjectDisposedException)
         {
