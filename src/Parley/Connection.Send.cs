@@ -42,7 +42,7 @@ public sealed partial class Connection
         int frameLength = _framer.GetFrameLength(payload.Length);
         if (frameLength > CoalesceBytes)
         {
-            return EnqueueOwned(_framer.CreateFrame(payload, _pool));
+            return EnqueueOwned(_framer.CreateQueuedFrame(payload, _pool));
         }
 
         // Small message: append it to the frame waiting at the queue's tail, or start one.
@@ -61,7 +61,7 @@ public sealed partial class Connection
         }
         catch
         {
-            frame.Release();
+            frame.ReleaseQueueReference();
             throw;
         }
 
@@ -99,6 +99,7 @@ public sealed partial class Connection
     /// <see cref="MessageFramer.CreateFrame"/>). Takes its own reference; the caller still
     /// releases its reference when done. The frame must come from this connection's framer.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The caller's references to <paramref name="frame"/> were all released already.</exception>
     public SendStatus Send(Frame frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
@@ -107,7 +108,7 @@ public sealed partial class Connection
             return SendStatus.Closed;
         }
 
-        frame.AddReference();
+        frame.AddQueueReferences(1);
         return EnqueueOwned(frame);
     }
 
@@ -125,7 +126,7 @@ public sealed partial class Connection
             return ValueTask.FromException(new ConnectionClosedException(CloseReason));
         }
 
-        Frame frame = _framer.CreateFrame(_middleware.Count > 0 ? MiddlewarePipeline.Encode(_middleware, payload.Span) : payload.Span, _pool);
+        Frame frame = _framer.CreateQueuedFrame(_middleware.Count > 0 ? MiddlewarePipeline.Encode(_middleware, payload.Span) : payload.Span, _pool);
 
         EnqueueResult result = _sendQueue.TryEnqueue(frame, applyPolicy: false, out _);
         return result switch
@@ -161,7 +162,7 @@ public sealed partial class Connection
         finally
         {
             // Still ours only when cancelled while waiting.
-            frame?.Release();
+            frame?.ReleaseQueueReference();
         }
     }
 
@@ -177,7 +178,7 @@ public sealed partial class Connection
     {
         if (State != ConnectionState.Open)
         {
-            frame.Release();
+            frame.ReleaseQueueReference();
             return SendStatus.Closed;
         }
 
@@ -275,7 +276,7 @@ public sealed partial class Connection
                 foreach (Frame frame in frames)
                 {
                     messages += frame.MessageCount;
-                    frame.Release();
+                    frame.ReleaseQueueReference();
                 }
 
                 frames.Clear();
@@ -296,7 +297,7 @@ public sealed partial class Connection
         {
             foreach (Frame frame in frames)
             {
-                frame.Release();
+                frame.ReleaseQueueReference();
             }
 
             frames.Clear();

@@ -117,16 +117,18 @@ public sealed class ConnectionGroup
     public int Broadcast(ReadOnlySpan<byte> payload, Connection? except = null)
     {
         // Transforms are per message, not per connection: run them once for everyone.
-        Frame frame = _framer.CreateFrame(_middleware.Count > 0 ? Internal.MiddlewarePipeline.Encode(_middleware, payload) : payload, _pool);
+        Frame frame = _framer.CreateQueuedFrame(_middleware.Count > 0 ? Internal.MiddlewarePipeline.Encode(_middleware, payload) : payload, _pool);
+        Connection[] members = Snapshot();
 
-        try
+        // The creation reference becomes the first member's; one atomic add covers the rest.
+        if (members.Length == 0)
         {
-            return Broadcast(frame, except);
+            frame.ReleaseQueueReference();
+            return 0;
         }
-        finally
-        {
-            frame.Release();
-        }
+
+        frame.AddQueueReferences(members.Length - 1);
+        return Deliver(frame, members, except);
     }
 
     /// <summary>Broadcasts a received message (or any sequence), as <see cref="Broadcast(ReadOnlySpan{byte}, Connection?)"/>.</summary>
@@ -152,6 +154,7 @@ public sealed class ConnectionGroup
 
     /// <summary>Sends an encoded frame to every member (but <paramref name="except"/>); the caller keeps its reference.</summary>
     /// <returns>How many members queued the frame.</returns>
+    /// <exception cref="InvalidOperationException">The caller's references to <paramref name="frame"/> were all released already.</exception>
     public int Broadcast(Frame frame, Connection? except = null)
     {
         ArgumentNullException.ThrowIfNull(frame);
@@ -159,13 +162,19 @@ public sealed class ConnectionGroup
 
         // One atomic add for all recipients: per-recipient increments would contend with the
         // send loops' releases of the same count on other cores.
-        frame.AddReferences(members.Length);
+        frame.AddQueueReferences(members.Length);
+        return Deliver(frame, members, except);
+    }
+
+    /// <summary>Queues <paramref name="frame"/> on each member, one queue reference per member already taken.</summary>
+    private static int Deliver(Frame frame, Connection[] members, Connection? except)
+    {
         int queued = 0;
         foreach (Connection member in members)
         {
             if (ReferenceEquals(member, except))
             {
-                frame.Release();
+                frame.ReleaseQueueReference();
             }
             else if (member.SendReferenced(frame) == SendStatus.Queued)
             {

@@ -95,11 +95,37 @@ public abstract class MessageFramer
     /// Encodes <paramref name="payload"/> once into a pooled frame that can be sent to any
     /// number of connections. The caller owns one reference and must release it.
     /// </summary>
+    /// <remarks>The frame's buffer comes from <paramref name="pool"/>; the <see cref="Frame"/> object
+    /// itself is a small allocation that is never recycled, so that a reference kept by mistake
+    /// cannot reach another message (see <see cref="Frame"/>). Parley's own sends
+    /// (<see cref="Connection.Send(ReadOnlySpan{byte})"/>, <see cref="ConnectionGroup.Broadcast(ReadOnlySpan{byte}, Connection?)"/>)
+    /// use recycled frames and allocate nothing.</remarks>
     /// <exception cref="ArgumentException">The payload is empty (an empty message cannot be
     /// told apart from a keep-alive), or larger than <see cref="MaxOutgoingMessageSize"/>.</exception>
     public Frame CreateFrame(ReadOnlySpan<byte> payload, BufferPool pool)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        ValidatePayload(payload);
+        Frame frame = Frame.RentForCaller(pool, GetFrameLength(payload.Length));
+        try
+        {
+            WriteFrame(payload, frame.WritableSpan);
+        }
+        catch
+        {
+            frame.Release();
+            throw;
+        }
+
+        return frame;
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="payload"/> into a recycled frame for Parley's own sends, with one
+    /// queue reference owned by the caller. It must never be handed to application code.
+    /// </summary>
+    internal Frame CreateQueuedFrame(ReadOnlySpan<byte> payload, BufferPool pool)
+    {
         ValidatePayload(payload);
         Frame frame = Frame.Rent(pool, GetFrameLength(payload.Length));
         try
@@ -108,7 +134,7 @@ public abstract class MessageFramer
         }
         catch
         {
-            frame.Release();
+            frame.ReleaseQueueReference();
             throw;
         }
 

@@ -44,7 +44,17 @@ public sealed class ParleyClient : IAsyncDisposable
     /// <summary>The connection closed; <see cref="Connection.CloseReason"/> says why.</summary>
     public event Action<Connection>? Disconnected;
 
-    /// <summary>An event handler threw (the connection is closed).</summary>
+    /// <summary>
+    /// An event handler threw (the connection is closed), or, with
+    /// <see cref="ParleyClientOptions.AutoReconnect"/>, a reconnect attempt failed (the connection
+    /// argument is null): refused, timed out, a TLS handshake refused
+    /// (<see cref="System.Security.Authentication.AuthenticationException"/>) or cut
+    /// (<see cref="IOException"/>), whatever the cause. Every failed attempt is reported and the
+    /// next one follows the back-off; after <see cref="ParleyClientOptions.ReconnectMaxAttempts"/>
+    /// failures a last <see cref="ConnectionClosedException"/> (the final failure as its inner
+    /// exception) says the client has given up. Only <see cref="DisconnectAsync"/> ends reconnecting
+    /// earlier.
+    /// </summary>
     public event Action<Connection?, Exception>? Error;
 
     /// <summary>The current connection, or null before the first connect.</summary>
@@ -195,7 +205,16 @@ public sealed class ParleyClient : IAsyncDisposable
                 return;
             }
 
-            Volatile.Write(ref _current, next);
+            // Publish, then look at the stopping token (a full fence between the two): DisconnectAsync
+            // cancels, then closes the current connection, so either it closes this one or we see it
+            // stopping here. A connection opened just as the client was disposed is never left running.
+            Interlocked.Exchange(ref _current, next);
+            if (_stopping.IsCancellationRequested)
+            {
+                await next.CloseAsync().ConfigureAwait(false);
+                return;
+            }
+
             connection = next;
         }
     }
@@ -238,6 +257,7 @@ public sealed class ParleyClient : IAsyncDisposable
     {
         EndPoint remote = _options.RemoteEndPoint!;
         TimeSpan delay = _options.ReconnectInitialDelay;
+        Exception? last = null;
         for (int attempt = 1; attempt <= _options.ReconnectMaxAttempts; attempt++)
         {
             // Jitter (±20 %) keeps a crowd of clients from reconnecting in lockstep.
@@ -252,15 +272,23 @@ public sealed class ParleyClient : IAsyncDisposable
             {
                 return null;
             }
-            catch (Exception ex) when (ex is SocketException or TimeoutException)
+            catch (Exception ex)
             {
+                // Every failure is one failed attempt, reported and retried: a refusal or a timeout,
+                // and as much a TLS handshake the server cut (IOException) or the client refused
+                // (AuthenticationException). Only DisconnectAsync, or the attempt limit, ends the loop.
+                last = ex;
                 Log.ConnectFailed(_logger, remote, ex.Message);
+                RaiseError(null, ex);
             }
 
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReconnectMaxDelay.Ticks));
         }
 
         Log.ReconnectGaveUp(_logger, remote, _options.ReconnectMaxAttempts);
+        RaiseError(null, new ConnectionClosedException(
+            $"Gave up reconnecting to {remote} after {_options.ReconnectMaxAttempts} failed attempts; the last failure is the inner exception.",
+            last!));
         return null;
     }
 

@@ -41,7 +41,7 @@ public sealed partial class ParleyServer
 
             if (_options.Tls is { } tls)
             {
-                _ = AcceptTlsAsync(socket, tls, address);
+                StartHandshake(socket, tls, address);
             }
             else
             {
@@ -182,8 +182,7 @@ public sealed partial class ParleyServer
 #pragma warning restore CA2000
             _handshakes.Release();
             slot = false;
-            admitted = true;
-            Accept(transport, address);
+            admitted = AcceptHandshaken(transport, remote, address);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or AuthenticationException or SocketException or ObjectDisposedException)
         {

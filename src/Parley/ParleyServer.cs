@@ -139,7 +139,9 @@ public sealed partial class ParleyServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops accepting, closes every connection gracefully (queued frames are flushed) within
+    /// Stops accepting, cancels TLS handshakes in progress and waits for them to end (a
+    /// handshake that completes after this call began is closed, never registered), closes every
+    /// connection gracefully (queued frames are flushed) within
     /// <see cref="ParleyServerOptions.ShutdownTimeout"/>, aborts the rest, and releases
     /// everything. Idempotent: later calls return the same task.
     /// </summary>
@@ -159,6 +161,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         _listener?.Dispose();
         _options.Listener?.Dispose();
         await _acceptTask.ConfigureAwait(false);
+        await WaitForHandshakesAsync().ConfigureAwait(false);
 
         Log.Stopping(_logger, _connections.Count);
         foreach ((Connection connection, _) in _connections.Values)

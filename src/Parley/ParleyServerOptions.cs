@@ -50,7 +50,8 @@ public sealed class ParleyServerOptions : ConnectionOptions
     public int MaxGroups { get; set; } = 100_000;
 
     /// <summary>How long <see cref="ParleyServer.StopAsync"/> waits for every connection to
-    /// flush and close before aborting what is left. Default 10 s.</summary>
+    /// flush and close before aborting what is left, and before that for the TLS handshakes in
+    /// progress to end. Default 10 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>TLS for every accepted connection; null (the default) for plain TCP.</summary>

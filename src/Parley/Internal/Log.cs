@@ -61,6 +61,15 @@ internal static partial class Log
     [LoggerMessage(204, LogLevel.Warning, "Shutdown deadline {Timeout} passed; aborting {Count} connections")]
     public static partial void ShutdownTimedOut(ILogger logger, TimeSpan timeout, int count);
 
+    [LoggerMessage(212, LogLevel.Information, "Stopping: waiting for {Count} TLS handshakes in progress")]
+    public static partial void WaitingForHandshakes(ILogger logger, int count);
+
+    [LoggerMessage(213, LogLevel.Information, "TLS handshake with {RemoteEndPoint} completed after the server began stopping; closed")]
+    public static partial void TlsHandshakeEndedAfterStop(ILogger logger, EndPoint? remoteEndPoint);
+
+    [LoggerMessage(214, LogLevel.Warning, "Shutdown deadline {Timeout} passed with {Count} TLS handshakes still in a certificate callback; they are closed when they return")]
+    public static partial void HandshakesOutlivedShutdown(ILogger logger, TimeSpan timeout, int count);
+
     [LoggerMessage(205, LogLevel.Error, "An event handler threw")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception);
 

@@ -87,7 +87,7 @@ internal sealed partial class SendQueue
             // NoRoom leaves the frame with the caller, who waits and tries again.
             if (rejected != EnqueueResult.NoRoom)
             {
-                frame.Release();
+                frame.ReleaseQueueReference();
             }
 
             return rejected;
@@ -188,7 +188,7 @@ internal sealed partial class SendQueue
             _queuedBytes -= oldest.Length;
             _completedTotal += oldest.Length;
             dropped += oldest.MessageCount;
-            oldest.Release();
+            oldest.ReleaseQueueReference();
         }
 
         if (_frames.Count == 0)
@@ -313,7 +313,7 @@ internal sealed partial class SendQueue
 
         foreach (Frame frame in dropped)
         {
-            frame.Release();
+            frame.ReleaseQueueReference();
         }
 
         Complete();

@@ -19,7 +19,11 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowFrameReleased() =>
-        throw new InvalidOperationException("The frame was used after its last reference was released.");
+        throw new InvalidOperationException("The frame was used after the caller's last reference to it was released.");
+
+    [DoesNotReturn]
+    public static void ThrowFrameOverReleased() =>
+        throw new InvalidOperationException("The frame was released more times than references were added (a double release); the release was ignored.");
 
     [DoesNotReturn]
     public static void ThrowReaderAlreadyClaimed() =>
