@@ -128,6 +128,16 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
         _process.StandardInput.Close();
     }
 
+    /// <summary>Writes <paramref name="text"/> to the process's standard input and leaves it open, as a person typing would.</summary>
+    public async Task WriteInputAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        await _process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Closes the process's standard input (end of file).</summary>
+    public void CloseInput() => _process.StandardInput.Close();
+
     /// <summary>Sends SIGKILL: the process dies at once, as in a crash or power cut of the process.</summary>
     public void KillHard() => Assert.Equal(0, Kill(_process.Id, 9));
 

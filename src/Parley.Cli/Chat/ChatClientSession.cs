@@ -1,0 +1,213 @@
+using System.Text.Json;
+
+namespace Parley.Cli.Chat;
+
+/// <summary>
+/// One <c>parley chat</c> session: what the user types goes to the server, what the server
+/// sends is printed, and a lost connection is re-established (log in, rejoin, catch up).
+/// </summary>
+/// <remarks>
+/// Two loops share the state below under one lock: the input loop (typed lines) and the
+/// connection loop (events, then reconnecting). State changes only on the server's word: a
+/// room is current once <c>user_joined_room</c> confirms it, left once <c>room_participation</c>
+/// <c>left</c> does. Nothing typed is dropped silently: a line that cannot be sent says so, and
+/// messages the server had not acknowledged when the connection dropped are listed.
+/// Exit code: 0 when everything typed was delivered; 1 when a line was not sent or not
+/// confirmed, or the server could not be reached again; 2 for a usage error.
+/// </remarks>
+internal sealed partial class ChatClientSession(ChatClientSettings settings, ChatView view, ChatInput input) : IDisposable
+{
+    /// <summary>How long the server has to greet or answer a login.</summary>
+    private static readonly TimeSpan LoginTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long <c>/join</c> and <c>/leave</c> wait for the server's answer before the next line is read.</summary>
+    private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long leaving waits for messages already sent to be acknowledged.</summary>
+    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _gate = new();
+    private readonly TaskCompletionSource<int> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stopping = new();
+
+    // Guarded by _gate.
+    private Connection? _connection;
+    private string? _me;
+    private string? _room;
+    private bool _quitting;
+    private int _undelivered;
+    private TaskCompletionSource? _allAcknowledged;
+    private (string User, string Password)? _credentials;
+    private readonly SortedSet<string> _joined = new(StringComparer.Ordinal);
+    private readonly Queue<PendingRoomReply> _joins = new();
+    private readonly Queue<PendingRoomReply> _leaves = new();
+    private readonly Queue<HistoryRequest> _histories = new();
+    private readonly List<PendingSend> _sends = [];
+    private readonly Dictionary<string, long> _lastSeen = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RoomCatchUp> _catchUps = new(StringComparer.Ordinal);
+
+    private enum RoomReplyPurpose
+    {
+        /// <summary>The user typed it: a join makes the room current.</summary>
+        User,
+
+        /// <summary>After a reconnect: a join starts catching up on the room.</summary>
+        Rejoin,
+    }
+
+    private enum HistoryPurpose
+    {
+        /// <summary><c>/history</c>: printed.</summary>
+        Show,
+
+        /// <summary>After a first join: the room's newest id, so a later reconnect knows what it missed.</summary>
+        Baseline,
+
+        /// <summary>After a rejoin: a page of what was missed.</summary>
+        CatchUp,
+    }
+
+    private sealed record PendingRoomReply(string Room, RoomReplyPurpose Purpose, TaskCompletionSource<bool>? Done);
+
+    private readonly record struct HistoryRequest(string Room, HistoryPurpose Purpose);
+
+    private readonly record struct PendingSend(string Room, string Content);
+
+    /// <summary>Connects, logs in, then reads input until the user leaves or the server is gone for good; returns the exit code.</summary>
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        ConnectResult connected = await settings.Connect(cancellationToken);
+        if (connected.Connection is not { } connection)
+        {
+            await Console.Error.WriteLineAsync($"parley chat: cannot connect to {settings.Target}: {connected.Error}");
+            return 1;
+        }
+
+#pragma warning disable CA2000 // The connection loop disposes the events (and the connection) it is handed; the failure paths below do.
+        var events = new ServerEvents(connection);
+#pragma warning restore CA2000
+        Login login = await LogInAsync(events, firstTime: true, cancellationToken);
+        string? refusal = login.Error is not null ? login.Error
+            : login.Open && settings.User is { } wanted
+                // Posting as user-1a2b3c4d to people who were promised "alice" is worse than not starting.
+                ? $"{settings.Target} does not use logins (open mode): it names each connection itself, and named this one {login.User}, " +
+                  $"so --user {wanted} cannot be honoured. Leave out --user to chat under the generated name, or use a server started with --auth required."
+                : null;
+        if (refusal is not null)
+        {
+            await Console.Error.WriteLineAsync($"parley chat: {refusal}");
+            await events.DisposeAsync();
+            await connection.CloseAsync();
+            return login.Error is not null ? login.ExitCode : 2;
+        }
+
+        lock (_gate)
+        {
+            _connection = connection;
+            _me = login.User;
+            view.Print($"* logged in as {ChatView.Printable(login.User!)}; rooms: {ChatView.Printable(login.Rooms)}");
+            view.SetPrompt(Prompt());
+        }
+
+        Task connectionLoop = KeepConnectedAsync(events, cancellationToken);
+        if (!settings.LineMode)
+        {
+            view.Print("type /help for commands");
+        }
+
+        int? ended = await ReadInputAsync(cancellationToken);
+        view.HideInput();
+        if (ended is int code)
+        {
+            return code; // the connection loop gave up
+        }
+
+        return await LeaveAsync(connectionLoop);
+    }
+
+    /// <summary>Reads and handles lines until input ends or the user quits (null), or the connection loop ends the session (its exit code).</summary>
+    private async Task<int?> ReadInputAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            string? line;
+            try
+            {
+                Task<string?> reading = input.ReadLineAsync(cancellationToken);
+                if (await Task.WhenAny(reading, _ended.Task).WaitAsync(cancellationToken) == _ended.Task)
+                {
+                    return await _ended.Task;
+                }
+
+                line = await reading;
+            }
+            catch (OperationCanceledException)
+            {
+                return null; // Ctrl-C
+            }
+
+            if (line is null || !await HandleAsync(line.Trim(), cancellationToken))
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Waits (bounded) for the acknowledgements of what was sent, says goodbye, and returns the exit code.</summary>
+    private async Task<int> LeaveAsync(Task connectionLoop)
+    {
+        Connection? connection;
+        Task acknowledged;
+        lock (_gate)
+        {
+            connection = _connection;
+            _allAcknowledged = _sends.Count == 0 ? null : new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            acknowledged = _allAcknowledged?.Task ?? Task.CompletedTask;
+        }
+
+        if (connection is null)
+        {
+            // Offline: stop trying to reconnect.
+            lock (_gate)
+            {
+                _quitting = true;
+            }
+
+            await _stopping.CancelAsync();
+            await connectionLoop.WaitAsync(ReplyTimeout, settings.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            view.Print($"* left while offline from {settings.Target}");
+            return 1;
+        }
+
+        await acknowledged.WaitAsync(AckTimeout, settings.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lock (_gate)
+        {
+            _quitting = true;
+            foreach (PendingSend send in _sends)
+            {
+                view.Print($"! not confirmed within {AckTimeout.TotalSeconds:0} s (it may or may not be stored): [#{ChatView.Printable(send.Room)}] {ChatView.Printable(send.Content)}");
+                _undelivered++;
+            }
+
+            _sends.Clear();
+            Send(connection, new { _ct = "quit" });
+        }
+
+        await connectionLoop.WaitAsync(ReplyTimeout, settings.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _stopping.CancelAsync();
+        await connection.CloseAsync();
+        lock (_gate)
+        {
+            return _undelivered == 0 ? 0 : 1;
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    /// <summary>The prompt: the current room, and whether the client is offline.</summary>
+    private string Prompt() =>
+        (_connection is null ? "(offline) " : "") + (_room is null ? "> " : $"#{ChatView.Printable(_room)}> ");
+
+    /// <summary>Sends one command; Queued unless the connection is closing (or its queue overflowed).</summary>
+    private static SendStatus Send(Connection connection, object command) => connection.Send(JsonSerializer.SerializeToUtf8Bytes(command));
+}
