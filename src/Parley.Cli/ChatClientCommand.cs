@@ -8,8 +8,10 @@ namespace Parley.Cli;
 /// <summary><c>parley chat</c>: a terminal client for <c>parley serve</c>.</summary>
 internal static class ChatClientCommand
 {
-    /// <summary>Longest line accepted from the server: well above its own 28 KiB default line limit.</summary>
-    private const int MaxEventBytes = 1024 * 1024;
+    /// <summary>Longest line accepted from the server. A server's events are at most its
+    /// MaxEventBytes (1 MiB by default, more when it allows longer messages); this client trusts
+    /// the server it chose, so it takes up to 16 MiB.</summary>
+    private const int MaxEventBytes = 16 * 1024 * 1024;
 
     public static Command Create()
     {
