@@ -6,6 +6,9 @@ public static class ChatLimits
     /// <summary>Default longest room or user name, in characters.</summary>
     public const int DefaultMaxNameLength = 32;
 
+    /// <summary>The longest room description, in characters: one room always fits a page of the room list.</summary>
+    public const int MaxDescriptionLength = 1024;
+
     /// <summary>Why <paramref name="name"/> is not a valid room or user name, or null when it is:
     /// 1 to <paramref name="maxLength"/> characters, letters, digits and <c>-_.</c> only.</summary>
     public static string? NameProblem(string name, int maxLength)

@@ -32,7 +32,7 @@ public sealed partial class ChatServer
                 string user = NewUserId();
                 TryAddUserSession(user);
                 session.User = user;
-                connection.Send(Events.LoginSuccessful(session.Id, user, _roomList));
+                connection.Send(Events.LoginSuccessful(session.Id, user, _roomList, _options.EffectiveMaxEventBytes));
                 Log.SessionStarted(_logger, session.Id, user, connection.RemoteEndPoint);
             }
 
@@ -156,7 +156,10 @@ public sealed partial class ChatServer
             return true;
         }
 
-        Log.TooManyErrors(_logger, session.Id, session.Connection.RemoteEndPoint, _options.MaxErrorsPerMinute, error.Code);
+        if (_logLimiter.TryTake(out long heldBack))
+        {
+            Log.TooManyErrors(_logger, session.Id, session.Connection.RemoteEndPoint, _options.MaxErrorsPerMinute, error.Code, heldBack);
+        }
         session.Connection.Send(Events.Error(new CommandError(ErrorCodes.TooManyErrors, $"more than {_options.MaxErrorsPerMinute} refused commands in a minute; closing")));
         await session.Connection.CloseAsync(CloseReason.ProtocolError).ConfigureAwait(false);
         return false;
@@ -193,7 +196,7 @@ public sealed partial class ChatServer
             case CommandType.SendMessage:
                 return await SendMessageAsync(session, command, cancellationToken).ConfigureAwait(false);
             case CommandType.ListRooms:
-                return Reply(session, Events.Rooms(_roomList));
+                return ListRooms(session, command);
             case CommandType.ListUsers:
                 return ListUsers(session, command);
             case CommandType.History:
@@ -231,7 +234,10 @@ public sealed partial class ChatServer
         if (_throttle.IsThrottled(address, name))
         {
             ChatMetrics.LoginFailures.Add(1);
-            Log.LoginThrottled(_logger, session.Id, name, session.Connection.RemoteEndPoint);
+            if (_logLimiter.TryTake(out long suppressed))
+            {
+                Log.LoginThrottled(_logger, session.Id, name, session.Connection.RemoteEndPoint, suppressed);
+            }
             return new CommandError(ErrorCodes.Throttled, $"too many failed logins for {name} from your address; try again later", command.Tag);
         }
 
@@ -248,7 +254,10 @@ public sealed partial class ChatServer
         {
             _throttle.RecordFailure(address, name);
             ChatMetrics.LoginFailures.Add(1);
-            Log.LoginFailed(_logger, session.Id, name, session.Connection.RemoteEndPoint);
+            if (_logLimiter.TryTake(out long suppressed))
+            {
+                Log.LoginFailed(_logger, session.Id, name, session.Connection.RemoteEndPoint, suppressed);
+            }
             await Task.Delay(FailedLoginDelay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
             return new CommandError(ErrorCodes.LoginFailed, "wrong user name or password", command.Tag);
         }
@@ -260,7 +269,7 @@ public sealed partial class ChatServer
         }
 
         session.User = name;
-        session.Connection.Send(Events.LoginSuccessful(session.Id, name, _roomList));
+        session.Connection.Send(Events.LoginSuccessful(session.Id, name, _roomList, _options.EffectiveMaxEventBytes));
         Log.SessionStarted(_logger, session.Id, name, session.Connection.RemoteEndPoint);
         return null;
     }
@@ -346,6 +355,19 @@ public sealed partial class ChatServer
         int budget = _options.EffectiveMaxEventBytes - Events.HistoryEnvelope(room.Name);
         List<HistoryEntry> page = room.History(command.Before ?? long.MaxValue, limit, budget, out bool more);
         session.Connection.Send(Events.History(room.Name, page, more));
+        return null;
+    }
+
+    private CommandError? ListRooms(Session session, ChatCommand command)
+    {
+        // In the rooms file's order: a page starts after the room the client last saw.
+        int start = 0;
+        if (command.After is { } after && _rooms.TryGetValue(after, out Room? last))
+        {
+            start = Array.IndexOf(_roomList, last) + 1;
+        }
+
+        session.Connection.Send(Events.Rooms(_roomList, start, _options.EffectiveMaxEventBytes));
         return null;
     }
 

@@ -39,7 +39,6 @@ public sealed partial class ChatServer : IAsyncDisposable
         Framer = framer;
         _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom))];
         _rooms = _roomList.ToFrozenDictionary(r => r.Name, StringComparer.Ordinal);
-        CheckRoomListFits(options, _roomList);
         _logLimiter = new LogRateLimiter(options.TimeProvider);
         _throttle = new LoginThrottle(options.MaxFailedLogins, options.LoginThrottleWindow, options.TimeProvider);
         DataFolder.Create(options.DataDirectory);
@@ -118,20 +117,6 @@ public sealed partial class ChatServer : IAsyncDisposable
 
     /// <summary>Stores what is pending and closes the journal. Sessions should be closed first.</summary>
     public ValueTask DisposeAsync() => _journal.DisposeAsync();
-
-    /// <summary>The room list goes whole into <c>login_successful</c> and <c>rooms</c>: it must fit one event line.</summary>
-    private static void CheckRoomListFits(ChatServerOptions options, Room[] rooms)
-    {
-        // Member counts are written as 0 here; up to ten digits each, plus the login fields.
-        long size = Events.Rooms(rooms).Length + (10L * rooms.Length) + 256 + (2 * 6 * options.MaxNameLength);
-        if (size > options.EffectiveMaxEventBytes)
-        {
-            throw new ArgumentException(
-                $"The list of {rooms.Length} rooms takes {size} bytes, more than the {options.EffectiveMaxEventBytes} bytes an event may hold " +
-                "(it is sent whole at login): use fewer rooms or shorter descriptions, or raise MaxEventBytes.",
-                nameof(options));
-        }
-    }
 
     private void Replay(in JournalRecord record)
     {

@@ -90,14 +90,15 @@ public sealed class ChatServerOptions
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>
-    /// The longest event line the server sends, in bytes. Default 1 MiB, raised to fit the
-    /// largest <c>user_message</c> when <see cref="MaxMessageBytes"/> needs more. Replies built
-    /// from many users' data are cut to fit it by construction: <c>history</c> pages by bytes as
-    /// well as count (with <c>more</c>), member lists carry <c>more</c> and the total <c>n</c>
-    /// (and <c>list_users</c> pages with <c>after</c>), and a room list that cannot fit stops the
-    /// server at start. Clients must accept lines this long.
+    /// The longest event line the server sends, in bytes. Default 256 KiB, raised to fit the
+    /// largest <c>user_message</c> when <see cref="MaxMessageBytes"/> needs more; at least 64 KiB.
+    /// Replies built from many users' data are cut to fit it by construction: <c>history</c>
+    /// pages by bytes as well as count (with <c>more</c>), room and member lists carry
+    /// <c>more</c> and the total <c>n</c> (<c>list_rooms</c> and <c>list_users</c> page with
+    /// <c>after</c>). Well under the send queue limit, so a reply never makes a reader that
+    /// keeps up look like a slow consumer. Clients must accept lines this long.
     /// </summary>
-    public int MaxEventBytes { get; set; } = 1024 * 1024;
+    public int MaxEventBytes { get; set; } = 256 * 1024;
 
     /// <summary>The longest command line a client may send: a JSON-escaped message of
     /// <see cref="MaxMessageBytes"/> plus the command around it.</summary>
@@ -139,7 +140,7 @@ public sealed class ChatServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentLoginChecks, 1, nameof(MaxConcurrentLoginChecks));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxQueuedLoginChecks, nameof(MaxQueuedLoginChecks));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxLoginChecksPerAddress, 1, nameof(MaxLoginChecksPerAddress));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxEventBytes, 16 * 1024, nameof(MaxEventBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxEventBytes, 64 * 1024, nameof(MaxEventBytes));
         if (LoginTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(LoginTimeout), LoginTimeout, "LoginTimeout must be positive.");
@@ -149,6 +150,11 @@ public sealed class ChatServerOptions
             if (ChatLimits.NameProblem(room.Name, MaxNameLength) is { } problem)
             {
                 throw new ArgumentException($"Room name \"{room.Name}\" {problem}.", nameof(Rooms));
+            }
+
+            if (room.Description.Length > ChatLimits.MaxDescriptionLength)
+            {
+                throw new ArgumentException($"The description of room \"{room.Name}\" is longer than {ChatLimits.MaxDescriptionLength} characters.", nameof(Rooms));
             }
         }
     }

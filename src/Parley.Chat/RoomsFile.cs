@@ -116,6 +116,11 @@ public static class RoomsFile
                     throw Error(source, json, objectStart, $"room \"{name}\" is listed twice");
                 }
 
+                if (description?.Length > ChatLimits.MaxDescriptionLength)
+                {
+                    throw Error(source, json, objectStart, $"the description of room \"{name}\" is longer than {ChatLimits.MaxDescriptionLength} characters");
+                }
+
                 rooms.Add(new RoomDefinition(name, description ?? ""));
             }
 

@@ -131,7 +131,7 @@ public class HostileInputTests
         (TestClient client, _) = await LoggedInAsync(harness);
         client.Send("""{"_ct":"join_room","r":"general"}""");
         await client.WaitForAsync("room_participation");
-        var sent = new List<long>();
+        var sent = new List<long>(); // ~8 KiB each in an event: several 64 KiB pages
         for (int i = 0; i < 40; i++)
         {
             // Escaped quotes: each message costs about 2 × 4 KiB in an event, so 40 need several pages.
@@ -164,38 +164,81 @@ public class HostileInputTests
     }
 
     [Fact]
-    public async Task A_crowded_room_cuts_its_member_list_with_more_and_a_count_and_list_users_pages_through_it()
+    public void A_member_list_is_cut_to_fit_the_event_limit_and_pages_from_any_start_cover_it_all()
     {
-        // The smallest event limit (about 17 KiB with 100-byte messages) is cut by ~1100 generated names.
-        await using var harness = ChatHarness.Start(o => { o.MaxEventBytes = 16 * 1024; o.MaxMessageBytes = 100; });
-        const int Crowd = 1200;
-        var users = new List<string>();
-        for (int i = 0; i < Crowd; i++)
+        // Names of up to 32 characters, some needing escapes and multi-byte UTF-8.
+        string[] names = [.. Enumerable.Range(0, 20_000).Select(i => i % 7 == 0 ? $"ü-{i:D6}-ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ" : $"user-{i:D8}").Order(StringComparer.Ordinal)];
+        const int Limit = 64 * 1024;
+        var listed = new List<string>();
+        int start = 0;
+        int pages = 0;
+        while (true)
         {
-            // Members that do not read: the server's sends to them wait in their queues.
-            TestClient member = harness.Connect(o => o.MaxSendQueueBytes = 1024 * 1024);
-            JsonElement login = await member.ExpectAsync("login_successful");
-            users.Add(login.GetProperty("u").GetString()!);
+            byte[] line = Events.RoomUsers("general", names, start, Limit).ToArray();
+            Assert.InRange(line.Length, 1, Limit);
+            pages++;
+            using JsonDocument page = JsonDocument.Parse(line);
+            string[] users = [.. page.RootElement.GetProperty("us").EnumerateArray().Select(u => u.GetString()!)];
+            Assert.NotEmpty(users);
+            Assert.Equal(names.Length, page.RootElement.GetProperty("n").GetInt32());
+            listed.AddRange(users);
+            start += users.Length;
+            if (!page.RootElement.GetProperty("more").GetBoolean())
+            {
+                break;
+            }
+        }
+
+        Assert.True(pages > 3, $"{pages} pages");
+        Assert.Equal(names, listed);
+    }
+
+    [Fact]
+    public async Task Join_reports_the_member_count_and_list_users_pages_after_a_name()
+    {
+        await using var harness = ChatHarness.Start();
+        var users = new List<string>();
+        for (int i = 0; i < 60; i++)
+        {
+            (TestClient member, string user) = await LoggedInAsync(harness);
             member.Send("""{"_ct":"join_room","r":"general"}""");
             await member.ExpectAsync("user_joined_room");
-            await member.ExpectAsync("room_participation");
+            users.Add(user);
         }
 
         (TestClient late, string lateUser) = await LoggedInAsync(harness);
         users.Add(lateUser);
+        users.Sort(StringComparer.Ordinal);
         late.Send("""{"_ct":"join_room","r":"general"}""");
         JsonElement joined = await late.ExpectAsync("user_joined_room");
-        Assert.True(joined.GetProperty("more").GetBoolean(), $"{joined.GetProperty("us").GetArrayLength()} users, n = {joined.GetProperty("n")}");
-        Assert.Equal(Crowd + 1, joined.GetProperty("n").GetInt32());
-        Assert.InRange(joined.GetProperty("us").GetArrayLength(), 1, Crowd);
+        Assert.False(joined.GetProperty("more").GetBoolean());
+        Assert.Equal(61, joined.GetProperty("n").GetInt32());
+        Assert.Equal(users, joined.GetProperty("us").EnumerateArray().Select(u => u.GetString()));
+
+        late.Send($$"""{"_ct":"list_users","r":"general","after":"{{users[29]}}"}""");
+        JsonElement page = await late.WaitForAsync("room_users");
+        Assert.Equal(users.Skip(30), page.GetProperty("us").EnumerateArray().Select(u => u.GetString()));
+        Assert.False(page.GetProperty("more").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Ten_thousand_rooms_are_cut_to_fit_the_login_reply_and_list_rooms_pages_through_them_all()
+    {
+        var rooms = Enumerable.Range(0, 10_000).Select(i => new RoomDefinition($"room-{i}", $"Room number {i}, for talking about topic {i}")).ToArray();
+        await using var harness = ChatHarness.Start(o => o.Rooms = rooms);
+        TestClient client = harness.Connect();
+        JsonElement login = await client.ExpectAsync("login_successful");
+        Assert.True(login.GetProperty("more").GetBoolean());
+        Assert.Equal(10_000, login.GetProperty("n").GetInt32());
+        Assert.InRange(login.GetProperty("rs").GetArrayLength(), 1000, 9_999);
 
         var listed = new List<string>();
         string? after = null;
         while (true)
         {
-            late.Send(after is null ? """{"_ct":"list_users","r":"general"}""" : $$"""{"_ct":"list_users","r":"general","after":"{{after}}"}""");
-            JsonElement page = await late.WaitForAsync("room_users");
-            listed.AddRange(page.GetProperty("us").EnumerateArray().Select(u => u.GetString()!));
+            client.Send(after is null ? """{"_ct":"list_rooms"}""" : $$"""{"_ct":"list_rooms","after":"{{after}}"}""");
+            JsonElement page = await client.ExpectAsync("rooms");
+            listed.AddRange(page.GetProperty("rs").EnumerateArray().Select(r => r.GetProperty("n").GetString()!));
             if (!page.GetProperty("more").GetBoolean())
             {
                 break;
@@ -204,30 +247,16 @@ public class HostileInputTests
             after = listed[^1];
         }
 
-        Assert.Equal(users.Order(StringComparer.Ordinal), listed);
+        Assert.Equal(rooms.Select(r => r.Name), listed);
     }
 
     [Fact]
-    public async Task Ten_thousand_rooms_fit_the_login_reply()
+    public void A_room_description_longer_than_the_limit_is_refused_with_the_reason()
     {
-        var rooms = Enumerable.Range(0, 10_000).Select(i => new RoomDefinition($"room-{i}", $"Room number {i}, for talking about topic {i}")).ToArray();
-        await using var harness = ChatHarness.Start(o => o.Rooms = rooms);
-        TestClient client = harness.Connect();
-        JsonElement login = await client.ExpectAsync("login_successful");
-        Assert.Equal(10_000, login.GetProperty("rs").GetArrayLength());
-        client.Send("""{"_ct":"list_rooms"}""");
-        Assert.Equal(10_000, (await client.ExpectAsync("rooms")).GetProperty("rs").GetArrayLength());
-    }
-
-    [Fact]
-    public void A_room_list_too_large_for_one_event_is_refused_at_start_with_the_reason()
-    {
-        string description = new('d', 2000);
-        var rooms = Enumerable.Range(0, 1000).Select(i => new RoomDefinition($"room-{i}", description)).ToArray();
+        var rooms = new[] { new RoomDefinition("long", new string('d', ChatLimits.MaxDescriptionLength + 1)) };
         string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
         var error = Assert.Throws<ArgumentException>(() => ChatServer.Open(new ChatServerOptions { DataDirectory = directory, Rooms = rooms }));
-        Assert.Contains("1000 rooms", error.Message, StringComparison.Ordinal);
-        Assert.Contains("MaxEventBytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("longer than 1024 characters", error.Message, StringComparison.Ordinal);
     }
 }
 

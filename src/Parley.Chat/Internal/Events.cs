@@ -26,12 +26,13 @@ internal static class Events
     [ThreadStatic]
     private static Utf8JsonWriter? t_measureWriter;
 
-    public static ReadOnlySpan<byte> LoginSuccessful(string session, string user, IEnumerable<Room> rooms)
+    /// <summary>The greeting, with as much of the room list as fits <paramref name="maxBytes"/> (<c>more</c>, <c>n</c>).</summary>
+    public static ReadOnlySpan<byte> LoginSuccessful(string session, string user, IReadOnlyList<Room> rooms, int maxBytes)
     {
         Utf8JsonWriter w = Begin("login_successful");
         w.WriteString("s"u8, session);
         w.WriteString("u"u8, user);
-        WriteRooms(w, rooms, withUserCounts: false);
+        WriteRooms(w, rooms, 0, withUserCounts: false, maxBytes);
         return End(w);
     }
 
@@ -72,18 +73,27 @@ internal static class Events
         return End(w);
     }
 
-    public static ReadOnlySpan<byte> Rooms(IEnumerable<Room> rooms)
+    /// <summary>A page of the room list from index <paramref name="start"/>, cut to fit <paramref name="maxBytes"/>.</summary>
+    public static ReadOnlySpan<byte> Rooms(IReadOnlyList<Room> rooms, int start, int maxBytes)
     {
         Utf8JsonWriter w = Begin("rooms");
-        WriteRooms(w, rooms, withUserCounts: true);
+        WriteRooms(w, rooms, start, withUserCounts: true, maxBytes);
         return End(w);
     }
 
-    private static void WriteRooms(Utf8JsonWriter w, IEnumerable<Room> rooms, bool withUserCounts)
+    private static void WriteRooms(Utf8JsonWriter w, IReadOnlyList<Room> rooms, int start, bool withUserCounts, int maxBytes)
     {
         w.WriteStartArray("rs"u8);
-        foreach (Room room in rooms)
+        int i = start;
+        for (; i < rooms.Count; i++)
         {
+            // The most this entry can take: every character escaped, the keys, a ten-digit count.
+            Room room = rooms[i];
+            if (w.BytesCommitted + w.BytesPending + ((room.Name.Length + room.Description.Length) * 6) + 32 + TailReserve > maxBytes)
+            {
+                break;
+            }
+
             w.WriteStartObject();
             w.WriteString("n"u8, room.Name);
             w.WriteString("d"u8, room.Description);
@@ -96,6 +106,8 @@ internal static class Events
         }
 
         w.WriteEndArray();
+        w.WriteBoolean("more"u8, i < rooms.Count);
+        w.WriteNumber("n"u8, rooms.Count);
     }
 
     /// <summary>A page of a member list (sorted), from index <paramref name="start"/>, cut to fit <paramref name="maxBytes"/>.</summary>

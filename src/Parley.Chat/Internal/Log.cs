@@ -12,14 +12,15 @@ internal static partial class Log
     [LoggerMessage(601, LogLevel.Information, "Session {Session} of {User} ended: {Reason}")]
     public static partial void SessionEnded(ILogger logger, string session, string user, CloseReason reason);
 
-    [LoggerMessage(602, LogLevel.Warning, "Session {Session} from {Remote}: login as {User} failed")]
-    public static partial void LoginFailed(ILogger logger, string session, string user, EndPoint? remote);
+    // Lines a peer can provoke pass the server's log budget; {Suppressed} counts those held back before each.
+    [LoggerMessage(602, LogLevel.Warning, "Session {Session} from {Remote}: login as {User} failed ({Suppressed} lines held back before this one)")]
+    public static partial void LoginFailed(ILogger logger, string session, string user, EndPoint? remote, long suppressed);
 
-    [LoggerMessage(603, LogLevel.Warning, "Session {Session} from {Remote}: login as {User} throttled after repeated failures")]
-    public static partial void LoginThrottled(ILogger logger, string session, string user, EndPoint? remote);
+    [LoggerMessage(603, LogLevel.Warning, "Session {Session} from {Remote}: login as {User} throttled after repeated failures ({Suppressed} lines held back before this one)")]
+    public static partial void LoginThrottled(ILogger logger, string session, string user, EndPoint? remote, long suppressed);
 
-    [LoggerMessage(604, LogLevel.Warning, "Session {Session} from {Remote}: closed, too many errors (more than {Limit} a minute; last {Code})")]
-    public static partial void TooManyErrors(ILogger logger, string session, EndPoint? remote, int limit, string code);
+    [LoggerMessage(604, LogLevel.Warning, "Session {Session} from {Remote}: closed, too many errors (more than {Limit} a minute; last {Code}) ({Suppressed} lines held back before this one)")]
+    public static partial void TooManyErrors(ILogger logger, string session, EndPoint? remote, int limit, string code, long suppressed);
 
     [LoggerMessage(605, LogLevel.Error, "Session {Session}: a message could not be stored")]
     public static partial void StoreFailed(ILogger logger, string session, Exception exception);

@@ -19,6 +19,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Chat());
         command.Subcommands.Add(UdpBenchCommand.Create());
         command.Subcommands.Add(IpcBenchCommand.Create());
+        command.Subcommands.Add(AbuseBenchCommand.Create());
         return command;
     }
 

@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Parley.Cli.Bench;
+
+/// <summary><c>parley bench abuse</c>: a chat server under every kind of abuse at once, and an honest client's view of it.</summary>
+internal static class AbuseBenchCommand
+{
+    public static Command Create()
+    {
+        var duration = new Option<double>("--duration", "-d") { Description = "Seconds of abuse.", DefaultValueFactory = _ => 60 };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds of quiet first (the idle memory figure is taken at its end).", DefaultValueFactory = _ => 10 };
+        var after = new Option<double>("--after") { Description = "Seconds of quiet after the abuse (the 'after' memory figure is taken at its end).", DefaultValueFactory = _ => 60 };
+        var interval = new Option<int>("--interval-ms") { Description = "Milliseconds between the honest client's messages.", DefaultValueFactory = _ => 20 };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        foreach (Option<double> seconds in new[] { duration, warmup, after })
+        {
+            seconds.Validators.Add(result =>
+            {
+                double value = result.GetValueOrDefault<double>();
+                if (!(value > 0 && value <= 3600))
+                {
+                    result.AddError($"{result.Option.Name} must be more than 0 and at most 3600 seconds.");
+                }
+            });
+        }
+
+        interval.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 10_000)
+            {
+                result.AddError("--interval-ms must be from 1 to 10000.");
+            }
+        });
+
+        var command = new Command(
+            "abuse",
+            "Start 'parley serve' (login required) and attack it from 127.0.0.3-10 with invalid UTF-8 floods, slow-loris and trickled lines, silent connections, " +
+            "password spraying and huge history requests, all at once, while an honest client from 127.0.0.2 chats: its ack latency and the server's memory, before, during and after.")
+        {
+            duration, warmup, after, interval, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = new AbuseSettings(
+                TimeSpan.FromSeconds(parse.GetValue(warmup)),
+                TimeSpan.FromSeconds(parse.GetValue(duration)),
+                TimeSpan.FromSeconds(parse.GetValue(after)),
+                TimeSpan.FromMilliseconds(parse.GetValue(interval)));
+            return await RunAsync(settings, parse.GetValue(json), cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(AbuseSettings settings, bool json, CancellationToken cancellationToken)
+    {
+        IAnsiConsole console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        FileLimits.Raise(4096);
+        string data = Path.Combine(Path.GetTempPath(), "parley-abuse-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            AbuseWorkload.CreateUsers(data);
+            await using ServerUnderTest server = await ServerUnderTest.StartAsync(
+                ["serve", "--port", "0", "--data", data, "--auth", "required", "--log-level", "Warning", "--summary-interval", "3600"],
+                target: null,
+                serverPid: null,
+                tls: false,
+                cancellationToken);
+            var workload = new AbuseWorkload(server.EndPoint, settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"));
+            AbuseResult result = await workload.RunAsync(server.Sampler, cancellationToken);
+            Report(result, console, json);
+            if (result.HonestDisconnected || result.Acknowledged == 0)
+            {
+                await Console.Error.WriteLineAsync("parley bench abuse: the honest client was cut off (or got no acknowledgement): the server did not keep serving it.");
+                return 1;
+            }
+
+            return 0;
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(data, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a temporary folder.
+            }
+        }
+    }
+
+    private static double Ms(long microseconds) => microseconds / 1000.0;
+
+    private static void Report(AbuseResult r, IAnsiConsole console, bool json)
+    {
+        double afterVsIdle = r.IdleRssMb > 0 ? 100.0 * (r.AfterRssMb - r.IdleRssMb) / r.IdleRssMb : 0;
+        if (json)
+        {
+            var document = new Dictionary<string, object>
+            {
+                ["quiet_p50_ms"] = Ms(r.Quiet.Percentile(50)),
+                ["quiet_p99_ms"] = Ms(r.Quiet.Percentile(99)),
+                ["abuse_p50_ms"] = Ms(r.UnderAbuse.Percentile(50)),
+                ["abuse_p99_ms"] = Ms(r.UnderAbuse.Percentile(99)),
+                ["abuse_max_ms"] = Ms(r.UnderAbuse.Max),
+                ["after_p99_ms"] = Ms(r.After.Percentile(99)),
+                ["sent"] = r.Sent,
+                ["acknowledged"] = r.Acknowledged,
+                ["honest_disconnected"] = r.HonestDisconnected,
+                ["idle_rss_mb"] = Math.Round(r.IdleRssMb, 1),
+                ["peak_rss_mb"] = Math.Round(r.PeakRssMb, 1),
+                ["after_rss_mb"] = Math.Round(r.AfterRssMb, 1),
+                ["after_vs_idle_percent"] = Math.Round(afterVsIdle, 1),
+                ["attack_connections"] = r.AttackConnections,
+                ["attack_connections_closed_by_server"] = r.AttackerClosures,
+            };
+            Console.WriteLine(JsonSerializer.Serialize(document));
+            return;
+        }
+
+        var table = new Table().AddColumn("").AddColumn(new TableColumn("quiet").RightAligned()).AddColumn(new TableColumn("under abuse").RightAligned()).AddColumn(new TableColumn("after").RightAligned());
+        table.AddRow("honest ack p50 (ms)", F(Ms(r.Quiet.Percentile(50))), F(Ms(r.UnderAbuse.Percentile(50))), F(Ms(r.After.Percentile(50))));
+        table.AddRow("honest ack p99 (ms)", F(Ms(r.Quiet.Percentile(99))), F(Ms(r.UnderAbuse.Percentile(99))), F(Ms(r.After.Percentile(99))));
+        table.AddRow("honest ack max (ms)", F(Ms(r.Quiet.Max)), F(Ms(r.UnderAbuse.Max)), F(Ms(r.After.Max)));
+        table.AddRow("server RSS (MB)", F(r.IdleRssMb), F(r.PeakRssMb) + " peak", F(r.AfterRssMb) + $" ({afterVsIdle:+0.0;-0.0} %)");
+        console.Write(table);
+        console.MarkupLineInterpolated($"honest messages: {r.Sent} sent, {r.Acknowledged} acknowledged{(r.HonestDisconnected ? ", DISCONNECTED" : string.Empty)}; attack connections: {r.AttackConnections}, closed by the server: {r.AttackerClosures}");
+    }
+
+    private static string F(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
+}
