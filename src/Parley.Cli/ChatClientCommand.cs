@@ -13,7 +13,7 @@ internal static class ChatClientCommand
     public static Command Create()
     {
         var host = new Option<string>("--host") { Description = "Server address.", DefaultValueFactory = _ => "127.0.0.1" };
-        var port = new Option<int>("--port", "-p") { Description = "Server port.", DefaultValueFactory = _ => 8080 };
+        Option<int> port = new Option<int>("--port", "-p") { Description = "Server port (1 to 65535).", DefaultValueFactory = _ => 8080 }.Range(1, IPEndPoint.MaxPort, "");
         var user = new Option<string?>("--user", "-u") { Description = "User name, for a server that requires login (asked for when missing)." };
         var tls = new Option<bool>("--tls") { Description = "Connect with TLS (the server runs with --tls-cert); its certificate must be trusted and name --host." };
         var insecure = new Option<bool>("--insecure") { Description = "With --tls: accept any server certificate (a self-signed development one). Never in production." };
