@@ -275,8 +275,9 @@ internal sealed class ChatClientSession(Connection connection, string? user, boo
     {
         lock (_console)
         {
-            if (piped)
+            if (piped || Console.IsOutputRedirected)
             {
+                // No terminal to redraw on: plain lines, no escape codes.
                 Console.Out.WriteLine(text);
                 Console.Out.Flush();
                 return;

@@ -126,6 +126,7 @@ internal static class CommonOptions
             {
                 console.SingleLine = true;
                 console.TimestampFormat = "HH:mm:ss.fff ";
+                console.ColorBehavior = Terminal.LoggerColors;
             }));
 
     /// <summary>Server TLS: <c>--tls-cert FILE</c> (PFX or PEM), <c>--tls-key FILE</c> (PEM key, when separate), <c>--tls-password</c> (PFX).</summary>

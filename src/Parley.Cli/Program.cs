@@ -3,6 +3,9 @@ using Parley.Cli;
 
 RootCommand root = ParleyCommand.Create();
 
+// Every AnsiConsole.Console use (prompts, tables) follows the same rule: no escape codes unless a terminal, and none with NO_COLOR.
+Spectre.Console.AnsiConsole.Console = Terminal.Create();
+
 // Ctrl-C / SIGTERM cancel the command's token; give the server time to flush and close.
 var configuration = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15) };
 return await root.Parse(args).InvokeAsync(configuration);

@@ -127,9 +127,7 @@ internal static class BenchCommand
 
     private static async Task<int> RunAsync(string workload, BenchSettings settings, CancellationToken cancellationToken, ChatBenchSettings? chat = null, string durability = "batch")
     {
-        IAnsiConsole console = settings.Json
-            ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
-            : AnsiConsole.Console;
+        IAnsiConsole console = Terminal.Create(standardError: settings.Json);
 
         // Each client is one socket here and one in the server: ask for room for both, and say so when refused.
         long wanted = settings.Clients + 64L;
@@ -172,10 +170,24 @@ internal static class BenchCommand
             }
             catch (InvalidOperationException ex)
             {
-                // Clients could not connect (refused, TLS rejected, …): say so, no stack trace.
-                console.MarkupLineInterpolated($"[red]parley bench: {ex.Message}[/]");
+                // Clients could not connect (refused, TLS rejected, …) or nothing came back: say so, no stack trace.
+                Fail(console, ex.Message);
                 return 1;
             }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+            {
+                // A send failed: the server closed the connection under us (a refused handshake, an undecodable message).
+                Fail(console, $"the server closed the connection ({ex.Message}): {server.Hint(workload)}");
+                return 1;
+            }
+
+            if (result.Delivered == 0)
+            {
+                // A run in which nothing arrived measured nothing: an error, not "0 msg/s".
+                Fail(console, server.NothingCameBack(workload));
+                return 1;
+            }
+
             double wall = System.Diagnostics.Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
             TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
             result = result with { BenchCpuPct = Math.Round(100 * cpu.TotalSeconds / wall, 1) };
@@ -195,6 +207,17 @@ internal static class BenchCommand
                 Directory.Delete(dataDirectory, recursive: true);
             }
         }
+    }
+
+    /// <summary>Reports why the run failed, on a line of its own (after a live progress line on a terminal).</summary>
+    private static void Fail(IAnsiConsole console, string message)
+    {
+        if (console.Profile.Capabilities.Interactive)
+        {
+            console.WriteLine();
+        }
+
+        console.MarkupLineInterpolated($"[red]parley bench: {message}[/]");
     }
 
     internal static ServerStats? ServerStats(ServerUnderTest server)

@@ -99,7 +99,7 @@ internal static class IpcBenchCommand
     }
 
     private static IAnsiConsole OutputConsole(bool json) =>
-        json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        Terminal.Create(standardError: json);
 
     private static async Task PrintAsync(IAnsiConsole console, JsonObject report, bool json)
     {

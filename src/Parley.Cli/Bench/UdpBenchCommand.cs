@@ -93,7 +93,7 @@ internal static class UdpBenchCommand
 
     private static async Task<int> RunAsync(UdpBenchSettings settings, List<double> curve, bool json, CancellationToken cancellationToken)
     {
-        IAnsiConsole console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        IAnsiConsole console = Terminal.Create(standardError: json);
         void Progress(string text) => console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
         UdpRunResult main;
         var points = new List<(double Offered, UdpRunResult Result)>();
