@@ -12,7 +12,7 @@ internal static class CertCommand
     {
         var output = new Option<string>("--out", "-o") { Description = "PFX file to write.", DefaultValueFactory = _ => "dev.pfx" };
         var host = new Option<string[]>("--host") { Description = "Host names and IP addresses the certificate is for.", DefaultValueFactory = _ => ["localhost", "127.0.0.1", "::1"], AllowMultipleArgumentsPerToken = true };
-        var days = new Option<int>("--days") { Description = "Days it stays valid.", DefaultValueFactory = _ => 365 };
+        Option<int> days = new Option<int>("--days") { Description = "Days it stays valid (1 to 36500).", DefaultValueFactory = _ => 365 }.Range(1, 36_500, "days");
         var password = new Option<string?>("--password") { Description = "PFX password (default: none)." };
         var create = new Command("create", "Write a self-signed certificate with its private key (for development: clients need --insecure or must trust it).") { output, host, days, password };
         create.SetAction(async (parse, cancellationToken) =>

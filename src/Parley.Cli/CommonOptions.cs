@@ -7,6 +7,15 @@ namespace Parley.Cli;
 /// <summary>Options every server command shares, and how they turn into library settings.</summary>
 internal static class CommonOptions
 {
+    /// <summary>The longest duration or interval an option takes, in seconds: one day.</summary>
+    public const double MaxSeconds = 86_400;
+
+    /// <summary>The most connections (or clients) an option takes: each is a file descriptor.</summary>
+    public const int MaxConnectionCount = 1_000_000;
+
+    /// <summary>The largest message size an option takes: 1 GiB (a frame is buffered whole).</summary>
+    public const int MaxMessageBytes = 1 << 30;
+
     public static Option<string> Host()
     {
         var option = new Option<string>("--host")
@@ -40,23 +49,12 @@ internal static class CommonOptions
         return option;
     }
 
-    public static Option<int> Port(int defaultPort)
+    /// <summary><c>--port</c> to listen on: 0 to 65535, 0 picking a free one.</summary>
+    public static Option<int> Port(int defaultPort) => new Option<int>("--port", "-p")
     {
-        var option = new Option<int>("--port", "-p")
-        {
-            Description = "TCP port; 0 picks a free one (printed at start).",
-            DefaultValueFactory = _ => defaultPort,
-        };
-        option.Validators.Add(result =>
-        {
-            int port = result.GetValueOrDefault<int>();
-            if (port is < IPEndPoint.MinPort or > IPEndPoint.MaxPort)
-            {
-                result.AddError($"--port: {port} is not a port number (0 to 65535).");
-            }
-        });
-        return option;
-    }
+        Description = "TCP port; 0 picks a free one (printed at start).",
+        DefaultValueFactory = _ => defaultPort,
+    }.Range(IPEndPoint.MinPort, IPEndPoint.MaxPort, "");
 
     public static Option<string> Framing()
     {
@@ -69,38 +67,27 @@ internal static class CommonOptions
         return option;
     }
 
-    public static Option<int?> MaxMessageSize()
+    public static Option<int?> MaxMessageSize() => new Option<int?>("--max-message-size")
     {
-        var option = new Option<int?>("--max-message-size")
-        {
-            Description = "Largest message in bytes; a peer sending more is disconnected (frame too large). Default: 1 MiB for length and raw framing, 64 KiB lines for line framing.",
-        };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is int size && size <= 0)
-            {
-                result.AddError($"--max-message-size: {size} must be positive.");
-            }
-        });
-        return option;
-    }
+        Description = "Largest message in bytes (1 to 1073741824); a peer sending more is disconnected (frame too large). Default: 1 MiB for length and raw framing, 64 KiB lines for line framing.",
+    }.Range(1, MaxMessageBytes, "bytes");
 
-    public static Option<double> IdleTimeout() => new("--idle-timeout")
+    public static Option<double> IdleTimeout() => new Option<double>("--idle-timeout")
     {
-        Description = "Seconds without any inbound byte before a peer counts as gone. Default: 30 for length framing (peers send keep-alives), 300 for line and raw.",
-    };
+        Description = "Seconds without any inbound byte before a peer counts as gone (more than 0, at most 86400). Default: 30 for length framing (peers send keep-alives), 300 for line and raw.",
+    }.Positive(MaxSeconds, "seconds");
 
-    public static Option<int> MaxConnections() => new("--max-connections")
+    public static Option<int> MaxConnections() => new Option<int>("--max-connections")
     {
-        Description = "Most connections open at once.",
+        Description = "Most connections open at once (1 to 1000000).",
         DefaultValueFactory = _ => 10_000,
-    };
+    }.Range(1, MaxConnectionCount, "");
 
-    public static Option<int> MaxConnectionsPerAddress() => new("--max-connections-per-address")
+    public static Option<int> MaxConnectionsPerAddress() => new Option<int>("--max-connections-per-address")
     {
-        Description = "Most connections open at once from one address (IPv4, or an IPv6 /64); one more gets a refusal and is closed. Raise it for load tests from one machine.",
+        Description = "Most connections open at once from one address, an IPv4 address or an IPv6 /64 (1 to 1000000); one more gets a refusal and is closed. Raise it for load tests from one machine.",
         DefaultValueFactory = _ => 256,
-    };
+    }.Range(1, MaxConnectionCount, "");
 
     public static Option<bool> SharePort() => new("--share-port")
     {
@@ -113,11 +100,11 @@ internal static class CommonOptions
         DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
     };
 
-    public static Option<double> SummaryInterval() => new("--summary-interval")
+    public static Option<double> SummaryInterval() => new Option<double>("--summary-interval")
     {
-        Description = "Seconds between summary lines (connections, messages, bytes).",
+        Description = "Seconds between summary lines (connections, messages, bytes): more than 0, at most 86400.",
         DefaultValueFactory = _ => 10,
-    };
+    }.Positive(MaxSeconds, "seconds");
 
     /// <summary>The address for a validated <c>--host</c> value.</summary>
     public static IPAddress ParseHost(string host) =>
@@ -150,6 +137,7 @@ internal static class CommonOptions
             {
                 console.SingleLine = true;
                 console.TimestampFormat = "HH:mm:ss.fff ";
+                console.ColorBehavior = Terminal.LoggerColors;
             }));
 
     /// <summary>Server TLS: <c>--tls-cert FILE</c> (PFX or PEM), <c>--tls-key FILE</c> (PEM key, when separate), <c>--tls-password</c> (PFX).</summary>

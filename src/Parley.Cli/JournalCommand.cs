@@ -13,7 +13,7 @@ internal static class JournalCommand
         var command = new Command("journal", "Read the chat server's message journal.");
         var data = new Option<string>("--data") { Description = "Data folder of the server.", DefaultValueFactory = _ => "parley-data" };
         var room = new Option<string?>("--room") { Description = "Only this room's messages." };
-        var from = new Option<long>("--from") { Description = "First record id to print.", DefaultValueFactory = _ => 1 };
+        Option<long> from = new Option<long>("--from") { Description = "First record id to print (record ids start at 1).", DefaultValueFactory = _ => 1 }.Range(1, long.MaxValue, "");
         var dump = new Command("dump", "Print every stored message: 'YYYY-MM-DD hh:mm:ss.ffffff -- #room user: text' (UTC), oldest first. Safe while the server runs.")
         {
             data, room, from,

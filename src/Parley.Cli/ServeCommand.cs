@@ -18,14 +18,19 @@ internal static partial class ServeCommand
         var auth = new Option<string>("--auth") { Description = "open: every connection gets a generated user at once. required: the first command must be login (users from 'parley users add').", DefaultValueFactory = _ => "open" };
         auth.AcceptOnlyFromAmong("open", "required");
         Option<string> durability = DurabilityOption();
-        var maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes; longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 };
+        Option<int> maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes (1 to 1048576); longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 }
+            .Range(1, 1024 * 1024, "bytes");
         Option<int> maxConnections = CommonOptions.MaxConnections();
         Option<int> maxPerAddress = CommonOptions.MaxConnectionsPerAddress();
         Option<bool> sharePort = CommonOptions.SharePort();
-        var loginTimeout = new Option<double>("--login-timeout") { Description = "Seconds a new connection has to log in (or, with --auth open, to send its first command) before it is closed.", DefaultValueFactory = _ => 30 };
-        var sendQueue = new Option<int>("--send-queue-kb") { Description = "Per-session send queue limit in KiB; a client that falls this far behind is disconnected as a slow consumer.", DefaultValueFactory = _ => 1024 };
-        var backlog = new Option<int>("--backlog") { Description = "Listen backlog: connections the OS holds before they are accepted (capped by net.core.somaxconn). A burst of clients larger than this waits for SYN retries (1 s).", DefaultValueFactory = _ => 4096 };
-        var commandRate = new Option<int>("--max-commands-per-second") { Description = "Commands per second per connection; past it the connection is read more slowly.", DefaultValueFactory = _ => 1000 };
+        Option<double> loginTimeout = new Option<double>("--login-timeout") { Description = "Seconds (more than 0, at most 86400) a new connection has to log in (or, with --auth open, to send its first command) before it is closed.", DefaultValueFactory = _ => 30 }
+            .Positive(CommonOptions.MaxSeconds, "seconds");
+        Option<int> sendQueue = new Option<int>("--send-queue-kb") { Description = "Per-session send queue limit in KiB (1 to 1048576); a client that falls this far behind is disconnected as a slow consumer.", DefaultValueFactory = _ => 1024 }
+            .Range(1, 1024 * 1024, "KiB");
+        Option<int> backlog = new Option<int>("--backlog") { Description = "Listen backlog (1 to 1000000): connections the OS holds before they are accepted (capped by net.core.somaxconn). A burst of clients larger than this waits for SYN retries (1 s).", DefaultValueFactory = _ => 4096 }
+            .Range(1, 1_000_000, "");
+        Option<int> commandRate = new Option<int>("--max-commands-per-second") { Description = "Commands per second per connection (1 to 1000000); past it the connection is read more slowly.", DefaultValueFactory = _ => 1000 }
+            .Range(1, 1_000_000, "");
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
         (Option<string?> tlsCert, Option<string?> tlsKey, Option<string?> tlsPassword) = CommonOptions.ServerTls();

@@ -31,7 +31,11 @@ public sealed partial class Connection
 
         // The receive loop may be parked on a full pipe that nobody reads any more.
         _input.Writer.CancelPendingFlush();
-        if (State == ConnectionState.Created)
+
+        // A connection that never started closes here, in one step that TryStart cannot
+        // interleave with: a check of State followed by FinalizeClose could let TryStart open
+        // it in between and its loops run on a connection already marked closed.
+        if (Interlocked.CompareExchange(ref _state, (int)ConnectionState.Closed, (int)ConnectionState.Created) == (int)ConnectionState.Created)
         {
             FinalizeClose();
         }
@@ -146,11 +150,14 @@ public sealed partial class Connection
 
         LeaveAllGroups();
 
-        bool wasStarted = Interlocked.Exchange(ref _state, (int)ConnectionState.Closed) != (int)ConnectionState.Created;
+        // Closed already only when Abort closed a connection that never started.
+        int previous = Interlocked.Exchange(ref _state, (int)ConnectionState.Closed);
+        bool wasStarted = previous is (int)ConnectionState.Open or (int)ConnectionState.Closing;
         _liveness?.Remove(this);
 
-        // Nobody is reading: complete the reader here so the pipe returns its segments.
-        if (Interlocked.Exchange(ref _readerClaimed, 1) == 0)
+        // Nobody is reading: complete the reader here so the pipe returns its segments. A
+        // handler that starts reading after this gets an ended stream, not an error.
+        if (Interlocked.CompareExchange(ref _reader, ReaderReleased, ReaderFree) == ReaderFree)
         {
             _input.Reader.Complete();
         }

@@ -16,13 +16,20 @@ public sealed partial class Connection
     /// you keep. The stream ends when the peer closes or the connection is closed; a protocol
     /// violation closes the connection and ends the stream (see <see cref="CloseReason"/>).
     /// </summary>
+    /// <remarks>A connection that closed before anything read it (a server stopped, or a peer gone,
+    /// while the handler was still starting) gives an empty stream: what arrived unread was
+    /// released with the connection.</remarks>
     /// <exception cref="InvalidOperationException">On the first <c>MoveNextAsync</c>: messages
     /// are already being read (by the server's or client's event pump, or another enumeration).</exception>
     public async IAsyncEnumerable<ReadOnlySequence<byte>> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         // Claimed on the first MoveNextAsync, not at the call: an enumerable that is never
         // enumerated holds nothing, and the finally below always runs for one that is.
-        ClaimReader();
+        if (!TryClaimReader())
+        {
+            yield break;
+        }
+
         PipeReader reader = _input.Reader;
         try
         {
@@ -115,7 +122,11 @@ public sealed partial class Connection
     /// <see cref="CloseReason.ApplicationError"/>.</summary>
     internal async Task PumpMessagesAsync(MessageHandler handler)
     {
-        ClaimReader();
+        if (!TryClaimReader())
+        {
+            return;
+        }
+
         PipeReader reader = _input.Reader;
         try
         {
@@ -230,12 +241,18 @@ public sealed partial class Connection
         Abort(reason);
     }
 
-    private void ClaimReader()
+    /// <summary>Takes the input pipe's reader: true when this caller reads, false when the connection
+    /// closed before anyone read (the close completed the reader; there is nothing to read).</summary>
+    /// <exception cref="InvalidOperationException">Another reader has it.</exception>
+    private bool TryClaimReader()
     {
-        if (Interlocked.Exchange(ref _readerClaimed, 1) == 1)
+        int previous = Interlocked.CompareExchange(ref _reader, ReaderClaimed, ReaderFree);
+        if (previous == ReaderClaimed)
         {
             ThrowHelper.ThrowReaderAlreadyClaimed();
         }
+
+        return previous == ReaderFree;
     }
 
     private async Task ReceiveLoopAsync()

@@ -20,6 +20,12 @@ public sealed partial class Connection : IAsyncDisposable
 {
     private static long s_nextId;
 
+    // Who owns the input pipe's reader. Released means the connection closed before anyone
+    // claimed it and the close completed it: a reader that comes later gets an ended stream.
+    private const int ReaderFree = 0;
+    private const int ReaderClaimed = 1;
+    private const int ReaderReleased = 2;
+
     private readonly Transport _transport;
     private readonly ConnectionOptions _options;
     private readonly MessageFramer _framer;
@@ -39,7 +45,7 @@ public sealed partial class Connection : IAsyncDisposable
     private int _state;
     private int _closeReason;
     private Exception? _closeException;
-    private int _readerClaimed;
+    private int _reader; // ReaderFree, ReaderClaimed or ReaderReleased
     private int _finalized;
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;

@@ -270,6 +270,11 @@ public sealed partial class ParleyServer
                 await _handler(connection, connection.Closed).ConfigureAwait(false);
             }
         }
+        catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
+        {
+            // The handler read with the token it was given and its connection closed (the peer
+            // left, the server stopped): that is how a handler ends, not a failure.
+        }
         catch (Exception ex)
         {
             Log.HandlerFailed(_logger, connection.Id, connection.RemoteEndPoint, ex);

@@ -280,7 +280,7 @@ public class EchoCommandTests
 
     [Theory]
     [InlineData("echo", "--host", "nonsense", "--host: 'nonsense' is not an IP address")]
-    [InlineData("echo", "--port", "70000", "--port: 70000 is not a port number")]
+    [InlineData("echo", "--port", "70000", "--port: 70000 is out of range: must be 0 to 65535.")]
     [InlineData("bench", "broadcast", "--target", "nothost", "--target: 'nothost' is not host:port")]
     public async Task Bad_option_values_are_refused_with_a_clear_message_not_a_stack_trace(params string[] argumentsThenMessage)
     {

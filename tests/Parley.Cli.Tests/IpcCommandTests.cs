@@ -210,7 +210,7 @@ public sealed class IpcCommandTests
 
     [Theory]
     [InlineData("--ring 1000", "--ring: 1000 is not a power of two")]
-    [InlineData("--duration 0", "--duration: must be more than 0 seconds")]
+    [InlineData("--duration 0", "--duration: 0 is out of range: must be more than 0 and at most 86400 seconds.")]
     [InlineData("--pattern stream --size 2000000", "--size 2000000 does not fit a 1048576-byte ring")]
     public async Task Bench_ipc_refuses_bad_numbers_with_the_rule(string arguments, string message)
     {

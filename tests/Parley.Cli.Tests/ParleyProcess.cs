@@ -30,7 +30,10 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
         Assert.DoesNotContain("Unhandled exception", parley.Output);
     }
 
-    public static ParleyProcess Start(params string[] arguments)
+    public static ParleyProcess Start(params string[] arguments) => Start(new Dictionary<string, string?>(), arguments);
+
+    /// <summary>Runs parley with <paramref name="environment"/> changed (a null value removes the variable).</summary>
+    public static ParleyProcess Start(IReadOnlyDictionary<string, string?> environment, params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -43,6 +46,18 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
         foreach (string argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach ((string name, string? value) in environment)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
         }
 
         var process = new Process { StartInfo = info };

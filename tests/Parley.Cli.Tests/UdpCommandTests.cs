@@ -132,12 +132,12 @@ public class UdpCommandTests
     }
 
     [Theory]
-    [InlineData("--duration 0", "--duration: must be more than 0 seconds")]
-    [InlineData("--peers 0", "--peers: must be 1..20000")]
-    [InlineData("--size -5", "--size: must be 1..67108864 bytes")]
-    [InlineData("--max-packet-size 100", "--max-packet-size: must be 1200..65507 bytes")]
+    [InlineData("--duration 0", "--duration: 0 is out of range: must be more than 0 and at most 86400 seconds.")]
+    [InlineData("--peers 0", "--peers: 0 is out of range: must be 1 to 20000.")]
+    [InlineData("--size -5", "--size: -5 is out of range: must be 1 to 67108864 bytes.")]
+    [InlineData("--max-packet-size 100", "--max-packet-size: 100 is out of range: must be 1200 to 65507 bytes.")]
     [InlineData("--loss 100", "--loss: must be 0 or more and under 100 percent")]
-    [InlineData("--delay -1", "--delay: must not be negative")]
+    [InlineData("--delay -1", "--delay: -1 is out of range: must be 0 to 60000 ms.")]
     [InlineData("--queue -5", "--queue: must be 0 (the default) up to 1048576 messages")]
     [InlineData("--peers 20000 --queue 65536", "--queue × --peers is over 33554432 pending messages")]
     [InlineData("--offload maybe", "Unrecognized command or argument 'maybe'")]

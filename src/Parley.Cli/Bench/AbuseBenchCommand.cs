@@ -10,31 +10,11 @@ internal static class AbuseBenchCommand
 {
     public static Command Create()
     {
-        var duration = new Option<double>("--duration", "-d") { Description = "Seconds of abuse.", DefaultValueFactory = _ => 60 };
-        var warmup = new Option<double>("--warmup") { Description = "Seconds of quiet first (the idle memory figure is taken at its end).", DefaultValueFactory = _ => 10 };
-        var after = new Option<double>("--after") { Description = "Seconds of quiet after the abuse (the 'after' memory figure is taken at its end).", DefaultValueFactory = _ => 60 };
-        var interval = new Option<int>("--interval-ms") { Description = "Milliseconds between the honest client's messages.", DefaultValueFactory = _ => 20 };
+        Option<double> duration = new Option<double>("--duration", "-d") { Description = "Seconds of abuse (more than 0, at most 3600).", DefaultValueFactory = _ => 60 }.Positive(3600, "seconds");
+        Option<double> warmup = new Option<double>("--warmup") { Description = "Seconds of quiet first; the idle memory figure is taken at its end (more than 0, at most 3600).", DefaultValueFactory = _ => 10 }.Positive(3600, "seconds");
+        Option<double> after = new Option<double>("--after") { Description = "Seconds of quiet after the abuse; the 'after' memory figure is taken at its end (more than 0, at most 3600).", DefaultValueFactory = _ => 60 }.Positive(3600, "seconds");
+        Option<int> interval = new Option<int>("--interval-ms") { Description = "Milliseconds between the honest client's messages (1 to 10000).", DefaultValueFactory = _ => 20 }.Range(1, 10_000, "ms");
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
-        foreach (Option<double> seconds in new[] { duration, warmup, after })
-        {
-            seconds.Validators.Add(result =>
-            {
-                double value = result.GetValueOrDefault<double>();
-                if (!(value > 0 && value <= 3600))
-                {
-                    result.AddError($"{result.Option.Name} must be more than 0 and at most 3600 seconds.");
-                }
-            });
-        }
-
-        interval.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() is < 1 or > 10_000)
-            {
-                result.AddError("--interval-ms must be from 1 to 10000.");
-            }
-        });
-
         var command = new Command(
             "abuse",
             "Start 'parley serve' (login required) and attack it from 127.0.0.3-10 with invalid UTF-8 floods, slow-loris and trickled lines, silent connections, " +

@@ -66,6 +66,10 @@ internal static class BenchClients
         return block == 0 ? null : new IPEndPoint(new IPAddress([127, 0, 0, (byte)(1 + block)]), 0);
     }
 
+    /// <summary>The error for clients that could not connect; when none could, with the likely cause.</summary>
+    public static InvalidOperationException ConnectFailed(int failures, int wanted, ServerUnderTest server, string workload) =>
+        new($"{failures} of {wanted} clients could not connect{(failures == wanted ? $": {server.Hint(workload)}" : "")}");
+
     /// <summary>Connect timeout for every bench connection.</summary>
     public static TimeSpan ConnectTimeout { get; } = TimeSpan.FromSeconds(20);
 
@@ -78,6 +82,7 @@ internal static class BenchClients
             RemoteEndPoint = server.EndPoint,
             LocalEndPoint = local,
             ConnectTimeout = ConnectTimeout,
+            Middleware = server.Compression is { } compression ? [compression] : [],
             Tls = server.Tls ? new TlsClientOptions { TargetHost = "localhost", ServerCertificateValidation = (_, certificate, _, errors) => pinned is not null ? certificate?.GetCertHashString() == pinned : server.Insecure || errors == System.Net.Security.SslPolicyErrors.None } : null,
         });
         configure(client);

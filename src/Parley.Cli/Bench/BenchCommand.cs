@@ -27,13 +27,18 @@ internal static class BenchCommand
     {
         var profile = new Option<string>("--profile") { Description = "rust-readme: 48 users, 2 per room, --rate messages/s each. rust-stress: users ramp to half of --clients over a third of --duration, then to all; 5 rooms each, one message per 10 s. burst: --clients connect at once, each sends one message and waits for its ack.", DefaultValueFactory = _ => "rust-readme" };
         profile.AcceptOnlyFromAmong("rust-readme", "rust-stress", "burst");
-        var clients = new Option<int?>("--clients", "-c") { Description = "Users (default: 48 rust-readme, 2400 rust-stress, 1000 burst)." };
-        var rate = new Option<double>("--rate") { Description = "rust-readme: messages per second per user.", DefaultValueFactory = _ => 200 };
-        var duration = new Option<double?>("--duration", "-d") { Description = "Seconds (default: 30 rust-readme, 180 rust-stress)." };
-        var size = new Option<int>("--size", "-s") { Description = "Message content size in bytes (at least the 40-byte stamp).", DefaultValueFactory = _ => 100 };
+        Option<int?> clients = new Option<int?>("--clients", "-c") { Description = "Users, 1 to 1000000 (default: 48 rust-readme, 2400 rust-stress, 1000 burst)." }
+            .Range(1, CommonOptions.MaxConnectionCount, "");
+        Option<double> rate = new Option<double>("--rate") { Description = "rust-readme: messages per second per user (more than 0, at most 1000000).", DefaultValueFactory = _ => 200 }
+            .Positive(1_000_000, "messages/s");
+        Option<double?> duration = new Option<double?>("--duration", "-d") { Description = "Seconds, more than 0 and at most 86400 (default: 30 rust-readme, 180 rust-stress)." }
+            .Positive(CommonOptions.MaxSeconds, "seconds");
+        Option<int> size = new Option<int>("--size", "-s") { Description = "Message content size in bytes, 1 to 1048576 (raised to the 40-byte stamp).", DefaultValueFactory = _ => 100 }
+            .Range(1, 1024 * 1024, "bytes");
         Option<string> durability = ServeCommand.DurabilityOption();
         var target = new Option<string?>("--target") { Description = "host:port of a running parley serve instead of starting one." };
-        var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
+        target.Validators.Add(ValidateTarget);
+        Option<int?> serverPid = ServerPid();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (a throw-away certificate, pinned by the clients)." };
         var insecure = new Option<bool>("--insecure") { Description = "With --target and --tls: accept any server certificate." };
@@ -62,25 +67,33 @@ internal static class BenchCommand
 
     private static Command Workload(string name, string description, int defaultClients, int defaultSize, int defaultDuration)
     {
-        var clients = new Option<int>("--clients", "-c") { Description = "Client connections.", DefaultValueFactory = _ => defaultClients };
-        var size = new Option<int>("--size", "-s") { Description = "Message size in bytes (payload).", DefaultValueFactory = _ => defaultSize };
-        var duration = new Option<double>("--duration", "-d") { Description = "Seconds of measurement (after ramp-up).", DefaultValueFactory = _ => defaultDuration };
-        var interval = new Option<int>("--interval-ms") { Description = "broadcast: milliseconds between one client's messages.", DefaultValueFactory = _ => 1000 };
-        var inflight = new Option<int>("--inflight", "-m") { Description = "echo: messages each client keeps in flight.", DefaultValueFactory = _ => 1000 };
+        Option<int> clients = new Option<int>("--clients", "-c") { Description = "Client connections (1 to 1000000).", DefaultValueFactory = _ => defaultClients }
+            .Range(1, CommonOptions.MaxConnectionCount, "");
+        Option<int> size = new Option<int>("--size", "-s") { Description = "Message size in bytes (payload), 0 to 1048576 (the echo server's default largest message); raised to the stamp (8 B echo, 16 B broadcast).", DefaultValueFactory = _ => defaultSize }
+            .Range(0, LengthPrefixedFramer.DefaultMaxMessageSize, "bytes");
+        Option<double> duration = new Option<double>("--duration", "-d") { Description = "Seconds of measurement (after ramp-up): more than 0, at most 86400.", DefaultValueFactory = _ => defaultDuration }
+            .Positive(CommonOptions.MaxSeconds, "seconds");
+        Option<int> interval = new Option<int>("--interval-ms") { Description = "broadcast: milliseconds between one client's messages (1 to 3600000).", DefaultValueFactory = _ => 1000 }
+            .Range(1, 3_600_000, "ms");
+        Option<int> inflight = new Option<int>("--inflight", "-m") { Description = "echo: messages each client keeps in flight (1 to 1000000; --inflight × --size at most 1 GiB).", DefaultValueFactory = _ => 1000 }
+            .Range(1, 1_000_000, "");
         var target = new Option<string?>("--target") { Description = "host:port of a running server instead of starting one." };
-        target.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<string?>() is { } value && !ServerUnderTest.TryParseTarget(value, out _))
-            {
-                result.AddError($"--target: '{value}' is not host:port with an IP address or localhost (for example 127.0.0.1:7000).");
-            }
-        });
-        var serverPid = new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." };
+        target.Validators.Add(ValidateTarget);
+        Option<int?> serverPid = ServerPid();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (the bench makes a throw-away certificate for its child server and pins it)." };
         Option<string?> compress = EchoCommand.CompressOption();
         var insecure = new Option<bool>("--insecure") { Description = "With --target and --tls: accept any server certificate (a self-signed development one)." };
         var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls, compress, insecure };
+        command.Validators.Add(result =>
+        {
+            // Each echo client keeps its in-flight messages in one buffer.
+            if (name == "echo" && result.TryGetValue(inflight, out int messages) && result.TryGetValue(size, out int bytes)
+                && (long)messages * (4 + Math.Max(8, bytes)) is var buffer && buffer > 1 << 30)
+            {
+                result.AddError(FormattableString.Invariant($"--inflight × --size: {buffer} bytes in flight per client is over 1073741824; lower one of them."));
+            }
+        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = new BenchSettings(
@@ -102,16 +115,20 @@ internal static class BenchCommand
         return command;
     }
 
+    private static void ValidateTarget(System.CommandLine.Parsing.OptionResult result)
+    {
+        if (result.GetValueOrDefault<string?>() is { } value && !ServerUnderTest.TryParseTarget(value, out _))
+        {
+            result.AddError($"--target: '{value}' is not host:port with an IP address or localhost (for example 127.0.0.1:7000).");
+        }
+    }
+
+    private static Option<int?> ServerPid() =>
+        new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." }.Range(1, int.MaxValue, "");
+
     private static async Task<int> RunAsync(string workload, BenchSettings settings, CancellationToken cancellationToken, ChatBenchSettings? chat = null, string durability = "batch")
     {
-        IAnsiConsole console = settings.Json
-            ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
-            : AnsiConsole.Console;
-        if (settings.Clients <= 0 || settings.Duration <= TimeSpan.Zero)
-        {
-            console.MarkupLine("[red]--clients and --duration must be positive[/]");
-            return 2;
-        }
+        IAnsiConsole console = Terminal.Create(standardError: settings.Json);
 
         // Each client is one socket here and one in the server: ask for room for both, and say so when refused.
         long wanted = settings.Clients + 64L;
@@ -155,10 +172,24 @@ internal static class BenchCommand
             }
             catch (InvalidOperationException ex)
             {
-                // Clients could not connect (refused, TLS rejected, …): say so, no stack trace.
-                console.MarkupLineInterpolated($"[red]parley bench: {ex.Message}[/]");
+                // Clients could not connect (refused, TLS rejected, …) or nothing came back: say so, no stack trace.
+                Fail(console, ex.Message);
                 return 1;
             }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+            {
+                // A send failed: the server closed the connection under us (a refused handshake, an undecodable message).
+                Fail(console, $"the server closed the connection ({ex.Message}): {server.Hint(workload)}");
+                return 1;
+            }
+
+            if (result.Delivered == 0)
+            {
+                // A run in which nothing arrived measured nothing: an error, not "0 msg/s".
+                Fail(console, server.NothingCameBack(workload));
+                return 1;
+            }
+
             double wall = System.Diagnostics.Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
             TimeSpan cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
             result = result with { BenchCpuPct = Math.Round(100 * cpu.TotalSeconds / wall, 1) };
@@ -178,6 +209,17 @@ internal static class BenchCommand
                 Directory.Delete(dataDirectory, recursive: true);
             }
         }
+    }
+
+    /// <summary>Reports why the run failed, on a line of its own (after a live progress line on a terminal).</summary>
+    private static void Fail(IAnsiConsole console, string message)
+    {
+        if (console.Profile.Capabilities.Interactive)
+        {
+            console.WriteLine();
+        }
+
+        console.MarkupLineInterpolated($"[red]parley bench: {message}[/]");
     }
 
     internal static ServerStats? ServerStats(ServerUnderTest server)

@@ -188,6 +188,11 @@ internal abstract class BenchSocket : IAsyncDisposable
     /// <summary>Called after the frames of one read were handed out: the place to answer them in one send.</summary>
     protected virtual ValueTask OnReadCompletedAsync() => ValueTask.CompletedTask;
 
+    /// <summary>Called once when the receive loop ends (the server closed the connection, a read failed, or the run is over).</summary>
+    protected virtual void OnClosed()
+    {
+    }
+
     private async Task ReceiveLoopAsync()
     {
         int buffered = 0;
@@ -221,6 +226,7 @@ internal abstract class BenchSocket : IAsyncDisposable
         finally
         {
             Closed = true;
+            OnClosed();
         }
     }
 

@@ -14,6 +14,12 @@ internal static class BroadcastWorkload
     private const int HeaderSize = 16; // sender i32, sequence i32, timestamp i64
     private const int ProbeSequence = -1;
 
+    /// <summary>How long the first client waits for its own probe to come back (an idle server answers in well under a millisecond).</summary>
+    private const long ProbeReplyTimeoutMs = 10_000;
+
+    /// <summary>How long every client may take to see a probe (thousands register one by one).</summary>
+    private const long ProbeAllTimeoutMs = 60_000;
+
     public static async Task<BenchResult> RunAsync(BenchSettings settings, ServerUnderTest server, IAnsiConsole console, CancellationToken cancellationToken)
     {
         int n = settings.Clients;
@@ -28,7 +34,7 @@ internal static class BroadcastWorkload
         if (failures > 0)
         {
             await BenchClients.CloseAllAsync(clients);
-            throw new InvalidOperationException($"{failures} of {n} clients could not connect");
+            throw BenchClients.ConnectFailed(failures, n, server, "broadcast");
         }
 
         Receiver[] receivers = [.. clients];
@@ -40,7 +46,7 @@ internal static class BroadcastWorkload
         try
         {
             // Every client must be registered on the server before counting starts: probe until all saw one.
-            await ProbeAsync(clients[0], receivers, size, cancellationToken);
+            await ProbeAsync(clients[0], receivers, size, server, cancellationToken);
             server.Sampler?.Reset();
 
             var sent = new int[n];
@@ -49,7 +55,16 @@ internal static class BroadcastWorkload
             double sendSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
 
             long expected = sent.Sum(s => (long)s) * n;
+            if (expected == 0)
+            {
+                throw new InvalidOperationException($"no message was sent: --duration {settings.Duration.TotalSeconds:0.###} s is shorter than one --interval-ms spread over --clients; run longer.");
+            }
+
             await DrainAsync(receivers, expected, settings.Interval, cancellationToken);
+            if (receivers.All(r => r.Closed))
+            {
+                throw new InvalidOperationException($"the server closed every connection: {server.Hint("broadcast")}");
+            }
 
             var histogram = new LatencyHistogram();
             long delivered = 0, duplicated = 0, reordered = 0, lost = 0;
@@ -86,17 +101,32 @@ internal static class BroadcastWorkload
         }
     }
 
-    private static async Task ProbeAsync(Receiver prober, Receiver[] receivers, int size, CancellationToken cancellationToken)
+    private static async Task ProbeAsync(Receiver prober, Receiver[] receivers, int size, ServerUnderTest server, CancellationToken cancellationToken)
     {
         byte[] probe = new byte[4 + size];
         BenchSocket.WriteHeader(probe, size);
+
+        // Sender -1: the payload starts with 0xFF, which no compression header is, so a compressing
+        // server the bench was not told about refuses the probe at once instead of echoing it.
+        BinaryPrimitives.WriteInt32LittleEndian(probe.AsSpan(4), -1);
         BinaryPrimitives.WriteInt32LittleEndian(probe.AsSpan(4 + 4), ProbeSequence);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        long started = Environment.TickCount64;
         while (receivers.Any(r => !r.SawProbe))
         {
+            long waited = Environment.TickCount64 - started;
+            if (prober.Closed || (!prober.SawProbe && waited > ProbeReplyTimeoutMs))
+            {
+                throw new InvalidOperationException(server.NothingCameBack("broadcast"));
+            }
+
+            if (waited > ProbeAllTimeoutMs)
+            {
+                throw new InvalidOperationException(
+                    $"{receivers.Count(r => !r.SawProbe)} of {receivers.Length} clients saw no broadcast within {ProbeAllTimeoutMs / 1000} s: is the server in --mode broadcast?");
+            }
+
             prober.Send(probe);
-            await Task.Delay(100, deadline.Token);
+            await Task.Delay(100, cancellationToken);
         }
 
         foreach (Receiver receiver in receivers)

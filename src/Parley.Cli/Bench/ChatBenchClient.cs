@@ -53,6 +53,12 @@ internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<stri
     public Task JoinAsync(IReadOnlyList<string> rooms)
     {
         _joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Closed)
+        {
+            _joined.TrySetException(new IOException("the server closed the connection"));
+            return _joined.Task;
+        }
+
         Volatile.Write(ref _joinsWanted, rooms.Count);
         var lines = new StringBuilder();
         foreach (string room in rooms)
@@ -80,6 +86,15 @@ internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<stri
 
         "\"}\n"u8.CopyTo(destination[written..]);
         return written + 3;
+    }
+
+    /// <summary>Whatever the client still waits for will not come: fail it now instead of at its timeout.</summary>
+    protected override void OnClosed()
+    {
+        var closed = new IOException("the server closed the connection");
+        _loggedIn.TrySetException(closed);
+        _acked.TrySetException(closed);
+        _joined.TrySetException(closed);
     }
 
     protected override void OnFrame(ReadOnlySpan<byte> line)

@@ -42,7 +42,7 @@ internal static class ChatWorkload
         console.MarkupLineInterpolated($"rust-readme: {users} users, 2 per room, {settings.Rate:N0} messages/s each, {settings.Duration.TotalSeconds:N0} s");
         (List<ChatBenchClient> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
             server.EndPoint, users, (i, local, ct) => ConnectAsync(server, i, roomIndex, local, ct), console, cancellationToken);
-        Fail(failures, users, clients);
+        Fail(failures, users, clients, server);
         try
         {
             await Task.WhenAll(clients.Select(c => c.JoinAsync([RoomOf(c.Index)]))).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
@@ -110,7 +110,7 @@ internal static class ChatWorkload
                                     due.Enqueue(client.Index, Stopwatch.GetTimestamp() + Random.Shared.NextInt64(interval));
                                 }
                             }
-                            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+                            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
                             {
                                 Interlocked.Increment(ref failures);
                             }
@@ -138,6 +138,11 @@ internal static class ChatWorkload
             await Task.WhenAll(connecting);
             double measured = Stopwatch.GetElapsedTime(start).TotalSeconds;
             long messages = sent.Sum(s => (long)s);
+            if (messages == 0 && clients.Count > 0)
+            {
+                throw new InvalidOperationException("no message was sent: rust-stress users send once every 10 s after a random delay; run longer (--duration).");
+            }
+
             await DrainAsync(clients, messages, expectedDeliveries: null, cancellationToken);
             return Result(settings, clients, measured, messages, null, 0, server) with { ConnectFailures = failures };
         }
@@ -174,7 +179,7 @@ internal static class ChatWorkload
                         served.Record((long)Stopwatch.GetElapsedTime(begin).TotalMicroseconds);
                     }
                 }
-                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException or IOException)
                 {
                     Interlocked.Increment(ref failures);
                     Interlocked.CompareExchange(ref firstError, ex.Message, null);
@@ -295,12 +300,12 @@ internal static class ChatWorkload
         BenchCommand.Progress(console, $"chat {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{duration.TotalSeconds:F0}s  users {count:N0}  stored {acks:N0}  delivered {delivered:N0}", server);
     }
 
-    private static void Fail(int failures, int wanted, List<ChatBenchClient> clients)
+    private static void Fail(int failures, int wanted, List<ChatBenchClient> clients, ServerUnderTest server)
     {
         if (failures > 0)
         {
             _ = BenchClients.CloseAllAsync(clients);
-            throw new InvalidOperationException($"{failures} of {wanted} clients could not connect");
+            throw BenchClients.ConnectFailed(failures, wanted, server, "chat");
         }
     }
 

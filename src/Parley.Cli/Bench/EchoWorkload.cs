@@ -26,7 +26,7 @@ internal static class EchoWorkload
         if (failures > 0)
         {
             await BenchClients.CloseAllAsync(pingers);
-            throw new InvalidOperationException($"{failures} of {settings.Clients} clients could not connect");
+            throw BenchClients.ConnectFailed(failures, settings.Clients, server, "echo");
         }
 
         try
@@ -44,7 +44,7 @@ internal static class EchoWorkload
             }
 
             long start = Stopwatch.GetTimestamp();
-            while (Stopwatch.GetElapsedTime(start) < settings.Duration)
+            while (Stopwatch.GetElapsedTime(start) < settings.Duration && !pingers.All(p => p.Closed))
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
                 long sofar = pingers.Sum(p => p.Replies);
@@ -53,6 +53,11 @@ internal static class EchoWorkload
 
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             long replies = pingers.Sum(p => p.Replies);
+            if (pingers.All(p => p.Closed))
+            {
+                // A TLS server's failed handshake, or a compressing server's undecodable message, ends every connection.
+                throw new InvalidOperationException(replies == 0 ? server.NothingCameBack("echo") : $"the server closed every connection after {replies} replies: {server.Hint("echo")}");
+            }
             foreach (Pinger pinger in pingers)
             {
                 pinger.Stop();

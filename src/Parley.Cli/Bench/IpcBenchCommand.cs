@@ -29,7 +29,7 @@ internal static class IpcBenchCommand
         };
         pattern.AcceptOnlyFromAmong("pingpong", "stream", "connection");
         var inflight = new Option<int>("--inflight", "-m") { Description = "connection: messages kept in flight.", DefaultValueFactory = _ => 100 };
-        var size = new Option<int>("--size", "-s") { Description = "Message size in bytes (at least 8: a sequence number).", DefaultValueFactory = _ => 16 };
+        var size = new Option<int>("--size", "-s") { Description = "Message size in bytes, 1 to 67108864 (raised to 8: a sequence number).", DefaultValueFactory = _ => 16 };
         var duration = new Option<double>("--duration", "-d") { Description = "Seconds to measure.", DefaultValueFactory = _ => 5 };
         var wait = new Option<string>("--wait") { Description = "How both sides wait: spin, yield (spin 50 µs, then yield the core between polls), hybrid (spin 50 µs, then sleep) or block (sleep at once).", DefaultValueFactory = _ => "spin" };
         wait.AcceptOnlyFromAmong("spin", "yield", "hybrid", "block");
@@ -43,16 +43,12 @@ internal static class IpcBenchCommand
         };
 
         // Bad numbers are parse errors with the rule, not stack traces from inside the run.
-        duration.Validators.Add(r => { if (!(r.GetValueOrDefault<double>() > 0)) { r.AddError("--duration: must be more than 0 seconds."); } });
-        inflight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) { r.AddError("--inflight: must be at least 1."); } });
-        ring.Validators.Add(r =>
-        {
-            int bytes = r.GetValueOrDefault<int>();
-            if (bytes is < 4096 or > 1 << 30 || !System.Numerics.BitOperations.IsPow2(bytes))
-            {
-                r.AddError($"--ring: {bytes} is not a power of two from 4096 to 1073741824 bytes.");
-            }
-        });
+        duration.Positive(CommonOptions.MaxSeconds, "seconds");
+        inflight.Range(1, 1_000_000, "");
+        size.Range(1, 64 * 1024 * 1024, "bytes");
+        ring.Rule(bytes => bytes is >= 4096 and <= 1 << 30 && System.Numerics.BitOperations.IsPow2(bytes)
+            ? null
+            : $"--ring: {bytes} is not a power of two from 4096 to 1073741824 bytes.");
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = new IpcBenchSettings(
@@ -103,7 +99,7 @@ internal static class IpcBenchCommand
     }
 
     private static IAnsiConsole OutputConsole(bool json) =>
-        json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        Terminal.Create(standardError: json);
 
     private static async Task PrintAsync(IAnsiConsole console, JsonObject report, bool json)
     {

@@ -40,6 +40,42 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public ResourceSampler? Sampler { get; }
 
+    /// <summary>
+    /// The error for a run in which nothing came back: a server started with TLS or compression
+    /// answers a bench without the matching flag with nothing at all (a failed handshake, an
+    /// undecodable message), so the likely cause is named with the flag that fixes it.
+    /// </summary>
+    /// <param name="workload">The workload (chat servers have no compression).</param>
+    public string NothingCameBack(string workload) => $"no message came back from {EndPoint}: {Hint(workload)}";
+
+    /// <summary>The likely cause of a run in which the server answered nothing, with the flag that fixes it.</summary>
+    public string Hint(string workload)
+    {
+        if (_child is not null)
+        {
+            return "the server the bench started answered nothing (see its output above).";
+        }
+
+        var features = new List<string>();
+        var flags = new List<string>();
+        if (!Tls)
+        {
+            features.Add("--tls-cert");
+            flags.Add("--tls (with --insecure for a self-signed certificate)");
+        }
+
+        if (Compression is null && workload != "chat")
+        {
+            features.Add("--compress");
+            flags.Add("--compress zlib|brotli, as the server");
+        }
+
+        string server = workload == "chat" ? "parley serve" : "parley echo";
+        return features.Count == 0
+            ? $"is it a '{server}' with the same settings{(workload == "broadcast" ? " and --mode broadcast" : "")}?"
+            : $"does the server use {string.Join(" or ", features)}? The bench must match it: {string.Join("; ", flags)}.";
+    }
+
     /// <summary>A <c>parley echo</c> server in <paramref name="mode"/>, or the target.</summary>
     public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, string? compress, bool insecure, CancellationToken cancellationToken)
     {

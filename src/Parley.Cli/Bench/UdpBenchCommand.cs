@@ -35,17 +35,17 @@ internal static class UdpBenchCommand
         var queue = new Option<int>("--queue") { Description = "Messages each session may have pending (queued, in flight or awaiting its delivered confirmation); the receive window follows. Default 65536 (the library's MaxPendingMessages) up to 4 sessions, else 1024.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         // Bad numbers are parse errors with the rule, not a stack trace or a silent default.
-        duration.Validators.Add(r => { if (!(r.GetValueOrDefault<double>() > 0)) { r.AddError("--duration: must be more than 0 seconds."); } });
-        peers.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1 or > 20_000) { r.AddError("--peers: must be 1..20000."); } });
-        size.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 64 * 1024 * 1024) { r.AddError("--size: must be 1..67108864 bytes."); } });
-        rate.Validators.Add(r => { if (r.GetValueOrDefault<double?>() is < 0) { r.AddError("--rate: must be 0 (unlimited) or more."); } });
-        inflight.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) { r.AddError("--inflight: must be at least 1."); } });
-        loss.Validators.Add(r => { if (r.GetValueOrDefault<double>() is not (>= 0 and < 100)) { r.AddError("--loss: must be 0 or more and under 100 percent."); } });
-        reorder.Validators.Add(r => { if (r.GetValueOrDefault<double>() is not (>= 0 and <= 100)) { r.AddError("--reorder: must be 0..100 percent."); } });
-        delay.Validators.Add(r => { if (r.GetValueOrDefault<double>() < 0) { r.AddError("--delay: must not be negative."); } });
-        jitter.Validators.Add(r => { if (r.GetValueOrDefault<double>() < 0) { r.AddError("--jitter: must not be negative."); } });
-        maxPacket.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1200 or > 65507) { r.AddError("--max-packet-size: must be 1200..65507 bytes."); } });
-        queue.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 1 << 20) { r.AddError("--queue: must be 0 (the default) up to 1048576 messages."); } });
+        duration.Positive(CommonOptions.MaxSeconds, "seconds");
+        peers.Range(1, 20_000, "");
+        size.Range(1, 64 * 1024 * 1024, "bytes");
+        rate.Range(0.0, 1e9, "messages/s (0: unlimited)");
+        inflight.Range(1, 1_000_000, "");
+        loss.Rule(value => value is >= 0 and < 100 ? null : "--loss: must be 0 or more and under 100 percent.");
+        reorder.Range(0.0, 100, "percent");
+        delay.Range(0.0, 60_000, "ms");
+        jitter.Range(0.0, 60_000, "ms");
+        maxPacket.Range(1200, 65507, "bytes");
+        queue.Rule(value => value is >= 0 and <= 1 << 20 ? null : "--queue: must be 0 (the default) up to 1048576 messages.");
         var command = new Command("udp", "Reliable-UDP workloads in process on loopback (server and client hosts), with loss and delay injected at the socket.")
         {
             pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, queue, offload, json,
@@ -93,7 +93,7 @@ internal static class UdpBenchCommand
 
     private static async Task<int> RunAsync(UdpBenchSettings settings, List<double> curve, bool json, CancellationToken cancellationToken)
     {
-        IAnsiConsole console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        IAnsiConsole console = Terminal.Create(standardError: json);
         void Progress(string text) => console.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
         UdpRunResult main;
         var points = new List<(double Offered, UdpRunResult Result)>();
