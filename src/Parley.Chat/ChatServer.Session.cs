@@ -7,6 +7,7 @@ namespace Parley.Chat;
 public sealed partial class ChatServer
 {
     private static readonly TimeSpan FailedLoginDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan PendingCommitsWait = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Runs one session: greets (or waits for <c>login</c>), then handles its commands in order
@@ -96,11 +97,17 @@ public sealed partial class ChatServer
             // The peer may have closed its sending side right after its last command (nc with
             // piped input): the connection can still carry the replies, so wait for the journal
             // to take what this session sent; each commit queues its ack before the close flushes.
-            await session.WhenCommittedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Bounded: a disk that hangs must not hold the connection (and its slot) for ever; the
+            // messages are still stored when it recovers, only their acks are lost with the session.
+            await session.WhenCommittedAsync().WaitAsync(PendingCommitsWait, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Server shutdown: the journal is flushed after the sessions; the connection is closing anyway.
+        }
+        catch (TimeoutException)
+        {
+            // The journal is stuck; this session ends without the acks still pending.
         }
         finally
         {
@@ -127,7 +134,7 @@ public sealed partial class ChatServer
     private void FailSession(Session session, string command, Exception exception)
     {
         ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", ErrorCodes.InternalError));
-        if (_logLimiter.TryTake(out long suppressed))
+        if (_faultLogLimiter.TryTake(out long suppressed))
         {
             Log.CommandFailed(_logger, session.Id, session.Connection.RemoteEndPoint, command, suppressed, exception);
         }
@@ -230,6 +237,25 @@ public sealed partial class ChatServer
             return new CommandError(ErrorCodes.AlreadyLoggedIn, "this server does not use logins", command.Tag);
         }
 
+        if (!session.BeginLoginCheck())
+        {
+            return null; // the login deadline passed first: the connection is closing
+        }
+
+        CommandError? error = new CommandError(ErrorCodes.InternalError, "the login could not be checked", command.Tag);
+        try
+        {
+            error = await CheckLoginAsync(session, command, name, _users, cancellationToken).ConfigureAwait(false);
+            return error;
+        }
+        finally
+        {
+            session.EndLoginCheck(success: error is null);
+        }
+    }
+
+    private async ValueTask<CommandError?> CheckLoginAsync(Session session, ChatCommand command, string name, UserStore users, CancellationToken cancellationToken)
+    {
         string address = PeerAddress.Of(session.Connection.RemoteEndPoint);
         if (_throttle.IsThrottled(address, name))
         {
@@ -241,7 +267,6 @@ public sealed partial class ChatServer
             return new CommandError(ErrorCodes.Throttled, $"too many failed logins for {name} from your address; try again later", command.Tag);
         }
 
-        UserStore users = _users;
         string password = command.Password!;
         bool? verified = await _passwordChecks.VerifyAsync(address, () => users.Verify(name, password), cancellationToken).ConfigureAwait(false);
         if (verified is null)

@@ -27,6 +27,7 @@ public sealed partial class ChatServer : IAsyncDisposable
     private readonly LoginThrottle _throttle;
     private readonly PasswordChecks _passwordChecks;
     private readonly LogRateLimiter _logLimiter;
+    private readonly LogRateLimiter _faultLogLimiter; // the server's own faults: peers' noise must not hide them
     private readonly Lock _sessionsLock = new();
     private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
     private long _nextSession;
@@ -40,6 +41,7 @@ public sealed partial class ChatServer : IAsyncDisposable
         _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom))];
         _rooms = _roomList.ToFrozenDictionary(r => r.Name, StringComparer.Ordinal);
         _logLimiter = new LogRateLimiter(options.TimeProvider);
+        _faultLogLimiter = new LogRateLimiter(options.TimeProvider);
         _throttle = new LoginThrottle(options.MaxFailedLogins, options.LoginThrottleWindow, options.TimeProvider);
         DataFolder.Create(options.DataDirectory);
         foreach (string problem in DataFolder.Problems(options.DataDirectory))

@@ -104,6 +104,13 @@ public sealed class ChatServerOptions
     /// <see cref="MaxMessageBytes"/> plus the command around it.</summary>
     public int MaxCommandBytes => Math.Max(16 * 1024, (MaxMessageBytes * 6) + 1024);
 
+    /// <summary>
+    /// The smallest send queue (<see cref="ConnectionOptions.MaxSendQueueBytes"/>) a session's
+    /// connection should have: two of the largest events, so a reply of the largest size on top
+    /// of a room's traffic never makes a client that keeps up look like a slow consumer.
+    /// </summary>
+    public long MinSendQueueBytes => 2L * EffectiveMaxEventBytes;
+
     /// <summary><see cref="MaxEventBytes"/> as the server applies it: at least the largest
     /// <c>user_message</c> (a command's worth of content plus room, user, id and time).</summary>
     internal int EffectiveMaxEventBytes => Math.Max(MaxEventBytes, MaxCommandBytes + 1024);

@@ -20,7 +20,7 @@ internal static class CertCommand
             string path = parse.GetValue(output)!;
             string[] names = parse.GetValue(host)!;
             using X509Certificate2 certificate = SelfSigned(names, parse.GetValue(days));
-            await File.WriteAllBytesAsync(path, certificate.Export(X509ContentType.Pkcs12, parse.GetValue(password)), cancellationToken);
+            await WritePrivateAsync(path, certificate.Export(X509ContentType.Pkcs12, parse.GetValue(password)), cancellationToken);
             await Console.Out.WriteLineAsync($"wrote {path}: CN={names[0]}, for {string.Join(", ", names)}, valid until {certificate.NotAfter:yyyy-MM-dd}, SHA-256 {certificate.GetCertHashString(HashAlgorithmName.SHA256)}");
             return 0;
         });
@@ -50,5 +50,19 @@ internal static class CertCommand
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false)); // server authentication
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(days));
+    }
+
+    /// <summary>Writes a file holding a private key: created 0600 (owner only) on Unix, replacing any older file.</summary>
+    internal static async Task WritePrivateAsync(string path, byte[] contents, CancellationToken cancellationToken)
+    {
+        File.Delete(path); // an older file keeps its mode; a new one gets 0600
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using var file = new FileStream(path, options);
+        await file.WriteAsync(contents, cancellationToken);
     }
 }

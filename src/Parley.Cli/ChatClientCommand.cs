@@ -16,25 +16,16 @@ internal static class ChatClientCommand
     public static Command Create()
     {
         var host = new Option<string>("--host") { Description = "The server: a host name (resolved at each connect; TLS checks the certificate against it) or an IP address.", DefaultValueFactory = _ => "127.0.0.1" };
-        Option<int> port = CommonOptions.Port(8080);
-        port.Description = "Server port.";
+        Option<int> port = new Option<int>("--port", "-p") { Description = "Server port (1 to 65535).", DefaultValueFactory = _ => 8080 }.Range(1, System.Net.IPEndPoint.MaxPort, "");
         var user = new Option<string?>("--user", "-u") { Description = "Account on a server started with --auth required (asked for when missing). An open server names each connection itself, so --user is refused there." };
         var tls = new Option<bool>("--tls") { Description = "Connect with TLS (the server runs with --tls-cert); its certificate must be trusted and name --host." };
         var tlsCa = new Option<string?>("--tls-ca") { Description = "With --tls: trust server certificates issued by this certificate (PEM, DER or PFX; e.g. the one 'parley cert create' wrote) instead of the system's roots. The name is still checked." };
         var insecure = new Option<bool>("--insecure") { Description = "With --tls: accept any server certificate (a self-signed development one). Never in production." };
-        var reconnect = new Option<int>("--reconnect-attempts")
+        Option<int> reconnect = new Option<int>("--reconnect-attempts")
         {
             Description = $"After the connection is lost, tries to get it back this many times (1 s, 2 s, 4 s, … apart, at most 16 s), then exits with code 1. 0: exit at once. At most {ReconnectSchedule.MaxAttempts}.",
             DefaultValueFactory = _ => ReconnectSchedule.DefaultAttempts,
-        };
-        reconnect.Validators.Add(result =>
-        {
-            int attempts = result.GetValueOrDefault<int>();
-            if (attempts is < 0 or > ReconnectSchedule.MaxAttempts)
-            {
-                result.AddError($"--reconnect-attempts: {attempts} is not between 0 and {ReconnectSchedule.MaxAttempts}.");
-            }
-        });
+        }.Range(0, ReconnectSchedule.MaxAttempts, "");
         host.Validators.Add(result =>
         {
             if (!ChatServerAddress.TryParse(result.GetValueOrDefault<string>() ?? "", 0, out _, out string? error))

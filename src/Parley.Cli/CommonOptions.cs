@@ -89,6 +89,12 @@ internal static class CommonOptions
         DefaultValueFactory = _ => 256,
     }.Range(1, MaxConnectionCount, "");
 
+    public static Option<int> MaxHandshakesPerAddress() => new Option<int>("--max-handshakes-per-address")
+    {
+        Description = "With --tls-cert: TLS handshakes in progress at most from one address (1 to 1000000); one more is closed. Raise it for load tests from one machine.",
+        DefaultValueFactory = _ => 16,
+    }.Range(1, MaxConnectionCount, "");
+
     public static Option<bool> SharePort() => new("--share-port")
     {
         Description = "Let several servers listen on the same port, the kernel spreading connections among them (SO_REUSEPORT). Without it a port in use is an error.",

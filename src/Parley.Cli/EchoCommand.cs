@@ -17,6 +17,7 @@ internal static partial class EchoCommand
         Option<int> maxConnections = CommonOptions.MaxConnections();
         Option<int> maxPerAddress = CommonOptions.MaxConnectionsPerAddress();
         Option<bool> sharePort = CommonOptions.SharePort();
+        Option<int> handshakesPerAddress = CommonOptions.MaxHandshakesPerAddress();
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
         var mode = new Option<string>("--mode")
@@ -37,7 +38,7 @@ internal static partial class EchoCommand
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, framing, mode, maxMessageSize, idleTimeout, maxConnections, maxPerAddress, sharePort, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
+            host, port, transport, ipcName, framing, mode, maxMessageSize, idleTimeout, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -46,6 +47,10 @@ internal static partial class EchoCommand
             try
             {
                 tls = CommonOptions.LoadServerTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsPassword));
+                if (tls is not null)
+                {
+                    tls.MaxHandshakesPerAddress = parse.GetValue(handshakesPerAddress);
+                }
             }
             catch (ArgumentException ex)
             {

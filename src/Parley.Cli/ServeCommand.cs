@@ -23,6 +23,7 @@ internal static partial class ServeCommand
         Option<int> maxConnections = CommonOptions.MaxConnections();
         Option<int> maxPerAddress = CommonOptions.MaxConnectionsPerAddress();
         Option<bool> sharePort = CommonOptions.SharePort();
+        Option<int> handshakesPerAddress = CommonOptions.MaxHandshakesPerAddress();
         Option<double> loginTimeout = new Option<double>("--login-timeout") { Description = "Seconds (more than 0, at most 86400) a new connection has to log in (or, with --auth open, to send its first command) before it is closed.", DefaultValueFactory = _ => 30 }
             .Positive(CommonOptions.MaxSeconds, "seconds");
         Option<int> sendQueue = new Option<int>("--send-queue-kb") { Description = "Per-session send queue limit in KiB (1 to 1048576); a client that falls this far behind is disconnected as a slow consumer.", DefaultValueFactory = _ => 1024 }
@@ -43,7 +44,7 @@ internal static partial class ServeCommand
         Option<string> ipcName = CommonOptions.IpcName("chat", "--transport ipc: the name clients connect to.");
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, rooms, data, auth, durability, maxMessage, maxConnections, maxPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, transport, ipcName, rooms, data, auth, durability, maxMessage, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,6 +65,10 @@ internal static partial class ServeCommand
             try
             {
                 tls = CommonOptions.LoadServerTls(parse.GetValue(tlsCert), parse.GetValue(tlsKey), parse.GetValue(tlsPassword));
+                if (tls is not null)
+                {
+                    tls.MaxHandshakesPerAddress = parse.GetValue(handshakesPerAddress);
+                }
             }
             catch (ArgumentException ex)
             {
@@ -92,7 +97,7 @@ internal static partial class ServeCommand
             var settings = new ServeSettings(
                 new IPEndPoint(CommonOptions.ParseHost(parse.GetValue(host)!), parse.GetValue(port)),
                 parse.GetValue(maxConnections),
-                parse.GetValue(sendQueue) * 1024L,
+                SendQueueBytes(parse, sendQueue, options),
                 parse.GetValue(backlog),
                 tls,
                 TimeSpan.FromSeconds(parse.GetValue(summaryInterval)))
@@ -104,6 +109,14 @@ internal static partial class ServeCommand
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>The send queue: at least two of the largest events (raised from the default when the
+    /// message limit needs it; a smaller one asked for explicitly is an error, reported at start).</summary>
+    private static long SendQueueBytes(ParseResult parse, Option<int> sendQueue, ChatServerOptions options)
+    {
+        long asked = parse.GetValue(sendQueue) * 1024L;
+        return parse.GetResult(sendQueue) is { Implicit: false } ? asked : Math.Max(asked, options.MinSendQueueBytes);
     }
 
     internal static Option<string> DurabilityOption()
@@ -127,6 +140,12 @@ internal static partial class ServeCommand
     public static async Task<int> RunAsync(ChatServerOptions options, ServeSettings settings, ILoggerFactory loggers, TextWriter output, CancellationToken cancellationToken)
     {
         ILogger logger = loggers.CreateLogger("parley.serve");
+        if (settings.SendQueueBytes < options.MinSendQueueBytes)
+        {
+            LogBadSettings(logger, $"--send-queue-kb {settings.SendQueueBytes / 1024} is too small for events of up to {options.MinSendQueueBytes / 2} bytes: a reply that large would make a client that keeps up a slow consumer; use at least {(options.MinSendQueueBytes + 1023) / 1024}");
+            return 2;
+        }
+
         await using ChatServer? opened = TryOpen(options, logger);
         if (opened is not { } chat)
         {

@@ -192,7 +192,7 @@ public sealed partial class Connection
         long incompleteSince = Volatile.Read(ref _incompleteSince);
         if (incompleteSince != 0 && now - incompleteSince >= _incompleteMessageTimeout && _transport.AvailableBytes == 0)
         {
-            if (TrySetCloseReason(CloseReason.MessageTimeout))
+            if (TrySetCloseReason(CloseReason.MessageTimeout) && _peerLog.TryTake(out _))
             {
                 Log.MessageTimeout(_logger, Id, RemoteEndPoint, _options.IncompleteMessageTimeout, Volatile.Read(ref _bytesReceived));
             }
@@ -256,7 +256,11 @@ public sealed partial class Connection
                 break;
             case InvalidDataException:
                 // The peer broke the transport's own protocol (a corrupt shared-memory ring).
-                Log.ProtocolViolation(_logger, Id, RemoteEndPoint, CloseReason.ProtocolError, exception.Message);
+                if (_peerLog.TryTake(out _))
+                {
+                    Log.ProtocolViolation(_logger, Id, RemoteEndPoint, CloseReason.ProtocolError, exception.Message);
+                }
+
                 Abort(CloseReason.ProtocolError, exception);
                 break;
             default:

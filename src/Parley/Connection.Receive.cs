@@ -36,6 +36,7 @@ public sealed partial class Connection
             while (true)
             {
                 ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                long paused = PauseIncomplete();
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 long delivered = 0;
                 bool stop = false;
@@ -83,7 +84,7 @@ public sealed partial class Connection
                 {
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     RecordReceived(delivered);
-                    TrackIncomplete(buffer.Length);
+                    TrackIncomplete(buffer.Length, buffer.Length < result.Buffer.Length, paused);
                 }
 
                 if (stop || result.IsCompleted || result.IsCanceled)
@@ -133,10 +134,11 @@ public sealed partial class Connection
             while (true)
             {
                 ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                long paused = PauseIncomplete();
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 bool stop = DispatchBuffered(handler, ref buffer);
                 reader.AdvanceTo(buffer.Start, buffer.End);
-                TrackIncomplete(buffer.Length);
+                TrackIncomplete(buffer.Length, buffer.Length < result.Buffer.Length, paused);
                 if (stop || result.IsCompleted || result.IsCanceled)
                 {
                     return;
@@ -201,21 +203,45 @@ public sealed partial class Connection
         }
     }
 
-    /// <summary>After a parse pass: bytes left over are the start of a message the peer has not finished.
-    /// The incomplete-message clock starts at the first such pass and stops when nothing is left.</summary>
-    private void TrackIncomplete(long leftOver)
+    /// <summary>
+    /// The reader took the buffer: while the application handles what it holds, the peer is not
+    /// the one keeping a message unfinished, so the incomplete-message clock stops. Returns the
+    /// clock's start, for <see cref="TrackIncomplete"/> to resume it.
+    /// </summary>
+    private long PauseIncomplete()
+    {
+        long since = _incompleteSince;
+        if (since != 0)
+        {
+            Volatile.Write(ref _incompleteSince, 0);
+        }
+
+        return since;
+    }
+
+    /// <summary>
+    /// After a parse pass, before the reader waits again: bytes left over are the start of a
+    /// message the peer has not finished. The clock starts with a new partial message (a pass
+    /// that consumed a frame made progress), resumes where it was paused when the pass found
+    /// nothing whole, and restarts whenever the peer has sent a timeout's worth of bytes at
+    /// <see cref="ConnectionOptions.MinMessageDataRate"/> since it started: a large message on a
+    /// slow but honest link keeps going; a trickle does not.
+    /// </summary>
+    private void TrackIncomplete(long leftOver, bool progressed, long paused)
     {
         if (leftOver == 0)
         {
-            if (_incompleteSince != 0)
-            {
-                Volatile.Write(ref _incompleteSince, 0);
-            }
+            return; // paused at 0 already: nothing unfinished
         }
-        else if (_incompleteSince == 0)
+
+        long received = Volatile.Read(ref _bytesReceived);
+        if (progressed || paused == 0 || received - _incompleteFromBytes >= _incompleteAllowanceBytes)
         {
-            Volatile.Write(ref _incompleteSince, _time.GetTimestamp() | 1); // never 0, which means none
+            _incompleteFromBytes = received;
+            paused = _time.GetTimestamp() | 1; // never 0, which means none
         }
+
+        Volatile.Write(ref _incompleteSince, paused);
     }
 
     private void RecordReceived(long delivered)
@@ -233,7 +259,7 @@ public sealed partial class Connection
         string detail = status == FrameParseStatus.FrameTooLarge
             ? $"frame too large: over {_framer.MaxMessageSize} bytes"
             : $"malformed frame ({buffer.Length} bytes buffered)";
-        if (TrySetCloseReason(reason))
+        if (TrySetCloseReason(reason) && _peerLog.TryTake(out _))
         {
             Log.ProtocolViolation(_logger, Id, RemoteEndPoint, reason, detail);
         }

@@ -35,6 +35,7 @@ public sealed partial class Connection : IAsyncDisposable
     private readonly SendQueue _sendQueue;
     private readonly CancellationTokenSource _closedSource = new();
     private readonly LivenessMonitor? _liveness;
+    private readonly LogRateLimiter _peerLog;
     private readonly IReadOnlyList<MessageMiddleware> _middleware;
     private MiddlewarePipeline.Buffers? _decodeBuffers;
     private readonly TimeProvider _time;
@@ -52,14 +53,17 @@ public sealed partial class Connection : IAsyncDisposable
     private long _lastReceiveTicks;
     private long _lastSendTicks;
     private long _incompleteSince;
+    private long _incompleteFromBytes;
+    private readonly long _incompleteAllowanceBytes;
     private long _bytesReceived;
     private long _bytesSent;
     private long _messagesReceived;
     private long _messagesSent;
     private long _messagesDropped;
 
-    internal Connection(Transport transport, ConnectionOptions options, LivenessMonitor? liveness)
+    internal Connection(Transport transport, ConnectionOptions options, LivenessMonitor? liveness, LogRateLimiter? peerLog = null)
     {
+        _peerLog = peerLog ?? PeerLogBudget.Shared;
         _transport = transport;
         _options = options;
         _framer = options.Framer;
@@ -71,6 +75,9 @@ public sealed partial class Connection : IAsyncDisposable
         _idleTimeout = ToTimestampUnits(options.IdleTimeout);
         _keepAliveInterval = ToTimestampUnits(options.KeepAliveInterval);
         _incompleteMessageTimeout = ToTimestampUnits(options.IncompleteMessageTimeout);
+        _incompleteAllowanceBytes = options.MinMessageDataRate == 0 || options.IncompleteMessageTimeout == Timeout.InfiniteTimeSpan
+            ? long.MaxValue
+            : Math.Max(1, (long)(options.MinMessageDataRate * options.IncompleteMessageTimeout.TotalSeconds));
         Id = Interlocked.Increment(ref s_nextId);
         LocalEndPoint = transport.LocalEndPoint;
         RemoteEndPoint = transport.RemoteEndPoint;

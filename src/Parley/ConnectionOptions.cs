@@ -51,14 +51,24 @@ public class ConnectionOptions
 
     /// <summary>
     /// Close a connection whose peer began a message (a frame header, part of a line) and did
-    /// not finish it within this long: a peer that trickles bytes (slow-loris) or stalls
+    /// not finish it within this long, unless the message keeps arriving at
+    /// <see cref="MinMessageDataRate"/>: a peer that trickles bytes (slow-loris) or stalls
     /// mid-message holds a connection slot and the buffered bytes only this long. Default 30 s,
-    /// as Kestrel's request-headers timeout; a 1 MiB message then needs at least ~35 KB/s.
-    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off. Counted from when the receiver
-    /// first found the message incomplete; a connection whose reader is behind (bytes waiting
-    /// unread) is not closed for it.
+    /// as Kestrel's request-headers timeout. <see cref="Timeout.InfiniteTimeSpan"/> turns it off.
+    /// The clock runs only while the receiver waits for the peer: it starts when a read leaves
+    /// part of a message, restarts with each message completed, and stops while the application
+    /// is handling what was read (a busy reader is never the peer's fault).
     /// </summary>
     public TimeSpan IncompleteMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Bytes a second that keep an unfinished message alive past
+    /// <see cref="IncompleteMessageTimeout"/>: each time the peer has sent a timeout's worth at
+    /// this rate, the clock restarts. Default 240 (Kestrel's minimum request body rate): a 1 MiB
+    /// message may take over an hour on a poor link; a byte a second is closed after 30 s.
+    /// 0 makes the timeout a hard deadline for every message.
+    /// </summary>
+    public double MinMessageDataRate { get; set; } = 240;
 
     /// <summary>The clock of keep-alives, the idle timeout and the incomplete-message timeout.
     /// Default <see cref="TimeProvider.System"/>; tests pass a clock they move by hand.</summary>
@@ -118,6 +128,11 @@ public class ConnectionOptions
         if (IncompleteMessageTimeout != Timeout.InfiniteTimeSpan)
         {
             RequirePositive(IncompleteMessageTimeout, nameof(IncompleteMessageTimeout));
+        }
+
+        if (!(MinMessageDataRate >= 0 && double.IsFinite(MinMessageDataRate)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinMessageDataRate), MinMessageDataRate, "MinMessageDataRate must be 0 or more.");
         }
 
         RequirePositive(CloseTimeout, nameof(CloseTimeout));

@@ -156,6 +156,9 @@ public sealed partial class ParleyServer
         bool share = false;
         try
         {
+            // A silent connection holds no slot and no share: wait for the first bytes of the ClientHello.
+            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+
             // One address gets a share of the handshake slots, never all of them.
             if (!_handshakesPerAddress.TryAcquire(address, tls.MaxHandshakesPerAddress))
             {
@@ -163,9 +166,6 @@ public sealed partial class ParleyServer
             }
 
             share = true;
-
-            // A silent connection holds no slot: wait for the first bytes of the ClientHello.
-            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
             await _handshakes!.WaitAsync(deadline.Token).ConfigureAwait(false);
             slot = true;
             if (_handshakes.CurrentCount < tls.MaxConcurrentHandshakes / 4)
@@ -189,7 +189,11 @@ public sealed partial class ParleyServer
             string reason = ex is OperationCanceledException
                 ? (_stopping.IsCancellationRequested ? "server stopping" : $"no handshake within {tls.HandshakeTimeout}")
                 : ex.Message;
-            Log.TlsHandshakeFailed(_logger, remote, reason);
+            if (_refusalLog.TryTake(out _))
+            {
+                Log.TlsHandshakeFailed(_logger, remote, reason);
+            }
+
             ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "tls_handshake"));
             socket.Dispose();
         }
@@ -236,7 +240,7 @@ public sealed partial class ParleyServer
     private void Accept(Transport transport, UInt128? address)
     {
 #pragma warning disable CA2000 // RunConnectionAsync owns the connection and closes it.
-        var connection = new Connection(transport, _options, _liveness);
+        var connection = new Connection(transport, _options, _liveness, _peerLog);
 #pragma warning restore CA2000
 
         // Register before starting, so StopAsync always sees a running connection.

@@ -33,6 +33,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
     private readonly AddressCounter _perAddress = new();
     private readonly AddressCounter _handshakesPerAddress = new();
     private readonly LogRateLimiter _refusalLog;
+    private readonly LogRateLimiter _peerLog;
 
     /// <summary>Creates a server; nothing is bound until <see cref="Start()"/>.</summary>
     public ParleyServer(ParleyServerOptions options)
@@ -44,6 +45,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         Everyone = new ConnectionGroup("*", options.Framer, options.BufferPool, options.Middleware);
         _handshakes = options.Tls is { } tls ? new SemaphoreSlim(tls.MaxConcurrentHandshakes) : null;
         _refusalLog = new LogRateLimiter(options.TimeProvider, perSecond: 1, burst: 5);
+        _peerLog = new LogRateLimiter(options.TimeProvider);
     }
 
     /// <summary>TLS handshakes running now (for tests and diagnostics).</summary>

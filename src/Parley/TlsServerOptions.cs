@@ -39,9 +39,10 @@ public sealed class TlsServerOptions
     /// </summary>
     public int MaxConcurrentHandshakes { get; set; } = 256;
 
-    /// <summary>Handshakes in progress at most from one peer address (an IPv4 address or an
-    /// IPv6 /64); one more is closed at once. Default 16: one host cannot take every
-    /// <see cref="MaxConcurrentHandshakes"/> slot.</summary>
+    /// <summary>Handshakes in progress (first bytes received, not yet complete) at most from one
+    /// peer address (an IPv4 address or an IPv6 /64); one more is closed at once. Default 16: one
+    /// host cannot take every <see cref="MaxConcurrentHandshakes"/> slot. Load tests from one
+    /// machine raise it.</summary>
     public int MaxHandshakesPerAddress { get; set; } = 16;
 
     /// <summary>

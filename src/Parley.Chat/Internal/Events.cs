@@ -200,6 +200,12 @@ internal static class Events
     private static Utf8JsonWriter Begin(string type)
     {
         ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        if (buffer.Capacity > 64 * 1024)
+        {
+            // A large reply grew this thread's buffer; do not keep it for the small events that follow.
+            buffer = t_buffer = new ArrayBufferWriter<byte>(1024);
+        }
+
         buffer.ResetWrittenCount();
         Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, s_options);
         writer.Reset(buffer);

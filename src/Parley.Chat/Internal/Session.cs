@@ -21,20 +21,47 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
     /// <summary>Whether this session's bad input was logged already (it is, once).</summary>
     public bool BadInputLogged { get; set; }
 
-    private int _loginState; // 0 waiting, 1 done (disarmed), 2 timed out
+    // The login deadline: 0 waiting, 1 met (disarmed), 2 timed out, 3 a login is being checked
+    // (the deadline waits for its outcome), 4 the deadline passed during that check.
+    private int _loginState;
 
-    /// <summary>The session logged in (or sent its first command): the login timeout no longer applies.
-    /// False when the timeout won the race and the connection is closing.</summary>
-    public bool DisarmLoginTimeout() => Interlocked.CompareExchange(ref _loginState, 1, 0) != 2;
+    /// <summary>The session logged in (or sent its first command): the login timeout no longer applies.</summary>
+    public void DisarmLoginTimeout() => Volatile.Write(ref _loginState, 1);
 
-    /// <summary>The login timer fired: unless disarmed, say why and close.</summary>
+    /// <summary>A login arrived in time: the deadline waits while its password is checked. False
+    /// when the deadline had passed already (the connection is closing).</summary>
+    public bool BeginLoginCheck() => Interlocked.CompareExchange(ref _loginState, 3, 0) is 0 or 1 or 3;
+
+    /// <summary>The login's outcome: success disarms the deadline; a failure resumes it, and if
+    /// it passed meanwhile the session ends now.</summary>
+    public void EndLoginCheck(bool success)
+    {
+        if (success)
+        {
+            Volatile.Write(ref _loginState, 1);
+        }
+        else if (Interlocked.CompareExchange(ref _loginState, 0, 3) == 4 && Interlocked.CompareExchange(ref _loginState, 2, 4) == 4)
+        {
+            TimeOut();
+        }
+    }
+
+    /// <summary>The login timer fired: unless the deadline was met (or a login is being checked), say why and close.</summary>
     public void OnLoginTimeout()
     {
-        if (Interlocked.CompareExchange(ref _loginState, 2, 0) != 0)
+        int state = Interlocked.CompareExchange(ref _loginState, 2, 0);
+        if (state == 0)
         {
-            return;
+            TimeOut();
         }
+        else if (state == 3)
+        {
+            Interlocked.CompareExchange(ref _loginState, 4, 3);
+        }
+    }
 
+    private void TimeOut()
+    {
         Connection.Send(Events.Error(new CommandError(ErrorCodes.LoginTimeout, "no login within the time allowed; closing")));
         _ = Connection.CloseAsync(CloseReason.ProtocolError);
     }

@@ -152,6 +152,7 @@ internal static class BenchCommand
                         "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Warning", "--summary-interval", "3600",
                         "--max-connections", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-connections-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
+                        "--max-handshakes-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-commands-per-second", ((int)Math.Max(1000, chat.Rate * 4)).ToString(CultureInfo.InvariantCulture),
                     ],
                     settings.Target,

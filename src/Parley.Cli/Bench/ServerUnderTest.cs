@@ -80,7 +80,8 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, string? compress, bool insecure, CancellationToken cancellationToken)
     {
         string[] arguments = ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture),
-            "--max-connections-per-address", (clients + 100).ToString(CultureInfo.InvariantCulture)];
+            "--max-connections-per-address", (clients + 100).ToString(CultureInfo.InvariantCulture),
+            "--max-handshakes-per-address", (clients + 100).ToString(CultureInfo.InvariantCulture)];
         if (compress is not null)
         {
             arguments = [.. arguments, "--compress", compress];
@@ -104,7 +105,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
             // A throw-away certificate for this run; the clients pin exactly it.
             using var certificate = CertCommand.SelfSigned(["localhost", "127.0.0.1"], days: 1);
             certificateFile = Path.Combine(Path.GetTempPath(), $"parley-bench-{Guid.NewGuid():N}.pfx");
-            await File.WriteAllBytesAsync(certificateFile, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), cancellationToken);
+            await CertCommand.WritePrivateAsync(certificateFile, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), cancellationToken);
             hash = certificate.GetCertHashString();
             arguments = [.. arguments, "--tls-cert", certificateFile];
         }

@@ -87,6 +87,25 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
         var events = new ServerEvents(connection);
 #pragma warning restore CA2000
         Login login = await LogInAsync(events, firstTime: true, cancellationToken);
+        if (login.Error is { } first && first.StartsWith("login_timeout", StringComparison.Ordinal) && _credentials is not null)
+        {
+            // The server's login deadline passed while the password was being typed: the
+            // credentials are here now, so log in on a fresh connection at once.
+            await events.DisposeAsync();
+            connection.Abort();
+            connected = await settings.Connect(cancellationToken);
+            if (connected.Connection is not { } again)
+            {
+                await Console.Error.WriteLineAsync($"parley chat: cannot connect to {settings.Target}: {connected.Error}");
+                return 1;
+            }
+
+            connection = again;
+#pragma warning disable CA2000 // As above.
+            events = new ServerEvents(connection);
+#pragma warning restore CA2000
+            login = await LogInAsync(events, firstTime: false, cancellationToken);
+        }
         string? refusal = login.Error is not null ? login.Error
             : login.Open && settings.User is { } wanted
                 // Posting as user-1a2b3c4d to people who were promised "alice" is worse than not starting.
