@@ -49,7 +49,7 @@ internal sealed partial class MetricsSummary : IDisposable
             logger, open, Total("parley.connections.opened"), Total("parley.connections.closed"), messagesIn, rate,
             Total("parley.messages.sent"), Total("parley.bytes.received"), Total("parley.bytes.sent"),
             Total("parley.messages.dropped"), Total("parley.reads"), Total("parley.writes"), Environment.WorkingSet / (1024 * 1024),
-            GC.GetTotalMemory(forceFullCollection: false) / (1024 * 1024), GC.GetTotalAllocatedBytes() / (1024 * 1024), GC.CollectionCount(0));
+            GC.GetTotalMemory(forceFullCollection: false) / (1024 * 1024), GC.GetGCMemoryInfo().TotalCommittedBytes / (1024 * 1024), GC.GetTotalAllocatedBytes() / (1024 * 1024), GC.CollectionCount(0), GC.CollectionCount(2));
     }
 
     /// <summary>Logs a summary every <paramref name="interval"/> until Ctrl-C or SIGTERM cancels <paramref name="cancellationToken"/>.</summary>
@@ -72,7 +72,7 @@ internal sealed partial class MetricsSummary : IDisposable
     public void Dispose() => _listener.Dispose();
 
     [LoggerMessage(10, LogLevel.Information,
-        "summary: connections open={Open} opened={Opened} closed={Closed} | messages in={MessagesIn} ({Rate}/s) out={MessagesOut} | bytes in={BytesIn} out={BytesOut} | dropped={Dropped} | reads={Reads} writes={Writes} | rss={RssMiB} MiB gc heap={HeapMiB} MiB allocated={AllocatedMiB} MiB gen0={Gen0}")]
+        "summary: connections open={Open} opened={Opened} closed={Closed} | messages in={MessagesIn} ({Rate}/s) out={MessagesOut} | bytes in={BytesIn} out={BytesOut} | dropped={Dropped} | reads={Reads} writes={Writes} | rss={RssMiB} MiB gc heap={HeapMiB} MiB committed={CommittedMiB} MiB allocated={AllocatedMiB} MiB gen0={Gen0} gen2={Gen2}")]
     private static partial void LogSummary(
-        ILogger logger, int open, long opened, long closed, long messagesIn, long rate, long messagesOut, long bytesIn, long bytesOut, long dropped, long reads, long writes, long rssMiB, long heapMiB, long allocatedMiB, int gen0);
+        ILogger logger, int open, long opened, long closed, long messagesIn, long rate, long messagesOut, long bytesIn, long bytesOut, long dropped, long reads, long writes, long rssMiB, long heapMiB, long committedMiB, long allocatedMiB, int gen0, int gen2);
 }

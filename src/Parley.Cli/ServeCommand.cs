@@ -196,6 +196,7 @@ internal static partial class ServeCommand
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary();
+        using var trim = new IdleMemoryTrim();
         await summary.LogUntilStoppedAsync(logger, () => server.ConnectionCount, settings.SummaryInterval, cancellationToken);
 
         LogStopping(logger, server.ConnectionCount);

@@ -15,7 +15,7 @@ internal static class Events
     private static readonly JsonWriterOptions s_options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
 
     [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
+    private static PooledBufferWriter? t_buffer;
 
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
@@ -199,14 +199,8 @@ internal static class Events
 
     private static Utf8JsonWriter Begin(string type)
     {
-        ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
-        if (buffer.Capacity > 64 * 1024)
-        {
-            // A large reply grew this thread's buffer; do not keep it for the small events that follow.
-            buffer = t_buffer = new ArrayBufferWriter<byte>(1024);
-        }
-
-        buffer.ResetWrittenCount();
+        PooledBufferWriter buffer = t_buffer ??= new PooledBufferWriter();
+        buffer.Reset(); // a large array a reply borrowed goes back to the pool
         Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, s_options);
         writer.Reset(buffer);
         writer.WriteStartObject();

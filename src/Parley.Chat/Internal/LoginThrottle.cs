@@ -5,7 +5,7 @@ namespace Parley.Chat;
 /// window, that address is refused for that name (or, past four times the limit, for every
 /// name) until the window has passed. Failures from one address never lock out the same name
 /// from another, so an attacker cannot lock the owner out. Bounded: at most
-/// <see cref="MaxTracked"/> entries, expired ones dropped first. Thread-safe.
+/// <see cref="MaxTracked"/> entries, expired ones dropped first, then the oldest. Thread-safe.
 /// </summary>
 internal sealed class LoginThrottle(int maxFailures, TimeSpan window, TimeProvider time)
 {
@@ -69,7 +69,10 @@ internal sealed class LoginThrottle(int maxFailures, TimeSpan window, TimeProvid
 
             if (_failures.Count >= MaxTracked)
             {
-                return; // Full of live entries: an attacker spraying names gets no extra memory.
+                // Full of live entries: the oldest makes room, so counting never stops (and an
+                // attacker spraying names still gets no extra memory).
+                string oldest = _failures.MinBy(entry => entry.Value.Since).Key;
+                _failures.Remove(oldest);
             }
         }
 

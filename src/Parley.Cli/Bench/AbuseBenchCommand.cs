@@ -15,12 +15,13 @@ internal static class AbuseBenchCommand
         Option<double> after = new Option<double>("--after") { Description = "Seconds of quiet after the abuse; the 'after' memory figure is taken at its end (more than 0, at most 3600).", DefaultValueFactory = _ => 60 }.Positive(3600, "seconds");
         Option<int> interval = new Option<int>("--interval-ms") { Description = "Milliseconds between the honest client's messages (1 to 10000).", DefaultValueFactory = _ => 20 }.Range(1, 10_000, "ms");
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        Option<double> serverSummary = new Option<double>("--server-summary-interval") { Description = "Seconds between the server's summary lines (connections, memory, GC), shown on standard error (more than 0, at most 86400). Default: none.", DefaultValueFactory = _ => 86_400 }.Positive(CommonOptions.MaxSeconds, "seconds");
         var command = new Command(
             "abuse",
             "Start 'parley serve' (login required) and attack it from 127.0.0.3-10 with invalid UTF-8 floods, slow-loris and trickled lines, silent connections, " +
             "password spraying and huge history requests, all at once, while an honest client from 127.0.0.2 chats: its ack latency and the server's memory, before, during and after.")
         {
-            duration, warmup, after, interval, json,
+            duration, warmup, after, interval, json, serverSummary,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -29,21 +30,22 @@ internal static class AbuseBenchCommand
                 TimeSpan.FromSeconds(parse.GetValue(duration)),
                 TimeSpan.FromSeconds(parse.GetValue(after)),
                 TimeSpan.FromMilliseconds(parse.GetValue(interval)));
-            return await RunAsync(settings, parse.GetValue(json), cancellationToken);
+            return await RunAsync(settings, parse.GetValue(json), parse.GetValue(serverSummary), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(AbuseSettings settings, bool json, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(AbuseSettings settings, bool json, double serverSummarySeconds, CancellationToken cancellationToken)
     {
-        IAnsiConsole console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+        IAnsiConsole console = Terminal.Create(standardError: json);
         FileLimits.Raise(4096);
         string data = Path.Combine(Path.GetTempPath(), "parley-abuse-" + Guid.NewGuid().ToString("N"));
         try
         {
             AbuseWorkload.CreateUsers(data);
             await using ServerUnderTest server = await ServerUnderTest.StartAsync(
-                ["serve", "--port", "0", "--data", data, "--auth", "required", "--log-level", "Warning", "--summary-interval", "3600"],
+                ["serve", "--port", "0", "--data", data, "--auth", "required", "--log-level", serverSummarySeconds < CommonOptions.MaxSeconds ? "Information" : "Warning",
+                    "--summary-interval", serverSummarySeconds.ToString(CultureInfo.InvariantCulture)],
                 target: null,
                 serverPid: null,
                 tls: false,

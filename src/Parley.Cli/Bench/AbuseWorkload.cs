@@ -168,6 +168,8 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
             {
                 return;
             }
+
+            await Task.Delay(10, stop); // ~100 bad lines a second each: the 1000 a second from ten
         }
     }
 
@@ -204,6 +206,9 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
             {
                 return;
             }
+
+            await Task.Delay(500, stop); // two guesses a second each: 80 a second from forty
+
         }
     }
 
@@ -224,6 +229,8 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
             {
                 return;
             }
+
+            await Task.Delay(50, stop); // twenty requests a second each
         }
     }
 

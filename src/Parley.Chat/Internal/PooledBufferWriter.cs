@@ -1,0 +1,53 @@
+using System.Buffers;
+
+namespace Parley.Chat;
+
+/// <summary>
+/// A growable buffer whose arrays come from <see cref="ArrayPool{T}.Shared"/>: a large event
+/// (a page of history) borrows a large array and gives it back at the next
+/// <see cref="Reset"/>, so a thread neither keeps it nor allocates a fresh one on the large
+/// object heap for every large reply. One thread at a time.
+/// </summary>
+internal sealed class PooledBufferWriter : IBufferWriter<byte>
+{
+    private const int SmallSize = 1024;
+
+    // Past this, the array goes back to the pool at the next Reset: small events need no more.
+    private const int KeepSize = 64 * 1024;
+
+    private byte[] _array = ArrayPool<byte>.Shared.Rent(SmallSize);
+    private int _written;
+
+    public ReadOnlySpan<byte> WrittenSpan => _array.AsSpan(0, _written);
+
+    public void Reset()
+    {
+        _written = 0;
+        if (_array.Length > KeepSize)
+        {
+            byte[] large = _array;
+            _array = ArrayPool<byte>.Shared.Rent(SmallSize);
+            ArrayPool<byte>.Shared.Return(large);
+        }
+    }
+
+    public void Advance(int count) => _written += count;
+
+    public Memory<byte> GetMemory(int sizeHint = 0) => Ensure(sizeHint).AsMemory(_written);
+
+    public Span<byte> GetSpan(int sizeHint = 0) => Ensure(sizeHint).AsSpan(_written);
+
+    private byte[] Ensure(int sizeHint)
+    {
+        int needed = _written + Math.Max(sizeHint, 1);
+        if (needed > _array.Length)
+        {
+            byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _array.Length * 2));
+            _array.AsSpan(0, _written).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_array);
+            _array = larger;
+        }
+
+        return _array;
+    }
+}
