@@ -6,20 +6,20 @@ namespace Parley.Cli;
 /// Gives memory back to the system after a burst. The GC keeps what a burst (a flood of
 /// connections, an attack) made it commit until enough new allocation triggers a collection,
 /// and a quiet server allocates little: without help, RSS stays at the burst's level. Every
-/// ten seconds this looks at how much the server allocated since the last look; after a busy
-/// spell followed by a quiet one (under 1 MiB allocated in ten seconds) it runs one aggressive
-/// full collection, which compacts the heap and decommits what is free. A blocking collection
-/// of a heap of tens of megabytes takes milliseconds, and it runs only when the server is quiet.
+/// ten seconds this looks at the heap; when the server is quiet (under 1 MiB allocated in ten
+/// seconds) and the heap holds 8 MiB more than after the last trim, it runs one aggressive full
+/// collection, which compacts the heap and decommits what is free. A blocking collection of a
+/// heap of tens of megabytes takes milliseconds, and it runs only when the server is quiet.
 /// </summary>
 internal sealed class IdleMemoryTrim : IDisposable
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(10);
     private const long QuietBytes = 1024 * 1024;
-    private const long BusyBytes = 16 * 1024 * 1024;
+    private const long GrowthBytes = 8 * 1024 * 1024;
 
     private readonly Timer _timer;
     private long _lastAllocated = GC.GetTotalAllocatedBytes();
-    private bool _busySinceTrim;
+    private long _heapAfterTrim = GC.GetTotalMemory(forceFullCollection: false);
 
     public IdleMemoryTrim() => _timer = new Timer(_ => Check(), null, Period, Period);
 
@@ -28,15 +28,11 @@ internal sealed class IdleMemoryTrim : IDisposable
         long allocated = GC.GetTotalAllocatedBytes();
         long since = allocated - _lastAllocated;
         _lastAllocated = allocated;
-        if (since >= BusyBytes)
+        if (since < QuietBytes && GC.GetTotalMemory(forceFullCollection: false) > _heapAfterTrim + GrowthBytes)
         {
-            _busySinceTrim = true;
-        }
-        else if (since < QuietBytes && _busySinceTrim)
-        {
-            _busySinceTrim = false;
             GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            _heapAfterTrim = GC.GetTotalMemory(forceFullCollection: false);
         }
     }
 

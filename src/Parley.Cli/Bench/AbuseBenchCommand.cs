@@ -15,13 +15,14 @@ internal static class AbuseBenchCommand
         Option<double> after = new Option<double>("--after") { Description = "Seconds of quiet after the abuse; the 'after' memory figure is taken at its end (more than 0, at most 3600).", DefaultValueFactory = _ => 60 }.Positive(3600, "seconds");
         Option<int> interval = new Option<int>("--interval-ms") { Description = "Milliseconds between the honest client's messages (1 to 10000).", DefaultValueFactory = _ => 20 }.Range(1, 10_000, "ms");
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        Option<int> historyHogs = new Option<int>("--history-hogs") { Description = "Logged-in attackers that post 4 KB messages and ask for the largest history pages (0 to 100); what they post is stored like any message.", DefaultValueFactory = _ => 4 }.Range(0, 100, "");
         Option<double> serverSummary = new Option<double>("--server-summary-interval") { Description = "Seconds between the server's summary lines (connections, memory, GC), shown on standard error (more than 0, at most 86400). Default: none.", DefaultValueFactory = _ => 86_400 }.Positive(CommonOptions.MaxSeconds, "seconds");
         var command = new Command(
             "abuse",
             "Start 'parley serve' (login required) and attack it from 127.0.0.3-10 with invalid UTF-8 floods, slow-loris and trickled lines, silent connections, " +
             "password spraying and huge history requests, all at once, while an honest client from 127.0.0.2 chats: its ack latency and the server's memory, before, during and after.")
         {
-            duration, warmup, after, interval, json, serverSummary,
+            duration, warmup, after, interval, historyHogs, json, serverSummary,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -29,7 +30,10 @@ internal static class AbuseBenchCommand
                 TimeSpan.FromSeconds(parse.GetValue(warmup)),
                 TimeSpan.FromSeconds(parse.GetValue(duration)),
                 TimeSpan.FromSeconds(parse.GetValue(after)),
-                TimeSpan.FromMilliseconds(parse.GetValue(interval)));
+                TimeSpan.FromMilliseconds(parse.GetValue(interval)))
+            {
+                HistoryHogs = parse.GetValue(historyHogs),
+            };
             return await RunAsync(settings, parse.GetValue(json), parse.GetValue(serverSummary), cancellationToken);
         });
         return command;
