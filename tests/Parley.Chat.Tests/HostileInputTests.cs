@@ -347,3 +347,22 @@ internal sealed class ManualTime : TimeProvider
         }
     }
 }
+
+public class PooledEventBufferTests
+{
+    [Fact]
+    public void A_large_event_is_written_whole_and_the_next_small_one_starts_clean()
+    {
+        // A 20 000-name member list (a few hundred KiB: a pooled large buffer), then a pong on the same thread.
+        string[] names = [.. Enumerable.Range(0, 20_000).Select(i => $"user-{i:D8}")];
+        byte[] large = Events.RoomUsers("general", names, 0, 8 * 1024 * 1024).ToArray();
+        using (JsonDocument document = JsonDocument.Parse(large))
+        {
+            Assert.Equal(names, document.RootElement.GetProperty("us").EnumerateArray().Select(u => u.GetString()));
+        }
+
+        Assert.Equal("{\"_et\":\"pong\"}", System.Text.Encoding.UTF8.GetString(Events.Pong()));
+        byte[] again = Events.RoomUsers("general", names, 0, 8 * 1024 * 1024).ToArray();
+        Assert.Equal(large, again);
+    }
+}

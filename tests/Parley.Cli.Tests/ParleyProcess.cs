@@ -21,6 +21,8 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _lines);
 
+    private bool _drained;
+
     /// <summary>Runs parley with <paramref name="arguments"/> and asserts it exits non-zero saying <paramref name="message"/>, with no stack trace.</summary>
     public static async Task AssertRefusesAsync(string message, params string[] arguments)
     {
@@ -93,6 +95,15 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
                 {
                     return match;
                 }
+            }
+
+            if (_process.HasExited && !_drained)
+            {
+                // The exit can be seen before the last lines are read: wait for the end of the
+                // redirected output (WaitForExit with no timeout does), then look once more.
+                await _process.WaitForExitAsync(deadline.Token);
+                _drained = true;
+                continue;
             }
 
             if (_process.HasExited && _lineArrived.CurrentCount == 0)

@@ -78,6 +78,8 @@ internal static class AbuseBenchCommand
         }
     }
 
+    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
+
     private static double Ms(long microseconds) => microseconds / 1000.0;
 
     private static void Report(AbuseResult r, IAnsiConsole console, bool json)
@@ -103,7 +105,7 @@ internal static class AbuseBenchCommand
                 ["attack_connections"] = r.AttackConnections,
                 ["attack_connections_closed_by_server"] = r.AttackerClosures,
             };
-            Console.WriteLine(JsonSerializer.Serialize(document));
+            Console.WriteLine(JsonSerializer.Serialize(document, s_indented));
             return;
         }
 
