@@ -10,23 +10,10 @@ namespace Parley.Tests;
 
 public class TlsTests
 {
-    /// <summary>A certificate for localhost and 127.0.0.1 signed by <paramref name="issuer"/> (or self-signed).</summary>
-    private static X509Certificate2 Certificate(string name, DateTimeOffset notBefore, DateTimeOffset notAfter, X509Certificate2? issuer = null, bool authority = false)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName(name);
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(authority, false, 0, true));
-        using X509Certificate2 created = issuer is null
-            ? request.CreateSelfSigned(notBefore, notAfter)
-            : request.Create(issuer, notBefore, notAfter, RandomNumberGenerator.GetBytes(8)).CopyWithPrivateKey(key);
-        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
-    }
+    private static X509Certificate2 Certificate(string name, DateTimeOffset notBefore, DateTimeOffset notAfter, X509Certificate2? issuer = null, bool authority = false) =>
+        TestCertificates.Create(name, notBefore, notAfter, issuer, authority);
 
-    private static readonly X509Certificate2 Root = Certificate("Parley Test Root", DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(30), authority: true);
+    private static X509Certificate2 Root => TestCertificates.Root;
 
     private static X509Certificate2 ServerCertificate(string host = "localhost", bool expired = false) => Certificate(
         host,
@@ -34,20 +21,8 @@ public class TlsTests
         DateTimeOffset.UtcNow.AddDays(expired ? -2 : 10),
         Root);
 
-    /// <summary>The platform's validation with the test root as the only trust anchor: name, dates and chain all count.</summary>
-    private static bool TrustTestRoot(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
-        {
-            return false;
-        }
-
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.CustomTrustStore.Add(Root);
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return custom.Build(new X509Certificate2(certificate));
-    }
+    private static bool TrustTestRoot(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        TestCertificates.TrustTestRoot(sender, certificate, chain, errors);
 
     private static ParleyServer StartServer(BufferPool pool, TlsServerOptions tls, Action<Connection, ReadOnlySequence<byte>>? onMessage = null)
     {
