@@ -66,6 +66,11 @@ public class FrameReferenceTests
         await connection.FlushAsync().Within();
         Assert.Equal(TestSupport.LengthPrefixed(payload), transport.Written.ToArray());
         connection.Abort();
+
+        // As a server or client does after an abort: the close finishes, the loops end and the
+        // receive pipe gives back its segment (the receive loop may have rented one as the
+        // transport was torn down).
+        await connection.CloseAsync().Within();
         await TestSupport.Until(() => pool.Outstanding == 0, "the send loop released the frame");
     }
 
