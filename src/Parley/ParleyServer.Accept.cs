@@ -120,6 +120,7 @@ public sealed partial class ParleyServer
     /// when the connection is plain TCP (over TLS there is no session to say it in yet).</summary>
     private void Refuse(Socket socket, CloseReason reason, bool plain)
     {
+        bool lingering = false;
         try
         {
             if (plain && _options.RefusalMessage?.Invoke(reason) is { IsEmpty: false } payload)
@@ -131,6 +132,19 @@ public sealed partial class ParleyServer
                 socket.Blocking = false;
                 socket.Send(frame, SocketFlags.None, out _);
                 socket.Shutdown(SocketShutdown.Send);
+
+                // Closing with the peer's first bytes unread would send a reset, which can
+                // destroy the message before the peer reads it: read and drop what it sends
+                // for a moment first — a bounded number of such closes at a time.
+                if (Interlocked.Increment(ref _lingeringRefusals) <= MaxLingeringRefusals)
+                {
+                    lingering = true;
+                    _ = LingerThenCloseAsync(socket);
+                }
+                else
+                {
+                    Interlocked.Decrement(ref _lingeringRefusals);
+                }
             }
         }
         catch (SocketException)
@@ -139,7 +153,34 @@ public sealed partial class ParleyServer
         }
         finally
         {
+            if (!lingering)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    private const int MaxLingeringRefusals = 64;
+    private int _lingeringRefusals;
+
+    private async Task LingerThenCloseAsync(Socket socket)
+    {
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(1), _options.TimeProvider);
+            byte[] sink = new byte[1024];
+            while (await socket.ReceiveAsync(sink, SocketFlags.None, deadline.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer reset, or did not close within the moment: close all the same.
+        }
+        finally
+        {
             socket.Dispose();
+            Interlocked.Decrement(ref _lingeringRefusals);
         }
     }
 

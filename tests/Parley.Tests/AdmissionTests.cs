@@ -102,3 +102,35 @@ public class AdmissionTests
         Assert.Equal(0, counter.CountOf(a));
     }
 }
+
+public class RefusalDeliveryTests
+{
+    [Fact]
+    public async Task A_refused_peer_that_already_sent_its_first_line_still_reads_the_refusal()
+    {
+        ParleyServerOptions options = TestSupport.ServerOptions(new BufferPool());
+        options.Framer = new LineFramer(1024);
+        options.MaxConnections = 1;
+        options.RefusalMessage = reason => Encoding.UTF8.GetBytes($"refused: {reason}");
+        await using var server = new ParleyServer(options);
+        server.Start();
+        using Socket first = await TestSupport.ConnectRawAsync(server);
+        await TestSupport.Until(() => server.ConnectionCount == 1, "the first connection");
+
+        for (int i = 0; i < 20; i++)
+        {
+            // As `printf '...' | nc` would: the command is on its way before the server has looked.
+            using var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await second.ConnectAsync(server.LocalEndPoint).Within();
+            await second.SendAsync(Encoding.UTF8.GetBytes("{\"_ct\":\"join_room\",\"r\":\"general\"}\n"));
+            var text = new StringBuilder();
+            byte[] buffer = new byte[256];
+            while (await second.ReceiveAsync(buffer).Within() is int read and > 0)
+            {
+                text.Append(Encoding.UTF8.GetString(buffer, 0, read));
+            }
+
+            Assert.Equal("refused: ConnectionLimit\n", text.ToString());
+        }
+    }
+}
