@@ -208,6 +208,9 @@ public sealed class Frame
         }
     }
 
+    /// <summary>Frees a frame just rented that nobody else has seen (its encoding failed), whatever kind of reference it was created with.</summary>
+    internal void DiscardUnshared() => Free();
+
     private void Initialize(BufferPool pool, int length, bool callerOwned)
     {
         _array = pool.Rent(length);

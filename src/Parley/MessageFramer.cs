@@ -106,18 +106,7 @@ public abstract class MessageFramer
     {
         ArgumentNullException.ThrowIfNull(pool);
         ValidatePayload(payload);
-        Frame frame = Frame.RentForCaller(pool, GetFrameLength(payload.Length));
-        try
-        {
-            WriteFrame(payload, frame.WritableSpan);
-        }
-        catch
-        {
-            frame.Release();
-            throw;
-        }
-
-        return frame;
+        return Fill(Frame.RentForCaller(pool, GetFrameLength(payload.Length)), payload);
     }
 
     /// <summary>
@@ -127,14 +116,19 @@ public abstract class MessageFramer
     internal Frame CreateQueuedFrame(ReadOnlySpan<byte> payload, BufferPool pool)
     {
         ValidatePayload(payload);
-        Frame frame = Frame.Rent(pool, GetFrameLength(payload.Length));
+        return Fill(Frame.Rent(pool, GetFrameLength(payload.Length)), payload);
+    }
+
+    /// <summary>Writes <paramref name="payload"/> into a frame just rented; a frame that cannot be written is freed.</summary>
+    private Frame Fill(Frame frame, ReadOnlySpan<byte> payload)
+    {
         try
         {
             WriteFrame(payload, frame.WritableSpan);
         }
         catch
         {
-            frame.ReleaseQueueReference();
+            frame.DiscardUnshared();
             throw;
         }
 

@@ -161,15 +161,7 @@ public class LoginAbuseTests
     [Fact]
     public async Task Failures_from_one_address_do_not_lock_out_the_same_name_from_another_address()
     {
-        string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
-        Assert.True(UserStore.Open(ChatServer.UsersPath(directory)).Add("alice", "correct horse"));
-        await using var chat = await TcpChat.StartAsync(o =>
-        {
-            o.DataDirectory = directory;
-            o.Auth = AuthMode.Required;
-            o.MaxFailedLogins = 3;
-            o.MaxErrorsPerMinute = 100;
-        });
+        await using TcpChat chat = await AliceOverTcpAsync(maxFailedLogins: 3);
 
         using LineSocket attacker = await LineSocket.ConnectAsync(chat.EndPoint, "127.0.0.1");
         for (int i = 0; i < 3; i++)
@@ -191,15 +183,7 @@ public class LoginAbuseTests
     [Fact]
     public async Task An_address_spraying_names_is_throttled_for_every_name()
     {
-        string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
-        Assert.True(UserStore.Open(ChatServer.UsersPath(directory)).Add("alice", "correct horse"));
-        await using var chat = await TcpChat.StartAsync(o =>
-        {
-            o.DataDirectory = directory;
-            o.Auth = AuthMode.Required;
-            o.MaxFailedLogins = 2;
-            o.MaxErrorsPerMinute = 100;
-        });
+        await using TcpChat chat = await AliceOverTcpAsync(maxFailedLogins: 2);
 
         using LineSocket sprayer = await LineSocket.ConnectAsync(chat.EndPoint, "127.0.0.1");
         for (int i = 0; i < 8; i++)
@@ -237,6 +221,20 @@ public class LoginAbuseTests
         Assert.True(await queued.WaitAsync(ChatHarness.Timeout));
         Assert.Equal(1, most);
         Assert.True(await checks.VerifyAsync("a", () => true, CancellationToken.None));       // room again
+    }
+
+    /// <summary>A login-required chat server over TCP whose users file holds alice.</summary>
+    private static Task<TcpChat> AliceOverTcpAsync(int maxFailedLogins)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
+        Assert.True(UserStore.Open(ChatServer.UsersPath(directory)).Add("alice", "correct horse"));
+        return TcpChat.StartAsync(o =>
+        {
+            o.DataDirectory = directory;
+            o.Auth = AuthMode.Required;
+            o.MaxFailedLogins = maxFailedLogins;
+            o.MaxErrorsPerMinute = 100;
+        });
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -16,13 +16,12 @@ public class SlowInputTests
         options.IncompleteMessageTimeout = Timeout.InfiniteTimeSpan;
         options.IdleTimeout = Timeout.InfiniteTimeSpan;
         await using var server = new ParleyServer(options);
-        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.Connected += connection => connected.TrySetResult(connection);
         server.Start();
 
-        using Socket peer = await TestSupport.ConnectRawAsync(server);
+        (Socket connectedPeer, Connection connection) = await ConnectPeerAsync(server);
+        using Socket peer = connectedPeer;
         peer.NoDelay = true;
-        Connection connection = await connected.Task.Within();
+        
         byte[] start = framing == "line" ? [(byte)'x'] : TestSupport.LengthPrefixed(new byte[1024 * 1024])[..5];
         await peer.SendAsync(start);
         await TestSupport.Until(() => connection.BytesReceived == start.Length, "the first bytes");
@@ -49,13 +48,7 @@ public class SlowInputTests
     [Fact]
     public async Task A_message_left_unfinished_past_the_timeout_closes_its_connection_only()
     {
-        var time = new ManualClock();
-        var pool = new BufferPool();
-        ParleyServerOptions options = TestSupport.ServerOptions(pool);
-        options.TimeProvider = time;
-        options.IdleTimeout = Timeout.InfiniteTimeSpan;
-        options.KeepAliveInterval = Timeout.InfiniteTimeSpan;
-        options.IncompleteMessageTimeout = TimeSpan.FromSeconds(30);
+        (ParleyServerOptions options, ManualClock time) = FakeClockServer();
         await using var server = new ParleyServer(options);
         var connections = new System.Collections.Concurrent.ConcurrentQueue<Connection>();
         server.Connected += connections.Enqueue;
@@ -87,21 +80,15 @@ public class SlowInputTests
     [Fact]
     public async Task A_message_sent_slowly_but_finished_in_time_is_delivered()
     {
-        var time = new ManualClock();
-        ParleyServerOptions options = TestSupport.ServerOptions(new BufferPool());
-        options.TimeProvider = time;
-        options.IdleTimeout = Timeout.InfiniteTimeSpan;
-        options.KeepAliveInterval = Timeout.InfiniteTimeSpan;
-        options.IncompleteMessageTimeout = TimeSpan.FromSeconds(30);
+        (ParleyServerOptions options, ManualClock time) = FakeClockServer();
         await using var server = new ParleyServer(options);
         var received = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         server.MessageReceived += (_, message) => received.TrySetResult((int)message.Length);
-        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.Connected += connection => connected.TrySetResult(connection);
         server.Start();
 
-        using Socket peer = await TestSupport.ConnectRawAsync(server);
-        Connection connection = await connected.Task.Within();
+        (Socket connectedPeer, Connection connection) = await ConnectPeerAsync(server);
+        using Socket peer = connectedPeer;
+        
         byte[] frame = TestSupport.LengthPrefixed(TestSupport.Pattern(100, 2));
         for (int i = 0; i < 10; i++)
         {
@@ -123,6 +110,23 @@ public class SlowInputTests
         Assert.Equal(ConnectionState.Open, connection.State);
     }
 
+    /// <summary>Connects a raw peer and returns it with the server's side of its connection.</summary>
+    private static async Task<(Socket Peer, Connection Connection)> ConnectPeerAsync(ParleyServer server)
+    {
+        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnConnected(Connection connection) => connected.TrySetResult(connection);
+        server.Connected += OnConnected;
+        try
+        {
+            Socket peer = await TestSupport.ConnectRawAsync(server);
+            return (peer, await connected.Task.Within());
+        }
+        finally
+        {
+            server.Connected -= OnConnected;
+        }
+    }
+
     private static (ParleyServerOptions Options, ManualClock Time) FakeClockServer()
     {
         var time = new ManualClock();
@@ -139,11 +143,10 @@ public class SlowInputTests
     {
         (ParleyServerOptions options, ManualClock time) = FakeClockServer();
         await using var server = new ParleyServer(options);
-        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.Connected += connection => connected.TrySetResult(connection);
         server.Start();
-        using Socket peer = await TestSupport.ConnectRawAsync(server);
-        Connection connection = await connected.Task.Within();
+        (Socket connectedPeer, Connection connection) = await ConnectPeerAsync(server);
+        using Socket peer = connectedPeer;
+        
 
         // Each send completes one 64 KiB message and starts the next: a partial one is always buffered.
         byte[] frame = TestSupport.LengthPrefixed(TestSupport.Pattern(64 * 1024, 3));
@@ -169,11 +172,10 @@ public class SlowInputTests
         await using var server = new ParleyServer(options);
         var received = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         server.MessageReceived += (_, message) => received.TrySetResult((int)message.Length);
-        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.Connected += connection => connected.TrySetResult(connection);
         server.Start();
-        using Socket peer = await TestSupport.ConnectRawAsync(server);
-        Connection connection = await connected.Task.Within();
+        (Socket connectedPeer, Connection connection) = await ConnectPeerAsync(server);
+        using Socket peer = connectedPeer;
+        
 
         // 256 KiB in 4 KiB pieces, one every 10 s: ~410 B/s, 640 s in all, far past the 30 s timeout.
         byte[] frame = TestSupport.LengthPrefixed(TestSupport.Pattern(256 * 1024, 4));
