@@ -457,7 +457,12 @@ public sealed partial class ChatServer
         }
         catch (IOException ex)
         {
-            Log.StoreFailed(_logger, session.Id, ex);
+            // Every send fails while the disk does: one line, not one stack trace per message.
+            if (_faultLogLimiter.TryTake(out long heldBack))
+            {
+                Log.StoreFailed(_logger, session.Id, heldBack, ex);
+            }
+
             return new CommandError(ErrorCodes.StorageFailed, "the message could not be stored", command.Tag);
         }
         finally

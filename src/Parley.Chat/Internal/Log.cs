@@ -22,8 +22,8 @@ internal static partial class Log
     [LoggerMessage(604, LogLevel.Warning, "Session {Session} from {Remote}: closed, too many errors (more than {Limit} a minute; last {Code}) ({Suppressed} lines held back before this one)")]
     public static partial void TooManyErrors(ILogger logger, string session, EndPoint? remote, int limit, string code, long suppressed);
 
-    [LoggerMessage(605, LogLevel.Error, "Session {Session}: a message could not be stored")]
-    public static partial void StoreFailed(ILogger logger, string session, Exception exception);
+    [LoggerMessage(605, LogLevel.Error, "Session {Session}: a message could not be stored ({Suppressed} such lines held back before this one)")]
+    public static partial void StoreFailed(ILogger logger, string session, long suppressed, Exception exception);
 
     [LoggerMessage(606, LogLevel.Warning, "Login is required but {Path} has no users yet: add one with 'parley users add NAME --data {DataDirectory}'")]
     public static partial void NoUsers(ILogger logger, string path, string dataDirectory);
