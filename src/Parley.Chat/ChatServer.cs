@@ -38,7 +38,7 @@ public sealed partial class ChatServer : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<ChatServer>();
         Framer = framer;
-        _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom))];
+        _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom, options.EffectiveHistoryBytesPerRoom))];
         _rooms = _roomList.ToFrozenDictionary(r => r.Name, StringComparer.Ordinal);
         _logLimiter = new LogRateLimiter(options.TimeProvider);
         _faultLogLimiter = new LogRateLimiter(options.TimeProvider);
@@ -67,6 +67,7 @@ public sealed partial class ChatServer : IAsyncDisposable
                 MaxTotalBytes = options.MaxJournalBytes,
                 SegmentBytes = Math.Min(64L * 1024 * 1024, options.MaxJournalBytes),
                 MaxRecordBytes = ChatRecord.MaxLength(options.MaxMessageBytes),
+                AcceptDamage = options.AcceptJournalDamage,
                 LoggerFactory = options.LoggerFactory,
                 TimeProvider = options.TimeProvider,
             },
@@ -118,7 +119,14 @@ public sealed partial class ChatServer : IAsyncDisposable
     }
 
     /// <summary>Stores what is pending and closes the journal. Sessions should be closed first.</summary>
-    public ValueTask DisposeAsync() => _journal.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _journal.DisposeAsync();
+        foreach (Room room in _roomList)
+        {
+            room.ClearHistory();
+        }
+    }
 
     private void Replay(in JournalRecord record)
     {

@@ -19,6 +19,13 @@ public sealed class ChatServerOptions
     /// <summary>When a message counts as stored, and so is acknowledged and broadcast. Default <see cref="JournalDurability.Batch"/>.</summary>
     public JournalDurability Durability { get; set; } = JournalDurability.Batch;
 
+    /// <summary>
+    /// Open even when the journal is damaged in a way that loses messages which may have been
+    /// acknowledged (see <see cref="Parley.Journal.JournalOptions.AcceptDamage"/>). Default false:
+    /// <see cref="ChatServer.Open"/> throws <see cref="Parley.Journal.JournalDamagedException"/> and changes nothing.
+    /// </summary>
+    public bool AcceptJournalDamage { get; set; }
+
     /// <summary>Retention: the journal's size at most. Default 1 GiB.</summary>
     public long MaxJournalBytes { get; set; } = 1024L * 1024 * 1024;
 
@@ -46,6 +53,24 @@ public sealed class ChatServerOptions
 
     /// <summary>Messages per room kept in memory for <c>history</c> (rebuilt from the journal at start). Default 1000.</summary>
     public int HistoryPerRoom { get; set; } = 1000;
+
+    /// <summary>
+    /// Bytes of history per room kept in memory, counted as a <c>history</c> event sends the
+    /// messages: whichever of this and <see cref="HistoryPerRoom"/> is reached first drops the
+    /// oldest. The newest message is always kept. Default 512 KiB (1000 messages of ~500 bytes).
+    /// </summary>
+    public long HistoryBytesPerRoom { get; set; } = 512 * 1024;
+
+    /// <summary>
+    /// Bytes of history kept in memory for all rooms together; each room gets an equal share
+    /// when <see cref="HistoryBytesPerRoom"/> × rooms would be more. So a large rooms file or
+    /// rooms filled with the longest messages cannot make the history cache grow without
+    /// bound. Default 64 MiB.
+    /// </summary>
+    public long MaxHistoryBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>The history budget of each room: <see cref="HistoryBytesPerRoom"/>, or an equal share of <see cref="MaxHistoryBytes"/> when that is less.</summary>
+    internal long EffectiveHistoryBytesPerRoom => Math.Min(HistoryBytesPerRoom, MaxHistoryBytes / Math.Max(1, Rooms.Count));
 
     /// <summary>The most messages one <c>history</c> reply holds. Default 200; the default page is 50.</summary>
     public int MaxHistoryPage { get; set; } = 200;
@@ -143,6 +168,8 @@ public sealed class ChatServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxErrorsPerMinute, 1, nameof(MaxErrorsPerMinute));
         ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPerRoom, 1, nameof(HistoryPerRoom));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryPage, 1, nameof(MaxHistoryPage));
+        ArgumentOutOfRangeException.ThrowIfLessThan(HistoryBytesPerRoom, 1, nameof(HistoryBytesPerRoom));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryBytes, 1, nameof(MaxHistoryBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFailedLogins, 1, nameof(MaxFailedLogins));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentLoginChecks, 1, nameof(MaxConcurrentLoginChecks));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxQueuedLoginChecks, nameof(MaxQueuedLoginChecks));

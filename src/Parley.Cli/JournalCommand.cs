@@ -8,13 +8,25 @@ namespace Parley.Cli;
 /// <summary><c>parley journal dump</c>: the stored messages as text lines.</summary>
 internal static class JournalCommand
 {
+    private static readonly int MaxRecordBytes = ChatRecord.MaxLength(1024 * 1024);
+
     public static Command Create()
     {
-        var command = new Command("journal", "Read the chat server's message journal.");
-        var data = new Option<string>("--data") { Description = "Data folder of the server.", DefaultValueFactory = _ => "parley-data" };
+        var command = new Command("journal", "Read, check and repair the chat server's message journal.");
+        command.Subcommands.Add(Dump());
+        command.Subcommands.Add(Verify());
+        command.Subcommands.Add(Repair());
+        return command;
+    }
+
+    private static Option<string> DataOption() => new("--data") { Description = "Data folder of the server.", DefaultValueFactory = _ => "parley-data" };
+
+    private static Command Dump()
+    {
+        Option<string> data = DataOption();
         var room = new Option<string?>("--room") { Description = "Only this room's messages." };
         Option<long> from = new Option<long>("--from") { Description = "First record id to print (record ids start at 1).", DefaultValueFactory = _ => 1 }.Range(1, long.MaxValue, "");
-        var dump = new Command("dump", "Print every stored message: 'YYYY-MM-DD hh:mm:ss.ffffff -- #room user: text' (UTC), oldest first. Safe while the server runs.")
+        var dump = new Command("dump", "Print every stored message: 'YYYY-MM-DD hh:mm:ss.ffffff -- #room user: text' (UTC), oldest first. Safe while the server runs. Damage is skipped, reported on stderr, and makes the exit code 1.")
         {
             data, room, from,
         };
@@ -28,26 +40,123 @@ internal static class JournalCommand
                 return 2;
             }
 
-            using var output = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 64 * 1024);
-            foreach (JournalRecord record in JournalReader.Read(directory, parse.GetValue(from), ChatRecord.MaxLength(1024 * 1024)))
+            var problems = new List<JournalProblem>();
+            using (var output = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 64 * 1024))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!ChatRecord.TryRead(record.Payload.Span, out string roomName, out string user, out string content))
+                foreach (JournalRecord record in JournalReader.Read(directory, parse.GetValue(from), MaxRecordBytes, problems))
                 {
-                    await output.WriteLineAsync($"{Format(record.Timestamp)} -- record {record.Id}: not a chat message ({record.Payload.Length} bytes)");
-                    continue;
-                }
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (!ChatRecord.TryRead(record.Payload.Span, out string roomName, out string user, out string content))
+                    {
+                        await output.WriteLineAsync($"{Format(record.Timestamp)} -- record {record.Id}: not a chat message ({record.Payload.Length} bytes)");
+                        continue;
+                    }
 
-                if (only is null || only == roomName)
-                {
-                    await output.WriteLineAsync($"{Format(record.Timestamp)} -- #{roomName} {user}: {content}");
+                    if (only is null || only == roomName)
+                    {
+                        await output.WriteLineAsync($"{Format(record.Timestamp)} -- #{roomName} {user}: {content}");
+                    }
                 }
             }
 
+            // A server writing right now may have its newest record half on disk: not damage.
+            if (problems.Count > 0 && problems.All(p => p.Kind == JournalProblemKind.TornTail) && JournalReader.IsInUse(directory))
+            {
+                problems.Clear();
+            }
+
+            foreach (JournalProblem problem in problems)
+            {
+                await Console.Error.WriteLineAsync($"parley journal dump: warning: {problem}");
+            }
+
+            if (problems.Count > 0)
+            {
+                await Console.Error.WriteLineAsync($"parley journal dump: the journal is damaged ({problems.Count} problem(s)); see 'parley journal verify'");
+            }
+
+            return problems.Count > 0 ? 1 : 0;
+        });
+        return dump;
+    }
+
+    private static Command Verify()
+    {
+        Option<string> data = DataOption();
+        var verify = new Command("verify", "Check the journal without changing it: every record's checksum, the id sequence, segment headers, missing segments. Exit code 0 when clean, 1 when damaged, 2 when there is no journal.")
+        {
+            data,
+        };
+        verify.SetAction(async (parse, cancellationToken) =>
+        {
+            string directory = ChatServer.JournalPath(parse.GetValue(data)!);
+            if (!Directory.Exists(directory))
+            {
+                await Console.Error.WriteLineAsync($"parley journal verify: no journal in {directory}");
+                return 2;
+            }
+
+            JournalVerification report = await Task.Run(() => JournalReader.Verify(directory, MaxRecordBytes), cancellationToken);
+            await Console.Out.WriteLineAsync($"{directory}: {report.Segments} segment(s), {report.Records} record(s){(report.Records > 0 ? $" (ids {report.FirstId}..{report.LastId})" : "")}");
+            foreach (JournalProblem problem in report.Problems)
+            {
+                await Console.Out.WriteLineAsync($"{(problem.LosesData ? "LOST" : "warning")}: {problem}");
+            }
+
+            bool live = report.Problems.All(p => p.Kind == JournalProblemKind.TornTail) && JournalReader.IsInUse(directory);
+            string verdict = report.Clean ? "clean"
+                : live ? "clean, except the newest record, which a running server may be writing"
+                : report.LosesData ? "DAMAGED: messages that may have been acknowledged are lost; 'parley serve' refuses to start until 'parley journal repair' or --accept-journal-damage"
+                : "damaged, nothing lost: 'parley serve' starts and sets the damage aside";
+            await Console.Out.WriteLineAsync(verdict);
+            return report.Clean || live ? 0 : 1;
+        });
+        return verify;
+    }
+
+    private static Command Repair()
+    {
+        Option<string> data = DataOption();
+        var repair = new Command("repair", "Rewrite a damaged journal from what survives (each valid record once, ids kept, new ids past any the old journal handed out). The original folder is kept beside it as journal.damaged-TIMESTAMP. Refused while a server uses the journal.")
+        {
+            data,
+        };
+        repair.SetAction(async (parse, cancellationToken) =>
+        {
+            string directory = ChatServer.JournalPath(parse.GetValue(data)!);
+            if (!Directory.Exists(directory))
+            {
+                await Console.Error.WriteLineAsync($"parley journal repair: no journal in {directory}");
+                return 2;
+            }
+
+            JournalRepairResult result;
+            try
+            {
+                result = await Task.Run(() => Parley.Journal.Journal.Repair(new JournalOptions { Directory = directory, MaxRecordBytes = MaxRecordBytes, MaxPendingBytes = MaxRecordBytes + 1024 }), cancellationToken);
+            }
+            catch (IOException ex)
+            {
+                await Console.Error.WriteLineAsync($"parley journal repair: {ex.Message}");
+                return 1;
+            }
+
+            if (!result.Repaired)
+            {
+                await Console.Out.WriteLineAsync($"{directory} is clean: nothing to repair ({result.Records} record(s)).");
+                return 0;
+            }
+
+            foreach (JournalProblem problem in result.Problems)
+            {
+                await Console.Out.WriteLineAsync($"{(problem.LosesData ? "lost" : "fixed")}: {problem}");
+            }
+
+            await Console.Out.WriteLineAsync(
+                $"repaired: {result.Records} record(s){(result.Records > 0 ? $" (ids {result.FirstId}..{result.LastId})" : "")} rewritten in {directory}; new messages start at id {result.NextId}; the original is kept in {result.BackupDirectory}");
             return 0;
         });
-        command.Subcommands.Add(dump);
-        return command;
+        return repair;
     }
 
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture);

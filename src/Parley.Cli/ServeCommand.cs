@@ -20,6 +20,11 @@ internal static partial class ServeCommand
         Option<string> durability = DurabilityOption();
         Option<int> maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes (1 to 1048576); longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 }
             .Range(1, 1024 * 1024, "bytes");
+        Option<int> historyKb = new Option<int>("--history-kb") { Description = "History kept in memory per room, in KiB (1 to 1048576), besides at most 1000 messages; the oldest go first. The journal keeps everything regardless.", DefaultValueFactory = _ => 512 }
+            .Range(1, 1024 * 1024, "KiB");
+        Option<int> historyTotalMb = new Option<int>("--history-total-mb") { Description = "History kept in memory for all rooms together, in MiB (1 to 1048576); with many rooms each gets an equal share.", DefaultValueFactory = _ => 64 }
+            .Range(1, 1024 * 1024, "MiB");
+        var acceptDamage = new Option<bool>("--accept-journal-damage") { Description = "Start even when the journal has lost messages that may have been acknowledged (a damaged record, a missing segment): keep what can be read and log the damage. Without it the server refuses to start and changes nothing; see 'parley journal verify' and 'repair'." };
         Option<int> maxConnections = CommonOptions.MaxConnections();
         Option<int> maxPerAddress = CommonOptions.MaxConnectionsPerAddress();
         Option<bool> sharePort = CommonOptions.SharePort();
@@ -44,7 +49,7 @@ internal static partial class ServeCommand
         Option<string> ipcName = CommonOptions.IpcName("chat", "--transport ipc: the name clients connect to.");
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, rooms, data, auth, durability, maxMessage, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, transport, ipcName, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -90,6 +95,9 @@ internal static partial class ServeCommand
                 Auth = parse.GetValue(auth) == "required" ? AuthMode.Required : AuthMode.Open,
                 Durability = ParseDurability(parse.GetValue(durability)!),
                 MaxMessageBytes = parse.GetValue(maxMessage),
+                HistoryBytesPerRoom = parse.GetValue(historyKb) * 1024L,
+                AcceptJournalDamage = parse.GetValue(acceptDamage),
+                MaxHistoryBytes = parse.GetValue(historyTotalMb) * 1024L * 1024,
                 MaxCommandsPerSecond = parse.GetValue(commandRate),
                 LoginTimeout = TimeSpan.FromSeconds(parse.GetValue(loginTimeout)),
                 LoggerFactory = loggers,
@@ -217,6 +225,11 @@ internal static partial class ServeCommand
             LogBadSettings(logger, ex.Message);
             return null;
         }
+        catch (Parley.Journal.JournalDamagedException ex)
+        {
+            LogJournalDamaged(logger, ex.Message, options.DataDirectory);
+            return null;
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             LogOpenFailed(logger, options.DataDirectory, ex.Message);
@@ -226,6 +239,9 @@ internal static partial class ServeCommand
 
     [LoggerMessage(20, LogLevel.Error, "cannot open the data folder {DataDirectory}: {Error}")]
     private static partial void LogOpenFailed(ILogger logger, string dataDirectory, string error);
+
+    [LoggerMessage(26, LogLevel.Error, "cannot start: {Error}\nNothing was changed. Look with 'parley journal verify --data {DataDirectory}'; rewrite what survives with 'parley journal repair --data {DataDirectory}' (the original is kept), or start anyway with --accept-journal-damage.")]
+    private static partial void LogJournalDamaged(ILogger logger, string error, string dataDirectory);
 
     [LoggerMessage(25, LogLevel.Error, "cannot start: {Error}")]
     private static partial void LogBadSettings(ILogger logger, string error);

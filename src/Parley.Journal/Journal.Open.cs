@@ -7,10 +7,17 @@ public sealed partial class Journal
 
     /// <summary>
     /// Opens (or creates) the journal in <see cref="JournalOptions.Directory"/>: scans every
-    /// segment, truncates a torn or corrupt tail (logged as a warning), replays each valid
-    /// record to <paramref name="replay"/> in id order, and starts the writer.
+    /// segment, replays each valid record to <paramref name="replay"/> in id order, and starts the
+    /// writer. Damage is skipped record by record, never by deleting what follows it; each
+    /// anomaly is logged at warning with what was kept and what was set aside. Damage that
+    /// loses records which may have been acknowledged refuses to open (nothing changed on disk)
+    /// unless <see cref="JournalOptions.AcceptDamage"/>. A torn tail of the newest segment is cut
+    /// off, its bytes kept in a <c>.tail-OFFSET</c> file; unreadable segments are renamed
+    /// <c>.corrupt</c> (or <c>.duplicate</c>). When the newest records may be lost, new ids start
+    /// past the high-water mark in a new segment, so no id is ever handed out twice.
     /// </summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
+    /// <exception cref="JournalDamagedException">Acknowledged records may be lost and damage was not accepted.</exception>
     /// <exception cref="IOException">The folder cannot be read or written.</exception>
     public static Journal Open(JournalOptions options, ReplayCallback? replay = null)
     {
@@ -47,86 +54,130 @@ public sealed partial class Journal
     private static Journal OpenLocked(JournalOptions options, ReplayCallback? replay, FileStream directoryLock)
     {
         var logger = Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<Journal>(options.LoggerFactory);
-        JournalFiles.WarnIfOpen(logger, options.Directory);
-        var segments = new List<Segment>();
-        long lastId = 0;
-        string[] paths = JournalReader.Segments(options.Directory);
-        for (int i = 0; i < paths.Length; i++)
+        string directory = options.Directory;
+        JournalFiles.WarnIfOpen(logger, directory);
+
+        // Read everything first and change nothing until it is known what is wrong.
+        var scan = new JournalScan(directory, options.MaxRecordBytes);
+        foreach (JournalRecord record in scan.Read())
         {
-            string path = paths[i];
-            bool last = i == paths.Length - 1;
-            long validLength;
-            long fileLength;
-            long firstId;
-            using (var scanner = new SegmentScanner(path, options.MaxRecordBytes))
+            replay?.Invoke(record);
+        }
+
+        if (scan.LosesData && !options.AcceptDamage)
+        {
+            throw new JournalDamagedException(directory, scan.Problems);
+        }
+
+        foreach (JournalProblem problem in scan.Problems)
+        {
+            if (problem.LosesData)
             {
-                fileLength = scanner.FileLength;
-                if (!scanner.ReadHeader())
-                {
-                    // A segment whose header never reached the disk: a crash during a roll.
-                    Log.SegmentDiscarded(logger, path, scanner.Problem!, fileLength);
-                    scanner.Dispose();
-                    File.Move(path, path + ".corrupt", overwrite: true);
-                    continue;
-                }
+                Log.DamageAccepted(logger, problem.ToString());
+            }
+            else
+            {
+                Log.Anomaly(logger, problem.ToString());
+            }
+        }
 
-                firstId = scanner.FirstId;
-                if (firstId <= lastId)
-                {
-                    Log.SegmentDiscarded(logger, path, $"first id {firstId} is not after {lastId}", fileLength);
-                    scanner.Dispose();
-                    File.Move(path, path + ".corrupt", overwrite: true);
-                    continue;
-                }
-
-                while (scanner.TryReadNext(out long id, out long micros, out ReadOnlyMemory<byte> payload))
-                {
-                    replay?.Invoke(new JournalRecord(id, JournalFormat.FromMicros(micros), payload));
-                }
-
-                validLength = scanner.ValidLength;
-                lastId = scanner.LastId;
-                if (scanner.Problem is { } problem)
-                {
-                    if (last)
-                    {
-                        Log.TailTruncated(logger, path, validLength, fileLength - validLength, problem);
-                    }
-                    else
-                    {
-                        Log.MiddleTruncated(logger, path, validLength, fileLength - validLength, problem);
-                    }
-                }
+        bool changed = false;
+        var segments = new List<Segment>();
+        foreach (JournalScan.SegmentInfo info in scan.Segments)
+        {
+            if (info.Empty)
+            {
+                string aside = info.Path + (info.DuplicateRecords > 0 ? ".duplicate" : ".corrupt");
+                File.Move(info.Path, aside, overwrite: true);
+                Log.SetAside(logger, info.Path, aside);
+                changed = true;
+                continue;
             }
 
-            if (validLength < fileLength)
-            {
-                using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.Read);
-                file.SetLength(validLength);
-                file.Flush(flushToDisk: true);
-            }
+            segments.Add(new Segment(info.Id, info.Path, info.FileLength));
+        }
 
-            segments.Add(new Segment(firstId, path, validLength));
+        JournalScan.SegmentInfo? tail = scan.Segments.LastOrDefault(s => !s.Empty);
+        if (tail is { HasBadTail: true, Appendable: true } && tail == scan.Segments[^1])
+        {
+            CutTail(logger, tail);
+            segments[^1].Length = tail.ValidLength;
+        }
+
+        // Go on in the newest segment only when nothing says ids past its end may have been handed
+        // out; else start a new segment past the high-water mark, so no id is ever used twice.
+        bool appendToTail = tail is { Appendable: true, HasBadTail: false, DuplicateRecords: 0 } && tail == scan.Segments.Last(s => !s.Empty) && !scan.DamagedEnd;
+        long lastId = scan.LastId;
+        if (appendToTail && tail!.Records == 0)
+        {
+            lastId = Math.Max(lastId, tail.Id - 1); // a segment started past a gap, nothing in it yet
+        }
+        else if (!appendToTail && scan.Segments.Count > 0)
+        {
+            lastId = scan.HandedOutThrough;
         }
 
         FileStream active;
         long activeLength;
-        if (segments.Count == 0)
+        if (appendToTail)
         {
-            string path = Path.Combine(options.Directory, JournalFormat.SegmentFileName(lastId + 1));
-            active = CreateSegment(path, lastId + 1);
-            activeLength = JournalFormat.SegmentHeaderSize;
-            segments.Add(new Segment(lastId + 1, path, activeLength));
+            Segment last = segments[^1];
+            active = new FileStream(last.Path, FileMode.Open, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+            active.Seek(last.Length, SeekOrigin.Begin);
+            activeLength = last.Length;
         }
         else
         {
-            Segment tail = segments[^1];
-            active = new FileStream(tail.Path, FileMode.Open, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
-            active.Seek(tail.Length, SeekOrigin.Begin);
-            activeLength = tail.Length;
+            string path = Path.Combine(directory, JournalFormat.SegmentFileName(lastId + 1));
+            active = CreateSegment(path, lastId + 1, scan.LastId);
+            activeLength = JournalFormat.SegmentHeaderSize;
+            segments.Add(new Segment(lastId + 1, path, activeLength));
+            changed = true;
+            if (lastId > scan.LastId)
+            {
+                Log.IdsSkipped(logger, directory, scan.LastId, lastId + 1);
+            }
         }
 
-        Log.Opened(logger, options.Directory, segments.Count, lastId, options.Durability);
-        return new Journal(options, segments, lastId, active, activeLength, directoryLock);
+        try
+        {
+            if (changed)
+            {
+                JournalFiles.SyncDirectory(directory);
+            }
+
+            var mark = new HighWaterMark(
+                Math.Max(scan.MarkStatus == HighWaterMark.ReadStatus.Ok ? scan.Mark.ReservedThrough : 0, lastId + options.IdReserveBlock),
+                segments[0].FirstId,
+                segments[^1].FirstId);
+            mark.Write(directory);
+            Log.Opened(logger, directory, segments.Count, scan.Records, scan.FirstId, scan.LastId, lastId + 1, options.Durability);
+            return new Journal(options, segments, lastId, active, activeLength, directoryLock, mark);
+        }
+        catch
+        {
+            active.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Cuts a torn tail off the newest segment, keeping the cut bytes beside it.</summary>
+    private static void CutTail(Microsoft.Extensions.Logging.ILogger logger, JournalScan.SegmentInfo tail)
+    {
+        string aside = $"{tail.Path}.tail-{tail.ValidLength}";
+        using (var file = new FileStream(tail.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read))
+        {
+            using (var copy = new FileStream(aside, JournalFiles.Options(FileMode.Create, FileAccess.Write, FileShare.None)))
+            {
+                file.Seek(tail.ValidLength, SeekOrigin.Begin);
+                file.CopyTo(copy);
+                copy.Flush(flushToDisk: true);
+            }
+
+            file.SetLength(tail.ValidLength);
+            file.Flush(flushToDisk: true);
+        }
+
+        Log.TailCut(logger, tail.Path, tail.ValidLength, tail.FileLength - tail.ValidLength, aside);
     }
 }

@@ -47,7 +47,7 @@ public sealed partial class Journal
                 Exception? error = null;
                 try
                 {
-                    Write(_writing.AsSpan(0, length), _writingCommits[0].Entry.Id);
+                    Write(_writing.AsSpan(0, length), _writingCommits[0].Entry.Id, _writingCommits[^1].Entry.Id);
                     lastFlush = Stopwatch.GetTimestamp();
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -113,11 +113,19 @@ public sealed partial class Journal
         }
     }
 
-    private void Write(ReadOnlySpan<byte> batch, long firstId)
+    private void Write(ReadOnlySpan<byte> batch, long firstId, long lastId)
     {
         if (_activeLength > JournalFormat.SegmentHeaderSize && _activeLength + batch.Length > _options.SegmentBytes)
         {
             Roll(firstId);
+        }
+
+        if (lastId > _mark.ReservedThrough)
+        {
+            // Reserve the next block of ids before any of them can be acknowledged: after a loss
+            // of the newest segment, recovery starts past this, so no id is handed out twice.
+            _mark = _mark with { ReservedThrough = lastId + _options.IdReserveBlock };
+            _mark.Write(_options.Directory);
         }
 
         _active.Write(batch);
@@ -140,21 +148,25 @@ public sealed partial class Journal
         _active.Flush(flushToDisk: true);
         _active.Dispose();
         string path = Path.Combine(_options.Directory, JournalFormat.SegmentFileName(firstId));
-        _active = CreateSegment(path, firstId);
+        _active = CreateSegment(path, firstId, firstId - 1);
         _activeLength = JournalFormat.SegmentHeaderSize;
+        JournalFiles.SyncDirectory(_options.Directory);
         lock (_lock)
         {
             _segments.Add(new Segment(firstId, path, _activeLength));
         }
 
+        _mark = _mark with { LastSegmentId = firstId };
+        _mark.Write(_options.Directory);
         ApplyRetention();
     }
 
-    private static FileStream CreateSegment(string path, long firstId)
+    /// <summary>Creates a segment file with its header on disk (the caller flushes the folder).</summary>
+    private static FileStream CreateSegment(string path, long firstId, long previousId)
     {
         var file = new FileStream(path, JournalFiles.Options(FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0));
         Span<byte> header = stackalloc byte[JournalFormat.SegmentHeaderSize];
-        JournalFormat.WriteSegmentHeader(header, firstId);
+        JournalFormat.WriteSegmentHeader(header, firstId, previousId);
         file.Write(header);
         file.Flush(flushToDisk: true);
         return file;
@@ -175,9 +187,13 @@ public sealed partial class Journal
 
                 oldest = _segments[0];
                 _segments.RemoveAt(0);
+                _mark = _mark with { FirstSegmentId = _segments[0].FirstId };
             }
 
+            // The mark first: a crash between the two leaves an extra old segment, not a "missing" one.
+            _mark.Write(_options.Directory);
             File.Delete(oldest.Path);
+            JournalFiles.SyncDirectory(_options.Directory);
             Log.SegmentDeleted(_logger, oldest.Path, oldest.Length);
         }
     }

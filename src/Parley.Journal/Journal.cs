@@ -20,8 +20,9 @@ public delegate void JournalCommitCallback(JournalEntry entry, Exception? error,
 /// one fsync, then runs the batch's commit callbacks in id order. Callbacks therefore see
 /// records committed in exactly the order they were appended, which lets an application
 /// acknowledge and broadcast from them without reordering.</para>
-/// <para>Recovery (<see cref="Open"/>) scans every segment, truncates a torn or corrupt tail of
-/// the last one (and logs it), and replays the valid records to the caller.</para>
+/// <para>Recovery (<see cref="Open"/>) scans every segment, skips damaged records without
+/// deleting what follows them, refuses damage that loses records unless accepted, and replays
+/// the valid records to the caller. A high-water mark file keeps ids from ever repeating.</para>
 /// <para>Thread-safe. Memory is bounded by <see cref="JournalOptions.MaxPendingBytes"/>.</para>
 /// </remarks>
 public sealed partial class Journal : IAsyncDisposable
@@ -56,10 +57,12 @@ public sealed partial class Journal : IAsyncDisposable
     }
 
     private readonly FileStream _directoryLock;
+    private HighWaterMark _mark; // written by the writer thread only, after Open
 
-    private Journal(JournalOptions options, List<Segment> segments, long lastId, FileStream active, long activeLength, FileStream directoryLock)
+    private Journal(JournalOptions options, List<Segment> segments, long lastId, FileStream active, long activeLength, FileStream directoryLock, HighWaterMark mark)
     {
         _directoryLock = directoryLock;
+        _mark = mark;
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<Journal>();
         _segments = segments;

@@ -38,6 +38,18 @@ public sealed class JournalOptions
     /// </summary>
     public int MaxPendingBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// Open even when the journal is damaged in a way that loses records which may have been
+    /// acknowledged (a corrupt record mid-segment, a missing segment): what can be read is kept,
+    /// the damage is logged at error, and new ids start past anything that may have been handed
+    /// out. Default false: <see cref="Journal.Open"/> throws <see cref="JournalDamagedException"/>
+    /// and changes nothing, so an operator looks first (<c>parley journal verify</c>, <c>repair</c>).
+    /// </summary>
+    public bool AcceptDamage { get; set; }
+
+    /// <summary>Ids reserved in the high-water mark at a time (tests make it small to see it move).</summary>
+    internal long IdReserveBlock { get; set; } = HighWaterMark.ReserveBlock;
+
     /// <summary>Where timestamps come from. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

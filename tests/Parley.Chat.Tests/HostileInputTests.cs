@@ -163,6 +163,48 @@ public class HostileInputTests
         Assert.Equal(sent, seen);
     }
 
+    // Each 4096-byte message takes ~4.2 KB in an event: a budget of 3 × 4096 + 500 holds the newest three.
+    [Theory]
+    [InlineData(3 * 4096 + 500, 64L * 1024 * 1024)] // the room's own budget
+    [InlineData(512 * 1024, 24 * (3 * 4096 + 500))] // an equal share of the server's budget (24 built-in rooms)
+    public async Task History_kept_in_memory_is_bounded_by_bytes_and_keeps_the_newest(long perRoom, long total)
+    {
+        await using var harness = ChatHarness.Start(o => { o.HistoryBytesPerRoom = perRoom; o.MaxHistoryBytes = total; });
+        (TestClient client, _) = await LoggedInAsync(harness);
+        client.Send("""{"_ct":"join_room","r":"general"}""");
+        await client.WaitForAsync("room_participation");
+        var sent = new List<long>();
+        for (int i = 0; i < 10; i++)
+        {
+            client.Send(JsonSerializer.Serialize(new Dictionary<string, string> { ["_ct"] = "send_message", ["r"] = "general", ["c"] = new string((char)('a' + i), 4096) }));
+            sent.Add((await client.WaitForAsync("message_ack")).GetProperty("id").GetInt64());
+        }
+
+        client.Send("""{"_ct":"history","r":"general","limit":200}""");
+        JsonElement history = await client.WaitForAsync("history");
+        long[] kept = [.. history.GetProperty("ms").EnumerateArray().Select(m => m.GetProperty("id").GetInt64())];
+        Assert.Equal(sent[^3..], kept);
+        Assert.False(history.GetProperty("more").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_message_larger_than_the_history_budget_is_still_kept_as_the_newest()
+    {
+        await using var harness = ChatHarness.Start(o => o.HistoryBytesPerRoom = 1000);
+        (TestClient client, _) = await LoggedInAsync(harness);
+        client.Send("""{"_ct":"join_room","r":"general"}""");
+        await client.WaitForAsync("room_participation");
+        client.Send("""{"_ct":"send_message","r":"general","c":"small"}""");
+        await client.WaitForAsync("message_ack");
+        client.Send(JsonSerializer.Serialize(new Dictionary<string, string> { ["_ct"] = "send_message", ["r"] = "general", ["c"] = new string('x', 4096) }));
+        long big = (await client.WaitForAsync("message_ack")).GetProperty("id").GetInt64();
+
+        client.Send("""{"_ct":"history","r":"general"}""");
+        JsonElement history = await client.WaitForAsync("history");
+        JsonElement only = Assert.Single(history.GetProperty("ms").EnumerateArray());
+        Assert.Equal(big, only.GetProperty("id").GetInt64());
+    }
+
     [Fact]
     public void A_member_list_is_cut_to_fit_the_event_limit_and_pages_from_any_start_cover_it_all()
     {

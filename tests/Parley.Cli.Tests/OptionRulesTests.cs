@@ -56,6 +56,7 @@ public class OptionRulesTests
     [InlineData("echo --max-message-size 0", "--max-message-size: 0 is out of range: must be 1 to 1073741824 bytes.")]
     [InlineData("echo --port 65536", "--port: 65536 is out of range: must be 0 to 65535.")]
     [InlineData("serve --max-message-bytes 0", "--max-message-bytes: 0 is out of range: must be 1 to 1048576 bytes.")]
+    [InlineData("serve --history-kb 0", "--history-kb: 0 is out of range: must be 1 to 1048576 KiB.")]
     [InlineData("serve --send-queue-kb 0", "--send-queue-kb: 0 is out of range: must be 1 to 1048576 KiB.")]
     [InlineData("serve --backlog 0", "--backlog: 0 is out of range: must be 1 to 1000000.")]
     [InlineData("serve --max-commands-per-second 0", "--max-commands-per-second: 0 is out of range: must be 1 to 1000000.")]

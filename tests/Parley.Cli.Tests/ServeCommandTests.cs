@@ -101,6 +101,83 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_damaged_journal_stops_serve_verify_and_dump_say_so_and_repair_lets_it_start_keeping_the_original()
+    {
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", _data);
+        await using (server)
+        {
+            using LineClient client = await LineClient.ConnectAsync(endPoint);
+            await client.WaitForAsync("login_successful");
+            await client.SendAsync("""{"_ct":"join_room","r":"general"}""");
+            await client.WaitForAsync("room_participation");
+            for (int i = 0; i < 40; i++)
+            {
+                await client.SendAsync($$"""{"_ct":"send_message","r":"general","c":"message {{i}}"}""");
+                await client.WaitForAsync("message_ack");
+            }
+
+            server.Terminate();
+            Assert.Equal(0, await server.WaitForExitAsync());
+        }
+
+        string journal = Path.Combine(_data, "journal");
+        string segment = Directory.GetFiles(journal, "*.seg").Single();
+        byte[] bytes = await File.ReadAllBytesAsync(segment);
+        bytes[bytes.Length / 2] ^= 0x08; // one byte in the middle: one acknowledged message damaged
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        await using (ParleyProcess refused = ParleyProcess.Start("serve", "--port", "0", "--data", _data))
+        {
+            Assert.Equal(2, await refused.WaitForExitAsync());
+            Assert.Contains("is damaged", refused.Output);
+            Assert.Contains("parley journal repair", refused.Output);
+            Assert.DoesNotContain("listening", refused.Output);
+        }
+
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(segment)); // refusing changed nothing
+
+        await using (ParleyProcess verify = ParleyProcess.Start("journal", "verify", "--data", _data))
+        {
+            Assert.Equal(1, await verify.WaitForExitAsync());
+            Assert.Contains("LOST:", verify.Output);
+            Assert.Contains("39 record(s)", verify.Output);
+        }
+
+        await using (ParleyProcess dump = ParleyProcess.Start("journal", "dump", "--data", _data))
+        {
+            Assert.Equal(1, await dump.WaitForExitAsync());
+            Assert.Equal(39, dump.Output.Split('\n').Count(line => line.Contains("#general", StringComparison.Ordinal)));
+            Assert.Contains("warning:", dump.Output);
+        }
+
+        await using (ParleyProcess repair = ParleyProcess.Start("journal", "repair", "--data", _data))
+        {
+            Assert.Equal(0, await repair.WaitForExitAsync());
+            Assert.Contains("repaired: 39 record(s)", repair.Output);
+        }
+
+        string backup = Assert.Single(Directory.GetDirectories(_data, "journal.damaged-*"));
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(backup, Path.GetFileName(segment))));
+        await using (ParleyProcess verify = ParleyProcess.Start("journal", "verify", "--data", _data))
+        {
+            Assert.Equal(0, await verify.WaitForExitAsync());
+            Assert.Contains("clean", verify.Output);
+        }
+
+        (ParleyProcess again, IPEndPoint endPoint2) = await ParleyProcess.StartServeAsync("--data", _data);
+        await using (again)
+        {
+            using LineClient reader = await LineClient.ConnectAsync(endPoint2);
+            await reader.WaitForAsync("login_successful");
+            await reader.SendAsync("""{"_ct":"history","r":"general","limit":200}""");
+            Assert.Equal(39, (await reader.WaitForAsync("history")).GetProperty("ms").GetArrayLength());
+            again.Terminate();
+            int code = await again.WaitForExitAsync();
+            Assert.True(code == 0, $"exit {code}:\n{again.Output}");
+        }
+    }
+
+    [Fact]
     public async Task A_malformed_rooms_file_stops_serve_at_start_with_the_file_line_and_reason()
     {
         Directory.CreateDirectory(_data);

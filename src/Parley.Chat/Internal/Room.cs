@@ -2,15 +2,18 @@ namespace Parley.Chat;
 
 /// <summary>
 /// A room: its sessions (a broadcast group), how many sessions each user has in it (for the
-/// first-joins/last-leaves rule), and the recent history. Thread-safe.
+/// first-joins/last-leaves rule), and the recent history: the newest messages, at most
+/// <paramref name="historyCapacity"/> of them and at most <paramref name="historyBytes"/> as a
+/// <c>history</c> event sends them (the newest one is always kept). Thread-safe.
 /// </summary>
-internal sealed class Room(RoomDefinition definition, MessageFramer framer, int historyCapacity)
+internal sealed class Room(RoomDefinition definition, MessageFramer framer, int historyCapacity, long historyBytes)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
     private readonly HistoryEntry?[] _history = new HistoryEntry?[historyCapacity];
     private int _historyHead; // next slot to write
     private int _historyCount;
+    private long _historyBytes;
 
     public string Name => definition.Name;
 
@@ -73,14 +76,78 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
         }
     }
 
+    /// <summary>The bytes the kept history takes as <c>history</c> events send it.</summary>
+    public long HistoryBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _historyBytes;
+            }
+        }
+    }
+
+    /// <summary>Messages kept for <c>history</c>.</summary>
+    public int HistoryCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _historyCount;
+            }
+        }
+    }
+
     public void AddHistory(HistoryEntry entry)
     {
+        int size = entry.EncodedSize; // measured outside the lock
+        long delta;
         lock (_lock)
         {
+            long before = _historyBytes;
+            if (_historyCount == _history.Length)
+            {
+                DropOldest();
+            }
+
             _history[_historyHead] = entry;
             _historyHead = (_historyHead + 1) % _history.Length;
-            _historyCount = Math.Min(_historyCount + 1, _history.Length);
+            _historyCount++;
+            _historyBytes += size;
+            while (_historyBytes > historyBytes && _historyCount > 1)
+            {
+                DropOldest();
+            }
+
+            delta = _historyBytes - before;
         }
+
+        ChatMetrics.HistoryBytes.Add(delta);
+    }
+
+    /// <summary>Forgets the kept history (the server is closing).</summary>
+    public void ClearHistory()
+    {
+        long bytes;
+        lock (_lock)
+        {
+            bytes = _historyBytes;
+            Array.Clear(_history);
+            _historyCount = 0;
+            _historyBytes = 0;
+        }
+
+        ChatMetrics.HistoryBytes.Add(-bytes);
+    }
+
+    private void DropOldest()
+    {
+        int oldest = (_historyHead - _historyCount + _history.Length) % _history.Length;
+        _historyBytes -= _history[oldest]!.EncodedSize;
+        _history[oldest] = null;
+        _historyCount--;
     }
 
     /// <summary>Up to <paramref name="limit"/> newest messages with an id below <paramref name="before"/>, oldest first,

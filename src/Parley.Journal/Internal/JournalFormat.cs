@@ -3,9 +3,12 @@ using System.Buffers.Binary;
 namespace Parley.Journal;
 
 /// <summary>
-/// The on-disk format (docs/wire-formats.md, "Journal"). A segment file starts with a 16-byte
-/// header — the magic <c>PRLYJRN1</c> and the id of its first record (u64 LE) — followed by
-/// records, each:
+/// The on-disk format (docs/wire-formats.md, "Journal"). A segment file starts with a 32-byte
+/// header — the magic <c>PRLYJRN2</c>, the id of its first record (u64 LE), the id the journal
+/// had reached before it (u64 LE: normally first id − 1; less after recovery skipped ids), and
+/// a CRC32C of those 24 bytes (u32 LE, then 4 zero bytes). Segments written before version 2
+/// start with a 16-byte header, <c>PRLYJRN1</c> and the first id, unchecked; they are still read.
+/// Records follow, each:
 /// <code>
 /// u32 LE  body length (16 + payload length)
 /// u32 LE  CRC32C of the length field and the body
@@ -13,35 +16,82 @@ namespace Parley.Journal;
 /// i64 LE  timestamp, microseconds since the Unix epoch
 /// …       payload
 /// </code>
+/// Ids are the truth: a record's id is under its checksum, so a damaged header never renumbers
+/// records, and a reader that loses its place finds the next record by its checksum.
 /// </summary>
 internal static class JournalFormat
 {
-    public const int SegmentHeaderSize = 16;
+    public const int SegmentHeaderSize = 32;
+    public const int SegmentHeaderSizeV1 = 16;
     public const int RecordHeaderSize = 8;
     public const int BodyHeaderSize = 16;
     public const int RecordOverhead = RecordHeaderSize + BodyHeaderSize;
     public const string SegmentExtension = ".seg";
 
-    public static ReadOnlySpan<byte> Magic => "PRLYJRN1"u8;
+    public static ReadOnlySpan<byte> Magic => "PRLYJRN2"u8;
+
+    public static ReadOnlySpan<byte> MagicV1 => "PRLYJRN1"u8;
 
     public static string SegmentFileName(long firstId) => $"{firstId:D20}{SegmentExtension}";
 
-    public static void WriteSegmentHeader(Span<byte> destination, long firstId)
+    /// <summary>The first id a segment's file name gives, or 0 when the name is not one the journal writes.</summary>
+    public static long FirstIdFromName(string path)
+    {
+        string name = Path.GetFileNameWithoutExtension(path);
+        return name.Length == 20 && long.TryParse(name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long id) && id > 0 ? id : 0;
+    }
+
+    public static void WriteSegmentHeader(Span<byte> destination, long firstId, long previousId)
     {
         Magic.CopyTo(destination);
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], firstId);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[16..], previousId);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[24..], Crc32C(destination[..24]));
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[28..], 0);
     }
 
-    public static bool TryReadSegmentHeader(ReadOnlySpan<byte> source, out long firstId)
+    /// <summary>What a segment's first bytes say.</summary>
+    public enum HeaderStatus
     {
-        firstId = 0;
-        if (source.Length < SegmentHeaderSize || !source[..8].SequenceEqual(Magic))
+        /// <summary>A version 2 header whose checksum holds.</summary>
+        Ok,
+
+        /// <summary>A version 1 header (no checksum; its first id is a hint only).</summary>
+        Version1,
+
+        /// <summary>Fewer bytes than a header.</summary>
+        Incomplete,
+
+        /// <summary>A header that fails its checksum, or no journal magic at all.</summary>
+        Damaged,
+    }
+
+    public static HeaderStatus ReadSegmentHeader(ReadOnlySpan<byte> source, out long firstId, out long previousId, out int headerSize)
+    {
+        firstId = previousId = 0;
+        headerSize = 0;
+        if (source.Length >= SegmentHeaderSizeV1 && source[..8].SequenceEqual(MagicV1))
         {
-            return false;
+            firstId = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
+            previousId = firstId - 1;
+            headerSize = SegmentHeaderSizeV1;
+            return HeaderStatus.Version1;
+        }
+
+        if (source.Length < SegmentHeaderSize)
+        {
+            return source.Length < 8 || source[..8].SequenceEqual(Magic) || source[..8].SequenceEqual(MagicV1) ? HeaderStatus.Incomplete : HeaderStatus.Damaged;
+        }
+
+        if (!source[..8].SequenceEqual(Magic) || BinaryPrimitives.ReadUInt32LittleEndian(source[24..]) != Crc32C(source[..24]))
+        {
+            return HeaderStatus.Damaged;
         }
 
         firstId = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
-        return firstId > 0;
+        previousId = BinaryPrimitives.ReadInt64LittleEndian(source[16..]);
+        headerSize = SegmentHeaderSize;
+        return firstId > 0 && previousId >= 0 && previousId < firstId ? HeaderStatus.Ok : HeaderStatus.Damaged;
     }
 
     /// <summary>Writes one whole record; <paramref name="destination"/> holds at least RecordOverhead + payload bytes.</summary>

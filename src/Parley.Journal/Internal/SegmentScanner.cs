@@ -1,9 +1,14 @@
+using System.Buffers.Binary;
+
 namespace Parley.Journal;
 
 /// <summary>
-/// Reads one segment file from the start, record by record, and says where its valid part
-/// ends: at the end of the file, or at the first record that is incomplete (a torn write),
-/// fails its checksum, or breaks the id sequence.
+/// Reads one segment file record by record without trusting anything a checksum does not
+/// cover. Where bytes are not a valid record it does not stop: it looks for the next position
+/// that holds one (a plausible length and id, and a checksum that holds) and goes on from there,
+/// noting what it skipped. So one damaged byte costs the record it is in, not the rest of the
+/// file. Records whose id was already read (from this segment or an earlier one) are skipped as
+/// duplicates.
 /// </summary>
 internal sealed class SegmentScanner : IDisposable
 {
@@ -16,47 +21,89 @@ internal sealed class SegmentScanner : IDisposable
     private int _end;
     private long _bufferFileOffset;
     private bool _eof;
+    private long _duplicateStart = -1;
+    private bool _afterSkip;
 
     public SegmentScanner(string path, int maxPayload)
     {
+        Path = path;
         _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        FileLength = _file.Length;
         _maxPayload = maxPayload;
         _buffer = new byte[Math.Max(ChunkSize, maxPayload + JournalFormat.RecordOverhead)];
+        NameFirstId = JournalFormat.FirstIdFromName(path);
     }
 
-    /// <summary>The segment's first id from its header; 0 when the header is missing or invalid.</summary>
-    public long FirstId { get; private set; }
+    /// <summary>Bytes of corrupt or unreadable data skipped: from <paramref name="Offset"/>, <paramref name="Length"/> bytes,
+    /// after the record with id <paramref name="IdBefore"/>, up to the one with <paramref name="IdAfter"/> (0: the file ended);
+    /// <paramref name="BeforeFirstRecord"/>: no record of this file had been read yet.</summary>
+    public readonly record struct Skip(long Offset, long Length, long IdBefore, long IdAfter, bool BeforeFirstRecord);
 
-    /// <summary>Bytes of the file that are valid: header and whole, checked records.</summary>
-    public long ValidLength { get; private set; }
+    /// <summary>Records skipped because their ids were already read.</summary>
+    public readonly record struct Duplicate(long Offset, long Length, long FirstId, long LastId);
 
-    /// <summary>The last valid record's id; FirstId - 1 when there is none.</summary>
+    public string Path { get; }
+
+    public long FileLength { get; }
+
+    /// <summary>The first id the file's name gives (0 when it is not a name the journal writes).</summary>
+    public long NameFirstId { get; }
+
+    public JournalFormat.HeaderStatus Header { get; private set; }
+
+    /// <summary>The header's first id (when <see cref="Header"/> is Ok or Version1).</summary>
+    public long HeaderFirstId { get; private set; }
+
+    /// <summary>The header's previous id (when <see cref="Header"/> is Ok; first id − 1 for Version1).</summary>
+    public long HeaderPreviousId { get; private set; }
+
+    /// <summary>The id of the first record read from this file; 0 when none.</summary>
+    public long FirstRecordId { get; private set; }
+
+    /// <summary>The highest id read so far, this file's or (before any) the one given to <see cref="ReadHeader"/>.</summary>
     public long LastId { get; private set; }
 
-    /// <summary>Why scanning stopped before the end of the file, or null when it reached the end cleanly.</summary>
-    public string? Problem { get; private set; }
+    /// <summary>Records read from this file (duplicates not counted).</summary>
+    public long Records { get; private set; }
 
-    public long FileLength => _file.Length;
+    /// <summary>Where the last valid record (or the header) ends.</summary>
+    public long ValidLength { get; private set; }
 
-    /// <summary>Reads and checks the header. False when the file is shorter than a header or does not start with one.</summary>
-    public bool ReadHeader()
+    /// <summary>Ranges of bytes that were not valid records.</summary>
+    public List<Skip> Skips { get; } = [];
+
+    /// <summary>Ids missing between two valid records of this file: (first, last) missing id.</summary>
+    public List<(long First, long Last)> Gaps { get; } = [];
+
+    /// <summary>Runs of records whose ids were already read.</summary>
+    public List<Duplicate> Duplicates { get; } = [];
+
+    /// <summary>True when the file ends in bytes that are not a valid record (the last skip runs to the end).</summary>
+    public bool HasBadTail => Skips.Count > 0 && Skips[^1].IdAfter == 0;
+
+    /// <summary>Reads the header. <paramref name="previousId"/> is the highest id the journal read before this file.</summary>
+    public void ReadHeader(long previousId)
     {
+        LastId = previousId;
         Fill(JournalFormat.SegmentHeaderSize);
-        if (!JournalFormat.TryReadSegmentHeader(_buffer.AsSpan(_start, _end - _start), out long firstId))
+        Header = JournalFormat.ReadSegmentHeader(_buffer.AsSpan(_start, _end - _start), out long firstId, out long headerPreviousId, out int headerSize);
+        if (Header is JournalFormat.HeaderStatus.Ok or JournalFormat.HeaderStatus.Version1)
         {
-            Problem = _end - _start < JournalFormat.SegmentHeaderSize ? "segment header incomplete" : "not a journal segment";
-            return false;
+            HeaderFirstId = firstId;
+            HeaderPreviousId = headerPreviousId;
+        }
+        else
+        {
+            // Where records would start in the shortest header; anything before the first valid
+            // record is skipped by the resynchronising read.
+            headerSize = Math.Min(JournalFormat.SegmentHeaderSizeV1, _end - _start);
         }
 
-        FirstId = firstId;
-        LastId = firstId - 1;
-        _start += JournalFormat.SegmentHeaderSize;
-        ValidLength = JournalFormat.SegmentHeaderSize;
-        return true;
+        _start += headerSize;
+        ValidLength = headerSize;
     }
 
-    /// <summary>The next valid record, or false at the end of the valid part (see <see cref="Problem"/>).
-    /// The payload is valid until the next call.</summary>
+    /// <summary>The next valid, new record, or false at the end of the file. The payload is valid until the next call.</summary>
     public bool TryReadNext(out long id, out long timestampMicros, out ReadOnlyMemory<byte> payload)
     {
         payload = default;
@@ -66,38 +113,137 @@ internal sealed class SegmentScanner : IDisposable
                 _buffer.AsSpan(_start, _end - _start), _maxPayload, out id, out timestampMicros, out int payloadOffset, out int payloadLength, out int recordLength);
             if (status == JournalFormat.ReadStatus.Ok)
             {
-                if (id != LastId + 1)
+                long offset = _bufferFileOffset + _start;
+                _start += recordLength;
+                ValidLength = offset + recordLength;
+                if (id <= LastId)
                 {
-                    Problem = $"record id {id} where {LastId + 1} was expected";
-                    return false;
+                    NoteDuplicate(offset, recordLength, id);
+                    continue;
                 }
 
-                payload = _buffer.AsMemory(_start + payloadOffset, payloadLength);
-                _start += recordLength;
-                ValidLength += recordLength;
+                EndDuplicates();
+                if (Records > 0 && id != LastId + 1 && !_afterSkip)
+                {
+                    Gaps.Add((LastId + 1, id - 1)); // valid records, but ids missing between them
+                }
+
+                _afterSkip = false;
+
+                if (Records == 0)
+                {
+                    FirstRecordId = id;
+                }
+
+                Records++;
                 LastId = id;
+                payload = _buffer.AsMemory(_start - recordLength + payloadOffset, payloadLength);
                 return true;
             }
 
-            if (status == JournalFormat.ReadStatus.Corrupt)
+            if (status == JournalFormat.ReadStatus.Incomplete && !_eof)
             {
-                Problem = "record fails its checksum or length check";
+                Fill(_buffer.Length);
+                continue;
+            }
+
+            EndDuplicates();
+            if (_start == _end && _eof)
+            {
+                return false; // the end of the file, cleanly
+            }
+
+            long skipStart = _bufferFileOffset + _start;
+            bool found = Resynchronise(skipStart, out long nextId);
+            Skips.Add(new Skip(skipStart, _bufferFileOffset + _start - skipStart, LastId, found ? nextId : 0, Records == 0));
+            if (!found)
+            {
                 return false;
             }
 
-            if (_eof)
-            {
-                if (_end > _start)
-                {
-                    Problem = "record incomplete (torn write)";
-                }
-
-                return false;
-            }
-
-            Fill(_buffer.Length);
+            _afterSkip = true; // the skip accounts for the ids up to the record found
         }
     }
+
+    /// <summary>Moves to the next position holding a valid record with a plausible new id; false when the file ends first.</summary>
+    private bool Resynchronise(long skipStart, out long nextId)
+    {
+        nextId = 0;
+        _start++;
+        while (true)
+        {
+            int available = _end - _start;
+            if (available < JournalFormat.RecordOverhead)
+            {
+                if (_eof)
+                {
+                    _start = _end;
+                    return false;
+                }
+
+                Fill(_buffer.Length);
+                continue;
+            }
+
+            ReadOnlySpan<byte> candidate = _buffer.AsSpan(_start, available);
+            uint bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(candidate);
+            long id = BinaryPrimitives.ReadInt64LittleEndian(candidate[JournalFormat.RecordHeaderSize..]);
+            if (bodyLength < JournalFormat.BodyHeaderSize || bodyLength > (uint)_maxPayload + JournalFormat.BodyHeaderSize
+                || !Plausible(id, _bufferFileOffset + _start - skipStart))
+            {
+                _start++;
+                continue;
+            }
+
+            if (available < JournalFormat.RecordHeaderSize + bodyLength && !_eof)
+            {
+                Fill(_buffer.Length);
+                continue;
+            }
+
+            if (JournalFormat.TryReadRecord(candidate, _maxPayload, out _, out _, out _, out _, out _) == JournalFormat.ReadStatus.Ok)
+            {
+                nextId = id;
+                return true;
+            }
+
+            _start++;
+        }
+    }
+
+    /// <summary>
+    /// Whether a record found <paramref name="distance"/> bytes after the damage began may carry
+    /// <paramref name="id"/>: it must be new, and no further from a known starting point (the id
+    /// after the last one read, the header's first id, the name's) than records of the minimum
+    /// size could have filled. A random match would need a checksum to hold as well.
+    /// </summary>
+    private bool Plausible(long id, long distance)
+    {
+        if (id <= LastId)
+        {
+            return false;
+        }
+
+        long reach = (distance / JournalFormat.RecordOverhead) + 1;
+        return Near(LastId + 1) || (HeaderFirstId > LastId && Near(HeaderFirstId)) || (NameFirstId > LastId && Near(NameFirstId));
+
+        bool Near(long start) => id >= start && id - start <= reach;
+    }
+
+    private void NoteDuplicate(long offset, int length, long id)
+    {
+        if (_duplicateStart < 0)
+        {
+            _duplicateStart = Duplicates.Count;
+            Duplicates.Add(new Duplicate(offset, length, id, id));
+            return;
+        }
+
+        Duplicate last = Duplicates[^1];
+        Duplicates[^1] = last with { Length = offset + length - last.Offset, LastId = id };
+    }
+
+    private void EndDuplicates() => _duplicateStart = -1;
 
     private void Fill(int wanted)
     {
