@@ -88,4 +88,60 @@ public class DiskFaultTests
         Assert.Equal(acknowledged, stored);
         Assert.Empty(Directory.GetFiles(ChatServer.JournalPath(harness.Directory), "*.corrupt"));
     }
+
+    [Fact]
+    public async Task Even_a_journal_that_stopped_for_good_refuses_with_storage_failed_without_using_up_the_error_budget()
+    {
+        var storage = new FaultyStorage();
+        await using var harness = ChatHarness.Start(o =>
+        {
+            o.MaxErrorsPerMinute = 3;
+            o.LoggerFactory = new FailingWriteLogFactory();
+            o.ConfigureJournal = journal => journal.Storage = storage;
+        });
+        TestClient alice = await JoinedAsync(harness);
+
+        // The journal's writer stops on an error of its own (its log sink throws): every later
+        // append throws, and each is still the server's fault, not the sender's.
+        storage.WriteFault = FaultyStorage.Errno("ENOSPC");
+        for (int i = 0; i < 10; i++)
+        {
+            alice.Send(Message($"refused {i}"));
+            JsonElement error = await alice.ExpectAsync("error");
+            Assert.Equal(ErrorCodes.StorageFailed, error.GetProperty("code").GetString());
+        }
+
+        alice.Send("""{"_ct":"ping"}""");
+        await alice.ExpectAsync("pong");
+    }
+
+    /// <summary>Loggers that throw on the journal's "a write failed" line (event 520).</summary>
+    private sealed class FailingWriteLogFactory : Microsoft.Extensions.Logging.ILoggerFactory
+    {
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger();
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (eventId.Id == 520)
+                {
+                    throw new InvalidOperationException("the log sink failed");
+                }
+            }
+        }
+    }
 }
