@@ -158,7 +158,10 @@ public sealed partial class ChatServer
         }
 
         session.Connection.Send(Events.Error(error));
-        if (!session.RecordError(_options.MaxErrorsPerMinute))
+
+        // A message the server could not store is the server's fault, not the peer's: it must
+        // not use up the peer's error budget and get it disconnected while the disk is failing.
+        if (error.Code == ErrorCodes.StorageFailed || !session.RecordError(_options.MaxErrorsPerMinute))
         {
             return true;
         }
@@ -457,7 +460,8 @@ public sealed partial class ChatServer
         }
         catch (IOException ex)
         {
-            // Every send fails while the disk does: one line, not one stack trace per message.
+            // The journal's writer stopped (a disk fault never throws here: it refuses the record
+            // through OnCommitted). Every send fails from now on: one line, not one stack trace per message.
             if (_faultLogLimiter.TryTake(out long heldBack))
             {
                 Log.StoreFailed(_logger, session.Id, heldBack, ex);
@@ -486,6 +490,9 @@ public sealed partial class ChatServer
         {
             if (error is not null)
             {
+                // The disk refused it (the journal logs and counts that, and retries the disk). Not
+                // the peer's fault: sent without touching its error budget.
+                ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", ErrorCodes.StorageFailed));
                 pending.Session.Connection.Send(Events.Error(new CommandError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message")));
                 return;
             }

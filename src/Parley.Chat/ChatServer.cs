@@ -59,19 +59,19 @@ public sealed partial class ChatServer : IAsyncDisposable
             }
         }
 
-        _journal = JournalLog.Open(
-            new JournalOptions
-            {
-                Directory = JournalPath(options.DataDirectory),
-                Durability = options.Durability,
-                MaxTotalBytes = options.MaxJournalBytes,
-                SegmentBytes = Math.Min(64L * 1024 * 1024, options.MaxJournalBytes),
-                MaxRecordBytes = ChatRecord.MaxLength(options.MaxMessageBytes),
-                AcceptDamage = options.AcceptJournalDamage,
-                LoggerFactory = options.LoggerFactory,
-                TimeProvider = options.TimeProvider,
-            },
-            Replay);
+        var journalOptions = new JournalOptions
+        {
+            Directory = JournalPath(options.DataDirectory),
+            Durability = options.Durability,
+            MaxTotalBytes = options.MaxJournalBytes,
+            SegmentBytes = Math.Min(64L * 1024 * 1024, options.MaxJournalBytes),
+            MaxRecordBytes = ChatRecord.MaxLength(options.MaxMessageBytes),
+            AcceptDamage = options.AcceptJournalDamage,
+            LoggerFactory = options.LoggerFactory,
+            TimeProvider = options.TimeProvider,
+        };
+        options.ConfigureJournal?.Invoke(journalOptions);
+        _journal = JournalLog.Open(journalOptions, Replay);
     }
 
     /// <summary>

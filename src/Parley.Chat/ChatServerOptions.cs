@@ -48,8 +48,13 @@ public sealed class ChatServerOptions
     /// </summary>
     public int MaxCommandsPerSecond { get; set; } = 1000;
 
-    /// <summary>Refused commands a connection may send within a minute; one more closes it with reason "too many errors". Default 20.</summary>
+    /// <summary>Refused commands a connection may send within a minute; one more closes it with reason
+    /// "too many errors". Refusals that are the server's fault (<c>storage_failed</c>: its disk cannot
+    /// take the message) do not count. Default 20.</summary>
     public int MaxErrorsPerMinute { get; set; } = 20;
+
+    /// <summary>Tests adjust the journal's options here (its storage, to inject disk faults).</summary>
+    internal Action<JournalOptions>? ConfigureJournal { get; set; }
 
     /// <summary>Messages per room kept in memory for <c>history</c> (rebuilt from the journal at start). Default 1000.</summary>
     public int HistoryPerRoom { get; set; } = 1000;

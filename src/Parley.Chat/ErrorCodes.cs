@@ -45,7 +45,9 @@ public static class ErrorCodes
     /// <summary>The user holds as many sessions as allowed.</summary>
     public const string TooManySessions = "too_many_sessions";
 
-    /// <summary>The message could not be stored; it was not delivered.</summary>
+    /// <summary>The message could not be stored (the server's disk failed); it was not delivered. The
+    /// server's fault: it does not count against the error budget, and the server tries its disk again
+    /// by itself, so the client may send again later.</summary>
     public const string StorageFailed = "storage_failed";
 
     /// <summary>Too many refused commands: the connection is being closed.</summary>

@@ -154,6 +154,7 @@ internal static partial class ServeCommand
             return 2;
         }
 
+        using System.Runtime.InteropServices.PosixSignalRegistration? fileSizeSignal = FileSizeSignal.Handle(); // EFBIG, not death, past a file-size limit
         await using ChatServer? opened = TryOpen(options, logger);
         if (opened is not { } chat)
         {

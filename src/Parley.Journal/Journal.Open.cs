@@ -143,7 +143,7 @@ public sealed partial class Journal
         {
             if (changed)
             {
-                JournalFiles.SyncDirectory(directory);
+                DirectorySync.Sync(directory);
             }
 
             var mark = new HighWaterMark(

@@ -63,7 +63,7 @@ public sealed partial class Journal
                     nextId = handedOut + 1;
                 }
 
-                JournalFiles.SyncDirectory(staging);
+                DirectorySync.Sync(staging);
             }
             catch
             {
@@ -74,7 +74,7 @@ public sealed partial class Journal
 
         Directory.Move(directory, backup);
         Directory.Move(staging, directory);
-        JournalFiles.SyncDirectory(Path.GetDirectoryName(directory)!);
+        DirectorySync.Sync(Path.GetDirectoryName(directory)!);
         return new JournalRepairResult(true, backup, scan.Records, scan.FirstId, scan.LastId, nextId, scan.Problems);
     }
 

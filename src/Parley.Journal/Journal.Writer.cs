@@ -44,77 +44,104 @@ public sealed partial class Journal
                     _pendingLength = 0;
                 }
 
-                Exception? error = null;
-                try
+                Exception? error = TryWriteBatch(_writing.AsSpan(0, length), _writingCommits[0].Entry.Id, _writingCommits[^1].Entry.Id);
+                if (error is null)
                 {
-                    Write(_writing.AsSpan(0, length), _writingCommits[0].Entry.Id, _writingCommits[^1].Entry.Id);
                     lastFlush = Stopwatch.GetTimestamp();
                 }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    error = new IOException("The journal could not write to disk.", ex);
-                    Log.WriteFailed(_logger, _options.Directory, ex);
-                }
 
-                Complete(_writingCommits, error);
-                _writingCommits.Clear();
                 lock (_lock)
                 {
                     _uncommittedBytes -= length;
                     if (error is not null)
                     {
-                        _fault = error;
+                        // The records queued behind the refused batch carry the ids after it, and the
+                        // segment must hold one unbroken id sequence: they are refused with it, and the
+                        // next record appended takes the first refused id.
+                        (_pendingCommits, _failedCommits) = (_failedCommits, _pendingCommits);
+                        _uncommittedBytes -= _pendingLength;
+                        _pendingLength = 0;
+                        _lastId = Volatile.Read(ref _committedId);
                     }
 
-                    if (_roomWaiter is not null && (_uncommittedBytes < _options.MaxPendingBytes / 2 || _fault is not null))
+                    if (_roomWaiter is not null && _uncommittedBytes < _options.MaxPendingBytes / 2)
                     {
                         _roomWaiter.TrySetResult();
                         _roomWaiter = null;
                     }
-
-                    if (error is not null)
-                    {
-                        // Nothing more will be written: fail what is waiting and stop.
-                        (_pendingCommits, _writingCommits) = (_writingCommits, _pendingCommits);
-                        _pendingLength = 0;
-                    }
-                }
-
-                if (_writing.Length > 4 * _pending.Length && _writing.Length > 1024 * 1024)
-                {
-                    _writing = new byte[_pending.Length]; // Give back a burst's buffer.
                 }
 
                 if (error is not null)
                 {
-                    Complete(_writingCommits, error);
-                    _writingCommits.Clear();
-                    break;
+                    CountRefused(_writingCommits.Count + _failedCommits.Count);
                 }
+
+                Complete(_writingCommits, error);
+                _writingCommits.Clear();
+                Complete(_failedCommits, error);
+                _failedCommits.Clear();
+                if (_writing.Length > 4 * _pending.Length && _writing.Length > 1024 * 1024)
+                {
+                    _writing = new byte[_pending.Length]; // Give back a burst's buffer.
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // Disk faults are handled in TryWriteBatch; this is a bug of the writer's own. Say so,
+            // and below fail everything waiting rather than leave appenders waiting for ever.
+            Log.WriterFailed(_logger, _options.Directory, ex);
+            lock (_lock)
+            {
+                _fault = new IOException("The journal's writer stopped on an unexpected error.", ex);
             }
         }
         finally
         {
+            Stop();
+        }
+    }
+
+    /// <summary>The writer's way out, whatever the cause: closes the files and completes every
+    /// record not yet completed (the batch in progress first, in id order), so no caller waits for ever.</summary>
+    private void Stop()
+    {
+        try
+        {
             _active.Dispose();
             _directoryLock.Dispose();
+            EndFailing();
+        }
+        finally
+        {
+            Exception error;
             lock (_lock)
             {
                 _closing = true;
                 _roomWaiter?.TrySetResult();
                 _roomWaiter = null;
-                if (_pendingCommits.Count > 0)
-                {
-                    Complete(_pendingCommits, _fault ?? new ObjectDisposedException(nameof(Journal)));
-                    _pendingCommits.Clear();
-                }
+                error = _fault ?? new ObjectDisposedException(nameof(Journal));
+                _failedCommits.AddRange(_pendingCommits);
+                _pendingCommits.Clear();
+                _pendingLength = 0;
             }
 
+            Complete(_writingCommits, error);
+            _writingCommits.Clear();
+            Complete(_failedCommits, error);
+            _failedCommits.Clear();
             _writerDone.TrySetResult();
         }
     }
 
-    private void Write(ReadOnlySpan<byte> batch, long firstId, long lastId)
+    /// <summary>Writes a batch to the active segment (rolling first when it is full) and, unless
+    /// <see cref="JournalDurability.None"/>, fsyncs it. Throws whatever the file system throws;
+    /// <see cref="TryWriteBatch"/> turns that into refused records.</summary>
+    private void WriteToDisk(ReadOnlySpan<byte> batch, long firstId, long lastId)
     {
+        // What an earlier failure left must go first: records written after it would follow garbage.
+        DeleteLeftoverSegment();
+        CutBackIfDirty();
         if (_activeLength > JournalFormat.SegmentHeaderSize && _activeLength + batch.Length > _options.SegmentBytes)
         {
             Roll(firstId);
@@ -128,12 +155,14 @@ public sealed partial class Journal
             _mark.Write(_options.Directory);
         }
 
+        _dirty = true; // From here a failure may leave part of the batch in the file.
         _active.Write(batch);
         if (_options.Durability != JournalDurability.None)
         {
-            _active.Flush(flushToDisk: true);
+            _active.Flush(toDisk: true);
         }
 
+        _dirty = false;
         _activeLength += batch.Length;
         lock (_lock)
         {
@@ -145,12 +174,28 @@ public sealed partial class Journal
 
     private void Roll(long firstId)
     {
-        _active.Flush(flushToDisk: true);
-        _active.Dispose();
+        _active.Flush(toDisk: true); // With durability None its records are not on disk yet.
         string path = Path.Combine(_options.Directory, JournalFormat.SegmentFileName(firstId));
-        _active = CreateSegment(path, firstId, firstId - 1);
+        SegmentFile next;
+        try
+        {
+            next = _options.Storage.CreateSegment(path, firstId, firstId - 1);
+        }
+        catch
+        {
+            // A create that failed half-way deletes its file; if the disk refused even that, the
+            // file goes before anything else is written (a stray segment would confuse recovery).
+            if (File.Exists(path))
+            {
+                _leftoverSegment = path;
+            }
+
+            throw;
+        }
+
+        _active.Dispose();
+        _active = next;
         _activeLength = JournalFormat.SegmentHeaderSize;
-        JournalFiles.SyncDirectory(_options.Directory);
         lock (_lock)
         {
             _segments.Add(new Segment(firstId, path, _activeLength));
@@ -161,19 +206,46 @@ public sealed partial class Journal
         ApplyRetention();
     }
 
-    /// <summary>Creates a segment file with its header on disk (the caller flushes the folder).</summary>
-    private static FileStream CreateSegment(string path, long firstId, long previousId)
+    /// <summary>Creates a segment file with its header, fsyncs it and its folder (a new file's name
+    /// is durable only once the folder is synced). On failure, deletes what it created when it can.</summary>
+    internal static FileStream CreateSegment(string path, long firstId, long previousId) => CreateSegment(path, firstId, previousId, DirectorySync.Sync);
+
+    /// <inheritdoc cref="CreateSegment(string, long, long)"/>
+    internal static FileStream CreateSegment(string path, long firstId, long previousId, Action<string> syncDirectory)
     {
         var file = new FileStream(path, JournalFiles.Options(FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0));
-        Span<byte> header = stackalloc byte[JournalFormat.SegmentHeaderSize];
-        JournalFormat.WriteSegmentHeader(header, firstId, previousId);
-        file.Write(header);
-        file.Flush(flushToDisk: true);
-        return file;
+        try
+        {
+            Span<byte> header = stackalloc byte[JournalFormat.SegmentHeaderSize];
+            JournalFormat.WriteSegmentHeader(header, firstId, previousId);
+            file.Write(header);
+            file.Flush(flushToDisk: true);
+            syncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            TryDelete(path);
+            throw;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The caller sees the file still there and deals with it (Roll records it as a leftover).
+        }
     }
 
     private void ApplyRetention()
     {
+        bool deleted = false;
         while (true)
         {
             Segment oldest;
@@ -182,19 +254,53 @@ public sealed partial class Journal
                 long total = _segments.Sum(s => s.Length);
                 if (_segments.Count <= 1 || total <= _options.MaxTotalBytes)
                 {
-                    return;
+                    break;
                 }
 
                 oldest = _segments[0];
-                _segments.RemoveAt(0);
-                _mark = _mark with { FirstSegmentId = _segments[0].FirstId };
             }
 
-            // The mark first: a crash between the two leaves an extra old segment, not a "missing" one.
-            _mark.Write(_options.Directory);
-            File.Delete(oldest.Path);
-            JournalFiles.SyncDirectory(_options.Directory);
+            try
+            {
+                // The mark first: a crash between the two leaves an extra old segment, which is
+                // harmless, never a segment the mark names as oldest and that is gone.
+                _mark = _mark with { FirstSegmentId = _segments[1].FirstId };
+                _mark.Write(_options.Directory);
+                _options.Storage.Delete(oldest.Path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Kept in the list: the next roll tries again. Not a failed write: the records are stored.
+                Log.FileOperationFailed(_logger, oldest.Path, "retention delete", ex.Message);
+                break;
+            }
+
+            lock (_lock)
+            {
+                _segments.RemoveAt(0);
+            }
+
+            deleted = true;
             Log.SegmentDeleted(_logger, oldest.Path, oldest.Length);
+        }
+
+        if (deleted)
+        {
+            SyncDirectoryAfterDelete();
+        }
+    }
+
+    private void SyncDirectoryAfterDelete()
+    {
+        try
+        {
+            _options.Storage.SyncDirectory(_options.Directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A deleted segment may come back after a power cut: recovery reads it as the old,
+            // valid segment it was, and the next roll's retention deletes it again.
+            Log.FileOperationFailed(_logger, _options.Directory, "folder fsync after a delete", ex.Message);
         }
     }
 

@@ -4,7 +4,8 @@ namespace Parley.Journal;
 
 /// <summary>Called once per appended record, on the journal's writer thread, in id order, when
 /// the record is committed under the journal's <see cref="JournalDurability"/> — or with
-/// <paramref name="error"/> set when it never will be (the disk failed, or the journal was disposed).</summary>
+/// <paramref name="error"/> set when it never will be: the disk refused it (the record is not in
+/// the journal, and its id is given to a later record), or the journal was disposed.</summary>
 /// <param name="entry">The record's id and timestamp.</param>
 /// <param name="error">Null when committed.</param>
 /// <param name="state">The state passed to <see cref="Journal.TryAppend"/>.</param>
@@ -23,6 +24,14 @@ public delegate void JournalCommitCallback(JournalEntry entry, Exception? error,
 /// <para>Recovery (<see cref="Open"/>) scans every segment, skips damaged records without
 /// deleting what follows them, refuses damage that loses records unless accepted, and replays
 /// the valid records to the caller. A high-water mark file keeps ids from ever repeating.</para>
+/// <para>A write that fails (disk full, file too large, I/O error, read-only file system) refuses
+/// its batch and every record queued behind it: their callbacks get the error, the bytes the
+/// write left are cut off the segment, and the ids are handed out again, so the records on disk
+/// stay one unbroken sequence. The writer keeps running; it tries the disk again after
+/// <see cref="JournalOptions.WriteRetryDelay"/> (doubling up to
+/// <see cref="JournalOptions.MaxWriteRetryDelay"/>), refusing at once what is appended
+/// meanwhile, and stores records again as soon as the disk takes them. See
+/// <see cref="JournalMetrics"/>.</para>
 /// <para>Thread-safe. Memory is bounded by <see cref="JournalOptions.MaxPendingBytes"/>.</para>
 /// </remarks>
 public sealed partial class Journal : IAsyncDisposable
@@ -38,6 +47,7 @@ public sealed partial class Journal : IAsyncDisposable
     private List<Commit> _pendingCommits = [];
     private byte[] _writing;
     private List<Commit> _writingCommits = [];
+    private List<Commit> _failedCommits = [];
     private long _uncommittedBytes;
     private long _lastId;
     private long _lastMicros;
@@ -45,7 +55,7 @@ public sealed partial class Journal : IAsyncDisposable
     private bool _closing;
     private Exception? _fault;
     private TaskCompletionSource? _roomWaiter;
-    private FileStream _active;
+    private SegmentFile _active;
     private long _activeLength;
     private long _flushes;
 
@@ -68,15 +78,17 @@ public sealed partial class Journal : IAsyncDisposable
         _segments = segments;
         _lastId = lastId;
         _committedId = lastId;
-        _active = active;
+        _active = options.Storage.Open(active);
         _activeLength = activeLength;
         _pending = new byte[Math.Min(options.MaxPendingBytes, 64 * 1024)];
         _writing = new byte[_pending.Length];
+        _failureLog = new LogRateLimiter(options.TimeProvider, perSecond: 1.0 / 30, burst: 1);
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "parley-journal" };
         _writer.Start();
     }
 
-    /// <summary>The id of the last record appended (committed or not); 0 for an empty journal.</summary>
+    /// <summary>The id of the last record appended (committed or not); 0 for an empty journal.
+    /// After a failed write it falls back to <see cref="CommittedId"/>: refused records' ids are handed out again.</summary>
     public long LastId
     {
         get
@@ -117,7 +129,8 @@ public sealed partial class Journal : IAsyncDisposable
     /// <see cref="WaitForRoomAsync"/> and try again.</returns>
     /// <exception cref="ArgumentException">The payload is longer than <see cref="JournalOptions.MaxRecordBytes"/>.</exception>
     /// <exception cref="ObjectDisposedException">The journal is closing.</exception>
-    /// <exception cref="IOException">An earlier write failed; the journal accepts nothing more.</exception>
+    /// <exception cref="IOException">The journal's writer stopped on an unexpected error (never for a disk
+    /// fault: a record the disk refuses gets its callback with the error).</exception>
     public bool TryAppend(ReadOnlySpan<byte> payload, JournalCommitCallback? callback, object? state, out JournalEntry entry)
     {
         if (payload.Length > _options.MaxRecordBytes)
@@ -158,7 +171,7 @@ public sealed partial class Journal : IAsyncDisposable
     }
 
     /// <summary>Appends a record and completes when it is committed, waiting for room first if needed.</summary>
-    /// <exception cref="IOException">The write failed.</exception>
+    /// <exception cref="IOException">The disk refused the record; it is not stored.</exception>
     public async Task<JournalEntry> AppendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         var committed = new TaskCompletionSource<JournalEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -214,7 +227,7 @@ public sealed partial class Journal : IAsyncDisposable
     {
         if (_fault is not null)
         {
-            throw new IOException("The journal failed to write earlier and accepts no more records.", _fault);
+            throw new IOException("The journal's writer stopped on an unexpected error and accepts no more records.", _fault);
         }
 
         ObjectDisposedException.ThrowIf(_closing, this);

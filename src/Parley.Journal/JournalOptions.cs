@@ -50,10 +50,29 @@ public sealed class JournalOptions
     /// <summary>Ids reserved in the high-water mark at a time (tests make it small to see it move).</summary>
     internal long IdReserveBlock { get; set; } = HighWaterMark.ReserveBlock;
 
-    /// <summary>Where timestamps come from. Default <see cref="TimeProvider.System"/>.</summary>
+    /// <summary>
+    /// After a write fails (disk full, file too large, I/O error, read-only file system), the
+    /// records of that batch are refused and the journal waits this long before it tries the
+    /// disk again; records appended meanwhile are refused at once. Each further failure doubles
+    /// the wait, up to <see cref="MaxWriteRetryDelay"/>; a write that succeeds resets it.
+    /// Default 100 ms: a disk that comes back is used again almost at once.
+    /// </summary>
+    public TimeSpan WriteRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The longest wait between tries of a failing disk. Default 5 s: a server whose disk was
+    /// full stores messages again within seconds of space being freed, and a disk that stays
+    /// broken is tried (and its failure logged) at most every few seconds.
+    /// </summary>
+    public TimeSpan MaxWriteRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The write path's file operations; tests replace them to inject disk faults.</summary>
+    internal JournalStorage Storage { get; set; } = JournalStorage.Default;
+
+    /// <summary>Where timestamps and the retry waits of a failing disk come from. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    /// <summary>Logs recovery (truncated tails) and retention. Default: none.</summary>
+    /// <summary>Logs recovery (truncated tails), retention and disk faults. Default: none.</summary>
     public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
 
     /// <summary>Throws when a setting is out of range.</summary>
@@ -69,6 +88,9 @@ public sealed class JournalOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxRecordBytes, nameof(MaxRecordBytes));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxRecordBytes, 64 * 1024 * 1024, nameof(MaxRecordBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingBytes, MaxRecordBytes + JournalFormat.RecordOverhead, nameof(MaxPendingBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(WriteRetryDelay, TimeSpan.Zero, nameof(WriteRetryDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxWriteRetryDelay, WriteRetryDelay, nameof(MaxWriteRetryDelay));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxWriteRetryDelay, TimeSpan.FromMinutes(1), nameof(MaxWriteRetryDelay));
         ArgumentOutOfRangeException.ThrowIfNegative(BatchInterval.Ticks, nameof(BatchInterval));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(BatchInterval, TimeSpan.FromSeconds(1), nameof(BatchInterval));
     }

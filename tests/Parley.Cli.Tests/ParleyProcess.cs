@@ -35,15 +35,30 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
     public static ParleyProcess Start(params string[] arguments) => Start(new Dictionary<string, string?>(), arguments);
 
     /// <summary>Runs parley with <paramref name="environment"/> changed (a null value removes the variable).</summary>
-    public static ParleyProcess Start(IReadOnlyDictionary<string, string?> environment, params string[] arguments)
+    public static ParleyProcess Start(IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
+        StartUnder([], environment, arguments);
+
+    /// <summary>Runs parley through <paramref name="launcher"/> (a command that execs the rest, such as
+    /// <c>prlimit --fsize=… --</c>), with <paramref name="environment"/> changed.</summary>
+    public static ParleyProcess StartUnder(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string?> environment, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (launcher.Count > 0)
+        {
+            foreach (string part in launcher.Skip(1))
+            {
+                info.ArgumentList.Add(part);
+            }
+
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "parley.dll"));
         foreach (string argument in arguments)
         {

@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace Parley.Cli.Tests;
 
 /// <summary>The chat server as a user runs it: the real <c>parley serve</c> process, plain TCP line clients.</summary>
-public sealed class ServeCommandTests : IDisposable
+public sealed partial class ServeCommandTests : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "parley-serve-" + Guid.NewGuid().ToString("N"));
 

@@ -77,6 +77,6 @@ internal readonly record struct HighWaterMark(long ReservedThrough, long FirstSe
         }
 
         File.Move(temporary, path, overwrite: true);
-        JournalFiles.SyncDirectory(directory);
+        DirectorySync.Sync(directory);
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace Parley.Journal;
@@ -9,7 +8,7 @@ namespace Parley.Journal;
 /// the owner's group; other users get nothing). A folder or file found wider is reported at
 /// open, not changed: the operator may have chosen it.
 /// </summary>
-internal static partial class JournalFiles
+internal static class JournalFiles
 {
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
         | UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
@@ -66,52 +65,4 @@ internal static partial class JournalFiles
     }
 
     public static string Octal(UnixFileMode mode) => Convert.ToString((int)mode & 0x1FF, 8).PadLeft(4, '0');
-
-    /// <summary>
-    /// Makes a folder's entries durable: a file created, renamed or deleted in it is on disk
-    /// only once the folder itself is fsynced (on Linux). .NET has no API for it, so this opens
-    /// the folder with open(2) and calls fsync(2). On Windows, NTFS journals its metadata and a
-    /// folder cannot be flushed this way; there it does nothing.
-    /// </summary>
-    /// <exception cref="IOException">The folder could not be opened or flushed.</exception>
-    public static void SyncDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        int fd = Native.Open(directory, Native.ReadOnly | (OperatingSystem.IsLinux() ? Native.LinuxDirectory : 0));
-        if (fd < 0)
-        {
-            throw new IOException($"Could not open the folder '{directory}' to flush it (errno {Marshal.GetLastPInvokeError()}).");
-        }
-
-        try
-        {
-            if (Native.FSync(fd) != 0)
-            {
-                throw new IOException($"Could not flush the folder '{directory}' (errno {Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            _ = Native.Close(fd);
-        }
-    }
-
-    private static partial class Native
-    {
-        public const int ReadOnly = 0;
-        public const int LinuxDirectory = 0x10000; // O_DIRECTORY on x86-64 and arm64 Linux
-
-        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Open(string path, int flags);
-
-        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static partial int FSync(int fd);
-
-        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static partial int Close(int fd);
-    }
 }

@@ -26,9 +26,6 @@ internal static partial class Log
     [LoggerMessage(504, LogLevel.Information, "Journal retention: deleted {Path} ({Length} bytes)")]
     public static partial void SegmentDeleted(ILogger logger, string path, long length);
 
-    [LoggerMessage(505, LogLevel.Critical, "Journal {Directory}: write failed; no more records are accepted")]
-    public static partial void WriteFailed(ILogger logger, string directory, Exception exception);
-
     [LoggerMessage(506, LogLevel.Error, "Journal commit callback for record {Id} threw")]
     public static partial void CallbackFailed(ILogger logger, long id, Exception exception);
 
