@@ -28,6 +28,7 @@ public sealed partial class UdpHost
         RecordChange(peer);
         return peer;
     }
+
     private uint NewSessionId()
     {
         Span<byte> bytes = stackalloc byte[4];

@@ -96,8 +96,6 @@ public sealed partial class UdpPeer
         RemoteEndPoint = (System.Net.IPEndPoint)new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0).Create(address);
     }
 
-    internal long LargestReceived => _largestReceived;
-
     /// <summary>Tests: packet numbers from here on start at <paramref name="next"/> both ways (the other side calls it too). Only when nothing is in flight.</summary>
     internal void StartPacketNumbersAt(long next)
     {

@@ -120,7 +120,10 @@ public class BadInputTests
         sim.Inject(Simulation.At(50), server, Connect(goodCookie));       // a repeat answers again, no second session
         sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(1, server.PeerCount);
-        Assert.Equal(2, answers.Count(a => a.Bytes[0] == ((PacketCodec.Version << 4) | (byte)PacketType.Accept)));
+        var accepts = answers.Where(a => a.Bytes[0] == ((PacketCodec.Version << 4) | (byte)PacketType.Accept)).ToList();
+        Assert.Equal(2, accepts.Count);
+        Assert.Equal(accepts[0].Bytes, accepts[1].Bytes); // the same Accept again, not a second key exchange
+        Assert.All(accepts, a => Assert.True(a.Bytes.Length < server.Options.MinPacketSize / 10, $"a {a.Bytes.Length}-byte Accept answers a {server.Options.MinPacketSize}-byte Connect"));
     }
 
     [Fact]
