@@ -16,6 +16,8 @@ internal static partial class EchoCommand
         };
         options.ReceiveWindowBytes = Math.Max(options.ReceiveWindowBytes, 2 * options.MaxMessageSize);
         options.MaxPendingBytes = Math.Max(options.MaxPendingBytes, options.MaxMessageSize);
+        options.MaxReassemblyBytes = Math.Max(options.MaxReassemblyBytes, 2L * options.MaxMessageSize);
+        options.MaxPeersPerAddress = settings.UdpSessionsPerAddress ?? options.MaxPeersPerAddress;
 
         UdpHost host;
         try

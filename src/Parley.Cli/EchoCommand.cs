@@ -16,6 +16,7 @@ internal static partial class EchoCommand
         Option<double> idleTimeout = CommonOptions.IdleTimeout();
         Option<int> maxConnections = CommonOptions.MaxConnections();
         Option<int> maxPerAddress = CommonOptions.MaxConnectionsPerAddress();
+        maxPerAddress.Description += " With --transport udp: sessions accepted from one address (default 32, refused with AddressLimit past it).";
         Option<bool> sharePort = CommonOptions.SharePort();
         Option<int> handshakesPerAddress = CommonOptions.MaxHandshakesPerAddress();
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
@@ -72,6 +73,7 @@ internal static partial class EchoCommand
                 Compression = parse.GetValue(compress) is { } codec ? Compression(codec) : null,
                 IpcName = parse.GetValue(transport) == "ipc" ? parse.GetValue(ipcName) : null,
                 MaxConnectionsPerAddress = parse.GetValue(maxPerAddress),
+                UdpSessionsPerAddress = parse.GetResult(maxPerAddress) is { Implicit: false } ? parse.GetValue(maxPerAddress) : null,
                 SharePort = parse.GetValue(sharePort),
             };
             if (settings.IpcName is not null && tls is not null)
@@ -205,6 +207,9 @@ internal sealed record EchoSettings(
 
     /// <summary>Most connections from one address.</summary>
     public int MaxConnectionsPerAddress { get; init; } = 256;
+
+    /// <summary><c>--transport udp</c>: sessions accepted from one address when <c>--max-connections-per-address</c> was given; otherwise the UDP host's default (<see cref="Parley.Udp.UdpHostOptions.MaxPeersPerAddress"/>).</summary>
+    public int? UdpSessionsPerAddress { get; init; }
 
     /// <summary>Listen with SO_REUSEPORT.</summary>
     public bool SharePort { get; init; }

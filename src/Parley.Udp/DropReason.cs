@@ -30,6 +30,20 @@ public enum DropReason
     /// <summary>No session with the packet's session id (or not from the session's peer).</summary>
     UnknownSession,
 
-    /// <summary>A handshake packet that is too small (amplification guard), carries a bad cookie, or does not match a connecting peer.</summary>
+    /// <summary>A handshake packet that is too small (amplification guard), carries a bad cookie or public key, or does not match a connecting peer.</summary>
     BadHandshake,
+
+    /// <summary>
+    /// A packet for a live session whose tag does not verify under the session's keys (forged,
+    /// tampered with, or from before a restart), or an unauthenticated Close naming a live
+    /// session. Its checksum was valid, so it was not damaged on the way: someone made it. Nothing
+    /// in it is acted on.
+    /// </summary>
+    AuthenticationFailed,
+
+    /// <summary>An authenticated packet the session already had, arriving from another address: a copy replayed from elsewhere. Not acknowledged.</summary>
+    Replayed,
+
+    /// <summary>A Connect from an address that holds <see cref="UdpHostOptions.MaxPeersPerAddress"/> sessions already (it is answered with a refusal).</summary>
+    AddressLimit,
 }

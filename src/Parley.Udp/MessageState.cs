@@ -93,4 +93,7 @@ public enum DisconnectReason : byte
 
     /// <summary>The peer broke the protocol's limits (sent past its flow-control credit or sequence window).</summary>
     ProtocolViolation = 8,
+
+    /// <summary>The other side holds <see cref="UdpHostOptions.MaxPeersPerAddress"/> sessions from this host's address already.</summary>
+    AddressLimit = 9,
 }

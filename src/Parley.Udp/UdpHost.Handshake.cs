@@ -6,15 +6,18 @@ namespace Parley.Udp;
 
 public sealed partial class UdpHost
 {
-    // Connect payload: cookie · u32 initiator session · u32 receive window · u32 max enqueued · u16 max packet · padding.
-    private const int ConnectBodySize = CookieJar.Size + 4 + 4 + 4 + 2;
+    // Connect payload: cookie · u32 initiator session · u32 receive window · u32 max enqueued · u16 max packet · P-256 public key · padding.
+    private const int ConnectBodySize = CookieJar.Size + LimitsSize + PacketProtection.PublicKeySize;
 
-    // Accept payload: u32 acceptor session · u32 receive window · u32 max enqueued · u16 max packet.
-    private const int AcceptBodySize = 4 + 4 + 4 + 2;
+    // Accept payload: u32 acceptor session · u32 receive window · u32 max enqueued · u16 max packet · P-256 public key · key confirmation tag.
+    private const int AcceptBodySize = LimitsSize + PacketProtection.PublicKeySize + PacketProtection.TagSize;
+
+    private const int LimitsSize = 4 + 4 + 4 + 2;
 
     private UdpPeer StartHandshake(SocketAddress remote)
     {
         var peer = new UdpPeer(this, remote, NewSessionId(), isInitiator: true);
+        peer.StartKeyExchange();
         _sessions[peer.LocalSessionId] = peer;
         long now = NowMicros;
         peer.HandshakeStartedAt = now;
@@ -56,16 +59,25 @@ public sealed partial class UdpHost
         Span<byte> body = packet[PacketCodec.HeaderSize..];
         peer.Cookie.CopyTo(body);
         WriteLimits(body[CookieJar.Size..], peer.LocalSessionId);
+        peer.LocalPublicKey.CopyTo(body[(CookieJar.Size + LimitsSize)..]);
         int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Connect, peer.LocalSessionId, 0), Options.MinPacketSize - PacketCodec.Overhead);
         Emit(peer.Address, packet[..size]);
     }
 
-    private void SendAccept(UdpPeer peer)
+    // The Accept carries the acceptor's public key and a tag under its new sending key over
+    // everything before it (key confirmation): a forged Accept cannot bring a session up. Kept
+    // until the initiator's first sealed packet shows it arrived, to answer a repeated Connect.
+    private byte[] BuildAccept(UdpPeer peer, ReadOnlySpan<byte> publicKey, PacketProtection protection)
     {
-        Span<byte> packet = PacketBuffer.AsSpan(0, PacketCodec.Overhead + AcceptBodySize);
-        WriteLimits(packet[PacketCodec.HeaderSize..], peer.LocalSessionId);
-        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Accept, peer.RemoteSessionId, 0), AcceptBodySize);
-        Emit(peer.Address, packet[..size]);
+        byte[] packet = new byte[PacketCodec.Overhead + AcceptBodySize];
+        Span<byte> body = packet.AsSpan(PacketCodec.HeaderSize);
+        WriteLimits(body, peer.LocalSessionId);
+        publicKey.CopyTo(body[LimitsSize..]);
+        PacketCodec.WriteHeader(packet, new PacketHeader(PacketType.Accept, peer.RemoteSessionId, 0));
+        int tagAt = PacketCodec.HeaderSize + LimitsSize + PacketProtection.PublicKeySize;
+        protection.SealConfirmation(packet.AsSpan(0, tagAt), packet.AsSpan(tagAt, PacketProtection.TagSize));
+        PacketCodec.Seal(packet, new PacketHeader(PacketType.Accept, peer.RemoteSessionId, 0), AcceptBodySize);
+        return packet;
     }
 
     private void WriteLimits(Span<byte> destination, uint sessionId)
@@ -76,8 +88,8 @@ public sealed partial class UdpHost
         BinaryPrimitives.WriteUInt16LittleEndian(destination[12..], (ushort)Options.MaxPacketSize);
     }
 
-    internal void SendClose(UdpPeer peer, DisconnectReason reason) => SendClose(peer.Address, peer.RemoteSessionId, reason);
-
+    // A refusal before any session exists (ServerFull, AddressLimit): unauthenticated, so a
+    // connecting peer takes it only from the address it is connecting to, and a live session never.
     private void SendClose(SocketAddress to, uint sessionId, DisconnectReason reason)
     {
         Span<byte> packet = PacketBuffer.AsSpan(0, PacketCodec.Overhead + 1);
@@ -110,7 +122,7 @@ public sealed partial class UdpHost
         switch (header.Type)
         {
             case PacketType.Data or PacketType.Probe:
-                OnSessionPacket(from, header, payload, datagram.Length, now);
+                OnSessionPacket(from, header, datagram, payload, now);
                 break;
             case PacketType.Hello:
                 OnHello(from, header, datagram.Length);
@@ -122,7 +134,7 @@ public sealed partial class UdpHost
                 OnConnect(from, header, payload, datagram.Length, now);
                 break;
             case PacketType.Accept:
-                OnAccept(from, header, payload, now);
+                OnAccept(from, header, datagram, payload, now);
                 break;
             case PacketType.Close:
                 OnClose(from, header, payload);
@@ -130,7 +142,7 @@ public sealed partial class UdpHost
         }
     }
 
-    private void OnSessionPacket(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> payload, int length, long now)
+    private void OnSessionPacket(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> datagram, ReadOnlySpan<byte> payload, long now)
     {
         if (!_sessions.TryGetValue(header.SessionId, out UdpPeer? peer) || peer.State != PeerState.Connected)
         {
@@ -138,27 +150,27 @@ public sealed partial class UdpHost
             return;
         }
 
-        if (!peer.Address.Equals(from))
+        // Nothing of a packet is looked at before it authenticates: not its frames, not its
+        // number (RTT, acks, last-seen), not its source address.
+        if (!peer.TryOpen(header, datagram[..PacketCodec.HeaderSize], payload, _plaintext, out long number, out int length))
         {
-            // The session id and checksum match but the address does not: a NAT rebinding or a
-            // port change. Follow it only for a packet newer than any seen, so a replayed old
-            // packet cannot move the session.
-            if (PacketCodec.ExpandPacketNumber(header.PacketNumber, peer.LargestReceived + 1) <= peer.LargestReceived)
-            {
-                CountDrop(DropReason.UnknownSession);
-                return;
-            }
-
-            IPEndPoint old = peer.RemoteEndPoint;
-            _byRemote.Remove((peer.Address, peer.RemoteSessionId));
-            peer.UpdateAddress(SocketAddresses.Copy(from));
-            _byRemote[(peer.Address, peer.RemoteSessionId)] = peer;
-            Log.PeerMoved(_logger, peer.LocalSessionId, old, peer.RemoteEndPoint);
-            RaisePeer(PeerAddressChanged, peer);
+            CountDrop(DropReason.AuthenticationFailed);
+            return;
         }
 
-        peer.OnPacket(header, payload, length, now);
+        peer.OnPacket(header, number, _plaintext.AsSpan(0, length), datagram.Length, from, now);
         Reschedule(peer);
+    }
+
+    /// <summary>Path validation succeeded: the session's packets go to <paramref name="address"/> from now on.</summary>
+    internal void MovePeer(UdpPeer peer, SocketAddress address)
+    {
+        IPEndPoint old = peer.RemoteEndPoint;
+        _byRemote.Remove((peer.Address, peer.RemoteSessionId));
+        peer.UpdateAddress(address);
+        _byRemote[(peer.Address, peer.RemoteSessionId)] = peer;
+        Log.PeerMoved(_logger, peer.LocalSessionId, old, peer.RemoteEndPoint);
+        RaisePeer(PeerAddressChanged, peer);
     }
 
     private void OnHello(SocketAddress from, PacketHeader header, int length)
@@ -207,9 +219,9 @@ public sealed partial class UdpHost
 
         if (_byRemote.TryGetValue((from, remoteId), out UdpPeer? existing))
         {
-            if (existing.State == PeerState.Connected)
+            if (existing.State == PeerState.Connected && existing.AcceptPacket is { } accept)
             {
-                SendAccept(existing); // our Accept was lost: say it again
+                Emit(existing.Address, accept); // our Accept was lost: say it again (the same bytes)
             }
 
             return;
@@ -222,31 +234,71 @@ public sealed partial class UdpHost
             return;
         }
 
-        var peer = new UdpPeer(this, address, NewSessionId(), isInitiator: false);
-        _sessions[peer.LocalSessionId] = peer;
-        _byRemote[(address, remoteId)] = peer;
-        peer.Establish(remoteId, BinaryPrimitives.ReadUInt32LittleEndian(limits[4..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(limits[8..]), BinaryPrimitives.ReadUInt16LittleEndian(limits[12..]), now);
-        SendAccept(peer);
-        Connected(peer);
+        // Sessions per source address (an IPv4 address or an IPv6 /64), so one source cannot take every slot.
+        UInt128? addressKey = Parley.Internal.AddressCounter.KeyOf(LocalEndPoint.Create(address));
+        if (!_perAddress.TryAcquire(addressKey, Options.MaxPeersPerAddress))
+        {
+            CountDrop(DropReason.AddressLimit);
+            SendClose(address, remoteId, DisconnectReason.AddressLimit);
+            return;
+        }
+
+        // The key exchange, only now that the cookie proved the address and a slot is free.
+        uint localId = NewSessionId();
+        ReadOnlySpan<byte> peerKey = limits.Slice(LimitsSize, PacketProtection.PublicKeySize);
+        Span<byte> ownKey = stackalloc byte[PacketProtection.PublicKeySize];
+        PacketProtection? protection = null;
+        try
+        {
+            using (ECDiffieHellman own = PacketProtection.CreateKey())
+            {
+                PacketProtection.WritePublicKey(own, ownKey);
+                protection = PacketProtection.TryCreate(own, peerKey, isInitiator: false, remoteId, localId, peerKey, ownKey);
+            }
+
+            if (protection is null)
+            {
+                _perAddress.Release(addressKey);
+                CountDrop(DropReason.BadHandshake);
+                return;
+            }
+
+            var peer = new UdpPeer(this, address, localId, isInitiator: false) { AddressKey = addressKey };
+            _sessions[peer.LocalSessionId] = peer;
+            _byRemote[(address, remoteId)] = peer;
+            peer.Establish(remoteId, protection, BinaryPrimitives.ReadUInt32LittleEndian(limits[4..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(limits[8..]), BinaryPrimitives.ReadUInt16LittleEndian(limits[12..]), now);
+            peer.AcceptPacket = BuildAccept(peer, ownKey, protection);
+            protection = null; // the session owns it now
+            Emit(address, peer.AcceptPacket);
+            Connected(peer);
+        }
+        finally
+        {
+            protection?.Dispose();
+        }
     }
 
-    private void OnAccept(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> payload, long now)
+    private void OnAccept(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> datagram, ReadOnlySpan<byte> payload, long now)
     {
-        if (!_sessions.TryGetValue(header.SessionId, out UdpPeer? peer) || peer.State != PeerState.Connecting || !peer.Address.Equals(from) || payload.Length < AcceptBodySize)
+        if (!_sessions.TryGetValue(header.SessionId, out UdpPeer? peer) || peer.State != PeerState.Connecting || !peer.Address.Equals(from) || payload.Length != AcceptBodySize)
         {
             CountDrop(DropReason.BadHandshake);
             return;
         }
 
         uint remoteId = BinaryPrimitives.ReadUInt32LittleEndian(payload);
-        if (remoteId == 0)
+        ReadOnlySpan<byte> peerKey = payload.Slice(LimitsSize, PacketProtection.PublicKeySize);
+        int tagAt = PacketCodec.HeaderSize + LimitsSize + PacketProtection.PublicKeySize;
+        PacketProtection? protection = remoteId == 0 ? null : peer.FinishKeyExchange(remoteId, peerKey);
+        if (protection is null || !protection.CheckConfirmation(datagram[..tagAt], datagram.Slice(tagAt, PacketProtection.TagSize)))
         {
-            CountDrop(DropReason.BadHandshake);
+            protection?.Dispose();
+            CountDrop(DropReason.BadHandshake); // a bad key, or keys that do not match: not the acceptor we talked to
             return;
         }
 
         _byRemote[(peer.Address, remoteId)] = peer;
-        peer.Establish(remoteId, BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]), BinaryPrimitives.ReadUInt16LittleEndian(payload[12..]), now);
+        peer.Establish(remoteId, protection, BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]), BinaryPrimitives.ReadUInt16LittleEndian(payload[12..]), now);
         Connected(peer);
     }
 
@@ -272,8 +324,15 @@ public sealed partial class UdpHost
             return;
         }
 
-        var reason = payload.Length == 1 ? (DisconnectReason)payload[0] : DisconnectReason.Remote;
-        EndSession(peer, peer.State == PeerState.Connecting ? (reason == DisconnectReason.ServerFull ? DisconnectReason.ServerFull : DisconnectReason.ConnectFailed) : DisconnectReason.Remote);
+        if (peer.State != PeerState.Connecting)
+        {
+            // A live session ends only by a sealed Close frame: this one could come from anyone.
+            CountDrop(DropReason.AuthenticationFailed);
+            return;
+        }
+
+        var reason = payload.Length == 1 ? (DisconnectReason)payload[0] : DisconnectReason.ConnectFailed;
+        EndSession(peer, reason is DisconnectReason.ServerFull or DisconnectReason.AddressLimit ? reason : DisconnectReason.ConnectFailed);
     }
 
     /// <summary>Ends a session for <paramref name="reason"/>: pending messages fail, the peer is forgotten, a pinned one is reconnected later.</summary>
@@ -288,6 +347,8 @@ public sealed partial class UdpHost
         _endedTotals = _endedTotals.Add(peer.GetStatistics()) with { };
         _sessions.Remove(peer.LocalSessionId);
         _byRemote.Remove((peer.Address, peer.RemoteSessionId));
+        _perAddress.Release(peer.AddressKey);
+        peer.AddressKey = null;
         Log.PeerDisconnected(_logger, peer.RemoteEndPoint, peer.LocalSessionId, reason);
         RecordChange(peer);
         if (_connectWaiters.Remove(peer, out TaskCompletionSource<UdpPeer>? waiter))

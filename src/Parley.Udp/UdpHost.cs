@@ -40,6 +40,8 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     private readonly Dictionary<UdpPeer, TaskCompletionSource<UdpPeer>> _connectWaiters = [];
     private readonly Queue<PeerChange> _changes = new();
     private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
+    private readonly Parley.Internal.AddressCounter _perAddress = new();
+    private readonly byte[] _plaintext; // a session packet's frames, decrypted (valid while it is handled)
     private UdpStatistics _endedTotals = new();
     private SocketDriver? _driver;
     private bool _disposed;
@@ -60,6 +62,8 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         _logger = (ILogger?)loggerFactory?.CreateLogger("Parley.Udp.UdpHost") ?? NullLogger.Instance;
         _cookies = new CookieJar(time, options.CookieLifetime);
         PacketBuffer = new byte[Math.Max(options.MinPacketSize, PacketCodec.Overhead + 64)];
+        _plaintext = GC.AllocateUninitializedArray<byte>(options.MaxPacketSize);
+        ReassemblyBudget = new ReassemblyBudget(options.MaxReassemblyBytes);
         LocalAddress = localAddress;
         LocalEndPoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(localAddress);
         UdpMetrics.Register(this);
@@ -104,6 +108,9 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
 
     /// <summary>Payload and datagram buffers (used under <see cref="Gate"/>); idle ones capped at 32 MiB.</summary>
     internal BufferStore Buffers { get; } = new(32L * 1024 * 1024);
+
+    /// <summary>Bytes all this host's reassemblies may hold at once (<see cref="UdpHostOptions.MaxReassemblyBytes"/>).</summary>
+    internal ReassemblyBudget ReassemblyBudget { get; }
 
     internal long NowMicros => 1_000_000 + (long)((_time.GetTimestamp() - _startTimestamp) * _microsPerTick);
 
@@ -302,7 +309,12 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
                 dropped += count;
             }
 
-            return total with { PacketsDropped = total.PacketsDropped + dropped, BadChecksums = _drops[(int)DropReason.BadChecksum] };
+            return total with
+            {
+                PacketsDropped = total.PacketsDropped + dropped,
+                BadChecksums = _drops[(int)DropReason.BadChecksum],
+                AuthenticationFailures = _drops[(int)DropReason.AuthenticationFailed],
+            };
         }
     }
 

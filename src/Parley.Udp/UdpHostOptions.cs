@@ -37,6 +37,24 @@ public sealed class UdpHostOptions
     /// <summary>Reliable messages per channel a peer may have beyond the oldest one not yet received (bounds the reorder buffers). Default 8192.</summary>
     public int MaxEnqueuedMessages { get; set; } = 8192;
 
+    /// <summary>
+    /// Reliable fragmented messages a peer may have in reassembly at once; a fragment that would
+    /// start one more is not acknowledged, so its sender sends it again once one has completed.
+    /// Default 64: more than a stream of large messages keeps open on a lossy path (about one
+    /// round trip's worth), far fewer than the 16 channels × 8192 sequences × 1 MiB a peer could
+    /// otherwise open with one small fragment each.
+    /// </summary>
+    public int MaxReassembliesPerPeer { get; set; } = 64;
+
+    /// <summary>
+    /// Bytes all peers' reassemblies (reliable and unreliable) may hold at once on this host; each
+    /// message in reassembly counts its declared size from its first fragment. Past it a new
+    /// reliable message waits (its sender sends it again) and a new unreliable one is dropped.
+    /// Default 256 MiB: 64 peers each reassembling a full default receive window. At least
+    /// <see cref="MaxMessageSize"/>.
+    /// </summary>
+    public long MaxReassemblyBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>Incomplete unreliable fragmented messages kept per peer; the stalest is dropped past it. Default 16.</summary>
     public int MaxIncompleteUnreliable { get; set; } = 16;
 
@@ -98,6 +116,16 @@ public sealed class UdpHostOptions
     /// <summary>Sessions this host holds at once (both directions); a Connect past it is refused. Default 10 000.</summary>
     public int MaxPeers { get; set; } = 10_000;
 
+    /// <summary>
+    /// Sessions this host accepts from one source address at once (an IPv4 address, or an IPv6
+    /// /64); one more Connect is refused with <see cref="DisconnectReason.AddressLimit"/> and
+    /// counted as <see cref="DropReason.AddressLimit"/>. Sessions this host opens are not counted.
+    /// Default 32: room for a household or small office behind one NAT address, while one source
+    /// cannot take every slot of <see cref="MaxPeers"/> (issue 16: 8845 sessions from one socket).
+    /// Load tests from one machine raise it.
+    /// </summary>
+    public int MaxPeersPerAddress { get; set; } = 32;
+
     /// <summary>Peer state changes kept for <see cref="UdpHost.DrainPeerChanges"/>; older ones are dropped (and counted). Default 4096.</summary>
     public int MaxPeerChanges { get; set; } = 4096;
 
@@ -132,6 +160,10 @@ public sealed class UdpHostOptions
         Require(HeartbeatTimeout > StartHeartbeatTimeout && HeartbeatDelay > TimeSpan.Zero, nameof(HeartbeatTimeout), "must exceed StartHeartbeatTimeout, with a positive HeartbeatDelay");
         Require(RandomLossTolerance is >= 0 and < 1, nameof(RandomLossTolerance), "must be 0..1");
         Require(MaxPeers >= 1 && MaxPeerChanges >= 1, nameof(MaxPeers), "must be positive");
+        Require(MaxPeersPerAddress >= 1, nameof(MaxPeersPerAddress), "must be positive");
+        Require(MaxReassembliesPerPeer is >= 1 and <= 1 << 20, nameof(MaxReassembliesPerPeer), "must be 1..1048576");
+        Require(MaxReassemblyBytes >= MaxMessageSize, nameof(MaxReassemblyBytes), "must hold at least one maximum-size message");
+        Require(MaxIncompleteUnreliable >= 1, nameof(MaxIncompleteUnreliable), "must be positive");
     }
 
     private static void Require(bool condition, string name, string why)

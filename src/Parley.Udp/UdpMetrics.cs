@@ -25,7 +25,8 @@ public static class UdpMetrics
         Observe("parley.udp.messages.received", "{message}", "Messages delivered to the application", s => s.MessagesReceived);
         Observe("parley.udp.retransmissions", "{fragment}", "Message fragments sent again", s => s.Retransmissions);
         Observe("parley.udp.packets.lost", "{packet}", "Packets declared lost", s => s.PacketsLost);
-        Observe("parley.udp.packets.dropped", "{packet}", "Datagrams dropped (bad checksum, malformed, unknown session, blacklisted)", s => s.PacketsDropped);
+        Observe("parley.udp.packets.dropped", "{packet}", "Datagrams dropped (bad checksum, malformed, unknown session, blacklisted, failed authentication, over a limit)", s => s.PacketsDropped);
+        Observe("parley.udp.packets.unauthenticated", "{packet}", "Datagrams for a live session that failed authentication (forged or tampered with; dropped, nothing acted on)", s => s.AuthenticationFailures);
         s_meter.CreateObservableUpDownCounter("parley.udp.sessions", () => Sum(h => h.PeerCount), "{session}", "Sessions open");
     }
 

@@ -27,10 +27,14 @@ public sealed partial class UdpPeer
     private long _closeAt = long.MaxValue;
     private TaskCompletionSource<bool>? _closeWaiter;
 
-    /// <summary>The session is up: limits from the handshake, timers started, probing begins.</summary>
-    internal void Establish(uint remoteSessionId, uint peerWindow, int peerMaxEnqueued, int peerMaxPacket, long now)
+    /// <summary>The session is up: its keys and limits from the handshake, timers started, probing begins.</summary>
+    internal void Establish(uint remoteSessionId, PacketProtection protection, uint peerWindow, int peerMaxEnqueued, int peerMaxPacket, long now)
     {
         RemoteSessionId = remoteSessionId;
+        _protection = protection;
+        _handshakeKey?.Dispose();
+        _handshakeKey = null;
+        Cookie = null;
         State = PeerState.Connected;
         _sendLimit = peerWindow;
         _peerMaxEnqueued = Math.Clamp(peerMaxEnqueued, 16, 1 << 20);
@@ -63,6 +67,27 @@ public sealed partial class UdpPeer
         _deliveredToSend.Clear();
         _deliveredOpen = default;
         _deliveredResendDue = false;
+
+        // An ended peer object may live on (in PeerChange records, in the application): it keeps
+        // none of the session's memory — buffers back to the pools, arrays and keys let go.
+        _protection?.Dispose();
+        _protection = null;
+        _handshakeKey?.Dispose();
+        _handshakeKey = null;
+        AcceptPacket = null;
+        Cookie = null;
+        _pathCandidate = null;
+        _log.Release();
+        _pending.Release();
+        _spareMessages.Clear();
+        _deliveredToSend.TrimExcess();
+        _retransmitQueue.TrimExcess();
+        _sendQueue.TrimExcess();
+        _received.Reset(_largestReceived + 1);
+        foreach (SendChannel channel in _sendChannels)
+        {
+            channel.InFlight.TrimExcess();
+        }
     }
 
     internal void UpdateAddress(System.Net.SocketAddress address)
@@ -70,8 +95,6 @@ public sealed partial class UdpPeer
         Address = address;
         RemoteEndPoint = (System.Net.IPEndPoint)new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0).Create(address);
     }
-
-    internal long LargestReceived => _largestReceived;
 
     /// <summary>Tests: packet numbers from here on start at <paramref name="next"/> both ways (the other side calls it too). Only when nothing is in flight.</summary>
     internal void StartPacketNumbersAt(long next)
@@ -86,20 +109,62 @@ public sealed partial class UdpPeer
             _nextPacketNumber = next;
             _received.Reset(next);
             _largestReceived = next - 1;
+            _protection?.JumpTo(next);
         }
     }
 
     internal long NextPacketNumber => _nextPacketNumber;
 
-    internal bool IsActiveAt(long now) => State == PeerState.Connected && now - _lastReceivedAt < (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
-
-    internal void SendClose(DisconnectReason reason)
+    /// <summary>
+    /// Tests: a Data packet of this session carrying <paramref name="frames"/>, sealed as this side
+    /// seals its own (the next packet number, the session's protection), for a test that plays a
+    /// peer holding a valid session but sending what an honest one never would.
+    /// </summary>
+    internal byte[] SealForTest(ReadOnlySpan<byte> frames)
     {
-        if (State == PeerState.Connected)
+        lock (_host.Gate)
         {
-            _host.SendClose(this, reason);
+            byte[] packet = new byte[PacketCodec.SessionOverhead + frames.Length];
+            frames.CopyTo(packet.AsSpan(PacketCodec.HeaderSize));
+            long number = _nextPacketNumber++;
+            SealPacket(packet, PacketType.Data, frames.Length, number);
+            _log.AddSettled(number);
+            return packet;
         }
     }
+
+    /// <summary>
+    /// Bytes of arrays and buffers this peer object holds now (its packet log, pending index,
+    /// receive state, reassembly and reorder buffers, spare message objects): what an ended
+    /// session still costs while something (a <see cref="PeerChange"/>, the application) refers to it.
+    /// </summary>
+    internal long RetainedBytes
+    {
+        get
+        {
+            lock (_host.Gate)
+            {
+                long bytes = _log.CapacityBytes + ((long)_pending.SlotCount * IntPtr.Size) + _reliableAssembly.ReservedBytes + _unreliableAssembly.ReservedBytes + _bufferedBytes;
+                bytes += _spareMessages.Count * 128L;
+                bytes += _protection is null ? 0 : 1024; // two AES-GCM contexts and their secrets, about
+                return bytes;
+            }
+        }
+    }
+
+    /// <summary>Reliable fragmented messages this peer is reassembling now.</summary>
+    internal int ReliableReassemblies
+    {
+        get
+        {
+            lock (_host.Gate)
+            {
+                return _reliableAssembly.Incomplete;
+            }
+        }
+    }
+
+    internal bool IsActiveAt(long now) => State == PeerState.Connected && now - _lastReceivedAt < (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
 
     private long _lastProbeTimeoutAt;
 
@@ -154,6 +219,7 @@ public sealed partial class UdpPeer
         }
 
         deadline = Math.Min(deadline, _nextProbeAt);
+        deadline = Math.Min(deadline, _pathChallengeAt);
         deadline = Math.Min(deadline, MessageDeadline());
         return deadline;
     }
@@ -330,9 +396,10 @@ public sealed partial class UdpPeer
         _probeSize = _ceilingTried ? (_packetSize + _probeCeiling + 1) / 2 : _probeCeiling;
         byte[] buffer = _host.Buffers.Rent(_probeSize);
         Span<byte> packet = buffer.AsSpan(0, _probeSize);
-        packet[PacketCodec.HeaderSize..^PacketCodec.ChecksumSize].Clear();
+        int padding = _probeSize - PacketCodec.SessionOverhead;
+        packet.Slice(PacketCodec.HeaderSize, padding).Clear();
         long number = _nextPacketNumber++;
-        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Probe, RemoteSessionId, (uint)number), _probeSize - PacketCodec.Overhead);
+        int size = SealPacket(packet, PacketType.Probe, padding, number);
         _log.Add(number, now, size, _log.ItemTail, isProbe: true);
         Emit(buffer, size);
     }
@@ -387,7 +454,7 @@ public sealed partial class UdpPeer
         QueuedMessages = _sendQueue.Count,
         PendingMessages = _pendingCount,
         PendingBytes = _pendingBytes,
-        BufferedReceiveBytes = _bufferedBytes + _reliableAssembly.BufferedBytes + _unreliableAssembly.BufferedBytes,
+        BufferedReceiveBytes = _bufferedBytes + _reliableAssembly.ReservedBytes + _unreliableAssembly.ReservedBytes,
         PacketSize = _packetSize,
     };
 }

@@ -55,36 +55,47 @@ public sealed partial class UdpPeer
         public readonly HashSet<uint> DeliveredAhead = [];
     }
 
-    /// <summary>Reliable bytes held for reordering and reassembly: never more than the receive window (tests check it).</summary>
+    /// <summary>Reliable bytes held for reordering and reassembly (reassemblies at their declared size): never more than the receive window (tests check it).</summary>
     internal long ReliableBufferedBytes
     {
         get
         {
             lock (_host.Gate)
             {
-                return _bufferedBytes + _reliableAssembly.BufferedBytes;
+                return _bufferedBytes + _reliableAssembly.ReservedBytes;
             }
         }
     }
 
-    /// <summary>A Data or Probe packet of this session arrived (checksum already verified).</summary>
-    internal void OnPacket(in PacketHeader header, ReadOnlySpan<byte> payload, int datagramLength, long now)
+    /// <summary>
+    /// A Data or Probe packet of this session arrived and authenticated: <paramref name="frames"/>
+    /// is its decrypted payload, <paramref name="number"/> its full packet number.
+    /// </summary>
+    internal void OnPacket(in PacketHeader header, long number, ReadOnlySpan<byte> frames, int datagramLength, System.Net.SocketAddress from, long now)
     {
-        long number = PacketCodec.ExpandPacketNumber(header.PacketNumber, _largestReceived + 1);
+        bool elsewhere = !Address.Equals(from);
         if (_received.Contains(number))
         {
+            if (elsewhere)
+            {
+                _host.CountDrop(DropReason.Replayed); // a copy of a packet we had, from somewhere else: not ours to answer
+                return;
+            }
+
             _duplicatePackets++;
             _ackNow = true; // our acknowledgement was probably lost
             _host.MarkDirty(this);
             return;
         }
 
+        AcceptPacket = null; // the initiator got our Accept: it seals with the keys it confirmed
         _lastReceivedAt = now;
         _packetsReceived++;
         _bytesReceived += datagramLength;
         bool elicits = header.Type == PacketType.Probe;
         bool accepted = true;
-        var reader = new FrameReader(payload);
+        bool closed = false;
+        var reader = new FrameReader(frames);
         while (reader.TryReadNext() && State == PeerState.Connected)
         {
             switch (reader.Type)
@@ -110,7 +121,7 @@ public sealed partial class UdpPeer
                     }
                     else if (now - reader.Echo is >= 0 and <= 60_000_000)
                     {
-                        // Only a plausible echo of our own clock is a sample (a forged one could overflow the estimator).
+                        // Only a plausible echo of our own clock is a sample (a buggy peer's could overflow the estimator).
                         _rtt.AddSample(TimeSpan.FromMicroseconds(now - reader.Echo));
                     }
 
@@ -126,7 +137,28 @@ public sealed partial class UdpPeer
                 case FrameType.Nack:
                     OnNack(reader.Value, reader.Count);
                     break;
+                case FrameType.PathChallenge:
+                    _pathResponseToken = reader.Token; // answered from wherever we send from now: the peer checks the address
+                    _pathResponseDue = true;
+                    break;
+                case FrameType.PathResponse:
+                    OnPathResponse(reader.Token, from);
+                    break;
+                case FrameType.Close:
+                    closed = true;
+                    break;
             }
+
+            if (closed)
+            {
+                break;
+            }
+        }
+
+        if (closed && !reader.Malformed)
+        {
+            _host.EndSession(this, DisconnectReason.Remote);
+            return;
         }
 
         if (reader.Malformed)
@@ -167,6 +199,11 @@ public sealed partial class UdpPeer
             }
         }
 
+        if (number == _largestReceived && !Address.Equals(from))
+        {
+            OnPacketFromElsewhere(from, now); // the newest packet came from a new address: validate it before moving there
+        }
+
         TrackGap(now);
         _host.MarkDirty(this);
     }
@@ -188,7 +225,7 @@ public sealed partial class UdpPeer
             else if (_unreliableAssembly.Add(frame.MessageId, frame.Fragment, frame.Fragments, frame.TotalLength, frame.Data, now, out byte[]? whole, out int length) == AssemblyResult.Complete)
             {
                 Deliver(whole.AsSpan(0, length), frame.Channel, frame.Mode, frame.MessageId);
-                Reassembler.ReturnBuffer(whole!);
+                _host.Buffers.Return(whole!);
             }
 
             return true;
@@ -207,13 +244,23 @@ public sealed partial class UdpPeer
             return false; // beyond the window we gave the peer
         }
 
-        if (frame.Fragments > 1 && _reliableAssembly.Has(frame.MessageId, frame.Fragment))
+        // Flow control counts what a message will hold, not what has arrived of it: a reassembly
+        // charges its declared total when its first fragment comes (the sender took credit for
+        // the whole message with its first fragment), so a peer cannot open many large messages
+        // with one small fragment each.
+        long charge = frame.Data.Length;
+        if (frame.Fragments > 1)
         {
-            _duplicateMessages++;
-            return true;
+            if (_reliableAssembly.Has(frame.MessageId, frame.Fragment))
+            {
+                _duplicateMessages++;
+                return true;
+            }
+
+            charge = _reliableAssembly.Contains(frame.MessageId) ? 0 : frame.TotalLength;
         }
 
-        if (_arrivedBytes + (uint)frame.Data.Length - _consumedBytes > (uint)_options.ReceiveWindowBytes)
+        if ((uint)(_arrivedBytes - _consumedBytes) + charge > (uint)_options.ReceiveWindowBytes)
         {
             return false; // past the credit we gave
         }
@@ -223,12 +270,12 @@ public sealed partial class UdpPeer
         if (frame.Fragments > 1)
         {
             AssemblyResult result = _reliableAssembly.Add(frame.MessageId, frame.Fragment, frame.Fragments, frame.TotalLength, frame.Data, now, out buffer, out messageLength);
-            if (result == AssemblyResult.Refused)
+            if (result is AssemblyResult.Refused or AssemblyResult.NoRoom)
             {
-                return false;
+                return false; // not acknowledged: sent again, and by then there may be room
             }
 
-            _arrivedBytes += (uint)frame.Data.Length;
+            _arrivedBytes += (uint)charge;
             if (result != AssemblyResult.Complete)
             {
                 return true;
@@ -236,7 +283,7 @@ public sealed partial class UdpPeer
         }
         else
         {
-            _arrivedBytes += (uint)frame.Data.Length;
+            _arrivedBytes += (uint)charge;
         }
 
         if (frame.Mode == DeliveryMode.ReliableOrdered && ahead != 0)
@@ -257,7 +304,7 @@ public sealed partial class UdpPeer
         Consumed(messageLength);
         if (buffer is not null)
         {
-            Reassembler.ReturnBuffer(buffer);
+            _host.Buffers.Return(buffer);
         }
 
         if (frame.Mode == DeliveryMode.ReliableOrdered)

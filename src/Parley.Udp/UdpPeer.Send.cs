@@ -229,7 +229,7 @@ public sealed partial class UdpPeer
         _pacingNextAt = 0; // set again below only if pacing is what holds data back
         for (int guard = 0; guard < 4096; guard++)
         {
-            bool control = _ackNow || (_ackPending && now >= _ackDeadline) || _echoPending != 0 || _heartbeatDue || _nackDue || _deliveredResendDue || _windowUpdateDue;
+            bool control = _ackNow || (_ackPending && now >= _ackDeadline) || _echoPending != 0 || _heartbeatDue || _nackDue || _deliveredResendDue || _windowUpdateDue || _pathResponseDue;
             bool data = HasDataToSend() && ((_congestion.CanSend(_packetSize) && PacingAllows(now)) || _probeTimeoutSend);
             if (!control && !data)
             {
@@ -243,6 +243,7 @@ public sealed partial class UdpPeer
         }
 
         TryStartProbe(now);
+        SendPathChallengeIfDue(now);
     }
 
     private bool HasDataToSend() => _retransmitQueue.Count > 0 || (_sendQueue.Count > 0 && !_creditBlocked);
@@ -252,7 +253,7 @@ public sealed partial class UdpPeer
         // Built straight into the pooled buffer that the send loop sends and returns: no copy.
         byte[] buffer = _host.Buffers.Rent(_packetSize);
         Span<byte> packet = buffer.AsSpan(0, _packetSize);
-        var writer = new FrameWriter(packet[PacketCodec.HeaderSize..^PacketCodec.ChecksumSize]);
+        var writer = new FrameWriter(packet.Slice(PacketCodec.HeaderSize, _packetSize - PacketCodec.SessionOverhead));
         long itemStart = _log.ItemTail;
         bool elicits = false;
 
@@ -278,6 +279,11 @@ public sealed partial class UdpPeer
             _nackDue = false;
         }
 
+        if (_pathResponseDue && writer.TryWritePathFrame(FrameType.PathResponse, _pathResponseToken))
+        {
+            _pathResponseDue = false;
+        }
+
         elicits |= WriteDelivered(ref writer);
         if (includeData)
         {
@@ -292,7 +298,7 @@ public sealed partial class UdpPeer
         }
 
         long number = _nextPacketNumber++;
-        int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, RemoteSessionId, (uint)number), writer.Written);
+        int size = SealPacket(packet, PacketType.Data, writer.Written, number);
         if (elicits)
         {
             _log.Add(number, now, size, itemStart, isProbe: false);
@@ -399,7 +405,7 @@ public sealed partial class UdpPeer
     private bool WriteNewMessages(ref FrameWriter writer, long now)
     {
         bool wrote = false;
-        int capacity = _packetSize - PacketCodec.Overhead;
+        int capacity = _packetSize - PacketCodec.SessionOverhead;
         while (_sendQueue.TryPeek(out OutgoingMessage? message))
         {
             if (message.NextFragment == 0 && message.Fragments == 0)
@@ -424,8 +430,11 @@ public sealed partial class UdpPeer
                 }
             }
 
+            // Credit: a whole message's worth, taken with its first fragment (the receiver charges a
+            // reassembly its declared size when it starts); the later fragments need none.
             ReadOnlySpan<byte> data = message.FragmentData(message.NextFragment);
-            if (message.IsReliable && data.Length > CreditLeft)
+            uint credit = !message.IsReliable ? 0u : message.Fragments == 1 ? (uint)data.Length : message.NextFragment == 0 ? (uint)message.Length : 0u;
+            if (credit > CreditLeft)
             {
                 _creditBlocked = true;
                 _creditBlockedSince = now;
@@ -441,7 +450,7 @@ public sealed partial class UdpPeer
             wrote = true;
             if (message.IsReliable)
             {
-                _sentReliableBytes += (uint)data.Length;
+                _sentReliableBytes += credit;
                 _log.AddItem(new SentItem { Message = message, Version = message.Version, Fragment = message.NextFragment });
             }
 

@@ -24,8 +24,8 @@ public sealed partial class UdpPeer
         _rtt = new RttEstimator(_options.InitialRto, _options.MinRto, _options.MaxRto);
         _congestion = new CongestionController(_options.MinPacketSize, randomLossTolerance: _options.RandomLossTolerance);
         _packetSize = _options.MinPacketSize;
-        _reliableAssembly = new Reassembler(_options.MaxMessageSize, int.MaxValue, long.MaxValue);
-        _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds);
+        _reliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxReassembliesPerPeer, long.MaxValue, evictWhenFull: false, host.ReassemblyBudget, host.Buffers);
+        _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds, evictWhenFull: true, host.ReassemblyBudget, host.Buffers);
         _receiveChannels = new ReceiveChannel[_options.Channels * 2];
         _pending = new PendingIndex(2 * _options.MaxPendingMessages); // pending ids may span up to twice the count limit (an old one stuck behind newer ones)
         _sendChannels = new SendChannel[_options.Channels * 2];

@@ -51,6 +51,9 @@ public sealed record UdpStatistics
     /// <summary>Datagrams dropped for a bad CRC32C.</summary>
     public long BadChecksums { get; init; }
 
+    /// <summary>Datagrams with a valid checksum that named a live session and did not authenticate (<see cref="DropReason.AuthenticationFailed"/>): forged or tampered with. Host totals only.</summary>
+    public long AuthenticationFailures { get; init; }
+
     /// <summary>Smoothed round-trip time.</summary>
     public TimeSpan SmoothedRtt { get; init; }
 
@@ -103,6 +106,7 @@ public sealed record UdpStatistics
         DuplicateMessages = DuplicateMessages + o.DuplicateMessages,
         PacketsDropped = PacketsDropped + o.PacketsDropped,
         BadChecksums = BadChecksums + o.BadChecksums,
+        AuthenticationFailures = AuthenticationFailures + o.AuthenticationFailures,
         BytesInFlight = BytesInFlight + o.BytesInFlight,
         QueuedMessages = QueuedMessages + o.QueuedMessages,
         PendingMessages = PendingMessages + o.PendingMessages,

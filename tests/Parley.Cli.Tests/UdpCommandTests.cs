@@ -41,6 +41,30 @@ public class UdpCommandTests
         Assert.Equal(DisconnectReason.Remote, peer.DisconnectReason);
     }
 
+    // Issue 16: with --max-connections 50, sessions opened from one socket took all 50 slots and
+    // a real client got ServerFull. Every attempt here comes from one socket on 127.0.0.1; the real
+    // client comes from 127.0.0.2 (another source address on loopback).
+    [Theory]
+    [InlineData(null, 32)]
+    [InlineData("5", 5)]
+    public async Task Echo_over_udp_limits_the_sessions_of_one_source_address(string? perAddress, int expected)
+    {
+        string[] limit = perAddress is null ? [] : ["--max-connections-per-address", perAddress];
+        await using ParleyProcess echo = ParleyProcess.Start(["echo", "--transport", "udp", "--port", "0", "--max-connections", "50", .. limit]);
+        Match match = await echo.WaitForLineAsync(@"listening on udp (\S+):(\d+)");
+        var endPoint = new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+
+        await using UdpHost source = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        var attempts = Enumerable.Range(0, 60).Select(_ => source.Connect(endPoint)).ToList();
+        await TestWait.UntilAsync(() => attempts.All(p => p.State != PeerState.Connecting));
+        Assert.Equal(expected, attempts.Count(p => p.State == PeerState.Connected));
+        Assert.All(attempts.Where(p => p.State != PeerState.Connected), p => Assert.Equal(DisconnectReason.AddressLimit, p.DisconnectReason));
+
+        await using UdpHost real = UdpHost.Start(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        UdpPeer peer = await real.ConnectAsync(endPoint).WaitAsync(ParleyProcess.Timeout);
+        Assert.Equal(PeerState.Connected, peer.State);
+    }
+
     [Fact]
     public async Task Echo_refuses_tcp_only_options_with_udp()
     {

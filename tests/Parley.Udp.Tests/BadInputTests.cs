@@ -19,12 +19,14 @@ public class BadInputTests
             sim.Inject(Simulation.At(3000 + (length % 50)), server, junk); // and from strangers
         }
 
-        // Well-formed packets with a valid checksum but garbage frames, for the live session and for no session.
+        // Packets with a valid checksum and garbage frames: sealed by the peer itself (a buggy or
+        // hostile client with a real session), unsealed for the live session (forged), and for no session.
         for (int length = 1; length < 200; length++)
         {
             byte[] payload = new byte[length];
             random.NextBytes(payload);
-            payload[0] = (byte)random.Next(1, 7); // a real frame type, then nonsense
+            payload[0] = (byte)random.Next(1, 8); // a real frame type, then nonsense (not Close: from the peer itself, that would be honoured)
+            sim.Inject(Simulation.At(2), server, toServer.SealForTest(payload));
             byte[] packet = new byte[PacketCodec.Overhead + length];
             PacketCodec.Write(packet, new PacketHeader(PacketType.Data, toClient.LocalSessionId, (uint)(1_000_000 + length)), payload);
             sim.Inject(Simulation.At(2), server, packet);
@@ -40,6 +42,8 @@ public class BadInputTests
         Assert.True(server.GetDropCount(DropReason.TooShort) > 0);
         Assert.True(server.GetDropCount(DropReason.TooLong) > 0);
         Assert.True(server.GetDropCount(DropReason.UnknownSession) > 0);
+        Assert.True(server.GetDropCount(DropReason.MalformedFrames) > 0);
+        Assert.Equal(199, server.GetDropCount(DropReason.AuthenticationFailed));
         Assert.Equal(1, server.PeerCount);
 
         var got = 0;
@@ -89,11 +93,13 @@ public class BadInputTests
         Assert.Equal(PacketType.Cookie, header.Type);
         byte[] goodCookie = cookie.ToArray();
 
+        using System.Security.Cryptography.ECDiffieHellman key = PacketProtection.CreateKey();
         byte[] Connect(byte[] withCookie)
         {
             byte[] body = new byte[server.Options.MinPacketSize - PacketCodec.Overhead];
             withCookie.CopyTo(body, 0);
             BitConverter.TryWriteBytes(body.AsSpan(CookieJar.Size), 7u);
+            PacketProtection.WritePublicKey(key, body.AsSpan(CookieJar.Size + 14));
             byte[] packet = new byte[server.Options.MinPacketSize];
             PacketCodec.Write(packet, new PacketHeader(PacketType.Connect, 7, 0), body);
             return packet;
@@ -114,7 +120,10 @@ public class BadInputTests
         sim.Inject(Simulation.At(50), server, Connect(goodCookie));       // a repeat answers again, no second session
         sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(1, server.PeerCount);
-        Assert.Equal(2, answers.Count(a => a.Bytes[0] == ((PacketCodec.Version << 4) | (byte)PacketType.Accept)));
+        var accepts = answers.Where(a => a.Bytes[0] == ((PacketCodec.Version << 4) | (byte)PacketType.Accept)).ToList();
+        Assert.Equal(2, accepts.Count);
+        Assert.Equal(accepts[0].Bytes, accepts[1].Bytes); // the same Accept again, not a second key exchange
+        Assert.All(accepts, a => Assert.True(a.Bytes.Length < server.Options.MinPacketSize / 10, $"a {a.Bytes.Length}-byte Accept answers a {server.Options.MinPacketSize}-byte Connect"));
     }
 
     [Fact]
@@ -141,11 +150,10 @@ public class BadInputTests
     public void A_heartbeat_echo_with_an_absurd_timestamp_is_ignored_not_thrown(long echo)
     {
         (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(34);
-        byte[] packet = new byte[PacketCodec.Overhead + 17];
-        var writer = new FrameWriter(packet.AsSpan(PacketCodec.HeaderSize, 17));
+        byte[] frames = new byte[17];
+        var writer = new FrameWriter(frames);
         Assert.True(writer.TryWriteHeartbeat(12345, echo));
-        PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, toClient.LocalSessionId, 1_000), 17);
-        sim.Inject(Simulation.At(2), server, packet);
+        sim.Inject(Simulation.At(2), server, toServer.SealForTest(frames)); // the peer itself sends it: authenticated, still ignored
         sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(PeerState.Connected, toClient.State);
         Assert.InRange(toClient.SmoothedRtt, TimeSpan.Zero, TimeSpan.FromSeconds(1)); // not poisoned by the forged echo
@@ -175,12 +183,11 @@ public class BadInputTests
         }
 
         int size = 2 + (runs.Length * DeliveredRun.EncodedSize);
-        byte[] packet = new byte[PacketCodec.Overhead + size];
-        var writer = new FrameWriter(packet.AsSpan(PacketCodec.HeaderSize, size));
+        byte[] frames = new byte[size];
+        var writer = new FrameWriter(frames);
         Assert.True(writer.TryWriteDelivered(runs));
-        PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, toServer.LocalSessionId, 100_000), size);
         sim.Network.Conditions = NetworkConditions.Perfect;
-        sim.Inject(Simulation.At(1), client, packet);
+        sim.Inject(Simulation.At(1), client, toClient.SealForTest(frames)); // sealed by the server's side of the session
         sim.RunFor(TimeSpan.FromMicroseconds(100)); // the datagram arrives; no retransmission is due yet
 
         Assert.All(ids[..60], id => Assert.Equal(MessageState.Delivered, toServer.GetMessageState(id)));

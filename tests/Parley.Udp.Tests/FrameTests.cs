@@ -7,12 +7,16 @@ public class FrameTests
     {
         byte[] buffer = new byte[1200];
         var writer = new FrameWriter(buffer);
-        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 77, 5, 1, 4, [9, 8, 7], totalLength: 12)));
+        byte[] fragment = [.. Enumerable.Range(0, MessageFrame.MinFragmentSize).Select(i => (byte)i)];
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 77, 5, 1, 4, fragment, totalLength: 4 * MessageFrame.MinFragmentSize)));
         Assert.True(writer.TryWriteAck([new AckRange(10, 20), new AckRange(2, 5)], 15));
         Assert.True(writer.TryWriteDelivered([new DeliveredRun(77, 2), new DeliveredRun(2_000_000_000, DeliveredRun.MaxCount)]));
         Assert.True(writer.TryWriteHeartbeat(123_456, 654_321));
         Assert.True(writer.TryWriteWindow(65_536));
         Assert.True(writer.TryWriteNack(6, 4));
+        Assert.True(writer.TryWritePathFrame(FrameType.PathChallenge, 0x0102_0304_0506_0708));
+        Assert.True(writer.TryWritePathFrame(FrameType.PathResponse, ulong.MaxValue));
+        Assert.True(writer.TryWriteClose(DisconnectReason.MessageTimeout));
         int written = writer.Written;
 
         var reader = new FrameReader(buffer.AsSpan(0, written));
@@ -24,7 +28,7 @@ public class FrameTests
         Assert.Equal(5u, reader.Message.Sequence);
         Assert.Equal((ushort)1, reader.Message.Fragment);
         Assert.Equal((ushort)4, reader.Message.Fragments);
-        Assert.Equal(new byte[] { 9, 8, 7 }, reader.Message.Data.ToArray());
+        Assert.Equal(fragment, reader.Message.Data.ToArray());
 
         Assert.True(reader.TryReadNext());
         Assert.Equal(FrameType.Ack, reader.Type);
@@ -43,6 +47,12 @@ public class FrameTests
         Assert.Equal((FrameType.Window, 65_536u), (reader.Type, reader.Value));
         Assert.True(reader.TryReadNext());
         Assert.Equal((FrameType.Nack, 6u, (ushort)4), (reader.Type, reader.Value, reader.Count));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.PathChallenge, 0x0102_0304_0506_0708ul), (reader.Type, reader.Token));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.PathResponse, ulong.MaxValue), (reader.Type, reader.Token));
+        Assert.True(reader.TryReadNext());
+        Assert.Equal((FrameType.Close, (uint)DisconnectReason.MessageTimeout), (reader.Type, reader.Value));
         Assert.False(reader.TryReadNext());
         Assert.False(reader.Malformed);
     }
@@ -78,7 +88,8 @@ public class FrameTests
         Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 15, 1, 0, 1, [4])));
         Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableOrdered, 16, 5, 0, 1, [5])));
         Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableUnordered, 17, 6, 0, 1, [6])));
-        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableUnordered, 18, 7, 0, 2, [7], totalLength: 2)));
+        byte[] half = [.. Enumerable.Repeat((byte)7, MessageFrame.MinFragmentSize)];
+        Assert.True(writer.TryWriteMessage(new MessageFrame(3, DeliveryMode.ReliableUnordered, 18, 7, 0, 2, half, totalLength: 2 * MessageFrame.MinFragmentSize)));
 
         // Unreliable messages have no sequence: consecutive ids are enough.
         Assert.True(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.Unreliable, 0x8000_0005, 99, 0, 1, [8])));
@@ -105,7 +116,7 @@ public class FrameTests
                 (3, DeliveryMode.ReliableOrdered, 15u, 1u, 0, 1, "04"),
                 (3, DeliveryMode.ReliableOrdered, 16u, 5u, 0, 1, "05"),
                 (3, DeliveryMode.ReliableUnordered, 17u, 6u, 0, 1, "06"),
-                (3, DeliveryMode.ReliableUnordered, 18u, 7u, 0, 2, "07"),
+                (3, DeliveryMode.ReliableUnordered, 18u, 7u, 0, 2, string.Concat(Enumerable.Repeat("07", MessageFrame.MinFragmentSize))),
                 (0, DeliveryMode.Unreliable, 0x8000_0005u, 0u, 0, 1, "08"),
                 (0, DeliveryMode.Unreliable, 0x8000_0006u, 0u, 0, 1, "09"),
             ],
@@ -207,7 +218,9 @@ public class FrameTests
     [InlineData(new byte[] { 2, 0, 0, 1, 5, 0, 0, 0, 4, 0, 0, 0 })]       // ack range with first > last
     [InlineData(new byte[] { 2, 0, 0, 0 })]                               // ack with no ranges
     [InlineData(new byte[] { 3, 0 })]                                     // delivered with no ids
-    [InlineData(new byte[] { 9 })]                                        // unknown frame type
+    [InlineData(new byte[] { 11 })]                                       // unknown frame type
+    [InlineData(new byte[] { 8 })]                                        // close without its reason
+    [InlineData(new byte[] { 9, 1, 2, 3, 4, 5, 6, 7 })]                   // path challenge short of its 8 bytes
     [InlineData(new byte[] { 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 })] // unknown delivery mode
     [InlineData(new byte[] { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0 })] // fragment index past the count
     [InlineData(new byte[] { 7, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 })]       // message run of no messages
@@ -218,5 +231,20 @@ public class FrameTests
         var reader = new FrameReader(payload);
         Assert.False(reader.TryReadNext());
         Assert.True(reader.Malformed);
+    }
+
+    [Theory]
+    [InlineData(1024 * 1024, 17)]                          // issue 16: a 1 MiB message in 61 681 pieces of 17 bytes
+    [InlineData(2 * 255, 255)]                             // just under the minimum
+    [InlineData(2 * MessageFrame.MinFragmentSize, MessageFrame.MinFragmentSize)] // the minimum itself is fine
+    public void A_message_cut_finer_than_the_minimum_fragment_size_is_malformed(int total, int size)
+    {
+        ushort fragments = (ushort)((total + size - 1) / size);
+        byte[] buffer = new byte[MessageFrame.FragmentHeaderSize + size];
+        var writer = new FrameWriter(buffer);
+        Assert.True(writer.TryWriteMessage(new MessageFrame(0, DeliveryMode.ReliableOrdered, 1, 0, 0, fragments, new byte[size], (uint)total)));
+        var reader = new FrameReader(buffer);
+        Assert.Equal(size >= MessageFrame.MinFragmentSize, reader.TryReadNext());
+        Assert.Equal(size < MessageFrame.MinFragmentSize, reader.Malformed);
     }
 }

@@ -37,5 +37,6 @@ public class MetricsTests
         Assert.True(values["parley.udp.sessions"] >= 2);
         Assert.Contains("parley.udp.retransmissions", values.Keys);
         Assert.Contains("parley.udp.packets.dropped", values.Keys);
+        Assert.Contains("parley.udp.packets.unauthenticated", values.Keys);
     }
 }

@@ -75,24 +75,30 @@ public class PeerTests
     }
 
     [Fact]
-    public void A_replayed_old_packet_from_another_address_does_not_move_the_session()
+    public void A_replayed_packet_from_another_address_is_dropped_and_does_not_move_the_session()
     {
         (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(5);
+        byte[]? captured = null;
+        sim.Network.Intercept = (from, to, bytes) =>
+        {
+            captured ??= from.Equals(Simulation.At(2)) && bytes[0] == ((PacketCodec.Version << 4) | (byte)PacketType.Data) ? bytes : null;
+            return false;
+        };
         for (int i = 0; i < 5; i++)
         {
             toServer.Send([1, 2, 3]);
             sim.RunFor(TimeSpan.FromMilliseconds(10));
         }
 
-        // Packet number 1 of the session, sealed correctly, from an attacker's address.
-        byte[] packet = new byte[PacketCodec.Overhead + 5];
-        var writer = new FrameWriter(packet.AsSpan(PacketCodec.HeaderSize, 5));
-        writer.TryWriteWindow(1);
-        PacketCodec.Seal(packet, new PacketHeader(PacketType.Data, toClient.LocalSessionId, 1), 5);
-        sim.Inject(Simulation.At(666), server, packet);
+        // A real packet of the session, sealed by the client, sent again from an attacker's address.
+        sim.Network.Intercept = null;
+        var moved = new List<UdpPeer>();
+        server.PeerAddressChanged += moved.Add;
+        sim.Inject(Simulation.At(666), server, Assert.IsType<byte[]>(captured));
         sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(Simulation.At(2), toClient.RemoteEndPoint);
-        Assert.Equal(1, server.GetDropCount(DropReason.UnknownSession));
+        Assert.Empty(moved);
+        Assert.Equal(1, server.GetDropCount(DropReason.Replayed));
     }
 
     [Fact]

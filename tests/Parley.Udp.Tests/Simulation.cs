@@ -42,9 +42,11 @@ internal sealed class Simulation
 
     public static IPEndPoint At(int port) => new(IPAddress.Loopback, port);
 
-    public UdpHost AddHost(int port, UdpHostOptions? options = null)
+    public UdpHost AddHost(int port, UdpHostOptions? options = null) => AddHost(At(port), options);
+
+    /// <summary>A host at any address (hosts on other IP addresses than 127.0.0.1 count as other sources).</summary>
+    public UdpHost AddHost(IPEndPoint address, UdpHostOptions? options = null)
     {
-        IPEndPoint address = At(port);
         var host = new UdpHost(options ?? new UdpHostOptions(), Clock, address.Serialize(), null);
         var node = new Node(host, address, this);
         _nodes.Add(node);
@@ -68,6 +70,9 @@ internal sealed class Simulation
         node.Down = true;
         Network.Detach(node.Address);
     }
+
+    /// <summary>The host at <paramref name="address"/> vanishes.</summary>
+    public void Silence(IPEndPoint address) => Silence(_nodes.Single(n => n.Address.Equals(address)).Host);
 
     /// <summary>Removes a host for good (disposing it first sends its Close packets).</summary>
     public void Remove(UdpHost host)

@@ -74,6 +74,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
     public async Task<UdpRunResult> RunAsync(Action<string> progress, CancellationToken cancellationToken)
     {
         int ring = settings.PendingPerSession;
+        long WindowBytes() => Math.Clamp((long)ring * settings.Size, 8L * 1024 * 1024, 256L * 1024 * 1024);
         UdpHostOptions Options(int seed) => new()
         {
             MaxPacketSize = settings.MaxPacketSize,
@@ -81,9 +82,12 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             MaxPendingMessages = ring,
             MaxPendingBytes = Math.Max(64L * 1024 * 1024 / Math.Max(1, settings.Peers), 2L * 1024 * 1024),
             MaxMessageSize = Math.Max(1024 * 1024, settings.Size),
-            ReceiveWindowBytes = (int)Math.Clamp((long)ring * settings.Size, 8L * 1024 * 1024, 256L * 1024 * 1024),
+            ReceiveWindowBytes = (int)WindowBytes(),
             MaxEnqueuedMessages = Math.Max(8192, ring),
             MaxPeers = settings.Peers + 16,
+            MaxPeersPerAddress = settings.Peers + 16, // every bench session comes from one socket
+            MaxReassembliesPerPeer = (int)Math.Clamp(WindowBytes() / Math.Max(1, settings.Size) + 1, 64, 1 << 20), // a window's worth of messages
+            MaxReassemblyBytes = Math.Max(256L * 1024 * 1024, 2 * WindowBytes()),
             SimulatedConditions = settings.Conditions == NetworkConditions.Perfect ? null : settings.Conditions,
             SimulationSeed = seed,
         };

@@ -18,8 +18,15 @@ internal sealed class BufferStore(long maxRetainedBytes)
     private readonly Stack<byte[]>[] _classes = [.. Enumerable.Range(0, MaxShift - MinShift + 1).Select(_ => new Stack<byte[]>())];
     private long _retainedBytes;
 
+    /// <summary>Buffers rented and not returned yet (tests prove every one comes back).</summary>
+    public long Outstanding { get; private set; }
+
+    /// <summary>Bytes of idle buffers kept for reuse now (at most the cap given at construction).</summary>
+    public long RetainedBytes => _retainedBytes;
+
     public byte[] Rent(int size)
     {
+        Outstanding++;
         int shift = Math.Max(MinShift, BitOperations.Log2((uint)Math.Max(1, size) - 1) + 1);
         if (shift > MaxShift)
         {
@@ -38,6 +45,7 @@ internal sealed class BufferStore(long maxRetainedBytes)
 
     public void Return(byte[] buffer)
     {
+        Outstanding--;
         int shift = BitOperations.Log2((uint)buffer.Length);
         if (buffer.Length != 1 << shift || shift < MinShift || shift > MaxShift)
         {

@@ -32,6 +32,15 @@ internal enum FrameType : byte
     /// <see cref="Message"/>.
     /// </summary>
     MessageRun = 7,
+
+    /// <summary>The session ends: a reason code (<see cref="DisconnectReason"/>). Sealed like every frame, so no one else can end a session.</summary>
+    Close = 8,
+
+    /// <summary>Path validation: 8 random bytes sent to a new address the peer's packets came from.</summary>
+    PathChallenge = 9,
+
+    /// <summary>Path validation: the 8 bytes of a challenge, echoed.</summary>
+    PathResponse = 10,
 }
 
 /// <summary>Message ids <c>First .. First + Count - 1</c> the peer's application consumed.</summary>
@@ -46,7 +55,8 @@ internal readonly record struct DeliveredRun(uint First, int Count)
 /// <summary>
 /// A message frame: <c>u8 channel · u8 mode · u32 message id · u32 sequence · u16 fragment · u16 fragments · u16 length ·
 /// [u32 total length, only when fragments &gt; 1] · bytes</c>. Every fragment but the last carries
-/// <c>ceil(total / fragments)</c> bytes, so a receiver places each at <c>fragment × that</c> in one buffer.
+/// <c>ceil(total / fragments)</c> bytes, so a receiver places each at <c>fragment × that</c> in one buffer;
+/// that size is at least <see cref="MinFragmentSize"/>.
 /// </summary>
 internal readonly ref struct MessageFrame(byte channel, DeliveryMode mode, uint messageId, uint sequence, ushort fragment, ushort fragments, ReadOnlySpan<byte> data, uint totalLength = 0)
 {
@@ -54,6 +64,14 @@ internal readonly ref struct MessageFrame(byte channel, DeliveryMode mode, uint 
 
     /// <summary>The header of a fragment of a multi-fragment message (with the total length).</summary>
     public const int FragmentHeaderSize = HeaderSize + 4;
+
+    /// <summary>
+    /// The least a fragment other than the last may carry: 256 bytes. A sender fragments to fill
+    /// packets of at least 576 bytes, so its fragments carry at least 262 (half a packet's room,
+    /// for a message just over one packet). The floor keeps a 1 MiB message to at most 4096
+    /// fragments: one peer cannot make the receiver track 61 681 pieces of 17 bytes each.
+    /// </summary>
+    public const int MinFragmentSize = 256;
 
     /// <summary>The whole message's length (fragmented messages only; the data length otherwise).</summary>
     public uint TotalLength { get; } = fragments > 1 ? totalLength : (uint)data.Length;
@@ -257,6 +275,30 @@ internal ref struct FrameWriter(Span<byte> destination)
         return true;
     }
 
+    /// <summary>Ends the session, for <paramref name="reason"/>.</summary>
+    public bool TryWriteClose(DisconnectReason reason)
+    {
+        if (!TryStart(FrameType.Close, 1, out Span<byte> d))
+        {
+            return false;
+        }
+
+        d[0] = (byte)reason;
+        return true;
+    }
+
+    /// <summary>A path challenge (<see cref="FrameType.PathChallenge"/>) or its answer (<see cref="FrameType.PathResponse"/>).</summary>
+    public bool TryWritePathFrame(FrameType type, ulong token)
+    {
+        if (!TryStart(type, 8, out Span<byte> d))
+        {
+            return false;
+        }
+
+        BinaryPrimitives.WriteUInt64LittleEndian(d, token);
+        return true;
+    }
+
     /// <summary>Pads the rest of the buffer (a Hello or Probe reaching a given size).</summary>
     public void Pad()
     {
@@ -313,6 +355,9 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
     public uint Value { get; private set; }
 
     public ushort Count { get; private set; }
+
+    /// <summary>A path frame's 8 bytes.</summary>
+    public ulong Token { get; private set; }
 
     private ReadOnlySpan<byte> _body;
 
@@ -445,6 +490,24 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
                 Count = BinaryPrimitives.ReadUInt16LittleEndian(d[5..]);
                 _offset += 7;
                 return true;
+            case FrameType.Close:
+                if (d.Length < 2)
+                {
+                    return Fail();
+                }
+
+                Value = d[1];
+                _offset += 2;
+                return true;
+            case FrameType.PathChallenge or FrameType.PathResponse:
+                if (d.Length < 9)
+                {
+                    return Fail();
+                }
+
+                Token = BinaryPrimitives.ReadUInt64LittleEndian(d[1..]);
+                _offset += 9;
+                return true;
             default:
                 return Fail();
         }
@@ -474,12 +537,13 @@ internal ref struct FrameReader(ReadOnlySpan<byte> payload)
         return true;
     }
 
-    // A fragment's length must be exactly what its place in a message of that total implies.
+    // A fragment's length must be exactly what its place in a message of that total implies, and
+    // the message must not be cut finer than the minimum fragment size.
     private static bool FragmentFits(uint total, ushort fragment, ushort fragments, int length)
     {
         long size = MessageFrame.FragmentSize(total, fragments);
         long offset = size * fragment;
-        return offset < total && length == Math.Min(size, total - offset);
+        return size >= MessageFrame.MinFragmentSize && offset < total && length == Math.Min(size, total - offset);
     }
 
     private bool Fail()

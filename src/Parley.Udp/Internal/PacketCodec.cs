@@ -10,8 +10,12 @@ internal readonly record struct PacketHeader(PacketType Type, uint SessionId, ui
 
 /// <summary>
 /// Reads and writes datagrams: <c>u8 version·type · u8 flags · u32 session · u32 packet number ·
-/// payload · u32 CRC32C</c> (little-endian; the checksum covers every byte before it). Reading
-/// never throws: whatever arrives either parses or is dropped with a <see cref="DropReason"/>.
+/// payload · u32 CRC32C</c> (little-endian; the checksum covers every byte before it). In a
+/// session's Data and Probe packets the payload is sealed (<see cref="PacketProtection"/>): the
+/// frames encrypted, then a 16-byte tag. The checksum stays on every packet, outside the seal, so
+/// a datagram damaged on the way is told apart (<see cref="DropReason.BadChecksum"/>) from one
+/// forged with a valid checksum (<see cref="DropReason.AuthenticationFailed"/>). Reading never
+/// throws: whatever arrives either parses or is dropped with a <see cref="DropReason"/>.
 /// </summary>
 internal static class PacketCodec
 {
@@ -39,10 +43,13 @@ internal static class PacketCodec
         return candidate;
     }
 
-    public const byte Version = 2; // 2: message runs, Delivered as id runs
+    public const byte Version = 3; // 2: message runs, Delivered as id runs; 3: ECDH handshake, sealed session packets, path validation
     public const int HeaderSize = 10;
     public const int ChecksumSize = 4;
     public const int Overhead = HeaderSize + ChecksumSize;
+
+    /// <summary>A session packet's bytes around its frames: header, tag and checksum.</summary>
+    public const int SessionOverhead = HeaderSize + PacketProtection.TagSize + ChecksumSize;
 
     /// <summary>Writes a whole datagram into <paramref name="destination"/>; returns its length.</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is too small.</exception>
@@ -63,14 +70,34 @@ internal static class PacketCodec
         return length;
     }
 
-    /// <summary>Completes a datagram whose payload was written in place after the header; returns its length.</summary>
-    public static int Seal(Span<byte> packet, PacketHeader header, int payloadLength, byte flags = 0)
+    /// <summary>Writes the <see cref="HeaderSize"/> bytes of a header.</summary>
+    public static void WriteHeader(Span<byte> packet, PacketHeader header, byte flags = 0)
     {
         packet[0] = (byte)((Version << 4) | (byte)header.Type);
         packet[1] = flags;
         BinaryPrimitives.WriteUInt32LittleEndian(packet[2..], header.SessionId);
         BinaryPrimitives.WriteUInt32LittleEndian(packet[6..], header.PacketNumber);
+    }
+
+    /// <summary>Completes a datagram whose payload was written in place after the header; returns its length.</summary>
+    public static int Seal(Span<byte> packet, PacketHeader header, int payloadLength, byte flags = 0)
+    {
+        WriteHeader(packet, header, flags);
         int end = HeaderSize + payloadLength;
+        BinaryPrimitives.WriteUInt32LittleEndian(packet[end..], Crc32C.Compute(packet[..end]));
+        return end + ChecksumSize;
+    }
+
+    /// <summary>
+    /// Completes a session packet whose frames were written in place after the header: writes the
+    /// header, seals the frames with <paramref name="protection"/> under <paramref name="packetNumber"/>
+    /// (whose low 32 bits the header carries), appends the checksum; returns the datagram's length.
+    /// </summary>
+    public static int SealSession(Span<byte> packet, PacketType type, uint sessionId, long packetNumber, int payloadLength, PacketProtection protection)
+    {
+        WriteHeader(packet, new PacketHeader(type, sessionId, (uint)packetNumber));
+        protection.Seal(packet, payloadLength, packetNumber);
+        int end = HeaderSize + payloadLength + PacketProtection.TagSize;
         BinaryPrimitives.WriteUInt32LittleEndian(packet[end..], Crc32C.Compute(packet[..end]));
         return end + ChecksumSize;
     }

@@ -87,6 +87,13 @@ internal sealed class PendingIndex(int maxSlots)
         return list;
     }
 
+    /// <summary>Lets the slots go (the session ended; everything pending was finished first).</summary>
+    public void Release()
+    {
+        _slots = [];
+        Count = 0;
+    }
+
     // Ids in distinct slots modulo a size are distinct modulo twice that size: doubling never collides.
     private void Grow()
     {

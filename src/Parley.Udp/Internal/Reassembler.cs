@@ -16,18 +16,24 @@ internal enum AssemblyResult : byte
 
     /// <summary>Refused: larger than the maximum message size, or inconsistent with earlier fragments.</summary>
     Refused,
+
+    /// <summary>Not kept: a new message while the peer's or the host's reassembly limit is reached (a reliable sender sends it again later).</summary>
+    NoRoom,
 }
 
 /// <summary>
 /// Puts fragmented messages back together in one pooled buffer per message (each fragment lands
 /// at <c>fragment × ceil(total / fragments)</c>). Bounded: a message's total length is at most the
-/// maximum message size; at most <c>maxIncomplete</c> messages are in progress (the stalest is
-/// dropped to make room); a message not completed within <c>expiryMicros</c> is dropped (use
-/// <see cref="long.MaxValue"/> for reliable messages, whose memory flow control bounds instead).
-/// A completed message's buffer belongs to the caller, who returns it with
-/// <see cref="ReturnBuffer"/>. Not thread-safe (one per peer).
+/// maximum message size; at most <c>maxIncomplete</c> messages are in progress — past it the
+/// stalest is dropped to make room (<c>evictWhenFull</c>: unreliable messages) or the new one is
+/// refused (reliable ones, whose fragments already received were acknowledged and will not come
+/// again); every message in progress holds its declared total against the host's
+/// <see cref="ReassemblyBudget"/>; a message not completed within <c>expiryMicros</c> is dropped
+/// (<see cref="long.MaxValue"/> for reliable messages, which the window charges in full instead).
+/// Message buffers come from the host's <see cref="BufferStore"/>; a completed message's buffer
+/// belongs to the caller, who returns it there. Not thread-safe (one per peer).
 /// </summary>
-internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long expiryMicros)
+internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long expiryMicros, bool evictWhenFull, ReassemblyBudget budget, BufferStore buffers)
 {
     private readonly Dictionary<uint, Partial> _partials = [];
     private readonly Stack<Partial> _spare = new();
@@ -40,6 +46,12 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
 
     /// <summary>Bytes of fragments held by incomplete messages now.</summary>
     public long BufferedBytes { get; private set; }
+
+    /// <summary>Bytes reserved for incomplete messages now: their declared totals (what their buffers hold room for).</summary>
+    public long ReservedBytes { get; private set; }
+
+    /// <summary>New messages not kept for want of room (this peer's limit or the host's budget).</summary>
+    public long NoRoom { get; private set; }
 
     public int Incomplete => _partials.Count;
 
@@ -85,11 +97,24 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
 
             if (_partials.Count >= maxIncomplete)
             {
+                if (!evictWhenFull)
+                {
+                    NoRoom++;
+                    return AssemblyResult.NoRoom;
+                }
+
                 EvictStalest();
             }
 
+            if (!budget.TryTake(total))
+            {
+                NoRoom++;
+                return AssemblyResult.NoRoom;
+            }
+
+            ReservedBytes += total;
             partial = _spare.Count > 0 ? _spare.Pop() : new Partial();
-            partial.Buffer = ArrayPool<byte>.Shared.Rent((int)total);
+            partial.Buffer = buffers.Rent((int)total);
             partial.Have = ArrayPool<byte>.Shared.Rent(fragments);
             partial.Have.AsSpan(0, fragments).Clear();
             partial.Total = (int)total;
@@ -127,11 +152,12 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
         return AssemblyResult.Complete;
     }
 
+    /// <summary>True when <paramref name="messageId"/> is being reassembled (some fragment of it is held).</summary>
+    public bool Contains(uint messageId) => _partials.ContainsKey(messageId);
+
     /// <summary>True when fragment <paramref name="fragment"/> of <paramref name="messageId"/> is held.</summary>
     public bool Has(uint messageId, ushort fragment) =>
         _partials.TryGetValue(messageId, out Partial? partial) && fragment < partial.Fragments && partial.Have[fragment] != 0;
-
-    public static void ReturnBuffer(byte[] buffer) => ArrayPool<byte>.Shared.Return(buffer);
 
     /// <summary>Drops messages older than the expiry (also done whenever a new message starts).</summary>
     public void ExpireStale(long now)
@@ -151,13 +177,16 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
         }
     }
 
-    /// <summary>Drops everything (the session ended).</summary>
+    /// <summary>Drops everything and keeps nothing spare (the session ended).</summary>
     public void Clear()
     {
         foreach ((uint id, Partial partial) in _partials)
         {
             Remove(id, partial);
         }
+
+        _partials.TrimExcess();
+        _spare.Clear();
     }
 
     private void EvictStalest()
@@ -183,9 +212,11 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
     {
         _partials.Remove(messageId);
         BufferedBytes -= partial.Bytes;
+        ReservedBytes -= partial.Total;
+        budget.Give(partial.Total);
         if (partial.Buffer.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(partial.Buffer);
+            buffers.Return(partial.Buffer);
         }
 
         ArrayPool<byte>.Shared.Return(partial.Have);

@@ -37,10 +37,21 @@ internal sealed class SimulatedNetwork(int seed, NetworkConditions conditions)
 
     public void Detach(IPEndPoint address) => _receivers.Remove(address);
 
+    /// <summary>
+    /// Sees every datagram sent (from, to, a copy of the bytes) before the network does anything
+    /// to it; returning true swallows it: an observer, or an attacker on the path.
+    /// </summary>
+    public Func<IPEndPoint, IPEndPoint, byte[], bool>? Intercept { get; set; }
+
     /// <summary>Sends a copy of <paramref name="datagram"/>; it arrives (or not) when the clock passes its delivery time.</summary>
     public void Send(IPEndPoint from, IPEndPoint to, ReadOnlySpan<byte> datagram)
     {
         Sent++;
+        if (Intercept is { } intercept && intercept(from, to, datagram.ToArray()))
+        {
+            return;
+        }
+
         if (_random.NextDouble() < Conditions.Loss || (Conditions.Mtu > 0 && datagram.Length > Conditions.Mtu))
         {
             Lost++;

@@ -1,0 +1,182 @@
+using System.Net;
+
+namespace Parley.Udp.Tests;
+
+/// <summary>
+/// What a peer with a valid session can make the other side hold: reassembly memory, sessions
+/// per source address, and what a session keeps after it ends. The figures are the ones issue 16
+/// measured against `parley echo --transport udp`.
+/// </summary>
+public class MemoryBoundsTests
+{
+    private const int MiB = 1024 * 1024;
+
+    // One fragment of a reliable message as its own frame (what an honest sender never sends alone for a 1 MiB message of 17-byte pieces).
+    private static byte[] Fragment(byte channel, DeliveryMode mode, uint id, uint sequence, ushort fragment, ushort fragments, uint total, int length)
+    {
+        byte[] frames = new byte[MessageFrame.FragmentHeaderSize + length];
+        var writer = new FrameWriter(frames);
+        Assert.True(writer.TryWriteMessage(new MessageFrame(channel, mode, id, sequence, fragment, fragments, new byte[length], total)));
+        return frames;
+    }
+
+    private static ushort FragmentsOf(uint total, int size) => (ushort)((total + size - 1) / size);
+
+    [Fact]
+    public void Three_hundred_datagrams_of_17_byte_fragments_of_1_MiB_messages_allocate_almost_nothing()
+    {
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(60);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long datagramBytes = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] frames = Fragment((byte)(i % 8), DeliveryMode.ReliableOrdered, 1_000 + (uint)i, 1 + (uint)(i / 8), 0, FragmentsOf(MiB, 17), MiB, 17);
+            byte[] packet = toServer.SealForTest(frames);
+            datagramBytes += packet.Length;
+            sim.Inject(Simulation.At(2), server, packet);
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(datagramBytes < 300 * 100, $"{datagramBytes} bytes sent"); // 15.6 KB in issue 16 (version 2 had no tag)
+        Assert.True(allocated < 8L * MiB, $"{datagramBytes} bytes of datagrams made the receiver allocate {allocated / MiB} MiB (issue 16: 319 MiB)");
+        Assert.Equal(0, toClient.ReliableReassemblies);
+        Assert.Equal(PeerState.Connected, toClient.State);
+    }
+
+    [Fact]
+    public void First_fragments_of_many_1_MiB_messages_are_charged_in_full_against_the_receive_window()
+    {
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(61);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] frames = Fragment((byte)(i % 8), DeliveryMode.ReliableUnordered, 2_000 + (uint)i, 1 + (uint)(i / 8), 0, FragmentsOf(MiB, 1024), MiB, 1024);
+            sim.Inject(Simulation.At(2), server, toServer.SealForTest(frames));
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        int window = server.Options.ReceiveWindowBytes;
+        Assert.True(allocated < window + (2L * MiB), $"300 first fragments made the receiver allocate {allocated / MiB} MiB (window {window / MiB} MiB)");
+        Assert.Equal(window / MiB, toClient.ReliableReassemblies); // as many 1 MiB messages as the window holds, no more
+        Assert.True(toClient.ReliableBufferedBytes <= window);
+    }
+
+    [Fact]
+    public void Reliable_reassemblies_in_progress_are_capped_per_peer()
+    {
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(62);
+        int sent = 0;
+        for (byte channel = 0; channel < server.Options.Channels; channel++)
+        {
+            foreach (DeliveryMode mode in new[] { DeliveryMode.ReliableOrdered, DeliveryMode.ReliableUnordered })
+            {
+                for (uint sequence = 1; sequence <= 100; sequence++)
+                {
+                    // Small fragmented messages (two 600-byte halves): the window alone would hold all 1600.
+                    byte[] frames = Fragment(channel, mode, 10_000 + (uint)sent++, sequence, 0, 2, 1200, 600);
+                    sim.Inject(Simulation.At(2), server, toServer.SealForTest(frames));
+                }
+            }
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1600, sent);
+        Assert.Equal(64, toClient.ReliableReassemblies);
+    }
+
+    [Fact]
+    public void One_source_address_cannot_take_every_session_slot()
+    {
+        var sim = new Simulation(63);
+        UdpHost server = sim.AddHost(1, new UdpHostOptions { MaxPeers = 50 });
+        UdpHost attacker = sim.AddHost(new IPEndPoint(IPAddress.Parse("10.0.0.66"), 5000));
+        var attempts = Enumerable.Range(0, 60).Select(_ => attacker.Connect(Simulation.At(1))).ToList();
+        sim.RunUntil(() => attempts.All(p => p.State != PeerState.Connecting), TimeSpan.FromSeconds(10));
+        int held = attempts.Count(p => p.State == PeerState.Connected);
+
+        UdpHost client = sim.AddHost(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 5000));
+        UdpPeer real = client.Connect(Simulation.At(1));
+        Assert.True(sim.RunUntil(() => real.State != PeerState.Connecting, TimeSpan.FromSeconds(10)));
+        Assert.Equal(PeerState.Connected, real.State); // issue 16: ServerFull
+        Assert.Equal(server.Options.MaxPeersPerAddress, held);
+        Assert.All(attempts.Where(p => p.State != PeerState.Connected), p => Assert.Equal(DisconnectReason.AddressLimit, p.DisconnectReason));
+        Assert.Equal(60 - held, server.GetDropCount(DropReason.AddressLimit));
+
+        // A slot given back is a slot the source may take again.
+        attempts.First(p => p.State == PeerState.Connected).Disconnect();
+        UdpPeer again = attacker.Connect(Simulation.At(1));
+        Assert.True(sim.RunUntil(() => again.State == PeerState.Connected, TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public void The_hosts_reassembly_budget_is_shared_by_its_peers_and_a_message_waits_for_room_rather_than_being_lost()
+    {
+        var sim = new Simulation(65);
+        UdpHost server = sim.AddHost(1, new UdpHostOptions { MaxReassemblyBytes = 2L * MiB });
+        UdpHost hog = sim.AddHost(2);
+        UdpHost other = sim.AddHost(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 2));
+        (UdpPeer hogToServer, UdpPeer serverToHog) = SessionTests.Connect(sim, hog, server);
+        (UdpPeer otherToServer, UdpPeer serverToOther) = SessionTests.Connect(sim, other, server);
+        for (uint i = 0; i < 3; i++)
+        {
+            sim.Inject(Simulation.At(2), server, hogToServer.SealForTest(Fragment(0, DeliveryMode.ReliableUnordered, 100 + i, 1 + i, 0, FragmentsOf(MiB, 1024), MiB, 1024)));
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(2, serverToHog.ReliableReassemblies); // the third did not fit in the host's budget
+        Assert.Equal(2L * MiB, server.ReassemblyBudget.UsedBytes);
+
+        var got = new List<int>();
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(m.Data.Length);
+        otherToServer.Send(new byte[100_000]);
+        sim.RunFor(TimeSpan.FromSeconds(1));
+        Assert.Empty(got); // no room for it while the hog holds the budget
+        Assert.Equal(0, serverToOther.ReliableReassemblies);
+
+        hogToServer.Disconnect(); // its session ends and gives its share back: the waiting message goes through
+        Assert.True(sim.RunUntil(() => got.Count == 1, TimeSpan.FromSeconds(5)));
+        Assert.Equal([100_000], got);
+        Assert.Equal(0, server.ReassemblyBudget.UsedBytes);
+    }
+
+    [Fact]
+    public void Ended_sessions_give_every_buffer_back_keep_nothing_and_cost_little_while_they_last()
+    {
+        var sim = new Simulation(64);
+        var options = new UdpHostOptions { HeartbeatTimeout = TimeSpan.FromSeconds(2) };
+        UdpHost server = sim.AddHost(1, options);
+        UdpHost client = sim.AddHost(2, options);
+        var ended = new List<UdpPeer>();
+        server.PeerDisconnected += ended.Add;
+        const int sessions = 20;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var peers = Enumerable.Range(0, sessions).Select(_ => client.Connect(Simulation.At(1))).ToList();
+        Assert.True(sim.RunUntil(() => peers.All(p => p.State == PeerState.Connected), TimeSpan.FromSeconds(10)));
+        long perSession = (GC.GetAllocatedBytesForCurrentThread() - before) / sessions;
+
+        // Fragmented messages in every mode under loss, and the client vanishes mid-stream: the
+        // server holds partial reassemblies and out-of-order messages when its sessions time out.
+        sim.Network.Conditions = new NetworkConditions { Loss = 0.2, Delay = TimeSpan.FromMilliseconds(5) };
+        foreach (UdpPeer peer in peers)
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                peer.Send(SessionTests.Payload(i, 5000), (DeliveryMode)(i % 3));
+            }
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(12));
+        Assert.True(server.ReassemblyBudget.UsedBytes > 0, "the server is in the middle of reassemblies");
+        Assert.True(server.Buffers.Outstanding > 0);
+        sim.Silence(client);
+        Assert.True(sim.RunUntil(() => ended.Count == sessions, TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(0, server.Buffers.Outstanding); // every pooled buffer came back
+        Assert.Equal(0, server.ReassemblyBudget.UsedBytes);
+        long retained = ended.Sum(p => p.RetainedBytes);
+        Assert.True(retained <= sessions * 256, $"{sessions} ended sessions still hold {retained} bytes"); // issue 16: RSS stayed at 465 MB after 8845 sessions expired
+        Assert.True(perSession < 48 * 1024, $"a session costs {perSession} bytes of allocations on both sides (issue 16: ~44 KB on the server alone)");
+    }
+}
