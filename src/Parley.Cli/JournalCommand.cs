@@ -60,7 +60,7 @@ internal static class JournalCommand
             }
 
             // A server writing right now may have its newest record half on disk: not damage.
-            if (problems.Count > 0 && problems.All(p => p.Kind == JournalProblemKind.TornTail) && JournalReader.IsInUse(directory))
+            if (problems.Count > 0 && problems.All(InFlight) && JournalReader.IsInUse(directory))
             {
                 problems.Clear();
             }
@@ -79,6 +79,12 @@ internal static class JournalCommand
         });
         return dump;
     }
+
+    /// <summary>What a running server's writes in progress look like to a reader: the newest record half
+    /// written, or a segment being created (at most a header so far).</summary>
+    private static bool InFlight(JournalProblem problem) =>
+        problem.Kind == JournalProblemKind.TornTail
+        || (problem.Kind == JournalProblemKind.UnreadableSegment && problem.Length <= 32);
 
     private static Command Verify()
     {
@@ -103,7 +109,7 @@ internal static class JournalCommand
                 await Console.Out.WriteLineAsync($"{(problem.LosesData ? "LOST" : "warning")}: {problem}");
             }
 
-            bool live = report.Problems.All(p => p.Kind == JournalProblemKind.TornTail) && JournalReader.IsInUse(directory);
+            bool live = report.Problems.All(InFlight) && JournalReader.IsInUse(directory);
             string verdict = report.Clean ? "clean"
                 : live ? "clean, except the newest record, which a running server may be writing"
                 : report.LosesData ? "DAMAGED: messages that may have been acknowledged are lost; 'parley serve' refuses to start until 'parley journal repair' or --accept-journal-damage"

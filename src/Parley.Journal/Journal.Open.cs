@@ -23,6 +23,7 @@ public sealed partial class Journal
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        RefuseInterruptedRepair(options.Directory);
         JournalFiles.CreateDirectory(options.Directory);
         FileStream directoryLock = LockDirectory(options.Directory);
         try
@@ -33,6 +34,26 @@ public sealed partial class Journal
         {
             directoryLock.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A repair moves the journal aside and its rewrite into place; a crash between the two
+    /// leaves no journal folder, and creating a fresh one would start ids at 1 again.
+    /// </summary>
+    private static void RefuseInterruptedRepair(string directory)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        string? parent = Path.GetDirectoryName(full);
+        if (Directory.Exists(full) || parent is null || !Directory.Exists(parent))
+        {
+            return;
+        }
+
+        string[] staged = Directory.GetDirectories(parent, Path.GetFileName(full) + ".repairing-*");
+        if (staged.Length > 0)
+        {
+            throw new IOException($"There is no journal at '{full}' but a repair was interrupted: '{staged[0]}' holds the rewritten journal (rename it to '{full}'), and the original is beside it as {Path.GetFileName(full)}.damaged-*.");
         }
     }
 
@@ -58,17 +79,19 @@ public sealed partial class Journal
         JournalFiles.WarnIfOpen(logger, directory);
 
         // Read everything first and change nothing until it is known what is wrong.
-        var scan = new JournalScan(directory, options.MaxRecordBytes);
+        var scan = new JournalScan(directory, options.MaxRecordBytes, options.MaxPendingBytes + (2L * (options.MaxRecordBytes + JournalFormat.RecordOverhead)));
         foreach (JournalRecord record in scan.Read())
         {
             replay?.Invoke(record);
         }
 
-        if (scan.LosesData && !options.AcceptDamage)
+        HashSet<string> accepted = AcceptedDamage.Read(directory);
+        if (scan.Problems.Any(p => p.LosesData && !accepted.Contains(AcceptedDamage.Key(p))) && !options.AcceptDamage)
         {
             throw new JournalDamagedException(directory, scan.Problems);
         }
 
+        AcceptedDamage.Add(directory, accepted, scan.Problems.Where(p => p.LosesData));
         foreach (JournalProblem problem in scan.Problems)
         {
             if (problem.LosesData)
@@ -98,7 +121,8 @@ public sealed partial class Journal
         }
 
         JournalScan.SegmentInfo? tail = scan.Segments.LastOrDefault(s => !s.Empty);
-        if (tail is { HasBadTail: true, Appendable: true } && tail == scan.Segments[^1])
+        if (tail is { HasBadTail: true, Appendable: true } && tail == scan.Segments[^1]
+            && scan.Problems.Any(p => p.Kind == JournalProblemKind.TornTail && p.Path == tail.Path))
         {
             CutTail(logger, tail);
             segments[^1].Length = tail.ValidLength;
@@ -106,15 +130,15 @@ public sealed partial class Journal
 
         // Go on in the newest segment only when nothing says ids past its end may have been handed
         // out; else start a new segment past the high-water mark, so no id is ever used twice.
-        bool appendToTail = tail is { Appendable: true, HasBadTail: false, DuplicateRecords: 0 } && tail == scan.Segments.Last(s => !s.Empty) && !scan.DamagedEnd;
+        bool appendToTail = tail is { Appendable: true, HasBadTail: false, DuplicateRecords: 0 } && tail == scan.Segments.Last(s => !s.Empty) && !scan.DamagedEnd && !scan.Unclean;
         long lastId = scan.LastId;
         if (appendToTail && tail!.Records == 0)
         {
             lastId = Math.Max(lastId, tail.Id - 1); // a segment started past a gap, nothing in it yet
         }
-        else if (!appendToTail && scan.Segments.Count > 0)
+        else if (!appendToTail)
         {
-            lastId = scan.HandedOutThrough;
+            lastId = scan.HandedOutThrough; // also when every segment is gone: the mark still knows
         }
 
         FileStream active;
@@ -173,6 +197,8 @@ public sealed partial class Journal
                 file.CopyTo(copy);
                 copy.Flush(flushToDisk: true);
             }
+
+            DirectorySync.Sync(Path.GetDirectoryName(Path.GetFullPath(tail.Path))!); // the copy's name is durable before the cut
 
             file.SetLength(tail.ValidLength);
             file.Flush(flushToDisk: true);

@@ -58,7 +58,8 @@ public sealed partial class Journal
                         return new JournalRepairResult(false, null, scan.Records, scan.FirstId, scan.LastId, scan.LastId + 1, scan.Problems);
                     }
 
-                    long handedOut = scan.DamagedEnd ? scan.HandedOutThrough : scan.LastId;
+                    // Past every id the damaged journal may have handed out (its reservation), never below it.
+                    long handedOut = scan.HandedOutThrough;
                     writer.Finish(handedOut);
                     nextId = handedOut + 1;
                 }
@@ -114,9 +115,13 @@ public sealed partial class Journal
             {
                 Start(handedOut + 1, _lastId);
             }
+            else
+            {
+                handedOut = _lastId;
+            }
 
             Close();
-            new HighWaterMark(handedOut + reserveBlock, _segments[0], _segments[^1]).Write(directory);
+            new HighWaterMark(handedOut + reserveBlock, _segments[0], _segments[^1], CleanThrough: handedOut).Write(directory);
         }
 
         private void Start(long firstId, long previousId)

@@ -108,6 +108,7 @@ public sealed partial class Journal
     {
         try
         {
+            MarkClosedCleanly();
             _active.Dispose();
             _directoryLock.Dispose();
             EndFailing();
@@ -131,6 +132,36 @@ public sealed partial class Journal
             Complete(_failedCommits, error);
             _failedCommits.Clear();
             _writerDone.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// On a clean close (everything appended is on disk, no failure), records in the high-water
+    /// mark where the journal ended, so the next open goes on from there without skipping ids.
+    /// </summary>
+    private void MarkClosedCleanly()
+    {
+        bool clean;
+        lock (_lock)
+        {
+            clean = _fault is null && _pendingCommits.Count == 0;
+        }
+
+        if (!clean || _failingSince != 0 || _dirty)
+        {
+            return;
+        }
+
+        try
+        {
+            _active.Flush(toDisk: true);
+            _mark = _mark with { CleanThrough = Volatile.Read(ref _committedId) };
+            _mark.Write(_options.Directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The next open treats it as a crash: new ids start past the reservation. Nothing is lost.
+            Log.FileOperationFailed(_logger, _options.Directory, "high-water mark at close", ex.Message);
         }
     }
 

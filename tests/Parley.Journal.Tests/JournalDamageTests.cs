@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using Parley;
 
 namespace Parley.Journal.Tests;
 
@@ -358,5 +359,167 @@ public class JournalDamageTests
         JournalVerification report = JournalReader.Verify(dir.Path);
         Assert.True(report.FirstId > 1); // retention deleted the oldest
         Assert.True(report.Clean, string.Join("; ", report.Problems));
+    }
+
+    // Review findings (cold review of the first version): each failed then.
+
+    [Fact]
+    public async Task Every_segment_deleted_still_never_reuses_an_id()
+    {
+        using var dir = new TempDirectory();
+        foreach (string segment in await CreateAsync(dir.Path))
+        {
+            File.Delete(segment);
+        }
+
+        Assert.Throws<JournalDamagedException>(() => Journal.Open(Options(dir.Path)));
+        Assert.True(await AppendOneAsync(dir.Path, accept: true) > Count);
+    }
+
+    [Fact]
+    public async Task A_damaged_header_on_the_oldest_segment_after_retention_loses_nothing()
+    {
+        using var dir = new TempDirectory();
+        JournalOptions options = Options(dir.Path);
+        options.MaxTotalBytes = 128 * 1024;
+        await using (Journal journal = Journal.Open(options))
+        {
+            for (int i = 1; i <= 3 * Count; i++)
+            {
+                await journal.AppendAsync(Payload(i)).WaitAsync(Timeout);
+            }
+        }
+
+        string oldest = Segments(dir.Path)[0];
+        Assert.True(FirstIdOf(oldest) > 1);
+        Flip(oldest, 9, 0x01);
+        JournalVerification report = JournalReader.Verify(dir.Path);
+        Assert.False(report.LosesData, string.Join("; ", report.Problems));
+    }
+
+    [Fact]
+    public async Task Acknowledged_records_zeroed_or_damaged_at_the_end_of_the_newest_segment_are_lost_not_a_torn_tail()
+    {
+        using var dir = new TempDirectory();
+        string[] segments = await CreateAsync(dir.Path);
+        byte[] bytes = File.ReadAllBytes(segments[2]);
+        Array.Clear(bytes, 32, bytes.Length - 32); // every record of the newest segment zeroed: more than one write can leave
+        File.WriteAllBytes(segments[2], bytes);
+        var scanOptions = Options(dir.Path);
+        scanOptions.MaxRecordBytes = 1024;
+        scanOptions.MaxPendingBytes = 4096; // one batch at most ~4 KiB: the zeros are far more
+        Assert.Throws<JournalDamagedException>(() => Journal.Open(scanOptions));
+
+        using var dir2 = new TempDirectory();
+        segments = await CreateAsync(dir2.Path);
+        long first = FirstIdOf(segments[2]);
+        Flip(segments[2], OffsetOf(Count, first) + 24 + 2, 0x01); // the very last record, whole but damaged
+        Assert.Throws<JournalDamagedException>(() => Journal.Open(Options(dir2.Path)));
+    }
+
+    [Fact]
+    public async Task A_record_shaped_payload_is_not_taken_for_the_damaged_record_it_sits_in()
+    {
+        using var dir = new TempDirectory();
+        byte[] forged = new byte[64];
+        int forgedLength = JournalFormat.WriteRecord(forged, 5, 0, "FORGED"u8);
+        await using (Journal journal = Journal.Open(Options(dir.Path)))
+        {
+            for (int i = 1; i <= 10; i++)
+            {
+                byte[] payload = i == 5 ? [.. Encoding.UTF8.GetBytes("carrier "), .. forged.AsSpan(0, forgedLength)] : Payload(i);
+                await journal.AppendAsync(payload).WaitAsync(Timeout);
+            }
+        }
+
+        string segment = Segments(dir.Path)[0];
+        Flip(segment, OffsetOf(5, 1) + 4, 0x01); // the real record 5's checksum
+        var ids = new List<(long Id, string Text)>();
+        Journal reopened = Journal.Open(Options(dir.Path, accept: true), (in JournalRecord r) => ids.Add((r.Id, Encoding.UTF8.GetString(r.Payload.Span))));
+        await reopened.DisposeAsync();
+        Assert.DoesNotContain(ids, r => r.Text == "FORGED");
+        Assert.Equal(new long[] { 1, 2, 3, 4, 6, 7, 8, 9, 10 }, ids.Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task A_damaged_high_water_mark_twice_in_a_row_still_opens()
+    {
+        using var dir = new TempDirectory();
+        await CreateAsync(dir.Path);
+        string mark = Path.Combine(dir.Path, "HIGHWATER");
+        Flip(mark, 12, 0x01);
+        long first = await AppendOneAsync(dir.Path);
+        Flip(mark, 12, 0x01);
+        long second = await AppendOneAsync(dir.Path);
+        Assert.True(second > first);
+    }
+
+    [Fact]
+    public async Task With_durability_none_records_lost_at_a_record_boundary_in_a_crash_do_not_give_their_ids_again()
+    {
+        using var dir = new TempDirectory();
+        string[] segments = await CreateAsync(dir.Path);
+        // A crash (not a clean close) that lost the last ten acknowledged records, cleanly at a record boundary.
+        long first = FirstIdOf(segments[2]);
+        using (var file = new FileStream(segments[2], FileMode.Open))
+        {
+            file.SetLength(OffsetOf(Count - 9, first));
+        }
+
+        byte[] mark = File.ReadAllBytes(Path.Combine(dir.Path, "HIGHWATER"));
+        BinaryPrimitives.WriteInt64LittleEndian(mark.AsSpan(32), 0); // as a crash leaves it: not closed cleanly
+        BinaryPrimitives.WriteUInt32LittleEndian(mark.AsSpan(40), Crc32C.Compute(mark.AsSpan(0, 40)));
+        File.WriteAllBytes(Path.Combine(dir.Path, "HIGHWATER"), mark);
+
+        Assert.True(await AppendOneAsync(dir.Path) > Count);
+    }
+
+    [Fact]
+    public async Task A_clean_close_goes_on_without_skipping_ids()
+    {
+        using var dir = new TempDirectory();
+        await CreateAsync(dir.Path);
+        Assert.Equal(Count + 1, await AppendOneAsync(dir.Path));
+        Assert.Equal(Count + 2, await AppendOneAsync(dir.Path));
+    }
+
+    [Fact]
+    public async Task Damage_accepted_once_is_not_refused_again_but_new_damage_is()
+    {
+        using var dir = new TempDirectory();
+        string[] segments = await CreateAsync(dir.Path);
+        Flip(segments[0], OffsetOf(100, 1) + 30, 0x02);
+        Assert.Throws<JournalDamagedException>(() => Journal.Open(Options(dir.Path)));
+        await AppendOneAsync(dir.Path, accept: true);
+        await AppendOneAsync(dir.Path); // accepted before: opens without AcceptDamage
+
+        Flip(segments[1], OffsetOf(FirstIdOf(segments[1]) + 5, FirstIdOf(segments[1])) + 30, 0x02);
+        Assert.Throws<JournalDamagedException>(() => Journal.Open(Options(dir.Path)));
+    }
+
+    [Fact]
+    public async Task Repair_after_an_accepted_loss_keeps_new_ids_past_every_id_handed_out()
+    {
+        using var dir = new TempDirectory();
+        string[] segments = await CreateAsync(dir.Path);
+        File.Delete(segments[2]);
+        Flip(segments[0], OffsetOf(10, 1) + 30, 0x02);
+        await (Journal.Open(Options(dir.Path, accept: true))).DisposeAsync();
+
+        JournalRepairResult result = Journal.Repair(Options(dir.Path));
+        Assert.True(result.NextId > Count, $"next id {result.NextId}");
+        Assert.Equal(result.NextId, await AppendOneAsync(dir.Path));
+        Directory.Delete(result.BackupDirectory!, recursive: true);
+    }
+
+    [Fact]
+    public void An_interrupted_repair_is_refused_rather_than_starting_an_empty_journal()
+    {
+        using var dir = new TempDirectory();
+        string journal = Path.Combine(dir.Path, "journal");
+        Directory.CreateDirectory(journal + ".repairing-20261201T000000Z");
+        var error = Assert.Throws<IOException>(() => Journal.Open(Options(journal)));
+        Assert.Contains("repair was interrupted", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(journal));
     }
 }

@@ -28,6 +28,9 @@ internal static class JournalFormat
     public const int RecordOverhead = RecordHeaderSize + BodyHeaderSize;
     public const string SegmentExtension = ".seg";
 
+    /// <summary>The largest id a journal uses (2^62): ids past it are damage, and arithmetic on ids never overflows.</summary>
+    public const long MaxId = 1L << 62;
+
     public static ReadOnlySpan<byte> Magic => "PRLYJRN2"u8;
 
     public static ReadOnlySpan<byte> MagicV1 => "PRLYJRN1"u8;
@@ -75,7 +78,7 @@ internal static class JournalFormat
             firstId = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
             previousId = firstId - 1;
             headerSize = SegmentHeaderSizeV1;
-            return HeaderStatus.Version1;
+            return firstId is > 0 and <= MaxId ? HeaderStatus.Version1 : HeaderStatus.Damaged;
         }
 
         if (source.Length < SegmentHeaderSize)
@@ -91,7 +94,7 @@ internal static class JournalFormat
         firstId = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
         previousId = BinaryPrimitives.ReadInt64LittleEndian(source[16..]);
         headerSize = SegmentHeaderSize;
-        return firstId > 0 && previousId >= 0 && previousId < firstId ? HeaderStatus.Ok : HeaderStatus.Damaged;
+        return firstId is > 0 and <= MaxId && previousId >= 0 && previousId < firstId ? HeaderStatus.Ok : HeaderStatus.Damaged;
     }
 
     /// <summary>Writes one whole record; <paramref name="destination"/> holds at least RecordOverhead + payload bytes.</summary>

@@ -8,8 +8,14 @@ namespace Parley.Journal;
 /// <see cref="Journal.Open"/>, <see cref="JournalReader"/> and <c>parley journal verify</c> and
 /// <c>repair</c> all read through it, so they agree on what is damage.
 /// </summary>
-internal sealed class JournalScan(string directory, int maxRecordBytes)
+internal sealed class JournalScan(string directory, int maxRecordBytes, long maxTornBytes = JournalScan.DefaultMaxTornBytes)
 {
+    /// <summary>The most bytes one write can leave unfinished at the end of the newest segment: one batch
+    /// (<see cref="JournalOptions.MaxPendingBytes"/>, 8 MiB by default). More unreadable zeros than that are damage.</summary>
+    public const long DefaultMaxTornBytes = 8L * 1024 * 1024;
+
+    private readonly HashSet<long> _vanished = [];
+
     /// <summary>What one segment file turned out to hold.</summary>
     public sealed class SegmentInfo
     {
@@ -26,6 +32,9 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
         public long LastId { get; set; }
 
         public long Records { get; set; }
+
+        /// <summary>The id the file's name gives; 0 when it is not a name the journal writes.</summary>
+        public long NameId { get; set; }
 
         public long DuplicateRecords { get; set; }
 
@@ -71,17 +80,30 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
     /// wrote is missing or unreadable, or the high-water mark that would tell is damaged.
     /// </summary>
     public bool DamagedEnd => Problems.Any(p => p.Kind is JournalProblemKind.TornTail or JournalProblemKind.MissingSegment
+        || (p.Kind == JournalProblemKind.CorruptRecords && p.LastId == 0 && p.LosesData)
         || (p.Kind == JournalProblemKind.UnreadableSegment && p.LosesData)
         || (p.Kind == JournalProblemKind.HighWaterMark && MarkStatus == HighWaterMark.ReadStatus.Damaged));
 
+    /// <summary>
+    /// The id the journal had reached: the highest id read, or more when the newest segment was
+    /// started past a gap and holds nothing yet (its header says where ids went on).
+    /// </summary>
+    public long EndId => Math.Max(LastId, Segments.Where(s => s.Records == 0 && s.Appendable && s.DuplicateRecords == 0).Select(s => s.Id - 1).DefaultIfEmpty(0).Max());
+
+    /// <summary>The journal was not closed cleanly at <see cref="EndId"/> (it crashed, or is open now): with durability
+    /// None acknowledged records may be lost at a clean record boundary, so ids past the end may have been handed out.</summary>
+    public bool Unclean => MarkStatus == HighWaterMark.ReadStatus.Ok && Mark.CleanThrough != EndId;
+
     /// <summary>The highest id that may have been handed out, as far as the folder can tell: new ids start after it
-    /// when <see cref="DamagedEnd"/>.</summary>
-    public long HandedOutThrough => MarkStatus switch
-    {
-        HighWaterMark.ReadStatus.Ok => Math.Max(LastId, Mark.ReservedThrough),
-        HighWaterMark.ReadStatus.Damaged => LastId + HighWaterMark.ReserveBlock,
-        _ => LastId,
-    };
+    /// when <see cref="DamagedEnd"/> or <see cref="Unclean"/>. Never below a segment's name, so a new segment's name is new.</summary>
+    public long HandedOutThrough => Math.Max(
+        Math.Max(EndId, _vanished.Concat(Segments.Where(s => !s.Empty).Select(s => s.NameId)).DefaultIfEmpty(0).Max()),
+        MarkStatus switch
+        {
+            HighWaterMark.ReadStatus.Ok => Mark.ReservedThrough,
+            HighWaterMark.ReadStatus.Damaged => LastId + HighWaterMark.ReserveBlock,
+            _ => LastId,
+        });
 
     /// <summary>The segment files of a folder, in id order (see <see cref="Read"/>).</summary>
     public static string[] SegmentPaths(string directory)
@@ -99,15 +121,19 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
     /// </summary>
     public IEnumerable<JournalRecord> Read()
     {
+        // The folder first, then the mark: a writer moves the mark before retention deletes a
+        // segment and after a roll creates one, so a live journal read in this order never looks
+        // as if a segment the mark names were missing.
+        string[] paths = SegmentPaths(directory);
         MarkStatus = HighWaterMark.TryRead(directory, out HighWaterMark mark);
         Mark = mark;
-        string[] paths = SegmentPaths(directory);
         for (int i = 0; i < paths.Length; i++)
         {
             using SegmentScanner? scanner = Open(paths[i]);
             if (scanner is null)
             {
-                continue; // deleted by retention since it was listed
+                _vanished.Add(JournalFormat.FirstIdFromName(paths[i])); // deleted by retention since it was listed
+                continue;
             }
 
             long before = LastId;
@@ -156,6 +182,7 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
             ValidLength = scanner.ValidLength,
             FileLength = scanner.FileLength,
             HasBadTail = scanner.HasBadTail,
+            NameId = scanner.NameFirstId,
         };
         info.Id = scanner.Header == JournalFormat.HeaderStatus.Ok ? scanner.HeaderFirstId
             : scanner.NameFirstId > 0 ? scanner.NameFirstId
@@ -205,10 +232,17 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
         {
             if (skip.IdAfter == 0)
             {
-                if (last)
+                if (last && (skip.TornShape || (skip.Zeros && skip.Length <= maxTornBytes)))
                 {
                     Add(JournalProblemKind.TornTail, path, skip.Offset, skip.Length, 0, 0, false,
                         "the newest segment ends in an incomplete or damaged record (a write cut short); it is cut off and kept in a .tail file");
+                }
+                else if (last)
+                {
+                    // Whole records that fail their checksums, or more zeros than one write leaves: the
+                    // newest records were written and are damaged, not cut short by a crash.
+                    Add(JournalProblemKind.CorruptRecords, path, skip.Offset, skip.Length, skip.IdBefore + 1, 0, true,
+                        "the newest segment ends in damaged records (not a write cut short); they are lost and the file is left as it is");
                 }
                 else
                 {
@@ -219,9 +253,13 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
                 continue;
             }
 
-            long firstLost = skip.BeforeFirstRecord && scanner.Header == JournalFormat.HeaderStatus.Ok
-                ? Math.Max(skip.IdBefore, scanner.HeaderPreviousId) + 1
-                : skip.IdBefore + 1;
+            // Before a segment's first record, the ids it starts after come from its checked header,
+            // else its name; in the first segment read, anything before is retention's, not lost.
+            long firstLost = !skip.BeforeFirstRecord ? skip.IdBefore + 1
+                : scanner.Header == JournalFormat.HeaderStatus.Ok ? Math.Max(skip.IdBefore, scanner.HeaderPreviousId) + 1
+                : scanner.NameFirstId > skip.IdBefore ? scanner.NameFirstId
+                : skip.IdBefore > 0 ? skip.IdBefore + 1
+                : skip.IdAfter;
             bool lost = skip.IdAfter > firstLost;
             Add(JournalProblemKind.CorruptRecords, path, skip.Offset, skip.Length, lost ? firstLost : 0, lost ? skip.IdAfter - 1 : 0, lost,
                 lost ? "damaged records skipped; reading went on at the next valid record" : "bytes that are not records skipped (no id is missing)");
@@ -263,7 +301,8 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
         long oldest = readable.Length > 0 ? readable[0].Id : 0;
         long firstRecord = readable.FirstOrDefault(s => s.Records > 0)?.FirstRecordId ?? 0;
         long newest = Segments.Count > 0 ? Segments.Max(s => s.Id) : 0;
-        if (Mark.FirstSegmentId > 0 && (oldest == 0 || oldest > Mark.FirstSegmentId) && Segments.All(s => s.Id != Mark.FirstSegmentId))
+        if (Mark.FirstSegmentId > 0 && (oldest == 0 || oldest > Mark.FirstSegmentId) && Segments.All(s => s.Id != Mark.FirstSegmentId)
+            && !_vanished.Contains(Mark.FirstSegmentId))
         {
             long lastLost = firstRecord > 0 ? firstRecord - 1 : 0;
             Add(JournalProblemKind.MissingSegment, System.IO.Path.Combine(directory, JournalFormat.SegmentFileName(Mark.FirstSegmentId)), 0, 0,
@@ -279,7 +318,7 @@ internal sealed class JournalScan(string directory, int maxRecordBytes)
     }
 
     private void Add(JournalProblemKind kind, string path, long offset, long length, long firstId, long lastId, bool losesData, string detail) =>
-        Problems.Add(new JournalProblem(kind, path, offset, length, firstId, lastId == 0 && firstId > 0 && kind != JournalProblemKind.MissingSegment ? firstId : lastId, losesData, detail));
+        Problems.Add(new JournalProblem(kind, path, offset, length, firstId, lastId, losesData, detail));
 
     private static string Describe(JournalFormat.HeaderStatus status) => status switch
     {

@@ -30,14 +30,18 @@ internal sealed class SegmentScanner : IDisposable
         _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
         FileLength = _file.Length;
         _maxPayload = maxPayload;
-        _buffer = new byte[Math.Max(ChunkSize, maxPayload + JournalFormat.RecordOverhead)];
+        // Room for two of the largest records: a search for the next record after damage then moves
+        // the unread bytes to the front at most once per half a buffer read (linear, not quadratic).
+        _buffer = new byte[Math.Max(ChunkSize, 2 * (maxPayload + JournalFormat.RecordOverhead + JournalFormat.RecordHeaderSize))];
         NameFirstId = JournalFormat.FirstIdFromName(path);
     }
 
     /// <summary>Bytes of corrupt or unreadable data skipped: from <paramref name="Offset"/>, <paramref name="Length"/> bytes,
     /// after the record with id <paramref name="IdBefore"/>, up to the one with <paramref name="IdAfter"/> (0: the file ended);
-    /// <paramref name="BeforeFirstRecord"/>: no record of this file had been read yet.</summary>
-    public readonly record struct Skip(long Offset, long Length, long IdBefore, long IdAfter, bool BeforeFirstRecord);
+    /// <paramref name="BeforeFirstRecord"/>: no record of this file had been read yet;
+    /// <paramref name="TornShape"/>: (for a skip running to the end) what a write cut short leaves — a last record
+    /// shorter than its own length field says, or zeros only.</summary>
+    public readonly record struct Skip(long Offset, long Length, long IdBefore, long IdAfter, bool BeforeFirstRecord, bool TornShape = false, bool Zeros = false);
 
     /// <summary>Records skipped because their ids were already read.</summary>
     public readonly record struct Duplicate(long Offset, long Length, long FirstId, long LastId);
@@ -85,7 +89,7 @@ internal sealed class SegmentScanner : IDisposable
     public void ReadHeader(long previousId)
     {
         LastId = previousId;
-        Fill(JournalFormat.SegmentHeaderSize);
+        Ensure(JournalFormat.SegmentHeaderSize);
         Header = JournalFormat.ReadSegmentHeader(_buffer.AsSpan(_start, _end - _start), out long firstId, out long headerPreviousId, out int headerSize);
         if (Header is JournalFormat.HeaderStatus.Ok or JournalFormat.HeaderStatus.Version1)
         {
@@ -111,7 +115,7 @@ internal sealed class SegmentScanner : IDisposable
         {
             JournalFormat.ReadStatus status = JournalFormat.TryReadRecord(
                 _buffer.AsSpan(_start, _end - _start), _maxPayload, out id, out timestampMicros, out int payloadOffset, out int payloadLength, out int recordLength);
-            if (status == JournalFormat.ReadStatus.Ok)
+            if (status == JournalFormat.ReadStatus.Ok && id is > 0 and <= JournalFormat.MaxId)
             {
                 long offset = _bufferFileOffset + _start;
                 _start += recordLength;
@@ -129,7 +133,6 @@ internal sealed class SegmentScanner : IDisposable
                 }
 
                 _afterSkip = false;
-
                 if (Records == 0)
                 {
                     FirstRecordId = id;
@@ -143,7 +146,7 @@ internal sealed class SegmentScanner : IDisposable
 
             if (status == JournalFormat.ReadStatus.Incomplete && !_eof)
             {
-                Fill(_buffer.Length);
+                ReadMore();
                 continue;
             }
 
@@ -154,8 +157,8 @@ internal sealed class SegmentScanner : IDisposable
             }
 
             long skipStart = _bufferFileOffset + _start;
-            bool found = Resynchronise(skipStart, out long nextId);
-            Skips.Add(new Skip(skipStart, _bufferFileOffset + _start - skipStart, LastId, found ? nextId : 0, Records == 0));
+            bool found = Resynchronise(skipStart, out long nextId, out bool tornShape, out bool zeros);
+            Skips.Add(new Skip(skipStart, _bufferFileOffset + _start - skipStart, LastId, found ? nextId : 0, Records == 0, !found && tornShape, !found && zeros));
             if (!found)
             {
                 return false;
@@ -165,50 +168,95 @@ internal sealed class SegmentScanner : IDisposable
         }
     }
 
-    /// <summary>Moves to the next position holding a valid record with a plausible new id; false when the file ends first.</summary>
-    private bool Resynchronise(long skipStart, out long nextId)
+    /// <summary>
+    /// Moves from the bad record at the current position to the next position holding a valid
+    /// record with a plausible new id; false when the file ends first (then <paramref name="tornShape"/>
+    /// says whether what was skipped looks like a write cut short, and <paramref name="zeros"/> whether it was all zeros).
+    /// </summary>
+    private bool Resynchronise(long skipStart, out long nextId, out bool tornShape, out bool zeros)
     {
         nextId = 0;
-        _start++;
+        Ensure(JournalFormat.RecordHeaderSize);
+        int available = _end - _start;
+        uint declared = available >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start)) : 0;
+        bool declaredInRange = declared >= JournalFormat.BodyHeaderSize && declared <= (uint)_maxPayload + JournalFormat.BodyHeaderSize;
+
+        // A write cut short: fewer bytes left than the last record's own length field says.
+        tornShape = available < JournalFormat.RecordHeaderSize
+            || (declaredInRange && !Ensure(JournalFormat.RecordHeaderSize + (int)declared));
+        zeros = true;
+
+        // First, trust the bad record's length: when the damage is elsewhere in it, the next record
+        // starts right after it. This also never looks inside its payload, where a user's content
+        // could hold bytes shaped like a record.
+        if (declaredInRange && ValidAt(JournalFormat.RecordHeaderSize + (int)declared, skipStart, out nextId))
+        {
+            zeros = false;
+            _start += JournalFormat.RecordHeaderSize + (int)declared;
+            return true;
+        }
+
+        // Else look at every following position.
         while (true)
         {
-            int available = _end - _start;
-            if (available < JournalFormat.RecordOverhead)
+            if (_end - _start < JournalFormat.RecordOverhead)
             {
                 if (_eof)
                 {
+                    for (int i = _start; i < _end; i++)
+                    {
+                        zeros &= _buffer[i] == 0;
+                    }
+
                     _start = _end;
                     return false;
                 }
 
-                Fill(_buffer.Length);
+                ReadMore();
                 continue;
             }
 
-            ReadOnlySpan<byte> candidate = _buffer.AsSpan(_start, available);
-            uint bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(candidate);
-            long id = BinaryPrimitives.ReadInt64LittleEndian(candidate[JournalFormat.RecordHeaderSize..]);
-            if (bodyLength < JournalFormat.BodyHeaderSize || bodyLength > (uint)_maxPayload + JournalFormat.BodyHeaderSize
-                || !Plausible(id, _bufferFileOffset + _start - skipStart))
+            zeros &= _buffer[_start] == 0;
+            _start++;
+            if (ValidAt(0, skipStart, out nextId))
             {
-                _start++;
-                continue;
-            }
-
-            if (available < JournalFormat.RecordHeaderSize + bodyLength && !_eof)
-            {
-                Fill(_buffer.Length);
-                continue;
-            }
-
-            if (JournalFormat.TryReadRecord(candidate, _maxPayload, out _, out _, out _, out _, out _) == JournalFormat.ReadStatus.Ok)
-            {
-                nextId = id;
                 return true;
             }
-
-            _start++;
         }
+    }
+
+    /// <summary>Whether a valid record with a plausible new id starts <paramref name="offset"/> bytes after the current position
+    /// (reading more of the file as needed).</summary>
+    private bool ValidAt(int offset, long skipStart, out long id)
+    {
+        id = 0;
+        if (!Ensure(offset + JournalFormat.RecordOverhead))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> candidate = _buffer.AsSpan(_start + offset, _end - _start - offset);
+        uint bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(candidate);
+        long candidateId = BinaryPrimitives.ReadInt64LittleEndian(candidate[JournalFormat.RecordHeaderSize..]);
+        if (bodyLength < JournalFormat.BodyHeaderSize || bodyLength > (uint)_maxPayload + JournalFormat.BodyHeaderSize
+            || !Plausible(candidateId, _bufferFileOffset + _start + offset - skipStart))
+        {
+            return false;
+        }
+
+        if (!Ensure(offset + JournalFormat.RecordHeaderSize + (int)bodyLength))
+        {
+            return false;
+        }
+
+        candidate = _buffer.AsSpan(_start + offset, _end - _start - offset);
+        if (JournalFormat.TryReadRecord(candidate, _maxPayload, out _, out _, out _, out _, out _) != JournalFormat.ReadStatus.Ok)
+        {
+            return false;
+        }
+
+        id = candidateId;
+        return true;
     }
 
     /// <summary>
@@ -219,7 +267,7 @@ internal sealed class SegmentScanner : IDisposable
     /// </summary>
     private bool Plausible(long id, long distance)
     {
-        if (id <= LastId)
+        if (id <= LastId || id > JournalFormat.MaxId)
         {
             return false;
         }
@@ -245,27 +293,40 @@ internal sealed class SegmentScanner : IDisposable
 
     private void EndDuplicates() => _duplicateStart = -1;
 
-    private void Fill(int wanted)
+    /// <summary>Makes at least <paramref name="wanted"/> bytes from the current position available, unless the file ends first.</summary>
+    private bool Ensure(int wanted)
     {
-        if (_start > 0)
+        while (_end - _start < wanted && !_eof && !(_start == 0 && _end == _buffer.Length))
+        {
+            ReadMore();
+        }
+
+        return _end - _start >= wanted;
+    }
+
+    /// <summary>Reads more of the file into the buffer, moving the unread bytes to the front only when the buffer's end is reached.</summary>
+    private void ReadMore()
+    {
+        if (_end == _buffer.Length)
         {
             Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
             _bufferFileOffset += _start;
             _end -= _start;
             _start = 0;
-        }
-
-        while (_end < wanted && _end < _buffer.Length)
-        {
-            int read = _file.Read(_buffer, _end, _buffer.Length - _end);
-            if (read == 0)
+            if (_end == _buffer.Length)
             {
-                _eof = true;
-                break;
+                return; // full of unread bytes: nothing to make room for (callers never need more than half)
             }
-
-            _end += read;
         }
+
+        int read = _file.Read(_buffer, _end, _buffer.Length - _end);
+        if (read == 0)
+        {
+            _eof = true;
+            return;
+        }
+
+        _end += read;
     }
 
     public void Dispose() => _file.Dispose();
