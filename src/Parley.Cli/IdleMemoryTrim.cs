@@ -7,8 +7,9 @@ namespace Parley.Cli;
 /// connections, an attack) made it commit until enough new allocation triggers a collection,
 /// and a quiet server allocates little: without help, RSS stays at the burst's level. Every
 /// ten seconds this looks at the heap; when the server is quiet (under 1 MiB allocated in ten
-/// seconds) and the heap holds 8 MiB more than after the last trim, it runs one aggressive full
-/// collection, which compacts the heap and decommits what is free. A blocking collection of a
+/// seconds) and the heap holds 8 MiB more than after the last trim, it lets go of the buffers
+/// <see cref="BufferPool.Shared"/> kept from the burst (up to 1 MiB per size class) and runs one
+/// aggressive full collection, which compacts the heap and decommits what is free. A blocking collection of a
 /// heap of tens of megabytes takes milliseconds, and it runs only when the server is quiet.
 /// </summary>
 internal sealed class IdleMemoryTrim : IDisposable
@@ -30,6 +31,7 @@ internal sealed class IdleMemoryTrim : IDisposable
         _lastAllocated = allocated;
         if (since < QuietBytes && GC.GetTotalMemory(forceFullCollection: false) > _heapAfterTrim + GrowthBytes)
         {
+            BufferPool.Shared.Trim(keepBytesPerClass: 64 * 1024);
             GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             _heapAfterTrim = GC.GetTotalMemory(forceFullCollection: false);

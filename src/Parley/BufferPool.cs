@@ -5,10 +5,11 @@ namespace Parley;
 
 /// <summary>
 /// The byte-array pool behind every Parley buffer: receive segments, outbound frames and
-/// merged writes. Arrays up to 64 KiB come from power-of-two size classes kept here, each
-/// capped at about <see cref="MaxRetainedBytesPerClass"/>; larger ones come from
-/// <see cref="ArrayPool{T}.Shared"/>. Outstanding arrays are counted, so a leak is a number a
-/// test can assert on.
+/// merged writes. Arrays up to 1 MiB come from power-of-two size classes kept here, each
+/// capped at about <see cref="MaxRetainedBytesPerClass"/> (at least 16 arrays up to 64 KiB, at
+/// least 2 above); larger ones come from <see cref="ArrayPool{T}.Shared"/>. What a class keeps
+/// can be let go with <see cref="Trim"/> when the application is quiet. Outstanding arrays are
+/// counted, so a leak is a number a test can assert on.
 /// </summary>
 /// <remarks>
 /// Why not only <see cref="ArrayPool{T}.Shared"/>: frames are rented on one thread (a
@@ -20,12 +21,13 @@ namespace Parley;
 /// </remarks>
 public sealed class BufferPool
 {
-    /// <summary>Bytes each size class keeps for reuse at most: 1 MiB, so the pool as a whole
-    /// retains at most about 11 MiB however large a burst was.</summary>
+    /// <summary>Bytes each size class keeps for reuse at most: 1 MiB (2 MiB for the 1 MiB class),
+    /// so the pool as a whole retains at most about 16 MiB however large a burst was.</summary>
     public const int MaxRetainedBytesPerClass = 1024 * 1024;
 
     private const int MinShift = 6; // 64 B
-    private const int MaxShift = 16; // 64 KiB
+    private const int MaxShift = 20; // 1 MiB
+    private const int SmallShift = 16; // up to 64 KiB a class keeps at least 16 arrays
     private const int LargestPooled = 1 << MaxShift;
 
     private readonly SizeClass[] _classes;
@@ -41,7 +43,7 @@ public sealed class BufferPool
         for (int i = 0; i < _classes.Length; i++)
         {
             int size = 1 << (MinShift + i);
-            _classes[i] = new SizeClass(size, Math.Max(16, MaxRetainedBytesPerClass / size));
+            _classes[i] = new SizeClass(size, Math.Max(MinShift + i <= SmallShift ? 16 : 2, MaxRetainedBytesPerClass / size));
         }
     }
 
@@ -99,6 +101,26 @@ public sealed class BufferPool
         }
     }
 
+    /// <summary>Bytes in arrays kept for reuse now (not rented).</summary>
+    public long RetainedBytes => _classes.Sum(c => c.RetainedBytes);
+
+    /// <summary>
+    /// Lets the GC have the arrays kept for reuse beyond <paramref name="keepBytesPerClass"/> per
+    /// size class: after a burst, a quiet server need not hold the burst's buffers (up to 1 MiB per
+    /// class). Rented arrays are not affected. Returns the bytes released.
+    /// </summary>
+    public long Trim(int keepBytesPerClass = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(keepBytesPerClass);
+        long released = 0;
+        foreach (SizeClass sizeClass in _classes)
+        {
+            released += sizeClass.Trim(keepBytesPerClass);
+        }
+
+        return released;
+    }
+
     private static int ClassIndex(int length) =>
         length <= (1 << MinShift) ? 0 : BitOperations.Log2((uint)length - 1) + 1 - MinShift;
 
@@ -122,6 +144,33 @@ public sealed class BufferPool
             }
 
             return GC.AllocateUninitializedArray<byte>(size);
+        }
+
+        public long RetainedBytes
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return (long)_count * size;
+                }
+            }
+        }
+
+        public long Trim(int keepBytes)
+        {
+            int keep = keepBytes / size;
+            lock (_lock)
+            {
+                int released = Math.Max(0, _count - keep);
+                for (int i = keep; i < _count; i++)
+                {
+                    _items[i] = null;
+                }
+
+                _count = Math.Min(_count, keep);
+                return (long)released * size;
+            }
         }
 
         public void Return(byte[] array)

@@ -5,10 +5,10 @@ namespace Parley.Chat;
 /// <summary>
 /// A growable buffer whose arrays are pooled: a large event (a page of history) borrows a large
 /// array and gives it back at the next <see cref="Reset"/>, so a thread neither keeps it nor
-/// allocates a fresh one on the large object heap for every large reply. Small arrays come from
-/// <see cref="ArrayPool{T}.Shared"/>; large ones from a pool of this class that keeps at most
-/// four of each size, so a burst of large replies leaves a few megabytes behind, not what the
-/// shared pool keeps per core until its arrays go stale. One thread at a time.
+/// allocates a fresh one on the large object heap for every large reply. Arrays come from
+/// <see cref="BufferPool.Shared"/>, which keeps a bounded few of each size and lets them go when
+/// the server is quiet (<see cref="BufferPool.Trim"/>) — unlike the shared array pool, which
+/// keeps its per-core arrays until they go stale. One thread at a time.
 /// </summary>
 internal sealed class PooledBufferWriter : IBufferWriter<byte>
 {
@@ -17,9 +17,7 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>
     // Past this, the array goes back to the pool at the next Reset: small events need no more.
     private const int KeepSize = 64 * 1024;
 
-    private static readonly ArrayPool<byte> s_large = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024 * 1024, maxArraysPerBucket: 4);
-
-    private byte[] _array = ArrayPool<byte>.Shared.Rent(SmallSize);
+    private byte[] _array = BufferPool.Shared.Rent(SmallSize);
     private int _written;
 
     public ReadOnlySpan<byte> WrittenSpan => _array.AsSpan(0, _written);
@@ -30,8 +28,8 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>
         if (_array.Length > KeepSize)
         {
             byte[] large = _array;
-            _array = ArrayPool<byte>.Shared.Rent(SmallSize);
-            Return(large);
+            _array = BufferPool.Shared.Rent(SmallSize);
+            BufferPool.Shared.Return(large);
         }
     }
 
@@ -46,26 +44,12 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>
         int needed = _written + Math.Max(sizeHint, 1);
         if (needed > _array.Length)
         {
-            byte[] larger = Rent(Math.Max(needed, _array.Length * 2));
+            byte[] larger = BufferPool.Shared.Rent(Math.Max(needed, _array.Length * 2));
             _array.AsSpan(0, _written).CopyTo(larger);
-            Return(_array);
+            BufferPool.Shared.Return(_array);
             _array = larger;
         }
 
         return _array;
-    }
-
-    private static byte[] Rent(int size) => size > KeepSize ? s_large.Rent(size) : ArrayPool<byte>.Shared.Rent(size);
-
-    private static void Return(byte[] array)
-    {
-        if (array.Length > KeepSize)
-        {
-            s_large.Return(array);
-        }
-        else
-        {
-            ArrayPool<byte>.Shared.Return(array);
-        }
     }
 }
