@@ -125,7 +125,17 @@ internal static class BroadcastWorkload
                     $"{receivers.Count(r => !r.SawProbe)} of {receivers.Length} clients saw no broadcast within {ProbeAllTimeoutMs / 1000} s: is the server in --mode broadcast?");
             }
 
-            prober.Send(probe);
+            try
+            {
+                prober.Send(probe);
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+            {
+                // The server closed the prober for its probe (a compressing server refuses it) before
+                // the receive side saw the close: the same answer as seeing it closed.
+                throw new InvalidOperationException(server.NothingCameBack("broadcast"), ex);
+            }
+
             await Task.Delay(100, cancellationToken);
         }
 
