@@ -14,6 +14,9 @@ public sealed partial class UdpHost
 
     private const int LimitsSize = 4 + 4 + 4 + 2;
 
+    /// <summary>Key pairs generated to answer Connects (tests prove a bad Connect costs none).</summary>
+    internal long KeyPairsGenerated { get; private set; }
+
     private UdpPeer StartHandshake(SocketAddress remote)
     {
         var peer = new UdpPeer(this, remote, NewSessionId(), isInitiator: true);
@@ -44,10 +47,12 @@ public sealed partial class UdpHost
     }
 
     // Hello and Connect are padded to the minimum packet size: every answer is smaller (no amplification).
+    // The Hello carries the initiator's public key, which the cookie is bound to (with the session id).
     private void SendHello(UdpPeer peer)
     {
         Span<byte> packet = PacketBuffer.AsSpan(0, Options.MinPacketSize);
         packet[PacketCodec.HeaderSize..].Clear();
+        peer.LocalPublicKey.CopyTo(packet[PacketCodec.HeaderSize..]);
         int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Hello, peer.LocalSessionId, 0), Options.MinPacketSize - PacketCodec.Overhead);
         Emit(peer.Address, packet[..size]);
     }
@@ -125,7 +130,7 @@ public sealed partial class UdpHost
                 OnSessionPacket(from, header, datagram, payload, now);
                 break;
             case PacketType.Hello:
-                OnHello(from, header, datagram.Length);
+                OnHello(from, header, payload, datagram.Length);
                 break;
             case PacketType.Cookie:
                 OnCookie(from, header, payload);
@@ -173,9 +178,9 @@ public sealed partial class UdpHost
         RaisePeer(PeerAddressChanged, peer);
     }
 
-    private void OnHello(SocketAddress from, PacketHeader header, int length)
+    private void OnHello(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> payload, int length)
     {
-        if (length < Options.MinPacketSize || header.SessionId == 0)
+        if (length < Options.MinPacketSize || header.SessionId == 0 || payload.Length < PacketProtection.PublicKeySize)
         {
             CountDrop(DropReason.BadHandshake); // an unpadded hello could make us send more than we got
             return;
@@ -183,7 +188,7 @@ public sealed partial class UdpHost
 
         SocketAddress to = SocketAddresses.Copy(from);
         Span<byte> packet = PacketBuffer.AsSpan(0, PacketCodec.Overhead + CookieJar.Size);
-        _cookies.Create((IPEndPoint)LocalEndPoint.Create(to), packet.Slice(PacketCodec.HeaderSize, CookieJar.Size));
+        _cookies.Create((IPEndPoint)LocalEndPoint.Create(to), header.SessionId, payload[..PacketProtection.PublicKeySize], packet.Slice(PacketCodec.HeaderSize, CookieJar.Size));
         int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Cookie, header.SessionId, 0), CookieJar.Size);
         Emit(to, packet[..size]);
     }
@@ -202,16 +207,19 @@ public sealed partial class UdpHost
 
     private void OnConnect(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> payload, int length, long now)
     {
-        if (length < Options.MinPacketSize || payload.Length < ConnectBodySize
-            || !_cookies.IsValid((IPEndPoint)LocalEndPoint.Create(from), payload[..CookieJar.Size]))
+        if (length < Options.MinPacketSize || payload.Length < ConnectBodySize)
         {
             CountDrop(DropReason.BadHandshake);
             return;
         }
 
+        // The cookie must have been made for this address, this session id and this public key:
+        // one seen in clear cannot open other sessions from the victim's address.
         ReadOnlySpan<byte> limits = payload[CookieJar.Size..];
         uint remoteId = BinaryPrimitives.ReadUInt32LittleEndian(limits);
-        if (remoteId == 0 || remoteId != header.SessionId)
+        ReadOnlySpan<byte> peerKey = limits.Slice(LimitsSize, PacketProtection.PublicKeySize);
+        if (remoteId == 0 || remoteId != header.SessionId
+            || !_cookies.IsValid((IPEndPoint)LocalEndPoint.Create(from), remoteId, peerKey, payload[..CookieJar.Size]))
         {
             CountDrop(DropReason.BadHandshake);
             return;
@@ -234,6 +242,15 @@ public sealed partial class UdpHost
             return;
         }
 
+        // The peer's key is checked (imported) before anything is spent on it: a bad one costs no
+        // slot and no key generation.
+        using ECDiffieHellman? peerPublic = PacketProtection.TryImportPublicKey(peerKey);
+        if (peerPublic is null)
+        {
+            CountDrop(DropReason.BadHandshake);
+            return;
+        }
+
         // Sessions per source address (an IPv4 address or an IPv6 /64), so one source cannot take every slot.
         UInt128? addressKey = Parley.Internal.AddressCounter.KeyOf(LocalEndPoint.Create(address));
         if (!_perAddress.TryAcquire(addressKey, Options.MaxPeersPerAddress))
@@ -245,15 +262,15 @@ public sealed partial class UdpHost
 
         // The key exchange, only now that the cookie proved the address and a slot is free.
         uint localId = NewSessionId();
-        ReadOnlySpan<byte> peerKey = limits.Slice(LimitsSize, PacketProtection.PublicKeySize);
         Span<byte> ownKey = stackalloc byte[PacketProtection.PublicKeySize];
         PacketProtection? protection = null;
         try
         {
             using (ECDiffieHellman own = PacketProtection.CreateKey())
             {
+                KeyPairsGenerated++;
                 PacketProtection.WritePublicKey(own, ownKey);
-                protection = PacketProtection.TryCreate(own, peerKey, isInitiator: false, remoteId, localId, peerKey, ownKey);
+                protection = PacketProtection.TryCreate(own, peerPublic, isInitiator: false, remoteId, localId, peerKey, ownKey);
             }
 
             if (protection is null)

@@ -63,7 +63,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         _cookies = new CookieJar(time, options.CookieLifetime);
         PacketBuffer = new byte[Math.Max(options.MinPacketSize, PacketCodec.Overhead + 64)];
         _plaintext = GC.AllocateUninitializedArray<byte>(options.MaxPacketSize);
-        ReassemblyBudget = new ReassemblyBudget(options.MaxReassemblyBytes);
+        ReassemblyBudget = new ReassemblyBudget(options.MaxReassemblyBytes, options.MaxReassemblyBytesPerAddress);
         LocalAddress = localAddress;
         LocalEndPoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(localAddress);
         UdpMetrics.Register(this);

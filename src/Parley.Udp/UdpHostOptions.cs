@@ -47,18 +47,31 @@ public sealed class UdpHostOptions
     public int MaxReassembliesPerPeer { get; set; } = 64;
 
     /// <summary>
-    /// Bytes all peers' reassemblies (reliable and unreliable) may hold at once on this host; each
-    /// message in reassembly counts its declared size from its first fragment. Past it a new
-    /// reliable message waits (its sender sends it again) and a new unreliable one is dropped.
-    /// Default 256 MiB: 64 peers each reassembling a full default receive window. At least
-    /// <see cref="MaxMessageSize"/>.
+    /// Bytes all peers' reassemblies (reliable and unreliable) may hold at once on this host; a
+    /// message in reassembly holds the 4 KiB chunks its fragments have landed in so far (counted
+    /// at their pooled size), not its declared size. Past it a fragment is not kept: a reliable
+    /// one is sent again by its sender, an unreliable message is dropped. Default 256 MiB: 64
+    /// peers each reassembling a full default receive window. At least <see cref="MaxMessageSize"/>.
     /// </summary>
     public long MaxReassemblyBytes { get; set; } = 256L * 1024 * 1024;
 
-    /// <summary>Incomplete unreliable fragmented messages kept per peer; the stalest is dropped past it. Default 16.</summary>
+    /// <summary>
+    /// Bytes of <see cref="MaxReassemblyBytes"/> the sessions of one source address (an IPv4
+    /// address or an IPv6 /64) may hold together, so that one address's many sessions cannot take
+    /// the whole budget and starve everyone else's fragmented messages. Default 64 MiB (a quarter
+    /// of the default budget: 16 full default receive windows); capped at
+    /// <see cref="MaxReassemblyBytes"/>. At least <see cref="MaxMessageSize"/>. Raise it for
+    /// loopback benchmarks whose every session comes from one address.
+    /// </summary>
+    public long MaxReassemblyBytesPerAddress { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Incomplete unreliable fragmented messages kept per peer; the stalest is dropped past it, and
+    /// also when their declared sizes together would pass <see cref="ReceiveWindowBytes"/>. Default 16.
+    /// </summary>
     public int MaxIncompleteUnreliable { get; set; } = 16;
 
-    /// <summary>How long an incomplete unreliable fragmented message waits for its missing fragments. Default 5 s.</summary>
+    /// <summary>How long an incomplete unreliable fragmented message waits for its missing fragments (on the host's clock, whether or not the peer sends more). Default 5 s.</summary>
     public TimeSpan UnreliableFragmentExpiry { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Messages per peer not yet final (queued, in flight or waiting for their delivered confirmation). A full queue makes <c>Send</c> return <see cref="UdpSendStatus.QueueFull"/>. Default 65536.</summary>
@@ -163,6 +176,7 @@ public sealed class UdpHostOptions
         Require(MaxPeersPerAddress >= 1, nameof(MaxPeersPerAddress), "must be positive");
         Require(MaxReassembliesPerPeer is >= 1 and <= 1 << 20, nameof(MaxReassembliesPerPeer), "must be 1..1048576");
         Require(MaxReassemblyBytes >= MaxMessageSize, nameof(MaxReassemblyBytes), "must hold at least one maximum-size message");
+        Require(MaxReassemblyBytesPerAddress >= MaxMessageSize, nameof(MaxReassemblyBytesPerAddress), "must hold at least one maximum-size message");
         Require(MaxIncompleteUnreliable >= 1, nameof(MaxIncompleteUnreliable), "must be positive");
     }
 

@@ -144,7 +144,7 @@ public sealed partial class UdpPeer
         {
             lock (_host.Gate)
             {
-                long bytes = _log.CapacityBytes + ((long)_pending.SlotCount * IntPtr.Size) + _reliableAssembly.ReservedBytes + _unreliableAssembly.ReservedBytes + _bufferedBytes;
+                long bytes = _log.CapacityBytes + ((long)_pending.SlotCount * IntPtr.Size) + _reliableAssembly.RentedBytes + _unreliableAssembly.RentedBytes + _bufferedBytes + _waitingExtraBytes;
                 bytes += _spareMessages.Count * 128L;
                 bytes += _protection is null ? 0 : 1024; // two AES-GCM contexts and their secrets, about
                 return bytes;
@@ -220,6 +220,7 @@ public sealed partial class UdpPeer
 
         deadline = Math.Min(deadline, _nextProbeAt);
         deadline = Math.Min(deadline, _pathChallengeAt);
+        deadline = Math.Min(deadline, _unreliableAssembly.NextExpiry);
         deadline = Math.Min(deadline, MessageDeadline());
         return deadline;
     }
@@ -350,6 +351,7 @@ public sealed partial class UdpPeer
             _gapNacked = true;
         }
 
+        _unreliableAssembly.ExpireStale(now); // on the clock: a peer that stops sending does not keep its stale fragments
         CheckMessageTimeouts(now);
     }
 
@@ -454,7 +456,7 @@ public sealed partial class UdpPeer
         QueuedMessages = _sendQueue.Count,
         PendingMessages = _pendingCount,
         PendingBytes = _pendingBytes,
-        BufferedReceiveBytes = _bufferedBytes + _reliableAssembly.ReservedBytes + _unreliableAssembly.ReservedBytes,
+        BufferedReceiveBytes = _bufferedBytes + _waitingExtraBytes + _reliableAssembly.ReservedBytes + _unreliableAssembly.RentedBytes,
         PacketSize = _packetSize,
     };
 }

@@ -6,6 +6,8 @@ public sealed partial class UdpPeer
     private readonly ReceiveChannel[] _receiveChannels;
     private readonly Reassembler _reliableAssembly;
     private readonly Reassembler _unreliableAssembly;
+    private readonly ReassemblyBudget.Share _reassemblyShare;
+    private bool _leftReassemblyShare;
     // Delivered confirmations: new ones ride with the acknowledgement of the packet that brought
     // the messages (same delayed-ack policy, so a stream gets one confirmation packet per ack, not
     // one per packet); ones whose packet was lost go again at once.
@@ -26,6 +28,7 @@ public sealed partial class UdpPeer
     private uint _advertisedLimit;
     private bool _windowUpdateDue;
     private long _bufferedBytes; // complete out-of-order ordered messages waiting for their turn
+    private long _waitingExtraBytes; // what those hold beyond their data: pooled-size rounding and a per-entry overhead
     private int _peerMaxEnqueued = 16;
 
     private long _echoPending;
@@ -55,17 +58,33 @@ public sealed partial class UdpPeer
         public readonly HashSet<uint> DeliveredAhead = [];
     }
 
-    /// <summary>Reliable bytes held for reordering and reassembly (reassemblies at their declared size): never more than the receive window (tests check it).</summary>
+    // What one waiting ordered message costs beyond its buffer: its dictionary entry (about 36
+    // bytes, twice that while the table grows) and the buffer's object header.
+    private const int WaitingEntryOverhead = 96;
+
+    // Packets that authenticated but whose contents were refused (no room): never recorded, so
+    // not acknowledged, but their numbers are remembered so that a copy is not processed again.
+    private const int RefusedRemembered = 16;
+    private long[]? _refusedNumbers;
+    private int _refusedNext;
+
+    /// <summary>Sent packets looked up for the peer's Nack frames so far (tests prove the work per packet is bounded).</summary>
+    internal long NackLookups { get; private set; }
+
+    /// <summary>Reliable bytes held for reordering and reassembly (reassemblies at their declared size, waiting messages at their pooled size plus overhead): never more than the receive window (tests check it).</summary>
     internal long ReliableBufferedBytes
     {
         get
         {
             lock (_host.Gate)
             {
-                return _bufferedBytes + _reliableAssembly.ReservedBytes;
+                return _bufferedBytes + _waitingExtraBytes + _reliableAssembly.ReservedBytes;
             }
         }
     }
+
+    /// <summary>What an ordered message of <paramref name="length"/> bytes waiting for its turn holds beyond its data.</summary>
+    private static int WaitingExtra(int length) => BufferStore.SizeOf(Math.Max(1, length)) - length + WaitingEntryOverhead;
 
     /// <summary>
     /// A Data or Probe packet of this session arrived and authenticated: <paramref name="frames"/>
@@ -73,18 +92,23 @@ public sealed partial class UdpPeer
     /// </summary>
     internal void OnPacket(in PacketHeader header, long number, ReadOnlySpan<byte> frames, int datagramLength, System.Net.SocketAddress from, long now)
     {
-        bool elsewhere = !Address.Equals(from);
-        if (_received.Contains(number))
+        bool refusedBefore = WasRefused(number);
+        if (refusedBefore || _received.Contains(number))
         {
-            if (elsewhere)
+            OnCopyFromPathUnderDoubt(number, from);
+            if (!Address.Equals(from))
             {
                 _host.CountDrop(DropReason.Replayed); // a copy of a packet we had, from somewhere else: not ours to answer
                 return;
             }
 
             _duplicatePackets++;
-            _ackNow = true; // our acknowledgement was probably lost
-            _host.MarkDirty(this);
+            if (!refusedBefore)
+            {
+                _ackNow = true; // our acknowledgement was probably lost
+                _host.MarkDirty(this);
+            }
+
             return;
         }
 
@@ -95,6 +119,7 @@ public sealed partial class UdpPeer
         bool elicits = header.Type == PacketType.Probe;
         bool accepted = true;
         bool closed = false;
+        int nackWork = Math.Max(_log.Count, 64); // Nack frames of one packet look at no more packets than are in flight
         var reader = new FrameReader(frames);
         while (reader.TryReadNext() && State == PeerState.Connected)
         {
@@ -135,7 +160,7 @@ public sealed partial class UdpPeer
 
                     break;
                 case FrameType.Nack:
-                    OnNack(reader.Value, reader.Count);
+                    OnNack(reader.Value, reader.Count, ref nackWork);
                     break;
                 case FrameType.PathChallenge:
                     _pathResponseToken = reader.Token; // answered from wherever we send from now: the peer checks the address
@@ -173,8 +198,11 @@ public sealed partial class UdpPeer
 
         if (!accepted || State != PeerState.Connected)
         {
-            // Not recorded, so not acknowledged: the sender retransmits, and what was taken from this packet is deduplicated.
+            // Not recorded, so not acknowledged: the sender retransmits (in a new packet), and what
+            // was taken from this packet is deduplicated. Its number is remembered, so a copy of it
+            // (replayed from anywhere) is not processed again.
             _packetsDropped++;
+            RememberRefused(number);
             return;
         }
 
@@ -199,9 +227,9 @@ public sealed partial class UdpPeer
             }
         }
 
-        if (number == _largestReceived && !Address.Equals(from))
+        if (number == _largestReceived)
         {
-            OnPacketFromElsewhere(from, now); // the newest packet came from a new address: validate it before moving there
+            OnNewestPacket(number, from, now); // from a new address: validate it before moving there; from ours: stay
         }
 
         TrackGap(now);
@@ -260,7 +288,17 @@ public sealed partial class UdpPeer
             charge = _reliableAssembly.Contains(frame.MessageId) ? 0 : frame.TotalLength;
         }
 
-        if ((uint)(_arrivedBytes - _consumedBytes) + charge > (uint)_options.ReceiveWindowBytes)
+        // A small message that must wait for an earlier one holds more than its bytes (a pooled
+        // buffer and a table entry): that is charged too, so the waiting messages of all channels
+        // together stay within the window (about 26 000 empty ones at the default 4 MiB). Only a
+        // message that waits is charged so: the next one in order is always taken.
+        long held = (uint)(_arrivedBytes - _consumedBytes) + charge;
+        if (frame.Fragments == 1 && frame.Mode == DeliveryMode.ReliableOrdered && ahead != 0)
+        {
+            held += _waitingExtraBytes + WaitingExtra(frame.Data.Length);
+        }
+
+        if (held > (uint)_options.ReceiveWindowBytes)
         {
             return false; // past the credit we gave
         }
@@ -296,6 +334,7 @@ public sealed partial class UdpPeer
 
             channel.Waiting[frame.Sequence] = (buffer, messageLength, frame.MessageId);
             _bufferedBytes += messageLength;
+            _waitingExtraBytes += buffer.Length - messageLength + WaitingEntryOverhead;
             return true;
         }
 
@@ -313,6 +352,7 @@ public sealed partial class UdpPeer
             while (State == PeerState.Connected && channel.Waiting.Remove(channel.Next, out var waiting))
             {
                 _bufferedBytes -= waiting.Length;
+                _waitingExtraBytes -= waiting.Buffer.Length - waiting.Length + WaitingEntryOverhead;
                 Deliver(waiting.Buffer.AsSpan(0, waiting.Length), frame.Channel, frame.Mode, waiting.Id);
                 Consumed(waiting.Length);
                 _host.Buffers.Return(waiting.Buffer);
@@ -372,11 +412,26 @@ public sealed partial class UdpPeer
         }
     }
 
-    /// <summary>The peer asks again for packets it misses: those still outstanding are lost now.</summary>
-    private void OnNack(uint first, ushort count)
+    /// <summary>
+    /// The peer asks again for packets it misses: those still outstanding are lost now. Only the
+    /// part of the range still in the sent log is looked at, and at most <paramref name="work"/>
+    /// packets over all the Nack frames of one packet (a packet of 167 Nacks of 65 535 packets
+    /// each cost 15 ms under the host's lock when every number was looked up).
+    /// </summary>
+    private void OnNack(uint first, ushort count, ref int work)
     {
-        long start = PacketCodec.ExpandPacketNumber(first, _nextPacketNumber - 1);
-        for (long number = start; number < start + count; number++)
+        if (_log.Count == 0 || work <= 0)
+        {
+            return;
+        }
+
+        long asked = PacketCodec.ExpandPacketNumber(first, _nextPacketNumber - 1);
+        long start = Math.Max(asked, _log.FirstNumber);
+        long end = Math.Min(asked + count, _log.FirstNumber + _log.Count);
+        end = Math.Min(end, start + work);
+        work -= (int)Math.Max(0, end - start);
+        NackLookups += Math.Max(0, end - start);
+        for (long number = start; number < end; number++)
         {
             ref SentPacket packet = ref _log.Find(number);
             if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref packet) && packet.Outcome == 0)
@@ -386,6 +441,15 @@ public sealed partial class UdpPeer
         }
 
         _log.TrimSettled();
+    }
+
+    private bool WasRefused(long number) => _refusedNumbers is { } refused && Array.IndexOf(refused, number) >= 0;
+
+    private void RememberRefused(long number)
+    {
+        _refusedNumbers ??= new long[RefusedRemembered];
+        _refusedNumbers[_refusedNext] = number;
+        _refusedNext = (_refusedNext + 1) % RefusedRemembered;
     }
 
     /// <summary>Follows the lowest missing packet number; one that stays missing for the Nack delay is asked for.</summary>
@@ -423,7 +487,13 @@ public sealed partial class UdpPeer
         }
 
         _bufferedBytes = 0;
+        _waitingExtraBytes = 0;
         _reliableAssembly.Clear();
         _unreliableAssembly.Clear();
+        if (!_leftReassemblyShare)
+        {
+            _leftReassemblyShare = true;
+            _host.ReassemblyBudget.Leave(_reassemblyShare);
+        }
     }
 }

@@ -11,13 +11,24 @@ public sealed partial class UdpPeer
     private ECDiffieHellman? _handshakeKey;
     private PacketProtection? _protection;
 
-    // Path validation: a new address the peer's newest packets came from, and the challenge sent there.
+    // Path validation: a new address the peer's newest packets came from, the number of the first
+    // packet that came from it, and the challenge sent there.
     private SocketAddress? _pathCandidate;
+    private long _pathTriggerNumber;
+
+    // After a move: the address the session left and the number of the packet that first came
+    // from the new one. A packet from the old address numbered at or above it (a copy included)
+    // shows the peer never left: the session goes back (RFC 9000 §9.3.3).
+    private SocketAddress? _previousAddress;
+    private long _previousTriggerNumber;
     private ulong _pathToken;
     private int _pathChallenges;
     private long _pathChallengeAt = long.MaxValue;
     private ulong _pathResponseToken;
     private bool _pathResponseDue;
+
+    /// <summary>The token of the path challenge in progress (tests).</summary>
+    internal ulong PathTokenForTest => _pathToken;
 
     /// <summary>The initiator's public key in its Connect (SEC1 uncompressed P-256).</summary>
     internal byte[] LocalPublicKey { get; private set; } = [];
@@ -74,25 +85,77 @@ public sealed partial class UdpPeer
     }
 
     /// <summary>
-    /// An authenticated packet came from an address that is not the session's. Its frames were
-    /// taken; the session's packets keep going to the old address until the new one answers a
-    /// challenge (QUIC's path validation, RFC 9000 §8.2): a copy of a real packet raced ahead
-    /// from elsewhere cannot move a session, because only the peer's keys can answer.
+    /// The newest packet so far authenticated. From an address that is not the session's, its
+    /// frames were taken, but the session's packets keep going to the old address until the new
+    /// one answers a challenge (QUIC's path validation, RFC 9000 §8.2): a copy of a real packet
+    /// raced ahead from elsewhere cannot move a session by itself, because only the peer's keys
+    /// can answer. From the session's own address while another is being validated, it shows the
+    /// peer did not move: the validation stops. From the address the session last left, the
+    /// session goes back there.
     /// </summary>
-    private void OnPacketFromElsewhere(SocketAddress from, long now)
+    private void OnNewestPacket(long number, SocketAddress from, long now)
     {
+        if (Address.Equals(from))
+        {
+            if (_pathCandidate is not null)
+            {
+                StopPathValidation(); // the peer is still where it was
+            }
+
+            return;
+        }
+
+        if (_previousAddress is not null && _previousAddress.Equals(from))
+        {
+            MoveBack();
+            return;
+        }
+
         if (_pathCandidate is not null && _pathCandidate.Equals(from))
         {
             return; // being validated: the challenge timer sends again
         }
 
         _pathCandidate = SocketAddresses.Copy(from);
+        _pathTriggerNumber = number;
         Span<byte> token = stackalloc byte[8];
         RandomNumberGenerator.Fill(token);
         _pathToken = BitConverter.ToUInt64(token);
         _pathChallenges = 0;
         _pathChallengeAt = now;
         _host.MarkDirty(this);
+    }
+
+    /// <summary>
+    /// A packet number seen before arrived again. A copy of a packet seen from a new address that
+    /// comes from the session's own address (or from the one the session just left) means one of
+    /// the two was a copy raced ahead by someone who sees the path (RFC 9000 §9.3.3): the peer's
+    /// real address is the old one, because a peer that moved sends nothing more from there.
+    /// </summary>
+    private void OnCopyFromPathUnderDoubt(long number, SocketAddress from)
+    {
+        if (_pathCandidate is not null && number >= _pathTriggerNumber && Address.Equals(from))
+        {
+            StopPathValidation();
+        }
+        else if (_previousAddress is not null && number >= _previousTriggerNumber && _previousAddress.Equals(from))
+        {
+            MoveBack();
+        }
+    }
+
+    private void StopPathValidation()
+    {
+        _pathCandidate = null;
+        _pathChallengeAt = long.MaxValue;
+    }
+
+    private void MoveBack()
+    {
+        SocketAddress previous = _previousAddress!;
+        _previousAddress = null;
+        StopPathValidation();
+        _host.MovePeer(this, previous);
     }
 
     private void OnPathResponse(ulong token, SocketAddress from)
@@ -103,8 +166,9 @@ public sealed partial class UdpPeer
         }
 
         SocketAddress validated = _pathCandidate;
-        _pathCandidate = null;
-        _pathChallengeAt = long.MaxValue;
+        _previousAddress = SocketAddresses.Copy(Address);
+        _previousTriggerNumber = _pathTriggerNumber;
+        StopPathValidation();
         _host.MovePeer(this, validated);
     }
 

@@ -24,8 +24,10 @@ public sealed partial class UdpPeer
         _rtt = new RttEstimator(_options.InitialRto, _options.MinRto, _options.MaxRto);
         _congestion = new CongestionController(_options.MinPacketSize, randomLossTolerance: _options.RandomLossTolerance);
         _packetSize = _options.MinPacketSize;
-        _reliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxReassembliesPerPeer, long.MaxValue, evictWhenFull: false, host.ReassemblyBudget, host.Buffers);
-        _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds, evictWhenFull: true, host.ReassemblyBudget, host.Buffers);
+        // Both reassemblers charge the share of the session's source address (kept if the session moves).
+        _reassemblyShare = host.ReassemblyBudget.Join(Parley.Internal.AddressCounter.KeyOf(RemoteEndPoint));
+        _reliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxReassembliesPerPeer, maxReservedBytes: long.MaxValue, expiryMicros: long.MaxValue, evictWhenFull: false, _reassemblyShare, host.Buffers);
+        _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, maxReservedBytes: _options.ReceiveWindowBytes, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds, evictWhenFull: true, _reassemblyShare, host.Buffers);
         _receiveChannels = new ReceiveChannel[_options.Channels * 2];
         _pending = new PendingIndex(2 * _options.MaxPendingMessages); // pending ids may span up to twice the count limit (an old one stuck behind newer ones)
         _sendChannels = new SendChannel[_options.Channels * 2];

@@ -84,16 +84,18 @@ public class BadInputTests
         var answers = new List<(IPEndPoint From, byte[] Bytes)>();
         sim.Network.Attach(Simulation.At(50), (from, bytes) => answers.Add((from, bytes)));
 
-        // Get a real cookie for 127.0.0.1:50.
+        // Get a real cookie for 127.0.0.1:50, session 7 and this key (the Hello carries the key).
+        using System.Security.Cryptography.ECDiffieHellman key = PacketProtection.CreateKey();
         byte[] hello = new byte[server.Options.MinPacketSize];
-        PacketCodec.Write(hello, new PacketHeader(PacketType.Hello, 7, 0), new byte[hello.Length - PacketCodec.Overhead]);
+        byte[] helloBody = new byte[hello.Length - PacketCodec.Overhead];
+        PacketProtection.WritePublicKey(key, helloBody);
+        PacketCodec.Write(hello, new PacketHeader(PacketType.Hello, 7, 0), helloBody);
         sim.Inject(Simulation.At(50), server, hello);
         sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.True(PacketCodec.TryRead(answers.Single().Bytes, 65507, out PacketHeader header, out ReadOnlySpan<byte> cookie, out _, out _));
         Assert.Equal(PacketType.Cookie, header.Type);
         byte[] goodCookie = cookie.ToArray();
 
-        using System.Security.Cryptography.ECDiffieHellman key = PacketProtection.CreateKey();
         byte[] Connect(byte[] withCookie)
         {
             byte[] body = new byte[server.Options.MinPacketSize - PacketCodec.Overhead];

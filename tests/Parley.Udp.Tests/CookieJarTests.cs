@@ -5,6 +5,8 @@ namespace Parley.Udp.Tests;
 public class CookieJarTests
 {
     private static readonly IPEndPoint Alice = new(IPAddress.Parse("127.0.0.2"), 40000);
+    private static readonly byte[] AliceKey = [0x04, .. Enumerable.Range(1, 64).Select(i => (byte)i)];
+    private const uint AliceSession = 0x1234_5678;
 
     [Fact]
     public void A_cookie_verifies_for_its_address_within_its_lifetime_only()
@@ -12,17 +14,22 @@ public class CookieJarTests
         var clock = new ManualClock(DateTimeOffset.Parse("2026-11-22T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var jar = new CookieJar(clock, TimeSpan.FromSeconds(10));
         byte[] cookie = new byte[CookieJar.Size];
-        jar.Create(Alice, cookie);
+        jar.Create(Alice, AliceSession, AliceKey, cookie);
 
-        Assert.True(jar.IsValid(Alice, cookie));
-        Assert.False(jar.IsValid(new IPEndPoint(Alice.Address, 40001), cookie));                 // another port
-        Assert.False(jar.IsValid(new IPEndPoint(IPAddress.Parse("127.0.0.3"), 40000), cookie));  // another address
-        Assert.False(jar.IsValid(new IPEndPoint(IPAddress.IPv6Loopback, 40000), cookie));
+        Assert.True(jar.IsValid(Alice, AliceSession, AliceKey, cookie));
+        Assert.False(jar.IsValid(new IPEndPoint(Alice.Address, 40001), AliceSession, AliceKey, cookie));                 // another port
+        Assert.False(jar.IsValid(new IPEndPoint(IPAddress.Parse("127.0.0.3"), 40000), AliceSession, AliceKey, cookie));  // another address
+        Assert.False(jar.IsValid(new IPEndPoint(IPAddress.IPv6Loopback, 40000), AliceSession, AliceKey, cookie));
+
+        Assert.False(jar.IsValid(Alice, AliceSession + 1, AliceKey, cookie));                   // another session (issue 16 review R7)
+        byte[] otherKey = (byte[])AliceKey.Clone();
+        otherKey[^1] ^= 1;
+        Assert.False(jar.IsValid(Alice, AliceSession, otherKey, cookie));                        // another public key
 
         clock.Advance(TimeSpan.FromSeconds(5));
-        Assert.True(jar.IsValid(Alice, cookie));
+        Assert.True(jar.IsValid(Alice, AliceSession, AliceKey, cookie));
         clock.Advance(TimeSpan.FromSeconds(11));
-        Assert.False(jar.IsValid(Alice, cookie)); // expired
+        Assert.False(jar.IsValid(Alice, AliceSession, AliceKey, cookie)); // expired
     }
 
     [Fact]
@@ -30,17 +37,17 @@ public class CookieJarTests
     {
         var jar = new CookieJar(TimeProvider.System, TimeSpan.FromSeconds(10));
         byte[] cookie = new byte[CookieJar.Size];
-        jar.Create(Alice, cookie);
+        jar.Create(Alice, AliceSession, AliceKey, cookie);
         for (int i = 0; i < cookie.Length; i++)
         {
             byte[] copy = (byte[])cookie.Clone();
             copy[i] ^= 1;
-            Assert.False(jar.IsValid(Alice, copy), $"byte {i}");
+            Assert.False(jar.IsValid(Alice, AliceSession, AliceKey, copy), $"byte {i}");
         }
 
-        Assert.False(jar.IsValid(Alice, cookie.AsSpan(0, CookieJar.Size - 1)));
+        Assert.False(jar.IsValid(Alice, AliceSession, AliceKey, cookie.AsSpan(0, CookieJar.Size - 1)));
         var other = new CookieJar(TimeProvider.System, TimeSpan.FromSeconds(10)); // another server's secret
-        Assert.False(other.IsValid(Alice, cookie));
+        Assert.False(other.IsValid(Alice, AliceSession, AliceKey, cookie));
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 
 namespace Parley.Udp.Tests;
@@ -114,19 +115,22 @@ public class MemoryBoundsTests
     public void The_hosts_reassembly_budget_is_shared_by_its_peers_and_a_message_waits_for_room_rather_than_being_lost()
     {
         var sim = new Simulation(65);
-        UdpHost server = sim.AddHost(1, new UdpHostOptions { MaxReassemblyBytes = 2L * MiB });
+        UdpHost server = sim.AddHost(1, new UdpHostOptions { MaxReassemblyBytes = MiB });
         UdpHost hog = sim.AddHost(2);
         UdpHost other = sim.AddHost(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 2));
         (UdpPeer hogToServer, UdpPeer serverToHog) = SessionTests.Connect(sim, hog, server);
         (UdpPeer otherToServer, UdpPeer serverToOther) = SessionTests.Connect(sim, other, server);
-        for (uint i = 0; i < 3; i++)
+
+        // Memory follows what arrived: the hog sends all but the last fragment of a 1 MiB message.
+        ushort fragments = FragmentsOf(MiB, 1024);
+        for (ushort f = 0; f < fragments - 1; f++)
         {
-            sim.Inject(Simulation.At(2), server, hogToServer.SealForTest(Fragment(0, DeliveryMode.ReliableUnordered, 100 + i, 1 + i, 0, FragmentsOf(MiB, 1024), MiB, 1024)));
+            sim.Inject(Simulation.At(2), server, hogToServer.SealForTest(Fragment(0, DeliveryMode.ReliableUnordered, 100, 1, f, fragments, MiB, 1024)));
         }
 
         sim.RunFor(TimeSpan.FromMilliseconds(10));
-        Assert.Equal(2, serverToHog.ReliableReassemblies); // the third did not fit in the host's budget
-        Assert.Equal(2L * MiB, server.ReassemblyBudget.UsedBytes);
+        Assert.Equal(1, serverToHog.ReliableReassemblies);
+        Assert.Equal(MiB, server.ReassemblyBudget.UsedBytes); // 256 chunks of 4 KiB
 
         var got = new List<int>();
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(m.Data.Length);
@@ -139,6 +143,125 @@ public class MemoryBoundsTests
         Assert.True(sim.RunUntil(() => got.Count == 1, TimeSpan.FromSeconds(5)));
         Assert.Equal([100_000], got);
         Assert.Equal(0, server.ReassemblyBudget.UsedBytes);
+    }
+
+    // The last fragment of a message of `total` bytes cut in 256-byte pieces: 1 byte when total = 256k + 1.
+    private static (ushort Fragment, ushort Fragments, int Length) LastPiece(uint total)
+    {
+        ushort fragments = (ushort)((total + 255) / 256);
+        int size = MessageFrame.FragmentSize(total, fragments);
+        return ((ushort)(fragments - 1), fragments, (int)(total - ((long)size * (fragments - 1))));
+    }
+
+    [Fact]
+    public void One_byte_last_fragments_of_unreliable_1_MiB_messages_hold_little_and_expire_on_the_clock()
+    {
+        // Review R1: 300 datagrams of 52 bytes allocated 16 MiB, still held 60 s later.
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(901);
+        const uint total = (4095 * 256) + 1;
+        (ushort fragment, ushort fragments, int length) = LastPiece(total);
+        Assert.Equal(1, length);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 300; i++)
+        {
+            sim.Inject(Simulation.At(2), server, toServer.SealForTest(Fragment(0, DeliveryMode.Unreliable, 5000 + (uint)i, 0, fragment, fragments, total, length)));
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < MiB, $"{allocated} bytes allocated for 300 datagrams of 52 bytes");
+        Assert.True(server.ReassemblyBudget.UsedBytes <= server.Options.MaxIncompleteUnreliable * Reassembler.ChunkSize, $"{server.ReassemblyBudget.UsedBytes}");
+        Assert.True(toClient.GetStatistics().BufferedReceiveBytes > 0);
+
+        // Nothing more from the peer: the expiry runs on the host's clock, not on the peer's next message.
+        sim.RunFor(server.Options.UnreliableFragmentExpiry + TimeSpan.FromSeconds(1));
+        Assert.Equal(PeerState.Connected, toClient.State);
+        Assert.Equal(0, server.ReassemblyBudget.UsedBytes);
+        Assert.Equal(0, toClient.GetStatistics().BufferedReceiveBytes);
+    }
+
+    [Fact]
+    public void One_byte_last_fragments_of_reliable_messages_cost_the_buffers_rented_not_rounded_up_declared_sizes()
+    {
+        // Review R1b: 512 KiB + 1 messages were charged 512 KiB each but rented 1 MiB (7.4 MB for 3.6 MB charged).
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(902);
+        const uint total = (2048 * 256) + 1;
+        (ushort fragment, ushort fragments, int length) = LastPiece(total);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 300; i++)
+        {
+            sim.Inject(Simulation.At(2), server, toServer.SealForTest(Fragment((byte)(i % 8), DeliveryMode.ReliableUnordered, 7000 + (uint)i, 1 + (uint)(i / 8), fragment, fragments, total, length)));
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < MiB, $"{allocated} bytes allocated");
+        Assert.True(toClient.ReliableBufferedBytes <= server.Options.ReceiveWindowBytes); // the window still charges declared sizes
+        Assert.Equal(toClient.ReliableReassemblies * 64, server.ReassemblyBudget.UsedBytes); // the budget: what was rented (a 1-byte last chunk, the store's smallest buffer)
+    }
+
+    [Fact]
+    public void Sixteen_sessions_from_one_address_cannot_starve_another_addresss_fragmented_message()
+    {
+        // Review R2: 16 datagrams of 382 bytes took 255 of the 256 MiB budget; an honest 100 KB message timed out.
+        var sim = new Simulation(903);
+        UdpHost server = sim.AddHost(1);
+        var hogAddress = new IPEndPoint(IPAddress.Parse("10.0.0.66"), 2);
+        UdpHost hog = sim.AddHost(hogAddress);
+        UdpHost other = sim.AddHost(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 2));
+        var hogPeers = Enumerable.Range(0, 16).Select(_ => SessionTests.Connect(sim, hog, server).Client).ToList();
+        (UdpPeer otherToServer, _) = SessionTests.Connect(sim, other, server);
+        const uint total = (4095 * 256) + 1;
+        (ushort fragment, ushort fragments, int length) = LastPiece(total);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (UdpPeer p in hogPeers)
+        {
+            byte[] frames = [.. Enumerable.Range(0, 16).SelectMany(i => Fragment(0, DeliveryMode.Unreliable, 100 + (uint)i, 0, fragment, fragments, total, length))];
+            sim.Inject(hogAddress, server, p.SealForTest(frames));
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 4 * MiB, $"{allocated} bytes allocated for 16 datagrams");
+        Assert.True(server.ReassemblyBudget.UsedBytes <= 16 * 16 * Reassembler.ChunkSize);
+
+        var got = new List<int>();
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(m.Data.Length);
+        otherToServer.Send(new byte[100_000]);
+        Assert.True(sim.RunUntil(() => got.Count == 1 || otherToServer.State != PeerState.Connected, TimeSpan.FromSeconds(45)));
+        Assert.Equal([100_000], got);
+    }
+
+    [Fact]
+    public void Empty_ordered_messages_waiting_for_their_turn_are_charged_against_the_window()
+    {
+        // Review R3: 264 datagrams of empty ordered messages held 65 528 pooled buffers (10.7 MB) with nothing charged.
+        (Simulation sim, UdpHost server, _, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(904);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (byte channel = 0; channel < server.Options.Channels; channel++)
+        {
+            // Sequences 1 .. 8191 (0 never comes): runs of 255 empty messages.
+            for (uint seq = 1; seq < (uint)server.Options.MaxEnqueuedMessages; seq += 255)
+            {
+                int count = (int)Math.Min(255, server.Options.MaxEnqueuedMessages - seq);
+                byte[] frames = new byte[FrameWriter.RunHeaderSize + (count * 2)];
+                frames[0] = (byte)FrameType.MessageRun;
+                frames[1] = channel;
+                frames[2] = (byte)DeliveryMode.ReliableOrdered;
+                BinaryPrimitives.WriteUInt32LittleEndian(frames.AsSpan(3), (1_000_000 * (uint)(channel + 1)) + seq);
+                BinaryPrimitives.WriteUInt32LittleEndian(frames.AsSpan(7), seq);
+                frames[11] = (byte)count;
+                sim.Inject(Simulation.At(2), server, toServer.SealForTest(frames));
+            }
+        }
+
+        sim.RunFor(TimeSpan.FromMilliseconds(50));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long window = server.Options.ReceiveWindowBytes;
+        Assert.InRange(toClient.ReliableBufferedBytes, window / 2, window);
+        Assert.True(server.Buffers.Outstanding <= window / 160, $"{server.Buffers.Outstanding} buffers held");
+        Assert.True(allocated < window + MiB, $"{allocated} bytes allocated");
+        Assert.Equal(PeerState.Connected, toClient.State);
     }
 
     [Fact]

@@ -24,6 +24,9 @@ internal sealed class BufferStore(long maxRetainedBytes)
     /// <summary>Bytes of idle buffers kept for reuse now (at most the cap given at construction).</summary>
     public long RetainedBytes => _retainedBytes;
 
+    /// <summary>The length of the buffer <see cref="Rent"/> hands out for <paramref name="size"/> bytes (a power of two, at least 64): what a budget charges.</summary>
+    public static int SizeOf(int size) => 1 << Math.Max(MinShift, BitOperations.Log2((uint)Math.Max(1, size) - 1) + 1);
+
     public byte[] Rent(int size)
     {
         Outstanding++;

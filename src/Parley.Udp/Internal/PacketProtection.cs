@@ -55,30 +55,53 @@ internal sealed class PacketProtection : IDisposable
     }
 
     /// <summary>
-    /// The session's protection from this side's key and the peer's public key, or null when the
-    /// peer's key is not a point on the curve (a broken or hostile handshake; the caller drops it).
+    /// The peer's public key imported (which checks it is a point on the curve), or null when it
+    /// is not one. Cheaper than a key generation: an acceptor checks the key first, so a Connect
+    /// with a bad key costs it no key pair.
     /// </summary>
-    public static PacketProtection? TryCreate(ECDiffieHellman own, ReadOnlySpan<byte> peerPublicKey, bool isInitiator, uint initiatorSessionId, uint acceptorSessionId, ReadOnlySpan<byte> initiatorPublicKey, ReadOnlySpan<byte> acceptorPublicKey)
+    public static ECDiffieHellman? TryImportPublicKey(ReadOnlySpan<byte> publicKey)
     {
-        if (peerPublicKey.Length != PublicKeySize || peerPublicKey[0] != 0x04)
+        if (publicKey.Length != PublicKeySize || publicKey[0] != 0x04)
         {
             return null;
         }
 
-        byte[] shared;
         try
         {
             var parameters = new ECParameters
             {
                 Curve = ECCurve.NamedCurves.nistP256,
-                Q = new ECPoint { X = peerPublicKey[1..33].ToArray(), Y = peerPublicKey[33..65].ToArray() },
+                Q = new ECPoint { X = publicKey[1..33].ToArray(), Y = publicKey[33..65].ToArray() },
             };
-            using ECDiffieHellman peer = ECDiffieHellman.Create(parameters);
-            shared = own.DeriveRawSecretAgreement(peer.PublicKey);
+            return ECDiffieHellman.Create(parameters);
         }
         catch (CryptographicException)
         {
             return null; // not a valid point: the import refuses it, and the handshake packet is dropped and counted
+        }
+    }
+
+    /// <summary>
+    /// The session's protection from this side's key and the peer's public key, or null when the
+    /// peer's key is not a point on the curve (a broken or hostile handshake; the caller drops it).
+    /// </summary>
+    public static PacketProtection? TryCreate(ECDiffieHellman own, ReadOnlySpan<byte> peerPublicKey, bool isInitiator, uint initiatorSessionId, uint acceptorSessionId, ReadOnlySpan<byte> initiatorPublicKey, ReadOnlySpan<byte> acceptorPublicKey)
+    {
+        using ECDiffieHellman? peer = TryImportPublicKey(peerPublicKey);
+        return peer is null ? null : TryCreate(own, peer, isInitiator, initiatorSessionId, acceptorSessionId, initiatorPublicKey, acceptorPublicKey);
+    }
+
+    /// <summary>The session's protection from this side's key and the peer's imported key (see <see cref="TryImportPublicKey"/>), or null when the agreement fails.</summary>
+    public static PacketProtection? TryCreate(ECDiffieHellman own, ECDiffieHellman peer, bool isInitiator, uint initiatorSessionId, uint acceptorSessionId, ReadOnlySpan<byte> initiatorPublicKey, ReadOnlySpan<byte> acceptorPublicKey)
+    {
+        byte[] shared;
+        try
+        {
+            shared = own.DeriveRawSecretAgreement(peer.PublicKey);
+        }
+        catch (CryptographicException)
+        {
+            return null; // the platform refused the agreement: the handshake packet is dropped and counted
         }
 
         // The transcript binds the keys to this session: both ids and both public keys.

@@ -17,24 +17,33 @@ internal enum AssemblyResult : byte
     /// <summary>Refused: larger than the maximum message size, or inconsistent with earlier fragments.</summary>
     Refused,
 
-    /// <summary>Not kept: a new message while the peer's or the host's reassembly limit is reached (a reliable sender sends it again later).</summary>
+    /// <summary>Not kept: the peer's or the host's reassembly limit is reached (a reliable sender sends it again later).</summary>
     NoRoom,
 }
 
 /// <summary>
-/// Puts fragmented messages back together in one pooled buffer per message (each fragment lands
-/// at <c>fragment × ceil(total / fragments)</c>). Bounded: a message's total length is at most the
-/// maximum message size; at most <c>maxIncomplete</c> messages are in progress — past it the
-/// stalest is dropped to make room (<c>evictWhenFull</c>: unreliable messages) or the new one is
-/// refused (reliable ones, whose fragments already received were acknowledged and will not come
-/// again); every message in progress holds its declared total against the host's
-/// <see cref="ReassemblyBudget"/>; a message not completed within <c>expiryMicros</c> is dropped
-/// (<see cref="long.MaxValue"/> for reliable messages, which the window charges in full instead).
-/// Message buffers come from the host's <see cref="BufferStore"/>; a completed message's buffer
-/// belongs to the caller, who returns it there. Not thread-safe (one per peer).
+/// Puts fragmented messages back together. Memory follows what arrived, not what a fragment
+/// declares: a message in progress holds its bytes in <see cref="ChunkSize"/> chunks rented from
+/// the host's <see cref="BufferStore"/> as fragments land in them (each fragment lands at
+/// <c>fragment × ceil(total / fragments)</c>), and is copied into one buffer when its last
+/// fragment comes; so a 52-byte datagram carrying the 1-byte last fragment of a 1 MiB message
+/// costs one chunk, not 1 MiB. Bounded: a message's total length is at most the maximum message
+/// size; at most <c>maxIncomplete</c> messages, and at most <c>maxReservedBytes</c> of declared
+/// totals, are in progress — past either the stalest is dropped to make room
+/// (<c>evictWhenFull</c>: unreliable messages) or the new one is refused (reliable ones, whose
+/// fragments already received were acknowledged and will not come again, and whose declared
+/// totals the receive window charges); every chunk is charged, at its rented size, against the
+/// host's <see cref="ReassemblyBudget"/> through the session address's share; a message not
+/// completed within <c>expiryMicros</c> is dropped (<see cref="long.MaxValue"/> for reliable
+/// messages) — by <see cref="ExpireStale"/>, which the session's timer calls at
+/// <see cref="NextExpiry"/>. A completed message's buffer belongs to the caller, who returns it
+/// to the store. Not thread-safe (one per peer).
 /// </summary>
-internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long expiryMicros, bool evictWhenFull, ReassemblyBudget budget, BufferStore buffers)
+internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long maxReservedBytes, long expiryMicros, bool evictWhenFull, ReassemblyBudget.Share budget, BufferStore buffers)
 {
+    /// <summary>The unit of memory a message in progress grows by: 4 KiB (a few fragments; a 1 MiB message has 256).</summary>
+    public const int ChunkSize = 4096;
+
     private readonly Dictionary<uint, Partial> _partials = [];
     private readonly Stack<Partial> _spare = new();
 
@@ -47,22 +56,47 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
     /// <summary>Bytes of fragments held by incomplete messages now.</summary>
     public long BufferedBytes { get; private set; }
 
-    /// <summary>Bytes reserved for incomplete messages now: their declared totals (what their buffers hold room for).</summary>
+    /// <summary>The declared totals of incomplete messages now (what they will hold when complete).</summary>
     public long ReservedBytes { get; private set; }
 
-    /// <summary>New messages not kept for want of room (this peer's limit or the host's budget).</summary>
+    /// <summary>Bytes of chunks rented for incomplete messages now (what is charged to the host's budget).</summary>
+    public long RentedBytes { get; private set; }
+
+    /// <summary>Fragments not kept for want of room (this peer's limit, or the host's or the address's budget).</summary>
     public long NoRoom { get; private set; }
 
     public int Incomplete => _partials.Count;
 
+    /// <summary>When the stalest incomplete message expires (<see cref="long.MaxValue"/>: none will).</summary>
+    public long NextExpiry
+    {
+        get
+        {
+            if (expiryMicros == long.MaxValue || _partials.Count == 0)
+            {
+                return long.MaxValue;
+            }
+
+            long oldest = long.MaxValue;
+            foreach (Partial partial in _partials.Values)
+            {
+                oldest = Math.Min(oldest, partial.Started);
+            }
+
+            return oldest + expiryMicros + 1;
+        }
+    }
+
     private sealed class Partial
     {
-        public byte[] Buffer = [];
+        public byte[]?[] Chunks = [];
         public byte[] Have = [];
         public int Total;
+        public int ChunkCount;
         public int Fragments;
         public int Received;
         public long Bytes;
+        public long Rented;
         public long Started;
     }
 
@@ -74,7 +108,7 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
     {
         message = null;
         length = 0;
-        if (total > (uint)maxMessageSize || fragments < 2 || fragment >= fragments)
+        if (total > (uint)maxMessageSize || total > maxReservedBytes || fragments < 2 || fragment >= fragments)
         {
             Refused++;
             return AssemblyResult.Refused;
@@ -88,6 +122,7 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
             return AssemblyResult.Refused;
         }
 
+        bool opened = false;
         if (!_partials.TryGetValue(messageId, out Partial? partial))
         {
             if (expiryMicros != long.MaxValue)
@@ -95,7 +130,7 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
                 ExpireStale(now);
             }
 
-            if (_partials.Count >= maxIncomplete)
+            if (_partials.Count >= maxIncomplete || ReservedBytes + total > maxReservedBytes)
             {
                 if (!evictWhenFull)
                 {
@@ -103,26 +138,27 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
                     return AssemblyResult.NoRoom;
                 }
 
-                EvictStalest();
+                while (_partials.Count > 0 && (_partials.Count >= maxIncomplete || ReservedBytes + total > maxReservedBytes))
+                {
+                    EvictStalest();
+                }
             }
 
-            if (!budget.TryTake(total))
-            {
-                NoRoom++;
-                return AssemblyResult.NoRoom;
-            }
-
-            ReservedBytes += total;
             partial = _spare.Count > 0 ? _spare.Pop() : new Partial();
-            partial.Buffer = buffers.Rent((int)total);
+            partial.Total = (int)total;
+            partial.ChunkCount = (int)((total + ChunkSize - 1) / ChunkSize);
+            partial.Chunks = ArrayPool<byte[]?>.Shared.Rent(partial.ChunkCount);
+            partial.Chunks.AsSpan(0, partial.ChunkCount).Clear();
             partial.Have = ArrayPool<byte>.Shared.Rent(fragments);
             partial.Have.AsSpan(0, fragments).Clear();
-            partial.Total = (int)total;
             partial.Fragments = fragments;
             partial.Received = 0;
             partial.Bytes = 0;
+            partial.Rented = 0;
             partial.Started = now;
             _partials[messageId] = partial;
+            ReservedBytes += total;
+            opened = true;
         }
         else if (partial.Total != (int)total || partial.Fragments != fragments)
         {
@@ -135,8 +171,19 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
             return AssemblyResult.Duplicate;
         }
 
+        if (!TryRentChunks(partial, offset, data.Length))
+        {
+            NoRoom++;
+            if (opened)
+            {
+                Remove(messageId, partial);
+            }
+
+            return AssemblyResult.NoRoom;
+        }
+
         partial.Have[fragment] = 1;
-        data.CopyTo(partial.Buffer.AsSpan((int)offset));
+        Write(partial, offset, data);
         partial.Received++;
         partial.Bytes += data.Length;
         BufferedBytes += data.Length;
@@ -145,9 +192,8 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
             return AssemblyResult.Incomplete;
         }
 
-        message = partial.Buffer;
+        message = Gather(partial);
         length = partial.Total;
-        partial.Buffer = [];
         Remove(messageId, partial);
         return AssemblyResult.Complete;
     }
@@ -159,10 +205,10 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
     public bool Has(uint messageId, ushort fragment) =>
         _partials.TryGetValue(messageId, out Partial? partial) && fragment < partial.Fragments && partial.Have[fragment] != 0;
 
-    /// <summary>Drops messages older than the expiry (also done whenever a new message starts).</summary>
+    /// <summary>Drops messages older than the expiry (the session's timer calls it at <see cref="NextExpiry"/>; also done whenever a new message starts).</summary>
     public void ExpireStale(long now)
     {
-        if (_partials.Count == 0)
+        if (_partials.Count == 0 || expiryMicros == long.MaxValue)
         {
             return;
         }
@@ -189,6 +235,75 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
         _spare.Clear();
     }
 
+    // The chunks the bytes [offset, offset + length) fall in, rented and charged where missing;
+    // false (nothing more rented) when the budget has no room for them.
+    private bool TryRentChunks(Partial partial, long offset, int length)
+    {
+        int first = (int)(offset / ChunkSize);
+        int last = (int)((offset + Math.Max(1, length) - 1) / ChunkSize);
+        for (int i = first; i <= last; i++)
+        {
+            if (partial.Chunks[i] is not null)
+            {
+                continue;
+            }
+
+            int chunkLength = (int)Math.Min(ChunkSize, partial.Total - ((long)i * ChunkSize));
+            int rented = BufferStore.SizeOf(chunkLength);
+            if (!budget.TryTake(rented))
+            {
+                return false; // chunks rented so far stay with the message and are given back with it
+            }
+
+            partial.Chunks[i] = buffers.Rent(chunkLength);
+            partial.Rented += rented;
+            RentedBytes += rented;
+        }
+
+        return true;
+    }
+
+    private static void Write(Partial partial, long offset, ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            int index = (int)(offset / ChunkSize);
+            int at = (int)(offset % ChunkSize);
+            int count = Math.Min(data.Length, ChunkSize - at);
+            data[..count].CopyTo(partial.Chunks[index].AsSpan(at));
+            data = data[count..];
+            offset += count;
+        }
+    }
+
+    // One chunk is the message already; more are copied into one buffer (and go back with the partial).
+    private byte[] Gather(Partial partial)
+    {
+        if (partial.ChunkCount == 1)
+        {
+            byte[] only = partial.Chunks[0]!;
+            partial.Chunks[0] = null;
+            ReturnCharge(partial, only.Length);
+            return only;
+        }
+
+        byte[] whole = buffers.Rent(partial.Total);
+        for (int i = 0; i < partial.ChunkCount; i++)
+        {
+            int chunkLength = (int)Math.Min(ChunkSize, partial.Total - ((long)i * ChunkSize));
+            partial.Chunks[i].AsSpan(0, chunkLength).CopyTo(whole.AsSpan(i * ChunkSize));
+        }
+
+        return whole;
+    }
+
+    private void ReturnCharge(Partial partial, long bytes)
+    {
+        partial.Rented -= bytes;
+        RentedBytes -= bytes;
+        budget.Give(bytes);
+    }
+
     private void EvictStalest()
     {
         uint stalestId = 0;
@@ -213,14 +328,19 @@ internal sealed class Reassembler(int maxMessageSize, int maxIncomplete, long ex
         _partials.Remove(messageId);
         BufferedBytes -= partial.Bytes;
         ReservedBytes -= partial.Total;
-        budget.Give(partial.Total);
-        if (partial.Buffer.Length > 0)
+        for (int i = 0; i < partial.ChunkCount; i++)
         {
-            buffers.Return(partial.Buffer);
+            if (partial.Chunks[i] is { } chunk)
+            {
+                buffers.Return(chunk);
+            }
         }
 
+        ReturnCharge(partial, partial.Rented);
+        partial.Chunks.AsSpan(0, partial.ChunkCount).Clear();
+        ArrayPool<byte[]?>.Shared.Return(partial.Chunks);
         ArrayPool<byte>.Shared.Return(partial.Have);
-        partial.Buffer = [];
+        partial.Chunks = [];
         partial.Have = [];
         _spare.Push(partial);
     }
