@@ -88,6 +88,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
             MaxPeersPerAddress = settings.Peers + 16, // every bench session comes from one socket
             MaxReassembliesPerPeer = (int)Math.Clamp(WindowBytes() / Math.Max(1, settings.Size) + 1, 64, 1 << 20), // a window's worth of messages
             MaxReassemblyBytes = Math.Max(256L * 1024 * 1024, 2 * WindowBytes()),
+            MaxReassemblyBytesPerAddress = Math.Max(256L * 1024 * 1024, 2 * WindowBytes()), // one address: the bench's own socket
             SimulatedConditions = settings.Conditions == NetworkConditions.Perfect ? null : settings.Conditions,
             SimulationSeed = seed,
         };
