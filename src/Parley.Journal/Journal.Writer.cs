@@ -135,6 +135,14 @@ public sealed partial class Journal
         }
     }
 
+    /// <summary>Writes the high-water mark and only then holds it as written: a write that failed must
+    /// leave the old mark in force, or later batches would count on a reservation the disk never got.</summary>
+    private void WriteMark(HighWaterMark mark)
+    {
+        mark.Write(_options.Directory);
+        _mark = mark;
+    }
+
     /// <summary>
     /// On a clean close (everything appended is on disk, no failure), records in the high-water
     /// mark where the journal ended, so the next open goes on from there without skipping ids.
@@ -147,6 +155,20 @@ public sealed partial class Journal
             clean = _fault is null && _pendingCommits.Count == 0;
         }
 
+        if (_dirty)
+        {
+            try
+            {
+                // A refused write's bytes are still in the segment: one more try to cut them, or
+                // the next open would read a refused record as stored.
+                CutBackIfDirty();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.CutBackFailed(_logger, _segments[^1].Path, _activeLength, ex.Message);
+            }
+        }
+
         if (!clean || _failingSince != 0 || _dirty)
         {
             return;
@@ -155,8 +177,7 @@ public sealed partial class Journal
         try
         {
             _active.Flush(toDisk: true);
-            _mark = _mark with { CleanThrough = Volatile.Read(ref _committedId) };
-            _mark.Write(_options.Directory);
+            WriteMark(_mark with { CleanThrough = Volatile.Read(ref _committedId) });
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -182,8 +203,7 @@ public sealed partial class Journal
         {
             // Reserve the next block of ids before any of them can be acknowledged: after a loss
             // of the newest segment, recovery starts past this, so no id is handed out twice.
-            _mark = _mark with { ReservedThrough = lastId + _options.IdReserveBlock };
-            _mark.Write(_options.Directory);
+            WriteMark(_mark with { ReservedThrough = lastId + _options.IdReserveBlock });
         }
 
         _dirty = true; // From here a failure may leave part of the batch in the file.
@@ -232,8 +252,7 @@ public sealed partial class Journal
             _segments.Add(new Segment(firstId, path, _activeLength));
         }
 
-        _mark = _mark with { LastSegmentId = firstId };
-        _mark.Write(_options.Directory);
+        WriteMark(_mark with { LastSegmentId = firstId });
         ApplyRetention();
     }
 
@@ -295,8 +314,7 @@ public sealed partial class Journal
             {
                 // The mark first: a crash between the two leaves an extra old segment, which is
                 // harmless, never a segment the mark names as oldest and that is gone.
-                _mark = _mark with { FirstSegmentId = _segments[1].FirstId };
-                _mark.Write(_options.Directory);
+                WriteMark(_mark with { FirstSegmentId = _segments[1].FirstId });
                 _options.Storage.Delete(oldest.Path);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
