@@ -7,7 +7,8 @@ namespace Parley.Internal;
 /// <summary>
 /// Counts what each peer address holds (connections, handshakes) against a limit. An IPv4
 /// address counts alone; an IPv6 address counts with its /64, which one host usually owns
-/// whole. Peers without an IP address (shared memory, Unix sockets) are not counted.
+/// whole. Peers without an IP address (shared memory, Unix sockets) are not counted. Compiled
+/// into each assembly that limits peers per address (the core, UDP) as its own internal type.
 /// </summary>
 internal sealed class AddressCounter
 {

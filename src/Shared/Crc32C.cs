@@ -7,9 +7,11 @@ namespace Parley;
 /// <summary>
 /// CRC32C (Castagnoli), as in iSCSI, ext4 and SCTP: the checksum of journal records and UDP
 /// packets. Uses the CPU's CRC32 instruction through <see cref="BitOperations.Crc32C(uint, ulong)"/>
-/// (SSE4.2, ARMv8) with the runtime's software fallback elsewhere.
+/// (SSE4.2, ARMv8) with the runtime's software fallback elsewhere. Not public API: each
+/// assembly that needs it (the core, the journal, UDP) compiles this file in as its own
+/// internal type, so none of them depends on another for a checksum.
 /// </summary>
-public static class Crc32C
+internal static class Crc32C
 {
     /// <summary>The CRC32C of <paramref name="data"/> (standard initial value and final xor: "123456789" gives 0xE3069283).</summary>
     public static uint Compute(ReadOnlySpan<byte> data) => ~Append(0xFFFF_FFFFu, data);
