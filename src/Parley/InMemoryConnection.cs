@@ -24,8 +24,8 @@ public static class InMemoryConnection
         first.Validate();
         second.Validate();
         (InMemoryTransport a, InMemoryTransport b) = InMemoryTransport.CreatePair();
-        var one = new Connection(a, first, LivenessMonitor.Shared);
-        var two = new Connection(b, second, LivenessMonitor.Shared);
+        var one = new Connection(a, first, LivenessMonitor.For(first.TimeProvider));
+        var two = new Connection(b, second, LivenessMonitor.For(second.TimeProvider));
         one.TryStart();
         two.TryStart();
         return (one, two);

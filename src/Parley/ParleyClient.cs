@@ -132,7 +132,7 @@ public sealed class ParleyClient : IAsyncDisposable
             try
             {
 #pragma warning disable CA2000 // The connection owns the transport.
-                return new Connection(await dialer.ConnectAsync(deadline.Token).ConfigureAwait(false), options, LivenessMonitor.Shared);
+                return new Connection(await dialer.ConnectAsync(deadline.Token).ConfigureAwait(false), options, LivenessMonitor.For(options.TimeProvider));
 #pragma warning restore CA2000
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -165,7 +165,7 @@ public sealed class ParleyClient : IAsyncDisposable
                 try
                 {
                     TlsTransport transport = await TlsTransport.ConnectAsync(socket, options, tls, host, handshake.Token).ConfigureAwait(false);
-                    return new Connection(transport, options, LivenessMonitor.Shared);
+                    return new Connection(transport, options, LivenessMonitor.For(options.TimeProvider));
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -173,7 +173,7 @@ public sealed class ParleyClient : IAsyncDisposable
                 }
             }
 
-            return new Connection(new SocketTransport(socket, options), options, LivenessMonitor.Shared);
+            return new Connection(new SocketTransport(socket, options), options, LivenessMonitor.For(options.TimeProvider));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

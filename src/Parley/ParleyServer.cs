@@ -109,7 +109,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         if (_options.Listener is { } other)
         {
             other.Start();
-            _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options));
+            _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options), _options.TimeProvider);
             Log.ListeningOn(_logger, other.Address);
             _acceptTask = AcceptLoopAsync(other);
             return;
@@ -135,7 +135,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         }
 
         _listener = listener;
-        _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options));
+        _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options), _options.TimeProvider);
         Log.Listening(_logger, listener.LocalEndPoint!);
         _acceptTask = AcceptLoopAsync(listener);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Parley.Journal;
 using Parley.Journal.Tests;
+using Parley.Tests;
 
 namespace Parley.Chat.Tests;
 

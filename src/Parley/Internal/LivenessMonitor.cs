@@ -4,22 +4,28 @@ namespace Parley.Internal;
 
 /// <summary>
 /// One timer for many connections: sends keep-alives on idle ones and closes those the peer
-/// stopped talking on. A server has its own; clients share <see cref="Shared"/>.
+/// stopped talking on. A server has its own; clients share one per clock (<see cref="For"/>).
+/// The timer comes from the connections' <see cref="TimeProvider"/>, so a test that moves a
+/// clock by hand also moves the ticks: keep-alives and idle timeouts run on its time, not the wall's.
 /// </summary>
 internal sealed class LivenessMonitor : IDisposable
 {
-    private static readonly Lazy<LivenessMonitor> SharedInstance = new(() => new LivenessMonitor(TimeSpan.FromMilliseconds(100)));
+    private static readonly TimeSpan ClientPeriod = TimeSpan.FromMilliseconds(100);
+    private static readonly Lazy<LivenessMonitor> SharedInstance = new(() => new LivenessMonitor(ClientPeriod, TimeProvider.System));
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, LivenessMonitor> ByClock = [];
 
     private readonly ConcurrentDictionary<Connection, byte> _connections = new();
-    private readonly Timer _timer;
+    private readonly ITimer _timer;
 
-    public LivenessMonitor(TimeSpan period)
+    public LivenessMonitor(TimeSpan period, TimeProvider timeProvider)
     {
         // Timer callbacks never overlap badly: a tick is a quick scan; a slow one just delays the next.
-        _timer = new Timer(static state => ((LivenessMonitor)state!).Tick(), this, period, period);
+        _timer = timeProvider.CreateTimer(static state => ((LivenessMonitor)state!).Tick(), this, period, period);
     }
 
-    public static LivenessMonitor Shared => SharedInstance.Value;
+    /// <summary>The monitor clients on <paramref name="timeProvider"/> share: one for the system clock, one per other clock (as long as that clock lives).</summary>
+    public static LivenessMonitor For(TimeProvider timeProvider) =>
+        timeProvider == TimeProvider.System ? SharedInstance.Value : ByClock.GetValue(timeProvider, static clock => new LivenessMonitor(ClientPeriod, clock));
 
     /// <summary>The tick for a server: a quarter of the shortest liveness period, 50 ms to 1 s.</summary>
     public static TimeSpan PeriodFor(ConnectionOptions options)
