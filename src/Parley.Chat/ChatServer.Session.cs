@@ -498,8 +498,10 @@ public sealed partial class ChatServer
             }
 
             var message = new HistoryEntry(entry.Id, entry.Timestamp, pending.User, pending.Content);
+            ReadOnlySpan<byte> delivery = Events.UserMessage(pending.Room.Name, message);
+            message.KnowEncodedSize(Events.HistorySize(delivery.Length, pending.Room.UserMessageEnvelope)); // one encoding serves both
             pending.Room.AddHistory(message);
-            int recipients = pending.Room.Group.Broadcast(Events.UserMessage(pending.Room.Name, message));
+            int recipients = pending.Room.Group.Broadcast(delivery);
             ChatMetrics.MessagesDelivered.Add(recipients);
             pending.Session.Connection.Send(Events.MessageAck(pending.Room.Name, entry.Id));
         }

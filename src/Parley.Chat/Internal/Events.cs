@@ -65,6 +65,22 @@ internal static class Events
         return End(w);
     }
 
+    /// <summary>
+    /// The bytes of a <c>user_message</c> event of <paramref name="room"/> without the message's
+    /// fields: <c>{"_et":"user_message","r":ROOM}</c>. A message's event length minus this, plus 2,
+    /// is what it takes in a <c>history</c> event (<see cref="MeasureMessage"/>): the same fields in
+    /// <c>{…}</c> and a comma, instead of the envelope, a comma before the fields and the end.
+    /// </summary>
+    public static int UserMessageEnvelope(string room)
+    {
+        Utf8JsonWriter w = Begin("user_message");
+        w.WriteString("r"u8, room);
+        return End(w).Length;
+    }
+
+    /// <summary>A message's size in a <c>history</c> event, from its <c>user_message</c> event's length.</summary>
+    public static int HistorySize(int userMessageLength, int envelope) => userMessageLength - envelope + 2;
+
     public static ReadOnlySpan<byte> MessageAck(string room, long id)
     {
         Utf8JsonWriter w = Begin("message_ack");

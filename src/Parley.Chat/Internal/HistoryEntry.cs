@@ -5,6 +5,10 @@ internal sealed record HistoryEntry(long Id, DateTimeOffset Timestamp, string Us
 {
     private int _encodedSize;
 
+    /// <summary>Records the size found while encoding the message for delivery (before the entry is shared),
+    /// so the history budget needs no second encoding per message.</summary>
+    public void KnowEncodedSize(int size) => _encodedSize = size;
+
     /// <summary>The bytes this message takes in a <c>history</c> event, measured once (entries never change).</summary>
     public int EncodedSize
     {

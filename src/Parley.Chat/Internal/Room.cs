@@ -17,6 +17,9 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
 
     public string Name => definition.Name;
 
+    /// <summary>See <see cref="Events.UserMessageEnvelope"/>: measured once per room.</summary>
+    public int UserMessageEnvelope { get; } = Events.UserMessageEnvelope(definition.Name);
+
     public string Description => definition.Description;
 
     public ConnectionGroup Group { get; } = new(definition.Name, framer);
@@ -102,7 +105,7 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
 
     public void AddHistory(HistoryEntry entry)
     {
-        int size = entry.EncodedSize; // measured outside the lock
+        int size = entry.EncodedSize; // known from the delivery's encoding, or measured here, outside the lock
         long delta;
         lock (_lock)
         {
