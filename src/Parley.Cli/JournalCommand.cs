@@ -19,6 +19,18 @@ internal static class JournalCommand
         return command;
     }
 
+    /// <summary>Says so on stderr when there is no journal at <paramref name="directory"/>.</summary>
+    private static async Task<bool> NoJournalAsync(string directory, string verb)
+    {
+        if (Directory.Exists(directory))
+        {
+            return false;
+        }
+
+        await Console.Error.WriteLineAsync($"parley journal {verb}: no journal in {directory}");
+        return true;
+    }
+
     private static Option<string> DataOption() => new("--data") { Description = "Data folder of the server.", DefaultValueFactory = _ => "parley-data" };
 
     private static Command Dump()
@@ -34,9 +46,8 @@ internal static class JournalCommand
         {
             string directory = ChatServer.JournalPath(parse.GetValue(data)!);
             string? only = parse.GetValue(room);
-            if (!Directory.Exists(directory))
+            if (await NoJournalAsync(directory, "dump"))
             {
-                await Console.Error.WriteLineAsync($"parley journal dump: no journal in {directory}");
                 return 2;
             }
 
@@ -96,9 +107,8 @@ internal static class JournalCommand
         verify.SetAction(async (parse, cancellationToken) =>
         {
             string directory = ChatServer.JournalPath(parse.GetValue(data)!);
-            if (!Directory.Exists(directory))
+            if (await NoJournalAsync(directory, "verify"))
             {
-                await Console.Error.WriteLineAsync($"parley journal verify: no journal in {directory}");
                 return 2;
             }
 
@@ -130,9 +140,8 @@ internal static class JournalCommand
         repair.SetAction(async (parse, cancellationToken) =>
         {
             string directory = ChatServer.JournalPath(parse.GetValue(data)!);
-            if (!Directory.Exists(directory))
+            if (await NoJournalAsync(directory, "repair"))
             {
-                await Console.Error.WriteLineAsync($"parley journal repair: no journal in {directory}");
                 return 2;
             }
 
