@@ -105,7 +105,6 @@ internal static partial class EchoCommand
         var options = new ParleyServerOptions
         {
             EndPoint = settings.EndPoint,
-            Listener = settings.IpcName is { } name ? new Parley.Ipc.IpcConnectionListener(name) : null,
             Framer = CommonOptions.CreateFramer(settings.Framing, settings.MaxMessageSize),
             IdleTimeout = settings.IdleTimeout,
             MaxConnections = settings.MaxConnections,
@@ -115,6 +114,12 @@ internal static partial class EchoCommand
             Middleware = settings.Compression is { } compression ? [compression] : [],
             LoggerFactory = loggers,
         };
+        if (settings.IpcName is { } name)
+        {
+#pragma warning disable CA2000 // The server owns its listeners and disposes them when it stops.
+            options.Listen(new Parley.Ipc.IpcConnectionListener(name));
+#pragma warning restore CA2000
+        }
 
         await using var server = new ParleyServer(options);
         server.Connected += connection => LogOpened(logger, connection.Id, connection.RemoteEndPoint);
@@ -142,11 +147,11 @@ internal static partial class EchoCommand
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Parley.Ipc.IpcException)
         {
-            LogBindFailed(logger, options.Listener?.Address ?? settings.EndPoint.ToString(), ex.Message);
+            LogBindFailed(logger, settings.IpcName is { } ipcName ? $"ipc:{ipcName}" : settings.EndPoint.ToString(), ex.Message);
             return 2;
         }
 
-        string address = options.Listener?.Address ?? server.LocalEndPoint.ToString();
+        string address = settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address;
         await output.WriteLineAsync($"parley echo listening on {address} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 

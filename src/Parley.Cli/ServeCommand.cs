@@ -164,7 +164,6 @@ internal static partial class ServeCommand
         var serverOptions = new ParleyServerOptions
         {
             EndPoint = settings.EndPoint,
-            Listener = settings.IpcName is { } name ? new Parley.Ipc.IpcConnectionListener(name) : null,
             Framer = chat.Framer,
             MaxConnections = settings.MaxConnections,
             MaxConnectionsPerAddress = settings.MaxConnectionsPerAddress,
@@ -182,6 +181,12 @@ internal static partial class ServeCommand
             TcpKeepAlive = true,
             LoggerFactory = loggers,
         };
+        if (settings.IpcName is { } name)
+        {
+#pragma warning disable CA2000 // The server owns its listeners and disposes them when it stops.
+            serverOptions.Listen(new Parley.Ipc.IpcConnectionListener(name));
+#pragma warning restore CA2000
+        }
         long limit = Bench.FileLimits.Raise(settings.MaxConnections + 256L);
         if (limit >= 0 && limit < settings.MaxConnections + 256L)
         {
@@ -195,12 +200,12 @@ internal static partial class ServeCommand
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Parley.Ipc.IpcException or ArgumentException)
         {
-            LogBindFailed(logger, serverOptions.Listener?.Address ?? settings.EndPoint.ToString(), ex.Message);
+            LogBindFailed(logger, settings.IpcName is { } ipcName ? $"ipc:{ipcName}" : settings.EndPoint.ToString(), ex.Message);
             return 2;
         }
 
         await output.WriteLineAsync(
-            $"parley serve listening on {serverOptions.Listener?.Address ?? server.LocalEndPoint.ToString()} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
+            $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 

@@ -1,10 +1,8 @@
-using Parley.Internal;
-
 namespace Parley.Ipc;
 
 /// <summary>
 /// Lets a <see cref="ParleyServer"/> accept shared-memory connections: set
-/// <see cref="ParleyServerOptions.Listener"/> to one. Each connection is a <see cref="Connection"/>
+/// <see cref="ParleyServerOptions.Listen"/> to one. Each connection is a <see cref="Connection"/>
 /// like any other (framing, send queues, groups, events), its bytes carried by a ring pair.
 /// </summary>
 /// <param name="name">The name clients connect to (<see cref="IpcConnectionDialer"/>).</param>
@@ -17,9 +15,11 @@ public sealed class IpcConnectionListener(string name, IpcOptions? options = nul
     /// <inheritdoc />
     public override string Address => $"ipc:{name}";
 
-    internal override void Start() => _listener = IpcListener.Listen(name, _options);
+    /// <inheritdoc />
+    public override void Start() => _listener = IpcListener.Listen(name, _options);
 
-    internal override async Task<Transport> AcceptAsync(CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public override async ValueTask<Transport> AcceptAsync(CancellationToken cancellationToken = default)
     {
         IpcListener listener = _listener ?? throw new InvalidOperationException("The listener is not started.");
         IpcChannel channel = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
@@ -43,7 +43,8 @@ public sealed class IpcConnectionDialer(string name, IpcOptions? options = null)
     /// <inheritdoc />
     public override string Address => $"ipc:{name}";
 
-    internal override async Task<Transport> ConnectAsync(CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public override async ValueTask<Transport> ConnectAsync(CancellationToken cancellationToken = default)
     {
         IpcChannel channel = await IpcChannel.ConnectAsync(name, _options, cancellationToken).ConfigureAwait(false);
         return new IpcTransport(channel, _options);

@@ -1,13 +1,11 @@
 using System.Buffers;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Parley.Internal;
 
 namespace Parley;
 
 /// <summary>
-/// A message client over TCP with the same framing, send queue and liveness as the server
+/// A message client over TCP (or any <see cref="ConnectionDialer"/>, with TLS over it when asked) with the same framing, send queue and liveness as the server
 /// side, in the event model, with optional automatic reconnect. For the asynchronous model,
 /// <see cref="OpenConnectionAsync"/> returns a connection to read with
 /// <see cref="Connection.ReadMessagesAsync"/>.
@@ -68,7 +66,7 @@ public sealed class ParleyClient : IAsyncDisposable
     /// dispatching messages. Reconnects later, when enabled, after the connection is lost.
     /// </summary>
     /// <exception cref="TimeoutException">The connect timed out.</exception>
-    /// <exception cref="SocketException">The connect failed (refused, unreachable).</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">The connect failed (refused, unreachable).</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _started, 1) == 1)
@@ -125,15 +123,14 @@ public sealed class ParleyClient : IAsyncDisposable
 
     private static async Task<Connection> ConnectCoreAsync(ParleyClientOptions options, CancellationToken cancellationToken)
     {
-        if (options.Dialer is { } dialer)
+        ConnectionDialer dialer = options.EffectiveDialer;
+        Transport transport;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(options.ConnectTimeout);
             try
             {
-#pragma warning disable CA2000 // The connection owns the transport.
-                return new Connection(await dialer.ConnectAsync(deadline.Token).ConfigureAwait(false), options, LivenessMonitor.For(options.TimeProvider));
-#pragma warning restore CA2000
+                transport = await dialer.ConnectAsync(deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -141,50 +138,26 @@ public sealed class ParleyClient : IAsyncDisposable
             }
         }
 
-        EndPoint remote = options.RemoteEndPoint!;
-#pragma warning disable CA2000 // The socket goes to the transport on success and is disposed in the catch blocks otherwise.
-        Socket socket = remote is DnsEndPoint
-            ? new Socket(SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(remote.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (options.Tls is { } tls)
+        {
+            using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            handshake.CancelAfter(tls.HandshakeTimeout);
+            string host = tls.TargetHost ?? dialer.Host!; // Validate requires one of them
+            try
+            {
+#pragma warning disable CA2000 // The connection below owns the secured transport.
+                transport = await TlsTransport.AuthenticateAsClientAsync(transport, tls, host, handshake.Token).ConfigureAwait(false);
 #pragma warning restore CA2000
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.ConnectTimeout);
-        try
-        {
-            if (options.LocalEndPoint is { } local)
-            {
-                socket.Bind(local);
             }
-
-            await socket.ConnectAsync(remote, timeout.Token).ConfigureAwait(false);
-            if (options.Tls is { } tls)
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                handshake.CancelAfter(tls.HandshakeTimeout);
-                string host = tls.TargetHost ?? (remote is DnsEndPoint dns ? dns.Host : ((IPEndPoint)remote).Address.ToString());
-                try
-                {
-                    TlsTransport transport = await TlsTransport.ConnectAsync(socket, options, tls, host, handshake.Token).ConfigureAwait(false);
-                    return new Connection(transport, options, LivenessMonitor.For(options.TimeProvider));
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"The TLS handshake with {remote} did not complete within {tls.HandshakeTimeout}.");
-                }
+                throw new TimeoutException($"The TLS handshake with {dialer.Address} did not complete within {tls.HandshakeTimeout}.");
             }
+        }
 
-            return new Connection(new SocketTransport(socket, options), options, LivenessMonitor.For(options.TimeProvider));
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            socket.Dispose();
-            throw new TimeoutException($"Connecting to {remote} timed out after {options.ConnectTimeout}.");
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+#pragma warning disable CA2000 // The connection owns the transport.
+        return new Connection(transport, options, LivenessMonitor.For(options.TimeProvider));
+#pragma warning restore CA2000
     }
 
     private async Task RunAsync(Connection connection)
@@ -255,7 +228,7 @@ public sealed class ParleyClient : IAsyncDisposable
 
     private async Task<Connection?> ReconnectAsync()
     {
-        EndPoint remote = _options.RemoteEndPoint!;
+        string remote = _options.EffectiveDialer.Address;
         TimeSpan delay = _options.ReconnectInitialDelay;
         Exception? last = null;
         for (int attempt = 1; attempt <= _options.ReconnectMaxAttempts; attempt++)

@@ -29,13 +29,24 @@ public sealed class ParleyClientOptions : ConnectionOptions
     public int ReconnectMaxAttempts { get; set; } = 100;
 
     /// <summary>
-    /// Another transport to reach the server (Parley.Ipc's shared memory), used instead of TCP
-    /// to <see cref="RemoteEndPoint"/>. Default null: TCP.
+    /// How to reach the server when not by TCP to <see cref="RemoteEndPoint"/>: a Unix-domain
+    /// socket (<see cref="SocketConnectionDialer"/>), shared memory (Parley.Ipc), in process
+    /// (<see cref="InMemoryConnectionListener.CreateDialer"/>) or your own
+    /// <see cref="ConnectionDialer"/>. Default null: TCP to <see cref="RemoteEndPoint"/> from
+    /// <see cref="LocalEndPoint"/>, with this object's socket settings.
     /// </summary>
     public ConnectionDialer? Dialer { get; set; }
 
-    /// <summary>TLS to the server; null (the default) for plain TCP.</summary>
+    /// <summary>TLS to the server, over whatever transport connects (TCP or <see cref="Dialer"/>);
+    /// null (the default) for none. Over a dialer without a host name (<see cref="ConnectionDialer.Host"/>)
+    /// <see cref="TlsClientOptions.TargetHost"/> is required.</summary>
     public TlsClientOptions? Tls { get; set; }
+
+    private ConnectionDialer? _defaultDialer;
+
+    /// <summary>The dialer in use: <see cref="Dialer"/>, or TCP to <see cref="RemoteEndPoint"/>
+    /// (made once, after <see cref="Validate"/>).</summary>
+    internal ConnectionDialer EffectiveDialer => Dialer ?? (_defaultDialer ??= new SocketConnectionDialer(RemoteEndPoint!, LocalEndPoint, SocketTransportOptions.From(this)));
 
     /// <inheritdoc />
     public override void Validate()
@@ -46,10 +57,12 @@ public sealed class ParleyClientOptions : ConnectionOptions
             throw new ArgumentException("RemoteEndPoint (or a Dialer) is required.", nameof(RemoteEndPoint));
         }
 
-        if (Dialer is not null && Tls is not null)
+        if (Tls is not null && Tls.TargetHost is null && Dialer is not null && Dialer.Host is null)
         {
-            throw new ArgumentException("TLS runs over TCP only; it cannot be combined with a Dialer.", nameof(Tls));
+            throw new ArgumentException($"TLS over {Dialer.Address} needs Tls.TargetHost: the name the server's certificate must carry.", nameof(Tls));
         }
+
+        _defaultDialer = null; // made again from the settings as they are now
 
         RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
         RequirePositive(ReconnectInitialDelay, nameof(ReconnectInitialDelay));

@@ -7,51 +7,9 @@ namespace Parley;
 
 public sealed partial class ParleyServer
 {
-    private async Task AcceptLoopAsync(Socket listener)
+    private async Task AcceptLoopAsync(ActiveListener active)
     {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (_stopping.IsCancellationRequested || ex.SocketErrorCode == SocketError.OperationAborted)
-            {
-                return;
-            }
-            catch (SocketException ex)
-            {
-                // Out of descriptors or a connection reset before accept: log, breathe, go on.
-                Log.AcceptFailed(_logger, ex.SocketErrorCode.ToString());
-                await Task.Delay(TimeSpan.FromMilliseconds(50), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                continue;
-            }
-
-            EndPoint? remote = socket.RemoteEndPoint;
-            if (TryAdmit(remote, out UInt128? address) is { } refusal)
-            {
-                Refuse(socket, refusal, plain: _options.Tls is null);
-                continue;
-            }
-
-            if (_options.Tls is { } tls)
-            {
-                StartHandshake(socket, tls, address);
-            }
-            else
-            {
-                Accept(socket, address);
-            }
-        }
-    }
-
-    private async Task AcceptLoopAsync(ConnectionListener listener)
-    {
+        ConnectionListener listener = active.Binding.Listener;
         while (!_stopping.IsCancellationRequested)
         {
             Transport transport;
@@ -63,20 +21,32 @@ public sealed partial class ParleyServer
             {
                 return;
             }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.OperationAborted)
+            {
+                return;
+            }
             catch (Exception ex)
             {
-                Log.AcceptFailed(_logger, ex.Message);
+                // Out of descriptors, or a connection reset before accept: log, breathe, go on.
+                Log.AcceptFailed(_logger, ex is SocketException socketError ? socketError.SocketErrorCode.ToString() : ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(50), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
 
-            if (TryAdmit(transport.RemoteEndPoint, out UInt128? address) is not null)
+            if (TryAdmit(transport.RemoteEndPoint, out UInt128? address) is { } refusal)
             {
-                transport.Dispose();
+                Refuse(transport, refusal, plain: active.Binding.Tls is null);
                 continue;
             }
 
-            Accept(transport, address);
+            if (active.Binding.Tls is not null)
+            {
+                StartHandshake(transport, active, address);
+            }
+            else
+            {
+                Accept(transport, address);
+            }
         }
     }
 
@@ -116,79 +86,65 @@ public sealed partial class ParleyServer
         return reason;
     }
 
-    /// <summary>Closes a refused socket, first writing the <see cref="ParleyServerOptions.RefusalMessage"/>
-    /// when the connection is plain TCP (over TLS there is no session to say it in yet).</summary>
-    private void Refuse(Socket socket, CloseReason reason, bool plain)
+    /// <summary>Closes a refused connection, first writing the <see cref="ParleyServerOptions.RefusalMessage"/>
+    /// when the connection is plain (over TLS there is no session to say it in yet).</summary>
+    private void Refuse(Transport transport, CloseReason reason, bool plain)
     {
-        bool lingering = false;
-        try
+        if (plain && _options.RefusalMessage?.Invoke(reason) is { IsEmpty: false } payload)
         {
-            if (plain && _options.RefusalMessage?.Invoke(reason) is { IsEmpty: false } payload)
+            if (Interlocked.Increment(ref _lingeringRefusals) <= MaxLingeringRefusals)
             {
-                // A fresh socket's send buffer is empty: a short message fits without waiting,
-                // and nothing here may wait on a peer the server is turning away.
                 byte[] frame = new byte[_options.Framer.GetFrameLength(payload.Length)];
                 _options.Framer.WriteFrame(payload.Span, frame);
-                socket.Blocking = false;
-                socket.Send(frame, SocketFlags.None, out _);
-                socket.Shutdown(SocketShutdown.Send);
+                _ = TellThenCloseAsync(transport, frame);
+                return;
+            }
 
-                // Closing with the peer's first bytes unread would send a reset, which can
-                // destroy the message before the peer reads it: read and drop what it sends
-                // for a moment first — a bounded number of such closes at a time.
-                if (Interlocked.Increment(ref _lingeringRefusals) <= MaxLingeringRefusals)
-                {
-                    lingering = true;
-                    _ = LingerThenCloseAsync(socket);
-                }
-                else
-                {
-                    Interlocked.Decrement(ref _lingeringRefusals);
-                }
-            }
+            Interlocked.Decrement(ref _lingeringRefusals); // too many goodbyes in progress: close without a word
         }
-        catch (SocketException)
-        {
-            // The peer left already: nothing to tell it.
-        }
-        finally
-        {
-            if (!lingering)
-            {
-                socket.Dispose();
-            }
-        }
+
+        transport.Dispose();
     }
 
     private const int MaxLingeringRefusals = 64;
     private int _lingeringRefusals;
 
-    private async Task LingerThenCloseAsync(Socket socket)
+    // Nothing here may wait long on a peer the server is turning away: the whole goodbye — the
+    // message, the FIN, reading what the peer sends until it closes — gets one second, then the
+    // transport is closed regardless; and at most MaxLingeringRefusals run at a time. Closing
+    // with the peer's first bytes unread would send a reset, which can destroy the message
+    // before the peer reads it, hence the read.
+    private async Task TellThenCloseAsync(Transport transport, byte[] frame)
     {
         try
         {
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(1), _options.TimeProvider);
+            using CancellationTokenRegistration abort = deadline.Token.Register(static state => ((Transport)state!).Dispose(), transport);
+            await transport.SendAsync(frame).ConfigureAwait(false);
+            await transport.ShutdownSendAsync().ConfigureAwait(false);
             byte[] sink = new byte[1024];
-            while (await socket.ReceiveAsync(sink, SocketFlags.None, deadline.Token).ConfigureAwait(false) > 0)
+            while (await transport.ReceiveAsync(sink).ConfigureAwait(false) > 0)
             {
             }
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or InvalidOperationException)
         {
-            // The peer reset, or did not close within the moment: close all the same.
+            // The peer reset or left, or the moment passed (the deadline disposed the transport): close all the same.
         }
         finally
         {
-            socket.Dispose();
+            transport.Dispose();
             Interlocked.Decrement(ref _lingeringRefusals);
         }
     }
 
-    /// <summary>Handshakes, at most <see cref="TlsServerOptions.MaxConcurrentHandshakes"/> at once, each within its timeout; a peer that
+    /// <summary>Handshakes, at most <see cref="TlsServerOptions.MaxConcurrentHandshakes"/> at once per listener, each within its timeout; a peer that
     /// fails (garbage, no ClientHello, a refused certificate) is logged and closed without affecting anyone else.</summary>
-    private async Task AcceptTlsAsync(Socket socket, TlsServerOptions tls, UInt128? address)
+    private async Task AcceptTlsAsync(Transport raw, ActiveListener active, UInt128? address)
     {
-        EndPoint? remote = socket.RemoteEndPoint;
+        TlsServerOptions tls = active.Binding.Tls!;
+        SemaphoreSlim handshakes = active.Handshakes!;
+        EndPoint? remote = raw.RemoteEndPoint;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         deadline.CancelAfter(tls.HandshakeTimeout);
         long started = _options.TimeProvider.GetTimestamp();
@@ -197,8 +153,14 @@ public sealed partial class ParleyServer
         bool share = false;
         try
         {
-            // A silent connection holds no slot and no share: wait for the first bytes of the ClientHello.
-            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+            // A silent connection holds no slot and no share: wait for the first bytes of the
+            // ClientHello. A transport's wait ends when it is closed, so the deadline closes it.
+            using (deadline.Token.Register(static state => ((Transport)state!).Dispose(), raw))
+            {
+                await raw.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+            }
+
+            deadline.Token.ThrowIfCancellationRequested();
 
             // One address gets a share of the handshake slots, never all of them.
             if (!_handshakesPerAddress.TryAcquire(address, tls.MaxHandshakesPerAddress))
@@ -207,9 +169,9 @@ public sealed partial class ParleyServer
             }
 
             share = true;
-            await _handshakes!.WaitAsync(deadline.Token).ConfigureAwait(false);
+            await handshakes.WaitAsync(deadline.Token).ConfigureAwait(false);
             slot = true;
-            if (_handshakes.CurrentCount < tls.MaxConcurrentHandshakes / 4)
+            if (handshakes.CurrentCount < tls.MaxConcurrentHandshakes / 4)
             {
                 // Saturated: whoever holds the slots may be stalling on purpose. A short deadline
                 // frees them for honest clients sooner; a real handshake takes milliseconds.
@@ -219,15 +181,16 @@ public sealed partial class ParleyServer
             }
 
 #pragma warning disable CA2000 // Accept hands the transport to a connection that owns it.
-            TlsTransport transport = await TlsTransport.AcceptAsync(socket, _options, tls, deadline.Token).ConfigureAwait(false);
+            TlsTransport transport = await TlsTransport.AuthenticateAsServerAsync(raw, tls, deadline.Token).ConfigureAwait(false);
 #pragma warning restore CA2000
-            _handshakes.Release();
+            handshakes.Release();
             slot = false;
             admitted = AcceptHandshaken(transport, remote, address);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or AuthenticationException or SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or AuthenticationException or SocketException or ObjectDisposedException
+                                   || deadline.IsCancellationRequested)
         {
-            string reason = ex is OperationCanceledException
+            string reason = deadline.IsCancellationRequested
                 ? (_stopping.IsCancellationRequested ? "server stopping" : $"no handshake within {tls.HandshakeTimeout}")
                 : ex.Message;
             if (_refusalLog.TryTake(out _))
@@ -236,13 +199,13 @@ public sealed partial class ParleyServer
             }
 
             ParleyMetrics.ConnectionsClosed.Add(1, new KeyValuePair<string, object?>("reason", "tls_handshake"));
-            socket.Dispose();
+            raw.Dispose();
         }
         finally
         {
             if (slot)
             {
-                _handshakes!.Release();
+                handshakes.Release();
             }
 
             if (share)
@@ -255,27 +218,6 @@ public sealed partial class ParleyServer
                 _perAddress.Release(address);
             }
         }
-    }
-
-    private void Accept(Socket socket, UInt128? address)
-    {
-        Transport transport;
-        try
-        {
-#pragma warning disable CA2000 // Accept hands the transport to a connection that owns it.
-            transport = new SocketTransport(socket, _options);
-#pragma warning restore CA2000
-        }
-        catch (SocketException ex)
-        {
-            // The peer left between accept and setup.
-            Log.AcceptFailed(_logger, ex.SocketErrorCode.ToString());
-            socket.Dispose();
-            _perAddress.Release(address);
-            return;
-        }
-
-        Accept(transport, address);
     }
 
     private void Accept(Transport transport, UInt128? address)

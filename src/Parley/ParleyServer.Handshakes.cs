@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Parley.Internal;
 
 namespace Parley;
@@ -22,10 +21,10 @@ public sealed partial class ParleyServer
         }
     }
 
-    /// <summary>Runs the TLS handshake of <paramref name="socket"/>, tracked until it ends so that <see cref="StopAsync"/> can wait for it.</summary>
-    private void StartHandshake(Socket socket, TlsServerOptions tls, UInt128? address)
+    /// <summary>Runs the TLS handshake over <paramref name="transport"/>, tracked until it ends so that <see cref="StopAsync"/> can wait for it.</summary>
+    private void StartHandshake(Transport transport, ActiveListener listener, UInt128? address)
     {
-        Task handshake = AcceptTlsAsync(socket, tls, address);
+        Task handshake = AcceptTlsAsync(transport, listener, address);
         lock (_handshakeTasks)
         {
             _handshakeTasks.Add(handshake);

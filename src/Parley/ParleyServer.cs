@@ -1,13 +1,14 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Parley.Internal;
 
 namespace Parley;
 
 /// <summary>
-/// A message server over TCP. Two programming models over one engine:
+/// A message server over any number of transports at once (TCP by default; Unix-domain
+/// sockets, shared memory, in process, TLS over any of them: <see cref="ParleyServerOptions.Listeners"/>).
+/// Two programming models over one engine:
 /// events (<see cref="Start()"/> then <see cref="MessageReceived"/>) or one asynchronous
 /// handler per connection (<see cref="Start(ConnectionHandler)"/>).
 /// </summary>
@@ -23,13 +24,12 @@ public sealed partial class ParleyServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<long, (Connection Connection, Task Run)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
-    private Socket? _listener;
+    private ActiveListener[] _listeners = [];
     private LivenessMonitor? _liveness;
     private ConnectionHandler? _handler;
     private Task _acceptTask = Task.CompletedTask;
     private Task? _stopTask;
     private int _started;
-    private readonly SemaphoreSlim? _handshakes;
     private readonly AddressCounter _perAddress = new();
     private readonly AddressCounter _handshakesPerAddress = new();
     private readonly LogRateLimiter _refusalLog;
@@ -43,13 +43,12 @@ public sealed partial class ParleyServer : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<ParleyServer>();
         Everyone = new ConnectionGroup("*", options.Framer, options.BufferPool, options.Middleware);
-        _handshakes = options.Tls is { } tls ? new SemaphoreSlim(tls.MaxConcurrentHandshakes) : null;
         _refusalLog = new LogRateLimiter(options.TimeProvider, perSecond: 1, burst: 5);
         _peerLog = new LogRateLimiter(options.TimeProvider);
     }
 
-    /// <summary>TLS handshakes running now (for tests and diagnostics).</summary>
-    internal int HandshakesInProgress => _handshakes is null ? 0 : _options.Tls!.MaxConcurrentHandshakes - _handshakes.CurrentCount;
+    /// <summary>TLS handshakes running now, over every listener (for tests and diagnostics).</summary>
+    internal int HandshakesInProgress => _listeners.Sum(listener => listener.HandshakesInProgress);
 
     /// <summary>A connection opened (before any of its messages is delivered).</summary>
     public event Action<Connection>? Connected;
@@ -63,9 +62,18 @@ public sealed partial class ParleyServer : IAsyncDisposable
     /// <summary>An application handler or event threw (the connection, when there is one, is closed).</summary>
     public event Action<Connection?, Exception>? Error;
 
-    /// <summary>The bound address, with the real port when port 0 was asked for.</summary>
+    /// <summary>The bound IP address of the first listener that has one (the TCP listener on
+    /// <see cref="ParleyServerOptions.EndPoint"/> by default), with the real port when port 0
+    /// was asked for.</summary>
+    /// <exception cref="InvalidOperationException">Not started, or no listener has an IP address.</exception>
     public IPEndPoint LocalEndPoint =>
-        (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The server is not started.");
+        _listeners.Length == 0
+            ? throw new InvalidOperationException("The server is not started.")
+            : _listeners.Select(listener => listener.Binding.Listener.LocalEndPoint).OfType<IPEndPoint>().FirstOrDefault()
+                ?? throw new InvalidOperationException("No listener of this server has an IP address.");
+
+    /// <summary>The listeners the server accepts from, once started (in the order given).</summary>
+    public IReadOnlyList<ConnectionListener> Listeners => _listeners.Select(listener => listener.Binding.Listener).ToArray();
 
     /// <summary>Connections open now.</summary>
     public int ConnectionCount => _connections.Count;
@@ -85,7 +93,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
     }
 
     /// <summary>Binds, listens and starts accepting; messages go to <see cref="MessageReceived"/>.</summary>
-    /// <exception cref="SocketException">The address could not be bound.</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">An address could not be bound (every listener started is closed again).</exception>
     public void Start() => StartCore(null);
 
     /// <summary>
@@ -106,38 +114,41 @@ public sealed partial class ParleyServer : IAsyncDisposable
         }
 
         _handler = handler;
-        if (_options.Listener is { } other)
-        {
-            other.Start();
-            _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options), _options.TimeProvider);
-            Log.ListeningOn(_logger, other.Address);
-            _acceptTask = AcceptLoopAsync(other);
-            return;
-        }
-
-        IPEndPoint endPoint = _options.EndPoint;
-        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+#pragma warning disable CA2000 // The default listener is owned by the server from here and disposed by StopAsync (or below when a bind fails).
+        ListenerBinding[] bindings = _options.Listeners.Count > 0
+            ? [.. _options.Listeners]
+            : [new ListenerBinding(
+                new SocketConnectionListener(_options.EndPoint, SocketTransportOptions.From(_options, _options.ListenBacklog, _options.SharePort)),
+                _options.Tls)];
+#pragma warning restore CA2000
+        var started = new List<ActiveListener>(bindings.Length);
         try
         {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+            foreach (ListenerBinding binding in bindings)
             {
-                listener.DualMode = true;
+                binding.Listener.Start();
+                started.Add(new ActiveListener(binding));
             }
-
-            ListenerSockets.AllowRebind(listener, _options.SharePort);
-            listener.Bind(endPoint);
-            listener.Listen(_options.ListenBacklog);
         }
         catch
         {
-            listener.Dispose();
+            // All or nothing: a server that cannot bind one of its addresses does not half-start.
+            foreach (ActiveListener listener in started)
+            {
+                listener.Binding.Listener.Dispose();
+            }
+
             throw;
         }
 
-        _listener = listener;
+        _listeners = [.. started];
         _liveness = new LivenessMonitor(LivenessMonitor.PeriodFor(_options), _options.TimeProvider);
-        Log.Listening(_logger, listener.LocalEndPoint!);
-        _acceptTask = AcceptLoopAsync(listener);
+        foreach (ActiveListener listener in _listeners)
+        {
+            Log.ListeningOn(_logger, listener.Binding.Tls is null ? listener.Binding.Listener.Address : $"{listener.Binding.Listener.Address} (TLS)");
+        }
+
+        _acceptTask = Task.WhenAll(_listeners.Select(AcceptLoopAsync));
     }
 
     /// <summary>
@@ -160,8 +171,11 @@ public sealed partial class ParleyServer : IAsyncDisposable
     private async Task StopCoreAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _listener?.Dispose();
-        _options.Listener?.Dispose();
+        foreach (ActiveListener listener in _listeners)
+        {
+            listener.Binding.Listener.Dispose();
+        }
+
         await _acceptTask.ConfigureAwait(false);
         await WaitForHandshakesAsync().ConfigureAwait(false);
 

@@ -54,25 +54,51 @@ public sealed class ParleyServerOptions : ConnectionOptions
     /// progress to end. Default 10 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>TLS for every accepted connection; null (the default) for plain TCP.</summary>
+    /// <summary>TLS for the connections accepted on <see cref="EndPoint"/>; null (the default)
+    /// for plain TCP. Listeners added with <see cref="Listen"/> take their own TLS options.</summary>
     public TlsServerOptions? Tls { get; set; }
 
     /// <summary>
-    /// Another transport to accept connections from (Parley.Ipc's shared memory), used instead
-    /// of binding <see cref="EndPoint"/>. The server starts it and disposes it when it stops.
-    /// Default null: TCP.
+    /// The transports the server accepts from, each with its own TLS options (null for none):
+    /// TCP and Unix-domain sockets (<see cref="SocketConnectionListener"/>), shared memory
+    /// (Parley.Ipc), in process (<see cref="InMemoryConnectionListener"/>) or your own
+    /// <see cref="ConnectionListener"/>. Limits, framing and events are the same for all. Empty
+    /// (the default): one TCP listener on <see cref="EndPoint"/> with <see cref="Tls"/>,
+    /// <see cref="ListenBacklog"/> and <see cref="SharePort"/>; once any is added, those four
+    /// are not used. The server starts every listener and disposes it when it stops.
     /// </summary>
-    public ConnectionListener? Listener { get; set; }
+    public IList<ListenerBinding> Listeners { get; } = new List<ListenerBinding>();
+
+    /// <summary>Adds a listener to <see cref="Listeners"/>, with TLS over its connections when
+    /// <paramref name="tls"/> is given. Returns these options, for chaining.</summary>
+    public ParleyServerOptions Listen(ConnectionListener listener, TlsServerOptions? tls = null)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        Listeners.Add(new ListenerBinding(listener, tls));
+        return this;
+    }
 
     /// <inheritdoc />
     public override void Validate()
     {
         base.Validate();
         Tls?.Validate();
-        if (Listener is not null && Tls is not null)
+        if (Listeners.Count > 0 && Tls is not null)
         {
-            throw new ArgumentException("TLS runs over TCP only; it cannot be combined with a Listener.", nameof(Tls));
+            throw new ArgumentException("Tls applies to EndPoint only, which is not used once Listeners are given: pass TLS options with each listener (Listen(listener, tls)).", nameof(Tls));
         }
+
+        foreach (ListenerBinding binding in Listeners)
+        {
+            ArgumentNullException.ThrowIfNull(binding?.Listener, nameof(Listeners));
+            binding.Tls?.Validate();
+        }
+
+        if (Listeners.Select(binding => binding.Listener).Distinct().Count() != Listeners.Count)
+        {
+            throw new ArgumentException("A listener is given twice.", nameof(Listeners));
+        }
+
         ArgumentNullException.ThrowIfNull(EndPoint);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnectionsPerAddress, nameof(MaxConnectionsPerAddress));

@@ -19,7 +19,7 @@ public sealed class TransportTests : IDisposable
     public async Task An_echo_server_and_client_exchange_framed_messages_larger_than_the_ring(IpcWaitStrategy wait)
     {
         var ipc = new IpcOptions { Directory = _directory, RingCapacity = 1 << 14, WaitStrategy = wait };
-        var serverOptions = new ParleyServerOptions { Listener = new IpcConnectionListener("echo", ipc) };
+        var serverOptions = new ParleyServerOptions().Listen(new IpcConnectionListener("echo", ipc));
         await using var server = new ParleyServer(serverOptions);
         server.MessageReceived += static (connection, message) => connection.Send(message);
         var closed = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -88,7 +88,7 @@ public sealed class TransportTests : IDisposable
     public async Task Stopping_the_server_closes_its_connections_and_frees_the_name()
     {
         var ipc = new IpcOptions { Directory = _directory };
-        var server = new ParleyServer(new ParleyServerOptions { Listener = new IpcConnectionListener("stop", ipc) });
+        var server = new ParleyServer(new ParleyServerOptions().Listen(new IpcConnectionListener("stop", ipc)));
         server.Start();
         var closed = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new IpcConnectionDialer("stop", ipc) });
@@ -102,7 +102,7 @@ public sealed class TransportTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory, "stop.sock")));
 
         // The name is free again: a new server takes it at once.
-        await using var again = new ParleyServer(new ParleyServerOptions { Listener = new IpcConnectionListener("stop", ipc) });
+        await using var again = new ParleyServer(new ParleyServerOptions().Listen(new IpcConnectionListener("stop", ipc)));
         again.Start();
     }
 
@@ -110,7 +110,7 @@ public sealed class TransportTests : IDisposable
     public async Task A_peer_that_corrupts_the_ring_is_closed_with_a_protocol_error_and_the_server_goes_on()
     {
         var ipc = new IpcOptions { Directory = _directory };
-        await using var server = new ParleyServer(new ParleyServerOptions { Listener = new IpcConnectionListener("corrupt", ipc) });
+        await using var server = new ParleyServer(new ParleyServerOptions().Listen(new IpcConnectionListener("corrupt", ipc)));
         var closed = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
         server.Disconnected += connection => closed.TrySetResult(connection.CloseReason);
         server.MessageReceived += static (connection, message) => connection.Send(message);

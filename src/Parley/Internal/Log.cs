@@ -39,9 +39,6 @@ internal static partial class Log
     [LoggerMessage(108, LogLevel.Warning, "Connection {ConnectionId} from {RemoteEndPoint}: queued sends not flushed within {CloseTimeout}; aborting")]
     public static partial void CloseTimedOut(ILogger logger, long connectionId, EndPoint? remoteEndPoint, TimeSpan closeTimeout);
 
-    [LoggerMessage(200, LogLevel.Information, "Listening on {EndPoint}")]
-    public static partial void Listening(ILogger logger, EndPoint endPoint);
-
     [LoggerMessage(209, LogLevel.Information, "Listening on {Address}")]
     public static partial void ListeningOn(ILogger logger, string address);
 
@@ -74,13 +71,13 @@ internal static partial class Log
     public static partial void EventHandlerFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(300, LogLevel.Information, "Reconnecting to {EndPoint} in {Delay} (attempt {Attempt})")]
-    public static partial void Reconnecting(ILogger logger, EndPoint endPoint, TimeSpan delay, int attempt);
+    public static partial void Reconnecting(ILogger logger, string endPoint, TimeSpan delay, int attempt);
 
     [LoggerMessage(301, LogLevel.Warning, "Connecting to {EndPoint} failed: {Error}")]
-    public static partial void ConnectFailed(ILogger logger, EndPoint endPoint, string error);
+    public static partial void ConnectFailed(ILogger logger, string endPoint, string error);
 
     [LoggerMessage(302, LogLevel.Warning, "Gave up reconnecting to {EndPoint} after {Attempts} attempts")]
-    public static partial void ReconnectGaveUp(ILogger logger, EndPoint endPoint, int attempts);
+    public static partial void ReconnectGaveUp(ILogger logger, string endPoint, int attempts);
 
     [LoggerMessage(206, LogLevel.Warning, "TLS handshake with {RemoteEndPoint} failed: {Reason}")]
     public static partial void TlsHandshakeFailed(ILogger logger, System.Net.EndPoint? remoteEndPoint, string reason);

@@ -3,12 +3,14 @@ using System.Net.Sockets;
 
 namespace Parley.Internal;
 
-/// <summary>A <see cref="Transport"/> over a connected TCP socket.</summary>
+/// <summary>A <see cref="Transport"/> over a connected stream socket (TCP or Unix-domain).</summary>
 internal sealed class SocketTransport : Transport
 {
     private readonly Socket _socket;
 
-    public SocketTransport(Socket socket, ConnectionOptions options)
+    /// <summary>Takes ownership of <paramref name="socket"/> and applies the TCP settings; the
+    /// caller disposes the socket when this throws (a peer that left before setup).</summary>
+    public SocketTransport(Socket socket, SocketTransportOptions options)
     {
         _socket = socket;
         LocalEndPoint = socket.LocalEndPoint;
@@ -20,8 +22,13 @@ internal sealed class SocketTransport : Transport
 
     public override EndPoint? RemoteEndPoint { get; }
 
-    internal static void Configure(Socket socket, ConnectionOptions options)
+    private static void Configure(Socket socket, SocketTransportOptions options)
     {
+        if (socket.ProtocolType != ProtocolType.Tcp)
+        {
+            return; // Unix-domain: no Nagle, no keep-alive probes
+        }
+
         socket.NoDelay = options.NoDelay;
         if (options.TcpKeepAlive)
         {
@@ -58,16 +65,9 @@ internal sealed class SocketTransport : Transport
 
     public override ValueTask ShutdownSendAsync()
     {
-        ShutdownSend(_socket);
-        return ValueTask.CompletedTask;
-    }
-
-    /// <summary>Sends FIN, ignoring a peer that is already gone.</summary>
-    internal static void ShutdownSend(Socket socket)
-    {
         try
         {
-            socket.Shutdown(SocketShutdown.Send);
+            _socket.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
         {
@@ -77,10 +77,9 @@ internal sealed class SocketTransport : Transport
         {
             // Aborted concurrently; same as above.
         }
+
+        return ValueTask.CompletedTask;
     }
 
-    public override void Dispose()
-    {
-        _socket.Dispose();
-    }
+    public override void Dispose() => _socket.Dispose();
 }

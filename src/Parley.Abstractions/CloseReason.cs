@@ -6,13 +6,13 @@ public enum CloseReason
     /// <summary>The connection is still open.</summary>
     None,
 
-    /// <summary>This side closed it gracefully (<see cref="Connection.CloseAsync()"/>, or a handler returned).</summary>
+    /// <summary>This side closed it gracefully (<c>Connection.CloseAsync</c>, or a handler returned).</summary>
     LocalClose,
 
     /// <summary>The peer closed its side (FIN).</summary>
     RemoteClose,
 
-    /// <summary>This side aborted it without flushing (<see cref="Connection.Abort"/>).</summary>
+    /// <summary>This side aborted it without flushing (<c>Connection.Abort</c>).</summary>
     LocalAbort,
 
     /// <summary>The peer reset the connection, or the network failed.</summary>
@@ -28,26 +28,26 @@ public enum CloseReason
     ProtocolError,
 
     /// <summary>The peer did not read fast enough and its send queue passed its limit
-    /// (<see cref="SlowConsumerPolicy.Disconnect"/>).</summary>
+    /// (<c>SlowConsumerPolicy.Disconnect</c>).</summary>
     SlowConsumer,
 
-    /// <summary>The server was full (<see cref="ParleyServerOptions.MaxConnections"/>).</summary>
+    /// <summary>The server was full (<c>ParleyServerOptions.MaxConnections</c>).</summary>
     ConnectionLimit,
 
     /// <summary>The server is shutting down.</summary>
     ServerShutdown,
 
-    /// <summary>An application handler threw; see <see cref="Connection.CloseException"/>.</summary>
+    /// <summary>An application handler threw; see <c>Connection.CloseException</c>.</summary>
     ApplicationError,
 
-    /// <summary>An unexpected transport error; see <see cref="Connection.CloseException"/>.</summary>
+    /// <summary>An unexpected transport error; see <c>Connection.CloseException</c>.</summary>
     TransportError,
 
     /// <summary>A message began arriving but was not complete within
-    /// <see cref="ConnectionOptions.IncompleteMessageTimeout"/>: a peer trickling bytes (slow-loris) or a stalled one.</summary>
+    /// <c>ConnectionOptions.IncompleteMessageTimeout</c>: a peer trickling bytes (slow-loris) or a stalled one.</summary>
     MessageTimeout,
 
     /// <summary>Refused at accept: the peer's address holds
-    /// <see cref="ParleyServerOptions.MaxConnectionsPerAddress"/> connections already.</summary>
+    /// <c>ParleyServerOptions.MaxConnectionsPerAddress</c> connections already.</summary>
     AddressLimit,
 }

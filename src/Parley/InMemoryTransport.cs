@@ -2,19 +2,20 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Parley.Internal;
+namespace Parley;
 
 /// <summary>
-/// One end of an in-process byte stream: what this side writes, the other side reads. Used
-/// to run the whole stack (framing, send queues, applications) without sockets, in tests and
-/// for in-process peers.
+/// One end of an in-process byte stream: what this side writes, the other side reads. Runs
+/// the whole stack (framing, send queues, applications) without sockets, in tests and for
+/// in-process peers: <see cref="InMemoryConnection.CreatePair"/> for two connections,
+/// <see cref="InMemoryConnectionListener"/> for a server that clients dial in process.
 /// </summary>
 /// <remarks>
 /// Each direction is a <see cref="Pipe"/> bounded like a socket buffer, so a reader that
 /// stops reading pushes back on the writer. <see cref="ShutdownSendAsync"/> is a FIN (the peer
 /// reads 0); <see cref="Dispose"/> is a reset (the peer's next read fails).
 /// </remarks>
-internal sealed class InMemoryTransport : Transport
+public sealed class InMemoryTransport : Transport
 {
     private const long BufferBytes = 256 * 1024;
 
@@ -33,13 +34,13 @@ internal sealed class InMemoryTransport : Transport
         RemoteEndPoint = remote;
     }
 
+    /// <inheritdoc />
     public override EndPoint? LocalEndPoint { get; }
 
+    /// <inheritdoc />
     public override EndPoint? RemoteEndPoint { get; }
 
-    public override int AvailableBytes => 0; // Unknown: liveness treats it as "nothing waiting".
-
-    /// <summary>Two connected ends.</summary>
+    /// <summary>Two connected ends, each with its own <c>memory:N</c> address.</summary>
     public static (InMemoryTransport First, InMemoryTransport Second) CreatePair()
     {
         var options = new PipeOptions(pauseWriterThreshold: BufferBytes, resumeWriterThreshold: BufferBytes / 2, useSynchronizationContext: false);
@@ -51,6 +52,7 @@ internal sealed class InMemoryTransport : Transport
                 new InMemoryTransport(forward.Reader, backward.Writer, second, first));
     }
 
+    /// <inheritdoc />
     public override async ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         ReadResult result;
@@ -83,6 +85,7 @@ internal sealed class InMemoryTransport : Transport
         return length;
     }
 
+    /// <inheritdoc />
     public override async ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer)
     {
         lock (_outputLock)
@@ -120,6 +123,7 @@ internal sealed class InMemoryTransport : Transport
         return buffer.Length;
     }
 
+    /// <inheritdoc />
     public override ValueTask ShutdownSendAsync()
     {
         lock (_outputLock)
@@ -146,6 +150,7 @@ internal sealed class InMemoryTransport : Transport
         _output.Complete(reset ? new IOException("The in-memory connection was reset.") : null);
     }
 
+    /// <inheritdoc />
     public override void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

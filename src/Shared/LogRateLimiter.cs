@@ -7,7 +7,7 @@ namespace Parley;
 /// the next one let through.
 /// </summary>
 /// <remarks>Thread-safe. One limiter is meant to serve a whole server.</remarks>
-public sealed class LogRateLimiter
+internal sealed class LogRateLimiter
 {
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;

@@ -1,0 +1,60 @@
+using System.Net;
+
+namespace Parley;
+
+/// <summary>
+/// One connection's bidirectional byte stream, under Parley's framing. It knows nothing of
+/// frames or messages: a socket, a TLS session, a shared-memory ring pair or an in-process
+/// pipe. A <see cref="ConnectionListener"/> accepts transports, a <see cref="ConnectionDialer"/>
+/// opens them, and a connection (framing, send queue, liveness, close reasons) runs on top.
+/// </summary>
+/// <remarks>
+/// <para>Concurrency: the connection above runs one receive loop and one send loop, so at most
+/// one <see cref="ReceiveAsync"/> and one <see cref="SendAsync"/> are in flight at once, on
+/// different threads. <see cref="Dispose"/> may be called from any thread at any time, also
+/// while both are pending, and must make them end (fail) promptly: it is how a connection
+/// aborts, and why these methods take no <see cref="CancellationToken"/> — as with a socket,
+/// closing is the cancellation, and the hot path pays for no token registration per call.</para>
+/// <para>Errors tell the connection why it ended: throw a
+/// <see cref="System.Net.Sockets.SocketException"/> when the peer reset or went away (the close
+/// reason is <c>ConnectionReset</c>), an <see cref="InvalidDataException"/> when the peer broke
+/// the transport's own protocol (<c>ProtocolError</c>); anything else is reported as
+/// <c>TransportError</c> with the exception attached.</para>
+/// </remarks>
+public abstract class Transport : IDisposable
+{
+    /// <summary>This side's address, for logs; null when the transport has none.</summary>
+    public abstract EndPoint? LocalEndPoint { get; }
+
+    /// <summary>The peer's address, for logs and per-address limits (an <see cref="IPEndPoint"/>
+    /// is counted against a server's per-address limit; any other kind is not); null when unknown.</summary>
+    public abstract EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>
+    /// Receives into <paramref name="buffer"/> and returns how many bytes were written there,
+    /// at least one; 0 means the peer finished sending (end of stream). An empty buffer waits
+    /// until data is available without consuming any, and returns 0 — the connection uses it to
+    /// rent a read buffer only once bytes have arrived.
+    /// </summary>
+    public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
+
+    /// <summary>Writes all of <paramref name="buffer"/> (waiting while the peer does not read)
+    /// and returns its length.</summary>
+    public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer);
+
+    /// <summary>
+    /// Bytes that arrived and are not read yet, when the transport can tell cheaply; 0 when it
+    /// cannot or is closed. Liveness uses it: a peer whose bytes are waiting unread is alive even
+    /// if the application is slow to read them. Default 0.
+    /// </summary>
+    public virtual int AvailableBytes => 0;
+
+    /// <summary>
+    /// Signals the end of this side's data after everything written so far (a FIN; over TLS a
+    /// close_notify first). Receiving goes on. A peer that is already gone is not an error.
+    /// </summary>
+    public abstract ValueTask ShutdownSendAsync();
+
+    /// <summary>Closes at once (a reset where the transport has one), ending pending operations. Idempotent.</summary>
+    public abstract void Dispose();
+}
