@@ -1,6 +1,9 @@
 namespace Parley;
 
-/// <summary>Why a connection closed. Recorded once, by whatever closed it first.</summary>
+/// <summary>
+/// Why a connection closed, in the same words for every Parley transport (TCP, Unix sockets,
+/// TLS, shared memory, in process). Recorded once, by whatever closed it first.
+/// </summary>
 public enum CloseReason
 {
     /// <summary>The connection is still open.</summary>
@@ -9,13 +12,13 @@ public enum CloseReason
     /// <summary>This side closed it gracefully (<c>Connection.CloseAsync</c>, or a handler returned).</summary>
     LocalClose,
 
-    /// <summary>The peer closed its side (FIN).</summary>
+    /// <summary>The peer closed its side on purpose (a FIN; over shared memory, a close).</summary>
     RemoteClose,
 
     /// <summary>This side aborted it without flushing (<c>Connection.Abort</c>).</summary>
     LocalAbort,
 
-    /// <summary>The peer reset the connection, or the network failed.</summary>
+    /// <summary>The peer reset the connection, the network failed, or the peer's process died without closing.</summary>
     ConnectionReset,
 
     /// <summary>Nothing arrived from the peer within the idle timeout: it vanished or hung.</summary>

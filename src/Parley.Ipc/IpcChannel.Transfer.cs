@@ -355,7 +355,7 @@ public sealed unsafe partial class IpcChannel
         }
         catch (IpcProtocolException)
         {
-            Close(IpcCloseReason.ProtocolError);
+            Close(CloseReason.ProtocolError);
             throw;
         }
 
@@ -389,8 +389,8 @@ public sealed unsafe partial class IpcChannel
             return true;
         }
 
-        IpcCloseReason reason = CloseReason;
-        if (reason is IpcCloseReason.None or IpcCloseReason.PeerClosed && Volatile.Read(ref *_peerClosed) != 0)
+        CloseReason reason = CloseReason;
+        if (reason is CloseReason.None or CloseReason.RemoteClose && Volatile.Read(ref *_peerClosed) != 0)
         {
             return false;
         }

@@ -18,7 +18,7 @@ namespace Parley.Ipc;
 /// or until the channel is disposed — it points into the shared ring (no copy).</para>
 /// <para>Liveness: the rendezvous socket stays open beside the region; the kernel closes it
 /// when a process dies, so a peer that exits, crashes or is killed is noticed at once and the
-/// channel ends with <see cref="IpcCloseReason.PeerDied"/>.</para>
+/// channel ends with <see cref="CloseReason.ConnectionReset"/>.</para>
 /// </remarks>
 public sealed unsafe partial class IpcChannel : IDisposable
 {
@@ -36,7 +36,7 @@ public sealed unsafe partial class IpcChannel : IDisposable
     private readonly int* _peerMaySleep;
     private readonly int* _peerClosed;
     private readonly long _spinTicks;
-    private int _closeReason; // IpcCloseReason; the first reason wins
+    private int _closeReason; // CloseReason; the first reason wins
     private int _users = 1;   // calls in progress + 1 until disposed; the region is unmapped at 0
     private int _disposed;
     private long _messagesSent;
@@ -93,8 +93,8 @@ public sealed unsafe partial class IpcChannel : IDisposable
     /// <summary>How this side waits.</summary>
     public IpcWaitStrategy WaitStrategy { get; }
 
-    /// <summary>Why the channel ended, or <see cref="IpcCloseReason.None"/> while it is open.</summary>
-    public IpcCloseReason CloseReason => (IpcCloseReason)Volatile.Read(ref _closeReason);
+    /// <summary>Why the channel ended, or <see cref="CloseReason.None"/> while it is open.</summary>
+    public CloseReason CloseReason => (CloseReason)Volatile.Read(ref _closeReason);
 
     /// <summary>Counters of this side (each written by one thread; read them as a snapshot).</summary>
     public IpcStatistics GetStatistics() => new(
@@ -110,8 +110,8 @@ public sealed unsafe partial class IpcChannel : IDisposable
 
     /// <summary>
     /// Closes this side: the peer reads what was already written, then sees the end
-    /// (<see cref="IpcCloseReason.PeerClosed"/>). Wakes this side's blocked calls, which fail
-    /// with <see cref="IpcCloseReason.LocalClose"/>. Idempotent; safe from any thread.
+    /// (<see cref="CloseReason.RemoteClose"/>). Wakes this side's blocked calls, which fail
+    /// with <see cref="CloseReason.LocalClose"/>. Idempotent; safe from any thread.
     /// </summary>
     public void Dispose()
     {
@@ -120,7 +120,7 @@ public sealed unsafe partial class IpcChannel : IDisposable
             return;
         }
 
-        Close(IpcCloseReason.LocalClose);
+        Close(CloseReason.LocalClose);
         ExitCall(); // the open reference: the region is unmapped once no call is in progress
     }
 
@@ -128,14 +128,14 @@ public sealed unsafe partial class IpcChannel : IDisposable
     /// Records the first reason and tells everyone. The region stays mapped until this side
     /// disposes: after the peer closed or died, what it wrote before is still read.
     /// </summary>
-    private void Close(IpcCloseReason reason)
+    private void Close(CloseReason reason)
     {
-        if (Interlocked.CompareExchange(ref _closeReason, (int)reason, (int)IpcCloseReason.None) != (int)IpcCloseReason.None)
+        if (Interlocked.CompareExchange(ref _closeReason, (int)reason, (int)CloseReason.None) != (int)CloseReason.None)
         {
             return;
         }
 
-        if (reason is IpcCloseReason.LocalClose or IpcCloseReason.ProtocolError)
+        if (reason is CloseReason.LocalClose or CloseReason.ProtocolError)
         {
             Volatile.Write(ref *_myClosed, 1);
             Wake(_peerEvent);
@@ -164,7 +164,7 @@ public sealed unsafe partial class IpcChannel : IDisposable
 
         try
         {
-            Close(Volatile.Read(ref *_peerClosed) != 0 ? IpcCloseReason.PeerClosed : IpcCloseReason.PeerDied);
+            Close(Volatile.Read(ref *_peerClosed) != 0 ? CloseReason.RemoteClose : CloseReason.ConnectionReset);
         }
         finally
         {
@@ -245,12 +245,12 @@ public sealed unsafe partial class IpcChannel : IDisposable
 
     private void ThrowClosed()
     {
-        IpcCloseReason reason = CloseReason;
+        CloseReason reason = CloseReason;
         throw new IpcException(reason switch
         {
-            IpcCloseReason.LocalClose => $"The IPC channel '{Name}' was closed by this side.",
-            IpcCloseReason.PeerClosed => $"The IPC channel '{Name}' was closed by the peer (process {PeerProcessId}).",
-            IpcCloseReason.PeerDied => $"The peer of IPC channel '{Name}' (process {PeerProcessId}) went away without closing.",
+            CloseReason.LocalClose => $"The IPC channel '{Name}' was closed by this side.",
+            CloseReason.RemoteClose => $"The IPC channel '{Name}' was closed by the peer (process {PeerProcessId}).",
+            CloseReason.ConnectionReset => $"The peer of IPC channel '{Name}' (process {PeerProcessId}) went away without closing.",
             _ => $"The IPC channel '{Name}' ended after a protocol error.",
         }, reason);
     }

@@ -21,14 +21,14 @@ public class IpcException : Exception
     }
 
     /// <summary>Creates an exception for a channel that ended for <paramref name="reason"/>.</summary>
-    public IpcException(string message, IpcCloseReason reason)
+    public IpcException(string message, CloseReason reason)
         : base(message)
     {
         Reason = reason;
     }
 
-    /// <summary>Why the channel ended; <see cref="IpcCloseReason.None"/> for a failure to open.</summary>
-    public IpcCloseReason Reason { get; }
+    /// <summary>Why the channel ended; <see cref="CloseReason.None"/> for a failure to open.</summary>
+    public CloseReason Reason { get; }
 }
 
 /// <summary>The shared region broke the format (a corrupt record length or tag). The channel is closed.</summary>
@@ -41,7 +41,7 @@ public sealed class IpcProtocolException : IpcException
 
     /// <summary>Creates an exception with <paramref name="message"/>.</summary>
     public IpcProtocolException(string message)
-        : base(message, IpcCloseReason.ProtocolError)
+        : base(message, CloseReason.ProtocolError)
     {
     }
 

@@ -193,7 +193,7 @@ public sealed class IpcListener : IDisposable
     {
         lock (_channels)
         {
-            _channels.RemoveAll(channel => channel.CloseReason != IpcCloseReason.None);
+            _channels.RemoveAll(channel => channel.CloseReason != CloseReason.None);
             if (_channels.Count + _handshaking >= _options.MaxConnections)
             {
                 return false;

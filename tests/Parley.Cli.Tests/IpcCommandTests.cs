@@ -46,9 +46,9 @@ public sealed class IpcCommandTests
         peer.KillHard();
         // A read blocked in the futex is woken when the kernel closes the dead process's socket.
         IpcException error = await Task.Factory.StartNew(() => Assert.Throws<IpcException>(() => channel.Read(out _)), TaskCreationOptions.LongRunning).WaitAsync(ParleyProcess.Timeout);
-        Assert.Equal(IpcCloseReason.PeerDied, error.Reason);
-        Assert.Equal(IpcCloseReason.PeerDied, channel.CloseReason);
-        Assert.Equal(IpcCloseReason.PeerDied, Assert.Throws<IpcException>(() => channel.Write([1])).Reason);
+        Assert.Equal(CloseReason.ConnectionReset, error.Reason);
+        Assert.Equal(CloseReason.ConnectionReset, channel.CloseReason);
+        Assert.Equal(CloseReason.ConnectionReset, Assert.Throws<IpcException>(() => channel.Write([1])).Reason);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class ChannelTests : IDisposable
 
             client.Dispose();
             await echo.WaitAsync(Timeout); // the server's Read returns false: the peer closed
-            Assert.Equal(IpcCloseReason.LocalClose, client.CloseReason);
+            Assert.Equal(CloseReason.LocalClose, client.CloseReason);
             Assert.Equal(Environment.ProcessId, server.PeerProcessId);
             if (wait == IpcWaitStrategy.Block)
             {
@@ -74,7 +74,7 @@ public sealed class ChannelTests : IDisposable
             }
 
             client.Dispose();
-            await TestWait.Until(() => server.CloseReason == IpcCloseReason.PeerClosed); // its socket has ended too
+            await TestWait.Until(() => server.CloseReason == CloseReason.RemoteClose); // its socket has ended too
             for (int i = 0; i < 100; i++)
             {
                 Assert.True(server.Read(out ReadOnlySpan<byte> message));
@@ -83,7 +83,7 @@ public sealed class ChannelTests : IDisposable
 
             Assert.False(server.Read(out _));
             IpcException refused = Assert.Throws<IpcException>(() => server.Write([1]));
-            Assert.Equal(IpcCloseReason.PeerClosed, refused.Reason);
+            Assert.Equal(CloseReason.RemoteClose, refused.Reason);
         }
     }
 
@@ -98,7 +98,7 @@ public sealed class ChannelTests : IDisposable
             await TestWait.Until(() => server.GetStatistics().Sleeps > 0);
             server.Dispose();
             IpcException error = await read.WaitAsync(Timeout);
-            Assert.Equal(IpcCloseReason.LocalClose, error.Reason);
+            Assert.Equal(CloseReason.LocalClose, error.Reason);
         }
     }
 
@@ -158,8 +158,8 @@ public sealed class ChannelTests : IDisposable
             server.CorruptForTest(ring: 0, offset: 0, value: uint.MaxValue - 1);
             IpcProtocolException error = Assert.Throws<IpcProtocolException>(() => server.Read(out _));
             Assert.Contains("length", error.Message);
-            Assert.Equal(IpcCloseReason.ProtocolError, server.CloseReason);
-            await TestWait.Until(() => client.CloseReason == IpcCloseReason.PeerClosed);
+            Assert.Equal(CloseReason.ProtocolError, server.CloseReason);
+            await TestWait.Until(() => client.CloseReason == CloseReason.RemoteClose);
         }
     }
 
@@ -288,8 +288,8 @@ public sealed class ChannelTests : IDisposable
         listener.Dispose();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => listener.AcceptAsync());
         Assert.False(client.Read(out _)); // the server side was closed on purpose: end of stream
-        await TestWait.Until(() => client.CloseReason != IpcCloseReason.None); // the rendezvous socket's end follows the flag
-        Assert.Equal(IpcCloseReason.PeerClosed, client.CloseReason);
+        await TestWait.Until(() => client.CloseReason != CloseReason.None); // the rendezvous socket's end follows the flag
+        Assert.Equal(CloseReason.RemoteClose, client.CloseReason);
     }
 
     [Theory]

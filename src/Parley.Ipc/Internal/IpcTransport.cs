@@ -165,8 +165,8 @@ internal sealed class IpcTransport : Transport
     // The connection sorts transport errors by socket error: a peer that went away is a reset.
     private static SocketException AsSocketError(IpcException ex) => new(ex.Reason switch
     {
-        IpcCloseReason.LocalClose => (int)SocketError.OperationAborted,
-        IpcCloseReason.PeerClosed => (int)SocketError.Shutdown,
+        CloseReason.LocalClose => (int)SocketError.OperationAborted,
+        CloseReason.RemoteClose => (int)SocketError.Shutdown,
         _ => (int)SocketError.ConnectionReset,
     });
 }
