@@ -124,54 +124,17 @@ public sealed class BufferPool
     private static int ClassIndex(int length) =>
         length <= (1 << MinShift) ? 0 : BitOperations.Log2((uint)length - 1) + 1 - MinShift;
 
-    /// <summary>One size: a bounded stack under a lock held for a push or a pop, never longer.</summary>
+    /// <summary>One size: bounded per-core stacks (<see cref="Internal.PerCoreStack{T}"/>), each
+    /// under a lock held for one push or pop, so rents and returns on different cores do not contend.</summary>
     private sealed class SizeClass(int size, int capacity)
     {
-        private readonly Lock _lock = new();
-        private readonly byte[]?[] _items = new byte[capacity][];
-        private int _count;
+        private readonly Internal.PerCoreStack<byte[]> _items = new(capacity);
 
-        public byte[] Rent()
-        {
-            lock (_lock)
-            {
-                if (_count > 0)
-                {
-                    byte[] array = _items[--_count]!;
-                    _items[_count] = null;
-                    return array;
-                }
-            }
+        public byte[] Rent() => _items.TryPop() ?? GC.AllocateUninitializedArray<byte>(size);
 
-            return GC.AllocateUninitializedArray<byte>(size);
-        }
+        public long RetainedBytes => (long)_items.Count * size;
 
-        public long RetainedBytes
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return (long)_count * size;
-                }
-            }
-        }
-
-        public long Trim(int keepBytes)
-        {
-            int keep = keepBytes / size;
-            lock (_lock)
-            {
-                int released = Math.Max(0, _count - keep);
-                for (int i = keep; i < _count; i++)
-                {
-                    _items[i] = null;
-                }
-
-                _count = Math.Min(_count, keep);
-                return (long)released * size;
-            }
-        }
+        public long Trim(int keepBytes) => (long)_items.Trim(keepBytes / size) * size;
 
         public void Return(byte[] array)
         {
@@ -181,13 +144,7 @@ public sealed class BufferPool
                 return;
             }
 
-            lock (_lock)
-            {
-                if (_count < _items.Length)
-                {
-                    _items[_count++] = array;
-                }
-            }
+            _items.TryPush(array);
         }
     }
 }
