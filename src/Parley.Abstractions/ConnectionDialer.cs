@@ -16,10 +16,12 @@ public abstract class ConnectionDialer
     public virtual string? Host => null;
 
     /// <summary>
-    /// Opens one connection's transport. Throws <see cref="OperationCanceledException"/> when
-    /// <paramref name="cancellationToken"/> is cancelled (the client turns its own deadline into a
-    /// <see cref="TimeoutException"/>), and whatever describes a failure to connect otherwise
-    /// (a <see cref="System.Net.Sockets.SocketException"/> for a refused or unreachable server).
+    /// Opens one connection's transport. Must honour <paramref name="cancellationToken"/>: it
+    /// carries the client's connect timeout, and a dialer that ignores it can hold a client
+    /// forever. Throws <see cref="OperationCanceledException"/> when it is cancelled (the client
+    /// turns its own deadline into a <see cref="TimeoutException"/>), and whatever describes a
+    /// failure to connect otherwise (a <see cref="System.Net.Sockets.SocketException"/> for a
+    /// refused or unreachable server), having released anything it opened.
     /// </summary>
     public abstract ValueTask<Transport> ConnectAsync(CancellationToken cancellationToken = default);
 }

@@ -19,7 +19,10 @@ namespace Parley;
 /// <see cref="System.Net.Sockets.SocketException"/> when the peer reset or went away (the close
 /// reason is <c>ConnectionReset</c>), an <see cref="InvalidDataException"/> when the peer broke
 /// the transport's own protocol (<c>ProtocolError</c>); anything else is reported as
-/// <c>TransportError</c> with the exception attached.</para>
+/// <c>TransportError</c> with the exception attached. Only the socket errors that mean "the
+/// peer or the path went away" (reset, aborted, shut down, broken pipe, timed out, host or
+/// network unreachable/down) count as a reset; other codes are <c>TransportError</c>. A
+/// decorator's <see cref="IOException"/> wrapping either is read through.</para>
 /// </remarks>
 public abstract class Transport : IDisposable
 {
@@ -34,7 +37,9 @@ public abstract class Transport : IDisposable
     /// Receives into <paramref name="buffer"/> and returns how many bytes were written there,
     /// at least one; 0 means the peer finished sending (end of stream). An empty buffer waits
     /// until data is available without consuming any, and returns 0 — the connection uses it to
-    /// rent a read buffer only once bytes have arrived.
+    /// rent a read buffer only once bytes have arrived. That wait must also end when the stream
+    /// ends (return 0; the next real read then returns 0 too) or fails (throw), or the
+    /// connection notices a departed peer only at its idle timeout.
     /// </summary>
     public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
 

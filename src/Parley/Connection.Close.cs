@@ -255,7 +255,9 @@ public sealed partial class Connection
                 Abort(CloseReason.LocalAbort, exception);
                 break;
             case InvalidDataException:
-                // The peer broke the transport's own protocol (a corrupt shared-memory ring).
+            case IOException { InnerException: InvalidDataException }:
+                // The peer broke the transport's own protocol (a corrupt shared-memory ring);
+                // a stream decorator (TLS) wraps the inner transport's error in an IOException.
                 if (_peerLog.TryTake(out _))
                 {
                     Log.ProtocolViolation(_logger, Id, RemoteEndPoint, CloseReason.ProtocolError, exception.Message);

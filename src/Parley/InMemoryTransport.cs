@@ -55,6 +55,12 @@ public sealed class InMemoryTransport : Transport
     /// <inheritdoc />
     public override async ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            // Dispose cancels the one read pending then; any later read fails here, never waits.
+            throw new SocketException((int)SocketError.OperationAborted);
+        }
+
         ReadResult result;
         try
         {

@@ -142,16 +142,23 @@ public sealed class ParleyClient : IAsyncDisposable
         {
             using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             handshake.CancelAfter(tls.HandshakeTimeout);
-            string host = tls.TargetHost ?? dialer.Host!; // Validate requires one of them
             try
             {
+                string host = tls.TargetHost ?? dialer.Host
+                    ?? throw new ArgumentException($"TLS over {dialer.Address} needs Tls.TargetHost: the name the server's certificate must carry.", nameof(options));
 #pragma warning disable CA2000 // The connection below owns the secured transport.
                 transport = await TlsTransport.AuthenticateAsClientAsync(transport, tls, host, handshake.Token).ConfigureAwait(false);
 #pragma warning restore CA2000
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
+                transport.Dispose();
                 throw new TimeoutException($"The TLS handshake with {dialer.Address} did not complete within {tls.HandshakeTimeout}.");
+            }
+            catch
+            {
+                transport.Dispose(); // the handshake disposes it on its own failures; this covers the rest (idempotent)
+                throw;
             }
         }
 

@@ -5,7 +5,8 @@ namespace Parley;
 /// <summary>Settings of a <see cref="ParleyClient"/>: where it connects and how it reconnects.</summary>
 public sealed class ParleyClientOptions : ConnectionOptions
 {
-    /// <summary>The server: an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/>. Required unless <see cref="Dialer"/> is set.</summary>
+    /// <summary>The server: an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/> (TCP), or a
+    /// <see cref="System.Net.Sockets.UnixDomainSocketEndPoint"/>. Required unless <see cref="Dialer"/> is set.</summary>
     public EndPoint? RemoteEndPoint { get; set; }
 
     /// <summary>The local address to connect from, or null for the system's choice. A load
@@ -42,11 +43,10 @@ public sealed class ParleyClientOptions : ConnectionOptions
     /// <see cref="TlsClientOptions.TargetHost"/> is required.</summary>
     public TlsClientOptions? Tls { get; set; }
 
-    private ConnectionDialer? _defaultDialer;
-
-    /// <summary>The dialer in use: <see cref="Dialer"/>, or TCP to <see cref="RemoteEndPoint"/>
-    /// (made once, after <see cref="Validate"/>).</summary>
-    internal ConnectionDialer EffectiveDialer => Dialer ?? (_defaultDialer ??= new SocketConnectionDialer(RemoteEndPoint!, LocalEndPoint, SocketTransportOptions.From(this)));
+    /// <summary>The dialer for the next connection attempt: <see cref="Dialer"/>, or a socket
+    /// dialer made from <see cref="RemoteEndPoint"/> and the socket settings as they are now (so
+    /// a reconnect follows a changed address, as it always did).</summary>
+    internal ConnectionDialer EffectiveDialer => Dialer ?? new SocketConnectionDialer(RemoteEndPoint!, LocalEndPoint, SocketTransportOptions.From(this));
 
     /// <inheritdoc />
     public override void Validate()
@@ -57,12 +57,15 @@ public sealed class ParleyClientOptions : ConnectionOptions
             throw new ArgumentException("RemoteEndPoint (or a Dialer) is required.", nameof(RemoteEndPoint));
         }
 
-        if (Tls is not null && Tls.TargetHost is null && Dialer is not null && Dialer.Host is null)
+        if (Dialer is null && RemoteEndPoint is not (IPEndPoint or DnsEndPoint or System.Net.Sockets.UnixDomainSocketEndPoint))
         {
-            throw new ArgumentException($"TLS over {Dialer.Address} needs Tls.TargetHost: the name the server's certificate must carry.", nameof(Tls));
+            throw new ArgumentException("RemoteEndPoint must be an IPEndPoint, a DnsEndPoint or a UnixDomainSocketEndPoint (or set a Dialer).", nameof(RemoteEndPoint));
         }
 
-        _defaultDialer = null; // made again from the settings as they are now
+        if (Tls is not null && Tls.TargetHost is null && EffectiveDialer is { Host: null } hostless)
+        {
+            throw new ArgumentException($"TLS over {hostless.Address} needs Tls.TargetHost: the name the server's certificate must carry.", nameof(Tls));
+        }
 
         RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
         RequirePositive(ReconnectInitialDelay, nameof(ReconnectInitialDelay));

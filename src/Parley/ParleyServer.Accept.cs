@@ -96,6 +96,11 @@ public sealed partial class ParleyServer
             {
                 byte[] frame = new byte[_options.Framer.GetFrameLength(payload.Length)];
                 _options.Framer.WriteFrame(payload.Span, frame);
+                lock (_refusing)
+                {
+                    _refusing.Add(transport);
+                }
+
                 _ = TellThenCloseAsync(transport, frame);
                 return;
             }
@@ -108,6 +113,24 @@ public sealed partial class ParleyServer
 
     private const int MaxLingeringRefusals = 64;
     private int _lingeringRefusals;
+
+    // Refused connections still saying goodbye: StopAsync closes them (see CloseRefusals).
+    private readonly HashSet<Transport> _refusing = [];
+
+    /// <summary>Closes the refused connections whose goodbye is still under way, so none outlives <see cref="StopAsync"/>.</summary>
+    private void CloseRefusals()
+    {
+        Transport[] refusing;
+        lock (_refusing)
+        {
+            refusing = [.. _refusing];
+        }
+
+        foreach (Transport transport in refusing)
+        {
+            transport.Dispose(); // its goodbye ends at once and removes it
+        }
+    }
 
     // Nothing here may wait long on a peer the server is turning away: the whole goodbye — the
     // message, the FIN, reading what the peer sends until it closes — gets one second, then the
@@ -127,13 +150,21 @@ public sealed partial class ParleyServer
             {
             }
         }
-        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or InvalidOperationException)
+#pragma warning disable CA1031 // Any failure of a goodbye ends in the same close; nothing awaits this task to observe it.
+        catch (Exception)
+#pragma warning restore CA1031
         {
-            // The peer reset or left, or the moment passed (the deadline disposed the transport): close all the same.
+            // The peer reset or left, the moment passed (the deadline disposed the transport), the
+            // server stopped, or a third-party transport failed its own way: close all the same.
         }
         finally
         {
             transport.Dispose();
+            lock (_refusing)
+            {
+                _refusing.Remove(transport);
+            }
+
             Interlocked.Decrement(ref _lingeringRefusals);
         }
     }

@@ -132,10 +132,11 @@ public sealed partial class ParleyServer : IAsyncDisposable
         }
         catch
         {
-            // All or nothing: a server that cannot bind one of its addresses does not half-start.
-            foreach (ActiveListener listener in started)
+            // All or nothing: a server that cannot bind one of its addresses does not half-start,
+            // and the listeners it was given are its own from Start on, started or not.
+            foreach (ListenerBinding binding in bindings)
             {
-                listener.Binding.Listener.Dispose();
+                binding.Listener.Dispose();
             }
 
             throw;
@@ -177,6 +178,7 @@ public sealed partial class ParleyServer : IAsyncDisposable
         }
 
         await _acceptTask.ConfigureAwait(false);
+        CloseRefusals();
         await WaitForHandshakesAsync().ConfigureAwait(false);
 
         Log.Stopping(_logger, _connections.Count);

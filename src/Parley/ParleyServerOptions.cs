@@ -69,6 +69,22 @@ public sealed class ParleyServerOptions : ConnectionOptions
     /// </summary>
     public IList<ListenerBinding> Listeners { get; } = new List<ListenerBinding>();
 
+    /// <summary>The one extra listener, before a server could have several: reads the first of
+    /// <see cref="Listeners"/>; setting it replaces them all with this one (null: none).</summary>
+    [Obsolete("Use Listen(listener) (or Listeners): a server accepts from several listeners, each with its own TLS options.")]
+    public ConnectionListener? Listener
+    {
+        get => Listeners.Count > 0 ? Listeners[0].Listener : null;
+        set
+        {
+            Listeners.Clear();
+            if (value is not null)
+            {
+                Listeners.Add(new ListenerBinding(value));
+            }
+        }
+    }
+
     /// <summary>Adds a listener to <see cref="Listeners"/>, with TLS over its connections when
     /// <paramref name="tls"/> is given. Returns these options, for chaining.</summary>
     public ParleyServerOptions Listen(ConnectionListener listener, TlsServerOptions? tls = null)

@@ -12,15 +12,17 @@ namespace Parley;
 /// </summary>
 /// <remarks>
 /// A Unix-domain socket's file is created by <see cref="Start"/> with the process's umask and
-/// removed by <see cref="Dispose"/>. A file left by a process that died is replaced; one that a
-/// live server still accepts on is not ("address already in use"), as for TCP.
+/// removed by <see cref="Dispose"/>. A socket file left by a process that was killed is
+/// replaced; one a live server still accepts on is not, nor is anything that is not a socket
+/// (a regular file, a directory, a symlink): <see cref="Start"/> then fails with "address
+/// already in use", as for TCP. Two servers starting on one path at the same instant are not
+/// arbitrated (the check and the bind are two steps); run one per path.
 /// </remarks>
 public sealed class SocketConnectionListener : ConnectionListener
 {
     private readonly EndPoint _endPoint;
     private readonly SocketTransportOptions _options;
     private Socket? _socket;
-    private string? _ownedPath;
     private int _disposed;
 
     /// <summary>Creates a listener; nothing is bound until <see cref="Start"/>.</summary>
@@ -43,7 +45,8 @@ public sealed class SocketConnectionListener : ConnectionListener
     /// <inheritdoc />
     public override string Address => SocketConnectionDialer.Describe(LocalEndPoint ?? _endPoint);
 
-    /// <summary>The bound address once started (with the real port when port 0 was asked for); before that, the one asked for.</summary>
+    /// <summary>The bound address once started (with the real port when port 0 was asked for);
+    /// before that, the address asked for (not null, unlike the base class's default).</summary>
     public override EndPoint? LocalEndPoint => _socket?.LocalEndPoint ?? _endPoint;
 
     /// <inheritdoc />
@@ -75,17 +78,11 @@ public sealed class SocketConnectionListener : ConnectionListener
             }
 
             socket.Bind(_endPoint);
-            if (_endPoint is UnixDomainSocketEndPoint bound)
-            {
-                _ownedPath = bound.ToString();
-            }
-
             socket.Listen(_options.ListenBacklog);
         }
         catch
         {
             socket.Dispose();
-            DeleteOwnedFile();
             throw;
         }
 
@@ -96,16 +93,20 @@ public sealed class SocketConnectionListener : ConnectionListener
     public override async ValueTask<Transport> AcceptAsync(CancellationToken cancellationToken = default)
     {
         Socket listener = _socket ?? throw new InvalidOperationException("The listener is not started.");
-        Socket socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-        try
+        while (true)
         {
-            return new SocketTransport(socket, _options);
-        }
-        catch
-        {
-            // The peer left between accept and setup (setting an option on a reset socket fails).
-            socket.Dispose();
-            throw;
+            Socket socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return new SocketTransport(socket, _options);
+            }
+            catch (SocketException)
+            {
+                // The peer left between accept and setup (setting an option on a reset socket
+                // fails on some systems): that one connection is gone, the next is accepted at
+                // once — a failure here must not pause the server's accept loop.
+                socket.Dispose();
+            }
         }
     }
 
@@ -117,37 +118,24 @@ public sealed class SocketConnectionListener : ConnectionListener
             return;
         }
 
-        _socket?.Dispose();
-        DeleteOwnedFile();
+        _socket?.Dispose(); // for a Unix-domain socket, .NET also removes the file it bound
     }
 
-    private void DeleteOwnedFile()
-    {
-        if (_ownedPath is { } path)
-        {
-            _ownedPath = null;
-            try
-            {
-                File.Delete(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Left behind: the next Start finds nobody accepting on it and replaces it.
-            }
-        }
-    }
-
-    // A socket file survives a process that died. Connecting tells a stale one (refused) from
-    // one a live server accepts on (left alone: Bind then fails with "address in use").
+    // A socket file survives a process that was killed. It is removed only when all of this
+    // holds: it is a socket (never a regular file, a directory or a symlink — a mistyped path
+    // must not cost data), and a non-blocking connect is refused, i.e. nobody accepts on it. A
+    // live server — even one too busy to accept, whose full backlog makes the connect
+    // "would block" — keeps it, and Bind then fails with "address in use", as for TCP. Abstract
+    // names (leading NUL or '@') have no file.
     private static void RemoveStaleSocketFile(UnixDomainSocketEndPoint endPoint)
     {
         string path = endPoint.ToString();
-        if (!File.Exists(path) || (File.GetAttributes(path) & FileAttributes.Directory) != 0)
+        if (path.Length == 0 || path[0] is '\0' or '@' || !UnixFileType.IsSocket(path))
         {
             return;
         }
 
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
         try
         {
             probe.Connect(endPoint);
@@ -158,7 +146,8 @@ public sealed class SocketConnectionListener : ConnectionListener
         }
         catch (SocketException)
         {
-            // Not a socket we can judge (permissions, not a socket): leave it; Bind reports it.
+            // Would block (a live server with a full backlog), no permission, or anything else
+            // we cannot judge: leave the file; Bind reports "address in use".
         }
     }
 }

@@ -46,7 +46,12 @@ public sealed class TlsTransport : Transport
     public static async Task<TlsTransport> AuthenticateAsServerAsync(Transport inner, TlsServerOptions tls, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inner);
-        ArgumentNullException.ThrowIfNull(tls);
+        if (tls is null)
+        {
+            inner.Dispose(); // as on every other failure: the caller handed the transport over
+            ArgumentNullException.ThrowIfNull(tls);
+        }
+
         var ssl = new SslStream(new TransportStream(inner), leaveInnerStreamOpen: false);
         try
         {
@@ -82,8 +87,13 @@ public sealed class TlsTransport : Transport
     public static async Task<TlsTransport> AuthenticateAsClientAsync(Transport inner, TlsClientOptions tls, string targetHost, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inner);
-        ArgumentNullException.ThrowIfNull(tls);
-        ArgumentException.ThrowIfNullOrEmpty(targetHost);
+        if (tls is null || string.IsNullOrEmpty(targetHost))
+        {
+            inner.Dispose(); // as on every other failure: the caller handed the transport over
+            ArgumentNullException.ThrowIfNull(tls);
+            ArgumentException.ThrowIfNullOrEmpty(targetHost);
+        }
+
         var ssl = new SslStream(new TransportStream(inner), leaveInnerStreamOpen: false);
         try
         {

@@ -31,6 +31,9 @@ internal sealed class PipeTransport : Transport
 
     public override EndPoint? RemoteEndPoint { get; }
 
+    /// <summary>True once disposed (aborted).</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>Counts every byte this side sent, to show traffic really went through this transport.</summary>
     public long BytesSent;
 
