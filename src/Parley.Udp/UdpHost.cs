@@ -22,9 +22,24 @@ public enum PeerQuery
 /// One UDP endpoint that accepts sessions and opens them (like ENet's host or LiteNetLib's
 /// manager): reliable and unreliable messages on channels, with acknowledgements,
 /// retransmission, received/delivered confirmations, fragmentation, flow and congestion control.
-/// <see cref="Start"/> binds a socket and runs two threads (receive; timers and sending).
-/// Events run on those threads with the host's lock held: keep handlers short; they may call
-/// <see cref="UdpPeer.Send"/>. Every public member is thread-safe.
+/// <see cref="Start"/> binds a socket and runs two threads (receive; timers and sending) that
+/// hold the host's lock only while they work on the protocol. Every public member is thread-safe.
+/// <para>
+/// Events (<see cref="MessageReceived"/>, <see cref="MessageStateChanged"/>,
+/// <see cref="PeerConnected"/>, <see cref="PeerDisconnected"/>, <see cref="PeerAddressChanged"/>)
+/// are queued per peer and raised on the thread pool, never with the host's lock held: the
+/// handlers of one peer run one at a time, in the order the protocol produced the events; the
+/// handlers of different peers may run at the same time. A handler may call any member (e.g.
+/// <see cref="UdpPeer.Send"/>). A handler that is slow or blocks holds up only its own peer's
+/// events: the protocol work of every peer (acknowledgements, retransmissions, heartbeats)
+/// goes on. Its peer's queue is bounded — reliable messages by the receive window (past it the
+/// host stops acknowledging that peer's new data, so the sender holds it; nothing acknowledged
+/// is dropped), unreliable ones by one window's worth (past it they are dropped and counted in
+/// <see cref="UdpStatistics.UnreliableMessagesDropped"/>), message states by
+/// <see cref="UdpHostOptions.MaxPendingMessages"/> (a final state not yet raised holds its slot,
+/// so <see cref="UdpPeer.Send"/> says <see cref="UdpSendStatus.QueueFull"/>). A reliable message
+/// becomes <see cref="MessageState.Delivered"/> at its sender when the handler has returned.
+/// </para>
 /// </summary>
 public sealed partial class UdpHost : IAsyncDisposable, IDisposable
 {
@@ -39,6 +54,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     private readonly Dictionary<IPEndPoint, PinnedPeer> _pinned = [];
     private readonly Dictionary<UdpPeer, TaskCompletionSource<UdpPeer>> _connectWaiters = [];
     private readonly Queue<PeerChange> _changes = new();
+    private readonly Queue<PeerEventQueue> _readyEvents = new(); // a host without threads: peers with events to raise
     private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
     private readonly Parley.Internal.AddressCounter _perAddress = new();
     private readonly byte[] _plaintext; // a session packet's frames, decrypted (valid while it is handled)
@@ -123,7 +139,10 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     /// <summary>A peer's packets now come from another address or port (its session carried over).</summary>
     public event UdpPeerHandler? PeerAddressChanged;
 
-    /// <summary>A message arrived (reliable ordered ones in order per channel).</summary>
+    /// <summary>
+    /// A message arrived (reliable ordered ones in order per channel). Raised outside the host's
+    /// lock, one at a time per peer; <see cref="UdpMessage.Data"/> is valid until the handler returns.
+    /// </summary>
     public event UdpMessageHandler? MessageReceived;
 
     /// <summary>A message this host sent changed state (sent, received, delivered, timed out, cancelled).</summary>
@@ -372,41 +391,75 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         return true;
     }
 
-    internal void RaiseMessage(UdpPeer peer, in UdpMessage message)
+    /// <summary>Raises one queued event (outside the lock, from the peer's <see cref="PeerEventQueue"/>). A handler that throws is logged.</summary>
+    internal void Raise(UdpPeer peer, in PeerEvent item)
     {
         try
         {
-            MessageReceived?.Invoke(peer, in message);
+            switch (item.Kind)
+            {
+                case PeerEventKind.Message:
+                    ReadOnlySpan<byte> data = item.Buffer is null ? default : item.Buffer.AsSpan(0, item.Length);
+                    MessageReceived?.Invoke(peer, new UdpMessage(data, item.Channel, item.Mode, item.Id));
+                    break;
+                case PeerEventKind.MessageState:
+                    MessageStateChanged?.Invoke(peer, item.Id, item.State);
+                    break;
+                case PeerEventKind.Connected:
+                    PeerConnected?.Invoke(peer);
+                    break;
+                case PeerEventKind.Disconnected:
+                    PeerDisconnected?.Invoke(peer);
+                    break;
+                case PeerEventKind.AddressChanged:
+                    PeerAddressChanged?.Invoke(peer);
+                    break;
+            }
         }
         catch (Exception exception)
         {
-            Log.HandlerFailed(_logger, exception); // an application bug must not stop the host's thread; logged
+            Log.HandlerFailed(_logger, exception); // an application bug must not stop the peer's events; logged
         }
     }
 
-    internal void RaiseMessageState(UdpPeer peer, uint id, MessageState state)
+    /// <summary>A peer's event queue has something to raise: on the thread pool, or (a host without threads) in the ready list. Caller holds the lock.</summary>
+    internal void ScheduleEvents(PeerEventQueue queue)
     {
-        try
+        if (_driver is not null)
         {
-            MessageStateChanged?.Invoke(peer, id, state);
+            ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
         }
-        catch (Exception exception)
+        else
         {
-            Log.HandlerFailed(_logger, exception);
+            _readyEvents.Enqueue(queue);
         }
     }
 
-    private void RaisePeer(UdpPeerHandler? handler, UdpPeer peer)
+    /// <summary>
+    /// A host without threads (tests, the in-memory benchmark): raises every queued event on the
+    /// calling thread, which must not hold the lock (as the host's threads do not when they raise).
+    /// </summary>
+    internal void DispatchEvents()
     {
-        try
+        for (int guard = 0; guard < 1_000_000; guard++)
         {
-            handler?.Invoke(peer);
-        }
-        catch (Exception exception)
-        {
-            Log.HandlerFailed(_logger, exception);
+            PeerEventQueue? next;
+            lock (Gate)
+            {
+                if (!_readyEvents.TryDequeue(out next))
+                {
+                    return;
+                }
+            }
+
+            next.Run();
         }
     }
+
+    /// <summary>True when a host without threads has events to raise (tests).</summary>
+    internal bool HasEvents => _readyEvents.Count > 0;
+
+    private static void RaisePeer(PeerEventKind kind, UdpPeer peer) => peer.Events.Add(new PeerEvent { Kind = kind });
 
     private void RecordChange(UdpPeer peer)
     {
