@@ -4,6 +4,9 @@ using System.Security.Cryptography;
 
 namespace Parley.Udp;
 
+// The handshake (Hello, Cookie, Connect, Accept, Close) and the entry of every datagram. About
+// 400 lines: the four handshake packets, their checks and the session's start and end read best
+// together.
 public sealed partial class UdpHost
 {
     // Connect payload: cookie · u32 initiator session · u32 receive window · u32 max enqueued · u16 max packet · P-256 public key · padding.

@@ -5,19 +5,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Parley.Udp;
 
-/// <summary>Which peers <see cref="UdpHost.GetPeers"/> lists.</summary>
-public enum PeerQuery
-{
-    /// <summary>Connected and heard from within <see cref="UdpHostOptions.StartHeartbeatTimeout"/>.</summary>
-    Active,
-
-    /// <summary>Every connected session.</summary>
-    Connected,
-
-    /// <summary>Every session in any state, plus pinned peers between sessions.</summary>
-    Known,
-}
-
 /// <summary>
 /// One UDP endpoint that accepts sessions and opens them (like ENet's host or LiteNetLib's
 /// manager): reliable and unreliable messages on channels, with acknowledgements,
@@ -54,7 +41,6 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     private readonly Dictionary<IPEndPoint, PinnedPeer> _pinned = [];
     private readonly Dictionary<UdpPeer, TaskCompletionSource<UdpPeer>> _connectWaiters = [];
     private readonly Queue<PeerChange> _changes = new();
-    private readonly Queue<PeerEventQueue> _readyEvents = new(); // a host without threads: peers with events to raise
     private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
     private readonly Parley.Internal.AddressCounter _perAddress = new();
     private readonly byte[] _plaintext; // a session packet's frames, decrypted (valid while it is handled)
@@ -391,76 +377,6 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         return true;
     }
 
-    /// <summary>Raises one queued event (outside the lock, from the peer's <see cref="PeerEventQueue"/>). A handler that throws is logged.</summary>
-    internal void Raise(UdpPeer peer, in PeerEvent item)
-    {
-        try
-        {
-            switch (item.Kind)
-            {
-                case PeerEventKind.Message:
-                    ReadOnlySpan<byte> data = item.Buffer is null ? default : item.Buffer.AsSpan(0, item.Length);
-                    MessageReceived?.Invoke(peer, new UdpMessage(data, item.Channel, item.Mode, item.Id));
-                    break;
-                case PeerEventKind.MessageState:
-                    MessageStateChanged?.Invoke(peer, item.Id, item.State);
-                    break;
-                case PeerEventKind.Connected:
-                    PeerConnected?.Invoke(peer);
-                    break;
-                case PeerEventKind.Disconnected:
-                    PeerDisconnected?.Invoke(peer);
-                    break;
-                case PeerEventKind.AddressChanged:
-                    PeerAddressChanged?.Invoke(peer);
-                    break;
-            }
-        }
-        catch (Exception exception)
-        {
-            Log.HandlerFailed(_logger, exception); // an application bug must not stop the peer's events; logged
-        }
-    }
-
-    /// <summary>A peer's event queue has something to raise: on the thread pool, or (a host without threads) in the ready list. Caller holds the lock.</summary>
-    internal void ScheduleEvents(PeerEventQueue queue)
-    {
-        if (_driver is not null)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
-        }
-        else
-        {
-            _readyEvents.Enqueue(queue);
-        }
-    }
-
-    /// <summary>
-    /// A host without threads (tests, the in-memory benchmark): raises every queued event on the
-    /// calling thread, which must not hold the lock (as the host's threads do not when they raise).
-    /// </summary>
-    internal void DispatchEvents()
-    {
-        for (int guard = 0; guard < 1_000_000; guard++)
-        {
-            PeerEventQueue? next;
-            lock (Gate)
-            {
-                if (!_readyEvents.TryDequeue(out next))
-                {
-                    return;
-                }
-            }
-
-            next.Run();
-        }
-    }
-
-    /// <summary>True when a host without threads has events to raise (tests).</summary>
-    internal bool HasEvents => _readyEvents.Count > 0;
-
-    private static void RaisePeer(PeerEventKind kind, UdpPeer peer) => peer.Events.Add(new PeerEvent { Kind = kind });
-
     private void RecordChange(UdpPeer peer)
     {
         if (_changes.Count >= Options.MaxPeerChanges)
@@ -472,11 +388,4 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     }
 
     internal void CountDrop(DropReason reason) => _drops[(int)reason]++;
-}
-
-/// <summary>A connect that did not complete.</summary>
-public sealed class UdpConnectException(string message, DisconnectReason reason) : Exception(message)
-{
-    /// <summary>Why.</summary>
-    public DisconnectReason Reason { get; } = reason;
 }
