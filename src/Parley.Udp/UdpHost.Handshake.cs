@@ -4,6 +4,9 @@ using System.Security.Cryptography;
 
 namespace Parley.Udp;
 
+// The handshake (Hello, Cookie, Connect, Accept, Close) and the entry of every datagram. About
+// 400 lines: the four handshake packets, their checks and the session's start and end read best
+// together.
 public sealed partial class UdpHost
 {
     // Connect payload: cookie · u32 initiator session · u32 receive window · u32 max enqueued · u16 max packet · P-256 public key · padding.
@@ -175,7 +178,7 @@ public sealed partial class UdpHost
         peer.UpdateAddress(address);
         _byRemote[(peer.Address, peer.RemoteSessionId)] = peer;
         Log.PeerMoved(_logger, peer.LocalSessionId, old, peer.RemoteEndPoint);
-        RaisePeer(PeerAddressChanged, peer);
+        RaisePeer(PeerEventKind.AddressChanged, peer);
     }
 
     private void OnHello(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> payload, int length)
@@ -330,7 +333,7 @@ public sealed partial class UdpHost
             waiter.TrySetResult(peer);
         }
 
-        RaisePeer(PeerConnected, peer);
+        RaisePeer(PeerEventKind.Connected, peer);
     }
 
     private void OnClose(SocketAddress from, PacketHeader header, ReadOnlySpan<byte> payload)
@@ -361,7 +364,7 @@ public sealed partial class UdpHost
         }
 
         peer.Terminate(reason);
-        _endedTotals = _endedTotals.Add(peer.GetStatistics()) with { };
+        _endedTotals = _endedTotals.Add(peer.GetStatistics() with { QueuedEvents = 0 }); // a gauge: the session's last events are still to be raised
         _sessions.Remove(peer.LocalSessionId);
         _byRemote.Remove((peer.Address, peer.RemoteSessionId));
         _perAddress.Release(peer.AddressKey);
@@ -378,7 +381,7 @@ public sealed partial class UdpHost
             pinned.ReconnectAt = NowMicros + (long)Options.PinnedReconnectDelay.TotalMicroseconds;
         }
 
-        RaisePeer(PeerDisconnected, peer);
+        RaisePeer(PeerEventKind.Disconnected, peer);
     }
 
     /// <summary>Handshake retries and the connect timeout of an initiating peer.</summary>

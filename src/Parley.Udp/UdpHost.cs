@@ -5,26 +5,28 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Parley.Udp;
 
-/// <summary>Which peers <see cref="UdpHost.GetPeers"/> lists.</summary>
-public enum PeerQuery
-{
-    /// <summary>Connected and heard from within <see cref="UdpHostOptions.StartHeartbeatTimeout"/>.</summary>
-    Active,
-
-    /// <summary>Every connected session.</summary>
-    Connected,
-
-    /// <summary>Every session in any state, plus pinned peers between sessions.</summary>
-    Known,
-}
-
 /// <summary>
 /// One UDP endpoint that accepts sessions and opens them (like ENet's host or LiteNetLib's
 /// manager): reliable and unreliable messages on channels, with acknowledgements,
 /// retransmission, received/delivered confirmations, fragmentation, flow and congestion control.
-/// <see cref="Start"/> binds a socket and runs two threads (receive; timers and sending).
-/// Events run on those threads with the host's lock held: keep handlers short; they may call
-/// <see cref="UdpPeer.Send"/>. Every public member is thread-safe.
+/// <see cref="Start"/> binds a socket and runs two threads (receive; timers and sending) that
+/// hold the host's lock only while they work on the protocol. Every public member is thread-safe.
+/// <para>
+/// Events (<see cref="MessageReceived"/>, <see cref="MessageStateChanged"/>,
+/// <see cref="PeerConnected"/>, <see cref="PeerDisconnected"/>, <see cref="PeerAddressChanged"/>)
+/// are queued per peer and raised on the thread pool, never with the host's lock held: the
+/// handlers of one peer run one at a time, in the order the protocol produced the events; the
+/// handlers of different peers may run at the same time. A handler may call any member (e.g.
+/// <see cref="UdpPeer.Send"/>). A handler that is slow or blocks holds up only its own peer's
+/// events: the protocol work of every peer (acknowledgements, retransmissions, heartbeats)
+/// goes on. Its peer's queue is bounded — reliable messages by the receive window (past it the
+/// host stops acknowledging that peer's new data, so the sender holds it; nothing acknowledged
+/// is dropped), unreliable ones by one window's worth (past it they are dropped and counted in
+/// <see cref="UdpStatistics.UnreliableMessagesDropped"/>), message states by
+/// <see cref="UdpHostOptions.MaxPendingMessages"/> (a final state not yet raised holds its slot,
+/// so <see cref="UdpPeer.Send"/> says <see cref="UdpSendStatus.QueueFull"/>). A reliable message
+/// becomes <see cref="MessageState.Delivered"/> at its sender when the handler has returned.
+/// </para>
 /// </summary>
 public sealed partial class UdpHost : IAsyncDisposable, IDisposable
 {
@@ -123,7 +125,10 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     /// <summary>A peer's packets now come from another address or port (its session carried over).</summary>
     public event UdpPeerHandler? PeerAddressChanged;
 
-    /// <summary>A message arrived (reliable ordered ones in order per channel).</summary>
+    /// <summary>
+    /// A message arrived (reliable ordered ones in order per channel). Raised outside the host's
+    /// lock, one at a time per peer; <see cref="UdpMessage.Data"/> is valid until the handler returns.
+    /// </summary>
     public event UdpMessageHandler? MessageReceived;
 
     /// <summary>A message this host sent changed state (sent, received, delivered, timed out, cancelled).</summary>
@@ -372,42 +377,6 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         return true;
     }
 
-    internal void RaiseMessage(UdpPeer peer, in UdpMessage message)
-    {
-        try
-        {
-            MessageReceived?.Invoke(peer, in message);
-        }
-        catch (Exception exception)
-        {
-            Log.HandlerFailed(_logger, exception); // an application bug must not stop the host's thread; logged
-        }
-    }
-
-    internal void RaiseMessageState(UdpPeer peer, uint id, MessageState state)
-    {
-        try
-        {
-            MessageStateChanged?.Invoke(peer, id, state);
-        }
-        catch (Exception exception)
-        {
-            Log.HandlerFailed(_logger, exception);
-        }
-    }
-
-    private void RaisePeer(UdpPeerHandler? handler, UdpPeer peer)
-    {
-        try
-        {
-            handler?.Invoke(peer);
-        }
-        catch (Exception exception)
-        {
-            Log.HandlerFailed(_logger, exception);
-        }
-    }
-
     private void RecordChange(UdpPeer peer)
     {
         if (_changes.Count >= Options.MaxPeerChanges)
@@ -419,11 +388,4 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     }
 
     internal void CountDrop(DropReason reason) => _drops[(int)reason]++;
-}
-
-/// <summary>A connect that did not complete.</summary>
-public sealed class UdpConnectException(string message, DisconnectReason reason) : Exception(message)
-{
-    /// <summary>Why.</summary>
-    public DisconnectReason Reason { get; } = reason;
 }

@@ -1,22 +1,14 @@
 namespace Parley.Udp;
 
+// The session's life: establishment, the timers (liveness, recovery, credit, Nack, probing, path
+// validation, message timeouts), graceful closing, the end, statistics and test hooks.
 public sealed partial class UdpPeer
 {
-    private const int ProbeAttempts = 2;
-    private const int ProbeResolution = 16;
-
     // Handshake (initiator side).
     internal byte[]? Cookie;
     internal long HandshakeStartedAt;
     internal long NextHandshakeAt = long.MaxValue;
     internal long HandshakeInterval;
-
-    // Path-MTU probing: a binary search between the confirmed size and the ceiling.
-    private int _probeCeiling;
-    private int _probeSize;          // the size of the probe in flight (0 when none)
-    private int _probeFailures;
-    private bool _ceilingTried;
-    private long _nextProbeAt = long.MaxValue;
 
     // The host's timer queue position.
     internal long ScheduledAt = long.MaxValue;
@@ -36,18 +28,13 @@ public sealed partial class UdpPeer
         _handshakeKey = null;
         Cookie = null;
         State = PeerState.Connected;
-        _sendLimit = peerWindow;
+        _sendCredit.Start(peerWindow);
         _peerMaxEnqueued = Math.Clamp(peerMaxEnqueued, 16, 1 << 20);
-        _probeCeiling = Math.Min(_options.MaxPacketSize, Math.Max(_options.MinPacketSize, peerMaxPacket));
-        _advertisedLimit = (uint)_options.ReceiveWindowBytes;
         _lastReceivedAt = now;
         _lastHeartbeatAt = now;
-        _pacingUpdatedAt = now;
+        _pacer.Start(now);
         NextHandshakeAt = long.MaxValue;
-        if (_options.MtuProbing && _probeCeiling > _packetSize)
-        {
-            _nextProbeAt = now;
-        }
+        _mtu.Start(Math.Min(_options.MaxPacketSize, Math.Max(_options.MinPacketSize, peerMaxPacket)), _packetSize, _options.MtuProbing, now);
     }
 
     /// <summary>The session ended: everything pending fails, buffers go back. Idempotent.</summary>
@@ -63,13 +50,18 @@ public sealed partial class UdpPeer
         bool drained = _closing && _pendingCount == 0 && reason == DisconnectReason.Local;
         FailAllPending();
         _closeWaiter?.TrySetResult(drained);
-        ReleaseReceiveBuffers();
-        _deliveredToSend.Clear();
-        _deliveredOpen = default;
-        _deliveredResendDue = false;
+        _inbound.Release();
+        if (!_leftReassemblyShare)
+        {
+            _leftReassemblyShare = true;
+            _host.ReassemblyBudget.Leave(_reassemblyShare);
+        }
+
+        _delivered.Release();
 
         // An ended peer object may live on (in PeerChange records, in the application): it keeps
         // none of the session's memory — buffers back to the pools, arrays and keys let go.
+        // Messages already queued for the application keep theirs until their handlers ran.
         _protection?.Dispose();
         _protection = null;
         _handshakeKey?.Dispose();
@@ -77,13 +69,11 @@ public sealed partial class UdpPeer
         AcceptPacket = null;
         Cookie = null;
         _pathCandidate = null;
-        _log.Release();
+        _recovery.Release();
         _pending.Release();
         _spareMessages.Clear();
-        _deliveredToSend.TrimExcess();
-        _retransmitQueue.TrimExcess();
         _sendQueue.TrimExcess();
-        _received.Reset(_largestReceived + 1);
+        _acks.Reset(_acks.LargestReceived + 1);
         foreach (SendChannel channel in _sendChannels)
         {
             channel.InFlight.TrimExcess();
@@ -96,24 +86,21 @@ public sealed partial class UdpPeer
         RemoteEndPoint = (System.Net.IPEndPoint)new System.Net.IPEndPoint(System.Net.IPAddress.Any, 0).Create(address);
     }
 
+    /// <summary>The peer's events, queued for the application (the host's handshake and path code add to it).</summary>
+    internal PeerEventQueue Events => _events;
+
     /// <summary>Tests: packet numbers from here on start at <paramref name="next"/> both ways (the other side calls it too). Only when nothing is in flight.</summary>
     internal void StartPacketNumbersAt(long next)
     {
         lock (_host.Gate)
         {
-            if (_log.Count != 0)
-            {
-                throw new InvalidOperationException("packets are in flight");
-            }
-
-            _nextPacketNumber = next;
-            _received.Reset(next);
-            _largestReceived = next - 1;
+            _recovery.JumpTo(next);
+            _acks.Reset(next);
             _protection?.JumpTo(next);
         }
     }
 
-    internal long NextPacketNumber => _nextPacketNumber;
+    internal long NextPacketNumber => _recovery.NextPacketNumber;
 
     /// <summary>
     /// Tests: a Data packet of this session carrying <paramref name="frames"/>, sealed as this side
@@ -126,17 +113,17 @@ public sealed partial class UdpPeer
         {
             byte[] packet = new byte[PacketCodec.SessionOverhead + frames.Length];
             frames.CopyTo(packet.AsSpan(PacketCodec.HeaderSize));
-            long number = _nextPacketNumber++;
+            long number = _recovery.TakePacketNumber();
             SealPacket(packet, PacketType.Data, frames.Length, number);
-            _log.AddSettled(number);
+            _recovery.OnSettledSent(number);
             return packet;
         }
     }
 
     /// <summary>
     /// Bytes of arrays and buffers this peer object holds now (its packet log, pending index,
-    /// receive state, reassembly and reorder buffers, spare message objects): what an ended
-    /// session still costs while something (a <see cref="PeerChange"/>, the application) refers to it.
+    /// receive state, reassembly and reorder buffers, event queue, spare message objects): what an
+    /// ended session still costs while something (a <see cref="PeerChange"/>, the application) refers to it.
     /// </summary>
     internal long RetainedBytes
     {
@@ -144,7 +131,8 @@ public sealed partial class UdpPeer
         {
             lock (_host.Gate)
             {
-                long bytes = _log.CapacityBytes + ((long)_pending.SlotCount * IntPtr.Size) + _reliableAssembly.RentedBytes + _unreliableAssembly.RentedBytes + _bufferedBytes + _waitingExtraBytes;
+                long bytes = _recovery.Log.CapacityBytes + ((long)_pending.SlotCount * IntPtr.Size) + _inbound.Reliable.RentedBytes + _inbound.Unreliable.RentedBytes;
+                bytes += _receiveCredit.WaitingBytes + _receiveCredit.WaitingExtraBytes + _events.CapacityBytes;
                 bytes += _spareMessages.Count * 128L;
                 bytes += _protection is null ? 0 : 1024; // two AES-GCM contexts and their secrets, about
                 return bytes;
@@ -159,148 +147,12 @@ public sealed partial class UdpPeer
         {
             lock (_host.Gate)
             {
-                return _reliableAssembly.Incomplete;
+                return _inbound.Reliable.Incomplete;
             }
         }
     }
 
     internal bool IsActiveAt(long now) => State == PeerState.Connected && now - _lastReceivedAt < (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
-
-    private long _lastProbeTimeoutAt;
-
-    // The timeout runs from the later of the oldest outstanding packet and the last probe timeout (the backoff then spaces probes).
-    private long OldestOutstandingSentAt() => Math.Max(_log.At(0).SentAt, _lastProbeTimeoutAt);
-
-    /// <summary>The earliest time this peer needs attention without new input.</summary>
-    internal long NextDeadline()
-    {
-        if (State == PeerState.Connecting)
-        {
-            return NextHandshakeAt;
-        }
-
-        if (State != PeerState.Connected)
-        {
-            return long.MaxValue;
-        }
-
-        long deadline = _lastReceivedAt + (long)_options.HeartbeatTimeout.TotalMicroseconds;
-        long silentFrom = _lastReceivedAt + (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
-        deadline = Math.Min(deadline, Math.Max(silentFrom, _lastHeartbeatAt + (long)_options.HeartbeatDelay.TotalMicroseconds));
-        if (_ackPending && !_ackNow)
-        {
-            deadline = Math.Min(deadline, _ackDeadline);
-        }
-
-        if (_log.Count > 0)
-        {
-            deadline = Math.Min(deadline, OldestOutstandingSentAt() + RtoMicros);
-        }
-
-        deadline = Math.Min(deadline, _lossTime);
-        if (_closing)
-        {
-            deadline = Math.Min(deadline, _closeAt);
-        }
-
-        if (_pacingNextAt > 0 && HasDataToSend() && _congestion.CanSend(_packetSize))
-        {
-            deadline = Math.Min(deadline, _pacingNextAt);
-        }
-
-        if (_creditBlocked && _log.Count == 0)
-        {
-            deadline = Math.Min(deadline, _creditBlockedSince + RtoMicros);
-        }
-
-        if (_gapSince != long.MaxValue && !_gapNacked)
-        {
-            deadline = Math.Min(deadline, _gapSince + NackDelayMicros);
-        }
-
-        deadline = Math.Min(deadline, _nextProbeAt);
-        deadline = Math.Min(deadline, _pathChallengeAt);
-        deadline = Math.Min(deadline, _unreliableAssembly.NextExpiry);
-        deadline = Math.Min(deadline, MessageDeadline());
-        return deadline;
-    }
-
-    /// <summary>The timers, for diagnosing a peer that wants attention it does not take (tests).</summary>
-    internal string DescribeTimers()
-    {
-        lock (_host.Gate)
-        {
-            return $"{this}: now {_host.NowMicros} next {NextDeadline()} ack {_ackPending}/{_ackNow}/{_ackDeadline} log {_log.Count}/{(_log.Count > 0 ? _log.At(0).SentAt : 0)} rto {_rtt.Rto} loss {_lossTime} pace {_pacingNextAt} credit {_creditBlocked}/{_creditBlockedSince} gap {_gapSince}/{_gapNacked} probe {_nextProbeAt} msg {MessageDeadline()} hb {_lastReceivedAt}/{_lastHeartbeatAt} queue {_sendQueue.Count} rtx {_retransmitQueue.Count} cwnd {_congestion.Window}/{_congestion.BytesInFlight}";
-        }
-    }
-
-    private long MessageDeadline()
-    {
-        long deadline = long.MaxValue;
-        if (_options.SendTimeout != Timeout.InfiniteTimeSpan && _sendQueue.TryPeek(out OutgoingMessage? queued) && queued.NextFragment == 0)
-        {
-            deadline = queued.QueuedAt + (long)_options.SendTimeout.TotalMicroseconds;
-        }
-
-        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryOldestUnreceived(out OutgoingMessage? sent))
-        {
-            deadline = Math.Min(deadline, sent.FirstSentAt + (long)_options.ReceiveTimeout.TotalMicroseconds);
-        }
-
-        if (_options.DeliveryTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingDelivery, MessageState.Delivered, out OutgoingMessage? received))
-        {
-            deadline = Math.Min(deadline, received.ReceivedAt + (long)_options.DeliveryTimeout.TotalMicroseconds);
-        }
-
-        return deadline;
-    }
-
-    // The reliable message sent longest ago that the peer has not received: the oldest of the
-    // used channels' in-flight fronts (each channel's in-flight queue is in first-send order).
-    private bool TryOldestUnreceived([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OutgoingMessage? oldest)
-    {
-        oldest = null;
-        foreach (SendChannel channel in _usedSendChannels)
-        {
-            if (TryLiveFront(channel, out OutgoingMessage? front) && (oldest is null || front.FirstSentAt < oldest.FirstSentAt))
-            {
-                oldest = front;
-            }
-        }
-
-        return oldest is not null;
-    }
-
-    // The oldest message of a queue that has not reached (or passed) a state; stale entries are dropped.
-    private static bool TryPeekLive(Queue<(OutgoingMessage Message, int Version)> queue, MessageState reached, out OutgoingMessage message)
-    {
-        while (queue.TryPeek(out var front))
-        {
-            if (front.Message.Version == front.Version && front.Message.State < reached && front.Message.State != MessageState.Unknown)
-            {
-                message = front.Message;
-                return true;
-            }
-
-            queue.Dequeue();
-        }
-
-        message = null!;
-        return false;
-    }
-
-    /// <summary>A graceful disconnect whose messages are all final, or whose time is up, ends here: true when it did.</summary>
-    private bool TryFinishClosing(long now)
-    {
-        if (!_closing || (_pendingCount > 0 && now < _closeAt))
-        {
-            return false;
-        }
-
-        SendClose(DisconnectReason.Remote);
-        _host.EndSession(this, DisconnectReason.Local);
-        return true;
-    }
 
     /// <summary>Runs whatever is due at <paramref name="now"/>.</summary>
     internal void OnTimer(long now)
@@ -321,113 +173,78 @@ public sealed partial class UdpPeer
             _heartbeatDue = true;
         }
 
-        if (_log.Count > 0 && now - OldestOutstandingSentAt() >= RtoMicros)
+        if (_recovery.OnTimer(now))
         {
-            OnRetransmissionTimeout(now);
-            _lastProbeTimeoutAt = now;
+            _heartbeatDue = true; // nothing left to resend: an ack-eliciting heartbeat asks for the acknowledgement
         }
 
-        if (_lossTime <= now)
-        {
-            DetectLosses(now);
-            _log.TrimSettled();
-        }
-
-        if (_creditBlocked && _log.Count == 0 && now - _creditBlockedSince >= RtoMicros)
+        if (_sendCredit.OnTimer(now, _recovery.LoggedPackets == 0, _recovery.RtoMicros))
         {
             _heartbeatDue = true; // the window update may have been lost: an eliciting packet brings a fresh one
-            _creditBlockedSince = now;
         }
 
-        if (_gapSince != long.MaxValue && !_gapNacked && now - _gapSince >= NackDelayMicros)
-        {
-            if (_received.TryGetLowestGap(out long first, out long count) && first == _gapFirst)
-            {
-                _nackFirst = first;
-                _nackCount = (ushort)Math.Min(count, ushort.MaxValue);
-                _nackDue = true;
-            }
-
-            _gapNacked = true;
-        }
-
-        _unreliableAssembly.ExpireStale(now); // on the clock: a peer that stops sending does not keep its stale fragments
+        _acks.OnTimer(now, NackDelayMicros);
+        _inbound.ExpireStale(now); // on the clock: a peer that stops sending does not keep its stale fragments
         CheckMessageTimeouts(now);
     }
 
-    private void CheckMessageTimeouts(long now)
+    /// <summary>The earliest time this peer needs attention without new input.</summary>
+    internal long NextDeadline()
     {
-        if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryOldestUnreceived(out OutgoingMessage? sent)
-            && now - sent.FirstSentAt >= (long)_options.ReceiveTimeout.TotalMicroseconds)
+        if (State == PeerState.Connecting)
         {
-            SendClose(DisconnectReason.MessageTimeout);
-            _host.EndSession(this, DisconnectReason.MessageTimeout);
-            return;
+            return NextHandshakeAt;
         }
 
-        while (_options.SendTimeout != Timeout.InfiniteTimeSpan && _sendQueue.TryPeek(out OutgoingMessage? queued) && queued.NextFragment == 0
-            && now - queued.QueuedAt >= (long)_options.SendTimeout.TotalMicroseconds)
+        if (State != PeerState.Connected)
         {
-            _sendQueue.Dequeue();
-            Finish(queued, MessageState.TimedOut);
+            return long.MaxValue;
         }
 
-        while (_options.DeliveryTimeout != Timeout.InfiniteTimeSpan && TryPeekLive(_awaitingDelivery, MessageState.Delivered, out OutgoingMessage? received)
-            && now - received.ReceivedAt >= (long)_options.DeliveryTimeout.TotalMicroseconds)
+        long deadline = _lastReceivedAt + (long)_options.HeartbeatTimeout.TotalMicroseconds;
+        long silentFrom = _lastReceivedAt + (long)_options.StartHeartbeatTimeout.TotalMicroseconds;
+        deadline = Math.Min(deadline, Math.Max(silentFrom, _lastHeartbeatAt + (long)_options.HeartbeatDelay.TotalMicroseconds));
+        long nackDelay = NackDelayMicros;
+        deadline = Math.Min(deadline, _acks.NextDeadline(nackDelay));
+        deadline = Math.Min(deadline, _recovery.NextDeadline());
+        if (_closing)
         {
-            _awaitingDelivery.Dequeue();
-            Finish(received, MessageState.TimedOut);
+            deadline = Math.Min(deadline, _closeAt);
+        }
+
+        if (_pacer.NextAt > 0 && HasDataToSend() && _congestion.CanSend(_packetSize))
+        {
+            deadline = Math.Min(deadline, _pacer.NextAt);
+        }
+
+        deadline = Math.Min(deadline, _sendCredit.NextDeadline(_recovery.LoggedPackets == 0, _recovery.RtoMicros));
+        deadline = Math.Min(deadline, _mtu.NextAt);
+        deadline = Math.Min(deadline, _pathChallengeAt);
+        deadline = Math.Min(deadline, _inbound.NextExpiry);
+        deadline = Math.Min(deadline, MessageDeadline());
+        return deadline;
+    }
+
+    /// <summary>The timers, for diagnosing a peer that wants attention it does not take (tests).</summary>
+    internal string DescribeTimers()
+    {
+        lock (_host.Gate)
+        {
+            return $"{this}: now {_host.NowMicros} next {NextDeadline()} {_acks.Describe()} {_recovery.Describe()} pace {_pacer.NextAt} {_sendCredit.Describe()} probe {_mtu.NextAt} msg {MessageDeadline()} hb {_lastReceivedAt}/{_lastHeartbeatAt} queue {_sendQueue.Count} cwnd {_congestion.Window}/{_congestion.BytesInFlight} events {_events.Count}";
         }
     }
 
-    /// <summary>Sends the next path-MTU probe when one is due: a padded packet of the size being tried.</summary>
-    private void TryStartProbe(long now)
+    /// <summary>A graceful disconnect whose messages are all final, or whose time is up, ends here: true when it did.</summary>
+    private bool TryFinishClosing(long now)
     {
-        if (_probeSize != 0 || now < _nextProbeAt || State != PeerState.Connected)
+        if (!_closing || (_pendingCount > 0 && now < _closeAt))
         {
-            return;
+            return false;
         }
 
-        _nextProbeAt = long.MaxValue;
-        if (_probeCeiling - _packetSize < ProbeResolution)
-        {
-            return; // search finished
-        }
-
-        // First try the ceiling (often right on loopback and LANs), then halve the interval.
-        _probeSize = _ceilingTried ? (_packetSize + _probeCeiling + 1) / 2 : _probeCeiling;
-        byte[] buffer = _host.Buffers.Rent(_probeSize);
-        Span<byte> packet = buffer.AsSpan(0, _probeSize);
-        int padding = _probeSize - PacketCodec.SessionOverhead;
-        packet.Slice(PacketCodec.HeaderSize, padding).Clear();
-        long number = _nextPacketNumber++;
-        int size = SealPacket(packet, PacketType.Probe, padding, number);
-        _log.Add(number, now, size, _log.ItemTail, isProbe: true);
-        Emit(buffer, size);
-    }
-
-    private void OnProbeAcked(int size)
-    {
-        _packetSize = Math.Max(_packetSize, size);
-        _congestion.OnPacketSizeChanged(_packetSize);
-        _probeSize = 0;
-        _probeFailures = 0;
-        _nextProbeAt = _host.NowMicros;
-        _host.MarkDirty(this);
-    }
-
-    private void OnProbeLost(int size)
-    {
-        _probeSize = 0;
-        _ceilingTried |= _probeFailures + 1 >= ProbeAttempts;
-        if (++_probeFailures >= ProbeAttempts)
-        {
-            _probeCeiling = size - 1; // that size does not get through: search below it
-            _probeFailures = 0;
-        }
-
-        _nextProbeAt = _host.NowMicros;
-        _host.MarkDirty(this);
+        SendClose(DisconnectReason.Remote);
+        _host.EndSession(this, DisconnectReason.Local);
+        return true;
     }
 
     private UdpStatistics Snapshot() => new()
@@ -439,24 +256,26 @@ public sealed partial class UdpPeer
         MessagesSent = _messagesSent,
         MessagesReceived = _messagesReceived,
         PayloadBytesReceived = _payloadReceived,
-        Retransmissions = _retransmissions,
-        MessagesRetransmitted = _messagesRetransmitted,
-        MaxRetransmissionsPerMessage = _maxRetransmits,
-        PacketsLost = _packetsLost,
-        Timeouts = _timeouts,
+        Retransmissions = _recovery.Retransmissions,
+        MessagesRetransmitted = _recovery.MessagesRetransmitted,
+        MaxRetransmissionsPerMessage = _recovery.MaxRetransmits,
+        PacketsLost = _recovery.PacketsLost,
+        Timeouts = _recovery.Timeouts,
         DuplicatePackets = _duplicatePackets,
-        DuplicateMessages = _duplicateMessages,
+        DuplicateMessages = _inbound.DuplicateMessages,
         PacketsDropped = _packetsDropped,
+        UnreliableMessagesDropped = _unreliableDropped,
         SmoothedRtt = _rtt.SmoothedRtt,
         RttVariation = _rtt.RttVariation,
         Rto = _rtt.Rto,
         CongestionWindow = _congestion.Window,
         BytesInFlight = _congestion.BytesInFlight,
-        SendCredit = CreditLeft,
+        SendCredit = _sendCredit.Left,
         QueuedMessages = _sendQueue.Count,
         PendingMessages = _pendingCount,
         PendingBytes = _pendingBytes,
-        BufferedReceiveBytes = _bufferedBytes + _waitingExtraBytes + _reliableAssembly.ReservedBytes + _unreliableAssembly.RentedBytes,
+        BufferedReceiveBytes = _inbound.ReliableHeldBytes + _inbound.Unreliable.RentedBytes,
+        QueuedEvents = _events.Count,
         PacketSize = _packetSize,
     };
 }

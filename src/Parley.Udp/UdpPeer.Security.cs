@@ -57,7 +57,7 @@ public sealed partial class UdpPeer
     /// </summary>
     internal bool TryOpen(in PacketHeader header, ReadOnlySpan<byte> headerBytes, ReadOnlySpan<byte> payload, Span<byte> plaintext, out long number, out int length)
     {
-        number = PacketCodec.ExpandPacketNumber(header.PacketNumber, _largestReceived + 1);
+        number = PacketCodec.ExpandPacketNumber(header.PacketNumber, _acks.LargestReceived + 1);
         length = payload.Length - PacketProtection.TagSize;
         return _protection is not null && length >= 0 && _protection.TryOpen(headerBytes, payload, number, plaintext);
     }
@@ -78,9 +78,9 @@ public sealed partial class UdpPeer
         byte[] buffer = _host.Buffers.Rent(PacketCodec.SessionOverhead + Frames);
         var writer = new FrameWriter(buffer.AsSpan(PacketCodec.HeaderSize, Frames));
         writer.TryWriteClose(reason);
-        long number = _nextPacketNumber++;
+        long number = _recovery.TakePacketNumber();
         int size = SealPacket(buffer, PacketType.Data, Frames, number);
-        _log.AddSettled(number);
+        _recovery.OnSettledSent(number);
         Emit(buffer, size);
     }
 
@@ -191,13 +191,13 @@ public sealed partial class UdpPeer
         byte[] buffer = _host.Buffers.Rent(PacketCodec.SessionOverhead + Frames);
         var writer = new FrameWriter(buffer.AsSpan(PacketCodec.HeaderSize, Frames));
         writer.TryWritePathFrame(FrameType.PathChallenge, _pathToken);
-        long number = _nextPacketNumber++;
+        long number = _recovery.TakePacketNumber();
         int size = SealPacket(buffer, PacketType.Data, Frames, number);
-        _log.AddSettled(number);
+        _recovery.OnSettledSent(number);
         _packetsSent++;
         _bytesSent += size;
         _host.EmitOwned(_pathCandidate, buffer, size);
         _pathChallenges++;
-        _pathChallengeAt = now + (RtoMicros << _pathChallenges); // 2, 4, 8 timeouts: about as long as a loss takes to recover
+        _pathChallengeAt = now + (_recovery.RtoMicros << _pathChallenges); // 2, 4, 8 timeouts: about as long as a loss takes to recover
     }
 }

@@ -5,13 +5,40 @@ namespace Parley.Udp;
 /// <summary>
 /// One session with a remote host: what <see cref="UdpHost.Connect"/> returns and what
 /// <see cref="UdpHost.PeerConnected"/> hands out. Thread-safe: every member takes the host's
-/// lock (short, never across I/O). Sending only queues; the host's send loop puts the message on
-/// the wire as congestion, pacing and the peer's flow-control credit allow.
+/// lock (short, never across I/O or a handler). Sending only queues; the host's send loop puts
+/// the message on the wire as congestion, pacing and the peer's flow-control credit allow. The
+/// events about this peer are raised outside the host's lock, in order, one at a time (see
+/// <see cref="UdpHost"/>).
 /// </summary>
+/// <remarks>
+/// The peer coordinates components with one job each (docs/architecture.md, "Issue 17: UDP in
+/// parts"): <see cref="AckTracker"/> (what to acknowledge), <see cref="LossRecovery"/> (sent
+/// packets, loss, RTO), <see cref="CongestionController"/> and <see cref="Pacer"/>,
+/// <see cref="SendCredit"/> and <see cref="ReceiveCredit"/> (flow control),
+/// <see cref="InboundMessages"/> (reassembly and ordering), <see cref="DeliveredConfirmations"/>,
+/// <see cref="MtuProber"/> and <see cref="PeerEventQueue"/>. It keeps the messages it sends
+/// (UdpPeer.Messages.cs), builds packets (UdpPeer.Send.cs), dispatches received frames
+/// (UdpPeer.Receive.cs), runs the session's timers and life (UdpPeer.Lifecycle.cs) and its keys
+/// and path (UdpPeer.Security.cs).
+/// </remarks>
 public sealed partial class UdpPeer
 {
     private readonly UdpHost _host;
     private readonly UdpHostOptions _options;
+    private readonly AckTracker _acks;
+    private readonly LossRecovery _recovery;
+    private readonly RttEstimator _rtt;
+    private readonly CongestionController _congestion;
+    private readonly Pacer _pacer = new();
+    private readonly SendCredit _sendCredit = new();
+    private readonly ReceiveCredit _receiveCredit;
+    private readonly InboundMessages _inbound;
+    private readonly DeliveredConfirmations _delivered = new();
+    private readonly MtuProber _mtu = new();
+    private readonly PeerEventQueue _events;
+    private readonly ReassemblyBudget.Share _reassemblyShare;
+    private bool _leftReassemblyShare;
+    private int _packetSize;
 
     internal UdpPeer(UdpHost host, SocketAddress address, uint localSessionId, bool isInitiator)
     {
@@ -21,23 +48,23 @@ public sealed partial class UdpPeer
         RemoteEndPoint = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(address);
         LocalSessionId = localSessionId;
         IsInitiator = isInitiator;
+        _events = new PeerEventQueue(this);
+        _acks = new AckTracker(_options.AckEveryPackets, _options.MaxAckDelay);
         _rtt = new RttEstimator(_options.InitialRto, _options.MinRto, _options.MaxRto);
         _congestion = new CongestionController(_options.MinPacketSize, randomLossTolerance: _options.RandomLossTolerance);
+        _recovery = new LossRecovery(_rtt, _congestion, _options.MaxAckDelay, this);
         _packetSize = _options.MinPacketSize;
+        _receiveCredit = new ReceiveCredit(_options.ReceiveWindowBytes);
+
         // Both reassemblers charge the share of the session's source address (kept if the session moves).
         _reassemblyShare = host.ReassemblyBudget.Join(Parley.Internal.AddressCounter.KeyOf(RemoteEndPoint));
-        _reliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxReassembliesPerPeer, maxReservedBytes: long.MaxValue, expiryMicros: long.MaxValue, evictWhenFull: false, _reassemblyShare, host.Buffers);
-        _unreliableAssembly = new Reassembler(_options.MaxMessageSize, _options.MaxIncompleteUnreliable, maxReservedBytes: _options.ReceiveWindowBytes, (long)_options.UnreliableFragmentExpiry.TotalMicroseconds, evictWhenFull: true, _reassemblyShare, host.Buffers);
-        _receiveChannels = new ReceiveChannel[_options.Channels * 2];
+        _inbound = new InboundMessages(_options, _receiveCredit, _reassemblyShare, host.Buffers, this);
         _pending = new PendingIndex(2 * _options.MaxPendingMessages); // pending ids may span up to twice the count limit (an old one stuck behind newer ones)
         _sendChannels = new SendChannel[_options.Channels * 2];
-        for (int i = 0; i < _receiveChannels.Length; i++)
+        for (int i = 0; i < _sendChannels.Length; i++)
         {
-            _receiveChannels[i] = new ReceiveChannel();
             _sendChannels[i] = new SendChannel();
         }
-
-        _received.Record(0); // packet number 0 is never used by a session: start the floor above it
     }
 
     /// <summary>The host this session belongs to.</summary>
@@ -99,6 +126,11 @@ public sealed partial class UdpPeer
     /// <see cref="UdpHostOptions.MaxPendingBytes"/> is reached. Allowed while connecting (sent
     /// once the session is up). The returned id names the message in state queries and events.
     /// </summary>
+    /// <remarks>
+    /// A final state still queued for <see cref="UdpHost.MessageStateChanged"/> holds its message's
+    /// slot until the event is taken for raising: a peer whose handler does not return stops
+    /// accepting messages rather than queue their events without limit.
+    /// </remarks>
     public SendResult Send(ReadOnlySpan<byte> data, DeliveryMode mode = DeliveryMode.ReliableOrdered, byte channel = 0)
     {
         SendResult result;

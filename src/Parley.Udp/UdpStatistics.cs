@@ -84,6 +84,18 @@ public sealed record UdpStatistics
     /// <summary>Bytes held by reorder and reassembly buffers on the receiving side.</summary>
     public long BufferedReceiveBytes { get; init; }
 
+    /// <summary>
+    /// Events (messages, state changes, peer events) queued for the application's handlers and not
+    /// yet taken for raising: a figure that stays high means a handler is slow (see <see cref="UdpHost"/>).
+    /// </summary>
+    public int QueuedEvents { get; init; }
+
+    /// <summary>
+    /// Unreliable messages that arrived but were dropped because this peer's queue of events already
+    /// held a receive window's worth of unreliable messages (its handler fell that far behind).
+    /// </summary>
+    public long UnreliableMessagesDropped { get; init; }
+
     /// <summary>The packet size in use (raised by path-MTU probing).</summary>
     public int PacketSize { get; init; }
 
@@ -112,6 +124,8 @@ public sealed record UdpStatistics
         PendingMessages = PendingMessages + o.PendingMessages,
         PendingBytes = PendingBytes + o.PendingBytes,
         BufferedReceiveBytes = BufferedReceiveBytes + o.BufferedReceiveBytes,
+        QueuedEvents = QueuedEvents + o.QueuedEvents,
+        UnreliableMessagesDropped = UnreliableMessagesDropped + o.UnreliableMessagesDropped,
         PacketSize = Math.Max(PacketSize, o.PacketSize),
     };
 }

@@ -31,6 +31,8 @@ internal sealed class Simulation
 
         public bool Down { get; set; }
 
+        public bool EventsHeld { get; set; }
+
         public void Send(System.Net.SocketAddress to, ReadOnlySpan<byte> datagram)
         {
             if (!Down)
@@ -73,6 +75,15 @@ internal sealed class Simulation
 
     /// <summary>The host at <paramref name="address"/> vanishes.</summary>
     public void Silence(IPEndPoint address) => Silence(_nodes.Single(n => n.Address.Equals(address)).Host);
+
+    /// <summary>
+    /// The host's application stops taking events (a handler that blocks): they stay queued, while
+    /// the host's protocol work goes on, until <see cref="ReleaseEvents"/>.
+    /// </summary>
+    public void HoldEvents(UdpHost host) => _nodes.Single(n => n.Host == host).EventsHeld = true;
+
+    /// <summary>The host's application takes its events again (at the next step of the simulation).</summary>
+    public void ReleaseEvents(UdpHost host) => _nodes.Single(n => n.Host == host).EventsHeld = false;
 
     /// <summary>Removes a host for good (disposing it first sends its Close packets).</summary>
     public void Remove(UdpHost host)
@@ -154,7 +165,18 @@ internal sealed class Simulation
             node.Host.Receive(from.Serialize(), bytes);
             node.Host.DrainTo(node);
         }
+
+        DispatchEvents(node);
     });
+
+    // The events the host queued are raised here, outside its lock, as a host's own threads would.
+    private static void DispatchEvents(Node node)
+    {
+        if (!node.EventsHeld)
+        {
+            node.Host.DispatchEvents();
+        }
+    }
 
     private void PollAll()
     {
@@ -167,6 +189,11 @@ internal sealed class Simulation
                 {
                     node.Host.Poll();
                     node.Host.DrainTo(node);
+                }
+
+                DispatchEvents(node);
+                lock (node.Host.Gate)
+                {
                     work |= node.Host.HasWork;
                 }
             }

@@ -18,7 +18,7 @@ internal static partial class Log
     [LoggerMessage(703, LogLevel.Information, "Peer #{SessionId:x8} moved from {OldEndPoint} to {NewEndPoint}")]
     public static partial void PeerMoved(ILogger logger, uint sessionId, EndPoint oldEndPoint, EndPoint newEndPoint);
 
-    [LoggerMessage(704, LogLevel.Error, "An application handler threw on the UDP host's thread; the host goes on")]
+    [LoggerMessage(704, LogLevel.Error, "An application handler of a UDP peer threw; the peer's next event is raised and the host goes on")]
     public static partial void HandlerFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(705, LogLevel.Error, "Unexpected socket error on the UDP host")]

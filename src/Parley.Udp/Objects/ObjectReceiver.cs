@@ -20,7 +20,8 @@ public sealed class ObjectReceiver : IAsyncDisposable
     private readonly ObjectTransferOptions _options;
     private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<(UdpPeer, uint), Transfer> _transfers = []; // used by the writer task only
-    private readonly Dictionary<(UdpPeer, uint), int> _queued = [];         // used under the host's lock only
+    private readonly Dictionary<(UdpPeer, uint), int> _queued = [];         // under _queuedLock: the host's handlers (several peers' at once) and the writer task
+    private readonly Lock _queuedLock = new();
     private readonly Task _writer;
 
     private sealed record Work(UdpPeer Peer, byte Kind, uint Transfer, long Offset, byte[] Data, string Name = "", long Length = 0, int BlockSize = 0);
@@ -62,7 +63,8 @@ public sealed class ObjectReceiver : IAsyncDisposable
     /// <summary>Blocks were written: the peer, the object's name, the progress.</summary>
     public event Action<UdpPeer, string, ObjectProgress>? Progress;
 
-    // On the host's thread, under its lock: parse, copy, hand over. No file work here.
+    // A host's handler (outside its lock; other peers' handlers may run at the same time): parse,
+    // copy, hand over. No file work here.
     private void OnMessage(UdpPeer peer, in UdpMessage message)
     {
         ReadOnlySpan<byte> m = message.Data;
@@ -74,34 +76,47 @@ public sealed class ObjectReceiver : IAsyncDisposable
         uint transfer = BinaryPrimitives.ReadUInt32LittleEndian(m[1..]);
         if (m[0] == ObjectMessages.Offer && ObjectMessages.TryDecodeOffer(m, out _, out long length, out int blockSize, out string name))
         {
-            if (_queued.Count >= _options.MaxConcurrentTransfers)
+            bool full;
+            lock (_queuedLock)
+            {
+                full = _queued.Count >= _options.MaxConcurrentTransfers;
+                if (!full)
+                {
+                    _queued[(peer, transfer)] = 0;
+                    _work.Writer.TryWrite(new Work(peer, ObjectMessages.Offer, transfer, 0, [], name, length, blockSize));
+                }
+            }
+
+            if (full)
             {
                 peer.Send(ObjectMessages.EncodeStatus(transfer, false, []), DeliveryMode.ReliableUnordered, _options.Channel);
-                return;
             }
-
-            _queued[(peer, transfer)] = 0;
-            _work.Writer.TryWrite(new Work(peer, ObjectMessages.Offer, transfer, 0, [], name, length, blockSize));
         }
-        else if (m[0] == ObjectMessages.Block && m.Length > ObjectMessages.BlockHeaderSize && _queued.TryGetValue((peer, transfer), out int queued))
+        else if (m[0] == ObjectMessages.Block && m.Length > ObjectMessages.BlockHeaderSize)
         {
-            if (queued >= 2 * _options.MaxBlocksInFlight)
+            lock (_queuedLock)
             {
-                return; // past the sender's own limit: dropped, a resume fetches it again
-            }
+                if (!_queued.TryGetValue((peer, transfer), out int queued) || queued >= 2 * _options.MaxBlocksInFlight)
+                {
+                    return; // not offered, or past the sender's own limit: dropped, a resume fetches it again
+                }
 
-            _queued[(peer, transfer)] = queued + 1;
-            _work.Writer.TryWrite(new Work(peer, ObjectMessages.Block, transfer, BinaryPrimitives.ReadInt64LittleEndian(m[5..]), m[ObjectMessages.BlockHeaderSize..].ToArray()));
+                _queued[(peer, transfer)] = queued + 1;
+                _work.Writer.TryWrite(new Work(peer, ObjectMessages.Block, transfer, BinaryPrimitives.ReadInt64LittleEndian(m[5..]), m[ObjectMessages.BlockHeaderSize..].ToArray()));
+            }
         }
     }
 
-    // Under the host's lock: forget the peer's transfers (their .part files stay for a resume).
+    // A host's handler, after the peer's last message: forget its transfers (their .part files stay for a resume).
     private void OnPeerDisconnected(UdpPeer peer)
     {
-        foreach ((UdpPeer Peer, uint Transfer) key in _queued.Keys.Where(k => k.Item1 == peer).ToList())
+        lock (_queuedLock)
         {
-            _queued.Remove(key);
-            _work.Writer.TryWrite(new Work(peer, ObjectMessages.Done, key.Transfer, 0, []));
+            foreach ((UdpPeer Peer, uint Transfer) key in _queued.Keys.Where(k => k.Item1 == peer).ToList())
+            {
+                _queued.Remove(key);
+                _work.Writer.TryWrite(new Work(peer, ObjectMessages.Done, key.Transfer, 0, []));
+            }
         }
     }
 
@@ -212,7 +227,7 @@ public sealed class ObjectReceiver : IAsyncDisposable
 
     private void DecrementQueued(UdpPeer peer, uint transfer)
     {
-        lock (HostGate) // the host's lock guards _queued (OnMessage runs under it)
+        lock (_queuedLock)
         {
             if (_queued.TryGetValue((peer, transfer), out int queued) && queued > 0)
             {
@@ -221,15 +236,13 @@ public sealed class ObjectReceiver : IAsyncDisposable
         }
     }
 
-    private Lock HostGate => _host.Gate;
-
     private void Finish(UdpPeer peer, uint id, Transfer transfer)
     {
         transfer.File.Dispose();
         File.Move(transfer.Path + ".part", transfer.Path, overwrite: true);
         File.Delete(transfer.Path + ".part.blocks");
         _transfers.Remove((peer, id));
-        lock (HostGate)
+        lock (_queuedLock)
         {
             _queued.Remove((peer, id));
         }
@@ -252,7 +265,7 @@ public sealed class ObjectReceiver : IAsyncDisposable
     private void Refuse(UdpPeer peer, uint transfer)
     {
         Close(peer, transfer);
-        lock (HostGate)
+        lock (_queuedLock)
         {
             _queued.Remove((peer, transfer));
         }

@@ -1,0 +1,79 @@
+namespace Parley.Udp;
+
+// Events for the application: each peer queues its own (PeerEventQueue) under the lock; they are
+// raised outside it — on the thread pool for a host with threads, on the caller's thread for one
+// driven by hand (DispatchEvents: tests and the in-memory benchmark).
+public sealed partial class UdpHost
+{
+    private readonly Queue<PeerEventQueue> _readyEvents = new(); // a host without threads: peers with events to raise
+
+    /// <summary>Raises one queued event (outside the lock, from the peer's <see cref="PeerEventQueue"/>). A handler that throws is logged.</summary>
+    internal void Raise(UdpPeer peer, in PeerEvent item)
+    {
+        try
+        {
+            switch (item.Kind)
+            {
+                case PeerEventKind.Message:
+                    ReadOnlySpan<byte> data = item.Buffer is null ? default : item.Buffer.AsSpan(0, item.Length);
+                    MessageReceived?.Invoke(peer, new UdpMessage(data, item.Channel, item.Mode, item.Id));
+                    break;
+                case PeerEventKind.MessageState:
+                    MessageStateChanged?.Invoke(peer, item.Id, item.State);
+                    break;
+                case PeerEventKind.Connected:
+                    PeerConnected?.Invoke(peer);
+                    break;
+                case PeerEventKind.Disconnected:
+                    PeerDisconnected?.Invoke(peer);
+                    break;
+                case PeerEventKind.AddressChanged:
+                    PeerAddressChanged?.Invoke(peer);
+                    break;
+            }
+        }
+        catch (Exception exception)
+        {
+            Log.HandlerFailed(_logger, exception); // an application bug must not stop the peer's events; logged
+        }
+    }
+
+    /// <summary>A peer's event queue has something to raise: on the thread pool, or (a host without threads) in the ready list. Caller holds the lock.</summary>
+    internal void ScheduleEvents(PeerEventQueue queue)
+    {
+        if (_driver is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
+        }
+        else
+        {
+            _readyEvents.Enqueue(queue);
+        }
+    }
+
+    /// <summary>
+    /// A host without threads (tests, the in-memory benchmark): raises every queued event on the
+    /// calling thread, which must not hold the lock (as the host's threads do not when they raise).
+    /// </summary>
+    internal void DispatchEvents()
+    {
+        for (int guard = 0; guard < 1_000_000; guard++)
+        {
+            PeerEventQueue? next;
+            lock (Gate)
+            {
+                if (!_readyEvents.TryDequeue(out next))
+                {
+                    return;
+                }
+            }
+
+            next.Run();
+        }
+    }
+
+    /// <summary>True when a host without threads has events to raise (tests).</summary>
+    internal bool HasEvents => _readyEvents.Count > 0;
+
+    private static void RaisePeer(PeerEventKind kind, UdpPeer peer) => peer.Events.Add(new PeerEvent { Kind = kind });
+}
