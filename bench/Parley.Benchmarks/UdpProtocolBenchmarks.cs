@@ -34,8 +34,8 @@ public class UdpProtocolBenchmarks
     public void Setup()
     {
         var options = new UdpHostOptions { MaxPendingMessages = 8192, MaxEnqueuedMessages = 8192, ReceiveWindowBytes = 8 << 20 };
-        _client = new UdpHost(options, TimeProvider.System, ClientAt.Serialize(), null);
-        _server = new UdpHost(options, TimeProvider.System, ServerAt.Serialize(), null);
+        _client = new UdpHost(options, TimeProvider.System, ClientAt.Serialize());
+        _server = new UdpHost(options, TimeProvider.System, ServerAt.Serialize());
         _server.MessageReceived += (UdpPeer peer, in UdpMessage message) => _delivered++;
         _client.MessageStateChanged += (peer, id, state) => _confirmed += state == MessageState.Delivered ? 1 : 0;
         _peer = _client.Connect(ServerAt);

@@ -13,6 +13,7 @@ internal static partial class EchoCommand
         {
             MaxPeers = settings.MaxConnections,
             MaxMessageSize = settings.MaxMessageSize ?? new UdpHostOptions().MaxMessageSize,
+            LoggerFactory = loggers,
         };
         options.ReceiveWindowBytes = Math.Max(options.ReceiveWindowBytes, 2 * options.MaxMessageSize);
         options.MaxPendingBytes = Math.Max(options.MaxPendingBytes, options.MaxMessageSize);
@@ -22,7 +23,7 @@ internal static partial class EchoCommand
         UdpHost host;
         try
         {
-            host = UdpHost.Start(settings.EndPoint, options, loggers);
+            host = UdpHost.Start(settings.EndPoint, options);
         }
         catch (System.Net.Sockets.SocketException ex)
         {
@@ -42,13 +43,13 @@ internal static partial class EchoCommand
             host.PeerDisconnected += peer =>
             {
                 UdpStatistics stats = peer.GetStatistics();
-                LogUdpClosed(logger, peer.RemoteEndPoint, peer.LocalSessionId, peer.DisconnectReason, stats.MessagesReceived, stats.MessagesSent, stats.Retransmissions);
+                LogUdpClosed(logger, peer.RemoteEndPoint, peer.LocalSessionId, peer.CloseReason, stats.MessagesReceived, stats.MessagesSent, stats.Retransmissions);
             };
             host.MessageReceived += (UdpPeer peer, in UdpMessage message) =>
             {
-                if (peer.Send(message.Data, message.Mode, message.Channel).Status != UdpSendStatus.Queued)
+                if (peer.Send(message.Data, message.Mode, message.Channel).Status != SendStatus.Queued)
                 {
-                    refused++; // the peer's queue is full: the echo is dropped and counted (the sender sees no echo)
+                    Interlocked.Increment(ref refused); // handlers of different peers run concurrently; the peer's queue is full: the echo is dropped and counted (the sender sees no echo)
                 }
             };
 
@@ -59,7 +60,7 @@ internal static partial class EchoCommand
                 while (true)
                 {
                     await Task.Delay(settings.SummaryInterval > TimeSpan.Zero ? settings.SummaryInterval : Timeout.InfiniteTimeSpan, cancellationToken);
-                    LogUdpSummary(logger, host.PeerCount, host.GetStatistics(), refused);
+                    LogUdpSummary(logger, host.PeerCount, host.GetStatistics(), Interlocked.Read(ref refused));
                 }
             }
             catch (OperationCanceledException)
@@ -78,7 +79,7 @@ internal static partial class EchoCommand
     private static partial void LogUdpOpened(ILogger logger, System.Net.EndPoint remoteEndPoint, uint sessionId);
 
     [LoggerMessage(21, LogLevel.Information, "close udp {RemoteEndPoint} #{SessionId:x8} reason={Reason} messages in={MessagesIn} out={MessagesOut} retransmissions={Retransmissions}")]
-    private static partial void LogUdpClosed(ILogger logger, System.Net.EndPoint remoteEndPoint, uint sessionId, DisconnectReason reason, long messagesIn, long messagesOut, long retransmissions);
+    private static partial void LogUdpClosed(ILogger logger, System.Net.EndPoint remoteEndPoint, uint sessionId, CloseReason reason, long messagesIn, long messagesOut, long retransmissions);
 
     [LoggerMessage(22, LogLevel.Information, "udp peers={Peers} {Statistics} echoes refused (queue full)={Refused}")]
     private static partial void LogUdpSummary(ILogger logger, int peers, UdpStatistics statistics, long refused);

@@ -1,8 +1,8 @@
 namespace Parley.Udp;
 
 /// <summary>A connect that did not complete.</summary>
-public sealed class UdpConnectException(string message, DisconnectReason reason) : Exception(message)
+public sealed class UdpConnectException(string message, CloseReason reason) : Exception(message)
 {
     /// <summary>Why.</summary>
-    public DisconnectReason Reason { get; } = reason;
+    public CloseReason Reason { get; } = reason;
 }

@@ -98,10 +98,10 @@ public sealed partial class UdpHost
 
     // A refusal before any session exists (ServerFull, AddressLimit): unauthenticated, so a
     // connecting peer takes it only from the address it is connecting to, and a live session never.
-    private void SendClose(SocketAddress to, uint sessionId, DisconnectReason reason)
+    private void SendClose(SocketAddress to, uint sessionId, CloseReason reason)
     {
         Span<byte> packet = PacketBuffer.AsSpan(0, PacketCodec.Overhead + 1);
-        packet[PacketCodec.HeaderSize] = (byte)reason;
+        packet[PacketCodec.HeaderSize] = CloseCodes.ToWire(reason);
         int size = PacketCodec.Seal(packet, new PacketHeader(PacketType.Close, sessionId, 0), 1);
         Emit(to, packet[..size]);
     }
@@ -241,7 +241,7 @@ public sealed partial class UdpHost
         SocketAddress address = SocketAddresses.Copy(from);
         if (_sessions.Count >= Options.MaxPeers)
         {
-            SendClose(address, remoteId, DisconnectReason.ServerFull);
+            SendClose(address, remoteId, CloseReason.ConnectionLimit);
             return;
         }
 
@@ -259,7 +259,7 @@ public sealed partial class UdpHost
         if (!_perAddress.TryAcquire(addressKey, Options.MaxPeersPerAddress))
         {
             CountDrop(DropReason.AddressLimit);
-            SendClose(address, remoteId, DisconnectReason.AddressLimit);
+            SendClose(address, remoteId, CloseReason.AddressLimit);
             return;
         }
 
@@ -351,12 +351,12 @@ public sealed partial class UdpHost
             return;
         }
 
-        var reason = payload.Length == 1 ? (DisconnectReason)payload[0] : DisconnectReason.ConnectFailed;
-        EndSession(peer, reason is DisconnectReason.ServerFull or DisconnectReason.AddressLimit ? reason : DisconnectReason.ConnectFailed);
+        var reason = payload.Length == 1 ? CloseCodes.FromWire(payload[0]) : CloseReason.ConnectFailed;
+        EndSession(peer, reason is CloseReason.ConnectionLimit or CloseReason.AddressLimit ? reason : CloseReason.ConnectFailed);
     }
 
     /// <summary>Ends a session for <paramref name="reason"/>: pending messages fail, the peer is forgotten, a pinned one is reconnected later.</summary>
-    internal void EndSession(UdpPeer peer, DisconnectReason reason)
+    internal void EndSession(UdpPeer peer, CloseReason reason)
     {
         if (peer.State == PeerState.Disconnected)
         {
@@ -389,7 +389,7 @@ public sealed partial class UdpHost
     {
         if (now - peer.HandshakeStartedAt >= (long)Options.ConnectTimeout.TotalMicroseconds)
         {
-            EndSession(peer, DisconnectReason.ConnectFailed);
+            EndSession(peer, CloseReason.ConnectFailed);
             return;
         }
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Parley.Udp;
 
@@ -24,7 +23,7 @@ namespace Parley.Udp;
 /// is dropped), unreliable ones by one window's worth (past it they are dropped and counted in
 /// <see cref="UdpStatistics.UnreliableMessagesDropped"/>), message states by
 /// <see cref="UdpHostOptions.MaxPendingMessages"/> (a final state not yet raised holds its slot,
-/// so <see cref="UdpPeer.Send"/> says <see cref="UdpSendStatus.QueueFull"/>). A reliable message
+/// so <see cref="UdpPeer.Send"/> says <see cref="SendStatus.QueueFull"/>). A reliable message
 /// becomes <see cref="MessageState.Delivered"/> at its sender when the handler has returned.
 /// </para>
 /// </summary>
@@ -54,14 +53,14 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         public long ReconnectAt = long.MaxValue;
     }
 
-    internal UdpHost(UdpHostOptions options, TimeProvider time, SocketAddress localAddress, ILoggerFactory? loggerFactory)
+    internal UdpHost(UdpHostOptions options, TimeProvider time, SocketAddress localAddress)
     {
         options.Validate();
         Options = options;
         _time = time;
         _startTimestamp = time.GetTimestamp();
         _microsPerTick = 1_000_000.0 / time.TimestampFrequency;
-        _logger = (ILogger?)loggerFactory?.CreateLogger("Parley.Udp.UdpHost") ?? NullLogger.Instance;
+        _logger = options.LoggerFactory.CreateLogger("Parley.Udp.UdpHost");
         _cookies = new CookieJar(time, options.CookieLifetime);
         PacketBuffer = new byte[Math.Max(options.MinPacketSize, PacketCodec.Overhead + 64)];
         _plaintext = GC.AllocateUninitializedArray<byte>(options.MaxPacketSize);
@@ -72,7 +71,8 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Binds a UDP socket to <paramref name="localEndPoint"/> (port 0 picks one) and starts the host's threads.</summary>
-    public static UdpHost Start(IPEndPoint localEndPoint, UdpHostOptions? options = null, ILoggerFactory? loggerFactory = null)
+    /// <remarks>The clock and logging come from <paramref name="options"/> (<see cref="UdpHostOptions.TimeProvider"/>, <see cref="UdpHostOptions.LoggerFactory"/>).</remarks>
+    public static UdpHost Start(IPEndPoint localEndPoint, UdpHostOptions? options = null)
     {
         options ??= new UdpHostOptions();
         options.Validate();
@@ -82,7 +82,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
             socket.ReceiveBufferSize = options.SocketBufferSize;
             socket.SendBufferSize = options.SocketBufferSize;
             socket.Bind(localEndPoint);
-            var host = new UdpHost(options, TimeProvider.System, ((IPEndPoint)socket.LocalEndPoint!).Serialize(), loggerFactory);
+            var host = new UdpHost(options, options.TimeProvider, ((IPEndPoint)socket.LocalEndPoint!).Serialize());
             host._driver = new SocketDriver(host, socket, options.SimulatedConditions, options.SimulationSeed, host._logger);
             Log.Listening(host._logger, host.LocalEndPoint);
             host._driver.Start();
@@ -119,7 +119,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     /// <summary>A session came up (either direction).</summary>
     public event UdpPeerHandler? PeerConnected;
 
-    /// <summary>A session ended; <see cref="UdpPeer.DisconnectReason"/> says why.</summary>
+    /// <summary>A session ended; <see cref="UdpPeer.CloseReason"/> says why.</summary>
     public event UdpPeerHandler? PeerDisconnected;
 
     /// <summary>A peer's packets now come from another address or port (its session carried over).</summary>
@@ -185,7 +185,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
             {
                 if (peer.RemoteEndPoint.Address.Equals(address))
                 {
-                    EndSession(peer, DisconnectReason.Local);
+                    EndSession(peer, CloseReason.LocalClose);
                 }
             }
         }
@@ -365,8 +365,8 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
 
             foreach (UdpPeer peer in _sessions.Values.ToArray())
             {
-                peer.SendClose(DisconnectReason.Remote);
-                EndSession(peer, DisconnectReason.HostClosed);
+                peer.SendClose(CloseReason.RemoteClose);
+                EndSession(peer, CloseReason.ServerShutdown);
             }
 
             _disposed = true; // after the Close packets are built: Receive and Poll stop here
@@ -384,7 +384,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
             _changes.Dequeue();
         }
 
-        _changes.Enqueue(new PeerChange(peer, peer.State, peer.DisconnectReason, _time.GetUtcNow()));
+        _changes.Enqueue(new PeerChange(peer, peer.State, peer.CloseReason, _time.GetUtcNow()));
     }
 
     internal void CountDrop(DropReason reason) => _drops[(int)reason]++;

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Parley.Udp;
 
 /// <summary>
@@ -25,7 +28,7 @@ public sealed class UdpHostOptions
     /// <summary>Probe for a larger packet size after connecting. Default on; a lost probe costs nothing but the probe.</summary>
     public bool MtuProbing { get; set; } = true;
 
-    /// <summary>The largest message accepted or sent. Default 1 MiB; larger messages are refused with <see cref="UdpSendStatus.TooLarge"/>.</summary>
+    /// <summary>The largest message accepted or sent. Default 1 MiB; larger messages are refused with <see cref="SendStatus.TooLarge"/>.</summary>
     public int MaxMessageSize { get; set; } = 1024 * 1024;
 
     /// <summary>Channels per peer (0..Channels-1), each with its own ordering. Default 8, at most 255.</summary>
@@ -74,7 +77,7 @@ public sealed class UdpHostOptions
     /// <summary>How long an incomplete unreliable fragmented message waits for its missing fragments (on the host's clock, whether or not the peer sends more). Default 5 s.</summary>
     public TimeSpan UnreliableFragmentExpiry { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Messages per peer not yet final (queued, in flight or waiting for their delivered confirmation). A full queue makes <c>Send</c> return <see cref="UdpSendStatus.QueueFull"/>. Default 65536.</summary>
+    /// <summary>Messages per peer not yet final (queued, in flight or waiting for their delivered confirmation). A full queue makes <c>Send</c> return <see cref="SendStatus.QueueFull"/>. Default 65536.</summary>
     public int MaxPendingMessages { get; set; } = 65536;
 
     /// <summary>Payload bytes per peer queued or unacknowledged. Default 16 MiB.</summary>
@@ -131,7 +134,7 @@ public sealed class UdpHostOptions
 
     /// <summary>
     /// Sessions this host accepts from one source address at once (an IPv4 address, or an IPv6
-    /// /64); one more Connect is refused with <see cref="DisconnectReason.AddressLimit"/> and
+    /// /64); one more Connect is refused with <see cref="CloseReason.AddressLimit"/> and
     /// counted as <see cref="DropReason.AddressLimit"/>. Sessions this host opens are not counted.
     /// Default 32: room for a household or small office behind one NAT address, while one source
     /// cannot take every slot of <see cref="MaxPeers"/> (issue 16: 8845 sessions from one socket).
@@ -157,9 +160,19 @@ public sealed class UdpHostOptions
     /// <summary>Seed of the random source behind <see cref="SimulatedConditions"/>, so runs see the same pattern. Default 1.</summary>
     public int SimulationSeed { get; set; } = 1;
 
+    /// <summary>The clock of every timeout, retransmission and pacing decision. Default
+    /// <see cref="TimeProvider.System"/>; tests give a clock they move by hand (as for a TCP
+    /// connection's <c>ConnectionOptions.TimeProvider</c>).</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Logging. Default: no logging (as for a TCP server's <c>ConnectionOptions.LoggerFactory</c>).</summary>
+    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
     {
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        ArgumentNullException.ThrowIfNull(LoggerFactory, nameof(LoggerFactory));
         Require(MinPacketSize is >= 576 and <= 65507, nameof(MinPacketSize), "must be 576..65507");
         Require(MaxPacketSize >= MinPacketSize && MaxPacketSize <= 65507, nameof(MaxPacketSize), "must be MinPacketSize..65507");
         Require(MaxMessageSize > 0, nameof(MaxMessageSize), "must be positive");

@@ -35,4 +35,4 @@ public delegate void UdpMessageStateHandler(UdpPeer peer, uint messageId, Messag
 public delegate void UdpPeerHandler(UdpPeer peer);
 
 /// <summary>One entry of <see cref="UdpHost.DrainPeerChanges"/>.</summary>
-public readonly record struct PeerChange(UdpPeer Peer, PeerState State, DisconnectReason Reason, DateTimeOffset At);
+public readonly record struct PeerChange(UdpPeer Peer, PeerState State, CloseReason Reason, DateTimeOffset At);

@@ -38,7 +38,7 @@ public sealed partial class UdpPeer
     }
 
     /// <summary>The session ended: everything pending fails, buffers go back. Idempotent.</summary>
-    internal void Terminate(DisconnectReason reason)
+    internal void Terminate(CloseReason reason)
     {
         if (State == PeerState.Disconnected)
         {
@@ -46,8 +46,8 @@ public sealed partial class UdpPeer
         }
 
         State = PeerState.Disconnected;
-        DisconnectReason = reason;
-        bool drained = _closing && _pendingCount == 0 && reason == DisconnectReason.Local;
+        CloseReason = reason;
+        bool drained = _closing && _pendingCount == 0 && reason == CloseReason.LocalClose;
         FailAllPending();
         _closeWaiter?.TrySetResult(drained);
         _inbound.Release();
@@ -164,7 +164,7 @@ public sealed partial class UdpPeer
 
         if (now - _lastReceivedAt >= (long)_options.HeartbeatTimeout.TotalMicroseconds)
         {
-            _host.EndSession(this, DisconnectReason.Timeout);
+            _host.EndSession(this, CloseReason.IdleTimeout);
             return;
         }
 
@@ -242,8 +242,8 @@ public sealed partial class UdpPeer
             return false;
         }
 
-        SendClose(DisconnectReason.Remote);
-        _host.EndSession(this, DisconnectReason.Local);
+        SendClose(CloseReason.RemoteClose);
+        _host.EndSession(this, CloseReason.LocalClose);
         return true;
     }
 

@@ -38,23 +38,23 @@ public sealed partial class UdpPeer
     {
         if (State == PeerState.Disconnected || _closing)
         {
-            return new SendResult(UdpSendStatus.NotConnected, 0);
+            return new SendResult(SendStatus.Closed, 0);
         }
 
         if (data.Length > _options.MaxMessageSize)
         {
-            return new SendResult(UdpSendStatus.TooLarge, 0);
+            return new SendResult(SendStatus.TooLarge, 0);
         }
 
         if (channel >= _options.Channels || mode > DeliveryMode.ReliableOrdered)
         {
-            return new SendResult(UdpSendStatus.BadChannel, 0);
+            return new SendResult(SendStatus.InvalidChannel, 0);
         }
 
         // A final state not yet taken for raising still counts: a blocked handler stops the sending, not the memory.
         if (_pendingCount + _events.FinalsQueued >= _options.MaxPendingMessages || _pendingBytes + data.Length > _options.MaxPendingBytes)
         {
-            return new SendResult(UdpSendStatus.QueueFull, 0);
+            return new SendResult(SendStatus.QueueFull, 0);
         }
 
         OutgoingMessage message = _spareMessages.Count > 0 ? _spareMessages.Pop() : new OutgoingMessage();
@@ -64,7 +64,7 @@ public sealed partial class UdpPeer
             if (!_pending.TryAdd(message))
             {
                 _spareMessages.Push(message);
-                return new SendResult(UdpSendStatus.QueueFull, 0); // the oldest pending id is too far behind the newest
+                return new SendResult(SendStatus.QueueFull, 0); // the oldest pending id is too far behind the newest
             }
 
             _nextReliableId = _nextReliableId + 1 >= UnreliableIdBit ? 1 : _nextReliableId + 1;
@@ -88,7 +88,7 @@ public sealed partial class UdpPeer
         _pendingBytes += data.Length;
         _messagesSent++;
         _host.MarkDirty(this);
-        return new SendResult(UdpSendStatus.Queued, message.Id);
+        return new SendResult(SendStatus.Queued, message.Id);
     }
 
     private MessageState StateOf(uint id)
@@ -267,8 +267,8 @@ public sealed partial class UdpPeer
         if (_options.ReceiveTimeout != Timeout.InfiniteTimeSpan && TryOldestUnreceived(out OutgoingMessage? sent)
             && now - sent.FirstSentAt >= (long)_options.ReceiveTimeout.TotalMicroseconds)
         {
-            SendClose(DisconnectReason.MessageTimeout);
-            _host.EndSession(this, DisconnectReason.MessageTimeout);
+            SendClose(CloseReason.MessageTimeout);
+            _host.EndSession(this, CloseReason.MessageTimeout);
             return;
         }
 

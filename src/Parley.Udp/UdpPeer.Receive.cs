@@ -137,7 +137,7 @@ public sealed partial class UdpPeer : IRecoverySink, IInboundSink
 
         if (closed && !reader.Malformed)
         {
-            _host.EndSession(this, DisconnectReason.Remote);
+            _host.EndSession(this, CloseReason.RemoteClose);
             return;
         }
 

@@ -66,8 +66,8 @@ public sealed partial class UdpPeer
     private int SealPacket(Span<byte> packet, PacketType type, int payloadLength, long number) =>
         PacketCodec.SealSession(packet, type, RemoteSessionId, number, payloadLength, _protection!);
 
-    /// <summary>Sends a sealed Close frame: the peer ends the session (<see cref="DisconnectReason.Remote"/> on its side).</summary>
-    internal void SendClose(DisconnectReason reason)
+    /// <summary>Sends a sealed Close frame: the peer ends the session (<see cref="CloseReason.RemoteClose"/> on its side).</summary>
+    internal void SendClose(CloseReason reason)
     {
         if (State != PeerState.Connected)
         {

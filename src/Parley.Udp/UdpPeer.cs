@@ -85,8 +85,8 @@ public sealed partial class UdpPeer
     /// <summary>The session's state.</summary>
     public PeerState State { get; private set; } = PeerState.Connecting;
 
-    /// <summary>Why the session ended (<see cref="DisconnectReason.None"/> while it has not).</summary>
-    public DisconnectReason DisconnectReason { get; private set; }
+    /// <summary>Why the session ended (<see cref="CloseReason.None"/> while it has not).</summary>
+    public CloseReason CloseReason { get; private set; }
 
     /// <summary>True when this host keeps the peer across inactivity and reconnects it (see <see cref="UdpHost.Pin"/>).</summary>
     public bool IsPinned { get; internal set; }
@@ -104,7 +104,7 @@ public sealed partial class UdpPeer
     }
 
     /// <summary>An application value to carry along (not used by the protocol).</summary>
-    public object? Tag { get; set; }
+    public object? UserData { get; set; }
 
     /// <summary>The smoothed round-trip time (zero before the first sample).</summary>
     public TimeSpan SmoothedRtt
@@ -122,7 +122,7 @@ public sealed partial class UdpPeer
 
     /// <summary>
     /// Queues a message. Never blocks and never grows past the peer's limits: the result says
-    /// <see cref="UdpSendStatus.QueueFull"/> when <see cref="UdpHostOptions.MaxPendingMessages"/> or
+    /// <see cref="SendStatus.QueueFull"/> when <see cref="UdpHostOptions.MaxPendingMessages"/> or
     /// <see cref="UdpHostOptions.MaxPendingBytes"/> is reached. Allowed while connecting (sent
     /// once the session is up). The returned id names the message in state queries and events.
     /// </summary>
@@ -206,18 +206,18 @@ public sealed partial class UdpPeer
             IsPinned = false;
             if (State != PeerState.Disconnected)
             {
-                SendClose(DisconnectReason.Remote);
-                _host.EndSession(this, DisconnectReason.Local);
+                SendClose(CloseReason.RemoteClose);
+                _host.EndSession(this, CloseReason.LocalClose);
             }
         }
     }
 
     /// <summary>
     /// Ends the session gracefully, as ENet's <c>disconnect_later</c> does: from now on
-    /// <see cref="Send"/> refuses (<see cref="UdpSendStatus.NotConnected"/>); every message already
+    /// <see cref="Send"/> refuses (<see cref="SendStatus.Closed"/>); every message already
     /// queued or in flight goes on until it is final — reliable ones until their delivered
-    /// confirmation — and then the Close goes out (the peer ends with <see cref="DisconnectReason.Remote"/>,
-    /// this side with <see cref="DisconnectReason.Local"/>). Past <paramref name="timeout"/>, or when
+    /// confirmation — and then the Close goes out (the peer ends with <see cref="CloseReason.RemoteClose"/>,
+    /// this side with <see cref="CloseReason.LocalClose"/>). Past <paramref name="timeout"/>, or when
     /// <paramref name="cancellationToken"/> fires, it ends at once as <see cref="Disconnect"/> does and
     /// what is still pending becomes <see cref="MessageState.TimedOut"/>. Completes when the session
     /// has ended: true when nothing was left pending, false otherwise (also when the session ended

@@ -205,7 +205,7 @@ public sealed partial class Connection
                 return SendStatus.Queued;
             case EnqueueResult.DroppedNewest:
                 OnSlowConsumer(1);
-                return SendStatus.Dropped;
+                return SendStatus.QueueFull;
             case EnqueueResult.OverLimit:
                 OnSlowConsumer(0);
                 Abort(CloseReason.SlowConsumer);

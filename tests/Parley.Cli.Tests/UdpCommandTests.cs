@@ -38,7 +38,7 @@ public class UdpCommandTests
         echo.Terminate();
         Assert.Equal(0, await echo.WaitForExitAsync());
         await TestWait.UntilAsync(() => peer.State == PeerState.Disconnected);
-        Assert.Equal(DisconnectReason.Remote, peer.DisconnectReason);
+        Assert.Equal(CloseReason.RemoteClose, peer.CloseReason);
     }
 
     // Issue 16: with --max-connections 50, sessions opened from one socket took all 50 slots and
@@ -58,7 +58,7 @@ public class UdpCommandTests
         var attempts = Enumerable.Range(0, 60).Select(_ => source.Connect(endPoint)).ToList();
         await TestWait.UntilAsync(() => attempts.All(p => p.State != PeerState.Connecting));
         Assert.Equal(expected, attempts.Count(p => p.State == PeerState.Connected));
-        Assert.All(attempts.Where(p => p.State != PeerState.Connected), p => Assert.Equal(DisconnectReason.AddressLimit, p.DisconnectReason));
+        Assert.All(attempts.Where(p => p.State != PeerState.Connected), p => Assert.Equal(CloseReason.AddressLimit, p.CloseReason));
 
         await using UdpHost real = UdpHost.Start(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
         UdpPeer peer = await real.ConnectAsync(endPoint).WaitAsync(ParleyProcess.Timeout);

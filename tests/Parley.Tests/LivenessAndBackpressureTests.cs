@@ -70,7 +70,7 @@ public class LivenessAndBackpressureTests
             int dropped = 0;
             for (int i = 0; i < 5000; i++)
             {
-                if (serverSide.Send(payload) == SendStatus.Dropped)
+                if (serverSide.Send(payload) == SendStatus.QueueFull)
                 {
                     dropped++;
                 }

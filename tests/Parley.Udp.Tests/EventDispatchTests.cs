@@ -59,7 +59,7 @@ public class EventDispatchTests
         for (int i = 0; i < count; i++)
         {
             SendResult sent;
-            while ((sent = fast.Send(SessionTests.Payload(i, 200))).Status == UdpSendStatus.QueueFull)
+            while ((sent = fast.Send(SessionTests.Payload(i, 200))).Status == SendStatus.QueueFull)
             {
                 await Task.Delay(1);
             }
@@ -175,7 +175,7 @@ public class EventDispatchTests
         var ids = Enumerable.Range(0, 16).Select(i => toServer.Send([(byte)i]).MessageId).ToList();
         Assert.True(sim.RunUntil(() => toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(5)));
         Assert.Equal(MessageState.Delivered, toServer.GetMessageState(ids[^1]));
-        Assert.Equal(UdpSendStatus.QueueFull, toServer.Send([99]).Status); // 16 Delivered events wait: their slots are still taken
+        Assert.Equal(SendStatus.QueueFull, toServer.Send([99]).Status); // 16 Delivered events wait: their slots are still taken
 
         sim.ReleaseEvents(client);
         sim.RunFor(TimeSpan.FromMilliseconds(1));
@@ -184,6 +184,6 @@ public class EventDispatchTests
             Assert.Equal([MessageState.Sent, MessageState.Received, MessageState.Delivered], states.Where(s => s.Id == id).Select(s => s.State));
         }
 
-        Assert.Equal(UdpSendStatus.Queued, toServer.Send([99]).Status);
+        Assert.Equal(SendStatus.Queued, toServer.Send([99]).Status);
     }
 }

@@ -16,7 +16,7 @@ public class FrameTests
         Assert.True(writer.TryWriteNack(6, 4));
         Assert.True(writer.TryWritePathFrame(FrameType.PathChallenge, 0x0102_0304_0506_0708));
         Assert.True(writer.TryWritePathFrame(FrameType.PathResponse, ulong.MaxValue));
-        Assert.True(writer.TryWriteClose(DisconnectReason.MessageTimeout));
+        Assert.True(writer.TryWriteClose(CloseReason.MessageTimeout));
         int written = writer.Written;
 
         var reader = new FrameReader(buffer.AsSpan(0, written));
@@ -52,7 +52,8 @@ public class FrameTests
         Assert.True(reader.TryReadNext());
         Assert.Equal((FrameType.PathResponse, ulong.MaxValue), (reader.Type, reader.Token));
         Assert.True(reader.TryReadNext());
-        Assert.Equal((FrameType.Close, (uint)DisconnectReason.MessageTimeout), (reader.Type, reader.Value));
+        Assert.Equal((FrameType.Close, 6u), (reader.Type, reader.Value)); // the wire keeps its code (6, message timeout)
+        Assert.Equal(CloseReason.MessageTimeout, CloseCodes.FromWire((byte)reader.Value));
         Assert.False(reader.TryReadNext());
         Assert.False(reader.Malformed);
     }

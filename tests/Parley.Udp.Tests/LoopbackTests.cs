@@ -37,7 +37,7 @@ public class LoopbackTests
         const int count = 20_000;
         for (int i = 0; i < count; i++)
         {
-            while (peer.Send(SessionTests.Payload(i, i % 100 == 0 ? 5000 : 64)).Status == UdpSendStatus.QueueFull)
+            while (peer.Send(SessionTests.Payload(i, i % 100 == 0 ? 5000 : 64)).Status == SendStatus.QueueFull)
             {
                 await Task.Delay(1);
             }
@@ -61,7 +61,7 @@ public class LoopbackTests
         UdpPeer peer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
         for (int i = 0; i < 3000; i++)
         {
-            while (peer.Send(SessionTests.Payload(i, 200)).Status == UdpSendStatus.QueueFull)
+            while (peer.Send(SessionTests.Payload(i, 200)).Status == SendStatus.QueueFull)
             {
                 await Task.Delay(1);
             }
@@ -80,7 +80,7 @@ public class LoopbackTests
         using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         probe.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // a port that is bound but never answers
         var error = await Assert.ThrowsAsync<UdpConnectException>(() => client.ConnectAsync((IPEndPoint)probe.LocalEndPoint!).WaitAsync(Limit));
-        Assert.Equal(DisconnectReason.ConnectFailed, error.Reason);
+        Assert.Equal(CloseReason.ConnectFailed, error.Reason);
     }
 
     [Fact]
@@ -91,6 +91,6 @@ public class LoopbackTests
         UdpPeer peer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
         await server.DisposeAsync();
         await Waits.UntilAsync(() => peer.State == PeerState.Disconnected, "the close");
-        Assert.Equal(DisconnectReason.Remote, peer.DisconnectReason);
+        Assert.Equal(CloseReason.RemoteClose, peer.CloseReason);
     }
 }

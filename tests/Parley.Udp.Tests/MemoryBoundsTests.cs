@@ -102,7 +102,7 @@ public class MemoryBoundsTests
         Assert.True(sim.RunUntil(() => real.State != PeerState.Connecting, TimeSpan.FromSeconds(10)));
         Assert.Equal(PeerState.Connected, real.State); // issue 16: ServerFull
         Assert.Equal(server.Options.MaxPeersPerAddress, held);
-        Assert.All(attempts.Where(p => p.State != PeerState.Connected), p => Assert.Equal(DisconnectReason.AddressLimit, p.DisconnectReason));
+        Assert.All(attempts.Where(p => p.State != PeerState.Connected), p => Assert.Equal(CloseReason.AddressLimit, p.CloseReason));
         Assert.Equal(60 - held, server.GetDropCount(DropReason.AddressLimit));
 
         // A slot given back is a slot the source may take again.

@@ -11,19 +11,19 @@ public class MessageTests
         var options = new UdpHostOptions { MaxPendingMessages = 10, MaxMessageSize = 10_000, ReceiveWindowBytes = 20_000, MaxPendingBytes = 20_000, Channels = 2 };
         (Simulation sim, _, _, UdpPeer toServer, _) = SessionTests.Connected(20, options: options);
 
-        Assert.Equal(UdpSendStatus.TooLarge, toServer.Send(new byte[10_001]).Status);
-        Assert.Equal(UdpSendStatus.BadChannel, toServer.Send([1], DeliveryMode.ReliableOrdered, 2).Status);
+        Assert.Equal(SendStatus.TooLarge, toServer.Send(new byte[10_001]).Status);
+        Assert.Equal(SendStatus.InvalidChannel, toServer.Send([1], DeliveryMode.ReliableOrdered, 2).Status);
         for (int i = 0; i < 10; i++)
         {
-            Assert.Equal(UdpSendStatus.Queued, toServer.Send([1]).Status);
+            Assert.Equal(SendStatus.Queued, toServer.Send([1]).Status);
         }
 
-        Assert.Equal(UdpSendStatus.QueueFull, toServer.Send([1]).Status);
+        Assert.Equal(SendStatus.QueueFull, toServer.Send([1]).Status);
         Assert.Equal(10, toServer.GetStatistics().PendingMessages);
         Assert.True(sim.RunUntil(() => toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(5)));
-        Assert.Equal(UdpSendStatus.Queued, toServer.Send(new byte[10_000]).Status);
-        Assert.Equal(UdpSendStatus.Queued, toServer.Send(new byte[10_000]).Status);
-        Assert.Equal(UdpSendStatus.QueueFull, toServer.Send([1]).Status); // the bytes limit, 20 000, is reached
+        Assert.Equal(SendStatus.Queued, toServer.Send(new byte[10_000]).Status);
+        Assert.Equal(SendStatus.Queued, toServer.Send(new byte[10_000]).Status);
+        Assert.Equal(SendStatus.QueueFull, toServer.Send([1]).Status); // the bytes limit, 20 000, is reached
     }
 
     [Fact]
@@ -80,7 +80,7 @@ public class MessageTests
         (Simulation sim, _, _, UdpPeer toServer, _) = SessionTests.Connected(23, new NetworkConditions { Loss = 1 }, options);
         uint id = toServer.Send([1]).MessageId;
         Assert.True(sim.RunUntil(() => toServer.State == PeerState.Disconnected, TimeSpan.FromSeconds(5)));
-        Assert.Equal(DisconnectReason.MessageTimeout, toServer.DisconnectReason);
+        Assert.Equal(CloseReason.MessageTimeout, toServer.CloseReason);
         Assert.Equal(MessageState.TimedOut, toServer.GetMessageState(id));
     }
 
@@ -116,7 +116,7 @@ public class MessageTests
         server.MessageReceived += (UdpPeer p, in UdpMessage m) => got.Add(m.Data.ToArray());
         foreach (byte[] message in messages)
         {
-            Assert.Equal(UdpSendStatus.Queued, toServer.Send(message).Status);
+            Assert.Equal(SendStatus.Queued, toServer.Send(message).Status);
         }
 
         Assert.True(sim.RunUntil(() =>

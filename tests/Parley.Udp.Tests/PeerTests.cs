@@ -35,12 +35,12 @@ public class PeerTests
         sim.Silence(server);
         uint id = toServer.Send([1, 2, 3]).MessageId;
         Assert.True(sim.RunUntil(() => toServer.State == PeerState.Disconnected, TimeSpan.FromSeconds(10)));
-        Assert.Equal(DisconnectReason.Timeout, toServer.DisconnectReason);
+        Assert.Equal(CloseReason.IdleTimeout, toServer.CloseReason);
         Assert.Equal([id], failed);
         Assert.Equal(MessageState.TimedOut, toServer.GetMessageState(id));
-        Assert.Equal(UdpSendStatus.NotConnected, toServer.Send([1]).Status);
+        Assert.Equal(SendStatus.Closed, toServer.Send([1]).Status);
         Assert.Empty(client.GetPeers(PeerQuery.Known));
-        Assert.Contains(client.DrainPeerChanges(), c => c.Peer == toServer && c.State == PeerState.Disconnected && c.Reason == DisconnectReason.Timeout);
+        Assert.Contains(client.DrainPeerChanges(), c => c.Peer == toServer && c.State == PeerState.Disconnected && c.Reason == CloseReason.IdleTimeout);
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public class PeerTests
         Assert.Equal(0, server.PeerCount);
         UdpPeer again = client.Connect(Simulation.At(1));
         sim.RunFor(TimeSpan.FromSeconds(6));
-        Assert.Equal(DisconnectReason.ConnectFailed, again.DisconnectReason);
+        Assert.Equal(CloseReason.ConnectFailed, again.CloseReason);
 
         Assert.True(server.Unblacklist(IPAddress.Loopback));
         UdpPeer third = client.Connect(Simulation.At(1));
@@ -181,7 +181,7 @@ public class PeerTests
         SessionTests.Connect(sim, a, server);
         UdpPeer refused = b.Connect(Simulation.At(1));
         Assert.True(sim.RunUntil(() => refused.State == PeerState.Disconnected, TimeSpan.FromSeconds(10)));
-        Assert.Equal(DisconnectReason.ServerFull, refused.DisconnectReason);
+        Assert.Equal(CloseReason.ConnectionLimit, refused.CloseReason);
     }
 
     [Fact]
@@ -189,9 +189,9 @@ public class PeerTests
     {
         (Simulation sim, UdpHost server, UdpHost client, UdpPeer toServer, UdpPeer toClient) = SessionTests.Connected(10);
         toServer.Disconnect();
-        Assert.Equal(DisconnectReason.Local, toServer.DisconnectReason);
+        Assert.Equal(CloseReason.LocalClose, toServer.CloseReason);
         Assert.True(sim.RunUntil(() => toClient.State == PeerState.Disconnected, TimeSpan.FromMilliseconds(50)));
-        Assert.Equal(DisconnectReason.Remote, toClient.DisconnectReason);
+        Assert.Equal(CloseReason.RemoteClose, toClient.CloseReason);
     }
 
     [Fact]
@@ -204,16 +204,16 @@ public class PeerTests
         uint[] ids = [.. Enumerable.Range(0, 300).Select(i => toServer.Send(SessionTests.Payload(i, i % 50 == 0 ? 5000 : 100)).MessageId)];
 
         Task<bool> closed = toServer.DisconnectAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(UdpSendStatus.NotConnected, toServer.Send([1]).Status); // closing: nothing new
+        Assert.Equal(SendStatus.Closed, toServer.Send([1]).Status); // closing: nothing new
         Assert.Equal(PeerState.Connected, toClient.State);
         Assert.True(sim.RunUntil(() => closed.IsCompleted, TimeSpan.FromSeconds(30)));
 
         Assert.True(await closed);
         Assert.Equal(Enumerable.Range(0, 300), got);
         Assert.All(ids, id => Assert.Equal(MessageState.Delivered, toServer.GetMessageState(id)));
-        Assert.Equal(DisconnectReason.Local, toServer.DisconnectReason);
+        Assert.Equal(CloseReason.LocalClose, toServer.CloseReason);
         Assert.True(sim.RunUntil(() => toClient.State == PeerState.Disconnected, TimeSpan.FromSeconds(15)));
-        Assert.Equal(DisconnectReason.Remote, toClient.DisconnectReason);
+        Assert.Equal(CloseReason.RemoteClose, toClient.CloseReason);
     }
 
     [Fact]
@@ -228,7 +228,7 @@ public class PeerTests
 
         Assert.False(await closed);
         Assert.Equal(MessageState.TimedOut, toServer.GetMessageState(id));
-        Assert.Equal(DisconnectReason.Local, toServer.DisconnectReason);
+        Assert.Equal(CloseReason.LocalClose, toServer.CloseReason);
         Assert.False(await toServer.DisconnectAsync(TimeSpan.FromSeconds(1))); // already ended
     }
 

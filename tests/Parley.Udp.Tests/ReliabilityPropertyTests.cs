@@ -77,12 +77,12 @@ public class ReliabilityPropertyTests(ITestOutputHelper output)
                 byte channel = (byte)random.Next(3);
                 int size = random.Next(4, c.MaxSize);
                 SendResult result = toServer.Send(SessionTests.Payload(next, size), mode, channel);
-                if (result.Status == UdpSendStatus.QueueFull)
+                if (result.Status == SendStatus.QueueFull)
                 {
                     break;
                 }
 
-                Assert.Equal(UdpSendStatus.Queued, result.Status);
+                Assert.Equal(SendStatus.Queued, result.Status);
                 (sent.TryGetValue((channel, mode), out var list) ? list : sent[(channel, mode)] = []).Add(next);
                 idOf[next] = result.MessageId;
                 next++;

@@ -89,7 +89,7 @@ public class SessionSecurityTests
             sim.RunFor(TimeSpan.FromMilliseconds(100));
         }
 
-        Assert.Equal(DisconnectReason.Timeout, toClient.DisconnectReason);
+        Assert.Equal(CloseReason.IdleTimeout, toClient.CloseReason);
         Assert.InRange(forged, 25, 35); // about the 3 s heartbeat timeout: the forged packets kept nothing alive
         UdpStatistics after = toClient.GetStatistics();
         Assert.Equal(before.PacketsReceived, after.PacketsReceived);
@@ -195,7 +195,7 @@ public class SessionSecurityTests
     {
         (Simulation sim, UdpHost server, _, _, UdpPeer toClient) = SessionTests.Connected(75);
         byte[] close = new byte[PacketCodec.Overhead + 1];
-        PacketCodec.Write(close, new PacketHeader(PacketType.Close, toClient.LocalSessionId, 0), [(byte)DisconnectReason.Remote]);
+        PacketCodec.Write(close, new PacketHeader(PacketType.Close, toClient.LocalSessionId, 0), [(byte)CloseReason.RemoteClose]);
         sim.Inject(Simulation.At(2), server, close); // from the peer's own address, even
         sim.RunFor(TimeSpan.FromMilliseconds(10));
         Assert.Equal(PeerState.Connected, toClient.State);

@@ -13,7 +13,7 @@ public class SessionTests
         UdpPeer? accepted = null;
         server.PeerConnected += p => accepted = p;
         UdpPeer peer = client.Connect(Simulation.At(serverPort));
-        Assert.True(sim.RunUntil(() => peer.State == PeerState.Connected && accepted is not null, TimeSpan.FromSeconds(10)), $"not connected: {peer.State} {peer.DisconnectReason}");
+        Assert.True(sim.RunUntil(() => peer.State == PeerState.Connected && accepted is not null, TimeSpan.FromSeconds(10)), $"not connected: {peer.State} {peer.CloseReason}");
         return (peer, accepted!);
     }
 
@@ -60,7 +60,7 @@ public class SessionTests
         for (int i = 0; i < 1000; i++)
         {
             SendResult result = toServer.Send(Payload(i, 60));
-            Assert.Equal(UdpSendStatus.Queued, result.Status);
+            Assert.Equal(SendStatus.Queued, result.Status);
             ids.Add(result.MessageId);
         }
 

@@ -49,7 +49,7 @@ internal sealed class Simulation
     /// <summary>A host at any address (hosts on other IP addresses than 127.0.0.1 count as other sources).</summary>
     public UdpHost AddHost(IPEndPoint address, UdpHostOptions? options = null)
     {
-        var host = new UdpHost(options ?? new UdpHostOptions(), Clock, address.Serialize(), null);
+        var host = new UdpHost(options ?? new UdpHostOptions(), Clock, address.Serialize());
         var node = new Node(host, address, this);
         _nodes.Add(node);
         Attach(node);

@@ -105,12 +105,25 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         var serverSequence = new int[settings.Peers];
         var serverPeers = new List<UdpPeer>();
         bool stop = false;
+
+        // Handlers of different sessions run concurrently (UDP raises events outside its lock,
+        // one session's in order): the counters, trackers and histograms they share are
+        // updated under this one lock. The bench measures the stack, not the lock: handlers
+        // ran one at a time before too, under the host's lock.
+        var gate = new Lock();
         int size = Math.Max(settings.Size, UdpBenchSettings.StampSize);
 
         // The server side: count, check order, measure delivery latency; echo or relay by pattern.
-        server.PeerConnected += serverPeers.Add; // runs under the server's lock, like the handler that reads the list
+        server.PeerConnected += peer =>
+        {
+            lock (gate)
+            {
+                serverPeers.Add(peer);
+            }
+        };
         server.MessageReceived += (UdpPeer peer, in UdpMessage message) =>
         {
+            using Lock.Scope held = gate.EnterScope();
             (int from, int seq, long stamp) = Read(message.Data);
             if (!fanOut)
             {
@@ -141,7 +154,8 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         var peers = new UdpPeer[settings.Peers];
         client.MessageStateChanged += (peer, id, state) =>
         {
-            if (state == MessageState.Delivered && peer.Tag is int index) // the session's index, set before any message flows
+            using Lock.Scope held = gate.EnterScope();
+            if (state == MessageState.Delivered && peer.UserData is int index) // the session's index, set before any message flows
             {
                 // The slot is written right after Send returns; a confirmation can beat that when
                 // the sending thread is preempted (2 cores, 6 threads): such a sample is skipped.
@@ -155,6 +169,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         };
         client.MessageReceived += (UdpPeer peer, in UdpMessage message) =>
         {
+            using Lock.Scope held = gate.EnterScope();
             (int from, int seq, long stamp) = Read(message.Data);
             if (settings.Pattern == "req-resp")
             {
@@ -171,7 +186,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
                     result.DeliveryAtClient.Record(Micros(Stopwatch.GetTimestamp() - stamp));
                 }
 
-                int slot = fanOut ? ((int)peer.Tag! * settings.Peers) + from : from;
+                int slot = fanOut ? ((int)peer.UserData! * settings.Peers) + from : from;
                 Count(ref clientTrackers[slot], seq, result, message.Data.Length);
             }
         };
@@ -181,11 +196,20 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         {
             sentAt[i] = new long[ring];
             peers[i] = await client.ConnectAsync(server.LocalEndPoint, cancellationToken);
-            peers[i].Tag = i; // the session's index, set before any message flows, so the handlers only read it
+            peers[i].UserData = i; // the session's index, set before any message flows, so the handlers only read it
         }
 
-        while (server.PeerCount < settings.Peers)
+        // PeerConnected is raised after the session is counted: wait for the list, not the count.
+        while (true)
         {
+            lock (gate)
+            {
+                if (serverPeers.Count >= settings.Peers)
+                {
+                    break;
+                }
+            }
+
             await Task.Delay(10, cancellationToken);
         }
 

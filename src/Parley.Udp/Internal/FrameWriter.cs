@@ -179,14 +179,14 @@ internal ref struct FrameWriter(Span<byte> destination)
     }
 
     /// <summary>Ends the session, for <paramref name="reason"/>.</summary>
-    public bool TryWriteClose(DisconnectReason reason)
+    public bool TryWriteClose(CloseReason reason)
     {
         if (!TryStart(FrameType.Close, 1, out Span<byte> d))
         {
             return false;
         }
 
-        d[0] = (byte)reason;
+        d[0] = CloseCodes.ToWire(reason);
         return true;
     }
 

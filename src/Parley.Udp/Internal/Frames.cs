@@ -31,7 +31,7 @@ internal enum FrameType : byte
     /// </summary>
     MessageRun = 7,
 
-    /// <summary>The session ends: a reason code (<see cref="DisconnectReason"/>). Sealed like every frame, so no one else can end a session.</summary>
+    /// <summary>The session ends: a reason code (<see cref="CloseReason"/>). Sealed like every frame, so no one else can end a session.</summary>
     Close = 8,
 
     /// <summary>Path validation: 8 random bytes sent to a new address the peer's packets came from.</summary>

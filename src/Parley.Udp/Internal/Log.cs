@@ -13,7 +13,7 @@ internal static partial class Log
     public static partial void PeerConnected(ILogger logger, EndPoint remoteEndPoint, uint sessionId);
 
     [LoggerMessage(702, LogLevel.Debug, "Peer {RemoteEndPoint} #{SessionId:x8} disconnected: {Reason}")]
-    public static partial void PeerDisconnected(ILogger logger, EndPoint remoteEndPoint, uint sessionId, DisconnectReason reason);
+    public static partial void PeerDisconnected(ILogger logger, EndPoint remoteEndPoint, uint sessionId, CloseReason reason);
 
     [LoggerMessage(703, LogLevel.Information, "Peer #{SessionId:x8} moved from {OldEndPoint} to {NewEndPoint}")]
     public static partial void PeerMoved(ILogger logger, uint sessionId, EndPoint oldEndPoint, EndPoint newEndPoint);

@@ -55,7 +55,7 @@ public static class ObjectSender
         {
             if (gone == peer)
             {
-                var error = new UdpObjectTransferException($"The session with {peer.RemoteEndPoint} ended ({peer.DisconnectReason}) during the transfer of '{name}'.");
+                var error = new UdpObjectTransferException($"The session with {peer.RemoteEndPoint} ended ({peer.CloseReason}) during the transfer of '{name}'.");
                 status.TrySetException(error);
                 done.TrySetException(error);
                 progressed.Writer.TryWrite(true);
@@ -166,9 +166,9 @@ public static class ObjectSender
                 SendResult result = peer.Send(message.Span, DeliveryMode.ReliableUnordered, options.Channel);
                 switch (result.Status)
                 {
-                    case UdpSendStatus.Queued:
+                    case SendStatus.Queued:
                         return;
-                    case UdpSendStatus.QueueFull:
+                    case SendStatus.QueueFull:
                         await Task.Delay(1, cancellationToken).ConfigureAwait(false);
                         break;
                     default:
