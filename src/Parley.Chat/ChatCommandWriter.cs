@@ -42,6 +42,11 @@ public static class ChatCommandWriter
     /// </summary>
     public static void WriteSendMessage(IBufferWriter<byte> output, ReadOnlySpan<byte> utf8Room, ReadOnlySpan<byte> utf8Content, long? reference = null)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Room) || !System.Text.Unicode.Utf8.IsValid(utf8Content))
+        {
+            throw new ArgumentException("The room or content is not valid UTF-8.");
+        }
+
         Utf8JsonWriter w = Begin(output, ChatCommandType.SendMessage);
         bool done = false;
         try
@@ -86,6 +91,12 @@ public static class ChatCommandWriter
     /// </summary>
     public static void Write(IBufferWriter<byte> output, in ChatCommand command)
     {
+        // Checked before anything is written: the server would refuse the whole line as malformed.
+        ThrowIfNotUnicode(command.Room, "r");
+        ThrowIfNotUnicode(command.Content, "c");
+        ThrowIfNotUnicode(command.User, "u");
+        ThrowIfNotUnicode(command.Password, "p");
+        ThrowIfNotUnicode(command.After, "after");
         Utf8JsonWriter w = Begin(output, command.Type);
         bool done = false;
         try
@@ -133,6 +144,27 @@ public static class ChatCommandWriter
         if (value is not null)
         {
             w.WriteString(name, value);
+        }
+    }
+
+    /// <summary>Refuses half a surrogate pair: the encoder would write it as an escape the server refuses.</summary>
+    private static void ThrowIfNotUnicode(string? text, string field)
+    {
+        if (text is null)
+        {
+            return;
+        }
+
+        ReadOnlySpan<char> rest = text;
+        int at;
+        while ((at = rest.IndexOfAnyInRange('\uD800', '\uDFFF')) >= 0)
+        {
+            if (!char.IsHighSurrogate(rest[at]) || at + 1 >= rest.Length || !char.IsLowSurrogate(rest[at + 1]))
+            {
+                throw new ArgumentException($"\"{field}\" holds half a surrogate pair: it is not valid Unicode text.", field);
+            }
+
+            rest = rest[(at + 2)..];
         }
     }
 
