@@ -46,6 +46,7 @@ public sealed partial class ChatClient
         {
             clean = _quitting && _failure is null && failure is null;
             failure ??= _failure ?? Closed("the server closed it");
+            _closedCleanly = clean;
         }
 
         Fail(failure);

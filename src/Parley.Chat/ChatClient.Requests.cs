@@ -10,6 +10,7 @@ public sealed partial class ChatClient
     private readonly Dictionary<long, PendingRequest> _sends = [];
     private long _nextRef;
     private bool _quitting;
+    private bool _closedCleanly;
     private ChatConnectionClosedException? _failure;
     private LoginSuccessfulEvent? _session;
     private ChatError? _lastServerError;

@@ -84,6 +84,19 @@ public sealed partial class ChatClient : IAsyncDisposable
     /// <summary>The user this session acts as, once it has one (see <see cref="Session"/>).</summary>
     public string? User => Session?.User;
 
+    /// <summary>Why the client closed, once it has: null while it is open and after a clean
+    /// <see cref="CloseAsync"/> (the same as <see cref="Disconnected"/> was given).</summary>
+    public ChatConnectionClosedException? Failure
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closedCleanly ? null : _failure;
+            }
+        }
+    }
+
     /// <summary>Requests sent and not yet answered.</summary>
     public int PendingRequests => _options.MaxPendingRequests - _slots.CurrentCount;
 
