@@ -33,14 +33,14 @@ public sealed partial class ChatServer
                 string user = NewUserId();
                 TryAddUserSession(user);
                 session.User = user;
-                connection.Send(Events.LoginSuccessful(session.Id, user, _roomList, _options.EffectiveMaxEventBytes));
+                connection.Send(Events.LoginSuccessful(session.Id, user, _roomGreeting, _options.EffectiveMaxEventBytes));
                 Log.SessionStarted(_logger, session.Id, user, connection.RemoteEndPoint);
             }
 
             await foreach (ReadOnlySequence<byte> line in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
             {
                 TimeSpan wait = session.TakeCommandToken();
-                bool parsed = CommandParser.TryParse(line, out ChatCommand command, out CommandError error);
+                bool parsed = ChatCommandReader.TryRead(line, out ChatCommand command, out ChatError error);
                 if (wait > TimeSpan.Zero)
                 {
                     // Over the command rate: read this connection more slowly (TCP pushes back on the peer).
@@ -50,7 +50,7 @@ public sealed partial class ChatServer
                 ChatMetrics.Commands.Add(1);
                 if (parsed)
                 {
-                    CommandError? refused;
+                    ChatError? refused;
                     try
                     {
                         refused = await HandleAsync(session, command, cancellationToken).ConfigureAwait(false);
@@ -59,7 +59,7 @@ public sealed partial class ChatServer
                     {
                         // A fault of ours, not the peer's: say so, log it (rate-limited: a peer that can
                         // trigger it must not flood the log), and end only this session.
-                        FailSession(session, command.Tag, ex);
+                        FailSession(session, command, ex);
                         break;
                     }
 
@@ -78,7 +78,8 @@ public sealed partial class ChatServer
                         continue;
                     }
 
-                    error = refused.Value;
+                    // The refusal names the command and echoes its ref: a pipelining client tells its sends apart.
+                    error = refused.Value with { Ref = command.Ref };
                 }
 
                 if (!await RefuseAsync(session, error).ConfigureAwait(false))
@@ -131,20 +132,20 @@ public sealed partial class ChatServer
         }
     }
 
-    private void FailSession(Session session, string command, Exception exception)
+    private void FailSession(Session session, ChatCommand command, Exception exception)
     {
         ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", ErrorCodes.InternalError));
         if (_faultLogLimiter.TryTake(out long suppressed))
         {
-            Log.CommandFailed(_logger, session.Id, session.Connection.RemoteEndPoint, command, suppressed, exception);
+            Log.CommandFailed(_logger, session.Id, session.Connection.RemoteEndPoint, command.Name, suppressed, exception);
         }
 
-        session.Connection.Send(Events.Error(new CommandError(ErrorCodes.InternalError, "the server failed to carry out this command; closing", command)));
+        session.Connection.Send(Events.Error(new ChatError(ErrorCodes.InternalError, "the server failed to carry out this command; closing", command.Name, command.Ref)));
         _ = session.Connection.CloseAsync(CloseReason.ApplicationError);
     }
 
     /// <summary>Sends an error; false when the session passed its error budget and is being closed.</summary>
-    private async ValueTask<bool> RefuseAsync(Session session, CommandError error)
+    private async ValueTask<bool> RefuseAsync(Session session, ChatError error)
     {
         ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", error.Code));
         if (error.Code == ErrorCodes.Malformed && !session.BadInputLogged)
@@ -170,14 +171,14 @@ public sealed partial class ChatServer
         {
             Log.TooManyErrors(_logger, session.Id, session.Connection.RemoteEndPoint, _options.MaxErrorsPerMinute, error.Code, heldBack);
         }
-        session.Connection.Send(Events.Error(new CommandError(ErrorCodes.TooManyErrors, $"more than {_options.MaxErrorsPerMinute} refused commands in a minute; closing")));
+        session.Connection.Send(Events.Error(new ChatError(ErrorCodes.TooManyErrors, $"more than {_options.MaxErrorsPerMinute} refused commands in a minute; closing")));
         await session.Connection.CloseAsync(CloseReason.ProtocolError).ConfigureAwait(false);
         return false;
     }
 
-    private async ValueTask<CommandError?> HandleAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
+    private async ValueTask<ChatError?> HandleAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
     {
-        if (command.Type is not (CommandType.SendMessage or CommandType.Ping))
+        if (command.Type is not (ChatCommandType.SendMessage or ChatCommandType.Ping))
         {
             // Commands take effect in the order they were sent: a history or a leave after a
             // send sees that message stored. Sends alone stay pipelined.
@@ -188,56 +189,56 @@ public sealed partial class ChatServer
         {
             return command.Type switch
             {
-                CommandType.Login => await LoginAsync(session, command, cancellationToken).ConfigureAwait(false),
-                CommandType.Ping => Reply(session, Events.Pong()),
-                CommandType.Quit => await QuitAsync(session).ConfigureAwait(false),
-                _ => new CommandError(ErrorCodes.NotLoggedIn, "log in first: {\"_ct\":\"login\",\"u\":…,\"p\":…}", command.Tag),
+                ChatCommandType.Login => await LoginAsync(session, command, cancellationToken).ConfigureAwait(false),
+                ChatCommandType.Ping => Reply(session, Events.Pong()),
+                ChatCommandType.Quit => await QuitAsync(session).ConfigureAwait(false),
+                _ => new ChatError(ErrorCodes.NotLoggedIn, "log in first: {\"_ct\":\"login\",\"u\":…,\"p\":…}", command.Name),
             };
         }
 
         switch (command.Type)
         {
-            case CommandType.Login:
-                return new CommandError(ErrorCodes.AlreadyLoggedIn, $"already logged in as {session.User}", command.Tag);
-            case CommandType.JoinRoom:
+            case ChatCommandType.Login:
+                return new ChatError(ErrorCodes.AlreadyLoggedIn, $"already logged in as {session.User}", command.Name);
+            case ChatCommandType.JoinRoom:
                 return Join(session, command);
-            case CommandType.LeaveRoom:
+            case ChatCommandType.LeaveRoom:
                 return Leave(session, command);
-            case CommandType.SendMessage:
+            case ChatCommandType.SendMessage:
                 return await SendMessageAsync(session, command, cancellationToken).ConfigureAwait(false);
-            case CommandType.ListRooms:
+            case ChatCommandType.ListRooms:
                 return ListRooms(session, command);
-            case CommandType.ListUsers:
+            case ChatCommandType.ListUsers:
                 return ListUsers(session, command);
-            case CommandType.History:
+            case ChatCommandType.History:
                 return History(session, command);
-            case CommandType.Ping:
+            case ChatCommandType.Ping:
                 return Reply(session, Events.Pong());
-            case CommandType.Quit:
+            case ChatCommandType.Quit:
                 return await QuitAsync(session).ConfigureAwait(false);
             default:
-                return new CommandError(ErrorCodes.UnknownCommand, $"unknown command \"{command.Tag}\"", command.Tag);
+                return new ChatError(ErrorCodes.UnknownCommand, $"unknown command \"{command.Name}\"", command.Name);
         }
     }
 
-    private static CommandError? Reply(Session session, ReadOnlySpan<byte> @event)
+    private static ChatError? Reply(Session session, ReadOnlySpan<byte> @event)
     {
         session.Connection.Send(@event);
         return null;
     }
 
-    private static async ValueTask<CommandError?> QuitAsync(Session session)
+    private static async ValueTask<ChatError?> QuitAsync(Session session)
     {
         await session.Connection.CloseAsync().ConfigureAwait(false);
         return null;
     }
 
-    private async ValueTask<CommandError?> LoginAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
+    private async ValueTask<ChatError?> LoginAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
     {
         string name = command.User!;
         if (_users is null)
         {
-            return new CommandError(ErrorCodes.AlreadyLoggedIn, "this server does not use logins", command.Tag);
+            return new ChatError(ErrorCodes.AlreadyLoggedIn, "this server does not use logins", command.Name);
         }
 
         if (!session.BeginLoginCheck())
@@ -245,7 +246,7 @@ public sealed partial class ChatServer
             return null; // the login deadline passed first: the connection is closing
         }
 
-        CommandError? error = new CommandError(ErrorCodes.InternalError, "the login could not be checked", command.Tag);
+        ChatError? error = new ChatError(ErrorCodes.InternalError, "the login could not be checked", command.Name);
         try
         {
             error = await CheckLoginAsync(session, command, name, _users, cancellationToken).ConfigureAwait(false);
@@ -257,7 +258,7 @@ public sealed partial class ChatServer
         }
     }
 
-    private async ValueTask<CommandError?> CheckLoginAsync(Session session, ChatCommand command, string name, UserStore users, CancellationToken cancellationToken)
+    private async ValueTask<ChatError?> CheckLoginAsync(Session session, ChatCommand command, string name, UserStore users, CancellationToken cancellationToken)
     {
         string address = PeerAddress.Of(session.Connection.RemoteEndPoint);
         if (_throttle.IsThrottled(address, name))
@@ -267,7 +268,7 @@ public sealed partial class ChatServer
             {
                 Log.LoginThrottled(_logger, session.Id, name, session.Connection.RemoteEndPoint, suppressed);
             }
-            return new CommandError(ErrorCodes.Throttled, $"too many failed logins for {name} from your address; try again later", command.Tag);
+            return new ChatError(ErrorCodes.Throttled, $"too many failed logins for {name} from your address; try again later", command.Name);
         }
 
         string password = command.Password!;
@@ -275,7 +276,7 @@ public sealed partial class ChatServer
         if (verified is null)
         {
             ChatMetrics.LoginFailures.Add(1);
-            return new CommandError(ErrorCodes.Throttled, "too many logins are being checked; try again in a moment", command.Tag);
+            return new ChatError(ErrorCodes.Throttled, "too many logins are being checked; try again in a moment", command.Name);
         }
 
         if (verified == false)
@@ -287,22 +288,22 @@ public sealed partial class ChatServer
                 Log.LoginFailed(_logger, session.Id, name, session.Connection.RemoteEndPoint, suppressed);
             }
             await Task.Delay(FailedLoginDelay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
-            return new CommandError(ErrorCodes.LoginFailed, "wrong user name or password", command.Tag);
+            return new ChatError(ErrorCodes.LoginFailed, "wrong user name or password", command.Name);
         }
 
         _throttle.RecordSuccess(address, name);
         if (!TryAddUserSession(name))
         {
-            return new CommandError(ErrorCodes.TooManySessions, $"{name} already has {_options.MaxSessionsPerUser} sessions", command.Tag);
+            return new ChatError(ErrorCodes.TooManySessions, $"{name} already has {_options.MaxSessionsPerUser} sessions", command.Name);
         }
 
         session.User = name;
-        session.Connection.Send(Events.LoginSuccessful(session.Id, name, _roomList, _options.EffectiveMaxEventBytes));
+        session.Connection.Send(Events.LoginSuccessful(session.Id, name, _roomGreeting, _options.EffectiveMaxEventBytes));
         Log.SessionStarted(_logger, session.Id, name, session.Connection.RemoteEndPoint);
         return null;
     }
 
-    private bool FindRoom(ChatCommand command, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Room? room, out CommandError? error)
+    private bool FindRoom(ChatCommand command, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Room? room, out ChatError? error)
     {
         if (_rooms.TryGetValue(command.Room!, out room))
         {
@@ -311,25 +312,25 @@ public sealed partial class ChatServer
         }
 
         string shown = command.Room!.Length <= 40 ? command.Room : command.Room[..40] + "…";
-        error = new CommandError(ErrorCodes.UnknownRoom, $"no room named \"{shown}\"", command.Tag);
+        error = new ChatError(ErrorCodes.UnknownRoom, $"no room named \"{shown}\"", command.Name);
         return false;
     }
 
-    private CommandError? Join(Session session, ChatCommand command)
+    private ChatError? Join(Session session, ChatCommand command)
     {
-        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        if (!FindRoom(command, out Room? room, out ChatError? unknown))
         {
             return unknown;
         }
 
         if (session.Rooms.Contains(room))
         {
-            return new CommandError(ErrorCodes.AlreadyMember, $"already in {room.Name}", command.Tag);
+            return new ChatError(ErrorCodes.AlreadyMember, $"already in {room.Name}", command.Name);
         }
 
         if (session.Rooms.Count >= _options.MaxRoomsPerSession)
         {
-            return new CommandError(ErrorCodes.TooManyRooms, $"a session may be in {_options.MaxRoomsPerSession} rooms at most", command.Tag);
+            return new ChatError(ErrorCodes.TooManyRooms, $"a session may be in {_options.MaxRoomsPerSession} rooms at most", command.Name);
         }
 
         string user = session.User!;
@@ -344,16 +345,16 @@ public sealed partial class ChatServer
         return null;
     }
 
-    private CommandError? Leave(Session session, ChatCommand command)
+    private ChatError? Leave(Session session, ChatCommand command)
     {
-        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        if (!FindRoom(command, out Room? room, out ChatError? unknown))
         {
             return unknown;
         }
 
         if (!session.Rooms.Remove(room))
         {
-            return new CommandError(ErrorCodes.NotAMember, $"not in {room.Name}", command.Tag);
+            return new ChatError(ErrorCodes.NotAMember, $"not in {room.Name}", command.Name);
         }
 
         string user = session.User!;
@@ -372,9 +373,9 @@ public sealed partial class ChatServer
         return null;
     }
 
-    private CommandError? History(Session session, ChatCommand command)
+    private ChatError? History(Session session, ChatCommand command)
     {
-        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        if (!FindRoom(command, out Room? room, out ChatError? unknown))
         {
             return unknown;
         }
@@ -386,7 +387,7 @@ public sealed partial class ChatServer
         return null;
     }
 
-    private CommandError? ListRooms(Session session, ChatCommand command)
+    private ChatError? ListRooms(Session session, ChatCommand command)
     {
         // In the rooms file's order: a page starts after the room the client last saw.
         int start = 0;
@@ -395,13 +396,20 @@ public sealed partial class ChatServer
             start = Array.IndexOf(_roomList, last) + 1;
         }
 
-        session.Connection.Send(Events.Rooms(_roomList, start, _options.EffectiveMaxEventBytes));
+        // Counted now; a list_rooms is rare (and rate-limited with every command), so the page is built per call.
+        var rooms = new ChatRoomInfo[_roomList.Length];
+        for (int i = 0; i < rooms.Length; i++)
+        {
+            rooms[i] = new ChatRoomInfo(_roomList[i].Name, _roomList[i].Description, _roomList[i].UserCount);
+        }
+
+        session.Connection.Send(Events.Rooms(rooms, start, _options.EffectiveMaxEventBytes));
         return null;
     }
 
-    private CommandError? ListUsers(Session session, ChatCommand command)
+    private ChatError? ListUsers(Session session, ChatCommand command)
     {
-        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        if (!FindRoom(command, out Room? room, out ChatError? unknown))
         {
             return unknown;
         }
@@ -419,31 +427,31 @@ public sealed partial class ChatServer
         return null;
     }
 
-    private async ValueTask<CommandError?> SendMessageAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
+    private async ValueTask<ChatError?> SendMessageAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
     {
-        if (!FindRoom(command, out Room? room, out CommandError? unknown))
+        if (!FindRoom(command, out Room? room, out ChatError? unknown))
         {
             return unknown;
         }
 
         if (!session.Rooms.Contains(room))
         {
-            return new CommandError(ErrorCodes.NotAMember, $"join {room.Name} before sending to it", command.Tag);
+            return new ChatError(ErrorCodes.NotAMember, $"join {room.Name} before sending to it", command.Name);
         }
 
         string content = command.Content!;
         int bytes = Encoding.UTF8.GetByteCount(content);
         if (bytes > _options.MaxMessageBytes)
         {
-            return new CommandError(ErrorCodes.MessageTooLong, $"a message holds at most {_options.MaxMessageBytes} bytes; this one has {bytes}", command.Tag);
+            return new ChatError(ErrorCodes.MessageTooLong, $"a message holds at most {_options.MaxMessageBytes} bytes; this one has {bytes}", command.Name);
         }
 
         if (bytes == 0)
         {
-            return new CommandError(ErrorCodes.EmptyMessage, "the message is empty", command.Tag);
+            return new ChatError(ErrorCodes.EmptyMessage, "the message is empty", command.Name);
         }
 
-        var pending = new PendingMessage(session, room, session.User!, content);
+        var pending = new PendingMessage(session, room, session.User!, content, command.Ref);
         byte[] record = ArrayPool<byte>.Shared.Rent(ChatRecord.MaxLength(bytes));
         session.BeginCommit();
         bool appended = false;
@@ -467,7 +475,7 @@ public sealed partial class ChatServer
                 Log.StoreFailed(_logger, session.Id, heldBack, ex);
             }
 
-            return new CommandError(ErrorCodes.StorageFailed, "the message could not be stored", command.Tag);
+            return new ChatError(ErrorCodes.StorageFailed, "the message could not be stored", command.Name);
         }
         finally
         {
@@ -493,7 +501,7 @@ public sealed partial class ChatServer
                 // The disk refused it (the journal logs and counts that, and retries the disk). Not
                 // the peer's fault: sent without touching its error budget.
                 ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", ErrorCodes.StorageFailed));
-                pending.Session.Connection.Send(Events.Error(new CommandError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message")));
+                pending.Session.Connection.Send(Events.Error(new ChatError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message", pending.Ref)));
                 return;
             }
 
@@ -503,7 +511,7 @@ public sealed partial class ChatServer
             pending.Room.AddHistory(message);
             int recipients = pending.Room.Group.Broadcast(delivery);
             ChatMetrics.MessagesDelivered.Add(recipients);
-            pending.Session.Connection.Send(Events.MessageAck(pending.Room.Name, entry.Id));
+            pending.Session.Connection.Send(Events.MessageAck(pending.Room.Name, entry.Id, pending.Ref));
         }
         finally
         {
@@ -511,5 +519,5 @@ public sealed partial class ChatServer
         }
     }
 
-    private sealed record PendingMessage(Session Session, Room Room, string User, string Content);
+    private sealed record PendingMessage(Session Session, Room Room, string User, string Content, long? Ref);
 }

@@ -22,6 +22,7 @@ public sealed partial class ChatServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly FrozenDictionary<string, Room> _rooms;
     private readonly Room[] _roomList;
+    private readonly ChatRoomInfo[] _roomGreeting; // login_successful's room list: names and descriptions never change
     private readonly JournalLog _journal;
     private readonly UserStore? _users;
     private readonly LoginThrottle _throttle;
@@ -40,6 +41,7 @@ public sealed partial class ChatServer : IAsyncDisposable
         Framer = framer;
         _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom, options.EffectiveHistoryBytesPerRoom))];
         _rooms = _roomList.ToFrozenDictionary(r => r.Name, StringComparer.Ordinal);
+        _roomGreeting = [.. _roomList.Select(r => new ChatRoomInfo(r.Name, r.Description))];
         _logLimiter = new LogRateLimiter(options.TimeProvider);
         _faultLogLimiter = new LogRateLimiter(options.TimeProvider);
         _throttle = new LoginThrottle(options.MaxFailedLogins, options.LoginThrottleWindow, options.TimeProvider);
@@ -83,8 +85,8 @@ public sealed partial class ChatServer : IAsyncDisposable
         ? s_addressFull
         : s_serverFull;
 
-    private static readonly byte[] s_serverFull = Events.Error(new CommandError(ErrorCodes.ServerFull, "the server is full; try again later")).ToArray();
-    private static readonly byte[] s_addressFull = Events.Error(new CommandError(ErrorCodes.ServerFull, "too many connections from your address; close some and try again")).ToArray();
+    private static readonly byte[] s_serverFull = Events.Error(new ChatError(ErrorCodes.ServerFull, "the server is full; try again later")).ToArray();
+    private static readonly byte[] s_addressFull = Events.Error(new ChatError(ErrorCodes.ServerFull, "too many connections from your address; close some and try again")).ToArray();
 
     /// <summary>The framer every session's connection must use (newline-delimited, with a line limit fitting the message limit).</summary>
     public MessageFramer Framer { get; }

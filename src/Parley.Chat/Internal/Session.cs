@@ -62,7 +62,7 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
 
     private void TimeOut()
     {
-        Connection.Send(Events.Error(new CommandError(ErrorCodes.LoginTimeout, "no login within the time allowed; closing")));
+        Connection.Send(Events.Error(new ChatError(ErrorCodes.LoginTimeout, "no login within the time allowed; closing")));
         _ = Connection.CloseAsync(CloseReason.ProtocolError);
     }
 

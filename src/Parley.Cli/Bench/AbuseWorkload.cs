@@ -1,8 +1,9 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
+using Parley.Chat;
 
 namespace Parley.Cli.Bench;
 
@@ -154,6 +155,19 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
         }
     }
 
+    /// <summary>Commands as the protocol codec writes them, each ending its line (the abusers speak the real protocol where they speak it at all).</summary>
+    private static byte[] Lines(params Action<ArrayBufferWriter<byte>>[] commands)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        foreach (Action<ArrayBufferWriter<byte>> write in commands)
+        {
+            write(buffer);
+            buffer.Write("\n"u8);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
     private static async Task<bool> DrainUntilClosedAsync(Socket socket, byte[] buffer, CancellationToken stop) =>
         await socket.ReceiveAsync(buffer, SocketFlags.None, stop) == 0;
 
@@ -201,7 +215,7 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
         using var reader = new StreamReader(stream, Encoding.UTF8);
         for (int i = 0; !stop.IsCancellationRequested; i++)
         {
-            await stream.WriteAsync(Encoding.UTF8.GetBytes($"{{\"_ct\":\"login\",\"u\":\"victim\",\"p\":\"guess {i}\"}}\n"), stop);
+            await stream.WriteAsync(Lines(b => ChatCommandWriter.WriteLogin(b, "victim", $"guess {i}")), stop);
             if (await reader.ReadLineAsync(stop) is null)
             {
                 return;
@@ -216,15 +230,13 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
     {
         using var stream = new NetworkStream(socket, ownsSocket: false);
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        await stream.WriteAsync(Encoding.UTF8.GetBytes($"{{\"_ct\":\"login\",\"u\":\"attacker\",\"p\":\"{AttackerPassword}\"}}\n{{\"_ct\":\"join_room\",\"r\":\"random\"}}\n"), stop);
-        string big = new('x', 4000);
+        await stream.WriteAsync(Lines(b => ChatCommandWriter.WriteLogin(b, "attacker", AttackerPassword), b => ChatCommandWriter.WriteJoinRoom(b, "random")), stop);
+        byte[] history = Lines(b => ChatCommandWriter.WriteHistory(b, "random", limit: 100000));
+        byte[] big = Lines(b => ChatCommandWriter.WriteSendMessage(b, "random", new string('x', 4000)));
         for (int i = 0; !stop.IsCancellationRequested; i++)
         {
             // Fill the room with big messages, and ask for as much of them as the server allows.
-            string command = i % 4 == 0
-                ? "{\"_ct\":\"history\",\"r\":\"random\",\"limit\":100000}\n"
-                : $"{{\"_ct\":\"send_message\",\"r\":\"random\",\"c\":\"{big}\"}}\n";
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(command), stop);
+            await stream.WriteAsync(i % 4 == 0 ? history : big, stop);
             if (await reader.ReadLineAsync(stop) is null)
             {
                 return;
@@ -265,7 +277,7 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
             socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
             await socket.ConnectAsync(server, cancellationToken);
             var client = new HonestClient(socket);
-            await client._stream.WriteAsync(Encoding.UTF8.GetBytes($"{{\"_ct\":\"login\",\"u\":\"honest\",\"p\":\"{Password}\"}}\n{{\"_ct\":\"join_room\",\"r\":\"general\"}}\n"), cancellationToken);
+            await client._stream.WriteAsync(Lines(b => ChatCommandWriter.WriteLogin(b, "honest", Password), b => ChatCommandWriter.WriteJoinRoom(b, "general")), cancellationToken);
             return client;
         }
 
@@ -284,7 +296,7 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
             using var timer = new PeriodicTimer(interval);
             for (long i = 0; await timer.WaitForNextTickAsync(stop); i++)
             {
-                byte[] line = Encoding.UTF8.GetBytes($"{{\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"honest message {i}\"}}\n");
+                byte[] line = Lines(b => ChatCommandWriter.WriteSendMessage(b, "general", $"honest message {i}"));
                 lock (_lock)
                 {
                     _inFlight.Enqueue(Stopwatch.GetTimestamp());
@@ -301,22 +313,25 @@ internal sealed class AbuseWorkload(IPEndPoint server, AbuseSettings settings, A
             {
                 while (await _reader.ReadLineAsync() is { } line)
                 {
-                    using JsonDocument document = JsonDocument.Parse(line);
-                    string? type = document.RootElement.GetProperty("_et").GetString();
-                    if (type is "message_ack" or "error")
+                    if (!ChatEventReader.TryReadHeader(Encoding.UTF8.GetBytes(line), out ChatEventHeader header))
+                    {
+                        break; // not the chat protocol: counted below as a disconnect
+                    }
+
+                    if (header.Type is ChatEventType.MessageAck or ChatEventType.Error)
                     {
                         lock (_lock)
                         {
                             if (_inFlight.TryDequeue(out long sentAt))
                             {
                                 _latencies.Record((long)Stopwatch.GetElapsedTime(sentAt).TotalMicroseconds);
-                                Acknowledged += type == "message_ack" ? 1 : 0;
+                                Acknowledged += header.Type == ChatEventType.MessageAck ? 1 : 0;
                             }
                         }
                     }
                 }
             }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or JsonException)
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
             {
                 // Counted below as a disconnect.
             }

@@ -1,7 +1,8 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
+using Parley.Chat;
 
 namespace Parley.Cli.Bench;
 
@@ -9,10 +10,18 @@ namespace Parley.Cli.Bench;
 /// One bench user of the chat protocol: sends commands as lines, and counts what arrives —
 /// acknowledgements, deliveries with their latency (each message's content starts with its
 /// sender, sequence number and send time), and gaps in each sender's sequence per room.
-/// Runs its handlers on its own receive loop only.
+/// Runs its handlers on its own receive loop only. Commands are written and events read by
+/// Parley.Chat's protocol codec, without allocating per message.
 /// </summary>
 internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<string, int> roomIndex) : BenchSocket(link, 16 * 1024, lines: true)
 {
+    // One line buffer and one content buffer per sending thread: the pacing loop and the burst's tasks send from many.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_line;
+
+    [ThreadStatic]
+    private static byte[]? t_content;
+
     private readonly Dictionary<long, SequenceTracker> _streams = [];
     private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _acked = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -60,32 +69,40 @@ internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<stri
         }
 
         Volatile.Write(ref _joinsWanted, rooms.Count);
-        var lines = new StringBuilder();
+        var lines = new ArrayBufferWriter<byte>();
         foreach (string room in rooms)
         {
-            lines.Append(CultureInfo.InvariantCulture, $$"""{"_ct":"join_room","r":"{{room}}"}""").Append('\n');
+            ChatCommandWriter.WriteJoinRoom(lines, room);
+            lines.Write("\n"u8);
         }
 
-        Send(Encoding.UTF8.GetBytes(lines.ToString()));
+        Send(lines.WrittenSpan);
         return _joined.Task;
     }
 
-    /// <summary>Builds a send_message line: content "SENDER SEQUENCE TIMESTAMP" padded with dots to <paramref name="size"/> bytes.</summary>
-    public static int FormatMessage(Span<byte> destination, string room, int sender, int sequence, int size)
+    /// <summary>
+    /// Builds a send_message line (the codec's command and a line feed): content "SENDER SEQUENCE
+    /// TIMESTAMP" padded with dots to <paramref name="size"/> bytes. The span is the calling
+    /// thread's buffer: send it before the thread formats the next one.
+    /// </summary>
+    public static ReadOnlySpan<byte> FormatMessage(string room, int sender, int sequence, int size)
     {
-        // Formatted straight into the line: nothing allocated per message (the bench must stay cheaper than the server).
-        System.Text.Unicode.Utf8.TryWrite(destination, CultureInfo.InvariantCulture, $"{{\"_ct\":\"send_message\",\"r\":\"{room}\",\"c\":\"", out int written);
-        int contentStart = written;
-        System.Text.Unicode.Utf8.TryWrite(destination[written..], CultureInfo.InvariantCulture, $"{sender} {sequence} {Stopwatch.GetTimestamp()} ", out int stamp);
-        written += stamp;
-        if (stamp < size)
+        // Formatted as bytes into reused buffers: nothing allocated per message (the bench must stay cheaper than the server).
+        byte[] content = t_content is { } kept && kept.Length >= size + 64 ? kept : t_content = new byte[size + 64];
+        System.Text.Unicode.Utf8.TryWrite(content, CultureInfo.InvariantCulture, $"{sender} {sequence} {Stopwatch.GetTimestamp()} ", out int length);
+        if (length < size)
         {
-            destination.Slice(written, size - stamp).Fill((byte)'.');
-            written = contentStart + size;
+            content.AsSpan(length, size - length).Fill((byte)'.');
+            length = size;
         }
 
-        "\"}\n"u8.CopyTo(destination[written..]);
-        return written + 3;
+        Span<byte> roomBytes = stackalloc byte[Encoding.UTF8.GetMaxByteCount(room.Length)];
+        roomBytes = roomBytes[..Encoding.UTF8.GetBytes(room, roomBytes)];
+        ArrayBufferWriter<byte> line = t_line ??= new ArrayBufferWriter<byte>(size + 256);
+        line.ResetWrittenCount();
+        ChatCommandWriter.WriteSendMessage(line, roomBytes, content.AsSpan(0, length));
+        line.Write("\n"u8);
+        return line.WrittenSpan;
     }
 
     /// <summary>Whatever the client still waits for will not come: fail it now instead of at its timeout.</summary>
@@ -99,61 +116,38 @@ internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<stri
 
     protected override void OnFrame(ReadOnlySpan<byte> line)
     {
-        var reader = new Utf8JsonReader(line);
-        ReadOnlySpan<byte> type = default, room = default, content = default;
-        while (reader.Read())
+        // The header reader allocates nothing: room and content stay raw spans of the line (the bench's own ASCII).
+        if (!ChatEventReader.TryReadHeader(line, out ChatEventHeader header))
         {
-            if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
-            {
-                continue;
-            }
-
-            if (reader.ValueTextEquals("_et"u8))
-            {
-                reader.Read();
-                type = reader.ValueSpan;
-            }
-            else if (reader.ValueTextEquals("r"u8))
-            {
-                reader.Read();
-                room = reader.ValueSpan;
-            }
-            else if (reader.ValueTextEquals("c"u8))
-            {
-                reader.Read();
-                content = reader.ValueSpan;
-            }
-            else
-            {
-                reader.Skip();
-            }
+            return;
         }
 
-        if (type.SequenceEqual("user_message"u8))
+        switch (header.Type)
         {
-            OnMessage(room, content);
-        }
-        else if (type.SequenceEqual("message_ack"u8))
-        {
-            Interlocked.Increment(ref _acks);
-            _acked.TrySetResult();
-        }
-        else if (type.SequenceEqual("user_joined_room"u8))
-        {
-            if (++_joins == Volatile.Read(ref _joinsWanted))
-            {
-                _joins = 0;
-                _joined.TrySetResult();
-            }
-        }
-        else if (type.SequenceEqual("login_successful"u8))
-        {
-            _loggedIn.TrySetResult();
-        }
-        else if (type.SequenceEqual("error"u8))
-        {
-            Interlocked.Increment(ref _errors);
-            LastError = Encoding.UTF8.GetString(line);
+            case ChatEventType.UserMessage:
+                OnMessage(header.Room, header.Content);
+                break;
+            case ChatEventType.MessageAck:
+                Interlocked.Increment(ref _acks);
+                _acked.TrySetResult();
+                break;
+            case ChatEventType.UserJoinedRoom:
+                if (++_joins == Volatile.Read(ref _joinsWanted))
+                {
+                    _joins = 0;
+                    _joined.TrySetResult();
+                }
+
+                break;
+            case ChatEventType.LoginSuccessful:
+                _loggedIn.TrySetResult();
+                break;
+            case ChatEventType.Error:
+                Interlocked.Increment(ref _errors);
+                LastError = Encoding.UTF8.GetString(line);
+                break;
+            default:
+                break;
         }
     }
 

@@ -221,10 +221,9 @@ internal static class ChatWorkload
             return; // Dropped by the server: its messages count as not stored.
         }
 
-        Span<byte> line = stackalloc byte[size + 256];
         try
         {
-            client.Send(line[..ChatBenchClient.FormatMessage(line, room, sender, sequence, size)]);
+            client.Send(ChatBenchClient.FormatMessage(room, sender, sequence, size));
         }
         catch (System.Net.Sockets.SocketException)
         {

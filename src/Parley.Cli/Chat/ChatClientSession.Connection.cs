@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Parley.Chat;
 using Spectre.Console;
 
 namespace Parley.Cli.Chat;
@@ -12,71 +12,75 @@ internal sealed partial class ChatClientSession
     }
 
     /// <summary>
-    /// Gets a session on a fresh connection. A ping tells the two server modes apart without
-    /// guessing from silence: a server in open mode greets (<c>login_successful</c>) before it
-    /// reads anything, so the greeting comes before the <c>pong</c>; a server requiring login
-    /// answers the ping and waits for <c>login</c>.
+    /// Gets a session on a fresh connection. <see cref="ChatClient.StartAsync"/> tells the two
+    /// server modes apart without guessing from silence: an open server greets before it answers
+    /// the client's ping; a server requiring login answers the ping and waits for <c>login</c>,
+    /// whose credentials are asked for the first time only when it is needed. On failure the
+    /// connection is closed and the client is null.
     /// </summary>
-    private async Task<Login> LogInAsync(ServerEvents events, bool firstTime, CancellationToken cancellationToken)
+    private async Task<(ChatClient? Client, Login Login)> LogInAsync(Connection connection, bool firstTime, CancellationToken cancellationToken)
     {
-        Connection connection = events.Connection;
-        Send(connection, new { _ct = "ping" });
-        bool timedOut = false;
-        using ITimer deadline = settings.TimeProvider.CreateTimer(
-            _ =>
-            {
-                timedOut = true;
-                connection.Abort();
-            },
-            null,
-            LoginTimeout,
-            Timeout.InfiniteTimeSpan);
-        using CancellationTokenRegistration stopping = cancellationToken.Register(() => connection.Abort());
-        bool sentLogin = false;
-        while (await events.NextAsync() is { } document)
+        ChatClient client;
+        try
         {
-            using (document)
+            client = await ChatClient.StartAsync(connection, ClientOptions(), cancellationToken);
+        }
+        catch (Exception ex) when (ex is ChatConnectionClosedException or TimeoutException or OperationCanceledException)
+        {
+            connection.Abort();
+            return (null, Failed(ex));
+        }
+
+        LoginSuccessfulEvent? session = client.Session;
+        bool open = session is not null;
+        if (session is null)
+        {
+            if (_credentials is null && firstTime)
             {
-                JsonElement e = document.RootElement;
-                switch (Field(e, "_et"))
+                (_credentials, string? missing) = await AskCredentialsAsync(cancellationToken);
+                if (missing is not null)
                 {
-                    case "login_successful":
-                        string rooms = string.Join(", ", Items(e, "rs").Select(r => Field(r, "n")));
-                        return new Login(Field(e, "u"), rooms, Open: !sentLogin, null, Fatal: false);
-                    case "pong" when !sentLogin:
-                        if (_credentials is null && firstTime)
-                        {
-                            deadline.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan); // a person may take a while to type
-                            (_credentials, string? missing) = await AskCredentialsAsync(cancellationToken);
-                            if (missing is not null)
-                            {
-                                return Login.Failed(missing, fatal: true, exitCode: 2);
-                            }
-
-                            deadline.Change(LoginTimeout, Timeout.InfiniteTimeSpan);
-                        }
-
-                        if (_credentials is not { } credentials)
-                        {
-                            return Login.Failed($"{settings.Target} now requires a login, and this session has none", fatal: true);
-                        }
-
-                        Send(connection, new { _ct = "login", u = credentials.User, p = credentials.Password });
-                        sentLogin = true;
-                        break;
-                    case "error":
-                        string code = Field(e, "code");
-                        return Login.Failed($"{code}: {ChatView.Printable(Field(e, "message"))}", fatal: code == "login_failed");
+                    await client.CloseAsync();
+                    return (null, Login.Failed(missing, fatal: true, exitCode: 2));
                 }
+            }
+
+            if (_credentials is not { } credentials)
+            {
+                await client.CloseAsync();
+                return (null, Login.Failed($"{settings.Target} now requires a login, and this session has none", fatal: true));
+            }
+
+            try
+            {
+                session = await client.LoginAsync(credentials.User, credentials.Password, cancellationToken);
+            }
+            catch (ChatServerException ex)
+            {
+                await client.CloseAsync();
+                return (null, Login.Failed($"{ex.Code}: {ChatView.Printable(ex.Error.Message)}", fatal: ex.Code == ErrorCodes.LoginFailed));
+            }
+            catch (Exception ex) when (ex is ChatConnectionClosedException or TimeoutException or OperationCanceledException)
+            {
+                connection.Abort();
+                await client.Completion;
+                return (null, Failed(ex));
             }
         }
 
-        return Login.Failed(
-            events.NotJson is { } notJson ? $"{settings.Target} does not speak the chat protocol (not JSON: {notJson})"
-            : timedOut ? $"{settings.Target} did not answer within {LoginTimeout.TotalSeconds:0} s"
-            : $"{settings.Target} closed the connection before the session started ({connection.CloseReason})",
-            fatal: events.NotJson is not null);
+        return (client, new Login(session.User, string.Join(", ", session.Rooms.Select(r => r.Name)), open, null, Fatal: false));
     }
+
+    /// <summary>Why a session could not start, for people; fatal when the server is not a chat server.</summary>
+    private Login Failed(Exception ex) => ex switch
+    {
+        ChatConnectionClosedException { ServerError: { } said } => Login.Failed($"{said.Code}: {ChatView.Printable(said.Message)}"),
+        ChatConnectionClosedException { Reason: CloseReason.ProtocolError } notChat =>
+            Login.Failed($"{settings.Target} does not speak the chat protocol ({notChat.Message})", fatal: true),
+        ChatConnectionClosedException closed => Login.Failed($"{settings.Target} closed the connection before the session started ({closed.Reason})"),
+        TimeoutException => Login.Failed($"{settings.Target} did not answer within {LoginTimeout.TotalSeconds:0} s"),
+        _ => Login.Failed($"{settings.Target}: {ex.Message}"),
+    };
 
     /// <summary>The user name and password for a server requiring login: asked for at a terminal; in line mode <c>--user</c> and the first input line.</summary>
     private async Task<((string, string)? Credentials, string? Missing)> AskCredentialsAsync(CancellationToken cancellationToken)
@@ -99,38 +103,29 @@ internal sealed partial class ChatClientSession
         return ((user, secret), null);
     }
 
-    /// <summary>Reads events until the connection ends, then reconnects; ends the session when the server cannot be reached again.</summary>
-    private async Task KeepConnectedAsync(ServerEvents events, CancellationToken cancellationToken)
+    /// <summary>Waits until the connection ends, then reconnects; ends the session when the server cannot be reached again.</summary>
+    private async Task KeepConnectedAsync(ChatClient client, CancellationToken cancellationToken)
     {
         using CancellationTokenSource stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         while (true)
         {
-            await using (events)
-            {
-                while (await events.NextAsync() is { } document)
-                {
-                    using (document)
-                    {
-                        OnEvent(document.RootElement);
-                    }
-                }
-            }
-
-            Connection lost = events.Connection;
-            lost.Abort(); // already closed by the peer, or reset: release it now
-            string reason = events.NotJson is { } notJson ? $"not a chat server: {notJson}" : Reason(lost.CloseReason);
+            await client.Completion;
+            client.Connection.Abort(); // already closed by the peer, or reset: release it now
+            string reason = client.Failure is { Reason: CloseReason.ProtocolError } notChat
+                ? $"not a chat server: {notChat.Message}"
+                : Reason(client.Connection.CloseReason);
             if (!GoOffline(reason))
             {
                 return;
             }
 
-            ServerEvents? next = await ReconnectAsync(stop.Token);
+            ChatClient? next = await ReconnectAsync(stop.Token);
             if (next is null)
             {
                 return;
             }
 
-            events = next;
+            client = next;
         }
     }
 
@@ -139,7 +134,7 @@ internal sealed partial class ChatClientSession
     {
         lock (_gate)
         {
-            _connection = null;
+            _client = null;
             foreach (PendingSend send in _sends)
             {
                 view.Print($"! not confirmed before the connection dropped (it may or may not be stored): [#{ChatView.Printable(send.Room)}] {ChatView.Printable(send.Content)}");
@@ -148,15 +143,8 @@ internal sealed partial class ChatClientSession
 
             _sends.Clear();
             _allAcknowledged?.TrySetResult();
-            foreach (PendingRoomReply pending in _joins.Concat(_leaves))
-            {
-                pending.Done?.TrySetResult(false);
-            }
 
             // An unfinished catch-up is dropped whole: the last id seen stays where it was, so the next one fetches it all again.
-            _joins.Clear();
-            _leaves.Clear();
-            _histories.Clear();
             _catchUps.Clear();
             view.SetPrompt(Prompt());
             if (_quitting)
@@ -178,7 +166,7 @@ internal sealed partial class ChatClientSession
     }
 
     /// <summary>Tries to get a session back with back-off: connect, log in as before, rejoin the rooms. Null when it gave up (the session is ended) or is stopping.</summary>
-    private async Task<ServerEvents?> ReconnectAsync(CancellationToken cancellationToken)
+    private async Task<ChatClient?> ReconnectAsync(CancellationToken cancellationToken)
     {
         for (int attempt = 1; attempt <= settings.ReconnectAttempts; attempt++)
         {
@@ -200,12 +188,9 @@ internal sealed partial class ChatClientSession
                 continue;
             }
 
-            var events = new ServerEvents(connection);
-            Login login = await LogInAsync(events, firstTime: false, cancellationToken);
-            if (login.Error is not null)
+            (ChatClient? client, Login login) = await LogInAsync(connection, firstTime: false, cancellationToken);
+            if (client is null || login.Error is not null)
             {
-                await events.DisposeAsync();
-                connection.Abort();
                 view.Print($"* attempt {attempt} failed: {login.Error}");
                 if (login.Fatal)
                 {
@@ -217,13 +202,12 @@ internal sealed partial class ChatClientSession
                 continue;
             }
 
-            if (GoOnline(connection, login.User!))
+            if (GoOnline(client, login.User!))
             {
-                return events;
+                return client;
             }
 
-            await events.DisposeAsync();
-            await connection.CloseAsync();
+            await client.CloseAsync();
             return null;
         }
 
@@ -233,7 +217,7 @@ internal sealed partial class ChatClientSession
     }
 
     /// <summary>Back online: rejoins every room the session was in (each then catches up). False when the user left meanwhile.</summary>
-    private bool GoOnline(Connection connection, string user)
+    private bool GoOnline(ChatClient client, string user)
     {
         lock (_gate)
         {
@@ -243,13 +227,20 @@ internal sealed partial class ChatClientSession
             }
 
             string renamed = user == _me ? "" : $" (an open server names each connection: you were {ChatView.Printable(_me ?? "")})";
-            _connection = connection;
+            _client = client;
             _me = user;
+            Attach(client);
             view.Print($"* reconnected to {settings.Target} as {ChatView.Printable(user)}{renamed}");
             foreach (string room in _joined)
             {
-                _joins.Enqueue(new PendingRoomReply(room, RoomReplyPurpose.Rejoin, null));
-                Send(connection, new { _ct = "join_room", r = room });
+                // Started before the join is sent: live messages that arrive with or after the
+                // join's answer are held, and merged with the pages of what was missed.
+                if (_lastSeen.TryGetValue(room, out long lastSeen))
+                {
+                    _catchUps[room] = new RoomCatchUp(room, lastSeen);
+                }
+
+                _ = RejoinAsync(client, room);
             }
 
             view.SetPrompt(Prompt());

@@ -1,111 +1,84 @@
 using System.Globalization;
-using System.Text.Json;
+using Parley.Chat;
 
 namespace Parley.Cli.Chat;
 
 internal sealed partial class ChatClientSession
 {
-    private static readonly JsonElement NoItems = JsonElement.Parse("[]");
+    /// <summary>Hooks the session to a new client's events (they run on its receive loop, in order).</summary>
+    private void Attach(ChatClient client)
+    {
+        client.MessageReceived += message => OnMessage(client, message);
+        client.PresenceChanged += participation => OnPresence(client, participation);
+        client.ErrorReceived += error => OnServerError(client, error);
+    }
 
-    /// <summary>Acts on one event from the server (on the connection loop).</summary>
-    private void OnEvent(JsonElement e)
+    private void OnMessage(ChatClient client, ChatMessage message)
     {
         lock (_gate)
         {
-            try
+            if (client != _client)
             {
-                Dispatch(e);
+                return;
             }
-            catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException)
+
+            if (_catchUps.TryGetValue(message.Room, out RoomCatchUp? catchUp))
             {
-                // A field of an unexpected type or shape: show the event as it came rather than fail the session.
-                view.Print($"? {ChatView.Printable(e.GetRawText())}");
+                // Printed with the missed ones, in id order, once the history has arrived.
+                if (!catchUp.AddLive(message.Id, MessageLine(message)))
+                {
+                    FinishCatchUp(catchUp);
+                }
+
+                return;
             }
+
+            view.Print(MessageLine(message));
+            Seen(message.Room, message.Id);
         }
     }
 
-    private void Dispatch(JsonElement e)
+    private void OnPresence(ChatClient client, RoomParticipationEvent participation)
     {
-        switch (Field(e, "_et"))
+        lock (_gate)
         {
-            case "user_joined_room":
-                OnJoined(Field(e, "r"), string.Join(", ", Items(e, "us").Select(u => u.ToString())));
-                break;
-            case "room_participation":
-                OnParticipation(Field(e, "r"), Field(e, "u"), Field(e, "s"));
-                break;
-            case "user_message":
-                OnMessage(Field(e, "r"), Id(e), MessageLine(Field(e, "r"), e));
-                break;
-            case "message_ack":
-                OnAcknowledged(Field(e, "r"), Id(e));
-                break;
-            case "history":
-                OnHistory(Field(e, "r"), e);
-                break;
-            case "rooms":
-                view.Print(string.Join(Environment.NewLine, Items(e, "rs").Select(r => $"  #{Safe(r, "n")} ({Safe(r, "m")} here): {Safe(r, "d")}")));
-                break;
-            case "room_users":
-                view.Print($"* in #{Safe(e, "r")}: {ChatView.Printable(string.Join(", ", Items(e, "us").Select(u => u.ToString())))}");
-                break;
-            case "error":
-                OnError(Field(e, "ct"), Field(e, "code"), $"! {Safe(e, "code")}: {Safe(e, "message")}");
-                break;
-            case "pong" or "login_successful":
-                break; // the answer to the ping sent at login (after an open server's greeting)
-            default:
-                view.Print($"? {ChatView.Printable(e.GetRawText())}");
-                break;
+            // "you joined" is printed from the join's answer, "you left" from the leave's.
+            if (client == _client && participation.User != _me)
+            {
+                view.Print($"* {ChatView.Printable(participation.User)} {(participation.Joined ? "joined" : "left")} #{ChatView.Printable(participation.Room)}");
+            }
         }
     }
 
-    private void OnJoined(string room, string users)
+    private void OnServerError(ChatClient client, ChatError error)
     {
-        PendingRoomReply? pending = _joins.TryDequeue(out PendingRoomReply? next) ? next : null;
+        lock (_gate)
+        {
+            if (client == _client)
+            {
+                PrintError(error);
+            }
+        }
+    }
+
+    /// <summary>The answer to a join the user typed: the room becomes current.</summary>
+    private void OnJoined(UserJoinedRoomEvent joined)
+    {
+        string room = joined.Room;
         _joined.Add(room);
-        if (pending is { Purpose: RoomReplyPurpose.Rejoin })
-        {
-            view.Print($"* rejoined #{ChatView.Printable(room)} (here: {ChatView.Printable(users)})");
-            if (_lastSeen.TryGetValue(room, out long lastSeen))
-            {
-                _catchUps[room] = new RoomCatchUp(room, lastSeen);
-                RequestHistory(room, before: null, RoomCatchUp.PageSize, HistoryPurpose.CatchUp);
-            }
-            else
-            {
-                view.Print($"* what was said in #{ChatView.Printable(room)} while offline is unknown: /history {ChatView.Printable(room)}");
-            }
-
-            return;
-        }
-
         _room = room;
-        view.Print($"* you joined #{ChatView.Printable(room)} (here: {ChatView.Printable(users)})");
+        view.Print($"* you joined #{ChatView.Printable(room)} (here: {ChatView.Printable(string.Join(", ", joined.Users))})");
         view.SetPrompt(Prompt());
-        if (!_lastSeen.ContainsKey(room))
+        if (!_lastSeen.ContainsKey(room) && _client is { } client)
         {
             // The room's newest id: after a reconnect, everything past it (or past what arrived since) was missed.
-            RequestHistory(room, before: null, limit: 1, HistoryPurpose.Baseline);
+            _ = BaselineAsync(client, room);
         }
-
-        pending?.Done?.TrySetResult(true);
     }
 
-    private void OnParticipation(string room, string user, string what)
+    /// <summary>The answer to a leave the user typed.</summary>
+    private void OnLeft(string room)
     {
-        if (user != _me)
-        {
-            view.Print($"* {ChatView.Printable(user)} {ChatView.Printable(what)} #{ChatView.Printable(room)}");
-            return;
-        }
-
-        if (what != "left")
-        {
-            return; // "you joined" was printed from user_joined_room
-        }
-
-        PendingRoomReply? pending = _leaves.TryDequeue(out PendingRoomReply? next) ? next : null;
         _joined.Remove(room);
         _catchUps.Remove(room);
         _lastSeen.Remove(room);
@@ -116,120 +89,134 @@ internal sealed partial class ChatClientSession
 
         view.Print($"* you left #{ChatView.Printable(room)}");
         view.SetPrompt(Prompt());
-        pending?.Done?.TrySetResult(true);
     }
 
-    private void OnMessage(string room, long id, string line)
+    /// <summary>After a reconnect: rejoins a room and fetches what was missed in it.</summary>
+    private async Task RejoinAsync(ChatClient client, string room)
     {
-        if (_catchUps.TryGetValue(room, out RoomCatchUp? catchUp))
+        UserJoinedRoomEvent joined;
+        try
         {
-            // Printed with the missed ones, in id order, once the history has arrived.
-            if (!catchUp.AddLive(id, line))
+            joined = await client.JoinRoomAsync(room);
+        }
+        catch (ChatServerException refused)
+        {
+            lock (_gate)
             {
-                FinishCatchUp(catchUp);
+                if (client != _client)
+                {
+                    return;
+                }
+
+                // The room is gone (or full for us): stop acting as if we were in it.
+                PrintError(refused.Error);
+                _joined.Remove(room);
+                _lastSeen.Remove(room);
+                _catchUps.Remove(room);
+                view.Print($"! could not rejoin #{ChatView.Printable(room)}");
+                if (_room == room)
+                {
+                    _room = null;
+                    view.SetPrompt(Prompt());
+                }
             }
 
             return;
         }
+        catch (Exception ex) when (IsDropped(ex))
+        {
+            return; // GoOffline says so
+        }
 
-        view.Print(line);
-        Seen(room, id);
+        RoomCatchUp? catchUp;
+        lock (_gate)
+        {
+            if (client != _client)
+            {
+                return;
+            }
+
+            view.Print($"* rejoined #{ChatView.Printable(room)} (here: {ChatView.Printable(string.Join(", ", joined.Users))})");
+            if (!_catchUps.TryGetValue(room, out catchUp))
+            {
+                view.Print($"* what was said in #{ChatView.Printable(room)} while offline is unknown: /history {ChatView.Printable(room)}");
+                return;
+            }
+        }
+
+        await CatchUpAsync(client, catchUp);
     }
 
-    private void OnAcknowledged(string room, long id)
+    /// <summary>Fetches history pages back to the last message seen, then prints what was missed (with what arrived meanwhile) in id order.</summary>
+    private async Task CatchUpAsync(ChatClient client, RoomCatchUp catchUp)
     {
-        if (_sends.Count > 0)
+        long? before = null;
+        while (true)
         {
-            _sends.RemoveAt(0); // acknowledgements come in journal order, which is the order sent
-        }
-
-        if (_sends.Count == 0)
-        {
-            _allAcknowledged?.TrySetResult();
-        }
-
-        if (settings.LineMode)
-        {
-            view.Print($"* stored #{ChatView.Printable(room)} id {id}");
-        }
-
-        Seen(room, id);
-    }
-
-    private void OnHistory(string room, JsonElement e)
-    {
-        HistoryPurpose purpose = _histories.TryDequeue(out HistoryRequest request) && request.Room == room ? request.Purpose : HistoryPurpose.Show;
-        List<JsonElement> messages = [.. Items(e, "ms")];
-        switch (purpose)
-        {
-            case HistoryPurpose.Baseline:
-                Seen(room, messages.Count == 0 ? 0 : messages.Max(Id));
-                break;
-            case HistoryPurpose.CatchUp when _catchUps.TryGetValue(room, out RoomCatchUp? catchUp):
-                long? before = catchUp.AddPage([.. messages.Select(m => (Id(m), MessageLine(room, m)))], e.TryGetProperty("more", out JsonElement more) && more.ValueKind == JsonValueKind.True);
-                if (before is long older)
+            HistoryEvent page;
+            try
+            {
+                page = await client.GetHistoryAsync(catchUp.Room, before, RoomCatchUp.PageSize);
+            }
+            catch (ChatServerException refused)
+            {
+                lock (_gate)
                 {
-                    RequestHistory(room, older, RoomCatchUp.PageSize, HistoryPurpose.CatchUp);
-                }
-                else
-                {
-                    FinishCatchUp(catchUp);
-                }
-
-                break;
-            case HistoryPurpose.CatchUp:
-                break; // the catch-up already ended (its live buffer filled)
-            default:
-                view.Print(messages.Count == 0
-                    ? $"* no history in #{ChatView.Printable(room)}"
-                    : string.Join(Environment.NewLine, messages.Select(m =>
-                        $"  [#{ChatView.Printable(room)} {m.GetProperty("t").GetDateTimeOffset().ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}] {Safe(m, "u")}: {Safe(m, "c")}")));
-                break;
-        }
-    }
-
-    private void OnError(string command, string code, string text)
-    {
-        view.Print(text);
-        switch (command)
-        {
-            case "join_room" when _joins.TryDequeue(out PendingRoomReply? join):
-                if (join.Purpose == RoomReplyPurpose.Rejoin)
-                {
-                    // The room is gone (or full for us): stop acting as if we were in it.
-                    _joined.Remove(join.Room);
-                    _lastSeen.Remove(join.Room);
-                    view.Print($"! could not rejoin #{ChatView.Printable(join.Room)}");
-                    if (_room == join.Room)
+                    if (client == _client && _catchUps.Remove(catchUp.Room))
                     {
-                        _room = null;
-                        view.SetPrompt(Prompt());
+                        PrintError(refused.Error);
+                        view.Print($"! could not fetch what was missed in #{ChatView.Printable(catchUp.Room)}: /history {ChatView.Printable(catchUp.Room)}");
                     }
                 }
 
-                join.Done?.TrySetResult(false);
-                break;
-            case "leave_room" when _leaves.TryDequeue(out PendingRoomReply? leave):
-                leave.Done?.TrySetResult(false);
-                break;
-            case "history" when _histories.TryDequeue(out HistoryRequest failed):
-                if (failed.Purpose == HistoryPurpose.CatchUp && _catchUps.Remove(failed.Room))
+                return;
+            }
+            catch (Exception ex) when (IsDropped(ex))
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                if (client != _client || !_catchUps.TryGetValue(catchUp.Room, out RoomCatchUp? current) || current != catchUp)
                 {
-                    view.Print($"! could not fetch what was missed in #{ChatView.Printable(failed.Room)}: /history {ChatView.Printable(failed.Room)}");
+                    return; // offline again, or the catch-up already ended (its live buffer filled)
                 }
 
-                break;
-            case "send_message" when _sends.Count > 0:
-                // A storage failure comes in journal order, like an acknowledgement; any other
-                // refusal is immediate, so it is most likely about the newest line sent.
-                _sends.RemoveAt(code == "storage_failed" ? 0 : _sends.Count - 1);
-                _undelivered++;
-                if (_sends.Count == 0)
+                before = catchUp.AddPage([.. page.Messages.Select(m => (m.Id, MessageLine(m)))], page.More);
+                if (before is null)
                 {
-                    _allAcknowledged?.TrySetResult();
+                    FinishCatchUp(catchUp);
+                    return;
                 }
+            }
+        }
+    }
 
-                break;
+    /// <summary>After a first join: the room's newest id, so a later reconnect knows what it missed.</summary>
+    private async Task BaselineAsync(ChatClient client, string room)
+    {
+        try
+        {
+            HistoryEvent newest = await client.GetHistoryAsync(room, before: null, limit: 1);
+            lock (_gate)
+            {
+                if (client == _client)
+                {
+                    Seen(room, newest.Messages.Count == 0 ? 0 : newest.Messages.Max(m => m.Id));
+                }
+            }
+        }
+        catch (ChatServerException refused)
+        {
+            lock (_gate)
+            {
+                PrintError(refused.Error);
+            }
+        }
+        catch (Exception ex) when (IsDropped(ex))
+        {
+            // Offline: the next reconnect says what is unknown.
         }
     }
 
@@ -251,15 +238,6 @@ internal sealed partial class ChatClientSession
         Seen(catchUp.Room, catchUp.NewestId);
     }
 
-    private void RequestHistory(string room, long? before, int limit, HistoryPurpose purpose)
-    {
-        if (_connection is { } connection
-            && Send(connection, before is long id ? new { _ct = "history", r = room, before = id, limit } : new { _ct = "history", r = room, limit }) == SendStatus.Queued)
-        {
-            _histories.Enqueue(new HistoryRequest(room, purpose));
-        }
-    }
-
     private void Seen(string room, long id)
     {
         if (!_lastSeen.TryGetValue(room, out long seen) || id > seen)
@@ -268,19 +246,15 @@ internal sealed partial class ChatClientSession
         }
     }
 
-    private static string MessageLine(string room, JsonElement m) => $"[#{ChatView.Printable(room)}] {Safe(m, "u")}: {Safe(m, "c")}";
+    private void PrintError(ChatError error) => view.Print($"! {ChatView.Printable(error.Code)}: {ChatView.Printable(error.Message)}");
 
-    private static long Id(JsonElement e) => e.TryGetProperty("id", out JsonElement id) && id.TryGetInt64(out long value) ? value : 0;
+    private static string HistoryLines(HistoryEvent history) => history.Messages.Count == 0
+        ? $"* no history in #{ChatView.Printable(history.Room)}"
+        : string.Join(Environment.NewLine, history.Messages.Select(m =>
+            $"  [#{ChatView.Printable(m.Room)} {m.Timestamp.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}] {ChatView.Printable(m.User)}: {ChatView.Printable(m.Content)}"));
 
-    /// <summary>A string field, or "" when the event has no such field (or is not an object).</summary>
-    private static string Field(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out JsonElement value) ? value.ToString() : "";
+    private static string MessageLine(ChatMessage m) => $"[#{ChatView.Printable(m.Room)}] {ChatView.Printable(m.User)}: {ChatView.Printable(m.Content)}";
 
-    private static string Safe(JsonElement e, string name) => ChatView.Printable(Field(e, name));
-
-    /// <summary>An array field's items; none when the event has no such array.</summary>
-    private static JsonElement.ArrayEnumerator Items(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.Array
-            ? value.EnumerateArray()
-            : NoItems.EnumerateArray();
+    /// <summary>The connection went away under a request: the connection loop reports it, so the request says nothing.</summary>
+    private static bool IsDropped(Exception ex) => ex is ChatConnectionClosedException or TimeoutException;
 }

@@ -1,23 +1,25 @@
-using System.Text.Json;
+using Parley.Chat;
 
 namespace Parley.Cli.Chat;
 
 /// <summary>
 /// One <c>parley chat</c> session: what the user types goes to the server, what the server
-/// sends is printed, and a lost connection is re-established (log in, rejoin, catch up).
+/// sends is printed, and a lost connection is re-established (log in, rejoin, catch up). The
+/// protocol is <see cref="ChatClient"/>'s; this class is the terminal's side of it.
 /// </summary>
 /// <remarks>
-/// Two loops share the state below under one lock: the input loop (typed lines) and the
-/// connection loop (events, then reconnecting). State changes only on the server's word: a
-/// room is current once <c>user_joined_room</c> confirms it, left once <c>room_participation</c>
-/// <c>left</c> does. Nothing typed is dropped silently: a line that cannot be sent says so, and
+/// The input loop, the client's event handlers (on its receive loop) and the answers to
+/// requests share the state below under one lock. State changes only on the server's word: a
+/// room is current once the server answered the join, left once it answered the leave.
+/// Answers from a client that is no longer the current one (the connection dropped meanwhile)
+/// are ignored. Nothing typed is dropped silently: a line that cannot be sent says so, and
 /// messages the server had not acknowledged when the connection dropped are listed.
 /// Exit code: 0 when everything typed was delivered; 1 when a line was not sent or not
 /// confirmed, or the server could not be reached again; 2 for a usage error.
 /// </remarks>
 internal sealed partial class ChatClientSession(ChatClientSettings settings, ChatView view, ChatInput input) : IDisposable
 {
-    /// <summary>How long the server has to greet or answer a login.</summary>
+    /// <summary>How long the server has to greet, answer a login, or answer any request before the connection is given up.</summary>
     private static readonly TimeSpan LoginTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>How long <c>/join</c> and <c>/leave</c> wait for the server's answer before the next line is read.</summary>
@@ -31,7 +33,7 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
     private readonly CancellationTokenSource _stopping = new();
 
     // Guarded by _gate.
-    private Connection? _connection;
+    private ChatClient? _client;
     private string? _me;
     private string? _room;
     private bool _quitting;
@@ -39,39 +41,17 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
     private TaskCompletionSource? _allAcknowledged;
     private (string User, string Password)? _credentials;
     private readonly SortedSet<string> _joined = new(StringComparer.Ordinal);
-    private readonly Queue<PendingRoomReply> _joins = new();
-    private readonly Queue<PendingRoomReply> _leaves = new();
-    private readonly Queue<HistoryRequest> _histories = new();
     private readonly List<PendingSend> _sends = [];
     private readonly Dictionary<string, long> _lastSeen = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RoomCatchUp> _catchUps = new(StringComparer.Ordinal);
 
-    private enum RoomReplyPurpose
+    /// <summary>A line sent and not yet acknowledged (compared by reference: the same text may be sent twice).</summary>
+    private sealed class PendingSend(string room, string content)
     {
-        /// <summary>The user typed it: a join makes the room current.</summary>
-        User,
+        public string Room { get; } = room;
 
-        /// <summary>After a reconnect: a join starts catching up on the room.</summary>
-        Rejoin,
+        public string Content { get; } = content;
     }
-
-    private enum HistoryPurpose
-    {
-        /// <summary><c>/history</c>: printed.</summary>
-        Show,
-
-        /// <summary>After a first join: the room's newest id, so a later reconnect knows what it missed.</summary>
-        Baseline,
-
-        /// <summary>After a rejoin: a page of what was missed.</summary>
-        CatchUp,
-    }
-
-    private sealed record PendingRoomReply(string Room, RoomReplyPurpose Purpose, TaskCompletionSource<bool>? Done);
-
-    private readonly record struct HistoryRequest(string Room, HistoryPurpose Purpose);
-
-    private readonly record struct PendingSend(string Room, string Content);
 
     /// <summary>Connects, logs in, then reads input until the user leaves or the server is gone for good; returns the exit code.</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken)
@@ -83,16 +63,11 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
             return 1;
         }
 
-#pragma warning disable CA2000 // The connection loop disposes the events (and the connection) it is handed; the failure paths below do.
-        var events = new ServerEvents(connection);
-#pragma warning restore CA2000
-        Login login = await LogInAsync(events, firstTime: true, cancellationToken);
+        (ChatClient? client, Login login) = await LogInAsync(connection, firstTime: true, cancellationToken);
         if (login.Error is { } first && first.StartsWith("login_timeout", StringComparison.Ordinal) && _credentials is not null)
         {
             // The server's login deadline passed while the password was being typed: the
             // credentials are here now, so log in on a fresh connection at once.
-            await events.DisposeAsync();
-            connection.Abort();
             connected = await settings.Connect(cancellationToken);
             if (connected.Connection is not { } again)
             {
@@ -100,35 +75,36 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
                 return 1;
             }
 
-            connection = again;
-#pragma warning disable CA2000 // As above.
-            events = new ServerEvents(connection);
-#pragma warning restore CA2000
-            login = await LogInAsync(events, firstTime: false, cancellationToken);
+            (client, login) = await LogInAsync(again, firstTime: false, cancellationToken);
         }
+
         string? refusal = login.Error is not null ? login.Error
             : login.Open && settings.User is { } wanted
                 // Posting as user-1a2b3c4d to people who were promised "alice" is worse than not starting.
                 ? $"{settings.Target} does not use logins (open mode): it names each connection itself, and named this one {login.User}, " +
                   $"so --user {wanted} cannot be honoured. Leave out --user to chat under the generated name, or use a server started with --auth required."
                 : null;
-        if (refusal is not null)
+        if (refusal is not null || client is null)
         {
             await Console.Error.WriteLineAsync($"parley chat: {refusal}");
-            await events.DisposeAsync();
-            await connection.CloseAsync();
+            if (client is not null)
+            {
+                await client.CloseAsync();
+            }
+
             return login.Error is not null ? login.ExitCode : 2;
         }
 
         lock (_gate)
         {
-            _connection = connection;
+            _client = client;
             _me = login.User;
+            Attach(client);
             view.Print($"* logged in as {ChatView.Printable(login.User!)}; rooms: {ChatView.Printable(login.Rooms)}");
             view.SetPrompt(Prompt());
         }
 
-        Task connectionLoop = KeepConnectedAsync(events, cancellationToken);
+        Task connectionLoop = KeepConnectedAsync(client, cancellationToken);
         if (!settings.LineMode)
         {
             view.Print("type /help for commands");
@@ -141,7 +117,7 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
             return code; // the connection loop gave up
         }
 
-        return await LeaveAsync(connectionLoop);
+        return await EndAsync(connectionLoop);
     }
 
     /// <summary>Reads and handles lines until input ends or the user quits (null), or the connection loop ends the session (its exit code).</summary>
@@ -173,18 +149,18 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
     }
 
     /// <summary>Waits (bounded) for the acknowledgements of what was sent, says goodbye, and returns the exit code.</summary>
-    private async Task<int> LeaveAsync(Task connectionLoop)
+    private async Task<int> EndAsync(Task connectionLoop)
     {
-        Connection? connection;
+        ChatClient? client;
         Task acknowledged;
         lock (_gate)
         {
-            connection = _connection;
+            client = _client;
             _allAcknowledged = _sends.Count == 0 ? null : new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             acknowledged = _allAcknowledged?.Task ?? Task.CompletedTask;
         }
 
-        if (connection is null)
+        if (client is null)
         {
             // Offline: stop trying to reconnect.
             lock (_gate)
@@ -209,12 +185,11 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
             }
 
             _sends.Clear();
-            Send(connection, new { _ct = "quit" });
         }
 
+        await client.CloseAsync(); // quit: the server answers what came before it, then closes
         await connectionLoop.WaitAsync(ReplyTimeout, settings.TimeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await _stopping.CancelAsync();
-        await connection.CloseAsync();
         lock (_gate)
         {
             return _undelivered == 0 ? 0 : 1;
@@ -225,8 +200,8 @@ internal sealed partial class ChatClientSession(ChatClientSettings settings, Cha
 
     /// <summary>The prompt: the current room, and whether the client is offline.</summary>
     private string Prompt() =>
-        (_connection is null ? "(offline) " : "") + (_room is null ? "> " : $"#{ChatView.Printable(_room)}> ");
+        (_client is null ? "(offline) " : "") + (_room is null ? "> " : $"#{ChatView.Printable(_room)}> ");
 
-    /// <summary>Sends one command; Queued unless the connection is closing (or its queue overflowed).</summary>
-    private static SendStatus Send(Connection connection, object command) => connection.Send(JsonSerializer.SerializeToUtf8Bytes(command));
+    /// <summary>The protocol client's settings: every answer within the login timeout, on the session's clock.</summary>
+    private ChatClientOptions ClientOptions() => new() { RequestTimeout = LoginTimeout, TimeProvider = settings.TimeProvider };
 }
