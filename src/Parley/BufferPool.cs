@@ -101,6 +101,24 @@ public sealed class BufferPool
         }
     }
 
+    /// <summary>
+    /// Lets the size class that serves <paramref name="length"/>-byte rents keep
+    /// <paramref name="count"/> more arrays (fewer when negative) on top of its own cap. An open
+    /// connection reserves one receive segment this way: a busy connection holds a segment
+    /// between reads whenever a read ends inside a frame, so a thousand busy connections need
+    /// about a thousand segments at once, and a class capped at 1 MiB (128 segments of 8 KiB)
+    /// would allocate and drop the rest on every read. Only arrays that were rented and returned
+    /// are kept, so the pool never holds more than the connections held at their peak; when a
+    /// reservation is withdrawn, arrays over the new cap are let go.
+    /// </summary>
+    internal void AdjustRetention(int length, int count)
+    {
+        if (length <= LargestPooled)
+        {
+            _classes[ClassIndex(length)].AdjustCapacity(count);
+        }
+    }
+
     /// <summary>Bytes in arrays kept for reuse now (not rented).</summary>
     public long RetainedBytes => _classes.Sum(c => c.RetainedBytes);
 
@@ -124,12 +142,30 @@ public sealed class BufferPool
     private static int ClassIndex(int length) =>
         length <= (1 << MinShift) ? 0 : BitOperations.Log2((uint)length - 1) + 1 - MinShift;
 
-    /// <summary>One size: a bounded stack under a lock held for a push or a pop, never longer.</summary>
-    private sealed class SizeClass(int size, int capacity)
+    /// <summary>One size: a bounded stack under a lock held for a push or a pop, never longer.
+    /// Its cap is its own share of <see cref="MaxRetainedBytesPerClass"/> plus what open
+    /// connections reserved (<see cref="AdjustRetention"/>); the stack grows only as arrays come back.</summary>
+    private sealed class SizeClass(int size, int baseCapacity)
     {
         private readonly Lock _lock = new();
-        private readonly byte[]?[] _items = new byte[capacity][];
+        private byte[]?[] _items = new byte[baseCapacity][];
         private int _count;
+        private int _reserved;
+
+        public void AdjustCapacity(int count)
+        {
+            lock (_lock)
+            {
+                _reserved = Math.Max(0, _reserved + count);
+                int capacity = baseCapacity + _reserved;
+                for (int i = capacity; i < _count; i++)
+                {
+                    _items[i] = null;
+                }
+
+                _count = Math.Min(_count, capacity);
+            }
+        }
 
         public byte[] Rent()
         {
@@ -183,7 +219,12 @@ public sealed class BufferPool
 
             lock (_lock)
             {
-                if (_count < _items.Length)
+                if (_count == _items.Length && _count < baseCapacity + _reserved)
+                {
+                    Array.Resize(ref _items, Math.Min(2 * _items.Length, baseCapacity + _reserved));
+                }
+
+                if (_count < _items.Length && _count < baseCapacity + _reserved)
                 {
                     _items[_count++] = array;
                 }
