@@ -11,7 +11,7 @@ namespace Parley.Cli.Bench;
 /// sender, sequence number and send time), and gaps in each sender's sequence per room.
 /// Runs its handlers on its own receive loop only.
 /// </summary>
-internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<string, int> roomIndex) : BenchSocket(link, 16 * 1024, lines: true)
+internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPoint? local, int index, Dictionary<string, int> roomIndex) : BenchConnection(server, local, chat: true)
 {
     private readonly Dictionary<long, SequenceTracker> _streams = [];
     private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -66,7 +66,7 @@ internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<stri
             lines.Append(CultureInfo.InvariantCulture, $$"""{"_ct":"join_room","r":"{{room}}"}""").Append('\n');
         }
 
-        Send(Encoding.UTF8.GetBytes(lines.ToString()));
+        SendLines(Encoding.UTF8.GetBytes(lines.ToString()));
         return _joined.Task;
     }
 

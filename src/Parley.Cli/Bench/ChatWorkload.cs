@@ -29,8 +29,8 @@ internal static class ChatWorkload
 
     private static async Task<ChatBenchClient> ConnectAsync(ServerUnderTest server, int index, Dictionary<string, int> roomIndex, System.Net.IPEndPoint? local, CancellationToken cancellationToken)
     {
-        var client = new ChatBenchClient(await BenchSocket.ConnectAsync(server, local, BenchClients.ConnectTimeout, cancellationToken), index, roomIndex);
-        client.StartReceiving();
+        var client = new ChatBenchClient(server, local, index, roomIndex);
+        await client.ConnectAsync(cancellationToken);
         await client.LoggedIn.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         return client;
     }
@@ -224,7 +224,7 @@ internal static class ChatWorkload
         Span<byte> line = stackalloc byte[size + 256];
         try
         {
-            client.Send(line[..ChatBenchClient.FormatMessage(line, room, sender, sequence, size)]);
+            client.SendLines(line[..ChatBenchClient.FormatMessage(line, room, sender, sequence, size)]);
         }
         catch (System.Net.Sockets.SocketException)
         {
