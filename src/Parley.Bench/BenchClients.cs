@@ -1,7 +1,7 @@
 using System.Net;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>Opens many client connections at a paced rate, so the server's listen backlog never overflows.</summary>
 internal static class BenchClients

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// Miku's workload: N clients each send one message per interval, and the server broadcasts
@@ -93,7 +93,7 @@ internal static class BroadcastWorkload
                 MibPerS = Math.Round(delivered * (double)size / sendSeconds / (1024 * 1024), 2),
                 ConnectPerS = Math.Round(connectRate),
                 LatencyMs = LatencyMs.From(histogram),
-                Server = BenchCommand.ServerStats(server),
+                Server = BenchReport.ServerStats(server),
             };
         }
         finally
@@ -177,7 +177,7 @@ internal static class BroadcastWorkload
             {
                 lastReport = Stopwatch.GetTimestamp();
                 long delivered = receivers.Sum(r => r.Delivered);
-                BenchCommand.Progress(console, $"broadcast {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  sent {nextSlot:N0}  delivered {delivered:N0}", server);
+                BenchReport.Progress(console, $"broadcast {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  sent {nextSlot:N0}  delivered {delivered:N0}", server);
             }
 
             await Task.Delay(1, cancellationToken);

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// NetCoreServer's echo methodology: C clients each keep M messages of S bytes in flight; every
@@ -53,7 +53,7 @@ internal static class EchoWorkload
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
                 long sofar = pingers.Sum(p => p.Replies);
-                BenchCommand.Progress(console, $"echo {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  {sofar / Stopwatch.GetElapsedTime(start).TotalSeconds:N0} msg/s", server);
+                BenchReport.Progress(console, $"echo {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  {sofar / Stopwatch.GetElapsedTime(start).TotalSeconds:N0} msg/s", server);
             }
 
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -87,7 +87,7 @@ internal static class EchoWorkload
                 MibPerS = Math.Round(replies * (double)size / seconds / (1024 * 1024), 2),
                 ConnectPerS = Math.Round(connectRate),
                 LatencyMs = LatencyMs.From(histogram),
-                Server = BenchCommand.ServerStats(server),
+                Server = BenchReport.ServerStats(server),
             };
         }
         finally

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// One bench client on the product's own client: a <see cref="ParleyClient"/> with the server's

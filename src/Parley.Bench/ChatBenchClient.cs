@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// One bench user of the chat protocol: sends commands as lines, and counts what arrives —

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>Starts this same <c>parley</c> as a child process (a bench's server or peer), whether it runs as an apphost or under <c>dotnet</c>.</summary>
 internal static class SelfProcess
