@@ -53,7 +53,7 @@ internal static class UdpCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             string path = parse.GetValue(file)!;
-            if (!Bench.ServerUnderTest.TryParseTarget(parse.GetValue(to)!, out IPEndPoint? target))
+            if (!Parley.Bench.ServerUnderTest.TryParseTarget(parse.GetValue(to)!, out IPEndPoint? target))
             {
                 await Console.Error.WriteLineAsync($"parley udp send: --to: '{parse.GetValue(to)}' is not host:port.");
                 return 2;

@@ -101,6 +101,24 @@ public sealed class BufferPool
         }
     }
 
+    /// <summary>
+    /// Lets the size class that serves <paramref name="length"/>-byte rents keep
+    /// <paramref name="count"/> more arrays (fewer when negative) on top of its own cap. An open
+    /// connection reserves one receive segment this way: a busy connection holds a segment
+    /// between reads whenever a read ends inside a frame, so a thousand busy connections need
+    /// about a thousand segments at once, and a class capped at 1 MiB (128 segments of 8 KiB)
+    /// would allocate and drop the rest on every read. Only arrays that were rented and returned
+    /// are kept, so the pool never holds more than the connections held at their peak; when a
+    /// reservation is withdrawn, arrays over the new cap are let go.
+    /// </summary>
+    internal void AdjustRetention(int length, int count)
+    {
+        if (length <= LargestPooled)
+        {
+            _classes[ClassIndex(length)].AdjustCapacity(count);
+        }
+    }
+
     /// <summary>Bytes in arrays kept for reuse now (not rented).</summary>
     public long RetainedBytes => _classes.Sum(c => c.RetainedBytes);
 
@@ -125,10 +143,23 @@ public sealed class BufferPool
         length <= (1 << MinShift) ? 0 : BitOperations.Log2((uint)length - 1) + 1 - MinShift;
 
     /// <summary>One size: bounded per-core stacks (<see cref="Internal.PerCoreStack{T}"/>), each
-    /// under a lock held for one push or pop, so rents and returns on different cores do not contend.</summary>
-    private sealed class SizeClass(int size, int capacity)
+    /// under a lock held for one push or pop, so rents and returns on different cores do not
+    /// contend. Its cap is its own share of <see cref="MaxRetainedBytesPerClass"/> plus what open
+    /// connections reserved (<see cref="AdjustRetention"/>); storage grows only as arrays come back.</summary>
+    private sealed class SizeClass(int size, int baseCapacity)
     {
-        private readonly Internal.PerCoreStack<byte[]> _items = new(capacity);
+        private readonly Internal.PerCoreStack<byte[]> _items = new(baseCapacity);
+        private readonly Lock _reserving = new();
+        private int _reserved;
+
+        public void AdjustCapacity(int count)
+        {
+            lock (_reserving)
+            {
+                _reserved = Math.Max(0, _reserved + count);
+                _items.SetCapacity(baseCapacity + _reserved);
+            }
+        }
 
         public byte[] Rent() => _items.TryPop() ?? GC.AllocateUninitializedArray<byte>(size);
 

@@ -165,6 +165,7 @@ public sealed partial class Connection
         if (wasStarted)
         {
             ParleyMetrics.RecordClosed(CloseReason);
+            _pool.AdjustRetention(_options.ReadBufferSize, -1);
         }
 
         Log.ConnectionClosed(_logger, Id, RemoteEndPoint, CloseReason);

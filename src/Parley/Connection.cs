@@ -153,6 +153,9 @@ public sealed partial class Connection : IAsyncDisposable
         _lastSendTicks = now;
         ParleyMetrics.ConnectionsOpened.Add(1);
         ParleyMetrics.ConnectionsActive.Add(1);
+
+        // Room in the pool for this connection's receive segment (withdrawn in FinalizeClose).
+        _pool.AdjustRetention(_options.ReadBufferSize, 1);
         Log.ConnectionOpened(_logger, Id, RemoteEndPoint);
         _receiveTask = ReceiveLoopAsync();
         _sendTask = SendLoopAsync();

@@ -15,19 +15,40 @@ internal sealed class PerCoreStack<T>
 {
     private readonly Stripe[] _stripes;
 
-    /// <param name="capacity">Objects kept at most, over all cores together.</param>
+    private readonly Lock _resizing = new();
+
+    /// <param name="capacity">Objects kept at most, over all cores together (see <see cref="SetCapacity"/>).</param>
     public PerCoreStack(int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         int stripes = Math.Clamp(Environment.ProcessorCount, 1, 64);
         stripes = Math.Min(stripes, capacity);
-        int each = (capacity + stripes - 1) / stripes;
         _stripes = new Stripe[stripes];
         for (int i = 0; i < stripes; i++)
         {
-            _stripes[i] = new Stripe(Math.Min(each, capacity - (i * each)));
+            _stripes[i] = new Stripe(Share(capacity, stripes, i));
         }
     }
+
+    /// <summary>
+    /// Changes how many objects are kept at most, over all cores together. A larger capacity
+    /// grows a stripe's storage only as objects come back to it (so it costs nothing until used);
+    /// a smaller one lets go of what is over it at once.
+    /// </summary>
+    public void SetCapacity(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacity);
+        lock (_resizing)
+        {
+            for (int i = 0; i < _stripes.Length; i++)
+            {
+                _stripes[i].SetCapacity(Share(capacity, _stripes.Length, i));
+            }
+        }
+    }
+
+    // Stripe i's share of a total: equal parts, the first stripes taking the remainder.
+    private static int Share(int total, int stripes, int i) => (total / stripes) + (i < total % stripes ? 1 : 0);
 
     /// <summary>Objects kept now (a snapshot).</summary>
     public int Count
@@ -104,7 +125,8 @@ internal sealed class PerCoreStack<T>
     private sealed class Stripe(int capacity)
     {
         private readonly Lock _lock = new();
-        private readonly T?[] _items = new T?[Math.Max(capacity, 0)];
+        private T?[] _items = new T?[Math.Max(capacity, 0)];
+        private int _capacity = capacity;
         private int _count;
 
         // Keeps the hot fields of neighbouring stripes off one cache line (each stripe is its
@@ -137,20 +159,40 @@ internal sealed class PerCoreStack<T>
 
         public bool TryPush(T item)
         {
-            if (Volatile.Read(ref _count) >= _items.Length)
+            if (Volatile.Read(ref _count) >= Volatile.Read(ref _capacity))
             {
                 return false;
             }
 
             lock (_lock)
             {
-                if (_count >= _items.Length)
+                if (_count >= _capacity)
                 {
                     return false;
                 }
 
+                if (_count == _items.Length)
+                {
+                    // Grown capacity (SetCapacity): storage follows what actually comes back.
+                    Array.Resize(ref _items, Math.Min(Math.Max(4, 2 * _items.Length), _capacity));
+                }
+
                 _items[_count++] = item;
                 return true;
+            }
+        }
+
+        public void SetCapacity(int capacity)
+        {
+            lock (_lock)
+            {
+                for (int i = capacity; i < _count; i++)
+                {
+                    _items[i] = null;
+                }
+
+                _count = Math.Min(_count, capacity);
+                Volatile.Write(ref _capacity, capacity);
             }
         }
 

@@ -1,4 +1,4 @@
-using Parley.Cli.Bench;
+using Parley.Bench;
 
 namespace Parley.Cli.Tests;
 

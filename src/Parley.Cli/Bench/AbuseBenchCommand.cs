@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Parley.Bench;
 using Spectre.Console;
 
 namespace Parley.Cli.Bench;

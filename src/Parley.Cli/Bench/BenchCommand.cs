@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Parley.Bench;
 using Spectre.Console;
 
 namespace Parley.Cli.Bench;
@@ -8,8 +9,6 @@ namespace Parley.Cli.Bench;
 /// <summary><c>parley bench broadcast|echo|connections</c>: the field's standard workloads, measured.</summary>
 internal static class BenchCommand
 {
-    private static long s_lastPlainProgress;
-
     public static Command Create()
     {
         var command = new Command("bench", "Run a load workload against a Parley server (started here as a child process, or --target) and report throughput, latency and server memory.");
@@ -146,7 +145,17 @@ internal static class BenchCommand
         try
         {
             await using ServerUnderTest server = chat is null
-                ? await ServerUnderTest.StartAsync(mode, settings.Clients, settings.Target, settings.ServerPid, settings.Tls, settings.Compress, settings.Insecure, cancellationToken)
+                ? await ServerUnderTest.StartAsync(
+                    mode,
+                    settings.Clients,
+                    settings.Target,
+                    settings.ServerPid,
+                    settings.Tls,
+                    settings.Compress,
+                    settings.Compress is null ? null : EchoCommand.Compression(settings.Compress),
+                    settings.Insecure,
+                    WriteThrowAwayCertificateAsync,
+                    cancellationToken)
                 : await ServerUnderTest.StartAsync(
                     [
                         "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Warning", "--summary-interval", "3600",
@@ -159,7 +168,8 @@ internal static class BenchCommand
                     settings.ServerPid,
                     settings.Tls,
                     cancellationToken,
-                    insecure: settings.Insecure);
+                    insecure: settings.Insecure,
+                    writeCertificate: WriteThrowAwayCertificateAsync);
             BenchResult result;
             try
             {
@@ -212,6 +222,14 @@ internal static class BenchCommand
         }
     }
 
+    /// <summary>The bench's <see cref="CertificateWriter"/>: a certificate for localhost and 127.0.0.1, valid for a day.</summary>
+    private static async Task<string> WriteThrowAwayCertificateAsync(string path, CancellationToken cancellationToken)
+    {
+        using var certificate = CertCommand.SelfSigned(["localhost", "127.0.0.1"], days: 1);
+        await CertCommand.WritePrivateAsync(path, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), cancellationToken);
+        return certificate.GetCertHashString();
+    }
+
     /// <summary>Reports why the run failed, on a line of its own (after a live progress line on a terminal).</summary>
     private static void Fail(IAnsiConsole console, string message)
     {
@@ -221,43 +239,6 @@ internal static class BenchCommand
         }
 
         console.MarkupLineInterpolated($"[red]parley bench: {message}[/]");
-    }
-
-    internal static ServerStats? ServerStats(ServerUnderTest server)
-    {
-        if (server.Sampler is not { } sampler)
-        {
-            return null;
-        }
-
-        sampler.SampleNow();
-        IReadOnlyList<(double Seconds, double RssMb)> samples = sampler.Samples;
-        double? firstHalf = null, secondHalf = null;
-        if (samples.Count >= 4)
-        {
-            double middle = samples[^1].Seconds / 2;
-            firstHalf = Math.Round(samples.Where(s => s.Seconds < middle).Average(s => s.RssMb), 1);
-            secondHalf = Math.Round(samples.Where(s => s.Seconds >= middle).Average(s => s.RssMb), 1);
-        }
-
-        return new ServerStats(Math.Round(sampler.PeakRssMb, 1), Math.Round(sampler.AverageRssMb, 1), Math.Round(sampler.AverageCpuPercent, 1), firstHalf, secondHalf);
-    }
-
-    /// <summary>A live progress line on a terminal; a plain line every five seconds otherwise.</summary>
-    internal static void Progress(IAnsiConsole console, string text, ServerUnderTest server)
-    {
-        string line = server.Sampler is { } sampler
-            ? $"{text}  | server rss {sampler.CurrentRssMb:F0} MB"
-            : text;
-        if (console.Profile.Capabilities.Interactive)
-        {
-            console.Write(new Text("\r" + line.PadRight(Math.Max(line.Length, Console.WindowWidth - 1))));
-        }
-        else if (Environment.TickCount64 - s_lastPlainProgress >= 5000)
-        {
-            s_lastPlainProgress = Environment.TickCount64;
-            console.WriteLine(line);
-        }
     }
 
     private static void Render(IAnsiConsole console, BenchResult result)

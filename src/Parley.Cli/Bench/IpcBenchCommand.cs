@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Parley.Ipc;
+using Parley.Bench;
 using Spectre.Console;
 
 namespace Parley.Cli.Bench;
@@ -145,7 +146,7 @@ internal static class IpcBenchCommand
                 report["ns_per_round_trip"] = Math.Round(seconds * 1e9 / trips, 1);
                 report["c_limit_ns_per_round_trip"] = CLimitNanoseconds;
                 report["percent_of_c_limit"] = Math.Round(CLimitNanoseconds / (seconds * 1e9 / trips) * 100, 1);
-                report["latency_ns"] = Percentiles(latency);
+                report["latency_ns"] = latency.ToJson();
                 report["cpu_percent"] = cpu.Stop(seconds);
                 if (s.Wait is IpcWaitStrategy.Hybrid or IpcWaitStrategy.Block) // the ones that sleep when idle
                 {
@@ -302,7 +303,7 @@ internal static class IpcBenchCommand
             latency.Record((long)((Stopwatch.GetTimestamp() - before) * 1e6 / Stopwatch.Frequency));
         }
 
-        return Percentiles(latency);
+        return latency.ToJson();
     }
 
     private static async Task<JsonObject> SocketPingPongAsync(string transport, IpcBenchSettings s, CancellationToken cancellationToken)
@@ -341,7 +342,7 @@ internal static class IpcBenchCommand
             ["transport"] = transport,
             ["round_trips_per_s"] = Math.Round(trips / seconds),
             ["ns_per_round_trip"] = Math.Round(seconds * 1e9 / trips, 1),
-            ["latency_ns"] = Percentiles(latency),
+            ["latency_ns"] = latency.ToJson(),
             ["cpu_percent"] = cpu.Stop(seconds),
         };
         socket.Shutdown(SocketShutdown.Both);
@@ -378,16 +379,6 @@ internal static class IpcBenchCommand
         }
     }
 
-    internal static JsonObject Percentiles(LatencyHistogram h) => new()
-    {
-        ["p50"] = h.Percentile(50),
-        ["p90"] = h.Percentile(90),
-        ["p99"] = h.Percentile(99),
-        ["p999"] = h.Percentile(99.9),
-        ["max"] = h.Max,
-        ["count"] = h.Count,
-    };
-
     private static void Render(IAnsiConsole console, JsonObject report)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
@@ -399,32 +390,4 @@ internal static class IpcBenchCommand
 
         console.Write(table);
     }
-
-    /// <summary>CPU time of this process and the peer over a measured interval, as percent of one core.</summary>
-    internal sealed class CpuMeter(Process peer)
-    {
-        private TimeSpan _self;
-        private TimeSpan _peer;
-
-        public void Start()
-        {
-            _self = Process.GetCurrentProcess().TotalProcessorTime;
-            peer.Refresh();
-            _peer = peer.TotalProcessorTime;
-        }
-
-        public JsonObject Stop(double seconds)
-        {
-            TimeSpan self = Process.GetCurrentProcess().TotalProcessorTime - _self;
-            peer.Refresh();
-            TimeSpan other = peer.TotalProcessorTime - _peer;
-            return new JsonObject
-            {
-                ["this_process"] = Math.Round(self.TotalSeconds / seconds * 100, 1),
-                ["peer_process"] = Math.Round(other.TotalSeconds / seconds * 100, 1),
-            };
-        }
-    }
 }
-
-internal sealed record IpcBenchSettings(string Pattern, int Size, TimeSpan Duration, IpcWaitStrategy Wait, int Ring);

@@ -1,7 +1,7 @@
 using System.Net;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>Opens many client connections at a paced rate, so the server's listen backlog never overflows.</summary>
 internal static class BenchClients
@@ -73,18 +73,35 @@ internal static class BenchClients
     /// <summary>Connect timeout for every bench connection.</summary>
     public static TimeSpan ConnectTimeout { get; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Connects a <see cref="ParleyClient"/> (the idle-connections workload holds these: they keep themselves alive).</summary>
-    public static async Task<ParleyClient> ConnectParleyClientAsync(ServerUnderTest server, IPEndPoint? local, Action<ParleyClient> configure, CancellationToken cancellationToken)
+    /// <summary>The client settings for one bench connection to <paramref name="server"/>: its TLS
+    /// (pinned to the certificate the bench made, or checked as <c>--insecure</c> says) and compression.</summary>
+    public static ParleyClientOptions ClientOptions(ServerUnderTest server, IPEndPoint? local)
     {
         string? pinned = server.CertificateHash;
-        var client = new ParleyClient(new ParleyClientOptions
+        return new ParleyClientOptions
         {
             RemoteEndPoint = server.EndPoint,
             LocalEndPoint = local,
             ConnectTimeout = ConnectTimeout,
             Middleware = server.Compression is { } compression ? [compression] : [],
-            Tls = server.Tls ? new TlsClientOptions { TargetHost = "localhost", ServerCertificateValidation = (_, certificate, _, errors) => pinned is not null ? certificate?.GetCertHashString() == pinned : server.Insecure || errors == System.Net.Security.SslPolicyErrors.None } : null,
-        });
+            Tls = server.Tls
+                ? new TlsClientOptions
+                {
+                    TargetHost = "localhost",
+
+                    // The bench made the server's certificate itself: trust exactly that one. Against
+                    // --target: the platform's validation, or anything with --insecure.
+                    ServerCertificateValidation = (_, certificate, _, errors) =>
+                        pinned is not null ? certificate?.GetCertHashString() == pinned : server.Insecure || errors == System.Net.Security.SslPolicyErrors.None,
+                }
+                : null,
+        };
+    }
+
+    /// <summary>Connects a <see cref="ParleyClient"/> (the idle-connections workload holds these: they keep themselves alive).</summary>
+    public static async Task<ParleyClient> ConnectParleyClientAsync(ServerUnderTest server, IPEndPoint? local, Action<ParleyClient> configure, CancellationToken cancellationToken)
+    {
+        var client = new ParleyClient(ClientOptions(server, local));
         configure(client);
         try
         {

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// N concurrent idle connections held open with keep-alives: connect rate, and the server's
@@ -83,10 +83,10 @@ internal static class ConnectionsWorkload
             while (Stopwatch.GetElapsedTime(start) < settings.Duration)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-                BenchCommand.Progress(console, $"connections {clients.Count - dropped:N0} open  {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s", server);
+                BenchReport.Progress(console, $"connections {clients.Count - dropped:N0} open  {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s", server);
             }
 
-            ServerStats? stats = BenchCommand.ServerStats(server);
+            ServerStats? stats = BenchReport.ServerStats(server);
             return new BenchResult
             {
                 Workload = "connections",

@@ -1,4 +1,4 @@
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>What a <c>parley bench</c> run was asked to do.</summary>
 internal sealed record BenchSettings(

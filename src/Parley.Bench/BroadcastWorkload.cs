@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// Miku's workload: N clients each send one message per interval, and the server broadcasts
@@ -28,7 +28,12 @@ internal static class BroadcastWorkload
         (List<Receiver> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
             server.EndPoint,
             n,
-            async (_, local, ct) => new Receiver(await BenchSocket.ConnectAsync(server, local, BenchClients.ConnectTimeout, ct), n, size),
+            async (_, local, ct) =>
+            {
+                var receiver = new Receiver(server, local, n);
+                await receiver.ConnectAsync(ct);
+                return receiver;
+            },
             console,
             cancellationToken);
         if (failures > 0)
@@ -38,10 +43,6 @@ internal static class BroadcastWorkload
         }
 
         Receiver[] receivers = [.. clients];
-        foreach (Receiver receiver in receivers)
-        {
-            receiver.StartReceiving();
-        }
 
         try
         {
@@ -92,7 +93,7 @@ internal static class BroadcastWorkload
                 MibPerS = Math.Round(delivered * (double)size / sendSeconds / (1024 * 1024), 2),
                 ConnectPerS = Math.Round(connectRate),
                 LatencyMs = LatencyMs.From(histogram),
-                Server = BenchCommand.ServerStats(server),
+                Server = BenchReport.ServerStats(server),
             };
         }
         finally
@@ -103,13 +104,12 @@ internal static class BroadcastWorkload
 
     private static async Task ProbeAsync(Receiver prober, Receiver[] receivers, int size, ServerUnderTest server, CancellationToken cancellationToken)
     {
-        byte[] probe = new byte[4 + size];
-        BenchSocket.WriteHeader(probe, size);
+        byte[] probe = new byte[size];
 
         // Sender -1: the payload starts with 0xFF, which no compression header is, so a compressing
         // server the bench was not told about refuses the probe at once instead of echoing it.
-        BinaryPrimitives.WriteInt32LittleEndian(probe.AsSpan(4), -1);
-        BinaryPrimitives.WriteInt32LittleEndian(probe.AsSpan(4 + 4), ProbeSequence);
+        BinaryPrimitives.WriteInt32LittleEndian(probe, -1);
+        BinaryPrimitives.WriteInt32LittleEndian(probe.AsSpan(4), ProbeSequence);
         long started = Environment.TickCount64;
         while (receivers.Any(r => !r.SawProbe))
         {
@@ -125,15 +125,11 @@ internal static class BroadcastWorkload
                     $"{receivers.Count(r => !r.SawProbe)} of {receivers.Length} clients saw no broadcast within {ProbeAllTimeoutMs / 1000} s: is the server in --mode broadcast?");
             }
 
-            try
-            {
-                prober.Send(probe);
-            }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+            if (prober.Send(probe) == SendStatus.Closed)
             {
                 // The server closed the prober for its probe (a compressing server refuses it) before
                 // the receive side saw the close: the same answer as seeing it closed.
-                throw new InvalidOperationException(server.NothingCameBack("broadcast"), ex);
+                throw new InvalidOperationException(server.NothingCameBack("broadcast"));
             }
 
             await Task.Delay(100, cancellationToken);
@@ -149,8 +145,7 @@ internal static class BroadcastWorkload
         BenchSettings settings, List<Receiver> clients, int[] sent, int size, Receiver[] receivers, ServerUnderTest server, IAnsiConsole console, CancellationToken cancellationToken)
     {
         int n = clients.Count;
-        byte[] frame = new byte[4 + size];
-        BenchSocket.WriteHeader(frame, size);
+        byte[] message = new byte[size];
         long intervalTicks = (long)(settings.Interval.TotalSeconds * Stopwatch.Frequency);
         long durationTicks = (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency);
         long start = Stopwatch.GetTimestamp();
@@ -169,12 +164,11 @@ internal static class BroadcastWorkload
             for (; nextSlot < due; nextSlot++)
             {
                 int client = (int)(nextSlot % n);
-                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(4), client);
-                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(8), sent[client]);
-                BinaryPrimitives.WriteInt64LittleEndian(frame.AsSpan(12), Stopwatch.GetTimestamp());
-                if (!clients[client].Closed)
+                BinaryPrimitives.WriteInt32LittleEndian(message, client);
+                BinaryPrimitives.WriteInt32LittleEndian(message.AsSpan(4), sent[client]);
+                BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(8), Stopwatch.GetTimestamp());
+                if (!clients[client].Closed && clients[client].Send(message) == SendStatus.Queued)
                 {
-                    clients[client].Send(frame);
                     sent[client]++;
                 }
             }
@@ -183,7 +177,7 @@ internal static class BroadcastWorkload
             {
                 lastReport = Stopwatch.GetTimestamp();
                 long delivered = receivers.Sum(r => r.Delivered);
-                BenchCommand.Progress(console, $"broadcast {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  sent {nextSlot:N0}  delivered {delivered:N0}", server);
+                BenchReport.Progress(console, $"broadcast {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  sent {nextSlot:N0}  delivered {delivered:N0}", server);
             }
 
             await Task.Delay(1, cancellationToken);
@@ -200,7 +194,7 @@ internal static class BroadcastWorkload
     }
 
     /// <summary>One client: sends from the pacing loop, counts what arrives on its receive loop.</summary>
-    private sealed class Receiver(BenchLink link, int senders, int size) : BenchSocket(link, size)
+    private sealed class Receiver(ServerUnderTest server, System.Net.IPEndPoint? local, int senders) : BenchConnection(server, local)
     {
         private readonly SequenceTracker[] _trackers = new SequenceTracker[senders];
 

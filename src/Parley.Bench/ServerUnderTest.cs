@@ -4,7 +4,12 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
+
+/// <summary>Writes a throw-away TLS certificate for localhost (PKCS #12, no password) to
+/// <paramref name="path"/> and returns its SHA-1 hash, which the bench's clients pin. The CLI
+/// supplies it (its <c>parley cert</c> code makes certificates; the workloads do not).</summary>
+internal delegate Task<string> CertificateWriter(string path, CancellationToken cancellationToken);
 
 /// <summary>
 /// The server a benchmark runs against: by default a <c>parley echo</c> child process started
@@ -76,8 +81,11 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
             : $"does the server use {string.Join(" or ", features)}? The bench must match it: {string.Join("; ", flags)}.";
     }
 
-    /// <summary>A <c>parley echo</c> server in <paramref name="mode"/>, or the target.</summary>
-    public static async Task<ServerUnderTest> StartAsync(string mode, int clients, string? target, int? serverPid, bool tls, string? compress, bool insecure, CancellationToken cancellationToken)
+    /// <summary>A <c>parley echo</c> server in <paramref name="mode"/> (<c>--compress</c>
+    /// <paramref name="compress"/>, the clients using <paramref name="compression"/>; with
+    /// <paramref name="tls"/>, a certificate from <paramref name="writeCertificate"/>), or the target.</summary>
+    public static async Task<ServerUnderTest> StartAsync(
+        string mode, int clients, string? target, int? serverPid, bool tls, string? compress, CompressionMiddleware? compression, bool insecure, CertificateWriter? writeCertificate, CancellationToken cancellationToken)
     {
         string[] arguments = ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture),
             "--max-connections-per-address", (clients + 100).ToString(CultureInfo.InvariantCulture),
@@ -87,11 +95,12 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
             arguments = [.. arguments, "--compress", compress];
         }
 
-        return await StartAsync(arguments, target, serverPid, tls, cancellationToken, compress is null ? null : EchoCommand.Compression(compress), insecure);
+        return await StartAsync(arguments, target, serverPid, tls, cancellationToken, compression, insecure, writeCertificate);
     }
 
     /// <summary>A <c>parley</c> child process run with <paramref name="arguments"/> (it must print "listening on host:port"), or the target.</summary>
-    public static async Task<ServerUnderTest> StartAsync(string[] arguments, string? target, int? serverPid, bool tls, CancellationToken cancellationToken, CompressionMiddleware? compression = null, bool insecure = false)
+    public static async Task<ServerUnderTest> StartAsync(
+        string[] arguments, string? target, int? serverPid, bool tls, CancellationToken cancellationToken, CompressionMiddleware? compression = null, bool insecure = false, CertificateWriter? writeCertificate = null)
     {
         if (target is not null)
         {
@@ -103,10 +112,13 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         if (tls)
         {
             // A throw-away certificate for this run; the clients pin exactly it.
-            using var certificate = CertCommand.SelfSigned(["localhost", "127.0.0.1"], days: 1);
+            if (writeCertificate is null)
+            {
+                throw new ArgumentNullException(nameof(writeCertificate), "a TLS child server needs a certificate writer");
+            }
+
             certificateFile = Path.Combine(Path.GetTempPath(), $"parley-bench-{Guid.NewGuid():N}.pfx");
-            await CertCommand.WritePrivateAsync(certificateFile, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), cancellationToken);
-            hash = certificate.GetCertHashString();
+            hash = await writeCertificate(certificateFile, cancellationToken);
             arguments = [.. arguments, "--tls-cert", certificateFile];
         }
 

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using Parley.Chat;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// Issue 15's mixed abuse run against a <c>parley serve</c> (login required): while one honest

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// NetCoreServer's echo methodology: C clients each keep M messages of S bytes in flight; every
@@ -20,7 +20,12 @@ internal static class EchoWorkload
         (List<Pinger> pingers, int failures, double connectRate) = await BenchClients.ConnectAsync(
             server.EndPoint,
             settings.Clients,
-            async (_, local, ct) => new Pinger(await BenchSocket.ConnectAsync(server, local, BenchClients.ConnectTimeout, ct), size, settings.Inflight),
+            async (_, local, ct) =>
+            {
+                var pinger = new Pinger(server, local, size);
+                await pinger.ConnectAsync(ct);
+                return pinger;
+            },
             console,
             cancellationToken);
         if (failures > 0)
@@ -33,7 +38,7 @@ internal static class EchoWorkload
         {
             foreach (Pinger pinger in pingers)
             {
-                await pinger.StartAsync(cancellationToken);
+                pinger.Start(settings.Inflight);
             }
 
             await Task.Delay(Warmup, cancellationToken);
@@ -48,7 +53,7 @@ internal static class EchoWorkload
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
                 long sofar = pingers.Sum(p => p.Replies);
-                BenchCommand.Progress(console, $"echo {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  {sofar / Stopwatch.GetElapsedTime(start).TotalSeconds:N0} msg/s", server);
+                BenchReport.Progress(console, $"echo {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{settings.Duration.TotalSeconds:F0}s  {sofar / Stopwatch.GetElapsedTime(start).TotalSeconds:N0} msg/s", server);
             }
 
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -82,7 +87,7 @@ internal static class EchoWorkload
                 MibPerS = Math.Round(replies * (double)size / seconds / (1024 * 1024), 2),
                 ConnectPerS = Math.Round(connectRate),
                 LatencyMs = LatencyMs.From(histogram),
-                Server = BenchCommand.ServerStats(server),
+                Server = BenchReport.ServerStats(server),
             };
         }
         finally
@@ -91,28 +96,30 @@ internal static class EchoWorkload
         }
     }
 
-    /// <summary>One client: answers the replies of each read with as many new messages, in one send. Runs on its receive loop only.</summary>
-    private sealed class Pinger(BenchLink link, int payloadSize, int inflight) : BenchSocket(link, payloadSize)
+    /// <summary>One client: answers each reply with a new message. Answers run on its receive loop only;
+    /// the send queue merges those of one read into one write.</summary>
+    private sealed class Pinger(ServerUnderTest server, System.Net.IPEndPoint? local, int size) : BenchConnection(server, local)
     {
-        private readonly int _size = payloadSize;
-        private readonly byte[] _outgoing = new byte[inflight * (4 + payloadSize)];
+        private readonly byte[] _payload = new byte[size];
         private volatile bool _running;
         private volatile bool _measuring;
         private long _replies;
-        private int _answers;
 
         public LatencyHistogram Histogram { get; } = new();
 
         public long Replies => Volatile.Read(ref _replies);
 
-        public async Task StartAsync(CancellationToken cancellationToken)
+        public void Start(int inflight)
         {
             _running = true;
 
-            // The first batch goes out before the receive loop starts: its answers send from the
-            // same buffer, and a TLS stream takes one write at a time.
-            await SendAsync(Fill(inflight), cancellationToken);
-            StartReceiving();
+            // Its own buffer: replies to the first messages may be answered from _payload already.
+            byte[] first = new byte[size];
+            for (int i = 0; i < inflight; i++)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(first, Stopwatch.GetTimestamp());
+                Send(first);
+            }
         }
 
         public void BeginMeasuring() => _measuring = true;
@@ -127,30 +134,11 @@ internal static class EchoWorkload
                 Volatile.Write(ref _replies, _replies + 1);
             }
 
-            _answers++;
-        }
-
-        protected override async ValueTask OnReadCompletedAsync()
-        {
-            int answers = _answers;
-            _answers = 0;
-            if (_running && answers > 0)
+            if (_running)
             {
-                await SendAsync(Fill(answers));
+                BinaryPrimitives.WriteInt64LittleEndian(_payload, Stopwatch.GetTimestamp());
+                Send(_payload);
             }
-        }
-
-        private ReadOnlyMemory<byte> Fill(int count)
-        {
-            long now = Stopwatch.GetTimestamp();
-            for (int i = 0; i < count; i++)
-            {
-                Span<byte> frame = _outgoing.AsSpan(i * (4 + _size), 4 + _size);
-                WriteHeader(frame, _size);
-                BinaryPrimitives.WriteInt64LittleEndian(frame[4..], now);
-            }
-
-            return _outgoing.AsMemory(0, count * (4 + _size));
         }
     }
 }

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Parley.Ipc;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>The child process of <c>parley bench ipc</c>: echoes (pingpong) or counts and checks (stream) until the parent closes.</summary>
 internal static class IpcBenchPeer

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// Samples a process's resident memory and CPU time from /proc every half second:

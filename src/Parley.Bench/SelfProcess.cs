@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>Starts this same <c>parley</c> as a child process (a bench's server or peer), whether it runs as an apphost or under <c>dotnet</c>.</summary>
 internal static class SelfProcess
@@ -12,7 +12,8 @@ internal static class SelfProcess
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = redirectStandardError, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
-            info.ArgumentList.Add(typeof(SelfProcess).Assembly.Location);
+            // The running parley.dll: the entry assembly, not this library's.
+            info.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()?.Location ?? throw new InvalidOperationException("no entry assembly to start again"));
         }
 
         foreach (string argument in arguments)

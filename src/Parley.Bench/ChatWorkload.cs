@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Spectre.Console;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>What <c>parley bench chat</c> was asked to do.</summary>
 internal sealed record ChatBenchSettings(string Profile, int Users, double Rate, TimeSpan Duration, int Size);
@@ -29,8 +29,8 @@ internal static class ChatWorkload
 
     private static async Task<ChatBenchClient> ConnectAsync(ServerUnderTest server, int index, Dictionary<string, int> roomIndex, System.Net.IPEndPoint? local, CancellationToken cancellationToken)
     {
-        var client = new ChatBenchClient(await BenchSocket.ConnectAsync(server, local, BenchClients.ConnectTimeout, cancellationToken), index, roomIndex);
-        client.StartReceiving();
+        var client = new ChatBenchClient(server, local, index, roomIndex);
+        await client.ConnectAsync(cancellationToken);
         await client.LoggedIn.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
         return client;
     }
@@ -210,7 +210,7 @@ internal static class ChatWorkload
             MsgsInPerS = Math.Round(served.Count / seconds),
             MsgsPerS = Math.Round(served.Count / seconds),
             LatencyMs = LatencyMs.From(served),
-            Server = BenchCommand.ServerStats(server),
+            Server = BenchReport.ServerStats(server),
         };
     }
 
@@ -223,7 +223,7 @@ internal static class ChatWorkload
 
         try
         {
-            client.Send(ChatBenchClient.FormatMessage(room, sender, sequence, size));
+            client.SendLines(ChatBenchClient.FormatMessage(room, sender, sequence, size));
         }
         catch (System.Net.Sockets.SocketException)
         {
@@ -296,7 +296,7 @@ internal static class ChatWorkload
             acks = clients.Sum(c => c.Acks);
         }
 
-        BenchCommand.Progress(console, $"chat {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{duration.TotalSeconds:F0}s  users {count:N0}  stored {acks:N0}  delivered {delivered:N0}", server);
+        BenchReport.Progress(console, $"chat {Stopwatch.GetElapsedTime(start).TotalSeconds:F0}/{duration.TotalSeconds:F0}s  users {count:N0}  stored {acks:N0}  delivered {delivered:N0}", server);
     }
 
     private static void Fail(int failures, int wanted, List<ChatBenchClient> clients, ServerUnderTest server)
@@ -341,7 +341,7 @@ internal static class ChatWorkload
             MibPerS = Math.Round(delivered * (double)settings.Size / seconds / (1024 * 1024), 2),
             ConnectPerS = Math.Round(connectRate),
             LatencyMs = LatencyMs.From(latency),
-            Server = BenchCommand.ServerStats(server),
+            Server = BenchReport.ServerStats(server),
         };
     }
 }

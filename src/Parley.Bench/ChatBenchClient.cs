@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text;
 using Parley.Chat;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// One bench user of the chat protocol: sends commands as lines, and counts what arrives —
@@ -13,7 +13,7 @@ namespace Parley.Cli.Bench;
 /// Runs its handlers on its own receive loop only. Commands are written and events read by
 /// Parley.Chat's protocol codec, without allocating per message.
 /// </summary>
-internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<string, int> roomIndex) : BenchSocket(link, 16 * 1024, lines: true)
+internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPoint? local, int index, Dictionary<string, int> roomIndex) : BenchConnection(server, local, chat: true)
 {
     // One line buffer and one content buffer per sending thread: the pacing loop and the burst's tasks send from many.
     [ThreadStatic]
@@ -76,7 +76,7 @@ internal sealed class ChatBenchClient(BenchLink link, int index, Dictionary<stri
             lines.Write("\n"u8);
         }
 
-        Send(lines.WrittenSpan);
+        SendLines(lines.WrittenSpan);
         return _joined.Task;
     }
 

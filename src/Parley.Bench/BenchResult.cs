@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>What a benchmark run measured; serialised as the <c>--json</c> output.</summary>
 internal sealed record BenchResult

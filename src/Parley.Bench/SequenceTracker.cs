@@ -1,4 +1,4 @@
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>What one arrival meant for its sender's sequence at one receiver.</summary>
 internal enum Arrival

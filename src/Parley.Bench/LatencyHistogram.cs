@@ -1,4 +1,4 @@
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// A log-linear histogram of latencies in microseconds (HdrHistogram's layout, simplified):
@@ -88,4 +88,15 @@ internal sealed class LatencyHistogram
         int sub = index % SubBuckets;
         return ((long)(SubBuckets + sub + 1) << shift) - 1;
     }
+
+    /// <summary>The percentiles, maximum and count, for a JSON report.</summary>
+    public System.Text.Json.Nodes.JsonObject ToJson() => new()
+    {
+        ["p50"] = Percentile(50),
+        ["p90"] = Percentile(90),
+        ["p99"] = Percentile(99),
+        ["p999"] = Percentile(99.9),
+        ["max"] = Max,
+        ["count"] = Count,
+    };
 }

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using Parley.Udp;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>What <c>parley bench udp</c> runs.</summary>
 internal sealed record UdpBenchSettings(

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Parley.Ipc;
 
-namespace Parley.Cli.Bench;
+namespace Parley.Bench;
 
 /// <summary>
 /// <c>parley bench ipc --pattern connection</c>: the <see cref="Connection"/> API over shared
@@ -52,7 +52,7 @@ internal static partial class IpcConnectionBench
             }
 
             await Task.Delay(Warmup, cancellationToken);
-            var cpu = new IpcBenchCommand.CpuMeter(server);
+            var cpu = new CpuMeter(server);
             cpu.Start();
             long start = Stopwatch.GetTimestamp();
             pinger.Measure(true);
@@ -70,7 +70,7 @@ internal static partial class IpcConnectionBench
                 ["received"] = received,
                 ["msgs_per_s"] = Math.Round(replies / seconds),
                 ["mib_per_s"] = Math.Round(replies * (double)s.Size / seconds / (1024 * 1024), 1),
-                ["latency_ns"] = IpcBenchCommand.Percentiles(latency),
+                ["latency_ns"] = latency.ToJson(),
                 ["cpu_percent"] = cpuPercent,
             };
         }

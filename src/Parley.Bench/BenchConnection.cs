@@ -1,0 +1,124 @@
+using System.Buffers;
+using System.Net;
+
+namespace Parley.Bench;
+
+/// <summary>
+/// One bench client on the product's own client: a <see cref="ParleyClient"/> with the server's
+/// framing, TLS and compression, whose messages are handed to <see cref="OnFrame"/> on the
+/// connection's receive loop, one at a time and in order, and whose sends go through the
+/// connection's send queue. The bench so measures the client Parley ships, not one of its own.
+/// </summary>
+/// <remarks>
+/// Until issue 17 the bench had its own bare-socket client, because the general client's receive
+/// path cost a full core at 1000 clients; docs/architecture.md ("Issue 17: bench on the
+/// product's client") says what changed so that it no longer does. Nothing here is shared
+/// between connections, so handlers need no locks.
+/// </remarks>
+internal abstract class BenchConnection : IAsyncDisposable
+{
+    private readonly ParleyClient _client;
+    private byte[] _gathered = [];
+    private volatile bool _closed;
+
+    /// <param name="server">The server under test: its address, TLS and compression.</param>
+    /// <param name="local">The source address to connect from, or null for any.</param>
+    /// <param name="chat">True for the chat protocol (newline-delimited, as <c>parley chat</c>
+    /// connects) instead of the length-prefixed framing of <c>parley echo</c>.</param>
+    protected BenchConnection(ServerUnderTest server, IPEndPoint? local, bool chat = false)
+    {
+        ParleyClientOptions options = BenchClients.ClientOptions(server, local);
+        if (chat)
+        {
+            options.Framer = new Parley.Chat.ChatServerOptions().CreateClientFramer();
+            options.IdleTimeout = Timeout.InfiniteTimeSpan;
+            options.KeepAliveInterval = Timeout.InfiniteTimeSpan;
+        }
+
+        _client = new ParleyClient(options);
+        _client.MessageReceived += OnMessage;
+        _client.Disconnected += OnDisconnected;
+    }
+
+    /// <summary>True once the server closed the connection or it failed.</summary>
+    public bool Closed => _closed;
+
+    /// <summary>Connects (with TLS when the server speaks it) and starts handing messages to
+    /// <see cref="OnFrame"/>; on failure the client is disposed and the error thrown.</summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.ConnectAsync(cancellationToken);
+        }
+        catch
+        {
+            await _client.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Queues one message (the framer adds the framing). Never blocks.</summary>
+    public SendStatus Send(ReadOnlySpan<byte> payload) => _client.Send(payload);
+
+    /// <summary>
+    /// Queues every newline-terminated line in <paramref name="lines"/> as one message: the
+    /// chat bench formats its commands as whole lines, and the line framer adds the newline back.
+    /// </summary>
+    public void SendLines(ReadOnlySpan<byte> lines)
+    {
+        while (!lines.IsEmpty)
+        {
+            int end = lines.IndexOf((byte)'\n');
+            ReadOnlySpan<byte> line = end < 0 ? lines : lines[..end];
+            if (!line.IsEmpty)
+            {
+                _client.Send(line);
+            }
+
+            lines = end < 0 ? default : lines[(end + 1)..];
+        }
+    }
+
+    /// <summary>One message's payload, contiguous. Valid only during the call.</summary>
+    protected abstract void OnFrame(ReadOnlySpan<byte> payload);
+
+    /// <summary>Called once when the connection ends (the server closed it, it failed, or the run is over).</summary>
+    protected virtual void OnClosed()
+    {
+    }
+
+    private void OnMessage(Connection connection, ReadOnlySequence<byte> message)
+    {
+        if (message.IsSingleSegment)
+        {
+            OnFrame(message.FirstSpan);
+            return;
+        }
+
+        // Rare: the message straddled two receive segments. Gathered into a buffer this
+        // connection keeps, as large as its largest such message.
+        int length = (int)message.Length;
+        if (_gathered.Length < length)
+        {
+            _gathered = new byte[Math.Max(length, 2 * _gathered.Length)];
+        }
+
+        message.CopyTo(_gathered);
+        OnFrame(_gathered.AsSpan(0, length));
+    }
+
+    private void OnDisconnected(Connection connection)
+    {
+        _closed = true;
+        OnClosed();
+    }
+
+    /// <summary>Aborts the connection: the run is over, what is still in flight is not counted,
+    /// and a graceful close would wait for the server to drain its queue to this client.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _client.Connection?.Abort();
+        await _client.DisposeAsync();
+    }
+}
