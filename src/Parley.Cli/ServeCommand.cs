@@ -47,9 +47,13 @@ internal static partial class ServeCommand
         };
         transport.AcceptOnlyFromAmong("tcp", "ipc");
         Option<string> ipcName = CommonOptions.IpcName("chat", "--transport ipc: the name clients connect to.");
+        var unix = new Option<string?>("--unix")
+        {
+            Description = "Also accept on a Unix-domain socket at this path (same protocol, never TLS; for local clients and reverse proxies: 'nc -U PATH'). A stale socket file left by a killed server is replaced; anything else at the path is an error.",
+        };
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -111,6 +115,7 @@ internal static partial class ServeCommand
                 TimeSpan.FromSeconds(parse.GetValue(summaryInterval)))
             {
                 IpcName = ipc,
+                UnixPath = parse.GetValue(unix),
                 MaxConnectionsPerAddress = parse.GetValue(maxPerAddress),
                 SharePort = parse.GetValue(sharePort),
             };
@@ -181,12 +186,32 @@ internal static partial class ServeCommand
             TcpKeepAlive = true,
             LoggerFactory = loggers,
         };
+#pragma warning disable CA2000 // The server owns its listeners and disposes them when it stops.
         if (settings.IpcName is { } name)
         {
-#pragma warning disable CA2000 // The server owns its listeners and disposes them when it stops.
             serverOptions.Listen(new Parley.Ipc.IpcConnectionListener(name));
-#pragma warning restore CA2000
         }
+        else if (settings.UnixPath is not null)
+        {
+            // Several listeners: the TCP one is listed explicitly, with its TLS.
+            serverOptions.Tls = null;
+            serverOptions.Listen(
+                new SocketConnectionListener(settings.EndPoint, new SocketTransportOptions
+                {
+                    NoDelay = serverOptions.NoDelay,
+                    TcpKeepAlive = serverOptions.TcpKeepAlive,
+                    ListenBacklog = settings.ListenBacklog,
+                    SharePort = settings.SharePort,
+                }),
+                settings.Tls);
+        }
+
+        if (settings.UnixPath is { } path)
+        {
+            serverOptions.Listen(new SocketConnectionListener(new System.Net.Sockets.UnixDomainSocketEndPoint(path)));
+        }
+#pragma warning restore CA2000
+
         long limit = Bench.FileLimits.Raise(settings.MaxConnections + 256L);
         if (limit >= 0 && limit < settings.MaxConnections + 256L)
         {
@@ -200,12 +225,13 @@ internal static partial class ServeCommand
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Parley.Ipc.IpcException or ArgumentException)
         {
-            LogBindFailed(logger, settings.IpcName is { } ipcName ? $"ipc:{ipcName}" : settings.EndPoint.ToString(), ex.Message);
+            string where = settings.IpcName is { } ipcName ? $"ipc:{ipcName}" : settings.EndPoint.ToString();
+            LogBindFailed(logger, settings.UnixPath is { } unixPath ? $"{where} and unix:{unixPath}" : where, ex.Message);
             return 2;
         }
 
         await output.WriteLineAsync(
-            $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
+            $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)}{(settings.UnixPath is null ? "" : $" and {server.Listeners[^1].Address}")} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
@@ -270,6 +296,9 @@ internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, lo
 {
     /// <summary>Listen on this shared-memory name instead of <see cref="EndPoint"/>.</summary>
     public string? IpcName { get; init; }
+
+    /// <summary>Also listen on a Unix-domain socket at this path.</summary>
+    public string? UnixPath { get; init; }
 
     /// <summary>Most connections from one address.</summary>
     public int MaxConnectionsPerAddress { get; init; } = 256;
