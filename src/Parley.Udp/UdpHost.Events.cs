@@ -7,6 +7,36 @@ public sealed partial class UdpHost
 {
     private readonly Queue<PeerEventQueue> _readyEvents = new(); // a host without threads: peers with events to raise
 
+    // Event runs queued to the thread pool and not ended yet (under Gate), and a signal for
+    // Dispose that there are none: it returns only after the handlers of its sessions returned.
+    private int _eventRuns;
+    private readonly ManualResetEventSlim _eventsIdle = new(initialState: true);
+
+    /// <summary>The host whose handlers this thread is running now, if any: Dispose from inside a handler must not wait for itself.</summary>
+    [ThreadStatic]
+    internal static UdpHost? RaisingOn;
+
+    /// <summary>An event run ended (or handed over to a later one). Caller holds the lock.</summary>
+    internal void OnEventRunEnded()
+    {
+        if (_driver is not null && --_eventRuns == 0)
+        {
+            _eventsIdle.Set();
+        }
+    }
+
+    /// <summary>Waits until no event run is queued or running (Dispose), unless called from one of this host's handlers.</summary>
+    private void WaitForEventRuns()
+    {
+        if (RaisingOn != this)
+        {
+            _eventsIdle.Wait();
+        }
+    }
+
+    /// <summary>Whether a handler of this host is running on the calling thread (for DisposeAsync, which waits on another).</summary>
+    private bool InHandler => RaisingOn == this;
+
     /// <summary>Raises one queued event (outside the lock, from the peer's <see cref="PeerEventQueue"/>). A handler that throws is logged.</summary>
     internal void Raise(UdpPeer peer, in PeerEvent item)
     {
@@ -43,6 +73,11 @@ public sealed partial class UdpHost
     {
         if (_driver is not null)
         {
+            if (_eventRuns++ == 0)
+            {
+                _eventsIdle.Reset();
+            }
+
             ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
         }
         else

@@ -336,11 +336,23 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Ends every session (each peer is sent a Close) and stops the host's threads.</summary>
+    /// <remarks>Completes after the handlers of its sessions' last events (their messages, then
+    /// <see cref="PeerDisconnected"/>) have returned, as <see cref="Dispose"/> returns; called from
+    /// inside one of this host's handlers, it does not wait for that handler.</remarks>
     public async ValueTask DisposeAsync()
     {
         if (CloseAllSessions() && _driver is not null)
         {
-            await Task.Run(_driver.Stop).ConfigureAwait(false);
+            bool inHandler = InHandler; // read here: the wait below runs on another thread
+            await Task.Run(() =>
+            {
+                if (!inHandler)
+                {
+                    WaitForEventRuns();
+                }
+
+                _driver.Stop();
+            }).ConfigureAwait(false);
         }
     }
 
@@ -349,6 +361,11 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
     {
         if (CloseAllSessions())
         {
+            if (_driver is not null)
+            {
+                WaitForEventRuns(); // the handlers of the sessions just ended return first
+            }
+
             _driver?.Stop();
         }
     }

@@ -106,13 +106,19 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
                     {
                         ReleaseMemory(); // the last events of an ended session: keep nothing
                     }
+                    else if (CapacityBytes > KeepBytes)
+                    {
+                        ReleaseMemory(); // a burst fell behind: an idle peer does not keep its peak
+                    }
 
+                    host.OnEventRunEnded();
                     break;
                 }
 
                 if (round == MaxRoundsPerRun)
                 {
                     host.ScheduleEvents(this); // still scheduled: the rest comes in a later run
+                    host.OnEventRunEnded();
                     break;
                 }
 
@@ -126,9 +132,17 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
                 wake = false;
             }
 
-            foreach (ref readonly PeerEvent item in CollectionsMarshal.AsSpan(_raising))
+            UdpHost.RaisingOn = host;
+            try
             {
-                host.Raise(peer, in item);
+                foreach (ref readonly PeerEvent item in CollectionsMarshal.AsSpan(_raising))
+                {
+                    host.Raise(peer, in item);
+                }
+            }
+            finally
+            {
+                UdpHost.RaisingOn = null;
             }
         }
 
@@ -137,6 +151,9 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
             host.WakeSender();
         }
     }
+
+    // What an idle connected peer's two lists may keep between runs (a few hundred events).
+    private const int KeepBytes = 16 * 1024;
 
     private void ReleaseMemory()
     {

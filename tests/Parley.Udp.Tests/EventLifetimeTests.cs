@@ -1,0 +1,99 @@
+using System.Net;
+
+namespace Parley.Udp.Tests;
+
+/// <summary>Events outside the lock, at the ends: disposal waits for the handlers of its sessions; an idle peer gives its queue memory back.</summary>
+public class EventLifetimeTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    // Finding U1: before issue 17, Dispose raised every session's PeerDisconnected (under the lock)
+    // before it returned and joined the host's threads: no handler ran after it. Now the events go to
+    // the thread pool and Dispose/DisposeAsync return at once; handlers (queued messages, then
+    // PeerDisconnected) run afterwards against whatever the application tore down, and there is
+    // nothing to wait on.
+    [Fact]
+    public async Task DisposeAsync_completes_only_after_the_handlers_of_its_sessions_have_returned()
+    {
+        await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        UdpHost server = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        using var release = new ManualResetEventSlim(false);
+        int entered = 0;
+        var disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) =>
+        {
+            if (Interlocked.Increment(ref entered) == 1 && !release.Wait(Limit))
+            {
+                throw new TimeoutException("never released");
+            }
+        };
+        server.PeerDisconnected += p => disconnected.TrySetResult();
+
+        UdpPeer toServer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
+        toServer.Send([1], DeliveryMode.ReliableOrdered);
+        toServer.Send([2], DeliveryMode.ReliableOrdered);
+        await Waits.UntilAsync(() => Volatile.Read(ref entered) == 1, "the handler to block");
+
+        Task disposing = server.DisposeAsync().AsTask();
+        await Task.WhenAny(disposing, Task.Delay(TimeSpan.FromSeconds(2))); // a bound, not a synchronisation
+        bool completedWhileAHandlerRan = disposing.IsCompleted;
+        release.Set();
+        await disposing.WaitAsync(Limit);
+        bool disconnectedBeforeDisposeCompleted = !completedWhileAHandlerRan && disconnected.Task.IsCompleted;
+        await disconnected.Task.WaitAsync(Limit);
+        Assert.False(completedWhileAHandlerRan, "DisposeAsync completed while a handler of its session still ran");
+        Assert.True(disconnectedBeforeDisposeCompleted, "PeerDisconnected was raised after DisposeAsync completed");
+    }
+
+    // Finding U2: the queue's two lists keep the capacity of their largest batch for as long as
+    // the peer is connected (ReleaseMemory runs only once the session ended). A sender whose
+    // MessageStateChanged events fall behind for a moment (three per reliable message, raised even
+    // with no handler subscribed) keeps ~24 B x 3 x messages per peer, up to 2 x MaxPendingMessages x 3
+    // (~9 MiB at the defaults: a final state's slot frees when it is taken, not when it is raised).
+    [Fact]
+    public void A_peer_whose_events_fell_behind_gives_the_queues_memory_back_once_they_are_raised()
+    {
+        (Simulation sim, _, UdpHost client, UdpPeer toServer, _) = SessionTests.Connected(90);
+        sim.HoldEvents(client);
+        const int count = 5000;
+        for (int i = 0; i < count; i++)
+        {
+            Assert.True(toServer.Send(SessionTests.Payload(i, 8)).IsQueued);
+        }
+
+        Assert.True(sim.RunUntil(() => toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(30)));
+        Assert.True(toServer.GetStatistics().QueuedEvents >= 3 * count);
+        sim.ReleaseEvents(client);
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(0, toServer.GetStatistics().QueuedEvents);
+        Assert.Equal(PeerState.Connected, toServer.State);
+        long held = toServer.Events.CapacityBytes;
+        Assert.True(held <= 16 * 1024, $"{held} bytes of event lists kept by an idle connected peer");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_handler_that_disposes_its_own_host_does_not_wait_for_itself(bool async)
+    {
+        await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        UdpHost server = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) =>
+        {
+            if (async)
+            {
+                server.DisposeAsync().AsTask().ContinueWith(_ => disposed.TrySetResult(), TaskScheduler.Default);
+            }
+            else
+            {
+                server.Dispose();
+                disposed.TrySetResult();
+            }
+        };
+
+        UdpPeer toServer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
+        toServer.Send([1], DeliveryMode.ReliableOrdered);
+        await disposed.Task.WaitAsync(Limit);
+    }
+}
