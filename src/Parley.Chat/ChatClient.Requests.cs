@@ -26,7 +26,11 @@ public sealed partial class ChatClient
     private async Task<ChatEvent> RequestAsync(ChatCommand command, CancellationToken cancellationToken)
     {
         ThrowIfClosed();
-        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (!_slots.Wait(0, CancellationToken.None))
+        {
+            await WaitForPlaceAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+
         PendingRequest pending;
         try
         {
@@ -74,6 +78,37 @@ public sealed partial class ChatClient
             ClientLog.RequestTimedOut(_logger, _connection, command.Name, _options.RequestTimeout);
             var failure = new ChatConnectionClosedException(
                 $"The chat server did not answer {command.Name} within {_options.RequestTimeout}; the connection is closed.", CloseReason.IdleTimeout);
+            Fail(failure);
+            _connection.Abort(CloseReason.IdleTimeout, failure);
+            throw new TimeoutException(failure.Message, failure);
+        }
+    }
+
+    /// <summary>
+    /// Waits for one of the <see cref="ChatClientOptions.MaxPendingRequests"/> places, within the
+    /// <see cref="ChatClientOptions.RequestTimeout"/>: the places are held by requests the server
+    /// has not answered (cancelled ones too, until their answer comes), so a server that answers
+    /// none of them within that time is hung — the connection is closed and every request fails.
+    /// </summary>
+    private async Task WaitForPlaceAsync(ChatCommand command, CancellationToken cancellationToken)
+    {
+        if (_options.RequestTimeout == Timeout.InfiniteTimeSpan)
+        {
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        using var deadline = new CancellationTokenSource(_options.RequestTimeout, _options.TimeProvider);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            await _slots.WaitAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            ClientLog.RequestTimedOut(_logger, _connection, command.Name, _options.RequestTimeout);
+            var failure = new ChatConnectionClosedException(
+                $"The chat server answered none of {_options.MaxPendingRequests} pending requests within {_options.RequestTimeout} ({command.Name} waited for a place); the connection is closed.", CloseReason.IdleTimeout);
             Fail(failure);
             _connection.Abort(CloseReason.IdleTimeout, failure);
             throw new TimeoutException(failure.Message, failure);

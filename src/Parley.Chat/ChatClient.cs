@@ -188,10 +188,16 @@ public sealed partial class ChatClient : IAsyncDisposable
     /// <c>empty_message</c>, <c>storage_failed</c> (not stored; the server retries its disk, so
     /// sending again later may succeed).</exception>
     /// <exception cref="ChatConnectionClosedException">The connection closed before the answer: the message may or may not be stored.</exception>
+    /// <exception cref="ArgumentException">The content is longer than <see cref="ChatClientOptions.MaxMessageBytes"/>; nothing was sent.</exception>
     public async Task<MessageAckEvent> SendMessageAsync(string room, string content, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(room);
         ArgumentNullException.ThrowIfNull(content);
+        if (content.Length > _options.MaxMessageBytes / 3 && System.Text.Encoding.UTF8.GetByteCount(content) > _options.MaxMessageBytes)
+        {
+            throw new ArgumentException($"The message is longer than {_options.MaxMessageBytes} bytes (ChatClientOptions.MaxMessageBytes, the server's limit); it was not sent.", nameof(content));
+        }
+
         return (MessageAckEvent)await RequestAsync(new ChatCommand(ChatCommandType.SendMessage, Room: room, Content: content), cancellationToken).ConfigureAwait(false);
     }
 
@@ -215,7 +221,10 @@ public sealed partial class ChatClient : IAsyncDisposable
         return (RoomUsersEvent)await RequestAsync(new ChatCommand(ChatCommandType.ListUsers, Room: room, After: after), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Asks the server to answer: completes once everything sent before it has been answered.</summary>
+    /// <summary>Asks the server to answer: completes when the server answers, which proves it
+    /// alive and reading. The server answers a ping at once, without waiting for the journal, so a
+    /// pong may arrive before the <c>message_ack</c> of a send made earlier; to wait for those,
+    /// await their own tasks.</summary>
     public Task PingAsync(CancellationToken cancellationToken = default) =>
         RequestAsync(new ChatCommand(ChatCommandType.Ping), cancellationToken);
 

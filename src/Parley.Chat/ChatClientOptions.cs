@@ -24,6 +24,15 @@ public sealed class ChatClientOptions
     /// </summary>
     public int MaxPendingRequests { get; set; } = 256;
 
+    /// <summary>
+    /// The longest message content, in UTF-8 bytes, the client sends: a longer one is refused
+    /// here with <see cref="ArgumentException"/>. Default 4096, the server's default
+    /// (<c>parley serve --max-message-bytes</c>); set it to the server's value. Without it, a
+    /// message longer than the server's whole command line would make the server close the
+    /// connection — failing every request in flight — instead of refusing one message.
+    /// </summary>
+    public int MaxMessageBytes { get; set; } = 4096;
+
     /// <summary>The clock of <see cref="RequestTimeout"/> (tests move it by hand). Default: the system's.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -40,6 +49,7 @@ public sealed class ChatClientOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingRequests, 1, nameof(MaxPendingRequests));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageBytes, 1, nameof(MaxMessageBytes));
         ArgumentNullException.ThrowIfNull(TimeProvider);
         ArgumentNullException.ThrowIfNull(LoggerFactory);
     }

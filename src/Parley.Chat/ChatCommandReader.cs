@@ -27,6 +27,7 @@ public static class ChatCommandReader
         string? tag = null, room = null, content = null, user = null, password = null, after = null;
         long? before = null, reference = null;
         int? limit = null;
+        InvalidArgument? invalid = null;
         try
         {
             var reader = new Utf8JsonReader(line, ChatProtocol.ReaderOptions);
@@ -40,24 +41,42 @@ public static class ChatCommandReader
             {
                 string name = reader.GetString()!;
                 reader.Read();
-                switch (name)
+                try
                 {
-                    case "_ct": tag = String(ref reader, name); break;
-                    case "r": room = String(ref reader, name); break;
-                    case "c": content = String(ref reader, name); break;
-                    case "u": user = String(ref reader, name); break;
-                    case "p": password = String(ref reader, name); break;
-                    case "before": before = Number(ref reader, name); break;
-                    case "limit": limit = (int)Math.Clamp(Number(ref reader, name), 0, int.MaxValue); break;
-                    case "after": after = String(ref reader, name); break;
-                    case "ref": reference = Number(ref reader, name); break;
-                    default: reader.Skip(); break;
+                    switch (name)
+                    {
+                        case "_ct": tag = String(ref reader, name); break;
+                        case "r": room = String(ref reader, name); break;
+                        case "c": content = String(ref reader, name); break;
+                        case "u": user = String(ref reader, name); break;
+                        case "p": password = String(ref reader, name); break;
+                        case "before": before = Number(ref reader, name); break;
+                        case "limit": limit = (int)Math.Clamp(Number(ref reader, name), 0, int.MaxValue); break;
+                        case "after": after = String(ref reader, name); break;
+                        case "ref": reference = Number(ref reader, name); break;
+                        default: reader.Skip(); break;
+                    }
+                }
+                catch (InvalidArgument ex)
+                {
+                    // Refused, but only once the whole object is read: the error then carries the
+                    // command's tag and ref wherever they stand (a ref after the bad field too).
+                    invalid ??= ex;
+                    if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                    {
+                        reader.Skip();
+                    }
                 }
             }
 
             if (reader.Read())
             {
                 throw new JsonException("content after the object");
+            }
+
+            if (invalid is not null)
+            {
+                throw invalid;
             }
         }
         catch (JsonException ex)

@@ -7,11 +7,8 @@ public class EventLifetimeTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
-    // Finding U1: before issue 17, Dispose raised every session's PeerDisconnected (under the lock)
-    // before it returned and joined the host's threads: no handler ran after it. Now the events go to
-    // the thread pool and Dispose/DisposeAsync return at once; handlers (queued messages, then
-    // PeerDisconnected) run afterwards against whatever the application tore down, and there is
-    // nothing to wait on.
+    // Dispose used to raise every session's PeerDisconnected before it returned; with events on the
+    // thread pool it must still wait for the handlers of its sessions, so none runs after it.
     [Fact]
     public async Task DisposeAsync_completes_only_after_the_handlers_of_its_sessions_have_returned()
     {
@@ -45,11 +42,8 @@ public class EventLifetimeTests
         Assert.True(disconnectedBeforeDisposeCompleted, "PeerDisconnected was raised after DisposeAsync completed");
     }
 
-    // Finding U2: the queue's two lists keep the capacity of their largest batch for as long as
-    // the peer is connected (ReleaseMemory runs only once the session ended). A sender whose
-    // MessageStateChanged events fall behind for a moment (three per reliable message, raised even
-    // with no handler subscribed) keeps ~24 B x 3 x messages per peer, up to 2 x MaxPendingMessages x 3
-    // (~9 MiB at the defaults: a final state's slot frees when it is taken, not when it is raised).
+    // A burst of events that fell behind grows the peer's event lists; an idle connected peer gives
+    // that memory back once they are raised.
     [Fact]
     public void A_peer_whose_events_fell_behind_gives_the_queues_memory_back_once_they_are_raised()
     {
