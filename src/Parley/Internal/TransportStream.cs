@@ -25,13 +25,34 @@ internal sealed class TransportStream(Transport transport) : Stream
         set => throw new NotSupportedException();
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    // The uncancellable calls — every read and write after the handshake — hand the transport's
+    // own ValueTask through: no async state machine (and no box when it completes later) per call.
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        cancellationToken.CanBeCanceled ? ReadCancellableAsync(buffer, cancellationToken) : transport.ReceiveAsync(buffer);
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (!cancellationToken.CanBeCanceled)
+        if (cancellationToken.CanBeCanceled)
         {
-            return await transport.ReceiveAsync(buffer).ConfigureAwait(false);
+            return WriteCancellableAsync(buffer, cancellationToken);
         }
 
+        ValueTask<int> sending = transport.SendAsync(buffer);
+        if (sending.IsCompletedSuccessfully)
+        {
+            _ = sending.Result; // consume it: a pooled ValueTask source is returned on GetResult
+            return ValueTask.CompletedTask;
+        }
+
+        return AwaitSendAsync(sending);
+    }
+
+    private static async ValueTask AwaitSendAsync(ValueTask<int> sending) => await sending.ConfigureAwait(false);
+
+    // The handshake's calls carry its deadline: a transport's operations end when it is
+    // disposed, so the token disposes it.
+    private async ValueTask<int> ReadCancellableAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         using CancellationTokenRegistration abort = cancellationToken.Register(static state => ((Transport)state!).Dispose(), transport);
         try
         {
@@ -43,14 +64,8 @@ internal sealed class TransportStream(Transport transport) : Stream
         }
     }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    private async ValueTask WriteCancellableAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
-        if (!cancellationToken.CanBeCanceled)
-        {
-            await transport.SendAsync(buffer).ConfigureAwait(false);
-            return;
-        }
-
         using CancellationTokenRegistration abort = cancellationToken.Register(static state => ((Transport)state!).Dispose(), transport);
         try
         {
