@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Parley.Internal;
 
 namespace Parley;
@@ -136,7 +137,17 @@ public sealed partial class Connection
                 ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
                 long paused = PauseIncomplete();
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                bool stop = DispatchBuffered(handler, ref buffer);
+                _sendQueue.BeginDeferring();
+                bool stop;
+                try
+                {
+                    stop = DispatchBuffered(handler, ref buffer);
+                }
+                finally
+                {
+                    _sendQueue.EndDeferring();
+                }
+
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 TrackIncomplete(buffer.Length, buffer.Length < result.Buffer.Length, paused);
                 if (stop || result.IsCompleted || result.IsCanceled)
@@ -157,6 +168,42 @@ public sealed partial class Connection
         long delivered = 0;
         try
         {
+            // Frames wholly inside the first segment (nearly all): parsed over a span, each
+            // payload handed over as a one-segment sequence over the same array, no slicing of
+            // the pipe's sequence per message. The rest go through the sequence overload below.
+            if (MemoryMarshal.TryGetArray(buffer.First, out ArraySegment<byte> segment))
+            {
+                ReadOnlySpan<byte> span = segment;
+                int offset = 0;
+                while (true)
+                {
+                    FrameParseStatus fast = _framer.TryParseContiguous(span[offset..], out int payloadOffset, out int payloadLength, out int frameLength);
+                    if (fast == FrameParseStatus.Message)
+                    {
+                        delivered++;
+                        var payload = new ReadOnlySequence<byte>(segment.Array!, segment.Offset + offset + payloadOffset, payloadLength);
+                        offset += frameLength;
+                        if (!Deliver(handler, payload))
+                        {
+                            return true;
+                        }
+                    }
+                    else if (fast == FrameParseStatus.KeepAlive)
+                    {
+                        offset += frameLength;
+                    }
+                    else
+                    {
+                        break;
+                    }
+                }
+
+                if (offset > 0)
+                {
+                    buffer = buffer.Slice(offset);
+                }
+            }
+
             while (true)
             {
                 FrameParseStatus status = _framer.TryParse(buffer, out ReadOnlySequence<byte> payload, out SequencePosition consumed);
@@ -164,15 +211,7 @@ public sealed partial class Connection
                 {
                     case FrameParseStatus.Message:
                         delivered++;
-                        if (_middleware.Count == 0)
-                        {
-                            handler(this, payload);
-                        }
-                        else if (TryDecode(payload, out ReadOnlySequence<byte> decoded))
-                        {
-                            handler(this, decoded);
-                        }
-                        else
+                        if (!Deliver(handler, payload))
                         {
                             return true;
                         }
@@ -201,6 +240,26 @@ public sealed partial class Connection
         {
             RecordReceived(delivered);
         }
+    }
+
+    /// <summary>Hands one message to the handler, decoded when there is middleware; false when it
+    /// could not be decoded (the connection is closed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Deliver(MessageHandler handler, in ReadOnlySequence<byte> payload)
+    {
+        if (_middleware.Count == 0)
+        {
+            handler(this, payload);
+            return true;
+        }
+
+        if (!TryDecode(payload, out ReadOnlySequence<byte> decoded))
+        {
+            return false;
+        }
+
+        handler(this, decoded);
+        return true;
     }
 
     /// <summary>
@@ -284,12 +343,18 @@ public sealed partial class Connection
     private async Task ReceiveLoopAsync()
     {
         PipeWriter writer = _input.Writer;
+        bool waitForData = true;
         try
         {
             while (true)
             {
                 // Wait for data before renting a buffer: an idle connection holds no receive memory.
-                await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                // After a read that filled all the room it was given more is most likely waiting,
+                // and the wait would be a system call that only says so.
+                if (waitForData)
+                {
+                    await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                }
 
                 // Read into what is left of the current segment while it has a useful amount of
                 // room. Asking for a whole segment each time would start a new one for every
@@ -303,6 +368,7 @@ public sealed partial class Connection
                     break;
                 }
 
+                waitForData = received < memory.Length;
                 writer.Advance(received);
                 Volatile.Write(ref _bytesReceived, _bytesReceived + received);
                 Volatile.Write(ref _lastReceiveTicks, _time.GetTimestamp());

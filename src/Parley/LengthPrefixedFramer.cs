@@ -71,6 +71,33 @@ public sealed class LengthPrefixedFramer : MessageFramer
         return FrameParseStatus.Message;
     }
 
+    /// <inheritdoc/>
+    public override FrameParseStatus TryParseContiguous(ReadOnlySpan<byte> buffer, out int payloadOffset, out int payloadLength, out int consumed)
+    {
+        payloadOffset = HeaderLength;
+        payloadLength = 0;
+        consumed = 0;
+        if (buffer.Length < HeaderLength)
+        {
+            return FrameParseStatus.NeedMoreData;
+        }
+
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(buffer);
+        if (length > (uint)MaxMessageSize || (uint)(buffer.Length - HeaderLength) < length)
+        {
+            return FrameParseStatus.NeedMoreData; // too large, or not all here: the sequence overload decides
+        }
+
+        consumed = HeaderLength + (int)length;
+        if (length == 0)
+        {
+            return FrameParseStatus.KeepAlive;
+        }
+
+        payloadLength = (int)length;
+        return FrameParseStatus.Message;
+    }
+
     private static uint ReadLengthMultiSegment(in ReadOnlySequence<byte> buffer)
     {
         Span<byte> header = stackalloc byte[HeaderLength];

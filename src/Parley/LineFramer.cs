@@ -85,6 +85,36 @@ public sealed class LineFramer : MessageFramer
         return FrameParseStatus.Message;
     }
 
+    /// <inheritdoc/>
+    public override FrameParseStatus TryParseContiguous(ReadOnlySpan<byte> buffer, out int payloadOffset, out int payloadLength, out int consumed)
+    {
+        payloadOffset = 0;
+        payloadLength = 0;
+        consumed = 0;
+
+        // The same window as the sequence overload: a line feed further out means a line too long.
+        int newline = buffer[..(int)Math.Min(buffer.Length, (long)MaxMessageSize + 2)].IndexOf(LineFeed);
+        if (newline < 0)
+        {
+            return FrameParseStatus.NeedMoreData;
+        }
+
+        int length = newline > 0 && buffer[newline - 1] == CarriageReturn ? newline - 1 : newline;
+        if (length > MaxMessageSize)
+        {
+            return FrameParseStatus.NeedMoreData; // too long: the sequence overload says so
+        }
+
+        consumed = newline + 1;
+        if (length == 0)
+        {
+            return FrameParseStatus.KeepAlive;
+        }
+
+        payloadLength = length;
+        return FrameParseStatus.Message;
+    }
+
     private static SequencePosition? IndexOfSingleSegment(in ReadOnlySequence<byte> buffer)
     {
         int index = buffer.FirstSpan.IndexOf(LineFeed);

@@ -65,6 +65,32 @@ public abstract class MessageFramer
         out ReadOnlySequence<byte> payload,
         out SequencePosition consumed);
 
+    /// <summary>
+    /// Optional fast path: parses the frame at the start of one contiguous span of received
+    /// bytes. Connections call it first for the frames that lie wholly inside one receive
+    /// segment (nearly all of them), and fall back to the sequence overload for the rest, which
+    /// stays the one authority on every result. Overriding it saves the cost of slicing a
+    /// <see cref="ReadOnlySequence{T}"/> per message.
+    /// </summary>
+    /// <remarks>
+    /// An override returns <see cref="FrameParseStatus.Message"/> or
+    /// <see cref="FrameParseStatus.KeepAlive"/> only where the sequence overload would return
+    /// the same for the same bytes, and <see cref="FrameParseStatus.NeedMoreData"/> for
+    /// anything else: an incomplete frame, a violation, or a case it leaves to the sequence
+    /// overload. The base implementation declines everything.
+    /// </remarks>
+    /// <param name="buffer">Unconsumed received bytes (possibly followed by more, elsewhere).</param>
+    /// <param name="payloadOffset">For a message, where its payload starts in <paramref name="buffer"/>.</param>
+    /// <param name="payloadLength">For a message, its payload's length.</param>
+    /// <param name="consumed">For a message or keep-alive, the frame's length: where the next frame starts.</param>
+    public virtual FrameParseStatus TryParseContiguous(ReadOnlySpan<byte> buffer, out int payloadOffset, out int payloadLength, out int consumed)
+    {
+        payloadOffset = 0;
+        payloadLength = 0;
+        consumed = 0;
+        return FrameParseStatus.NeedMoreData;
+    }
+
     /// <summary>The encoded size of a payload of <paramref name="payloadLength"/> bytes.</summary>
     public abstract int GetFrameLength(int payloadLength);
 

@@ -211,3 +211,112 @@ public class FramerTests
         Assert.Equal(0, pool.Outstanding);
     }
 }
+
+public class ContiguousParseTests
+{
+    public static TheoryData<string> Framers => ["length", "line"];
+
+    private static MessageFramer Create(string kind) => kind == "length" ? new LengthPrefixedFramer(64) : new LineFramer(64);
+
+    /// <summary>Random streams of valid, over-long, keep-alive and cut-off frames: wherever the
+    /// contiguous fast path answers Message or KeepAlive, the sequence overload answers the same.</summary>
+    [Theory]
+    [MemberData(nameof(Framers))]
+    public void The_contiguous_fast_path_agrees_with_the_sequence_parse_wherever_it_answers(string kind)
+    {
+        MessageFramer framer = Create(kind);
+        var random = new Random(17);
+        int answered = 0;
+        for (int round = 0; round < 20_000; round++)
+        {
+            byte[] bytes = RandomStream(kind, random);
+            for (int start = 0; start < bytes.Length; start++)
+            {
+                ReadOnlySpan<byte> span = bytes.AsSpan(start);
+                FrameParseStatus fast = framer.TryParseContiguous(span, out int offset, out int length, out int consumed);
+                FrameParseStatus slow = framer.TryParse(new ReadOnlySequence<byte>(bytes, start, bytes.Length - start), out ReadOnlySequence<byte> payload, out SequencePosition next);
+                if (fast is FrameParseStatus.NeedMoreData)
+                {
+                    continue;
+                }
+
+                answered++;
+                Assert.Equal(slow, fast);
+                Assert.Equal(new ReadOnlySequence<byte>(bytes, start, bytes.Length - start).Slice(next).Length, bytes.Length - start - consumed);
+                if (fast == FrameParseStatus.Message)
+                {
+                    Assert.Equal(payload.ToArray(), span.Slice(offset, length).ToArray());
+                }
+            }
+        }
+
+        Assert.True(answered > 10_000, "the fast path answered for most positions");
+    }
+
+    [Theory]
+    [MemberData(nameof(Framers))]
+    public void At_the_size_limit_the_fast_path_accepts_what_the_sequence_parse_accepts_and_declines_the_rest(string kind)
+    {
+        MessageFramer framer = Create(kind);
+        foreach (int size in new[] { 63, 64, 65, 66 })
+        {
+            byte[] payload = Enumerable.Repeat((byte)'x', size).ToArray();
+            foreach (byte[] frame in Frames(kind, payload))
+            {
+                FrameParseStatus slow = framer.TryParse(new ReadOnlySequence<byte>(frame), out _, out _);
+                FrameParseStatus fast = framer.TryParseContiguous(frame, out _, out int length, out _);
+                Assert.Equal(slow == FrameParseStatus.Message ? FrameParseStatus.Message : FrameParseStatus.NeedMoreData, fast);
+                if (fast == FrameParseStatus.Message)
+                {
+                    Assert.Equal(size, length);
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<byte[]> Frames(string kind, byte[] payload)
+    {
+        if (kind == "length")
+        {
+            byte[] frame = new byte[4 + payload.Length];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)payload.Length);
+            payload.CopyTo(frame, 4);
+            yield return frame;
+        }
+        else
+        {
+            yield return [.. payload, (byte)'\n'];
+            yield return [.. payload, (byte)'\r', (byte)'\n'];
+        }
+    }
+
+    private static byte[] RandomStream(string kind, Random random)
+    {
+        var stream = new List<byte>();
+        int frames = random.Next(1, 5);
+        for (int i = 0; i < frames; i++)
+        {
+            int size = random.Next(10) switch
+            {
+                0 => 0,
+                1 => random.Next(60, 80),
+                _ => random.Next(1, 40),
+            };
+            byte[] payload = new byte[size];
+            for (int j = 0; j < size; j++)
+            {
+                payload[j] = kind == "line" ? (byte)random.Next(0x0B, 0x7F) : (byte)random.Next(256);
+                if (kind == "line" && random.Next(20) == 0)
+                {
+                    payload[j] = (byte)'\r';
+                }
+            }
+
+            stream.AddRange(Frames(kind, payload).ElementAt(kind == "line" ? random.Next(2) : 0));
+        }
+
+        // Sometimes cut the last frame short.
+        int cut = random.Next(3) == 0 ? random.Next(stream.Count) : stream.Count;
+        return stream.Take(cut).ToArray();
+    }
+}
