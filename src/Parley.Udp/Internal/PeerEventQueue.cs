@@ -102,13 +102,10 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
                 if (_queued.Count == 0)
                 {
                     _scheduled = false;
+                    _lastRunEndedAt = host.NowMicros;
                     if (peer.State == PeerState.Disconnected)
                     {
                         ReleaseMemory(); // the last events of an ended session: keep nothing
-                    }
-                    else if (CapacityBytes > KeepBytes)
-                    {
-                        ReleaseMemory(); // a burst fell behind: an idle peer does not keep its peak
                     }
 
                     host.OnEventRunEnded();
@@ -152,8 +149,27 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
         }
     }
 
-    // What an idle connected peer's two lists may keep between runs (a few hundred events).
+    // What an idle connected peer's two lists may keep (a few hundred events).
     private const int KeepBytes = 16 * 1024;
+
+    // How long a peer's events must have been quiet before its lists are given back.
+    private const long IdleMicros = 1_000_000;
+
+    private long _lastRunEndedAt;
+
+    /// <summary>
+    /// On the peer's timer, under the lock: lists that a burst grew are given back once the
+    /// peer's events have been quiet for a second. Not at the end of every run: a steady
+    /// stream empties its queue at the end of most runs, and giving the lists back there
+    /// made every run grow them again (hundreds of bytes allocated per message).
+    /// </summary>
+    public void TrimIfIdle(long now)
+    {
+        if (!_scheduled && _queued.Count == 0 && CapacityBytes > KeepBytes && now - _lastRunEndedAt >= IdleMicros)
+        {
+            ReleaseMemory();
+        }
+    }
 
     private void ReleaseMemory()
     {
