@@ -343,18 +343,14 @@ public sealed partial class Connection
     private async Task ReceiveLoopAsync()
     {
         PipeWriter writer = _input.Writer;
-        bool waitForData = true;
         try
         {
             while (true)
             {
                 // Wait for data before renting a buffer: an idle connection holds no receive memory.
-                // After a read that filled all the room it was given more is most likely waiting,
-                // and the wait would be a system call that only says so.
-                if (waitForData)
-                {
-                    await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
-                }
+                // (Skipping the wait after a read that filled its buffer was measured in issue 17:
+                // no difference in bench echo, and a peer pausing right then would pin a segment.)
+                await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
 
                 // Read into what is left of the current segment while it has a useful amount of
                 // room. Asking for a whole segment each time would start a new one for every
@@ -368,7 +364,6 @@ public sealed partial class Connection
                     break;
                 }
 
-                waitForData = received < memory.Length;
                 writer.Advance(received);
                 Volatile.Write(ref _bytesReceived, _bytesReceived + received);
                 Volatile.Write(ref _lastReceiveTicks, _time.GetTimestamp());
