@@ -185,7 +185,7 @@ public sealed partial class UdpPeer
 
         _acks.OnTimer(now, NackDelayMicros);
         _inbound.ExpireStale(now); // on the clock: a peer that stops sending does not keep its stale fragments
-        _events.TrimIfIdle(now); // and one whose events went quiet does not keep what a burst grew
+        _events.TrimOnTimer(now); // and one whose events went quiet does not keep what a burst grew
         CheckMessageTimeouts(now);
     }
 

@@ -137,16 +137,7 @@ public sealed partial class Connection
                 ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
                 long paused = PauseIncomplete();
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                _sendQueue.BeginDeferring();
-                bool stop;
-                try
-                {
-                    stop = DispatchBuffered(handler, ref buffer);
-                }
-                finally
-                {
-                    _sendQueue.EndDeferring();
-                }
+                bool stop = DispatchBuffered(handler, ref buffer);
 
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 TrackIncomplete(buffer.Length, buffer.Length < result.Buffer.Length, paused);
@@ -178,6 +169,11 @@ public sealed partial class Connection
                 while (true)
                 {
                     FrameParseStatus fast = _framer.TryParseContiguous(span[offset..], out int payloadOffset, out int payloadLength, out int frameLength);
+                    if (fast is FrameParseStatus.Message or FrameParseStatus.KeepAlive)
+                    {
+                        CheckContiguousAnswer(fast, span.Length - offset, payloadOffset, payloadLength, frameLength);
+                    }
+
                     if (fast == FrameParseStatus.Message)
                     {
                         delivered++;
@@ -239,6 +235,23 @@ public sealed partial class Connection
         finally
         {
             RecordReceived(delivered);
+        }
+    }
+
+    /// <summary>
+    /// A framer's fast-path answer must lie inside the bytes it was given: a frame of at least
+    /// one byte, a payload inside the frame. Anything else is a bug in the framer, and believing
+    /// it would hand the handler bytes past what was received — stale bytes of a pooled array,
+    /// another connection's — or never advance; it throws instead, and the connection closes.
+    /// </summary>
+    private void CheckContiguousAnswer(FrameParseStatus status, int available, int payloadOffset, int payloadLength, int frameLength)
+    {
+        bool valid = frameLength > 0 && frameLength <= available
+            && (status == FrameParseStatus.KeepAlive
+                || (payloadOffset >= 0 && payloadLength > 0 && payloadOffset <= frameLength - payloadLength));
+        if (!valid)
+        {
+            ThrowHelper.ThrowInvalidContiguousParse(_framer, available, payloadOffset, payloadLength, frameLength);
         }
     }
 

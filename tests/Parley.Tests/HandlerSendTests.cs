@@ -4,8 +4,10 @@ using System.Text;
 namespace Parley.Tests;
 
 /// <summary>
-/// Sends a message handler makes are written when its parse pass ends (one wake, one write per
-/// read). These pin what that must never change: nothing a handler queued is lost or stuck.
+/// What a message handler queues on its own connection is never lost or stuck, whatever the
+/// handler does next: block on a flush or on room, close, or wait while another thread sends.
+/// (Holding a handler's sends until the end of its parse pass was tried in issue 17 and
+/// dropped; these pin the behaviour any such batching must keep.)
 /// </summary>
 public class HandlerSendTests
 {
@@ -37,8 +39,8 @@ public class HandlerSendTests
         {
             connection.Send(message);
 
-            // Sync over async inside a handler: poor style, but it worked before sends were
-            // deferred to the end of the pass, and it must still: the flush wakes the send loop.
+            // Sync over async inside a handler: poor style, but it must work: the flush does not
+            // wait for the handler to return.
             connection.FlushAsync().Wait(TestSupport.Timeout);
             connection.Send("after the flush"u8);
         });
@@ -94,7 +96,7 @@ public class HandlerSendTests
                 connection.Send(Encoding.UTF8.GetBytes($"reply {i}"));
             }
 
-            // A graceful close from inside the handler: its wake comes before the pass ends.
+            // A graceful close from inside the handler: everything queued before it is written first.
             _ = connection.CloseAsync();
         });
         await using (server)
@@ -110,7 +112,7 @@ public class HandlerSendTests
     }
 
     [Fact]
-    public async Task Another_thread_sending_while_a_handler_holds_its_wake_is_written_without_waiting_for_the_handler()
+    public async Task A_send_from_another_thread_is_written_while_the_handler_still_blocks()
     {
         using var release = new ManualResetEventSlim();
         var listener = new InMemoryConnectionListener("other-thread");
@@ -143,6 +145,83 @@ public class HandlerSendTests
 
         release.Set();
         Assert.Equal(["from the handler", "from another thread"], got);
+        await client.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_reply_queued_before_slow_work_in_the_handler_is_written_while_the_handler_works()
+    {
+        using var release = new ManualResetEventSlim();
+        var releasedInTime = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        (ParleyServer server, InMemoryConnectionListener listener) = await StartAsync("ack-then-work", (connection, _) =>
+        {
+            connection.Send("ack"u8);
+
+            // The work: it ends when the test has seen the ack, so an ack held until the handler
+            // returned would leave this wait to time out.
+            releasedInTime.TrySetResult(release.Wait(TestSupport.Timeout));
+        });
+        await using (server)
+        {
+            Connection client = await ParleyClient.OpenConnectionAsync(new ParleyClientOptions { Dialer = listener.CreateDialer() }).Within();
+            await using IAsyncEnumerator<ReadOnlySequence<byte>> messages = client.ReadMessagesAsync().GetAsyncEnumerator();
+            client.Send("request"u8);
+            Assert.True(await messages.MoveNextAsync().AsTask().WaitAsync(TestSupport.Timeout * 2));
+            Assert.Equal("ack", Encoding.UTF8.GetString(messages.Current));
+            release.Set();
+            Assert.True(await releasedInTime.Task.Within(), "the ack arrived only after the handler's work timed out");
+            await client.DisposeAsync();
+        }
+    }
+
+    /// <summary>A one-byte-length framer whose fast path forgets to check that the payload is all there.</summary>
+    private sealed class TrustingFramer() : MessageFramer(255)
+    {
+        public override FrameParseStatus TryParse(in ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> payload, out SequencePosition consumed)
+        {
+            payload = default;
+            consumed = buffer.Start;
+            if (buffer.IsEmpty || buffer.Length < 1 + buffer.FirstSpan[0])
+            {
+                return FrameParseStatus.NeedMoreData;
+            }
+
+            payload = buffer.Slice(1, buffer.FirstSpan[0]);
+            consumed = payload.End;
+            return FrameParseStatus.Message;
+        }
+
+        public override FrameParseStatus TryParseContiguous(ReadOnlySpan<byte> buffer, out int payloadOffset, out int payloadLength, out int consumed)
+        {
+            payloadOffset = 1;
+            payloadLength = buffer.IsEmpty ? 0 : buffer[0];
+            consumed = 1 + payloadLength; // the bug: no check that the payload is all in the buffer
+            return payloadLength == 0 ? FrameParseStatus.NeedMoreData : FrameParseStatus.Message;
+        }
+
+        public override int GetFrameLength(int payloadLength) => payloadLength; // the client writes raw bytes
+
+        public override void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination) => payload.CopyTo(destination);
+    }
+
+    [Fact]
+    public async Task A_framer_fast_path_answer_past_the_bytes_received_closes_the_connection_instead_of_handing_over_stale_bytes()
+    {
+        var framer = new TrustingFramer();
+        var listener = new InMemoryConnectionListener("trusting-framer");
+        await using var server = new ParleyServer(new ParleyServerOptions { Framer = framer }.Listen(listener));
+        int delivered = 0;
+        Connection? serverSide = null;
+        server.Connected += connection => Volatile.Write(ref serverSide, connection);
+        server.MessageReceived += (_, _) => Interlocked.Increment(ref delivered);
+        server.Start();
+
+        // A header announcing 200 bytes and only 5 of them: the rest never comes.
+        Connection client = await ParleyClient.OpenConnectionAsync(new ParleyClientOptions { Dialer = listener.CreateDialer(), Framer = framer }).Within();
+        client.Send([200, 1, 2, 3, 4, 5]);
+        await TestSupport.Until(() => Volatile.Read(ref serverSide) is { State: ConnectionState.Closed }, "the server closed the connection");
+        Assert.Equal(0, Volatile.Read(ref delivered));
+        Assert.Equal(CloseReason.ApplicationError, serverSide!.CloseReason);
         await client.DisposeAsync();
     }
 }

@@ -43,8 +43,8 @@ public class EventLifetimeTests
     }
 
     // A burst of events that fell behind grows the peer's event lists; an idle connected peer gives
-    // that memory back once they are raised and its events have been quiet for a while (on its
-    // timer: not at the end of each run, where a steady stream would regrow them every time).
+    // that memory back once they are raised and a second has passed with no batch that large (on
+    // its timer: not at the end of each run, where a steady stream would regrow them every time).
     [Fact]
     public void A_peer_whose_events_fell_behind_gives_the_queues_memory_back_once_they_are_raised()
     {
@@ -127,5 +127,35 @@ public class EventLifetimeTests
         UdpPeer toServer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
         toServer.Send([1], DeliveryMode.ReliableOrdered);
         await disposed.Task.WaitAsync(Limit);
+    }
+
+    // A burst grows the lists; afterwards the peer's events trickle (one message every 300 ms,
+    // a presence update, a game tick): the burst's lists are given back all the same (a check
+    // for "quiet for a second" kept them for the rest of the session; review of session 10).
+    [Fact]
+    public void A_peer_whose_events_trickle_after_a_burst_gives_the_bursts_list_memory_back()
+    {
+        (Simulation sim, _, UdpHost client, UdpPeer toServer, _) = SessionTests.Connected(93);
+        sim.HoldEvents(client);
+        const int count = 5000;
+        for (int i = 0; i < count; i++)
+        {
+            Assert.True(toServer.Send(SessionTests.Payload(i, 8)).IsQueued);
+        }
+
+        Assert.True(sim.RunUntil(() => toServer.GetStatistics().PendingMessages == 0, TimeSpan.FromSeconds(30)));
+        sim.ReleaseEvents(client);
+        sim.RunFor(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(0, toServer.GetStatistics().QueuedEvents);
+
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.True(toServer.Send(SessionTests.Payload(i, 8)).IsQueued);
+            sim.RunFor(TimeSpan.FromMilliseconds(300));
+        }
+
+        Assert.Equal(PeerState.Connected, toServer.State);
+        long held = toServer.Events.CapacityBytes;
+        Assert.True(held <= 16 * 1024, $"{held} bytes of event lists kept 6 s after the burst by a peer raising one event at a time");
     }
 }

@@ -102,7 +102,6 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
                 if (_queued.Count == 0)
                 {
                     _scheduled = false;
-                    _lastRunEndedAt = host.NowMicros;
                     if (peer.State == PeerState.Disconnected)
                     {
                         ReleaseMemory(); // the last events of an ended session: keep nothing
@@ -119,6 +118,7 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
                     break;
                 }
 
+                _peakBatch = Math.Max(_peakBatch, _queued.Count);
                 (_queued, _raising) = (_raising, _queued);
                 FinalsQueued = 0;
             }
@@ -152,20 +152,31 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
     // What an idle connected peer's two lists may keep (a few hundred events).
     private const int KeepBytes = 16 * 1024;
 
-    // How long a peer's events must have been quiet before its lists are given back.
-    private const long IdleMicros = 1_000_000;
+    // The window over which the largest batch is measured.
+    private const long WindowMicros = 1_000_000;
 
-    private long _lastRunEndedAt;
+    private long _windowStart;
+    private int _peakBatch;
 
     /// <summary>
-    /// On the peer's timer, under the lock: lists that a burst grew are given back once the
-    /// peer's events have been quiet for a second. Not at the end of every run: a steady
-    /// stream empties its queue at the end of most runs, and giving the lists back there
-    /// made every run grow them again (hundreds of bytes allocated per message).
+    /// On the peer's timer, under the lock, once a second: lists much larger than the largest
+    /// batch of the last second (over 4×, and over <see cref="KeepBytes"/>) are given back —
+    /// a burst's peak is not kept by a peer that went quiet or only trickles. Not at the end of
+    /// each run: a steady stream empties its queue at the end of most runs, and giving the
+    /// lists back there made every run grow them again (hundreds of bytes allocated per
+    /// message); its largest batch keeps them.
     /// </summary>
-    public void TrimIfIdle(long now)
+    public void TrimOnTimer(long now)
     {
-        if (!_scheduled && _queued.Count == 0 && CapacityBytes > KeepBytes && now - _lastRunEndedAt >= IdleMicros)
+        if (now - _windowStart < WindowMicros)
+        {
+            return;
+        }
+
+        long peakBytes = (long)_peakBatch * System.Runtime.CompilerServices.Unsafe.SizeOf<PeerEvent>();
+        _windowStart = now;
+        _peakBatch = 0;
+        if (!_scheduled && _queued.Count == 0 && CapacityBytes > KeepBytes && CapacityBytes > 4 * peakBytes)
         {
             ReleaseMemory();
         }

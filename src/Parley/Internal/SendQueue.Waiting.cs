@@ -10,8 +10,6 @@ internal sealed partial class SendQueue : IValueTaskSource<bool>, IThreadPoolWor
     // nothing, unlike RunContinuationsAsynchronously, which queues a new work item each time.
     private ManualResetValueTaskSourceCore<bool> _signal;
     private bool _signalResult;
-    private int _deferringThread;
-    private bool _wakeDeferred;
 
     /// <summary>Waits until there is something to drain (true) or the queue is completed and empty (false).</summary>
     public ValueTask<bool> WaitAsync()
@@ -39,7 +37,6 @@ internal sealed partial class SendQueue : IValueTaskSource<bool>, IThreadPoolWor
     public Task WaitForRoomAsync(int length, CancellationToken cancellationToken)
     {
         Task task;
-        bool wake;
         lock (_lock)
         {
             if (_completed || _frames.Count == 0 || _queuedBytes + length <= _limit)
@@ -49,12 +46,6 @@ internal sealed partial class SendQueue : IValueTaskSource<bool>, IThreadPoolWor
 
             _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             task = _roomWaiter.Task;
-            wake = TakeHeldWake();
-        }
-
-        if (wake)
-        {
-            Wake(true);
         }
 
         return task.WaitAsync(cancellationToken);
@@ -64,7 +55,6 @@ internal sealed partial class SendQueue : IValueTaskSource<bool>, IThreadPoolWor
     public Task FlushAsync(CancellationToken cancellationToken)
     {
         TaskCompletionSource completion;
-        bool wake;
         lock (_lock)
         {
             if (_closedException is not null)
@@ -79,88 +69,9 @@ internal sealed partial class SendQueue : IValueTaskSource<bool>, IThreadPoolWor
 
             completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             (_flushWaiters ??= []).Add((_enqueuedTotal, completion));
-            wake = TakeHeldWake();
-        }
-
-        if (wake)
-        {
-            Wake(true);
         }
 
         return completion.Task.WaitAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// From here until <see cref="EndDeferring"/>, frames this thread queues do not wake the
-    /// send loop at once: the wake comes once, at the end. The event pump brackets each parse
-    /// pass with these, so the replies a handler sends to one read are written together, by one
-    /// wake and one system call, and the send loop does not contend for the lock with the
-    /// handler still appending (Netty flushes what <c>channelRead</c> wrote at
-    /// <c>channelReadComplete</c> for the same reason). Other threads' sends wake as usual.
-    /// </summary>
-    public void BeginDeferring() => Volatile.Write(ref _deferringThread, Environment.CurrentManagedThreadId);
-
-    /// <summary>Ends <see cref="BeginDeferring"/>: wakes the send loop if a send was held back.</summary>
-    public void EndDeferring()
-    {
-        Volatile.Write(ref _deferringThread, 0);
-
-        // Only the deferring thread sets this (under the lock), and only this thread clears it.
-        if (!_wakeDeferred)
-        {
-            return;
-        }
-
-        bool wake;
-        lock (_lock)
-        {
-            _wakeDeferred = false;
-
-            // Another thread's send, or Complete, may have woken the consumer since.
-            wake = _consumerWaiting && _frames.Count > 0;
-            if (wake)
-            {
-                _consumerWaiting = false;
-            }
-        }
-
-        if (wake)
-        {
-            Wake(true);
-        }
-    }
-
-    /// <summary>Under the lock, after queuing: whether the caller must wake the consumer. A
-    /// deferring thread leaves it waiting (and marked so) and wakes it in <see cref="EndDeferring"/>.</summary>
-    private bool TakeWake()
-    {
-        if (!_consumerWaiting)
-        {
-            return false;
-        }
-
-        if (_deferringThread != 0 && _deferringThread == Environment.CurrentManagedThreadId)
-        {
-            _wakeDeferred = true;
-            return false;
-        }
-
-        _consumerWaiting = false;
-        return true;
-    }
-
-    /// <summary>Under the lock: a caller is about to wait for the send loop (a flush, or room),
-    /// so a wake held back by <see cref="BeginDeferring"/> must happen now, or a handler that
-    /// blocks on the wait would wait for itself.</summary>
-    private bool TakeHeldWake()
-    {
-        if (!_consumerWaiting || _frames.Count == 0)
-        {
-            return false;
-        }
-
-        _consumerWaiting = false;
-        return true;
     }
 
     private void Wake(bool result)

@@ -77,7 +77,8 @@ internal sealed partial class SendQueue
                 _tail = frame;
                 _queuedBytes += frame.Length;
                 _enqueuedTotal += frame.Length;
-                wake = TakeWake();
+                wake = _consumerWaiting;
+                _consumerWaiting = false;
             }
         }
 
@@ -129,7 +130,8 @@ internal sealed partial class SendQueue
             tail.CommitAppend(frameLength);
             _queuedBytes += frameLength;
             _enqueuedTotal += frameLength;
-            wake = TakeWake();
+            wake = _consumerWaiting;
+            _consumerWaiting = false;
             result = EnqueueResult.Queued;
         }
 
@@ -276,17 +278,12 @@ internal sealed partial class SendQueue
     public void Complete()
     {
         bool wake;
-        bool drain;
         TaskCompletionSource? room;
         lock (_lock)
         {
             _completed = true;
             wake = _consumerWaiting;
             _consumerWaiting = false;
-
-            // A wake deferred to the end of a dispatch batch may leave the consumer waiting with
-            // frames queued: it must drain them before it sees the queue completed.
-            drain = _frames.Count > 0;
             room = _roomWaiter;
             _roomWaiter = null;
         }
@@ -294,7 +291,7 @@ internal sealed partial class SendQueue
         room?.TrySetResult();
         if (wake)
         {
-            Wake(drain);
+            Wake(false);
         }
     }
 

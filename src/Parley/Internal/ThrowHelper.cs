@@ -10,6 +10,12 @@ internal static class ThrowHelper
         throw new ArgumentException($"The message is {length} bytes; the framer's limit is {max} bytes.");
 
     [DoesNotReturn]
+    public static void ThrowInvalidContiguousParse(MessageFramer framer, int available, int payloadOffset, int payloadLength, int frameLength) =>
+        throw new InvalidOperationException(
+            $"{framer.GetType().Name}.TryParseContiguous answered a frame of {frameLength} bytes with a payload of {payloadLength} bytes at {payloadOffset}, " +
+            $"which does not lie inside the {available} bytes it was given.");
+
+    [DoesNotReturn]
     public static void ThrowEmptyMessage() =>
         throw new ArgumentException("An empty message cannot be sent: on the wire it would be a keep-alive, which is never delivered.");
 
