@@ -90,29 +90,27 @@ public sealed partial class ParleyServer
     /// when the connection is plain (over TLS there is no session to say it in yet).</summary>
     private void Refuse(Transport transport, CloseReason reason, bool plain)
     {
-        if (plain && _options.RefusalMessage?.Invoke(reason) is { IsEmpty: false } payload)
+        if (plain && _options.RefusalMessage?.Invoke(reason) is { IsEmpty: false } payload && TryAddRefusal(transport))
         {
-            if (Interlocked.Increment(ref _lingeringRefusals) <= MaxLingeringRefusals)
-            {
-                byte[] frame = new byte[_options.Framer.GetFrameLength(payload.Length)];
-                _options.Framer.WriteFrame(payload.Span, frame);
-                lock (_refusing)
-                {
-                    _refusing.Add(transport);
-                }
-
-                _ = TellThenCloseAsync(transport, frame);
-                return;
-            }
-
-            Interlocked.Decrement(ref _lingeringRefusals); // too many goodbyes in progress: close without a word
+            byte[] frame = new byte[_options.Framer.GetFrameLength(payload.Length)];
+            _options.Framer.WriteFrame(payload.Span, frame);
+            _ = TellThenCloseAsync(transport, frame);
+            return;
         }
 
-        transport.Dispose();
+        transport.Dispose(); // no goodbye, or too many in progress: close without a word
+    }
+
+    /// <summary>Registers a refused connection whose goodbye is starting, unless <see cref="MaxLingeringRefusals"/> are under way.</summary>
+    private bool TryAddRefusal(Transport transport)
+    {
+        lock (_refusing)
+        {
+            return _refusing.Count < MaxLingeringRefusals && _refusing.Add(transport);
+        }
     }
 
     private const int MaxLingeringRefusals = 64;
-    private int _lingeringRefusals;
 
     // Refused connections still saying goodbye: StopAsync closes them (see CloseRefusals).
     private readonly HashSet<Transport> _refusing = [];
@@ -164,8 +162,6 @@ public sealed partial class ParleyServer
             {
                 _refusing.Remove(transport);
             }
-
-            Interlocked.Decrement(ref _lingeringRefusals);
         }
     }
 

@@ -9,8 +9,6 @@ namespace Parley.Internal;
 /// cancelled read.</remarks>
 internal sealed class TransportStream(Transport transport) : Stream
 {
-    public Transport Transport => transport;
-
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
