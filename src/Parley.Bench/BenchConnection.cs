@@ -61,25 +61,6 @@ internal abstract class BenchConnection : IAsyncDisposable
     /// <summary>Queues one message (the framer adds the framing). Never blocks.</summary>
     public SendStatus Send(ReadOnlySpan<byte> payload) => _client.Send(payload);
 
-    /// <summary>
-    /// Queues every newline-terminated line in <paramref name="lines"/> as one message: the
-    /// chat bench formats its commands as whole lines, and the line framer adds the newline back.
-    /// </summary>
-    public void SendLines(ReadOnlySpan<byte> lines)
-    {
-        while (!lines.IsEmpty)
-        {
-            int end = lines.IndexOf((byte)'\n');
-            ReadOnlySpan<byte> line = end < 0 ? lines : lines[..end];
-            if (!line.IsEmpty)
-            {
-                _client.Send(line);
-            }
-
-            lines = end < 0 ? default : lines[(end + 1)..];
-        }
-    }
-
     /// <summary>One message's payload, contiguous. Valid only during the call.</summary>
     protected abstract void OnFrame(ReadOnlySpan<byte> payload);
 

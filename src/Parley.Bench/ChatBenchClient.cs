@@ -69,19 +69,19 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         }
 
         Volatile.Write(ref _joinsWanted, rooms.Count);
-        var lines = new ArrayBufferWriter<byte>();
+        var command = new ArrayBufferWriter<byte>();
         foreach (string room in rooms)
         {
-            ChatCommandWriter.WriteJoinRoom(lines, room);
-            lines.Write("\n"u8);
+            command.ResetWrittenCount();
+            ChatCommandWriter.WriteJoinRoom(command, room);
+            Send(command.WrittenSpan); // the line framer adds the line feed
         }
 
-        SendLines(lines.WrittenSpan);
         return _joined.Task;
     }
 
     /// <summary>
-    /// Builds a send_message line (the codec's command and a line feed): content "SENDER SEQUENCE
+    /// Builds a send_message command (the line framer adds the line feed): content "SENDER SEQUENCE
     /// TIMESTAMP" padded with dots to <paramref name="size"/> bytes. The span is the calling
     /// thread's buffer: send it before the thread formats the next one.
     /// </summary>
@@ -101,7 +101,6 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         ArrayBufferWriter<byte> line = t_line ??= new ArrayBufferWriter<byte>(size + 256);
         line.ResetWrittenCount();
         ChatCommandWriter.WriteSendMessage(line, roomBytes, content.AsSpan(0, length));
-        line.Write("\n"u8);
         return line.WrittenSpan;
     }
 

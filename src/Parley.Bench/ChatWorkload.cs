@@ -223,7 +223,7 @@ internal static class ChatWorkload
 
         try
         {
-            client.SendLines(ChatBenchClient.FormatMessage(room, sender, sequence, size));
+            client.Send(ChatBenchClient.FormatMessage(room, sender, sequence, size));
         }
         catch (System.Net.Sockets.SocketException)
         {
