@@ -37,7 +37,7 @@ public static class ChatEventReader
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                string name = reader.GetString()!;
+                string? name = PropertyName(ref reader);
                 reader.Read();
                 switch (name)
                 {
@@ -156,6 +156,33 @@ public static class ChatEventReader
 
         header = new ChatEventHeader(type, room, content, id);
         return true;
+    }
+
+    // The field names this reader knows, as the strings its switch matches.
+    private static readonly string[] KnownNames = ["_et", "r", "u", "s", "c", "id", "t", "more", "n", "code", "message", "ct", "ref", "rs", "us", "ms"];
+    private static readonly byte[][] KnownNamesUtf8 = [.. KnownNames.Select(System.Text.Encoding.UTF8.GetBytes)];
+
+    /// <summary>
+    /// The current property's name: one of <see cref="KnownNames"/> (the same string, nothing
+    /// allocated), or null for a name this reader does not know. Only an escaped name is decoded.
+    /// </summary>
+    private static string? PropertyName(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueIsEscaped || reader.HasValueSequence)
+        {
+            return reader.GetString();
+        }
+
+        ReadOnlySpan<byte> utf8 = reader.ValueSpan;
+        for (int i = 0; i < KnownNamesUtf8.Length; i++)
+        {
+            if (utf8.SequenceEqual(KnownNamesUtf8[i]))
+            {
+                return KnownNames[i];
+            }
+        }
+
+        return null;
     }
 
     private static bool TryBuild(in Fields f, [NotNullWhen(true)] out ChatEvent? chatEvent, [NotNullWhen(false)] out string? error)

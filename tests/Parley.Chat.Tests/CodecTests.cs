@@ -251,4 +251,31 @@ public class CodecTests
             return next;
         }
     }
+
+    [Fact]
+    public void Event_field_names_are_matched_as_bytes_escaped_or_not_and_cost_no_string_each()
+    {
+        byte[] plain = """{"_et":"message_ack","r":"general","id":5,"ref":7,"extra":{"x":[1,2]}}"""u8.ToArray();
+        byte[] escaped = """{"\u005fet":"message_ack","\u0072":"general","i\u0064":5,"ref":7}"""u8.ToArray();
+        foreach (byte[] line in new[] { plain, escaped })
+        {
+            Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(line), out ChatEvent? read, out string? error), error);
+            MessageAckEvent ack = Assert.IsType<MessageAckEvent>(read);
+            Assert.Equal(("general", 5L, (long?)7L), (ack.Room, ack.Id, ack.Ref));
+        }
+
+        // What one read allocates: the event, its two strings (tag, room), the reader's state.
+        // Field names decoded as strings added one string per field (four here) on top of that.
+        var sequence = new ReadOnlySequence<byte>(plain);
+        Assert.True(ChatEventReader.TryRead(sequence, out _, out _));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(ChatEventReader.TryRead(sequence, out _, out _));
+        long withKnownNames = GC.GetAllocatedBytesForCurrentThread() - before;
+        byte[] unknownNames = """{"_et":"message_ack","r":"general","id":5,"ref":7,"aa":1,"bb":2,"cc":3,"dd":4}"""u8.ToArray();
+        Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(unknownNames), out _, out _));
+        before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(unknownNames), out _, out _));
+        long withMoreNames = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(withMoreNames <= withKnownNames, $"{withKnownNames} bytes for the event, {withMoreNames} with four more field names");
+    }
 }
