@@ -41,9 +41,39 @@ public sealed partial class Connection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 long delivered = 0;
                 bool stop = false;
+                int fastConsumed = 0; // of the first segment, parsed over a span, not yet sliced off the buffer
                 try
                 {
-                    while (true)
+                    if (MemoryMarshal.TryGetArray(buffer.First, out ArraySegment<byte> segment))
+                    {
+                        while (TryParseInSegment(segment, ref fastConsumed, out ReadOnlySequence<byte> payload) is var fast && fast != FrameParseStatus.NeedMoreData)
+                        {
+                            if (fast == FrameParseStatus.KeepAlive)
+                            {
+                                continue;
+                            }
+
+                            delivered++;
+                            if (_middleware.Count == 0)
+                            {
+                                yield return payload;
+                                continue;
+                            }
+
+                            if (!TryDecode(payload, out ReadOnlySequence<byte> decoded))
+                            {
+                                stop = true;
+                                break;
+                            }
+
+                            yield return decoded;
+                        }
+
+                        buffer = buffer.Slice(fastConsumed);
+                        fastConsumed = 0;
+                    }
+
+                    while (!stop)
                     {
                         FrameParseStatus status = _framer.TryParse(buffer, out ReadOnlySequence<byte> payload, out SequencePosition consumed);
                         if (status == FrameParseStatus.Message)
@@ -83,6 +113,7 @@ public sealed partial class Connection
                 }
                 finally
                 {
+                    buffer = buffer.Slice(fastConsumed); // the reader stopped early: what it was given is consumed
                     reader.AdvanceTo(buffer.Start, buffer.End);
                     RecordReceived(delivered);
                     TrackIncomplete(buffer.Length, buffer.Length < result.Buffer.Length, paused);
@@ -164,33 +195,17 @@ public sealed partial class Connection
             // the pipe's sequence per message. The rest go through the sequence overload below.
             if (MemoryMarshal.TryGetArray(buffer.First, out ArraySegment<byte> segment))
             {
-                ReadOnlySpan<byte> span = segment;
                 int offset = 0;
-                while (true)
+                FrameParseStatus fast;
+                while ((fast = TryParseInSegment(segment, ref offset, out ReadOnlySequence<byte> payload)) != FrameParseStatus.NeedMoreData)
                 {
-                    FrameParseStatus fast = _framer.TryParseContiguous(span[offset..], out int payloadOffset, out int payloadLength, out int frameLength);
-                    if (fast is FrameParseStatus.Message or FrameParseStatus.KeepAlive)
-                    {
-                        CheckContiguousAnswer(fast, span.Length - offset, payloadOffset, payloadLength, frameLength);
-                    }
-
                     if (fast == FrameParseStatus.Message)
                     {
                         delivered++;
-                        var payload = new ReadOnlySequence<byte>(segment.Array!, segment.Offset + offset + payloadOffset, payloadLength);
-                        offset += frameLength;
                         if (!Deliver(handler, payload))
                         {
                             return true;
                         }
-                    }
-                    else if (fast == FrameParseStatus.KeepAlive)
-                    {
-                        offset += frameLength;
-                    }
-                    else
-                    {
-                        break;
                     }
                 }
 
@@ -239,13 +254,26 @@ public sealed partial class Connection
     }
 
     /// <summary>
-    /// A framer's fast-path answer must lie inside the bytes it was given: a frame of at least
-    /// one byte, a payload inside the frame. Anything else is a bug in the framer, and believing
-    /// it would hand the handler bytes past what was received — stale bytes of a pooled array,
-    /// another connection's — or never advance; it throws instead, and the connection closes.
+    /// The fast path of both readers (the event pump and <see cref="ReadMessagesAsync"/>): the
+    /// next frame after <paramref name="offset"/> in the first receive segment, parsed over a span
+    /// (<see cref="MessageFramer.TryParseContiguous"/>). On a message or a keep-alive, advances
+    /// <paramref name="offset"/> past it; a message's payload is a one-segment sequence over the
+    /// same array, no slice of the pipe's sequence. <see cref="FrameParseStatus.NeedMoreData"/>
+    /// for anything else: the sequence overload decides from there.
     /// </summary>
-    private void CheckContiguousAnswer(FrameParseStatus status, int available, int payloadOffset, int payloadLength, int frameLength)
+    /// <exception cref="InvalidOperationException">The framer's answer does not lie inside the
+    /// bytes it was given (a bug in the framer): believing it would hand over bytes past what was
+    /// received — stale bytes of a pooled array, another connection's — or never advance.</exception>
+    private FrameParseStatus TryParseInSegment(ArraySegment<byte> segment, ref int offset, out ReadOnlySequence<byte> payload)
     {
+        payload = default;
+        int available = segment.Count - offset;
+        FrameParseStatus status = _framer.TryParseContiguous(segment.AsSpan(offset), out int payloadOffset, out int payloadLength, out int frameLength);
+        if (status is not (FrameParseStatus.Message or FrameParseStatus.KeepAlive))
+        {
+            return FrameParseStatus.NeedMoreData;
+        }
+
         bool valid = frameLength > 0 && frameLength <= available
             && (status == FrameParseStatus.KeepAlive
                 || (payloadOffset >= 0 && payloadLength > 0 && payloadOffset <= frameLength - payloadLength));
@@ -253,6 +281,14 @@ public sealed partial class Connection
         {
             ThrowHelper.ThrowInvalidContiguousParse(_framer, available, payloadOffset, payloadLength, frameLength);
         }
+
+        if (status == FrameParseStatus.Message)
+        {
+            payload = new ReadOnlySequence<byte>(segment.Array!, segment.Offset + offset + payloadOffset, payloadLength);
+        }
+
+        offset += frameLength;
+        return status;
     }
 
     /// <summary>Hands one message to the handler, decoded when there is middleware; false when it

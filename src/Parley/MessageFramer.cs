@@ -67,7 +67,7 @@ public abstract class MessageFramer
 
     /// <summary>
     /// Optional fast path: parses the frame at the start of one contiguous span of received
-    /// bytes. Connections call it first for the frames that lie wholly inside one receive
+    /// bytes. Both of a connection's readers (the event pump and <c>ReadMessagesAsync</c>) call it first for the frames that lie wholly inside one receive
     /// segment (nearly all of them), and fall back to the sequence overload for the rest, which
     /// stays the one authority on every result. Overriding it saves the cost of slicing a
     /// <see cref="ReadOnlySequence{T}"/> per message.

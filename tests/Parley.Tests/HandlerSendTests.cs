@@ -224,4 +224,20 @@ public class HandlerSendTests
         Assert.Equal(CloseReason.ApplicationError, serverSide!.CloseReason);
         await client.DisposeAsync();
     }
+
+    [Fact]
+    public async Task A_framer_fast_path_answer_past_the_bytes_received_fails_the_async_reader_instead_of_handing_over_stale_bytes()
+    {
+        var framer = new TrustingFramer();
+        var listener = new InMemoryConnectionListener("trusting-framer-async");
+        await using var server = new ParleyServer(new ParleyServerOptions { Framer = framer }.Listen(listener));
+        server.Connected += connection => connection.Send([200, 1, 2, 3, 4, 5]); // announces 200 bytes, sends 5
+        server.Start();
+
+        Connection client = await ParleyClient.OpenConnectionAsync(new ParleyClientOptions { Dialer = listener.CreateDialer(), Framer = framer }).Within();
+        await using IAsyncEnumerator<ReadOnlySequence<byte>> messages = client.ReadMessagesAsync().GetAsyncEnumerator();
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => messages.MoveNextAsync().AsTask().Within());
+        Assert.Contains("TryParseContiguous", error.Message, StringComparison.Ordinal);
+        await client.DisposeAsync();
+    }
 }
