@@ -37,15 +37,14 @@ public sealed partial class UdpHost
     /// <summary>Whether a handler of this host is running on the calling thread (for DisposeAsync, which waits on another).</summary>
     private bool InHandler => RaisingOn == this;
 
-    /// <summary>Raises one queued event (outside the lock, from the peer's <see cref="PeerEventQueue"/>). A handler that throws is logged.</summary>
-    internal void Raise(UdpPeer peer, in PeerEvent item)
+    /// <summary>Raises one queued event (outside the lock, from the peer's <see cref="PeerEventQueue"/>; <paramref name="data"/>: a message's bytes). A handler that throws is logged.</summary>
+    internal void Raise(UdpPeer peer, in PeerEvent item, ReadOnlySpan<byte> data)
     {
         try
         {
             switch (item.Kind)
             {
                 case PeerEventKind.Message:
-                    ReadOnlySpan<byte> data = item.Buffer is null ? default : item.Buffer.AsSpan(0, item.Length);
                     MessageReceived?.Invoke(peer, new UdpMessage(data, item.Channel, item.Mode, item.Id));
                     break;
                 case PeerEventKind.MessageState:

@@ -200,21 +200,14 @@ public sealed partial class UdpPeer : IRecoverySink, IInboundSink
             _receiveCredit.OnQueued(extra);
         }
 
-        byte[]? buffer = owned;
-        if (buffer is null && !data.IsEmpty)
-        {
-            buffer = _host.Buffers.Rent(data.Length);
-            data.CopyTo(buffer);
-        }
-
         _messagesReceived++;
         _payloadReceived += data.Length;
-        _events.Add(new PeerEvent { Kind = PeerEventKind.Message, Mode = mode, Channel = channel, Id = id, Length = data.Length, Extra = extra, Buffer = buffer });
+        _events.AddMessage(data, owned, channel, mode, id, extra);
     }
 
     /// <summary>
     /// A batch of this peer's events was raised (the handlers returned). Caller holds the lock.
-    /// Buffers go back; each reliable message is consumed — its credit returns and its delivered
+    /// Each reliable message is consumed — its credit returns and its delivered
     /// confirmation is queued. True when that gave the session something to send.
     /// </summary>
     internal bool OnEventsRaised(ReadOnlySpan<PeerEvent> raised)
@@ -225,11 +218,6 @@ public sealed partial class UdpPeer : IRecoverySink, IInboundSink
             if (item.Kind != PeerEventKind.Message)
             {
                 continue;
-            }
-
-            if (item.Buffer is not null)
-            {
-                _host.Buffers.Return(item.Buffer);
             }
 
             if (item.Mode == DeliveryMode.Unreliable)

@@ -12,7 +12,12 @@ internal enum PeerEventKind : byte
     AddressChanged,
 }
 
-/// <summary>One event for the application, as queued (a message's bytes in a pooled buffer the queue owns).</summary>
+/// <summary>
+/// One event for the application, as queued. Unmanaged on purpose: the lists copy it as plain
+/// bytes (no write barrier per add, nothing to clear). A message's bytes are in the queue's data
+/// block at <see cref="Offset"/>, or (<see cref="Owned"/>) in the buffer at that index of the
+/// queue's owned buffers (a reassembled message's own buffer, handed over as it is).
+/// </summary>
 internal struct PeerEvent
 {
     public PeerEventKind Kind;
@@ -22,11 +27,14 @@ internal struct PeerEvent
     public uint Id;
     public int Length;
 
-    /// <summary>A message: what it holds beyond its data (a reliable one's charge against the receive credit, an unreliable one's against the queue's budget).</summary>
+    /// <summary>A message: what it is charged beyond its data (a reliable one against the receive credit, an unreliable one against the queue's budget).</summary>
     public int Extra;
 
-    /// <summary>A message's bytes (null when empty).</summary>
-    public byte[]? Buffer;
+    /// <summary>A message: where its bytes are (see <see cref="Owned"/>).</summary>
+    public int Offset;
+
+    /// <summary>A message: its bytes are a buffer of its own (index <see cref="Offset"/>), not in the data block.</summary>
+    public bool Owned;
 }
 
 /// <summary>
@@ -40,7 +48,9 @@ internal struct PeerEvent
 /// handler that blocks holds up only its own peer. Bounded by its producers: reliable messages
 /// by the receive credit, unreliable ones by <see cref="UnreliableBytes"/>, message states by the
 /// pending-message limit (a final state counts as pending until it is taken), peer events by the
-/// session's life. No allocation in steady state (two lists swapped and reused).
+/// session's life. No allocation in steady state: the events, the data block that holds small
+/// messages' bytes (one copy out of the packet, appended: no buffer rented and returned per
+/// message) and the owned buffers are each two lists, swapped and reused.
 /// </summary>
 internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
 {
@@ -49,6 +59,11 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
 
     private List<PeerEvent> _queued = [];
     private List<PeerEvent> _raising = [];
+    private byte[] _queuedData = [];
+    private byte[] _raisingData = [];
+    private int _queuedDataLength;
+    private List<byte[]> _queuedOwned = [];
+    private List<byte[]> _raisingOwned = [];
     private bool _scheduled;
 
     /// <summary>Events queued and not yet taken for raising.</summary>
@@ -60,8 +75,50 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
     /// <summary>What the unreliable messages queued or being raised hold (data, pooled rounding, entry).</summary>
     public long UnreliableBytes { get; set; }
 
-    /// <summary>Bytes of the two lists' arrays.</summary>
-    public long CapacityBytes => (long)(_queued.Capacity + _raising.Capacity) * System.Runtime.CompilerServices.Unsafe.SizeOf<PeerEvent>();
+    /// <summary>Bytes of the lists' arrays and the two data blocks.</summary>
+    public long CapacityBytes => ((long)(_queued.Capacity + _raising.Capacity) * System.Runtime.CompilerServices.Unsafe.SizeOf<PeerEvent>())
+        + _queuedData.Length + _raisingData.Length + ((long)(_queuedOwned.Capacity + _raisingOwned.Capacity) * IntPtr.Size);
+
+    /// <summary>
+    /// Queues a message: <paramref name="owned"/> (a buffer the queue now owns, given back to the
+    /// host's store once raised) or else a copy of <paramref name="data"/> in the data block.
+    /// Caller holds the host's lock.
+    /// </summary>
+    public void AddMessage(ReadOnlySpan<byte> data, byte[]? owned, byte channel, DeliveryMode mode, uint id, int extra)
+    {
+        int offset;
+        if (owned is not null)
+        {
+            offset = _queuedOwned.Count;
+            _queuedOwned.Add(owned);
+        }
+        else
+        {
+            offset = _queuedDataLength;
+            if (data.Length > _queuedData.Length - offset)
+            {
+                GrowData(data.Length);
+            }
+
+            data.CopyTo(_queuedData.AsSpan(offset));
+            _queuedDataLength = offset + data.Length;
+        }
+
+        Add(new PeerEvent { Kind = PeerEventKind.Message, Mode = mode, Channel = channel, Id = id, Length = data.Length, Extra = extra, Offset = offset, Owned = owned is not null });
+    }
+
+    private void GrowData(int needed)
+    {
+        // Doubles, as a list does: what the block holds beyond its data stays within one more of it.
+        byte[] grown = GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, Math.Max(Math.Max(4096L, 2L * _queuedData.Length), (long)_queuedDataLength + needed)));
+        _queuedData.AsSpan(0, _queuedDataLength).CopyTo(grown);
+        _queuedData = grown;
+    }
+
+    /// <summary>A raised message's bytes (valid until its batch is settled).</summary>
+    private ReadOnlySpan<byte> DataOf(in PeerEvent item) => item.Owned
+        ? _raisingOwned[item.Offset].AsSpan(0, item.Length)
+        : _raisingData.AsSpan(item.Offset, item.Length);
 
     /// <summary>
     /// Queues an event; the first one of a run schedules the queue. <paramref name="finalState"/>:
@@ -97,6 +154,12 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
                 {
                     wake |= peer.OnEventsRaised(CollectionsMarshal.AsSpan(_raising));
                     _raising.Clear();
+                    foreach (byte[] buffer in CollectionsMarshal.AsSpan(_raisingOwned))
+                    {
+                        host.Buffers.Return(buffer);
+                    }
+
+                    _raisingOwned.Clear();
                 }
 
                 if (_queued.Count == 0)
@@ -118,8 +181,11 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
                     break;
                 }
 
-                _peakBatch = Math.Max(_peakBatch, _queued.Count);
+                _peakBytes = Math.Max(_peakBytes, ((long)_queued.Count * System.Runtime.CompilerServices.Unsafe.SizeOf<PeerEvent>()) + _queuedDataLength);
                 (_queued, _raising) = (_raising, _queued);
+                (_queuedData, _raisingData) = (_raisingData, _queuedData);
+                (_queuedOwned, _raisingOwned) = (_raisingOwned, _queuedOwned);
+                _queuedDataLength = 0;
                 FinalsQueued = 0;
             }
 
@@ -134,7 +200,7 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
             {
                 foreach (ref readonly PeerEvent item in CollectionsMarshal.AsSpan(_raising))
                 {
-                    host.Raise(peer, in item);
+                    host.Raise(peer, in item, item.Kind == PeerEventKind.Message ? DataOf(in item) : default);
                 }
             }
             finally
@@ -149,20 +215,20 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
         }
     }
 
-    // What an idle connected peer's two lists may keep (a few hundred events).
+    // What an idle connected peer's lists and blocks may keep (a few hundred events).
     private const int KeepBytes = 16 * 1024;
 
     // The window over which the largest batch is measured.
     private const long WindowMicros = 1_000_000;
 
     private long _windowStart;
-    private int _peakBatch;
+    private long _peakBytes; // the largest batch of the window: its events and its data
 
     /// <summary>
-    /// On the peer's timer, under the lock, once a second: lists much larger than the largest
-    /// batch of the last second (over 4×, and over <see cref="KeepBytes"/>) are given back —
-    /// a burst's peak is not kept by a peer that went quiet or only trickles. Not at the end of
-    /// each run: a steady stream empties its queue at the end of most runs, and giving the
+    /// On the peer's timer, under the lock, once a second: lists and blocks much larger than the
+    /// largest batch of the last second (over 4×, and over <see cref="KeepBytes"/>) are given
+    /// back — a burst's peak is not kept by a peer that went quiet or only trickles. Not at the
+    /// end of each run: a steady stream empties its queue at the end of most runs, and giving the
     /// lists back there made every run grow them again (hundreds of bytes allocated per
     /// message); its largest batch keeps them.
     /// </summary>
@@ -173,18 +239,23 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
             return;
         }
 
-        long peakBytes = (long)_peakBatch * System.Runtime.CompilerServices.Unsafe.SizeOf<PeerEvent>();
+        long peakBytes = _peakBytes;
         _windowStart = now;
-        _peakBatch = 0;
+        _peakBytes = 0;
         if (!_scheduled && _queued.Count == 0 && CapacityBytes > KeepBytes && CapacityBytes > 4 * peakBytes)
         {
             ReleaseMemory();
         }
     }
 
+    /// <summary>Gives the lists and blocks back (nothing queued or being raised: caller checked).</summary>
     private void ReleaseMemory()
     {
         _queued.Capacity = 0;
         _raising.Capacity = 0;
+        _queuedOwned.Capacity = 0;
+        _raisingOwned.Capacity = 0;
+        _queuedData = [];
+        _raisingData = [];
     }
 }
