@@ -32,6 +32,9 @@ internal sealed record UdpBenchSettings(
     /// <summary>UDP segmentation offload on both hosts (Linux; see <see cref="UdpHostOptions.SegmentationOffload"/>).</summary>
     public bool Offload { get; init; } = true;
 
+    /// <summary>Events raised on the hosts' own threads (see <see cref="UdpHostOptions.UnsafePreferInlineScheduling"/>): the bench's handlers never block.</summary>
+    public bool InlineEvents { get; init; }
+
     /// <summary>The payload's stamp: sender peer index, sequence, send time (Stopwatch ticks).</summary>
     public const int StampSize = 16;
 }
@@ -79,6 +82,7 @@ internal sealed class UdpWorkload(UdpBenchSettings settings)
         {
             MaxPacketSize = settings.MaxPacketSize,
             SegmentationOffload = settings.Offload,
+            UnsafePreferInlineScheduling = settings.InlineEvents,
             MaxPendingMessages = ring,
             MaxPendingBytes = Math.Max(64L * 1024 * 1024 / Math.Max(1, settings.Peers), 2L * 1024 * 1024),
             MaxMessageSize = Math.Max(1024 * 1024, settings.Size),

@@ -1,8 +1,9 @@
 namespace Parley.Udp;
 
 // Events for the application: each peer queues its own (PeerEventQueue) under the lock; they are
-// raised outside it — on the thread pool for a host with threads, on the caller's thread for one
-// driven by hand (DispatchEvents: tests and the in-memory benchmark).
+// raised outside it — on the thread pool for a host with threads (or on its own threads, with
+// UnsafePreferInlineScheduling), on the caller's thread for one driven by hand (DispatchEvents:
+// tests and the in-memory benchmark).
 public sealed partial class UdpHost
 {
     private readonly Queue<PeerEventQueue> _readyEvents = new(); // a host without threads: peers with events to raise
@@ -15,6 +16,56 @@ public sealed partial class UdpHost
     /// <summary>The host whose handlers this thread is running now, if any: Dispose from inside a handler must not wait for itself.</summary>
     [ThreadStatic]
     internal static UdpHost? RaisingOn;
+
+    /// <summary>
+    /// <see cref="UdpHostOptions.UnsafePreferInlineScheduling"/>: the host whose I/O thread this
+    /// is, and the event queues that thread raises once it has let go of the lock.
+    /// </summary>
+    [ThreadStatic]
+    private static UdpHost? t_inlineHost;
+
+    [ThreadStatic]
+    private static List<PeerEventQueue>? t_inlineRuns;
+
+    [ThreadStatic]
+    private static List<PeerEventQueue>? t_inlineRunning;
+
+    /// <summary>The calling thread (one of the driver's two) raises this host's events itself when the option is on.</summary>
+    internal void AdoptInlineEvents()
+    {
+        if (Options.UnsafePreferInlineScheduling)
+        {
+            t_inlineHost = this;
+            t_inlineRuns = [];
+            t_inlineRunning = [];
+        }
+    }
+
+    /// <summary>
+    /// On a driver thread, after it released the lock: raises the event queues it scheduled
+    /// (<see cref="UdpHostOptions.UnsafePreferInlineScheduling"/>). One run each; a queue that
+    /// has had its turn and still has events goes on on the thread pool (see <see cref="PeerEventQueue"/>).
+    /// </summary>
+    internal static void RunInlineEvents()
+    {
+        List<PeerEventQueue>? runs = t_inlineRuns;
+        if (runs is null || runs.Count == 0)
+        {
+            return;
+        }
+
+        // Swapped, not iterated in place: a run may schedule on this thread again (it does not
+        // now, a queue past its turn goes to the pool), and the list must not change under it.
+        List<PeerEventQueue> running = t_inlineRunning!;
+        t_inlineRunning = runs;
+        t_inlineRuns = running;
+        foreach (PeerEventQueue queue in runs)
+        {
+            queue.Run();
+        }
+
+        runs.Clear();
+    }
 
     /// <summary>An event run ended (or handed over to a later one). Caller holds the lock.</summary>
     internal void OnEventRunEnded()
@@ -67,8 +118,13 @@ public sealed partial class UdpHost
         }
     }
 
-    /// <summary>A peer's event queue has something to raise: on the thread pool, or (a host without threads) in the ready list. Caller holds the lock.</summary>
-    internal void ScheduleEvents(PeerEventQueue queue)
+    /// <summary>
+    /// A peer's event queue has something to raise: on the thread pool, on this driver thread once
+    /// it lets go of the lock (<see cref="UdpHostOptions.UnsafePreferInlineScheduling"/>; not a
+    /// queue that <paramref name="hadItsTurn"/>), or (a host without threads) in the ready list.
+    /// Caller holds the lock.
+    /// </summary>
+    internal void ScheduleEvents(PeerEventQueue queue, bool hadItsTurn = false)
     {
         if (_driver is not null)
         {
@@ -77,7 +133,14 @@ public sealed partial class UdpHost
                 _eventsIdle.Reset();
             }
 
-            ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
+            if (t_inlineHost == this && !hadItsTurn)
+            {
+                t_inlineRuns!.Add(queue);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
+            }
         }
         else
         {

@@ -344,6 +344,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         if (CloseAllSessions() && _driver is not null)
         {
             bool inHandler = InHandler; // read here: the wait below runs on another thread
+            Thread caller = Thread.CurrentThread; // maybe one of the host's own (a handler raised inline), not to be joined
             await Task.Run(() =>
             {
                 if (!inHandler)
@@ -351,7 +352,7 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
                     WaitForEventRuns();
                 }
 
-                _driver.Stop();
+                _driver.Stop(inHandler ? caller : null);
             }).ConfigureAwait(false);
         }
     }

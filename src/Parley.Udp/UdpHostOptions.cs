@@ -25,6 +25,20 @@ public sealed class UdpHostOptions
     /// </summary>
     public bool SegmentationOffload { get; set; } = true;
 
+    /// <summary>
+    /// Raise the application's events on the host's own two threads (after they release the
+    /// host's lock) instead of queueing each peer's events to the thread pool. Default off. As
+    /// Kestrel's option of the same name: unsafe because application code then runs on the I/O
+    /// threads — a handler that blocks or works long stops receiving (or sending) for every peer
+    /// of the host, and one that waits for something those threads must do first (a reply, a
+    /// synchronous <see cref="UdpHost.Dispose"/>) never returns. In exchange there is no hand-off
+    /// to another thread per batch of events: on a small machine that hand-off is most of what a
+    /// stream of small messages costs beyond the protocol (docs/architecture.md). Handlers of one
+    /// peer still never overlap and keep their order; events raised by other threads
+    /// (application calls, timers of a host driven by hand) still go to the thread pool.
+    /// </summary>
+    public bool UnsafePreferInlineScheduling { get; set; }
+
     /// <summary>Probe for a larger packet size after connecting. Default on; a lost probe costs nothing but the probe.</summary>
     public bool MtuProbing { get; set; } = true;
 

@@ -186,4 +186,80 @@ public class EventDispatchTests
 
         Assert.Equal(SendStatus.Queued, toServer.Send([99]).Status);
     }
+
+    // UnsafePreferInlineScheduling: the host's own two threads raise the events once they let go
+    // of the lock — no thread-pool thread runs a handler — and what holds for events on the pool
+    // holds here too: one peer's in order, the lock free (a handler sends, reads statistics),
+    // every message confirmed, connect and disconnect raised.
+    [Fact]
+    public async Task With_inline_scheduling_the_hosts_own_threads_raise_events_outside_the_lock_in_order()
+    {
+        var options = new UdpHostOptions { UnsafePreferInlineScheduling = true };
+        await using UdpHost server = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), options);
+        await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), options);
+        var threads = new ConcurrentDictionary<string, bool>();
+        void Note() => threads[Thread.CurrentThread.IsThreadPoolThread ? "pool" : Thread.CurrentThread.Name ?? "?"] = true;
+        var received = new ConcurrentQueue<int>();
+        var echoed = new ConcurrentQueue<int>();
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.PeerConnected += p =>
+        {
+            Note();
+            connected.TrySetResult();
+        };
+        server.PeerDisconnected += p =>
+        {
+            Note();
+            disconnected.TrySetResult();
+        };
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) =>
+        {
+            Note();
+            int value = BinaryPrimitives.ReadInt32LittleEndian(m.Data);
+            received.Enqueue(value);
+            _ = p.GetStatistics(); // takes the host's lock: free here
+            SendResult sent = p.Send(m.Data, DeliveryMode.ReliableOrdered); // a reply from inside the handler
+            Assert.True(sent.IsQueued, sent.Status.ToString());
+        };
+        client.MessageReceived += (UdpPeer p, in UdpMessage m) =>
+        {
+            Note();
+            echoed.Enqueue(BinaryPrimitives.ReadInt32LittleEndian(m.Data));
+        };
+        var delivered = new ConcurrentDictionary<uint, bool>();
+        client.MessageStateChanged += (p, id, state) =>
+        {
+            Note();
+            if (state == MessageState.Delivered)
+            {
+                delivered[id] = true;
+            }
+        };
+
+        UdpPeer toServer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
+        await connected.Task.WaitAsync(Limit);
+        const int count = 5000;
+        var ids = new List<uint>();
+        for (int i = 0; i < count; i++)
+        {
+            SendResult sent;
+            while ((sent = toServer.Send(SessionTests.Payload(i, 64 + (i % 900)))).Status == SendStatus.QueueFull)
+            {
+                await Task.Delay(1);
+            }
+
+            ids.Add(sent.MessageId);
+        }
+
+        await Waits.UntilAsync(() => echoed.Count == count && ids.All(delivered.ContainsKey), "every message echoed and confirmed");
+        Assert.Equal(Enumerable.Range(0, count), received);
+        Assert.Equal(Enumerable.Range(0, count), echoed);
+
+        await toServer.DisconnectAsync(Limit);
+        await disconnected.Task.WaitAsync(Limit);
+        Assert.False(threads.ContainsKey("pool"), "a handler ran on the thread pool");
+        Assert.Subset(new HashSet<string> { "parley-udp-receive", "parley-udp-send" }, threads.Keys.ToHashSet());
+        Assert.Contains("parley-udp-receive", threads.Keys);
+    }
 }

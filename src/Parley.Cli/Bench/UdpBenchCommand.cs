@@ -31,6 +31,7 @@ internal static class UdpBenchCommand
         var delay = new Option<double>("--delay") { Description = "One-way delay added, milliseconds.", DefaultValueFactory = _ => 0 };
         var jitter = new Option<double>("--jitter") { Description = "Extra random delay up to this, milliseconds.", DefaultValueFactory = _ => 0 };
         var reorder = new Option<double>("--reorder") { Description = "Percent of datagrams held back by one jitter (reordered).", DefaultValueFactory = _ => 0 };
+        var inline = new Option<bool>("--inline-events") { Description = "Both hosts raise events on their own threads (UdpHostOptions.UnsafePreferInlineScheduling) instead of the thread pool." };
         var offload = new Option<bool>("--offload") { Description = "Linux: send and receive runs of datagrams with one system call (UDP GSO/GRO); --offload false sends one at a time.", DefaultValueFactory = _ => true };
         var maxPacket = new Option<int>("--max-packet-size") { Description = "Largest datagram (path-MTU probing climbs to it). Default 1472 (Ethernet); loopback carries up to 65507.", DefaultValueFactory = _ => 1472 };
         var queue = new Option<int>("--queue") { Description = "Messages each session may have pending (queued, in flight or awaiting its delivered confirmation); the receive window follows. Default 65536 (the library's MaxPendingMessages) up to 4 sessions, else 1024.", DefaultValueFactory = _ => 0 };
@@ -49,7 +50,7 @@ internal static class UdpBenchCommand
         queue.Rule(value => value is >= 0 and <= 1 << 20 ? null : "--queue: must be 0 (the default) up to 1048576 messages.");
         var command = new Command("udp", "Reliable-UDP workloads in process on loopback (server and client hosts), with loss and delay injected at the socket.")
         {
-            pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, queue, offload, json,
+            pattern, peers, size, duration, rate, rates, mode, inflight, loss, delay, jitter, reorder, maxPacket, queue, offload, inline, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,7 +65,7 @@ internal static class UdpBenchCommand
                 Reorder = parse.GetValue(reorder) / 100,
             };
             DeliveryMode deliveryMode = parse.GetValue(mode) switch { "unordered" => DeliveryMode.ReliableUnordered, "unreliable" => DeliveryMode.Unreliable, _ => DeliveryMode.ReliableOrdered };
-            var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket)) { Queue = parse.GetValue(queue), Offload = parse.GetValue(offload) };
+            var settings = new UdpBenchSettings(name, sessions, Math.Max(parse.GetValue(size), UdpBenchSettings.StampSize), TimeSpan.FromSeconds(parse.GetValue(duration)), perPeer, deliveryMode, conditions, Math.Max(1, parse.GetValue(inflight)), parse.GetValue(maxPacket)) { Queue = parse.GetValue(queue), Offload = parse.GetValue(offload), InlineEvents = parse.GetValue(inline) };
             if ((long)sessions * settings.PendingPerSession > 1L << 25)
             {
                 // The bench keeps a send-time slot per pending message and session.
@@ -151,6 +152,7 @@ internal static class UdpBenchCommand
             ["mode"] = s.Mode.ToString(),
             ["queue"] = s.Queue,
             ["offload"] = s.Offload,
+            ["inline_events"] = s.InlineEvents,
             ["duration_s"] = Math.Round(r.Seconds, 3),
             ["conditions"] = new JsonObject
             {

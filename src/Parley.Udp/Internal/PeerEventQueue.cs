@@ -176,7 +176,7 @@ internal sealed class PeerEventQueue(UdpPeer peer) : IThreadPoolWorkItem
 
                 if (round == MaxRoundsPerRun)
                 {
-                    host.ScheduleEvents(this); // still scheduled: the rest comes in a later run
+                    host.ScheduleEvents(this, hadItsTurn: true); // still scheduled: the rest comes in a later run, on the pool
                     host.OnEventRunEnded();
                     break;
                 }

@@ -65,9 +65,11 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
     /// <summary>
     /// Stops both threads: first lets the send loop put what is already built (the Close
     /// packets) on the wire, up to 200 ms, then closes the socket, which unblocks the receive.
-    /// Synchronous (it joins two threads); <see cref="UdpHost.DisposeAsync"/> runs it off the caller's thread.
+    /// Synchronous (it joins two threads); <see cref="UdpHost.DisposeAsync"/> runs it off the caller's
+    /// thread, and says which thread that was (<paramref name="notJoining"/>): a handler on one of
+    /// these two that awaits the disposal must not be waited for.
     /// </summary>
-    public void Stop()
+    public void Stop(Thread? notJoining = null)
     {
         long deadline = Environment.TickCount64 + 200;
         while (Environment.TickCount64 < deadline)
@@ -87,9 +89,31 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
         _stopping = true;
         Wake();
         _socket.Dispose(); // shuts the socket down: a blocked receive returns
-        _receiver.Join();
-        _sender.Join();
-        Dispose();
+
+        // From a handler raised on one of the two threads (UnsafePreferInlineScheduling), or for
+        // one (DisposeAsync, on its behalf): that thread is not waited for — it ends its loop when
+        // the handler returns — and the wake-up event it may still touch is left to the collector.
+        Thread current = Thread.CurrentThread;
+        bool joinAll = true;
+        foreach (Thread thread in (Thread[])[_receiver, _sender])
+        {
+            if (thread == current || thread == notJoining)
+            {
+                joinAll = false;
+                continue;
+            }
+
+            thread.Join();
+        }
+
+        if (joinAll)
+        {
+            Dispose();
+        }
+        else
+        {
+            _delayLine?.Dispose();
+        }
     }
 
     public void Dispose()
@@ -128,6 +152,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
     private void ReceiveLoop()
     {
+        _host.AdoptInlineEvents();
         if (_offload)
         {
             ReceiveRuns();
@@ -164,6 +189,8 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
             {
                 Wake();
             }
+
+            UdpHost.RunInlineEvents();
         }
     }
 
@@ -210,6 +237,8 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
             {
                 Wake();
             }
+
+            UdpHost.RunInlineEvents();
         }
     }
 
@@ -269,6 +298,7 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
     private void SendLoop()
     {
+        _host.AdoptInlineEvents();
         List<UdpHost.OutgoingDatagram>? sent = null;
         while (!_stopping)
         {
@@ -300,6 +330,8 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
                 Log.SocketError(_logger, e); // a bug; keep the host alive and say so
                 waitMicros = 1000;
             }
+
+            UdpHost.RunInlineEvents(); // after the packets left: handlers do not delay them
 
             if ((batch is null || batch.Count == 0) && waitMicros > 0)
             {
