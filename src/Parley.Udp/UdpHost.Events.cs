@@ -48,23 +48,42 @@ public sealed partial class UdpHost
     /// </summary>
     internal static void RunInlineEvents()
     {
+        // Only the thread's own lock sections schedule here (not its handlers: those go to the
+        // pool, see ScheduleEvents), so one pass normally empties the list; the loop is the
+        // backstop that no queue is left on it while the thread goes back to block on its socket.
         List<PeerEventQueue>? runs = t_inlineRuns;
-        if (runs is null || runs.Count == 0)
+        while (runs is not null && runs.Count > 0)
+        {
+            // Swapped, not iterated in place: the list must not change under the loop.
+            List<PeerEventQueue> running = t_inlineRunning!;
+            t_inlineRunning = runs;
+            t_inlineRuns = running;
+            foreach (PeerEventQueue queue in runs)
+            {
+                queue.Run();
+            }
+
+            runs.Clear();
+            runs = t_inlineRuns;
+        }
+    }
+
+    /// <summary>A driver thread is ending: queues still on its inline list (none, normally) are raised on the thread pool.</summary>
+    internal static void HandOffInlineEvents()
+    {
+        List<PeerEventQueue>? runs = t_inlineRuns;
+        if (runs is null)
         {
             return;
         }
 
-        // Swapped, not iterated in place: a run may schedule on this thread again (it does not
-        // now, a queue past its turn goes to the pool), and the list must not change under it.
-        List<PeerEventQueue> running = t_inlineRunning!;
-        t_inlineRunning = runs;
-        t_inlineRuns = running;
         foreach (PeerEventQueue queue in runs)
         {
-            queue.Run();
+            ThreadPool.UnsafeQueueUserWorkItem(queue, preferLocal: false);
         }
 
         runs.Clear();
+        t_inlineHost = null;
     }
 
     /// <summary>An event run ended (or handed over to a later one). Caller holds the lock.</summary>
@@ -121,7 +140,8 @@ public sealed partial class UdpHost
     /// <summary>
     /// A peer's event queue has something to raise: on the thread pool, on this driver thread once
     /// it lets go of the lock (<see cref="UdpHostOptions.UnsafePreferInlineScheduling"/>; not a
-    /// queue that <paramref name="hadItsTurn"/>), or (a host without threads) in the ready list.
+    /// queue that <paramref name="hadItsTurn"/>, nor one scheduled by a handler), or (a host
+    /// without threads) in the ready list.
     /// Caller holds the lock.
     /// </summary>
     internal void ScheduleEvents(PeerEventQueue queue, bool hadItsTurn = false)
@@ -133,7 +153,10 @@ public sealed partial class UdpHost
                 _eventsIdle.Reset();
             }
 
-            if (t_inlineHost == this && !hadItsTurn)
+            // Inline only what the driver thread's own lock sections produced. Not what a handler
+            // running on it causes (another peer's Disconnect, this host's Dispose): the thread
+            // would raise that only after its next datagram, and a quiet host has none to come.
+            if (t_inlineHost == this && !hadItsTurn && RaisingOn != this)
             {
                 t_inlineRuns!.Add(queue);
             }

@@ -345,6 +345,11 @@ public sealed partial class UdpHost : IAsyncDisposable, IDisposable
         {
             bool inHandler = InHandler; // read here: the wait below runs on another thread
             Thread caller = Thread.CurrentThread; // maybe one of the host's own (a handler raised inline), not to be joined
+            if (inHandler)
+            {
+                _driver.FlushOnSendThread(); // a handler on the send thread sends the Close packets itself: it may block on this
+            }
+
             await Task.Run(() =>
             {
                 if (!inHandler)

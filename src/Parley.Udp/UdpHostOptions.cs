@@ -34,8 +34,11 @@ public sealed class UdpHostOptions
     /// synchronous <see cref="UdpHost.Dispose"/>) never returns. In exchange there is no hand-off
     /// to another thread per batch of events: on a small machine that hand-off is most of what a
     /// stream of small messages costs beyond the protocol (docs/architecture.md). Handlers of one
-    /// peer still never overlap and keep their order; events raised by other threads
-    /// (application calls, timers of a host driven by hand) still go to the thread pool.
+    /// peer still never overlap and keep their order. Still on the thread pool: events caused by
+    /// the application's calls on its own threads or from inside a handler (another peer's
+    /// <c>Disconnect</c>, <see cref="UdpHost.Dispose"/>), and a peer's run once it has had its
+    /// turn (16 batches), so other peers' events are not held behind it. A host without threads
+    /// (tests) raises events from <c>DispatchEvents</c> either way.
     /// </summary>
     public bool UnsafePreferInlineScheduling { get; set; }
 

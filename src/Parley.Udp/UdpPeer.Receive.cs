@@ -170,8 +170,8 @@ public sealed partial class UdpPeer : IRecoverySink, IInboundSink
     }
 
     /// <summary>
-    /// A whole message for the application: queued as an event (its bytes in a pooled buffer the
-    /// queue owns until the handler returned). A reliable one is charged against the receive
+    /// A whole message for the application: queued as an event (its bytes copied into the queue's
+    /// data block, or its own pooled buffer handed over, held until the handler returned). A reliable one is charged against the receive
     /// credit until then; an unreliable one against the queue's own budget (one receive window),
     /// past which it is dropped and counted — an unreliable message may be lost anyway, and a
     /// handler that stopped must not make the host hold what keeps coming.

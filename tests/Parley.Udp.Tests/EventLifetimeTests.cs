@@ -141,6 +141,72 @@ public class EventLifetimeTests
         await disposed.Task.WaitAsync(Limit);
     }
 
+    // Dispose from an inline handler ends every session of the host: each one's PeerDisconnected
+    // is raised, not only the handler's own peer's. They used to be queued for the handler's
+    // thread to raise after it returned, and it then left its loop without raising them (review
+    // of session 11: one of two was raised).
+    [Fact]
+    public async Task Dispose_from_an_inline_handler_raises_every_sessions_PeerDisconnected()
+    {
+        await using UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        UdpHost server = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), new UdpHostOptions { UnsafePreferInlineScheduling = true });
+        var disconnected = new System.Collections.Concurrent.ConcurrentDictionary<UdpPeer, bool>();
+        var connected = new System.Collections.Concurrent.ConcurrentDictionary<UdpPeer, bool>();
+        server.PeerConnected += p => connected[p] = true;
+        server.PeerDisconnected += p => disconnected[p] = true;
+        var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.MessageReceived += (UdpPeer p, in UdpMessage m) =>
+        {
+            server.Dispose();
+            disposed.TrySetResult();
+        };
+
+        UdpPeer a = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
+        UdpPeer b = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
+        await Waits.UntilAsync(() => connected.Count == 2, "two sessions");
+        a.Send([1], DeliveryMode.ReliableOrdered);
+        await disposed.Task.WaitAsync(Limit);
+        await Waits.UntilAsync(() => disconnected.Count == 2, "both sessions' PeerDisconnected");
+        Assert.Equal(connected.Keys.ToHashSet(), disconnected.Keys.ToHashSet());
+    }
+
+    // Dispose from an inline handler on the send thread (a Sent state, a timer's event): the
+    // thread that would send the Close packets is the one blocked in Dispose, so it sends them
+    // itself first. It used to wait 200 ms for itself and send nothing: the peer's session then
+    // ended by its idle timeout, not by the Close (review of session 11).
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dispose_from_an_inline_handler_on_the_send_thread_still_sends_the_Close(bool async)
+    {
+        UdpHost client = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0), new UdpHostOptions { UnsafePreferInlineScheduling = true });
+        await using UdpHost server = UdpHost.Start(new IPEndPoint(IPAddress.Loopback, 0));
+        var serverDisconnected = new TaskCompletionSource<CloseReason>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.PeerDisconnected += p => serverDisconnected.TrySetResult(p.CloseReason);
+        string? thread = null;
+        client.MessageStateChanged += (p, id, state) =>
+        {
+            if (state == MessageState.Sent && thread is null)
+            {
+                thread = Thread.CurrentThread.Name;
+                if (async)
+                {
+                    client.DisposeAsync().AsTask().Wait(); // blocks the send thread until the host stopped
+                }
+                else
+                {
+                    client.Dispose();
+                }
+            }
+        };
+
+        UdpPeer toServer = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Limit);
+        toServer.Send([1], DeliveryMode.ReliableOrdered);
+        CloseReason reason = await serverDisconnected.Task.WaitAsync(Limit); // within the limit only by the Close: the idle timeout is 10 s, but no wait here depends on it
+        Assert.Equal("parley-udp-send", thread);
+        Assert.Equal(CloseReason.RemoteClose, reason);
+    }
+
     // A burst grows the lists; afterwards the peer's events trickle (one message every 300 ms,
     // a presence update, a game tick): the burst's lists are given back all the same (a check
     // for "quiet for a second" kept them for the rest of the session; review of session 10).

@@ -16,7 +16,8 @@ internal enum PeerEventKind : byte
 /// One event for the application, as queued. Unmanaged on purpose: the lists copy it as plain
 /// bytes (no write barrier per add, nothing to clear). A message's bytes are in the queue's data
 /// block at <see cref="Offset"/>, or (<see cref="Owned"/>) in the buffer at that index of the
-/// queue's owned buffers (a reassembled message's own buffer, handed over as it is).
+/// queue's owned buffers (the buffer a reassembled message, or an ordered one that waited for an
+/// earlier one, was already in: handed over as it is).
 /// </summary>
 internal struct PeerEvent
 {
@@ -27,7 +28,12 @@ internal struct PeerEvent
     public uint Id;
     public int Length;
 
-    /// <summary>A message: what it is charged beyond its data (a reliable one against the receive credit, an unreliable one against the queue's budget).</summary>
+    /// <summary>
+    /// A message: what it is charged beyond its data (a reliable one against the receive credit,
+    /// an unreliable one against the queue's budget): <see cref="ReceiveCredit.ExtraFor"/>, a
+    /// pooled buffer's rounding and an entry — what an owned buffer holds, and more than the
+    /// data block holds for a message (conservative: the budgets were set for buffers).
+    /// </summary>
     public int Extra;
 
     /// <summary>A message: where its bytes are (see <see cref="Owned"/>).</summary>
@@ -40,8 +46,10 @@ internal struct PeerEvent
 /// <summary>
 /// The events of one peer for the application, raised outside the host's lock, in the order the
 /// protocol produced them. The protocol adds events under the lock; the first one schedules the
-/// queue — on the thread pool for a host with threads, or in the host's ready list for one driven
-/// by hand (tests, the in-memory benchmark), which <see cref="UdpHost.DispatchEvents"/> runs. A
+/// queue — on the thread pool for a host with threads (or on the host thread that produced it,
+/// once that thread lets go of the lock, with <see cref="UdpHostOptions.UnsafePreferInlineScheduling"/>),
+/// or in the host's ready list for one driven by hand (tests, the in-memory benchmark), which
+/// <see cref="UdpHost.DispatchEvents"/> runs. A
 /// run takes the whole queue under the lock, raises it outside, and takes the lock once more to
 /// settle what was raised (<see cref="UdpPeer"/>: credit back, delivered confirmations, buffers
 /// back) before the next batch; so one peer's handlers never overlap and keep their order, and a

@@ -37,7 +37,11 @@ internal sealed class ReceiveCredit(int windowBytes)
     /// <summary>Bytes that arrived and were not consumed yet.</summary>
     public long Unconsumed => (uint)(_arrived - _consumed);
 
-    /// <summary>What a message of <paramref name="length"/> bytes held in a pooled buffer and an entry costs beyond its data.</summary>
+    /// <summary>
+    /// What a message of <paramref name="length"/> bytes held in a pooled buffer and an entry costs
+    /// beyond its data. Also charged for a message queued in the event queue's data block, which
+    /// holds less (its bytes, and the block's doubling slack, bounded by the same charge).
+    /// </summary>
     public static int ExtraFor(int length) => BufferStore.SizeOf(Math.Max(1, length)) - length + EntryOverhead;
 
     /// <summary>

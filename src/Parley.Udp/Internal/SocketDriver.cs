@@ -71,8 +71,13 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
     /// </summary>
     public void Stop(Thread? notJoining = null)
     {
+        if (Thread.CurrentThread == _sender)
+        {
+            FlushOnSendThread(); // a handler on the send thread: it cannot also be the one that sends the Close packets
+        }
+
         long deadline = Environment.TickCount64 + 200;
-        while (Environment.TickCount64 < deadline)
+        while (Environment.TickCount64 < deadline && Thread.CurrentThread != _sender && notJoining != _sender)
         {
             lock (_host.Gate)
             {
@@ -92,7 +97,8 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
 
         // From a handler raised on one of the two threads (UnsafePreferInlineScheduling), or for
         // one (DisposeAsync, on its behalf): that thread is not waited for — it ends its loop when
-        // the handler returns — and the wake-up event it may still touch is left to the collector.
+        // the handler returns. The wake-up event it may still touch is left to the collector, and
+        // the delay line goes when both this and the send loop are done with it.
         Thread current = Thread.CurrentThread;
         bool joinAll = true;
         foreach (Thread thread in (Thread[])[_receiver, _sender])
@@ -106,11 +112,45 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
             thread.Join();
         }
 
+        ReleaseDelayLine();
         if (joinAll)
         {
-            Dispose();
+            _wake.Dispose();
         }
-        else
+    }
+
+    /// <summary>
+    /// On the send thread, from a handler that stops the host (or <see cref="UdpHost.DisposeAsync"/>
+    /// on its behalf, before it hands the rest to another thread): builds and sends what is due
+    /// — the Close packets — itself, as its loop would have.
+    /// </summary>
+    internal void FlushOnSendThread()
+    {
+        if (Thread.CurrentThread != _sender || _stopping)
+        {
+            return;
+        }
+
+        List<UdpHost.OutgoingDatagram> batch;
+        lock (_host.Gate)
+        {
+            _host.Poll();
+            batch = _host.TakeOutbox();
+        }
+
+        SendBatch(batch);
+        lock (_host.Gate)
+        {
+            _host.ReturnOutbox(batch);
+        }
+    }
+
+    // Stop and the send loop each release once; the second disposes (the send loop may outlive Stop).
+    private int _delayLineReleases;
+
+    private void ReleaseDelayLine()
+    {
+        if (Interlocked.Increment(ref _delayLineReleases) == 2)
         {
             _delayLine?.Dispose();
         }
@@ -153,12 +193,26 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
     private void ReceiveLoop()
     {
         _host.AdoptInlineEvents();
-        if (_offload)
+        try
         {
-            ReceiveRuns();
-            return;
+            if (_offload)
+            {
+                ReceiveRuns();
+            }
+            else
+            {
+                ReceiveDatagrams();
+            }
         }
+        finally
+        {
+            UdpHost.HandOffInlineEvents();
+        }
+    }
 
+    /// <summary>The plain receive: one datagram per call.</summary>
+    private void ReceiveDatagrams()
+    {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(65536, pinned: true);
         var from = new SocketAddress(_socket.AddressFamily);
         while (!_stopping)
@@ -299,6 +353,19 @@ internal sealed class SocketDriver : IDatagramTransport, IDisposable
     private void SendLoop()
     {
         _host.AdoptInlineEvents();
+        try
+        {
+            SendUntilStopped();
+        }
+        finally
+        {
+            UdpHost.HandOffInlineEvents();
+            ReleaseDelayLine(); // after its last send (Stop may not have joined this thread)
+        }
+    }
+
+    private void SendUntilStopped()
+    {
         List<UdpHost.OutgoingDatagram>? sent = null;
         while (!_stopping)
         {
