@@ -81,6 +81,8 @@ public class UdpCommandTests
     [InlineData("n-to-1", "--peers", "50", "--rate", "20")]
     [InlineData("n-to-n", "--peers", "5", "--rate", "20")]
     [InlineData("stream", "--loss", "5", "--delay", "10", "--jitter", "2", "--reorder", "1")]
+    [InlineData("req-resp", "--inline-events")]
+    [InlineData("bidi", "--inline-events", "--size", "3000")]
     public async Task Bench_udp_runs_each_pattern_and_reliable_ones_lose_nothing(string pattern, params string[] options)
     {
         await using ParleyProcess bench = ParleyProcess.Start(["bench", "udp", "--pattern", pattern, "--duration", "1", .. options, "--json"]);
@@ -100,6 +102,8 @@ public class UdpCommandTests
         {
             Assert.True(root.TryGetProperty(field, out _), field);
         }
+
+        Assert.Equal(options.Contains("--inline-events"), root.GetProperty("inline_events").GetBoolean());
 
         foreach (string percentile in (string[])["p50", "p90", "p99", "p999", "max"])
         {
