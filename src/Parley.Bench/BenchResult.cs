@@ -10,6 +10,9 @@ internal sealed record BenchResult
     /// <summary>chat: the load profile (rust-readme, rust-stress, burst).</summary>
     public string? Profile { get; init; }
 
+    /// <summary>chat: how many rooms the server's greeting offered (the profiles spread their users over them).</summary>
+    public int? Rooms { get; init; }
+
     /// <summary>chat: messages accepted by the server (acknowledged) per second; <see cref="MsgsPerS"/> counts deliveries.</summary>
     public double? MsgsInPerS { get; init; }
 

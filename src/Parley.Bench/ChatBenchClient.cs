@@ -25,6 +25,7 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
     private readonly Dictionary<long, SequenceTracker> _streams = [];
     private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _acked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<RoomsEvent> _roomsPage = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _joinsWanted;
     private int _joins;
@@ -55,6 +56,19 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
     public string? LastError { get; private set; }
 
     public Task LoggedIn => _loggedIn.Task;
+
+    /// <summary>The server's greeting (<c>login_successful</c>: this connection's user and the room list), once <see cref="LoggedIn"/>.</summary>
+    public LoginSuccessfulEvent? Greeting { get; private set; }
+
+    /// <summary>Asks for a page of the room list after <paramref name="after"/> (<c>list_rooms</c>), for a greeting cut short (<c>more</c>).</summary>
+    public Task<RoomsEvent> ListRoomsAsync(string after)
+    {
+        _roomsPage = new TaskCompletionSource<RoomsEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var command = new ArrayBufferWriter<byte>();
+        ChatCommandWriter.WriteListRooms(command, after);
+        Send(command.WrittenSpan);
+        return _roomsPage.Task;
+    }
 
     public Task FirstAck => _acked.Task;
 
@@ -111,6 +125,7 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         _loggedIn.TrySetException(closed);
         _acked.TrySetException(closed);
         _joined.TrySetException(closed);
+        _roomsPage.TrySetException(closed);
     }
 
     protected override void OnFrame(ReadOnlySpan<byte> line)
@@ -139,7 +154,20 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
 
                 break;
             case ChatEventType.LoginSuccessful:
+                // Once per connection: the whole event is read (the room list the bench may use).
+                Greeting = ChatEventReader.TryRead(new ReadOnlySequence<byte>(line.ToArray()), out ChatEvent? greeting, out _) ? greeting as LoginSuccessfulEvent : null;
                 _loggedIn.TrySetResult();
+                break;
+            case ChatEventType.Rooms:
+                if (ChatEventReader.TryRead(new ReadOnlySequence<byte>(line.ToArray()), out ChatEvent? page, out string? pageError) && page is RoomsEvent rooms)
+                {
+                    _roomsPage.TrySetResult(rooms);
+                }
+                else
+                {
+                    _roomsPage.TrySetException(new InvalidDataException($"the server's room list could not be read: {pageError}"));
+                }
+
                 break;
             case ChatEventType.Error:
                 Interlocked.Increment(ref _errors);

@@ -17,14 +17,52 @@ internal static class ChatWorkload
 
     public static async Task<BenchResult> RunAsync(ChatBenchSettings settings, ServerUnderTest server, IAnsiConsole console, CancellationToken cancellationToken)
     {
-        string[] rooms = [.. Parley.Chat.RoomsFile.Defaults.Select(r => r.Name)];
-        var roomIndex = rooms.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i);
-        return settings.Profile switch
+        string[] rooms = await RoomsOfAsync(server, cancellationToken);
+        console.MarkupLineInterpolated($"rooms: {rooms.Length} from the server's greeting");
+        var roomIndex = rooms.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i, StringComparer.Ordinal);
+        BenchResult result = settings.Profile switch
         {
             "burst" => await BurstAsync(settings, server, rooms, roomIndex, console, cancellationToken),
             "rust-stress" => await StressAsync(settings, server, rooms, roomIndex, console, cancellationToken),
             _ => await ReadmeAsync(settings, server, rooms, roomIndex, console, cancellationToken),
         };
+        return result with { Rooms = rooms.Length };
+    }
+
+    /// <summary>
+    /// The rooms the profiles use: the room list of the server's greeting (<c>login_successful</c>),
+    /// as a client of the protocol learns it — so the bench runs against <c>parley serve --rooms
+    /// FILE</c> and any server speaking the protocol. A greeting cut short (<c>more</c>) is
+    /// completed with <c>list_rooms</c> pages. One connection, closed before the run.
+    /// </summary>
+    internal static async Task<string[]> RoomsOfAsync(ServerUnderTest server, CancellationToken cancellationToken)
+    {
+        ChatBenchClient probe;
+        try
+        {
+            probe = await ConnectAsync(server, -1, [], null, cancellationToken); // bounded: the connect timeout, then 30 s for the greeting
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException($"no greeting from {server.EndPoint} to take the rooms from ({ex.Message}): {server.Hint("chat")}", ex);
+        }
+
+        await using ChatBenchClient probed = probe;
+        Parley.Chat.LoginSuccessfulEvent greeting = probe.Greeting
+            ?? throw new InvalidOperationException("The server's greeting (login_successful) could not be read: no room list to run against.");
+        var rooms = new List<string>(greeting.Rooms.Select(r => r.Name));
+        bool more = greeting.More;
+        for (int page = 0; more && rooms.Count > 0 && page < 10_000; page++)
+        {
+            Parley.Chat.RoomsEvent next = await probe.ListRoomsAsync(rooms[^1]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            rooms.AddRange(next.Rooms.Select(r => r.Name));
+            more = next.More && next.Rooms.Count > 0;
+        }
+
+        string[] distinct = [.. rooms.Distinct(StringComparer.Ordinal)];
+        return distinct.Length > 0
+            ? distinct
+            : throw new InvalidOperationException("The server's greeting lists no rooms: nothing to join.");
     }
 
     private static async Task<ChatBenchClient> ConnectAsync(ServerUnderTest server, int index, Dictionary<string, int> roomIndex, System.Net.IPEndPoint? local, CancellationToken cancellationToken)
@@ -56,8 +94,13 @@ internal static class ChatWorkload
             }, () => Progress(console, server, clients, start, settings.Duration), cancellationToken);
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             long total = sent.Sum(s => (long)s);
-            await DrainAsync(clients, total, expectedDeliveries: total * 2, cancellationToken);
-            return Result(settings, clients, seconds, total, total * 2, connectRate, server);
+
+            // Each message reaches every member of its room, its sender too: two per room, or more
+            // when the server offers fewer rooms than half the users.
+            var members = clients.GroupBy(c => RoomOf(c.Index)).ToDictionary(g => g.Key, g => (long)g.Count(), StringComparer.Ordinal);
+            long expected = Enumerable.Range(0, users).Sum(user => sent[user] * members.GetValueOrDefault(RoomOf(user)));
+            await DrainAsync(clients, total, expectedDeliveries: expected, cancellationToken);
+            return Result(settings, clients, seconds, total, expected, connectRate, server);
         }
         finally
         {
@@ -102,7 +145,7 @@ internal static class ChatWorkload
                             try
                             {
                                 ChatBenchClient client = await ConnectAsync(server, index, roomIndex, null, cancellationToken);
-                                await client.JoinAsync([.. Enumerable.Range(0, 5).Select(j => rooms[((index * 5) + j) % rooms.Length])]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                                await client.JoinAsync([.. Enumerable.Range(0, 5).Select(j => rooms[((index * 5) + j) % rooms.Length]).Distinct()]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
                                 client.Measuring = true;
                                 lock (clients)
                                 {

@@ -391,6 +391,35 @@ public sealed partial class ServeCommandTests : IDisposable
         Assert.True(root.GetProperty("server").GetProperty("peak_rss_mb").GetDouble() > 0);
     }
 
+    // The bench takes its rooms from the server's greeting, as a client of the protocol does: it
+    // runs against `parley serve --rooms FILE` (it used to join the 24 built-in names, which such a
+    // server does not have), and completes a greeting cut short (3000 rooms do not fit one event)
+    // with list_rooms pages.
+    [Theory]
+    [InlineData(3, "rust-readme", "--clients", "8", "--rate", "20", "--duration", "2")] // 4 users a room, not 2
+    [InlineData(3000, "rust-readme", "--clients", "8", "--rate", "20", "--duration", "2")]
+    [InlineData(3, "rust-stress", "--clients", "12", "--duration", "12")] // 3 rooms, not 5, for each user
+    public async Task Bench_chat_takes_the_rooms_from_the_servers_greeting(int count, string profile, params string[] load)
+    {
+        Directory.CreateDirectory(_data);
+        string roomsFile = Path.Combine(_data, "rooms.json");
+        string description = new('d', 90);
+        await File.WriteAllTextAsync(roomsFile, JsonSerializer.Serialize(Enumerable.Range(0, count).Select(i => new Dictionary<string, string> { ["name"] = $"room-{i:D4}", ["description"] = description })));
+        (ParleyProcess server, IPEndPoint endPoint) = await ParleyProcess.StartServeAsync("--data", Path.Combine(_data, "store"), "--rooms", roomsFile);
+        await using (server)
+        {
+            await using ParleyProcess bench = ParleyProcess.Start(["bench", "chat", "--profile", profile, "--target", endPoint.ToString(), .. load, "--json"]);
+            Assert.Equal(0, await bench.WaitForExitAsync());
+            using JsonDocument json = bench.JsonOutput();
+            JsonElement root = json.RootElement;
+            Assert.Equal(count, root.GetProperty("rooms").GetInt32());
+            Assert.Equal(0, root.GetProperty("lost").GetInt64());
+            Assert.Equal(0, root.GetProperty("errors").GetInt64());
+            Assert.True(root.GetProperty("delivered").GetInt64() > 0, bench.Output);
+            Assert.Equal(root.GetProperty("expected").GetInt64(), root.GetProperty("delivered").GetInt64());
+        }
+    }
+
     [Fact]
     public async Task Serve_with_a_development_certificate_talks_TLS_to_the_chat_client_and_refuses_it_without_insecure()
     {
