@@ -9,11 +9,11 @@ namespace Parley.Bench;
 /// <summary>
 /// One bench user of the chat protocol: sends commands as lines, and counts what arrives —
 /// acknowledgements, deliveries with their latency (each message's content starts with its
-/// sender, sequence number and send time), and gaps in each sender's sequence per room.
+/// sender, its room's number in the bench's list, sequence number and send time), and gaps in each sender's sequence per room.
 /// Runs its handlers on its own receive loop only. Commands are written and events read by
 /// Parley.Chat's protocol codec, without allocating per message.
 /// </summary>
-internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPoint? local, int index, Dictionary<string, int> roomIndex) : BenchConnection(server, local, chat: true)
+internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPoint? local, int index, bool readGreeting = false) : BenchConnection(server, local, chat: true)
 {
     // One line buffer and one content buffer per sending thread: the pacing loop and the burst's tasks send from many.
     [ThreadStatic]
@@ -25,7 +25,7 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
     private readonly Dictionary<long, SequenceTracker> _streams = [];
     private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _acked = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource<RoomsEvent> _roomsPage = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<RoomsEvent>? _roomsPage; // a list_rooms request waiting for its page
     private TaskCompletionSource _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _joinsWanted;
     private int _joins;
@@ -57,17 +57,24 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
 
     public Task LoggedIn => _loggedIn.Task;
 
-    /// <summary>The server's greeting (<c>login_successful</c>: this connection's user and the room list), once <see cref="LoggedIn"/>.</summary>
+    /// <summary>The server's greeting (<c>login_successful</c>: this connection's user and the room list), once <see cref="LoggedIn"/>; read only when asked for at construction (the probe), not by every load client.</summary>
     public LoginSuccessfulEvent? Greeting { get; private set; }
 
     /// <summary>Asks for a page of the room list after <paramref name="after"/> (<c>list_rooms</c>), for a greeting cut short (<c>more</c>).</summary>
     public Task<RoomsEvent> ListRoomsAsync(string after)
     {
-        _roomsPage = new TaskCompletionSource<RoomsEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var page = new TaskCompletionSource<RoomsEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _roomsPage = page;
+        if (Closed)
+        {
+            page.TrySetException(new IOException("the server closed the connection"));
+            return page.Task;
+        }
+
         var command = new ArrayBufferWriter<byte>();
         ChatCommandWriter.WriteListRooms(command, after);
         Send(command.WrittenSpan);
-        return _roomsPage.Task;
+        return page.Task;
     }
 
     public Task FirstAck => _acked.Task;
@@ -95,22 +102,24 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
     }
 
     /// <summary>
-    /// Builds a send_message command (the line framer adds the line feed): content "SENDER SEQUENCE
-    /// TIMESTAMP" padded with dots to <paramref name="size"/> bytes. The span is the calling
+    /// Builds a send_message command (the line framer adds the line feed): content "SENDER ROOM
+    /// SEQUENCE TIMESTAMP" (ROOM: the room's number in the bench's list, so receivers tell rooms
+    /// apart without decoding names) padded with dots to <paramref name="size"/> bytes. The span is the calling
     /// thread's buffer: send it before the thread formats the next one.
     /// </summary>
-    public static ReadOnlySpan<byte> FormatMessage(string room, int sender, int sequence, int size)
+    public static ReadOnlySpan<byte> FormatMessage(string room, int roomNumber, int sender, int sequence, int size)
     {
         // Formatted as bytes into reused buffers: nothing allocated per message (the bench must stay cheaper than the server).
         byte[] content = t_content is { } kept && kept.Length >= size + 64 ? kept : t_content = new byte[size + 64];
-        System.Text.Unicode.Utf8.TryWrite(content, CultureInfo.InvariantCulture, $"{sender} {sequence} {Stopwatch.GetTimestamp()} ", out int length);
+        System.Text.Unicode.Utf8.TryWrite(content, CultureInfo.InvariantCulture, $"{sender} {roomNumber} {sequence} {Stopwatch.GetTimestamp()} ", out int length);
         if (length < size)
         {
             content.AsSpan(length, size - length).Fill((byte)'.');
             length = size;
         }
 
-        Span<byte> roomBytes = stackalloc byte[Encoding.UTF8.GetMaxByteCount(room.Length)];
+        int most = Encoding.UTF8.GetMaxByteCount(room.Length);
+        Span<byte> roomBytes = most <= 1024 ? stackalloc byte[most] : new byte[most]; // a server's names may be long
         roomBytes = roomBytes[..Encoding.UTF8.GetBytes(room, roomBytes)];
         ArrayBufferWriter<byte> line = t_line ??= new ArrayBufferWriter<byte>(size + 256);
         line.ResetWrittenCount();
@@ -125,7 +134,7 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         _loggedIn.TrySetException(closed);
         _acked.TrySetException(closed);
         _joined.TrySetException(closed);
-        _roomsPage.TrySetException(closed);
+        _roomsPage?.TrySetException(closed);
     }
 
     protected override void OnFrame(ReadOnlySpan<byte> line)
@@ -139,7 +148,7 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         switch (header.Type)
         {
             case ChatEventType.UserMessage:
-                OnMessage(header.Room, header.Content);
+                OnMessage(header.Content);
                 break;
             case ChatEventType.MessageAck:
                 Interlocked.Increment(ref _acks);
@@ -154,62 +163,61 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
 
                 break;
             case ChatEventType.LoginSuccessful:
-                // Once per connection: the whole event is read (the room list the bench may use).
-                Greeting = ChatEventReader.TryRead(new ReadOnlySequence<byte>(line.ToArray()), out ChatEvent? greeting, out _) ? greeting as LoginSuccessfulEvent : null;
+                if (readGreeting)
+                {
+                    // The probe only: the whole event is read for its room list (thousands of rooms are a large line).
+                    Greeting = ChatEventReader.TryRead(new ReadOnlySequence<byte>(line.ToArray()), out ChatEvent? greeting, out _) ? greeting as LoginSuccessfulEvent : null;
+                }
+
                 _loggedIn.TrySetResult();
                 break;
             case ChatEventType.Rooms:
                 if (ChatEventReader.TryRead(new ReadOnlySequence<byte>(line.ToArray()), out ChatEvent? page, out string? pageError) && page is RoomsEvent rooms)
                 {
-                    _roomsPage.TrySetResult(rooms);
+                    _roomsPage?.TrySetResult(rooms);
                 }
                 else
                 {
-                    _roomsPage.TrySetException(new InvalidDataException($"the server's room list could not be read: {pageError}"));
+                    _roomsPage?.TrySetException(new InvalidDataException($"the server's room list could not be read: {pageError}"));
                 }
 
                 break;
             case ChatEventType.Error:
                 Interlocked.Increment(ref _errors);
                 LastError = Encoding.UTF8.GetString(line);
+                _roomsPage?.TrySetException(new InvalidDataException($"the server refused a command: {LastError}")); // a list_rooms waiting, if any
                 break;
             default:
                 break;
         }
     }
 
-    private void OnMessage(ReadOnlySpan<byte> room, ReadOnlySpan<byte> content)
+    private void OnMessage(ReadOnlySpan<byte> content)
     {
         if (!Measuring)
         {
             return;
         }
 
-        // "SENDER SEQUENCE TIMESTAMP ...." — content the bench itself wrote, ASCII, unescaped.
-        int first = content.IndexOf((byte)' ');
-        int second = first < 0 ? -1 : content[(first + 1)..].IndexOf((byte)' ') + first + 1;
-        int third = second <= first ? -1 : content[(second + 1)..].IndexOf((byte)' ') + second + 1;
-        if (third <= second
-            || !System.Buffers.Text.Utf8Parser.TryParse(content[..first], out int sender, out _)
-            || !System.Buffers.Text.Utf8Parser.TryParse(content[(first + 1)..second], out int sequence, out _)
-            || !System.Buffers.Text.Utf8Parser.TryParse(content[(second + 1)..third], out long sentAt, out _))
+        // "SENDER ROOM SEQUENCE TIMESTAMP ...." — content the bench itself wrote, ASCII, unescaped.
+        // The room is a number the sender wrote, not the name: names may be anything the server allows.
+        if (!NextNumber(ref content, out long sender) || !NextNumber(ref content, out long roomNumber)
+            || !NextNumber(ref content, out long sequence) || !NextNumber(ref content, out long sentAt))
         {
             return;
         }
 
         Latency.Record((long)Stopwatch.GetElapsedTime(sentAt).TotalMicroseconds);
         Interlocked.Increment(ref _delivered);
-        Span<char> roomName = stackalloc char[room.Length];
-        int roomNumber = room.Length <= 64 && roomIndex.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(roomName[..Encoding.ASCII.GetChars(room, roomName)], out int r) ? r : 0;
-        long key = ((long)sender << 8) | (uint)roomNumber;
+        long key = (sender << 32) | (uint)roomNumber;
         ref SequenceTracker tracker = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_streams, key, out bool existed);
         if (!existed)
         {
             // The first message seen from this sender in this room starts the stream (the receiver may have joined late).
-            tracker = SequenceTracker.StartingAt(sequence);
+            tracker = SequenceTracker.StartingAt((int)sequence);
         }
 
-        switch (tracker.Record(sequence))
+        switch (tracker.Record((int)sequence))
         {
             case Arrival.Reordered:
                 Reordered++;
@@ -220,5 +228,19 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
             default:
                 break;
         }
+    }
+
+    // Parses the number up to the next space and moves past it.
+    private static bool NextNumber(ref ReadOnlySpan<byte> text, out long value)
+    {
+        int space = text.IndexOf((byte)' ');
+        if (space <= 0 || !System.Buffers.Text.Utf8Parser.TryParse(text[..space], out value, out int used) || used != space)
+        {
+            value = 0;
+            return false;
+        }
+
+        text = text[(space + 1)..];
+        return true;
     }
 }

@@ -19,12 +19,11 @@ internal static class ChatWorkload
     {
         string[] rooms = await RoomsOfAsync(server, cancellationToken);
         console.MarkupLineInterpolated($"rooms: {rooms.Length} from the server's greeting");
-        var roomIndex = rooms.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i, StringComparer.Ordinal);
         BenchResult result = settings.Profile switch
         {
-            "burst" => await BurstAsync(settings, server, rooms, roomIndex, console, cancellationToken),
-            "rust-stress" => await StressAsync(settings, server, rooms, roomIndex, console, cancellationToken),
-            _ => await ReadmeAsync(settings, server, rooms, roomIndex, console, cancellationToken),
+            "burst" => await BurstAsync(settings, server, rooms, console, cancellationToken),
+            "rust-stress" => await StressAsync(settings, server, rooms, console, cancellationToken),
+            _ => await ReadmeAsync(settings, server, rooms, console, cancellationToken),
         };
         return result with { Rooms = rooms.Length };
     }
@@ -40,7 +39,7 @@ internal static class ChatWorkload
         ChatBenchClient probe;
         try
         {
-            probe = await ConnectAsync(server, -1, [], null, cancellationToken); // bounded: the connect timeout, then 30 s for the greeting
+            probe = await ConnectAsync(server, -1, null, cancellationToken, readGreeting: true); // bounded: the connect timeout, then 30 s for the greeting
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -50,36 +49,60 @@ internal static class ChatWorkload
         await using ChatBenchClient probed = probe;
         Parley.Chat.LoginSuccessfulEvent greeting = probe.Greeting
             ?? throw new InvalidOperationException("The server's greeting (login_successful) could not be read: no room list to run against.");
-        var rooms = new List<string>(greeting.Rooms.Select(r => r.Name));
+        var rooms = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        int added = Add(greeting.Rooms);
         bool more = greeting.More;
-        for (int page = 0; more && rooms.Count > 0 && page < 10_000; page++)
+        try
         {
-            Parley.Chat.RoomsEvent next = await probe.ListRoomsAsync(rooms[^1]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            rooms.AddRange(next.Rooms.Select(r => r.Name));
-            more = next.More && next.Rooms.Count > 0;
+            // Until the server says there is no more, or a page brings nothing new (a server that ignores "after").
+            while (more && added > 0)
+            {
+                Parley.Chat.RoomsEvent next = await probe.ListRoomsAsync(rooms[^1]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                added = Add(next.Rooms);
+                more = next.More;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException($"the room list from {server.EndPoint} could not be read past {rooms.Count} rooms ({ex.Message}): {server.Hint("chat")}", ex);
         }
 
-        string[] distinct = [.. rooms.Distinct(StringComparer.Ordinal)];
-        return distinct.Length > 0
-            ? distinct
+        return rooms.Count > 0
+            ? [.. rooms]
             : throw new InvalidOperationException("The server's greeting lists no rooms: nothing to join.");
+
+        int Add(IReadOnlyList<Parley.Chat.ChatRoomInfo> page)
+        {
+            int before = rooms.Count;
+            rooms.AddRange(page.Select(r => r.Name).Where(seen.Add));
+            return rooms.Count - before;
+        }
     }
 
-    private static async Task<ChatBenchClient> ConnectAsync(ServerUnderTest server, int index, Dictionary<string, int> roomIndex, System.Net.IPEndPoint? local, CancellationToken cancellationToken)
+    private static async Task<ChatBenchClient> ConnectAsync(ServerUnderTest server, int index, System.Net.IPEndPoint? local, CancellationToken cancellationToken, bool readGreeting = false)
     {
-        var client = new ChatBenchClient(server, local, index, roomIndex);
-        await client.ConnectAsync(cancellationToken);
-        await client.LoggedIn.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-        return client;
+        var client = new ChatBenchClient(server, local, index, readGreeting);
+        try
+        {
+            await client.ConnectAsync(cancellationToken);
+            await client.LoggedIn.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync(); // not left open behind a failed connect or a greeting that never came
+            throw;
+        }
     }
 
     /// <summary>rust-readme: 48 users, 2 per room, each sending <c>--rate</c> (200) messages a second to its room.</summary>
-    private static async Task<BenchResult> ReadmeAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, Dictionary<string, int> roomIndex, IAnsiConsole console, CancellationToken cancellationToken)
+    private static async Task<BenchResult> ReadmeAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, IAnsiConsole console, CancellationToken cancellationToken)
     {
         int users = settings.Users;
         console.MarkupLineInterpolated($"rust-readme: {users} users, 2 per room, {settings.Rate:N0} messages/s each, {settings.Duration.TotalSeconds:N0} s");
         (List<ChatBenchClient> clients, int failures, double connectRate) = await BenchClients.ConnectAsync(
-            server.EndPoint, users, (i, local, ct) => ConnectAsync(server, i, roomIndex, local, ct), console, cancellationToken);
+            server.EndPoint, users, (i, local, ct) => ConnectAsync(server, i, local, ct), console, cancellationToken);
         Fail(failures, users, clients, server);
         try
         {
@@ -90,7 +113,7 @@ internal static class ChatWorkload
             await PaceAsync(settings.Duration, users * settings.Rate, slot =>
             {
                 int user = (int)(slot % users);
-                Send(clients[user], RoomOf(user), user, sent[user]++, settings.Size);
+                Send(clients[user], RoomOf(user), (user / 2) % rooms.Length, user, sent[user]++, settings.Size);
             }, () => Progress(console, server, clients, start, settings.Duration), cancellationToken);
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             long total = sent.Sum(s => (long)s);
@@ -115,13 +138,17 @@ internal static class ChatWorkload
     /// total (default 1200 then 2400 over 60 + 120 s); each joins 5 of the 24 rooms round-robin and
     /// sends one message every 10 s to its rooms in turn, after a random initial delay.
     /// </summary>
-    private static async Task<BenchResult> StressAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, Dictionary<string, int> roomIndex, IAnsiConsole console, CancellationToken cancellationToken)
+    private static async Task<BenchResult> StressAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, IAnsiConsole console, CancellationToken cancellationToken)
     {
         int total = settings.Users;
         double seconds = settings.Duration.TotalSeconds;
         console.MarkupLineInterpolated($"rust-stress: ramp to {total / 2} users over {seconds / 3:N0} s, then to {total} over {2 * seconds / 3:N0} s; 5 rooms each, one message per 10 s");
         var clients = new List<ChatBenchClient>(total);
         var sent = new int[total];
+
+        // Each user's rooms: 5 consecutive ones round-robin, or every room when there are fewer.
+        int[][] roomsOf = [.. Enumerable.Range(0, total).Select(user => Enumerable.Range(0, 5).Select(j => ((user * 5) + j) % rooms.Length).Distinct().ToArray())];
+        int[] RoomsOf(int user) => roomsOf[user];
         var due = new PriorityQueue<int, long>();
         long interval = Stopwatch.Frequency * 10;
         long start = Stopwatch.GetTimestamp();
@@ -144,8 +171,8 @@ internal static class ChatWorkload
                         {
                             try
                             {
-                                ChatBenchClient client = await ConnectAsync(server, index, roomIndex, null, cancellationToken);
-                                await client.JoinAsync([.. Enumerable.Range(0, 5).Select(j => rooms[((index * 5) + j) % rooms.Length]).Distinct()]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+                                ChatBenchClient client = await ConnectAsync(server, index, null, cancellationToken);
+                                await client.JoinAsync([.. RoomsOf(index).Select(r => rooms[r])]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
                                 client.Measuring = true;
                                 lock (clients)
                                 {
@@ -169,7 +196,10 @@ internal static class ChatWorkload
                     {
                         due.Dequeue();
                         ChatBenchClient client = clients.First(c => c.Index == user);
-                        Send(client, rooms[((user * 5) + (sent[user] % 5)) % rooms.Length], user, sent[user]++ / 5, settings.Size);
+                        // Its rooms in turn: the k-th message goes to room k mod n with sequence k / n (per room, per sender).
+                        int[] own = RoomsOf(user);
+                        int room = own[sent[user] % own.Length];
+                        Send(client, rooms[room], room, user, sent[user]++ / own.Length, settings.Size);
                         due.Enqueue(user, when + interval);
                     }
                 }
@@ -196,7 +226,7 @@ internal static class ChatWorkload
     }
 
     /// <summary>burst: N clients connect at once; each is greeted, joins a room, sends one message, waits for its ack and leaves.</summary>
-    private static async Task<BenchResult> BurstAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, Dictionary<string, int> roomIndex, IAnsiConsole console, CancellationToken cancellationToken)
+    private static async Task<BenchResult> BurstAsync(ChatBenchSettings settings, ServerUnderTest server, string[] rooms, IAnsiConsole console, CancellationToken cancellationToken)
     {
         int n = settings.Users;
         console.MarkupLineInterpolated($"burst: {n} clients at once, each: connect, greeting, join, one message, ack, leave");
@@ -212,10 +242,10 @@ internal static class ChatWorkload
                 long begin = Stopwatch.GetTimestamp();
                 try
                 {
-                    await using ChatBenchClient client = await ConnectAsync(server, i, roomIndex, null, cancellationToken);
+                    await using ChatBenchClient client = await ConnectAsync(server, i, null, cancellationToken);
                     string room = rooms[i % rooms.Length];
                     await client.JoinAsync([room]).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-                    Send(client, room, i, 0, settings.Size);
+                    Send(client, room, i % rooms.Length, i, 0, settings.Size);
                     await client.FirstAck.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
                     lock (served)
                     {
@@ -257,7 +287,7 @@ internal static class ChatWorkload
         };
     }
 
-    private static void Send(ChatBenchClient client, string room, int sender, int sequence, int size)
+    private static void Send(ChatBenchClient client, string room, int roomNumber, int sender, int sequence, int size)
     {
         if (client.Closed)
         {
@@ -266,7 +296,7 @@ internal static class ChatWorkload
 
         try
         {
-            client.Send(ChatBenchClient.FormatMessage(room, sender, sequence, size));
+            client.Send(ChatBenchClient.FormatMessage(room, roomNumber, sender, sequence, size));
         }
         catch (System.Net.Sockets.SocketException)
         {

@@ -185,9 +185,9 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
     /// <summary>Sends SIGTERM, as a service manager or <c>kill</c> would.</summary>
     public void Terminate() => Assert.Equal(0, Kill(_process.Id, 15));
 
-    public async Task<int> WaitForExitAsync()
+    public async Task<int> WaitForExitAsync(TimeSpan? limit = null)
     {
-        await _process.WaitForExitAsync().WaitAsync(Timeout);
+        await _process.WaitForExitAsync().WaitAsync(limit ?? Timeout);
         _process.WaitForExit(); // flushes the redirected output
         return _process.ExitCode;
     }
