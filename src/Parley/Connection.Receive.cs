@@ -54,19 +54,13 @@ public sealed partial class Connection
                             }
 
                             delivered++;
-                            if (_middleware.Count == 0)
-                            {
-                                yield return payload;
-                                continue;
-                            }
-
-                            if (!TryDecode(payload, out ReadOnlySequence<byte> decoded))
+                            if (!TryPrepare(payload, out ReadOnlySequence<byte> message))
                             {
                                 stop = true;
                                 break;
                             }
 
-                            yield return decoded;
+                            yield return message;
                         }
 
                         buffer = buffer.Slice(fastConsumed);
@@ -80,20 +74,13 @@ public sealed partial class Connection
                         {
                             buffer = buffer.Slice(consumed);
                             delivered++;
-                            if (_middleware.Count == 0)
-                            {
-                                yield return payload;
-                                continue;
-                            }
-
-                            // The decoded message lives until the caller asks for the next one.
-                            if (!TryDecode(payload, out ReadOnlySequence<byte> decoded))
+                            if (!TryPrepare(payload, out ReadOnlySequence<byte> message))
                             {
                                 stop = true;
                                 break;
                             }
 
-                            yield return decoded;
+                            yield return message;
                         }
                         else if (status == FrameParseStatus.KeepAlive)
                         {
@@ -359,6 +346,22 @@ public sealed partial class Connection
             Volatile.Write(ref _messagesReceived, _messagesReceived + delivered);
             ParleyMetrics.MessagesReceived.Add(delivered);
         }
+    }
+
+    /// <summary>
+    /// A parsed payload as the application gets it: itself, or decoded by the middleware (the
+    /// decoded message lives until the caller asks for the next one). False when decoding failed
+    /// and the connection is closing.
+    /// </summary>
+    private bool TryPrepare(in ReadOnlySequence<byte> payload, out ReadOnlySequence<byte> message)
+    {
+        if (_middleware.Count == 0)
+        {
+            message = payload;
+            return true;
+        }
+
+        return TryDecode(payload, out message);
     }
 
     private void OnProtocolViolation(FrameParseStatus status, in ReadOnlySequence<byte> buffer)
