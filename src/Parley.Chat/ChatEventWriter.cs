@@ -19,9 +19,6 @@ public static class ChatEventWriter
     // Room for what follows a cut list or page: ],"more":true,"n":<int>} and the line feed.
     private const int TailReserve = 64;
 
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_measureBuffer;
-
     /// <summary><c>login_successful</c>, with as many of <paramref name="rooms"/> as fit <paramref name="maxBytes"/> (<c>more</c>, <c>n</c>).</summary>
     public static void WriteLoginSuccessful(IBufferWriter<byte> output, string session, string user, IReadOnlyList<ChatRoomInfo> rooms, int maxBytes)
     {
@@ -140,55 +137,48 @@ public static class ChatEventWriter
         End(w);
     }
 
-    /// <summary>The server's history page, written from its own entries with the same blocks as <see cref="WriteHistory"/>.</summary>
-    internal static void WriteHistoryEntries(IBufferWriter<byte> output, string room, IReadOnlyList<HistoryEntry> messages, bool more)
+    /// <summary>
+    /// What every <c>user_message</c> of <paramref name="room"/> starts with:
+    /// <c>{"_et":"user_message","r":ROOM</c>. The server writes it once per room and follows it
+    /// with a comma and a message's fields (<see cref="WriteHistoryMessage"/> without its brace).
+    /// </summary>
+    internal static byte[] UserMessagePrefix(string room) => Prefix(room, "user_message"u8, array: default);
+
+    /// <summary>What every <c>history</c> event of <paramref name="room"/> starts with: <c>{"_et":"history","r":ROOM,"ms":[</c>.</summary>
+    internal static byte[] HistoryPrefix(string room) => Prefix(room, "history"u8, array: "ms"u8);
+
+    /// <summary>What every <c>message_ack</c> of <paramref name="room"/> starts with: <c>{"_et":"message_ack","r":ROOM</c>.</summary>
+    internal static byte[] MessageAckPrefix(string room) => Prefix(room, "message_ack"u8, array: default);
+
+    /// <summary>One message as a <c>history</c> event lists it: <c>{"u":…,"c":…,"id":…,"t":…}</c>, from UTF-8 text.</summary>
+    internal static void WriteHistoryMessage(IBufferWriter<byte> output, ReadOnlySpan<byte> user, ReadOnlySpan<byte> content, long id, DateTimeOffset timestamp)
     {
-        Utf8JsonWriter w = BeginHistory(output, room);
-        foreach (HistoryEntry message in messages)
+        Utf8JsonWriter w = JsonWriterCache.Rent(output);
+        w.WriteStartObject();
+        w.WriteString("u"u8, user);
+        w.WriteString("c"u8, content);
+        w.WriteNumber("id"u8, id);
+        w.WriteString("t"u8, timestamp);
+        w.WriteEndObject();
+        JsonWriterCache.Release(w);
+    }
+
+    private static byte[] Prefix(string room, ReadOnlySpan<byte> type, ReadOnlySpan<byte> array)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        Utf8JsonWriter w = Begin(buffer, type);
+        w.WriteString("r"u8, room);
+        if (!array.IsEmpty)
         {
-            WriteHistoryEntry(w, message.User, message.Content, message.Id, message.Timestamp);
+            w.WriteStartArray(array);
         }
 
-        EndHistory(w, more);
-    }
-
-    /// <summary>
-    /// The bytes of a <c>user_message</c> event of <paramref name="room"/> without the message's
-    /// fields: <c>{"_et":"user_message","r":ROOM}</c>. A message's event length minus this, plus 2,
-    /// is what it takes in a <c>history</c> event (<see cref="MeasureHistoryEntry"/>): the same fields in
-    /// <c>{…}</c> and a comma, instead of the envelope, a comma before the fields and the end.
-    /// </summary>
-    internal static int MeasureUserMessageEnvelope(string room)
-    {
-        ArrayBufferWriter<byte> buffer = MeasureBuffer();
-        Utf8JsonWriter w = Begin(buffer, "user_message"u8);
-        w.WriteString("r"u8, room);
-        End(w);
-        return buffer.WrittenCount;
-    }
-
-    /// <summary>A message's size in a <c>history</c> event, from its <c>user_message</c> event's length.</summary>
-    internal static int HistorySize(int userMessageLength, int envelope) => userMessageLength - envelope + 2;
-
-    /// <summary>The bytes a <c>history</c> event spends on one message (its object and a comma).</summary>
-    internal static int MeasureHistoryEntry(string user, string content, long id, DateTimeOffset timestamp)
-    {
-        ArrayBufferWriter<byte> buffer = MeasureBuffer();
-        Utf8JsonWriter w = JsonWriterCache.Rent(buffer);
-        WriteHistoryEntry(w, user, content, id, timestamp);
         JsonWriterCache.Release(w);
-        return buffer.WrittenCount + 1;
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>The most bytes a <c>history</c> event of <paramref name="room"/> spends around its messages.</summary>
     internal static int HistoryEnvelope(string room) => 64 + (room.Length * 6) + TailReserve;
-
-    private static ArrayBufferWriter<byte> MeasureBuffer()
-    {
-        ArrayBufferWriter<byte> buffer = t_measureBuffer ??= new ArrayBufferWriter<byte>(256);
-        buffer.ResetWrittenCount();
-        return buffer;
-    }
 
     private static Utf8JsonWriter BeginHistory(IBufferWriter<byte> output, string room)
     {

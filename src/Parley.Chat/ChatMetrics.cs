@@ -26,7 +26,7 @@ public static class ChatMetrics
     public static readonly Counter<long> MessagesDelivered = s_meter.CreateCounter<long>("parley.chat.messages.delivered", description: "Message deliveries");
 
     /// <summary>Bytes of history kept in memory for <c>history</c> (as the events send them), all rooms.</summary>
-    public static readonly UpDownCounter<long> HistoryBytes = s_meter.CreateUpDownCounter<long>("parley.chat.history.bytes", unit: "By", description: "History kept in memory");
+    public static readonly UpDownCounter<long> HistoryBytes = s_meter.CreateUpDownCounter<long>("parley.chat.history.bytes", unit: "By", description: "Memory the rooms' recent history holds (byte rings and indexes)");
 
     /// <summary>Failed or throttled logins.</summary>
     public static readonly Counter<long> LoginFailures = s_meter.CreateCounter<long>("parley.chat.login.failures", description: "Failed logins");

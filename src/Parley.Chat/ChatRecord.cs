@@ -43,6 +43,64 @@ public static class ChatRecord
         return true;
     }
 
+    /// <summary>The most bytes the version and the two names take before the content.</summary>
+    internal const int MaxHeaderLength = 3 + 255 + 255;
+
+    /// <summary>
+    /// Writes the version and the names so that they end exactly at <paramref name="contentOffset"/>
+    /// of <paramref name="buffer"/>, where the content already is; returns where the record starts.
+    /// Names must be at most 255 bytes and <paramref name="contentOffset"/> at least <see cref="MaxHeaderLength"/>.
+    /// </summary>
+    internal static int WriteHeaderBefore(Span<byte> buffer, int contentOffset, ReadOnlySpan<byte> room, ReadOnlySpan<byte> user)
+    {
+        int start = contentOffset - 3 - room.Length - user.Length;
+        Span<byte> header = buffer[start..contentOffset];
+        header[0] = Version;
+        header[1] = checked((byte)room.Length);
+        room.CopyTo(header[2..]);
+        header[2 + room.Length] = checked((byte)user.Length);
+        user.CopyTo(header[(3 + room.Length)..]);
+        return start;
+    }
+
+    /// <summary>Splits a record's payload without decoding it; false when it is not a chat message of a known version.</summary>
+    internal static bool TryRead(ReadOnlySpan<byte> payload, out ReadOnlySpan<byte> room, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
+    {
+        room = user = content = default;
+        if (payload.Length < 3 || payload[0] != Version)
+        {
+            return false;
+        }
+
+        int offset = 1;
+        if (!TrySlice(payload, ref offset, out room) || !TrySlice(payload, ref offset, out user))
+        {
+            return false;
+        }
+
+        content = payload[offset..];
+        return true;
+    }
+
+    private static bool TrySlice(ReadOnlySpan<byte> payload, scoped ref int offset, out ReadOnlySpan<byte> name)
+    {
+        name = default;
+        if (offset >= payload.Length)
+        {
+            return false;
+        }
+
+        int length = payload[offset];
+        if (payload.Length < offset + 1 + length)
+        {
+            return false;
+        }
+
+        name = payload.Slice(offset + 1, length);
+        offset += 1 + length;
+        return true;
+    }
+
     private static int WriteName(Span<byte> destination, string name)
     {
         int length = Encoding.UTF8.GetBytes(name, destination[1..]);

@@ -40,11 +40,23 @@ public sealed partial class ChatServer
             await foreach (ReadOnlySequence<byte> line in connection.ReadMessagesAsync(cancellationToken).ConfigureAwait(false))
             {
                 TimeSpan wait = session.TakeCommandToken();
-                bool parsed = ChatCommandReader.TryRead(line, out ChatCommand command, out ChatError error);
                 if (wait > TimeSpan.Zero)
                 {
                     // Over the command rate: read this connection more slowly (TCP pushes back on the peer).
                     await Task.Delay(wait, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+
+                ChatCommand command = default;
+                ChatError error = default;
+                PendingMessage? send = TryReadSendMessage(session, line);
+                bool parsed = true;
+                if (send is not null)
+                {
+                    command = new ChatCommand(ChatCommandType.SendMessage, Ref: send.Ref);
+                }
+                else
+                {
+                    parsed = ChatCommandReader.TryRead(line, out command, out error);
                 }
 
                 ChatMetrics.Commands.Add(1);
@@ -53,7 +65,14 @@ public sealed partial class ChatServer
                     ChatError? refused;
                     try
                     {
-                        refused = await HandleAsync(session, command, cancellationToken).ConfigureAwait(false);
+                        if (send is null)
+                        {
+                            refused = await HandleAsync(session, command, cancellationToken).ConfigureAwait(false);
+                        }
+                        else if (!TryAppend(session, send, out refused))
+                        {
+                            refused = await AppendAsync(session, send, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
@@ -305,7 +324,7 @@ public sealed partial class ChatServer
 
     private bool FindRoom(ChatCommand command, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Room? room, out ChatError? error)
     {
-        if (_rooms.TryGetValue(command.Room!, out room))
+        if (_rooms.TryFind(command.Room!, out room))
         {
             error = null;
             return true;
@@ -382,8 +401,7 @@ public sealed partial class ChatServer
 
         int limit = Math.Clamp(command.Limit ?? 50, 1, _options.MaxHistoryPage);
         int budget = _options.EffectiveMaxEventBytes - Events.HistoryEnvelope(room.Name);
-        List<HistoryEntry> page = room.History(command.Before ?? long.MaxValue, limit, budget, out bool more);
-        session.Connection.Send(Events.History(room.Name, page, more));
+        session.Connection.Send(Events.History(room, command.Before ?? long.MaxValue, limit, budget));
         return null;
     }
 
@@ -391,9 +409,9 @@ public sealed partial class ChatServer
     {
         // In the rooms file's order: a page starts after the room the client last saw.
         int start = 0;
-        if (command.After is { } after && _rooms.TryGetValue(after, out Room? last))
+        if (command.After is { } after && _rooms.TryFind(after, out Room? last))
         {
-            start = Array.IndexOf(_roomList, last) + 1;
+            start = Array.IndexOf(_roomList, last!) + 1;
         }
 
         // Counted now; a list_rooms is rare (and rate-limited with every command), so the page is built per call.
@@ -451,73 +469,155 @@ public sealed partial class ChatServer
             return new ChatError(ErrorCodes.EmptyMessage, "the message is empty", command.Name);
         }
 
-        var pending = new PendingMessage(session, room, session.User!, content, command.Ref);
-        byte[] record = ArrayPool<byte>.Shared.Rent(ChatRecord.MaxLength(bytes));
-        session.BeginCommit();
-        bool appended = false;
+        var pending = PendingMessage.Rent(bytes);
+        Encoding.UTF8.GetBytes(content, pending.Buffer.AsSpan(PendingMessage.ContentOffset));
+        pending.Complete(session, room, bytes, command.Ref);
+        return await AppendAsync(session, pending, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The fast path of <c>send_message</c>: a logged-in session's well-formed send to a room it is
+    /// in, with content within the limits, read straight into a pending message (nothing allocated).
+    /// Null for anything else, which the general reader and <see cref="HandleAsync"/> take, and
+    /// refuse with the error they give.
+    /// </summary>
+    private PendingMessage? TryReadSendMessage(Session session, in ReadOnlySequence<byte> line)
+    {
+        if (session.User is null || line.Length > int.MaxValue - PendingMessage.ContentOffset)
+        {
+            return null;
+        }
+
+        var pending = PendingMessage.Rent((int)line.Length);
+        if (SendMessageReader.TryRead(line, _rooms, pending.Buffer, PendingMessage.ContentOffset, out Room? room, out int length, out long? reference)
+            && length > 0 && length <= _options.MaxMessageBytes && session.Rooms.Contains(room!))
+        {
+            pending.Complete(session, room!, length, reference);
+            return pending;
+        }
+
+        pending.Return();
+        return null;
+    }
+
+    /// <summary>
+    /// Appends a message to the journal unless it is full; the journal's callback hands it to
+    /// <see cref="Deliver"/>. False when the journal is full: the pending message is still the
+    /// caller's, to try again once there is room (<see cref="AppendAsync"/>). True otherwise, with
+    /// <paramref name="refused"/> set when the journal has stopped; either way the pending message
+    /// is no longer the caller's. Synchronous, so the common case allocates nothing.
+    /// </summary>
+    private bool TryAppend(Session session, PendingMessage pending, out ChatError? refused)
+    {
+        refused = null;
+        session.BeginCommit(); // before the append: the commit may come at once
+        bool appended;
         try
         {
-            int length = ChatRecord.Write(record, room.Name, pending.User, content);
-            while (!_journal.TryAppend(record.AsSpan(0, length), OnCommitted, pending, out _))
-            {
-                // The disk is behind: stop reading this connection until there is room.
-                await _journal.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            appended = true;
+            appended = _journal.TryAppend(pending.Record, _onCommitted, pending, out _);
         }
         catch (IOException ex)
         {
             // The journal's writer stopped (a disk fault never throws here: it refuses the record
             // through OnCommitted). Every send fails from now on: one line, not one stack trace per message.
+            session.EndCommit();
+            pending.Return();
             if (_faultLogLimiter.TryTake(out long heldBack))
             {
                 Log.StoreFailed(_logger, session.Id, heldBack, ex);
             }
 
-            return new ChatError(ErrorCodes.StorageFailed, "the message could not be stored", command.Name);
+            refused = new ChatError(ErrorCodes.StorageFailed, "the message could not be stored", "send_message");
+            return true;
         }
-        finally
+        catch (Exception)
         {
-            ArrayPool<byte>.Shared.Return(record);
-            if (!appended)
-            {
-                session.EndCommit();
-            }
+            // The journal is closing (or worse): undo the bookkeeping; the session loop handles the exception.
+            session.EndCommit();
+            pending.Return();
+            throw;
+        }
+
+        if (!appended)
+        {
+            session.EndCommit();
+            return false;
         }
 
         ChatMetrics.MessagesReceived.Add(1);
-        return null;
+        return true;
     }
 
-    /// <summary>On the journal's thread, in id order: the message is durable, so store it in history, deliver it, acknowledge it.</summary>
-    private static void OnCommitted(JournalEntry entry, Exception? error, object? state)
+    /// <summary>Appends a message, waiting for room while the disk is behind (TCP then pushes back on the peer).</summary>
+    private async ValueTask<ChatError?> AppendAsync(Session session, PendingMessage pending, CancellationToken cancellationToken)
+    {
+        ChatError? refused;
+        while (!TryAppend(session, pending, out refused))
+        {
+            try
+            {
+                await _journal.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancelled (the server is stopping): the message was never appended.
+                pending.Return();
+                throw;
+            }
+        }
+
+        return refused;
+    }
+
+    /// <summary>On the journal's thread, in id order: the message is durable (or refused); hand it to delivery, keeping the order.</summary>
+    private void OnCommitted(JournalEntry entry, Exception? error, object? state)
     {
         var pending = (PendingMessage)state!;
+        pending.Entry = entry;
+        pending.Error = error;
+        _deliveries.Enqueue(pending);
+    }
+
+    /// <summary>
+    /// On <see cref="DeliveryQueue"/>, in id order: the <c>user_message</c> is encoded once — its
+    /// <c>history</c> form kept in the room's ring, the whole event broadcast to the room as one
+    /// pooled frame — then the sender gets its ack; or, when the disk refused the message, an error.
+    /// </summary>
+    private void Deliver(PendingMessage pending)
+    {
+        Session session = pending.Session;
         try
         {
-            if (error is not null)
+            if (pending.Error is not null)
             {
                 // The disk refused it (the journal logs and counts that, and retries the disk). Not
                 // the peer's fault: sent without touching its error budget.
                 ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", ErrorCodes.StorageFailed));
-                pending.Session.Connection.Send(Events.Error(new ChatError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message", pending.Ref)));
+                session.Connection.Send(Events.Error(new ChatError(ErrorCodes.StorageFailed, "the message could not be stored; it was not delivered", "send_message", pending.Ref)));
                 return;
             }
 
-            var message = new HistoryEntry(entry.Id, entry.Timestamp, pending.User, pending.Content);
-            ReadOnlySpan<byte> delivery = Events.UserMessage(pending.Room.Name, message);
-            message.KnowEncodedSize(Events.HistorySize(delivery.Length, pending.Room.UserMessageEnvelope)); // one encoding serves both
-            pending.Room.AddHistory(message);
-            int recipients = pending.Room.Group.Broadcast(delivery);
+            Room room = pending.Room;
+            long id = pending.Entry.Id;
+            Span<byte> delivery = Events.UserMessage(room, session.UserUtf8, pending.Content, id, pending.Entry.Timestamp, out int historyStart);
+            room.AddHistory(id, delivery[historyStart..]);
+            delivery[historyStart] = (byte)','; // {"_et":"user_message","r":ROOM + ,"u":…}
+            int recipients = room.Group.Broadcast(delivery);
             ChatMetrics.MessagesDelivered.Add(recipients);
-            pending.Session.Connection.Send(Events.MessageAck(pending.Room.Name, entry.Id, pending.Ref));
+            session.Connection.Send(Events.MessageAck(room, id, pending.Ref));
+        }
+        catch (Exception ex)
+        {
+            // A fault of ours: the other deliveries must go on. Logged (rate-limited) with the session it failed.
+            if (_faultLogLimiter.TryTake(out long suppressed))
+            {
+                Log.CommandFailed(_logger, session.Id, session.Connection.RemoteEndPoint, "send_message", suppressed, ex);
+            }
         }
         finally
         {
-            pending.Session.EndCommit();
+            session.EndCommit();
+            pending.Return();
         }
     }
-
-    private sealed record PendingMessage(Session Session, Room Room, string User, string Content, long? Ref);
 }

@@ -1,5 +1,4 @@
 using JournalLog = Parley.Journal.Journal;
-using System.Collections.Frozen;
 using Microsoft.Extensions.Logging;
 using Parley.Journal;
 
@@ -20,10 +19,12 @@ public sealed partial class ChatServer : IAsyncDisposable
 {
     private readonly ChatServerOptions _options;
     private readonly ILogger _logger;
-    private readonly FrozenDictionary<string, Room> _rooms;
+    private readonly RoomDirectory _rooms;
     private readonly Room[] _roomList;
     private readonly ChatRoomInfo[] _roomGreeting; // login_successful's room list: names and descriptions never change
     private readonly JournalLog _journal;
+    private readonly DeliveryQueue _deliveries;
+    private readonly JournalCommitCallback _onCommitted;
     private readonly UserStore? _users;
     private readonly LoginThrottle _throttle;
     private readonly PasswordChecks _passwordChecks;
@@ -39,8 +40,10 @@ public sealed partial class ChatServer : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<ChatServer>();
         Framer = framer;
-        _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.HistoryPerRoom, options.EffectiveHistoryBytesPerRoom))];
-        _rooms = _roomList.ToFrozenDictionary(r => r.Name, StringComparer.Ordinal);
+        _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.EffectiveHistoryBytesPerRoom))];
+        _rooms = new RoomDirectory(_roomList);
+        _deliveries = new DeliveryQueue(Deliver);
+        _onCommitted = OnCommitted;
         _roomGreeting = [.. _roomList.Select(r => new ChatRoomInfo(r.Name, r.Description))];
         _logLimiter = new LogRateLimiter(options.TimeProvider);
         _faultLogLimiter = new LogRateLimiter(options.TimeProvider);
@@ -94,6 +97,9 @@ public sealed partial class ChatServer : IAsyncDisposable
     /// <summary>Sessions now.</summary>
     public int SessionCount => Volatile.Read(ref _sessions);
 
+    /// <summary>The memory the rooms' recent history holds (rings and their indexes), in bytes.</summary>
+    public long HistoryBytes => _roomList.Sum(r => r.HistoryHeldBytes);
+
     /// <summary>The journal id of the last stored message.</summary>
     public long LastMessageId => _journal.CommittedId;
 
@@ -124,6 +130,7 @@ public sealed partial class ChatServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _journal.DisposeAsync();
+        await _deliveries.WhenIdleAsync().ConfigureAwait(false); // the last commits' deliveries
         foreach (Room room in _roomList)
         {
             room.ClearHistory();
@@ -132,10 +139,17 @@ public sealed partial class ChatServer : IAsyncDisposable
 
     private void Replay(in JournalRecord record)
     {
-        if (ChatRecord.TryRead(record.Payload.Span, out string room, out string user, out string content)
-            && _rooms.TryGetValue(room, out Room? target))
+        if (ChatRecord.TryRead(record.Payload.Span, out ReadOnlySpan<byte> room, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
+            && _rooms.TryFind(room, out Room? target))
         {
-            target.AddHistory(new HistoryEntry(record.Id, record.Timestamp, user, content));
+            if (!System.Text.Unicode.Utf8.IsValid(user) || !System.Text.Unicode.Utf8.IsValid(content))
+            {
+                // Not written by this server (it stores checked text): shown as decoding replaces what is not UTF-8.
+                user = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(user));
+                content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(content));
+            }
+
+            target!.AddHistory(record.Id, Events.HistoryMessage(user, content, record.Id, record.Timestamp));
         }
     }
 

@@ -56,13 +56,12 @@ public sealed class ChatServerOptions
     /// <summary>Tests adjust the journal's options here (its storage, to inject disk faults).</summary>
     internal Action<JournalOptions>? ConfigureJournal { get; set; }
 
-    /// <summary>Messages per room kept in memory for <c>history</c> (rebuilt from the journal at start). Default 1000.</summary>
-    public int HistoryPerRoom { get; set; } = 1000;
-
     /// <summary>
-    /// Bytes of history per room kept in memory, counted as a <c>history</c> event sends the
-    /// messages: whichever of this and <see cref="HistoryPerRoom"/> is reached first drops the
-    /// oldest. The newest message is always kept. Default 512 KiB (1000 messages of ~500 bytes).
+    /// Bytes of history per room kept in memory for <c>history</c> (rebuilt from the journal at
+    /// start), counted as a <c>history</c> event sends the messages: past it the oldest go. The
+    /// newest message is always kept. Kept as the encoded bytes in one ring per room, allocated as
+    /// messages arrive: a room holds at most this plus its largest message (the ring's slack) and
+    /// 16 bytes of index a message. Default 512 KiB (about 3000 messages of 100 characters).
     /// </summary>
     public long HistoryBytesPerRoom { get; set; } = 512 * 1024;
 
@@ -171,7 +170,6 @@ public sealed class ChatServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSessionsPerUser, 1, nameof(MaxSessionsPerUser));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxCommandsPerSecond, 1, nameof(MaxCommandsPerSecond));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxErrorsPerMinute, 1, nameof(MaxErrorsPerMinute));
-        ArgumentOutOfRangeException.ThrowIfLessThan(HistoryPerRoom, 1, nameof(HistoryPerRoom));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryPage, 1, nameof(MaxHistoryPage));
         ArgumentOutOfRangeException.ThrowIfLessThan(HistoryBytesPerRoom, 1, nameof(HistoryBytesPerRoom));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryBytes, 1, nameof(MaxHistoryBytes));

@@ -218,11 +218,31 @@ public class CodecTests
     public void The_server_decodes_what_the_client_encodes_and_the_client_decodes_every_byte_the_server_sends()
     {
         // The server's own encoder of record (Events) and the public reader agree on real output.
-        var message = new HistoryEntry(1234567, When, "ü-user", "héllo \"x\"\n");
-        Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(Events.UserMessage("général", message).ToArray()), out ChatEvent? read, out string? error), error);
-        Assert.Equal(new ChatMessage("général", 1234567, When, "ü-user", "héllo \"x\"\n"), Assert.IsType<UserMessageEvent>(read).Message);
-        Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(Events.History("général", [message], more: false).ToArray()), out read, out error), error);
-        Assert.Equal(new ChatMessage("général", 1234567, When, "ü-user", "héllo \"x\"\n"), Assert.Single(Assert.IsType<HistoryEvent>(read).Messages));
+        // A user_message is written once and its history form kept as a slice of it: both must be
+        // byte for byte what the public writer makes of the same message, and read back the same.
+        var room = new Room(new RoomDefinition("général", "d"), ChatProtocol.CreateClientFramer(), 64 * 1024);
+        var expected = new ChatMessage("général", 1234567, When, "ü-user", "héllo \"x\"\n\u0001 </script> 😀");
+        Span<byte> live = Events.UserMessage(room, Encoding.UTF8.GetBytes(expected.User), Encoding.UTF8.GetBytes(expected.Content), expected.Id, When, out int historyStart);
+        room.AddHistory(expected.Id, live[historyStart..]);
+        live[historyStart] = (byte)',';
+        var publicWriter = new ArrayBufferWriter<byte>();
+        ChatEventWriter.WriteUserMessage(publicWriter, expected);
+        Assert.Equal(Encoding.UTF8.GetString(publicWriter.WrittenSpan), Encoding.UTF8.GetString(live));
+        Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(live.ToArray()), out ChatEvent? read, out string? error), error);
+        Assert.Equal(expected, Assert.IsType<UserMessageEvent>(read).Message);
+
+        byte[] history = Events.History(room, long.MaxValue, 50, 64 * 1024).ToArray();
+        publicWriter.ResetWrittenCount();
+        ChatEventWriter.WriteHistory(publicWriter, "général", [expected], more: false);
+        Assert.Equal(Encoding.UTF8.GetString(publicWriter.WrittenSpan), Encoding.UTF8.GetString(history));
+        Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(history), out read, out error), error);
+        Assert.Equal(expected, Assert.Single(Assert.IsType<HistoryEvent>(read).Messages));
+
+        byte[] ack = Events.MessageAck(room, 77, reference: -5).ToArray();
+        publicWriter.ResetWrittenCount();
+        ChatEventWriter.WriteMessageAck(publicWriter, "général", 77, -5);
+        Assert.Equal(Encoding.UTF8.GetString(publicWriter.WrittenSpan), Encoding.UTF8.GetString(ack));
+        Assert.Equal("""{"_et":"message_ack","r":"général","id":9}""", Encoding.UTF8.GetString(Events.MessageAck(room, 9, null)));
         Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(ChatServer.RefusalEvent(CloseReason.ConnectionLimit).ToArray()), out read, out error), error);
         Assert.Equal(ErrorCodes.ServerFull, Assert.IsType<ErrorEvent>(read).Error.Code);
     }

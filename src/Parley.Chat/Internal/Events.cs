@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Parley.Chat;
 
 /// <summary>
@@ -33,23 +35,43 @@ internal static class Events
         return buffer.WrittenSpan;
     }
 
-    public static ReadOnlySpan<byte> UserMessage(string room, HistoryEntry message)
+    /// <summary>
+    /// A <c>user_message</c> of <paramref name="room"/>, written once: the room's prefix, then the
+    /// message as a <c>history</c> event lists it (<c>{"u":…}</c>, from <paramref name="historyStart"/>),
+    /// whose opening brace the caller turns into the comma that joins it to the prefix once it has
+    /// kept those bytes for history. The span is the thread's buffer: use it before the next event.
+    /// </summary>
+    public static Span<byte> UserMessage(Room room, ReadOnlySpan<byte> user, ReadOnlySpan<byte> content, long id, DateTimeOffset timestamp, out int historyStart)
     {
         PooledBufferWriter buffer = Begin();
-        ChatEventWriter.WriteUserMessage(buffer, room, message.User, message.Content, message.Id, message.Timestamp);
+        buffer.Write(room.UserMessagePrefix);
+        historyStart = buffer.WrittenCount;
+        ChatEventWriter.WriteHistoryMessage(buffer, user, content, id, timestamp);
         return buffer.WrittenSpan;
     }
 
-    /// <summary>See <see cref="ChatEventWriter.MeasureUserMessageEnvelope"/>.</summary>
-    public static int UserMessageEnvelope(string room) => ChatEventWriter.MeasureUserMessageEnvelope(room);
-
-    /// <summary>A message's size in a <c>history</c> event, from its <c>user_message</c> event's length.</summary>
-    public static int HistorySize(int userMessageLength, int envelope) => ChatEventWriter.HistorySize(userMessageLength, envelope);
-
-    public static ReadOnlySpan<byte> MessageAck(string room, long id, long? reference = null)
+    /// <summary>A message as a <c>history</c> event lists it (to rebuild history from the journal).</summary>
+    public static ReadOnlySpan<byte> HistoryMessage(ReadOnlySpan<byte> user, ReadOnlySpan<byte> content, long id, DateTimeOffset timestamp)
     {
         PooledBufferWriter buffer = Begin();
-        ChatEventWriter.WriteMessageAck(buffer, room, id, reference);
+        ChatEventWriter.WriteHistoryMessage(buffer, user, content, id, timestamp);
+        return buffer.WrittenSpan;
+    }
+
+    /// <summary><c>message_ack</c>: the room's pre-encoded prefix, the id and the client's <c>ref</c> when it gave one.</summary>
+    public static ReadOnlySpan<byte> MessageAck(Room room, long id, long? reference)
+    {
+        PooledBufferWriter buffer = Begin();
+        buffer.Write(room.MessageAckPrefix);
+        buffer.Write(",\"id\":"u8);
+        WriteNumber(buffer, id);
+        if (reference is { } r)
+        {
+            buffer.Write(",\"ref\":"u8);
+            WriteNumber(buffer, r);
+        }
+
+        buffer.Write("}"u8);
         return buffer.WrittenSpan;
     }
 
@@ -69,17 +91,14 @@ internal static class Events
         return buffer.WrittenSpan;
     }
 
-    /// <summary>The bytes a <c>history</c> event spends on <paramref name="message"/> (its object and a comma).</summary>
-    public static int MeasureMessage(HistoryEntry message) =>
-        ChatEventWriter.MeasureHistoryEntry(message.User, message.Content, message.Id, message.Timestamp);
-
     /// <summary>The bytes a <c>history</c> event of <paramref name="room"/> spends around its messages.</summary>
     public static int HistoryEnvelope(string room) => ChatEventWriter.HistoryEnvelope(room);
 
-    public static ReadOnlySpan<byte> History(string room, IReadOnlyList<HistoryEntry> messages, bool more)
+    /// <summary>A <c>history</c> page of <paramref name="room"/>: see <see cref="Room.WriteHistory"/>.</summary>
+    public static ReadOnlySpan<byte> History(Room room, long before, int limit, long maxBytes)
     {
         PooledBufferWriter buffer = Begin();
-        ChatEventWriter.WriteHistoryEntries(buffer, room, messages, more);
+        room.WriteHistory(buffer, before, limit, maxBytes);
         return buffer.WrittenSpan;
     }
 
@@ -95,6 +114,13 @@ internal static class Events
         PooledBufferWriter buffer = Begin();
         ChatEventWriter.WriteError(buffer, error);
         return buffer.WrittenSpan;
+    }
+
+    private static void WriteNumber(PooledBufferWriter buffer, long value)
+    {
+        Span<byte> digits = buffer.GetSpan(20);
+        System.Buffers.Text.Utf8Formatter.TryFormat(value, digits, out int written);
+        buffer.Advance(written);
     }
 
     private static PooledBufferWriter Begin()

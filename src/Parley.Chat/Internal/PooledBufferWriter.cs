@@ -20,7 +20,9 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>
     private byte[] _array = BufferPool.Shared.Rent(SmallSize);
     private int _written;
 
-    public ReadOnlySpan<byte> WrittenSpan => _array.AsSpan(0, _written);
+    public Span<byte> WrittenSpan => _array.AsSpan(0, _written);
+
+    public int WrittenCount => _written;
 
     public void Reset()
     {

@@ -1,24 +1,32 @@
+using System.Buffers;
+
 namespace Parley.Chat;
 
 /// <summary>
 /// A room: its sessions (a broadcast group), how many sessions each user has in it (for the
-/// first-joins/last-leaves rule), and the recent history: the newest messages, at most
-/// <paramref name="historyCapacity"/> of them and at most <paramref name="historyBytes"/> as a
-/// <c>history</c> event sends them (the newest one is always kept). Thread-safe.
+/// first-joins/last-leaves rule), the recent history (a <see cref="HistoryRing"/> of at most
+/// <paramref name="historyBytes"/> as a <c>history</c> event sends them; the newest message is
+/// always kept), and the encoded beginnings of its events, made once. Thread-safe.
 /// </summary>
-internal sealed class Room(RoomDefinition definition, MessageFramer framer, int historyCapacity, long historyBytes)
+internal sealed class Room(RoomDefinition definition, MessageFramer framer, long historyBytes)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
-    private readonly HistoryEntry?[] _history = new HistoryEntry?[historyCapacity];
-    private int _historyHead; // next slot to write
-    private int _historyCount;
-    private long _historyBytes;
+    private readonly HistoryRing _history = new(historyBytes);
 
     public string Name => definition.Name;
 
-    /// <summary>See <see cref="Events.UserMessageEnvelope"/>: measured once per room.</summary>
-    public int UserMessageEnvelope { get; } = Events.UserMessageEnvelope(definition.Name);
+    /// <summary>The name as a journal record stores it.</summary>
+    public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(definition.Name);
+
+    /// <summary><c>{"_et":"user_message","r":ROOM</c>: see <see cref="ChatEventWriter.UserMessagePrefix"/>.</summary>
+    public byte[] UserMessagePrefix { get; } = ChatEventWriter.UserMessagePrefix(definition.Name);
+
+    /// <summary><c>{"_et":"message_ack","r":ROOM</c>.</summary>
+    public byte[] MessageAckPrefix { get; } = ChatEventWriter.MessageAckPrefix(definition.Name);
+
+    /// <summary><c>{"_et":"history","r":ROOM,"ms":[</c>.</summary>
+    public byte[] HistoryPrefix { get; } = ChatEventWriter.HistoryPrefix(definition.Name);
 
     public string Description => definition.Description;
 
@@ -86,7 +94,19 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
         {
             lock (_lock)
             {
-                return _historyBytes;
+                return _history.UsedBytes;
+            }
+        }
+    }
+
+    /// <summary>The memory the kept history holds (its ring and index).</summary>
+    public long HistoryHeldBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _history.HeldBytes;
             }
         }
     }
@@ -98,36 +118,26 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
         {
             lock (_lock)
             {
-                return _historyCount;
+                return _history.Count;
             }
         }
     }
 
-    public void AddHistory(HistoryEntry entry)
+    /// <summary>Keeps a message, <paramref name="message"/> being its <c>history</c> entry object, as the newest.</summary>
+    public void AddHistory(long id, ReadOnlySpan<byte> message)
     {
-        int size = entry.EncodedSize; // known from the delivery's encoding, or measured here, outside the lock
         long delta;
         lock (_lock)
         {
-            long before = _historyBytes;
-            if (_historyCount == _history.Length)
-            {
-                DropOldest();
-            }
-
-            _history[_historyHead] = entry;
-            _historyHead = (_historyHead + 1) % _history.Length;
-            _historyCount++;
-            _historyBytes += size;
-            while (_historyBytes > historyBytes && _historyCount > 1)
-            {
-                DropOldest();
-            }
-
-            delta = _historyBytes - before;
+            long before = _history.HeldBytes;
+            _history.Add(id, message);
+            delta = _history.HeldBytes - before;
         }
 
-        ChatMetrics.HistoryBytes.Add(delta);
+        if (delta != 0)
+        {
+            ChatMetrics.HistoryBytes.Add(delta);
+        }
     }
 
     /// <summary>Forgets the kept history (the server is closing).</summary>
@@ -136,53 +146,37 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, int 
         long bytes;
         lock (_lock)
         {
-            bytes = _historyBytes;
-            Array.Clear(_history);
-            _historyCount = 0;
-            _historyBytes = 0;
+            bytes = _history.HeldBytes;
+            _history.Clear();
         }
 
         ChatMetrics.HistoryBytes.Add(-bytes);
     }
 
-    private void DropOldest()
+    /// <summary>
+    /// Writes a <c>history</c> event into <paramref name="output"/>: up to <paramref name="limit"/>
+    /// of the newest messages with an id below <paramref name="before"/>, oldest first, at most
+    /// <paramref name="maxBytes"/> of them (always one when there is one), and whether older ones
+    /// are kept. The messages are copied as they are kept: nothing is encoded again.
+    /// </summary>
+    public void WriteHistory(PooledBufferWriter output, long before, int limit, long maxBytes)
     {
-        int oldest = (_historyHead - _historyCount + _history.Length) % _history.Length;
-        _historyBytes -= _history[oldest]!.EncodedSize;
-        _history[oldest] = null;
-        _historyCount--;
-    }
-
-    /// <summary>Up to <paramref name="limit"/> newest messages with an id below <paramref name="before"/>, oldest first,
-    /// taking at most <paramref name="maxBytes"/> in a <c>history</c> event (always at least one message when there is one);
-    /// <paramref name="more"/> says whether older ones are kept.</summary>
-    public List<HistoryEntry> History(long before, int limit, int maxBytes, out bool more)
-    {
-        long bytes = 0;
-        var page = new List<HistoryEntry>(Math.Min(limit, 64));
-        more = false;
+        output.Write(HistoryPrefix);
+        bool more;
         lock (_lock)
         {
-            for (int i = 0; i < _historyCount; i++)
+            (int first, int count) = _history.Page(before, limit, maxBytes, out more);
+            for (int i = first; i < first + count; i++)
             {
-                HistoryEntry entry = _history[(_historyHead - 1 - i + _history.Length) % _history.Length]!;
-                if (entry.Id >= before)
+                if (i > first)
                 {
-                    continue;
+                    output.Write(","u8);
                 }
 
-                bytes += entry.EncodedSize;
-                if (page.Count == limit || (page.Count > 0 && bytes > maxBytes))
-                {
-                    more = true;
-                    break;
-                }
-
-                page.Add(entry);
+                output.Write(_history.Message(i));
             }
         }
 
-        page.Reverse();
-        return page;
+        output.Write(more ? "],\"more\":true}"u8 : "],\"more\":false}"u8);
     }
 }

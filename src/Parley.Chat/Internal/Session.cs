@@ -14,7 +14,19 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
 
     public string Id { get; } = id;
 
-    public string? User { get; set; }
+    /// <summary>Who the session is logged in as; set once.</summary>
+    public string? User
+    {
+        get;
+        set
+        {
+            field = value;
+            UserUtf8 = value is null ? [] : System.Text.Encoding.UTF8.GetBytes(value);
+        }
+    }
+
+    /// <summary><see cref="User"/> as journal records and events carry it, encoded once.</summary>
+    public byte[] UserUtf8 { get; private set; } = [];
 
     public HashSet<Room> Rooms { get; } = [];
 
@@ -131,6 +143,15 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
         _tokens = Math.Min(commandsPerSecond, _tokens + (time.GetElapsedTime(_lastRefill, now).TotalSeconds * commandsPerSecond));
         _lastRefill = now;
         _tokens -= 1;
-        return _tokens >= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(-_tokens / commandsPerSecond);
+        if (_tokens >= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        // Over the rate: wait until this command's token and a tenth of a second's worth more are
+        // back, not one command's worth: one timer per slice instead of one per command (each
+        // allocates, and at 1000 a second would be at the timer's resolution). The rate is the same.
+        double slice = Math.Max(1, commandsPerSecond / 10.0) - 1;
+        return TimeSpan.FromSeconds((-_tokens + slice) / commandsPerSecond);
     }
 }
