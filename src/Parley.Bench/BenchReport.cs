@@ -25,7 +25,10 @@ internal static class BenchReport
             secondHalf = Math.Round(samples.Where(s => s.Seconds >= middle).Average(s => s.RssMb), 1);
         }
 
-        return new ServerStats(Math.Round(sampler.PeakRssMb, 1), Math.Round(sampler.AverageRssMb, 1), Math.Round(sampler.AverageCpuPercent, 1), firstHalf, secondHalf);
+        return new ServerStats(Math.Round(sampler.PeakRssMb, 1), Math.Round(sampler.AverageRssMb, 1), Math.Round(sampler.AverageCpuPercent, 1), firstHalf, secondHalf)
+        {
+            Memory = server.MemoryParts,
+        };
     }
 
     /// <summary>A live progress line on a terminal; a plain line every five seconds otherwise.</summary>

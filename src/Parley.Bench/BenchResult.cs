@@ -69,7 +69,18 @@ internal sealed record LatencyMs(double P50, double P90, double P99, double P999
         histogram.Max / 1000.0);
 }
 
-internal sealed record ServerStats(double PeakRssMb, double AvgRssMb, double AvgCpuPct, double? RssFirstHalfMb, double? RssSecondHalfMb);
+internal sealed record ServerStats(double PeakRssMb, double AvgRssMb, double AvgCpuPct, double? RssFirstHalfMb, double? RssSecondHalfMb)
+{
+    /// <summary>What the RSS is made of, from the server's own summary lines (a <c>parley serve</c> the bench started); null otherwise.</summary>
+    public ServerMemoryParts? Memory { get; init; }
+}
+
+/// <summary>The largest figures a <c>parley serve</c>'s summary lines gave during the run (one a second).</summary>
+/// <param name="GcHeapMb">The managed heap.</param>
+/// <param name="BuffersInUseKb">Pooled buffers rented (receive and send buffers, frames in flight).</param>
+/// <param name="BuffersPooledKb">Buffers the pool keeps for reuse.</param>
+/// <param name="HistoryKb">The rooms' history rings and indexes.</param>
+internal sealed record ServerMemoryParts(double GcHeapMb, double BuffersInUseKb, double BuffersPooledKb, double HistoryKb);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(BenchResult))]

@@ -45,6 +45,36 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public ResourceSampler? Sampler { get; }
 
+    private readonly Lock _partsLock = new();
+    private ServerMemoryParts? _parts;
+
+    /// <summary>The largest memory figures the child server's summary lines gave so far; null without them.</summary>
+    public ServerMemoryParts? MemoryParts
+    {
+        get
+        {
+            lock (_partsLock)
+            {
+                return _parts;
+            }
+        }
+    }
+
+    /// <summary>Takes in one of the child's summary lines: keeps the largest of each figure.</summary>
+    private void OnSummary(Match summary)
+    {
+        double Figure(string name) => double.Parse(summary.Groups[name].Value, CultureInfo.InvariantCulture);
+        var parts = new ServerMemoryParts(Figure("heap"), Figure("inuse"), Figure("pooled"), Figure("history"));
+        lock (_partsLock)
+        {
+            _parts = _parts is null ? parts : new ServerMemoryParts(
+                Math.Max(_parts.GcHeapMb, parts.GcHeapMb),
+                Math.Max(_parts.BuffersInUseKb, parts.BuffersInUseKb),
+                Math.Max(_parts.BuffersPooledKb, parts.BuffersPooledKb),
+                Math.Max(_parts.HistoryKb, parts.HistoryKb));
+        }
+    }
+
     /// <summary>
     /// The error for a run in which nothing came back: a server started with TLS or compression
     /// answers a bench without the matching flag with nothing at all (a failed handshake, an
@@ -124,6 +154,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
         var child = Process.Start(SelfProcess.StartInfo(arguments, redirectStandardError: true)) ?? throw new InvalidOperationException("could not start the server process");
         var listening = new TaskCompletionSource<IPEndPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ServerUnderTest? started = null; // set once listening: summary lines come after
         var output = new List<string>();
         child.OutputDataReceived += (_, e) =>
         {
@@ -144,7 +175,11 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
                     output.Add(e.Data);
                 }
             }
-            else
+            else if (SummaryLine().Match(e.Data) is { Success: true } summary)
+            {
+                Volatile.Read(ref started)?.OnSummary(summary);
+            }
+            else if (!InformationLine().IsMatch(e.Data))
             {
                 // Warnings from the server under test (slow consumers, errors) belong in the bench's output.
                 Console.Error.WriteLine($"[server] {e.Data}");
@@ -163,7 +198,9 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         try
         {
             IPEndPoint endPoint = await listening.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            return new ServerUnderTest(endPoint, child, child.Id) { Tls = tls, CertificateHash = hash, _certificateFile = certificateFile, Compression = compression };
+            var server = new ServerUnderTest(endPoint, child, child.Id) { Tls = tls, CertificateHash = hash, _certificateFile = certificateFile, Compression = compression };
+            Volatile.Write(ref started, server);
+            return server;
         }
         catch
         {
@@ -225,6 +262,14 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
         _child.Dispose();
     }
+
+    // parley serve's summary line (MetricsSummary): the parts of its memory.
+    [GeneratedRegex(@"summary: .*gc heap=(?<heap>\d+) MiB .*buffers in use=(?<inuse>\d+) KiB pooled=(?<pooled>\d+) KiB \| history=(?<history>\d+) KiB")]
+    private static partial Regex SummaryLine();
+
+    // The console logger's single-line format: "HH:mm:ss.fff info: Category[id] …" (also dbug, trce).
+    [GeneratedRegex(@"^\S* ?(info|dbug|trce): ")]
+    private static partial Regex InformationLine();
 
     [GeneratedRegex(@"listening on (\S+):(\d+)")]
     private static partial Regex ListeningLine();

@@ -20,7 +20,7 @@ internal static partial class ServeCommand
         Option<string> durability = DurabilityOption();
         Option<int> maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes (1 to 1048576); longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 }
             .Range(1, 1024 * 1024, "bytes");
-        Option<int> historyKb = new Option<int>("--history-kb") { Description = "History kept in memory per room, in KiB (1 to 1048576), as a history reply sends it; the oldest go first. The journal keeps everything regardless.", DefaultValueFactory = _ => 512 }
+        Option<int> historyKb = new Option<int>("--history-kb") { Description = "History kept in memory per room, in KiB (1 to 1048576), as a history reply sends it; the oldest go first. The journal keeps everything regardless.", DefaultValueFactory = _ => 128 }
             .Range(1, 1024 * 1024, "KiB");
         Option<int> historyTotalMb = new Option<int>("--history-total-mb") { Description = "History kept in memory for all rooms together, in MiB (1 to 1048576); with many rooms each gets an equal share.", DefaultValueFactory = _ => 64 }
             .Range(1, 1024 * 1024, "MiB");

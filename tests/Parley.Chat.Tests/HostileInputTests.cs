@@ -127,7 +127,8 @@ public class HostileInputTests
     [Fact]
     public async Task History_pages_by_bytes_and_paging_with_before_returns_every_message_once()
     {
-        await using var harness = ChatHarness.Start(o => o.MaxEventBytes = 64 * 1024);
+        // 40 messages of ~8 KiB must all stay in memory: a budget above the default (128 KiB).
+        await using var harness = ChatHarness.Start(o => { o.MaxEventBytes = 64 * 1024; o.HistoryBytesPerRoom = 512 * 1024; });
         (TestClient client, _) = await LoggedInAsync(harness);
         client.Send("""{"_ct":"join_room","r":"general"}""");
         await client.WaitForAsync("room_participation");

@@ -158,7 +158,8 @@ internal static class BenchCommand
                     cancellationToken)
                 : await ServerUnderTest.StartAsync(
                     [
-                        "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Warning", "--summary-interval", "3600",
+                        // A summary line a second (parsed for the memory's parts; other Information lines are dropped).
+                        "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Information", "--summary-interval", "1",
                         "--max-connections", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-connections-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-handshakes-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
@@ -280,6 +281,12 @@ internal static class BenchCommand
         {
             Row("server rss peak / avg", $"{server.PeakRssMb:F1} / {server.AvgRssMb:F1} MB");
             Row("server rss 1st / 2nd half", $"{server.RssFirstHalfMb:F1} / {server.RssSecondHalfMb:F1} MB");
+            if (server.Memory is { } parts)
+            {
+                Row("server gc heap / history (peak)", $"{parts.GcHeapMb:F0} MB / {parts.HistoryKb / 1024:F1} MB");
+                Row("server buffers in use / pooled (peak)", $"{parts.BuffersInUseKb / 1024:F1} / {parts.BuffersPooledKb / 1024:F1} MB");
+            }
+
             Row("server cpu avg", $"{server.AvgCpuPct:F0} % (100 % = one core)");
         }
 
