@@ -13,7 +13,9 @@ internal static class SelfProcess
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
             // The running parley.dll: the entry assembly, not this library's.
-            info.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()?.Location ?? throw new InvalidOperationException("no entry assembly to start again"));
+            // (Not Assembly.Location, which a native or single-file build does not have: it never runs under dotnet.)
+            string entry = System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? throw new InvalidOperationException("no entry assembly to start again");
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, entry + ".dll"));
         }
 
         foreach (string argument in arguments)

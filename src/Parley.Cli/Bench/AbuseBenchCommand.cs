@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Parley.Bench;
 using Spectre.Console;
 
@@ -88,7 +89,7 @@ internal static class AbuseBenchCommand
         double afterVsIdle = r.IdleRssMb > 0 ? 100.0 * (r.AfterRssMb - r.IdleRssMb) / r.IdleRssMb : 0;
         if (json)
         {
-            var document = new Dictionary<string, object>
+            var document = new JsonObject // primitive values only: no reflection (native AOT)
             {
                 ["quiet_p50_ms"] = Ms(r.Quiet.Percentile(50)),
                 ["quiet_p99_ms"] = Ms(r.Quiet.Percentile(99)),
@@ -106,7 +107,7 @@ internal static class AbuseBenchCommand
                 ["attack_connections"] = r.AttackConnections,
                 ["attack_connections_closed_by_server"] = r.AttackerClosures,
             };
-            Console.WriteLine(JsonSerializer.Serialize(document, s_indented));
+            Console.WriteLine(document.ToJsonString(s_indented));
             return;
         }
 

@@ -193,7 +193,7 @@ internal static class UdpBenchCommand
             var points = new JsonArray();
             foreach ((double offered, UdpRunResult point) in curve)
             {
-                points.Add(new JsonObject
+                points.Add((JsonNode)new JsonObject // the node overload: no reflection (native AOT)
                 {
                     ["offered_per_s"] = offered,
                     ["delivered_per_s"] = Math.Round(point.Delivered / point.Seconds),
