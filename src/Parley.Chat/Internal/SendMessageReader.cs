@@ -77,8 +77,9 @@ internal static class SendMessageReader
                 }
                 else
                 {
-                    // Ignored, as by the general reader (forward compatibility); it reads the names it knows in any case.
-                    if (IsKnownField(ref reader) || !reader.Read())
+                    // Ignored, as by the general reader (forward compatibility); it reads the names it knows in any case,
+                    // and decodes every name, refusing one that is not UTF-8: so must this.
+                    if (IsKnownField(ref reader) || !IsValidName(ref reader) || !reader.Read())
                     {
                         return false;
                     }
@@ -121,6 +122,27 @@ internal static class SendMessageReader
         Span<byte> name = stackalloc byte[MaxEscapedRoomBytes];
         int length = reader.CopyString(name);
         return length <= MaxRoomBytes && rooms.TryFind(name[..length], out room);
+    }
+
+    // The general reader decodes every property name (GetString), which throws for invalid UTF-8
+    // or an escaped half surrogate pair: CopyString checks the same. A name longer than the stack
+    // buffer is left to the general reader.
+    private static bool IsValidName(ref Utf8JsonReader reader)
+    {
+        if (!reader.HasValueSequence && !reader.ValueIsEscaped)
+        {
+            return System.Text.Unicode.Utf8.IsValid(reader.ValueSpan);
+        }
+
+        long escaped = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (escaped > MaxEscapedRoomBytes)
+        {
+            return false;
+        }
+
+        Span<byte> name = stackalloc byte[MaxEscapedRoomBytes];
+        reader.CopyString(name); // throws InvalidOperationException when the name is not valid text
+        return true;
     }
 
     // Fields the general reader gives a meaning (and a type check) to: a send_message carrying one

@@ -1,0 +1,109 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace Parley.Chat.Tests;
+
+/// <summary>Issue 18's send_message path: the fast reader against the general one.</summary>
+public class SendMessagePathTests
+{
+    private static async Task<TestClient> JoinedAsync(ChatHarness harness)
+    {
+        TestClient client = harness.Connect();
+        await client.ExpectAsync("login_successful");
+        client.Send("""{"_ct":"join_room","r":"general"}""");
+        await client.ExpectAsync("user_joined_room");
+        await client.ExpectAsync("room_participation");
+        return client;
+    }
+
+    private static byte[] Line(params object[] parts)
+    {
+        var bytes = new List<byte>();
+        foreach (object part in parts)
+        {
+            if (part is string text)
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(text));
+            }
+            else
+            {
+                bytes.Add((byte)(int)part);
+            }
+        }
+
+        return [.. bytes];
+    }
+
+    public static TheoryData<byte[]> Lines() => new()
+    {
+        // The general reader decodes every property name, so a name that is not UTF-8 is malformed there.
+        Line("{\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"hi\",\"", 0xFF, "\":1}"),
+        Line("{\"", 0xC3, "\":0,\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"hi\"}"),
+        Line("{\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"hi\",\"x", 0xED, 0xA0, 0x80, "\":[1,{\"a\":2}]}"), // a UTF-8 encoded surrogate
+        Line("{\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"hi\",\"\\ud800\":1}"),
+        Line("{\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"hi\",\"\\u00e9", 0xFF, "\":1}"),
+        // Accepted by both, with the same fields.
+        Line("{\"_ct\":\"send_message\",\"r\":\"gen\\u0065ral\",\"c\":\"a\\\"b\\\\c\\u00e9\\/\\ud83d\\ude00\",\"ref\":9223372036854775807,\"\\u00e9t\\u00e9\":{\"y\":[\"", 0xFF, "\"]}}"),
+        Line("{\"ref\":-1,\"c\":\"\\u0000x\",\"r\":\"general\",\"_ct\":\"send_message\",\"", "été", "\":null}"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Lines))]
+    public void The_fast_reader_accepts_only_what_the_general_reader_accepts_as_the_same_send_wherever_the_line_is_split(byte[] line)
+    {
+        var framer = ChatProtocol.CreateClientFramer();
+        var rooms = new RoomDirectory([new Room(new RoomDefinition("general", "d"), framer, 1024)]);
+        const int Offset = PendingMessage.ContentOffset;
+        for (int split = 0; split < line.Length; split++)
+        {
+            ReadOnlySequence<byte> sequence = Split(line, split);
+            byte[] buffer = new byte[Offset + line.Length];
+            bool fast = SendMessageReader.TryRead(sequence, rooms, buffer, Offset, out Room? room, out int length, out long? reference);
+            bool general = ChatCommandReader.TryRead(sequence, out ChatCommand command, out ChatError error);
+            if (fast)
+            {
+                Assert.True(general, $"split at {split}: the fast reader took a line the general one refuses ({error.Code}: {error.Message})");
+                Assert.Equal(ChatCommandType.SendMessage, command.Type);
+                Assert.Equal(command.Room, room!.Name);
+                Assert.Equal(command.Content, Encoding.UTF8.GetString(buffer, Offset, length));
+                Assert.Equal(command.Ref, reference);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_send_with_an_unknown_field_whose_name_is_not_UTF8_is_refused_as_malformed_and_not_stored()
+    {
+        await using var harness = ChatHarness.Start();
+        TestClient alice = await JoinedAsync(harness);
+        alice.Connection.Send(Line("{\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"hi\",\"", 0xFF, "\":1,\"ref\":7}"));
+        JsonElement error = await alice.ExpectAsync("error");
+        Assert.Equal(ErrorCodes.Malformed, error.GetProperty("code").GetString());
+        Assert.Equal(0, harness.Server.LastMessageId);
+    }
+
+    private static ReadOnlySequence<byte> Split(byte[] line, int at)
+    {
+        if (at <= 0 || at >= line.Length)
+        {
+            return new ReadOnlySequence<byte>(line);
+        }
+
+        var first = new Segment(line.AsMemory(0, at), 0);
+        var last = new Segment(line.AsMemory(at), at);
+        first.SetNext(last);
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public void SetNext(Segment next) => Next = next;
+    }
+}
