@@ -1,10 +1,13 @@
 using System.Buffers;
+using System.Collections;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using Parley.Journal;
 
 namespace Parley.Chat.Tests;
 
-/// <summary>Issue 18's send_message path: the fast reader against the general one.</summary>
+/// <summary>Issue 18's send_message path: the fast reader against the general one, and what a pending message holds.</summary>
 public class SendMessagePathTests
 {
     private static async Task<TestClient> JoinedAsync(ChatHarness harness)
@@ -83,6 +86,65 @@ public class SendMessagePathTests
         Assert.Equal(0, harness.Server.LastMessageId);
     }
 
+    [Fact]
+    public async Task While_the_disk_is_stalled_a_pending_message_holds_about_its_record_not_the_line_it_came_in()
+    {
+        // The journal bounds what waits for the disk by the records' bytes (MaxPendingBytes): a
+        // pending message must hold about that, whatever else its line carried.
+        var storage = new GatedStorage();
+        await using var harness = ChatHarness.Start(o => o.ConfigureJournal = j => j.Storage = storage);
+        TestClient alice = await JoinedAsync(harness);
+
+        storage.Close();
+        const int Count = 100;
+        try
+        {
+            alice.Send("""{"_ct":"send_message","r":"general","c":"first"}""");
+            await storage.WhenWriterBlockedAsync();
+
+            string padding = new('x', 20_000); // an unknown field: ignored, and within the line limit
+            for (int i = 0; i < Count; i++)
+            {
+                alice.Send($$"""{"_ct":"send_message","r":"general","c":"{{i}}","pad":"{{padding}}"}""");
+            }
+
+            alice.Send("""{"_ct":"ping"}""");
+            await alice.WaitForAsync("pong"); // every send above is appended, none committed
+
+            List<PendingMessage> pending = PendingInJournal(harness.Server);
+            Assert.Equal(Count + 1, pending.Count);
+            long counted = pending.Sum(p => (long)(JournalFormat.RecordOverhead + p.Record.Length));
+            long held = pending.Sum(p => (long)p.Buffer.Length);
+            Assert.True(held <= 2 * counted, $"{pending.Count} pending messages hold {held} bytes of buffers; the journal counts {counted} bytes for them");
+        }
+        finally
+        {
+            storage.Open();
+        }
+
+        for (int i = 0; i <= Count; i++)
+        {
+            await alice.WaitForAsync("message_ack");
+        }
+    }
+
+    /// <summary>The messages appended to the server's journal and not yet committed (their commit callbacks' states).</summary>
+    private static List<PendingMessage> PendingInJournal(ChatServer server)
+    {
+        const BindingFlags Private = BindingFlags.NonPublic | BindingFlags.Instance;
+        object journal = typeof(ChatServer).GetField("_journal", Private)!.GetValue(server)!;
+        var found = new List<PendingMessage>();
+        foreach (string field in new[] { "_writingCommits", "_pendingCommits" })
+        {
+            foreach (object commit in (IEnumerable)typeof(Parley.Journal.Journal).GetField(field, Private)!.GetValue(journal)!)
+            {
+                found.Add((PendingMessage)commit.GetType().GetProperty("State")!.GetValue(commit)!);
+            }
+        }
+
+        return found;
+    }
+
     private static ReadOnlySequence<byte> Split(byte[] line, int at)
     {
         if (at <= 0 || at >= line.Length)
@@ -105,5 +167,38 @@ public class SendMessagePathTests
         }
 
         public void SetNext(Segment next) => Next = next;
+    }
+}
+
+/// <summary>The journal's files with a gate in front of writes: closed, the writer thread waits in its next write (a stalled disk).</summary>
+internal sealed class GatedStorage : JournalStorage
+{
+    private readonly ManualResetEventSlim _open = new(initialState: true);
+    private readonly SemaphoreSlim _blocked = new(0);
+
+    public void Close() => _open.Reset();
+
+    public void Open() => _open.Set();
+
+    /// <summary>Completes once the writer waits at the closed gate.</summary>
+    public Task WhenWriterBlockedAsync() => _blocked.WaitAsync(ChatHarness.Timeout).ContinueWith(t => Assert.True(t.Result, "the writer never reached the gate"), TaskScheduler.Default);
+
+    public override SegmentFile Wrap(SegmentFile file) => new GatedFile(this, file);
+
+    private sealed class GatedFile(GatedStorage owner, SegmentFile file) : SegmentFile(file)
+    {
+        public override void Write(ReadOnlySpan<byte> data)
+        {
+            if (!owner._open.IsSet)
+            {
+                owner._blocked.Release();
+                if (!owner._open.Wait(ChatHarness.Timeout))
+                {
+                    throw new TimeoutException("the test never opened the gate");
+                }
+            }
+
+            base.Write(data);
+        }
     }
 }

@@ -19,6 +19,7 @@ internal sealed class PendingMessage
     public static readonly ObjectPool<PendingMessage> Pool = new DefaultObjectPool<PendingMessage>(new Policy(), maximumRetained: 1024);
 
     private byte[] _buffer = [];
+    private int _contentOffset = ContentOffset;
 
     public Session Session { get; private set; } = null!;
 
@@ -26,7 +27,7 @@ internal sealed class PendingMessage
 
     public long? Ref { get; private set; }
 
-    /// <summary>The record's bytes start here; the content starts at <see cref="ContentOffset"/>.</summary>
+    /// <summary>The record's bytes start here; the content follows the header.</summary>
     public int RecordStart { get; private set; }
 
     public int ContentLength { get; private set; }
@@ -38,11 +39,11 @@ internal sealed class PendingMessage
 
     public byte[] Buffer => _buffer;
 
-    public ReadOnlySpan<byte> Record => _buffer.AsSpan(RecordStart, ContentOffset + ContentLength - RecordStart);
+    public ReadOnlySpan<byte> Record => _buffer.AsSpan(RecordStart, _contentOffset + ContentLength - RecordStart);
 
-    public ReadOnlySpan<byte> Content => _buffer.AsSpan(ContentOffset, ContentLength);
+    public ReadOnlySpan<byte> Content => _buffer.AsSpan(_contentOffset, ContentLength);
 
-    /// <summary>A pending message whose buffer takes a content of up to <paramref name="maxContentBytes"/>.</summary>
+    /// <summary>A pending message whose buffer takes a content of up to <paramref name="maxContentBytes"/> at <see cref="ContentOffset"/>.</summary>
     public static PendingMessage Rent(int maxContentBytes)
     {
         PendingMessage pending = Pool.Get();
@@ -50,14 +51,30 @@ internal sealed class PendingMessage
         return pending;
     }
 
-    /// <summary>Fills in what the command said, once its content is in the buffer, and writes the record's header before it.</summary>
+    /// <summary>
+    /// Fills in what the command said, once its content is in the buffer at <see cref="ContentOffset"/>,
+    /// and writes the record's header before it. The buffer was rented for the largest header and,
+    /// on the fast path, for the whole line (which may be mostly fields the server ignores): when
+    /// it is more than twice what the record needs, the content moves to a buffer that fits, so a
+    /// message waiting for the disk holds about what the journal counts for it.
+    /// </summary>
     public void Complete(Session session, Room room, int contentLength, long? reference)
     {
         Session = session;
         Room = room;
         ContentLength = contentLength;
         Ref = reference;
-        RecordStart = ChatRecord.WriteHeaderBefore(_buffer, ContentOffset, room.NameUtf8, session.UserUtf8);
+        int header = 3 + room.NameUtf8.Length + session.UserUtf8.Length;
+        if (header <= ContentOffset && _buffer.Length / 2 >= header + contentLength)
+        {
+            byte[] fitted = ArrayPool<byte>.Shared.Rent(header + contentLength);
+            _buffer.AsSpan(ContentOffset, contentLength).CopyTo(fitted.AsSpan(header));
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = fitted;
+            _contentOffset = header;
+        }
+
+        RecordStart = ChatRecord.WriteHeaderBefore(_buffer, _contentOffset, room.NameUtf8, session.UserUtf8);
     }
 
     public void Return() => Pool.Return(this);
@@ -74,6 +91,7 @@ internal sealed class PendingMessage
             }
 
             pending._buffer = [];
+            pending._contentOffset = ContentOffset;
             pending.Session = null!;
             pending.Room = null!;
             pending.Error = null;
