@@ -51,34 +51,37 @@ internal sealed class DeliveryQueue(Action<PendingMessage> deliver) : IThreadPoo
     {
         while (true)
         {
-            TaskCompletionSource? idle;
+            List<PendingMessage>? batch = null;
+            TaskCompletionSource? idle = null;
             lock (_lock)
             {
                 if (_queued.Count == 0)
                 {
+                    // Once _scheduled is false the next Enqueue starts another work item, which
+                    // swaps the lists: from here on this one must not touch them.
                     _scheduled = false;
                     idle = _idle;
                     _idle = null;
                 }
                 else
                 {
-                    idle = null;
                     (_queued, _running) = (_running, _queued);
+                    batch = _running;
                 }
             }
 
-            if (_running.Count == 0)
+            if (batch is null)
             {
                 idle?.TrySetResult();
                 return;
             }
 
-            foreach (PendingMessage message in _running)
+            foreach (PendingMessage message in batch)
             {
                 deliver(message); // never throws: a delivery's failure is the delivery's to handle
             }
 
-            _running.Clear();
+            batch.Clear();
         }
     }
 }
