@@ -469,6 +469,12 @@ public sealed partial class ChatServer
             return new ChatError(ErrorCodes.EmptyMessage, "the message is empty", command.Name);
         }
 
+        if (session.UserUtf8.Length > ChatLimits.MaxNameBytes)
+        {
+            // Only a hand-edited users file can hold such a name (names are checked when added).
+            return new ChatError(ErrorCodes.StorageFailed, $"the message could not be stored: the user name is longer than {ChatLimits.MaxNameBytes} bytes", command.Name);
+        }
+
         var pending = PendingMessage.Rent(bytes);
         Encoding.UTF8.GetBytes(content, pending.Buffer.AsSpan(PendingMessage.ContentOffset));
         pending.Complete(session, room, bytes, command.Ref);
@@ -483,7 +489,7 @@ public sealed partial class ChatServer
     /// </summary>
     private PendingMessage? TryReadSendMessage(Session session, in ReadOnlySequence<byte> line)
     {
-        if (session.User is null || line.Length > int.MaxValue - PendingMessage.ContentOffset)
+        if (session.User is null || session.UserUtf8.Length > ChatLimits.MaxNameBytes || line.Length > int.MaxValue - PendingMessage.ContentOffset)
         {
             return null;
         }
@@ -501,8 +507,8 @@ public sealed partial class ChatServer
     }
 
     /// <summary>
-    /// Appends a message to the journal unless it is full; the journal's callback hands it to
-    /// <see cref="Deliver"/>. False when the journal is full: the pending message is still the
+    /// Appends a message to the journal unless it (or the deliveries behind it) is full; the
+    /// journal's callback hands it to <see cref="Deliver"/>. False when full: the pending message is still the
     /// caller's, to try again once there is room (<see cref="AppendAsync"/>). True otherwise, with
     /// <paramref name="refused"/> set when the journal has stopped; either way the pending message
     /// is no longer the caller's. Synchronous, so the common case allocates nothing.
@@ -510,6 +516,11 @@ public sealed partial class ChatServer
     private bool TryAppend(Session session, PendingMessage pending, out ChatError? refused)
     {
         refused = null;
+        if (_deliveries.IsFull)
+        {
+            return false; // deliveries are behind the disk: wait for them (AppendAsync)
+        }
+
         session.BeginCommit(); // before the append: the commit may come at once
         bool appended;
         try
@@ -548,7 +559,7 @@ public sealed partial class ChatServer
         return true;
     }
 
-    /// <summary>Appends a message, waiting for room while the disk is behind (TCP then pushes back on the peer).</summary>
+    /// <summary>Appends a message, waiting for room while the disk or the deliveries are behind (TCP then pushes back on the peer).</summary>
     private async ValueTask<ChatError?> AppendAsync(Session session, PendingMessage pending, CancellationToken cancellationToken)
     {
         ChatError? refused;
@@ -556,7 +567,7 @@ public sealed partial class ChatServer
         {
             try
             {
-                await _journal.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+                await (_deliveries.IsFull ? _deliveries.WaitForRoomAsync(cancellationToken) : _journal.WaitForRoomAsync(cancellationToken)).ConfigureAwait(false);
             }
             catch (Exception)
             {
@@ -588,6 +599,7 @@ public sealed partial class ChatServer
         Session session = pending.Session;
         try
         {
+            _options.BeforeDelivery?.Invoke();
             if (pending.Error is not null)
             {
                 // The disk refused it (the journal logs and counts that, and retries the disk). Not

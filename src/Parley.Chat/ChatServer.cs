@@ -24,6 +24,9 @@ public sealed partial class ChatServer : IAsyncDisposable
     private readonly ChatRoomInfo[] _roomGreeting; // login_successful's room list: names and descriptions never change
     private readonly JournalLog _journal;
     private readonly DeliveryQueue _deliveries;
+
+    /// <summary>The queue between the journal and delivery (for tests).</summary>
+    internal DeliveryQueue Deliveries => _deliveries;
     private readonly JournalCommitCallback _onCommitted;
     private readonly UserStore? _users;
     private readonly LoginThrottle _throttle;
@@ -42,7 +45,7 @@ public sealed partial class ChatServer : IAsyncDisposable
         Framer = framer;
         _roomList = [.. options.Rooms.Select(r => new Room(r, framer, options.EffectiveHistoryBytesPerRoom))];
         _rooms = new RoomDirectory(_roomList);
-        _deliveries = new DeliveryQueue(Deliver);
+        _deliveries = new DeliveryQueue(Deliver, options.MaxQueuedDeliveryBytes);
         _onCommitted = OnCommitted;
         _roomGreeting = [.. _roomList.Select(r => new ChatRoomInfo(r.Name, r.Description))];
         _logLimiter = new LogRateLimiter(options.TimeProvider);

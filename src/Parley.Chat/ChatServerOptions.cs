@@ -56,6 +56,13 @@ public sealed class ChatServerOptions
     /// <summary>Tests adjust the journal's options here (its storage, to inject disk faults).</summary>
     internal Action<JournalOptions>? ConfigureJournal { get; set; }
 
+    /// <summary>Stored messages waiting for delivery, in record bytes, past which sessions stop
+    /// appending until deliveries catch up. 8 MiB, as the journal's own pending limit; tests lower it.</summary>
+    internal long MaxQueuedDeliveryBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Tests stall deliveries here (called before each one, on the delivery thread).</summary>
+    internal Action? BeforeDelivery { get; set; }
+
     /// <summary>
     /// Bytes of history per room kept in memory for <c>history</c> (rebuilt from the journal at
     /// start), counted as a <c>history</c> event sends the messages: past it the oldest go. The

@@ -35,6 +35,16 @@ public class RoomsFileTests
     }
 
     [Fact]
+    public void A_name_longer_than_a_journal_record_can_store_is_rejected_even_within_the_character_limit()
+    {
+        // 86 three-byte characters: 258 bytes, within a 200-character limit but not the record's 255.
+        string name = new('語', 86);
+        var error = Assert.Throws<RoomsFileException>(() => RoomsFile.Parse(Encoding.UTF8.GetBytes($"[{{\"name\": \"{name}\"}}]"), "rooms.json", maxNameLength: 200));
+        Assert.Contains("255 bytes", error.Message);
+        Assert.Single(RoomsFile.Parse(Encoding.UTF8.GetBytes($"[{{\"name\": \"{name[..85]}\"}}]"), "rooms.json", maxNameLength: 200));
+    }
+
+    [Fact]
     public void A_missing_file_is_a_clear_error()
     {
         var error = Assert.Throws<RoomsFileException>(() => RoomsFile.Load("/nonexistent/rooms.json"));

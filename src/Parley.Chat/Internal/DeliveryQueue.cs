@@ -6,14 +6,54 @@ namespace Parley.Chat;
 /// batch while the previous one is broadcast and acknowledged. One pool work item runs at a
 /// time and drains what has queued, so deliveries keep the journal's order; it is queued only
 /// when the queue goes from empty to not, and allocates nothing per message.
+/// <para>Bounded: committed messages waiting here count their records' bytes, and past
+/// <paramref name="maxBytes"/> the sessions stop appending (<see cref="IsFull"/>,
+/// <see cref="WaitForRoomAsync"/>) until deliveries catch up — so a delivery slower than the disk
+/// (a very large room) pushes back on the senders, as it did when it ran on the writer thread,
+/// instead of piling up committed messages.</para>
 /// </summary>
-internal sealed class DeliveryQueue(Action<PendingMessage> deliver) : IThreadPoolWorkItem
+internal sealed class DeliveryQueue(Action<PendingMessage> deliver, long maxBytes) : IThreadPoolWorkItem
 {
     private readonly Lock _lock = new();
     private List<PendingMessage> _queued = new(64);
     private List<PendingMessage> _running = new(64);
     private bool _scheduled;
     private TaskCompletionSource? _idle;
+    private TaskCompletionSource? _roomWaiter;
+    private long _queuedBytes;
+
+    /// <summary>Bytes of records queued and not yet delivered.</summary>
+    public long QueuedBytes => Volatile.Read(ref _queuedBytes);
+
+    /// <summary>Whether sessions should wait before appending more (<see cref="WaitForRoomAsync"/>).</summary>
+    public bool IsFull => Volatile.Read(ref _queuedBytes) >= maxBytes;
+
+    /// <summary>Whether a session waits for room (for tests).</summary>
+    internal bool HasRoomWaiter
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _roomWaiter is not null;
+            }
+        }
+    }
+
+    /// <summary>Completes when the queue is below half its limit again.</summary>
+    public Task WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_queuedBytes < maxBytes / 2)
+            {
+                return Task.CompletedTask;
+            }
+
+            _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _roomWaiter.Task.WaitAsync(cancellationToken);
+        }
+    }
 
     /// <summary>Queues a stored (or refused) message; called in id order.</summary>
     public void Enqueue(PendingMessage message)
@@ -21,6 +61,7 @@ internal sealed class DeliveryQueue(Action<PendingMessage> deliver) : IThreadPoo
         lock (_lock)
         {
             _queued.Add(message);
+            _queuedBytes += message.Record.Length;
             if (_scheduled)
             {
                 return;
@@ -76,12 +117,26 @@ internal sealed class DeliveryQueue(Action<PendingMessage> deliver) : IThreadPoo
                 return;
             }
 
+            long bytes = 0;
             foreach (PendingMessage message in batch)
             {
+                bytes += message.Record.Length; // before the delivery returns it to its pool
                 deliver(message); // never throws: a delivery's failure is the delivery's to handle
             }
 
             batch.Clear();
+            TaskCompletionSource? room = null;
+            lock (_lock)
+            {
+                _queuedBytes -= bytes;
+                if (_queuedBytes < maxBytes / 2)
+                {
+                    room = _roomWaiter;
+                    _roomWaiter = null;
+                }
+            }
+
+            room?.TrySetResult();
         }
     }
 }
