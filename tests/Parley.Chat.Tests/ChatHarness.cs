@@ -52,6 +52,17 @@ internal sealed class ChatHarness : IAsyncDisposable
     }
 
     /// <summary>Closes the clients, waits for their sessions to end, and closes the server (journal).</summary>
+    /// <summary>A client logged in (open mode) and joined to general, its join events read.</summary>
+    public async Task<TestClient> ConnectJoinedAsync()
+    {
+        TestClient client = Connect();
+        await client.ExpectAsync("login_successful");
+        client.Send("""{"_ct":"join_room","r":"general"}""");
+        await client.ExpectAsync("user_joined_room");
+        await client.ExpectAsync("room_participation");
+        return client;
+    }
+
     public async Task StopServerAsync()
     {
         foreach (TestClient client in _clients)

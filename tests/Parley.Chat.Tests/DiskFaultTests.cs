@@ -16,16 +16,6 @@ public class DiskFaultTests
         ["c"] = content,
     });
 
-    private static async Task<TestClient> JoinedAsync(ChatHarness harness)
-    {
-        TestClient client = harness.Connect();
-        await client.ExpectAsync("login_successful");
-        client.Send("""{"_ct":"join_room","r":"general"}""");
-        await client.ExpectAsync("user_joined_room");
-        await client.ExpectAsync("room_participation");
-        return client;
-    }
-
     private static async Task<long> StoredAsync(TestClient sender, string content)
     {
         sender.Send(Message(content));
@@ -48,7 +38,7 @@ public class DiskFaultTests
             o.ConfigureJournal = journal => journal.Storage = storage;
         });
         var acknowledged = new List<(long Id, string Content)>();
-        TestClient alice = await JoinedAsync(harness);
+        TestClient alice = await harness.ConnectJoinedAsync();
         acknowledged.Add((await StoredAsync(alice, "before the fault"), "before the fault"));
 
         // The disk fails: every message is refused, three times the error budget, and the sender stays.
@@ -71,7 +61,7 @@ public class DiskFaultTests
         // the sender who saw the failures and from a client that arrives now, without a restart.
         storage.WriteFault = null;
         time.Advance(new JournalOptions().MaxWriteRetryDelay);
-        TestClient bob = await JoinedAsync(harness);
+        TestClient bob = await harness.ConnectJoinedAsync();
         acknowledged.Add((await StoredAsync(bob, "from a newcomer"), "from a newcomer"));
         Assert.Equal("from a newcomer", (await alice.WaitForAsync("user_message")).GetProperty("c").GetString());
         acknowledged.Add((await StoredAsync(alice, "after the fault"), "after the fault"));
@@ -100,7 +90,7 @@ public class DiskFaultTests
             o.LoggerFactory = new FailingWriteLogFactory();
             o.ConfigureJournal = journal => journal.Storage = storage;
         });
-        TestClient alice = await JoinedAsync(harness);
+        TestClient alice = await harness.ConnectJoinedAsync();
 
         // The journal's writer stops on an error of its own (its log sink throws): every later
         // append throws, and each is still the server's fault, not the sender's.

@@ -10,16 +10,6 @@ namespace Parley.Chat.Tests;
 /// <summary>Issue 18's send_message path: the fast reader against the general one, and what a pending message holds.</summary>
 public class SendMessagePathTests
 {
-    private static async Task<TestClient> JoinedAsync(ChatHarness harness)
-    {
-        TestClient client = harness.Connect();
-        await client.ExpectAsync("login_successful");
-        client.Send("""{"_ct":"join_room","r":"general"}""");
-        await client.ExpectAsync("user_joined_room");
-        await client.ExpectAsync("room_participation");
-        return client;
-    }
-
     private static byte[] Line(params object[] parts)
     {
         var bytes = new List<byte>();
@@ -79,7 +69,7 @@ public class SendMessagePathTests
     public async Task A_send_with_an_unknown_field_whose_name_is_not_UTF8_is_refused_as_malformed_and_not_stored()
     {
         await using var harness = ChatHarness.Start();
-        TestClient alice = await JoinedAsync(harness);
+        TestClient alice = await harness.ConnectJoinedAsync();
         alice.Connection.Send(Line("{\"_ct\":\"send_message\",\"r\":\"general\",\"c\":\"hi\",\"", 0xFF, "\":1,\"ref\":7}"));
         JsonElement error = await alice.ExpectAsync("error");
         Assert.Equal(ErrorCodes.Malformed, error.GetProperty("code").GetString());
@@ -93,7 +83,7 @@ public class SendMessagePathTests
         // pending message must hold about that, whatever else its line carried.
         var storage = new GatedStorage();
         await using var harness = ChatHarness.Start(o => o.ConfigureJournal = j => j.Storage = storage);
-        TestClient alice = await JoinedAsync(harness);
+        TestClient alice = await harness.ConnectJoinedAsync();
 
         storage.Close();
         const int Count = 100;
