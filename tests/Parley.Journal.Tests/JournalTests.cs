@@ -195,8 +195,12 @@ public class JournalTests
         var options = Options(dir.Path, segmentBytes: 1024 * 1024, maxRecordBytes: 1000, maxPendingBytes: 8 * 1024);
         await using Journal journal = Journal.Open(options);
         using var release = new ManualResetEventSlim();
-        // The first record's callback holds the writer thread, so nothing after it gets written.
-        Assert.True(journal.TryAppend(new byte[10], (_, _, _) => release.Wait(Timeout), null, out _));
+        using var holding = new ManualResetEventSlim();
+        // The first record's callback holds the writer thread, so nothing after it gets written. Wait
+        // until it does: appended before the writer took the first record, the others would be
+        // written with it, and their bytes freed while the test waits for room (a CI run saw that).
+        Assert.True(journal.TryAppend(new byte[10], (_, _, _) => { holding.Set(); release.Wait(Timeout); }, null, out _));
+        Assert.True(holding.Wait(Timeout));
         int accepted = 0;
         while (journal.TryAppend(new byte[1000], null, null, out _))
         {
