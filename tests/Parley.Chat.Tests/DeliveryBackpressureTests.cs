@@ -43,12 +43,9 @@ public class DeliveryBackpressureTests
         }
 
         // The first delivery is held at the gate; the session stops appending once the queue is full.
-        DateTime deadline = DateTime.UtcNow + ChatHarness.Timeout;
-        while (!harness.Server.Deliveries.HasRoomWaiter)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the sender was never held back; {harness.Server.LastMessageId} stored, {harness.Server.Deliveries.QueuedBytes} bytes queued");
-            await Task.Delay(10);
-        }
+        Task held = harness.Server.Deliveries.FirstWait;
+        await Task.WhenAny(held, Task.Delay(ChatHarness.Timeout));
+        Assert.True(held.IsCompleted, $"the sender was never held back; {harness.Server.LastMessageId} stored, {harness.Server.Deliveries.QueuedBytes} bytes queued");
 
         // What was appended before the queue filled was at most the journal's pending limit: both
         // bounds together, not the 300 KB sent.

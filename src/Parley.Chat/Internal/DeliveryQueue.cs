@@ -28,17 +28,10 @@ internal sealed class DeliveryQueue(Action<PendingMessage> deliver, long maxByte
     /// <summary>Whether sessions should wait before appending more (<see cref="WaitForRoomAsync"/>).</summary>
     public bool IsFull => Volatile.Read(ref _queuedBytes) >= maxBytes;
 
-    /// <summary>Whether a session waits for room (for tests).</summary>
-    internal bool HasRoomWaiter
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _roomWaiter is not null;
-            }
-        }
-    }
+    private readonly TaskCompletionSource _firstWait = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes the first time a session has to wait for room (for tests).</summary>
+    internal Task FirstWait => _firstWait.Task;
 
     /// <summary>Completes when the queue is below half its limit again.</summary>
     public Task WaitForRoomAsync(CancellationToken cancellationToken)
@@ -51,6 +44,7 @@ internal sealed class DeliveryQueue(Action<PendingMessage> deliver, long maxByte
             }
 
             _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _firstWait.TrySetResult();
             return _roomWaiter.Task.WaitAsync(cancellationToken);
         }
     }
