@@ -34,11 +34,12 @@ public class LivenessTests
     [Fact]
     public async Task Keep_alives_hold_an_idle_but_live_connection_open_and_are_never_delivered()
     {
-        // The idle timeout is ten keep-alive intervals: scheduling noise on a loaded machine
-        // must not look like a dead peer, but the test still spans several timeouts.
+        // The idle timeout is twenty keep-alive intervals: scheduling noise on a loaded machine
+        // must not look like a dead peer (at ten, a CI run with every test assembly at once saw a
+        // one-second stall close it), but the test still spans two timeouts.
         var pool = new BufferPool();
         var options = TestSupport.ServerOptions(pool);
-        options.IdleTimeout = TimeSpan.FromMilliseconds(1000);
+        options.IdleTimeout = TimeSpan.FromMilliseconds(2000);
         options.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
         await using var server = new ParleyServer(options);
         var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -48,7 +49,7 @@ public class LivenessTests
         server.Start();
 
         ParleyClientOptions clientOptions = TestSupport.ClientOptions(server, pool);
-        clientOptions.IdleTimeout = TimeSpan.FromMilliseconds(1000);
+        clientOptions.IdleTimeout = TimeSpan.FromMilliseconds(2000);
         clientOptions.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
         await using var client = new ParleyClient(clientOptions);
         int clientMessages = 0;
@@ -60,7 +61,7 @@ public class LivenessTests
         long started = Environment.TickCount64;
         await TestSupport.Until(
             () => serverSide.State != ConnectionState.Open
-                || (Environment.TickCount64 - started > 2 * 1000 && serverSide.BytesReceived >= 4 * 10 && serverSide.BytesSent >= 4 * 10),
+                || (Environment.TickCount64 - started > 2 * 2000 && serverSide.BytesReceived >= 4 * 20 && serverSide.BytesSent >= 4 * 20),
             "keep-alives flowed both ways for two idle timeouts");
         Assert.Equal(ConnectionState.Open, serverSide.State);
         Assert.True(client.IsConnected);
