@@ -1,6 +1,9 @@
 using System.CommandLine;
 using Parley.Cli;
 
+// Before anything starts the thread pool: serve's workers sleep instead of spinning (see the type).
+ServeRuntimeTuning.Apply(args);
+
 RootCommand root = ParleyCommand.Create();
 
 // Every AnsiConsole.Console use (prompts, tables) follows the same rule: no escape codes unless a terminal, and none with NO_COLOR.
