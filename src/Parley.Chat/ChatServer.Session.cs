@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Buffers;
 using System.Text;
 using Parley.Journal;
@@ -230,7 +231,7 @@ public sealed partial class ChatServer
             case ChatCommandType.ListUsers:
                 return ListUsers(session, command);
             case ChatCommandType.History:
-                return History(session, command);
+                return await HistoryAsync(session, command, cancellationToken).ConfigureAwait(false);
             case ChatCommandType.Ping:
                 return Reply(session, Events.Pong());
             case ChatCommandType.Quit:
@@ -392,7 +393,7 @@ public sealed partial class ChatServer
         return null;
     }
 
-    private ChatError? History(Session session, ChatCommand command)
+    private async ValueTask<ChatError?> HistoryAsync(Session session, ChatCommand command, CancellationToken cancellationToken)
     {
         if (!FindRoom(command, out Room? room, out ChatError? unknown))
         {
@@ -400,12 +401,75 @@ public sealed partial class ChatServer
         }
 
         int limit = Math.Clamp(command.Limit ?? 50, 1, _options.MaxHistoryPage);
-        int budget = _options.EffectiveMaxEventBytes - Events.HistoryEnvelope(room.Name);
-        session.Connection.Send(Events.History(room, command.Before ?? long.MaxValue, limit, budget));
+        int budget = _options.EffectiveMaxEventBytes - Events.HistoryEnvelope(room!.Name);
+        long before = command.Before ?? long.MaxValue;
+        var ids = new List<long>();
+        if (!room.TryTakeJournalPage(before, limit, _journal.FirstRetainedId, ids, out bool more))
+        {
+            session.Connection.Send(Events.History(room, before, limit, budget));
+            return null;
+        }
+
+        // Older than memory holds: read from the journal, one page at a time for the whole
+        // server (disk reads; a client paging back waits its turn, the chat goes on).
+        await _journalReads.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            SendJournalPage(session, room, ids, more, budget);
+        }
+        finally
+        {
+            _journalReads.Release();
+        }
+
         return null;
     }
 
-    private ChatError? ListRooms(Session session, ChatCommand command)
+    /// <summary>
+    /// A <c>history</c> page read from the journal: the records of <paramref name="ids"/>, encoded
+    /// as the in-memory history keeps them, the newest that fit <paramref name="budget"/> (always
+    /// one), oldest first.
+    /// </summary>
+    private void SendJournalPage(Session session, Room room, List<long> ids, bool more, int budget)
+    {
+        using var entries = new PooledBufferWriter();
+        var ends = new List<int>(ids.Count);
+        _journal.Read(CollectionsMarshal.AsSpan(ids), (in JournalRecord record) =>
+        {
+            if (ChatRecord.TryRead(record.Payload.Span, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
+                && name.SequenceEqual(room.NameUtf8))
+            {
+                if (!System.Text.Unicode.Utf8.IsValid(user) || !System.Text.Unicode.Utf8.IsValid(content))
+                {
+                    user = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(user));
+                    content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(content));
+                }
+
+                ChatEventWriter.WriteHistoryMessage(entries, user, content, record.Id, record.Timestamp);
+                ends.Add(entries.WrittenCount);
+            }
+        });
+
+        // The newest entries that fit, as the in-memory page counts them (each with a comma).
+        int first = ends.Count;
+        long bytes = 0;
+        while (first > 0)
+        {
+            int start = first == 1 ? 0 : ends[first - 2];
+            bytes += ends[first - 1] - start + 1;
+            if (first < ends.Count && bytes > budget)
+            {
+                break;
+            }
+
+            first--;
+        }
+
+        int from = first == 0 ? 0 : ends[first - 1];
+        session.Connection.Send(Events.JournalHistory(room, entries.WrittenSpan[from..], ends, first, from, more || first > 0));
+    }
+
+        private ChatError? ListRooms(Session session, ChatCommand command)
     {
         // In the rooms file's order: a page starts after the room the client last saw.
         int start = 0;
@@ -612,7 +676,7 @@ public sealed partial class ChatServer
             Room room = pending.Room;
             long id = pending.Entry.Id;
             Span<byte> delivery = Events.UserMessage(room, session.UserUtf8, pending.Content, id, pending.Entry.Timestamp, out int historyStart);
-            room.AddHistory(id, delivery[historyStart..]);
+            room.AddHistory(id, delivery[historyStart..], _journal.FirstRetainedId);
             delivery[historyStart] = (byte)','; // {"_et":"user_message","r":ROOM + ,"u":…}
             int recipients = room.Group.Broadcast(delivery);
             ChatMetrics.MessagesDelivered.Add(recipients);

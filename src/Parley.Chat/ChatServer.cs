@@ -24,6 +24,7 @@ public sealed partial class ChatServer : IAsyncDisposable
     private readonly ChatRoomInfo[] _roomGreeting; // login_successful's room list: names and descriptions never change
     private readonly JournalLog _journal;
     private readonly DeliveryQueue _deliveries;
+    private readonly SemaphoreSlim _journalReads = new(1, 1); // history pages read from the journal: one at a time
 
     /// <summary>The queue between the journal and delivery (for tests).</summary>
     internal DeliveryQueue Deliveries => _deliveries;
@@ -80,6 +81,10 @@ public sealed partial class ChatServer : IAsyncDisposable
         };
         options.ConfigureJournal?.Invoke(journalOptions);
         _journal = JournalLog.Open(journalOptions, Replay);
+        foreach (Room room in _roomList)
+        {
+            room.TrimJournalIds(_journal.FirstRetainedId);
+        }
     }
 
     /// <summary>
@@ -152,7 +157,7 @@ public sealed partial class ChatServer : IAsyncDisposable
                 content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(content));
             }
 
-            target!.AddHistory(record.Id, Events.HistoryMessage(user, content, record.Id, record.Timestamp));
+            target!.AddHistory(record.Id, Events.HistoryMessage(user, content, record.Id, record.Timestamp), firstRetained: 0); // trimmed once the journal is open
         }
     }
 

@@ -20,9 +20,11 @@ internal static partial class ServeCommand
         Option<string> durability = DurabilityOption();
         Option<int> maxMessage = new Option<int>("--max-message-bytes") { Description = "Longest message content in UTF-8 bytes (1 to 1048576); longer ones are refused (the connection stays open).", DefaultValueFactory = _ => 4096 }
             .Range(1, 1024 * 1024, "bytes");
-        Option<int> historyKb = new Option<int>("--history-kb") { Description = "History kept in memory per room, in KiB (1 to 1048576), as a history reply sends it; the oldest go first. The journal keeps everything regardless.", DefaultValueFactory = _ => 128 }
+        Option<int> historyKb = new Option<int>("--history-kb") { Description = "History kept in memory per room, in KiB (1 to 1048576), as a history reply sends it; the oldest go first. Older messages are read from the journal (see --journal-mb).", DefaultValueFactory = _ => 128 }
             .Range(1, 1024 * 1024, "KiB");
         Option<int> historyTotalMb = new Option<int>("--history-total-mb") { Description = "History kept in memory for all rooms together, in MiB (1 to 1048576); with many rooms each gets an equal share.", DefaultValueFactory = _ => 64 }
+            .Range(1, 1024 * 1024, "MiB");
+        Option<int> journalMb = new Option<int>("--journal-mb") { Description = "The journal's size at most, in MiB (1 to 1048576): past it the oldest 64 MiB segments are deleted, and their messages leave history.", DefaultValueFactory = _ => 1024 }
             .Range(1, 1024 * 1024, "MiB");
         var acceptDamage = new Option<bool>("--accept-journal-damage") { Description = "Start even when the journal has lost messages that may have been acknowledged (a damaged record, a missing segment): keep what can be read and log the damage. Without it the server refuses to start and changes nothing; see 'parley journal verify' and 'repair'." };
         Option<int> maxConnections = CommonOptions.MaxConnections();
@@ -53,7 +55,7 @@ internal static partial class ServeCommand
         };
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -102,6 +104,7 @@ internal static partial class ServeCommand
                 HistoryBytesPerRoom = parse.GetValue(historyKb) * 1024L,
                 AcceptJournalDamage = parse.GetValue(acceptDamage),
                 MaxHistoryBytes = parse.GetValue(historyTotalMb) * 1024L * 1024,
+                MaxJournalBytes = parse.GetValue(journalMb) * 1024L * 1024,
                 MaxCommandsPerSecond = parse.GetValue(commandRate),
                 LoginTimeout = TimeSpan.FromSeconds(parse.GetValue(loginTimeout)),
                 LoggerFactory = loggers,

@@ -327,6 +327,7 @@ public sealed partial class Journal
             lock (_lock)
             {
                 _segments.RemoveAt(0);
+                Volatile.Write(ref _firstRetainedId, _segments[0].FirstId);
             }
 
             deleted = true;

@@ -58,6 +58,7 @@ public sealed partial class Journal : IAsyncDisposable
     private SegmentFile _active;
     private long _activeLength;
     private long _flushes;
+    private long _firstRetainedId;
 
     private readonly record struct Commit(JournalEntry Entry, JournalCommitCallback? Callback, object? State);
 
@@ -76,6 +77,7 @@ public sealed partial class Journal : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<Journal>();
         _segments = segments;
+        _firstRetainedId = segments[0].FirstId;
         _lastId = lastId;
         _committedId = lastId;
         _active = options.Storage.Open(active);

@@ -223,7 +223,7 @@ public class CodecTests
         var room = new Room(new RoomDefinition("général", "d"), ChatProtocol.CreateClientFramer(), 64 * 1024);
         var expected = new ChatMessage("général", 1234567, When, "ü-user", "héllo \"x\"\n\u0001 </script> 😀");
         Span<byte> live = Events.UserMessage(room, Encoding.UTF8.GetBytes(expected.User), Encoding.UTF8.GetBytes(expected.Content), expected.Id, When, out int historyStart);
-        room.AddHistory(expected.Id, live[historyStart..]);
+        room.AddHistory(expected.Id, live[historyStart..], firstRetained: 0);
         live[historyStart] = (byte)',';
         var publicWriter = new ArrayBufferWriter<byte>();
         ChatEventWriter.WriteUserMessage(publicWriter, expected);

@@ -102,6 +102,32 @@ internal static class Events
         return buffer.WrittenSpan;
     }
 
+    /// <summary>
+    /// A <c>history</c> page of entries read from the journal: <paramref name="entries"/> holds
+    /// them back to back (entry i ends at <paramref name="ends"/>[i] − <paramref name="offset"/>,
+    /// from entry <paramref name="first"/> on); joined with commas.
+    /// </summary>
+    public static ReadOnlySpan<byte> JournalHistory(Room room, ReadOnlySpan<byte> entries, List<int> ends, int first, int offset, bool more)
+    {
+        PooledBufferWriter buffer = Begin();
+        buffer.Write(room.HistoryPrefix);
+        int start = 0;
+        for (int i = first; i < ends.Count; i++)
+        {
+            if (i > first)
+            {
+                buffer.Write(","u8);
+            }
+
+            int end = ends[i] - offset;
+            buffer.Write(entries[start..end]);
+            start = end;
+        }
+
+        buffer.Write(more ? "],\"more\":true}"u8 : "],\"more\":false}"u8);
+        return buffer.WrittenSpan;
+    }
+
     public static ReadOnlySpan<byte> Pong()
     {
         PooledBufferWriter buffer = Begin();

@@ -10,7 +10,7 @@ namespace Parley.Chat;
 /// the server is quiet (<see cref="BufferPool.Trim"/>) — unlike the shared array pool, which
 /// keeps its per-core arrays until they go stale. One thread at a time.
 /// </summary>
-internal sealed class PooledBufferWriter : IBufferWriter<byte>
+internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
     private const int SmallSize = 1024;
 
@@ -36,6 +36,14 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>
     }
 
     public void Advance(int count) => _written += count;
+
+    /// <summary>Gives the array back (a writer made for one reply).</summary>
+    public void Dispose()
+    {
+        BufferPool.Shared.Return(_array);
+        _array = [];
+        _written = 0;
+    }
 
     public Memory<byte> GetMemory(int sizeHint = 0) => Ensure(sizeHint).AsMemory(_written);
 

@@ -13,6 +13,7 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
     private readonly Lock _lock = new();
     private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
     private readonly HistoryRing _history = new(historyBytes);
+    private readonly MessageIdList _ids = new(); // every message the journal keeps, for history older than the ring
 
     public string Name => definition.Name;
 
@@ -99,14 +100,26 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
         }
     }
 
-    /// <summary>The memory the kept history holds (its ring and index).</summary>
+    /// <summary>The memory the kept history holds (its ring and index, and the ids of the room's messages in the journal).</summary>
     public long HistoryHeldBytes
     {
         get
         {
             lock (_lock)
             {
-                return _history.HeldBytes;
+                return _history.HeldBytes + _ids.HeldBytes;
+            }
+        }
+    }
+
+    /// <summary>Ids of the room's messages the journal keeps (for history older than what is in memory).</summary>
+    public long JournalMessageCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _ids.Count;
             }
         }
     }
@@ -123,15 +136,38 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
         }
     }
 
-    /// <summary>Keeps a message, <paramref name="message"/> being its <c>history</c> entry object, as the newest.</summary>
-    public void AddHistory(long id, ReadOnlySpan<byte> message)
+    /// <summary>Keeps a message, <paramref name="message"/> being its <c>history</c> entry object, as the newest;
+    /// now and then drops the ids of messages the journal no longer keeps (below <paramref name="firstRetained"/>).</summary>
+    public void AddHistory(long id, ReadOnlySpan<byte> message, long firstRetained)
     {
         long delta;
         lock (_lock)
         {
-            long before = _history.HeldBytes;
+            long before = _history.HeldBytes + _ids.HeldBytes;
             _history.Add(id, message);
-            delta = _history.HeldBytes - before;
+            _ids.Add(id);
+            if (_ids.Count % MessageIdList.Block == 0)
+            {
+                _ids.TrimBefore(firstRetained);
+            }
+            delta = _history.HeldBytes + _ids.HeldBytes - before;
+        }
+
+        if (delta != 0)
+        {
+            ChatMetrics.HistoryBytes.Add(delta);
+        }
+    }
+
+    /// <summary>Drops the ids of messages the journal no longer keeps.</summary>
+    public void TrimJournalIds(long firstRetained)
+    {
+        long delta;
+        lock (_lock)
+        {
+            long held = _ids.HeldBytes;
+            _ids.TrimBefore(firstRetained);
+            delta = _ids.HeldBytes - held;
         }
 
         if (delta != 0)
@@ -146,18 +182,52 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
         long bytes;
         lock (_lock)
         {
-            bytes = _history.HeldBytes;
+            bytes = _history.HeldBytes + _ids.HeldBytes;
             _history.Clear();
+            _ids.Clear();
         }
 
         ChatMetrics.HistoryBytes.Add(-bytes);
     }
 
     /// <summary>
+    /// Whether a page of history before <paramref name="before"/> must come from the journal:
+    /// nothing in memory is older than <paramref name="before"/>, and the journal holds older
+    /// messages of the room. Then <paramref name="ids"/> gets the newest <paramref name="limit"/>
+    /// of their ids, ascending, and <paramref name="more"/> says whether older ones are kept.
+    /// Ids below <paramref name="firstRetained"/> (deleted by the journal's retention) are dropped first.
+    /// </summary>
+    public bool TryTakeJournalPage(long before, int limit, long firstRetained, List<long> ids, out bool more)
+    {
+        long delta;
+        bool fromJournal;
+        lock (_lock)
+        {
+            long held = _ids.HeldBytes;
+            _ids.TrimBefore(firstRetained);
+            delta = _ids.HeldBytes - held;
+            more = false;
+            fromJournal = (_history.Count == 0 || _history.Id(0) >= before) && _ids.HasBefore(before);
+            if (fromJournal)
+            {
+                more = _ids.NewestBefore(before, limit, ids);
+            }
+        }
+
+        if (delta != 0)
+        {
+            ChatMetrics.HistoryBytes.Add(delta);
+        }
+
+        return fromJournal;
+    }
+
+    /// <summary>
     /// Writes a <c>history</c> event into <paramref name="output"/>: up to <paramref name="limit"/>
     /// of the newest messages with an id below <paramref name="before"/>, oldest first, at most
     /// <paramref name="maxBytes"/> of them (always one when there is one), and whether older ones
-    /// are kept. The messages are copied as they are kept: nothing is encoded again.
+    /// are kept, in memory or in the journal. The messages are copied as they are kept: nothing
+    /// is encoded again.
     /// </summary>
     public void WriteHistory(PooledBufferWriter output, long before, int limit, long maxBytes)
     {
@@ -166,6 +236,8 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
         lock (_lock)
         {
             (int first, int count) = _history.Page(before, limit, maxBytes, out more);
+            // Older than the page: in the ring (more), or in the journal only (ids hold them all).
+            more = more || _ids.HasBefore(count > 0 ? _history.Id(first) : before);
             for (int i = first; i < first + count; i++)
             {
                 if (i > first)
