@@ -73,7 +73,9 @@ public sealed partial class ChatServer : IAsyncDisposable
             Directory = JournalPath(options.DataDirectory),
             Durability = options.Durability,
             MaxTotalBytes = options.MaxJournalBytes,
-            SegmentBytes = Math.Min(64L * 1024 * 1024, options.MaxJournalBytes),
+            // Retention deletes whole segments when one fills: with segments an eighth of the limit
+            // (64 MiB at most) the journal holds the limit and the segment being written.
+            SegmentBytes = Math.Clamp(options.MaxJournalBytes / 8, Math.Min(4096, options.MaxJournalBytes), 64L * 1024 * 1024),
             MaxRecordBytes = ChatRecord.MaxLength(options.MaxMessageBytes),
             AcceptDamage = options.AcceptJournalDamage,
             LoggerFactory = options.LoggerFactory,

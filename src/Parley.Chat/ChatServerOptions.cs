@@ -26,7 +26,7 @@ public sealed class ChatServerOptions
     /// </summary>
     public bool AcceptJournalDamage { get; set; }
 
-    /// <summary>Retention: the journal's size at most. Default 1 GiB.</summary>
+    /// <summary>Retention: the journal's size at most (the oldest segment goes when a new one starts past it; segments are an eighth of this, 64 MiB at most, so it may be passed by the segment being written). Default 1 GiB.</summary>
     public long MaxJournalBytes { get; set; } = 1024L * 1024 * 1024;
 
     /// <summary>The longest message content, in UTF-8 bytes. Default 4 KiB; a longer one is refused with <c>message_too_long</c>.</summary>
@@ -180,6 +180,7 @@ public sealed class ChatServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxErrorsPerMinute, 1, nameof(MaxErrorsPerMinute));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryPage, 1, nameof(MaxHistoryPage));
         ArgumentOutOfRangeException.ThrowIfLessThan(HistoryBytesPerRoom, 1, nameof(HistoryBytesPerRoom));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxJournalBytes, 4096, nameof(MaxJournalBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHistoryBytes, 1, nameof(MaxHistoryBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFailedLogins, 1, nameof(MaxFailedLogins));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentLoginChecks, 1, nameof(MaxConcurrentLoginChecks));

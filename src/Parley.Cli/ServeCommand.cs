@@ -24,7 +24,7 @@ internal static partial class ServeCommand
             .Range(1, 1024 * 1024, "KiB");
         Option<int> historyTotalMb = new Option<int>("--history-total-mb") { Description = "History kept in memory for all rooms together, in MiB (1 to 1048576); with many rooms each gets an equal share.", DefaultValueFactory = _ => 64 }
             .Range(1, 1024 * 1024, "MiB");
-        Option<int> journalMb = new Option<int>("--journal-mb") { Description = "The journal's size at most, in MiB (1 to 1048576): past it the oldest 64 MiB segments are deleted, and their messages leave history.", DefaultValueFactory = _ => 1024 }
+        Option<int> journalMb = new Option<int>("--journal-mb") { Description = "The journal's size at most, in MiB (1 to 1048576): written in segments of an eighth of it (64 MiB at most); when a new segment starts past it, the oldest are deleted and their messages leave history.", DefaultValueFactory = _ => 1024 }
             .Range(1, 1024 * 1024, "MiB");
         var acceptDamage = new Option<bool>("--accept-journal-damage") { Description = "Start even when the journal has lost messages that may have been acknowledged (a damaged record, a missing segment): keep what can be read and log the damage. Without it the server refuses to start and changes nothing; see 'parley journal verify' and 'repair'." };
         Option<int> maxConnections = CommonOptions.MaxConnections();

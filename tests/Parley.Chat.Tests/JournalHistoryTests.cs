@@ -173,3 +173,35 @@ public class JournalHistoryTests
         Assert.Equal(Enumerable.Range(first, 600 - first).Select(i => $"{pad}{i}"), all); // no holes
     }
 }
+
+public class JournalRetentionTests
+{
+    [Fact]
+    public async Task The_journal_keeps_to_its_limit_and_the_segment_being_written()
+    {
+        await using var harness = ChatHarness.Start(o =>
+        {
+            o.MaxJournalBytes = 1024 * 1024;
+            o.MaxCommandsPerSecond = 1_000_000;
+        });
+        TestClient client = await harness.ConnectJoinedAsync();
+        string content = new('j', 300);
+        for (int i = 0; i < 6000; i++)
+        {
+            client.Send($$"""{"_ct":"send_message","r":"general","c":"{{content}}","ref":{{i}}}""");
+        }
+
+        while ((await client.WaitForAsync("message_ack")).GetProperty("ref").GetInt64() != 5999)
+        {
+        }
+
+        // Segments are an eighth of the limit (a batch larger than that fills one alone); the
+        // closed ones together stay within the limit, the one being written comes on top.
+        string[] segments = [.. Directory.GetFiles(ChatServer.JournalPath(harness.Directory), "*.seg").Order()];
+        long total = segments.Sum(f => new FileInfo(f).Length);
+        long closed = total - new FileInfo(segments[^1]).Length;
+        Assert.True(segments.Length > 2, $"segments of an eighth of the limit ({segments.Length})");
+        Assert.True(closed <= 1024 * 1024, $"{closed} bytes in closed segments for a 1 MiB limit");
+        Assert.True(total > 512 * 1024, $"{total} bytes kept: retention deletes only what is past the limit");
+    }
+}
