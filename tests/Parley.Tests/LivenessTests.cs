@@ -31,42 +31,7 @@ public class LivenessTests
         Assert.Equal(0, pool.Outstanding);
     }
 
-    [Fact]
-    public async Task Keep_alives_hold_an_idle_but_live_connection_open_and_are_never_delivered()
-    {
-        // The idle timeout is twenty keep-alive intervals: scheduling noise on a loaded machine
-        // must not look like a dead peer (at ten, a CI run with every test assembly at once saw a
-        // one-second stall close it), but the test still spans two timeouts.
-        var pool = new BufferPool();
-        var options = TestSupport.ServerOptions(pool);
-        options.IdleTimeout = TimeSpan.FromMilliseconds(2000);
-        options.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-        await using var server = new ParleyServer(options);
-        var connected = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.Connected += connection => connected.TrySetResult(connection);
-        int serverMessages = 0;
-        server.MessageReceived += (_, _) => Interlocked.Increment(ref serverMessages);
-        server.Start();
-
-        ParleyClientOptions clientOptions = TestSupport.ClientOptions(server, pool);
-        clientOptions.IdleTimeout = TimeSpan.FromMilliseconds(2000);
-        clientOptions.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-        await using var client = new ParleyClient(clientOptions);
-        int clientMessages = 0;
-        client.MessageReceived += (_, _) => Interlocked.Increment(ref clientMessages);
-        await client.ConnectAsync().Within();
-        Connection serverSide = await connected.Task.Within();
-
-        // Wait until both sides have exchanged keep-alives (4 bytes each) for over two idle timeouts.
-        long started = Environment.TickCount64;
-        await TestSupport.Until(
-            () => serverSide.State != ConnectionState.Open
-                || (Environment.TickCount64 - started > 2 * 2000 && serverSide.BytesReceived >= 4 * 20 && serverSide.BytesSent >= 4 * 20),
-            "keep-alives flowed both ways for two idle timeouts");
-        Assert.Equal(ConnectionState.Open, serverSide.State);
-        Assert.True(client.IsConnected);
-        Assert.Equal(0, serverMessages);
-        Assert.Equal(0, clientMessages);
-        Assert.Equal(0, serverSide.MessagesSent);
-    }
+    // Keep-alives holding a quiet connection open are tested on a moved clock
+    // (FakeClockLivenessTests): on the wall clock, a stall of the machine longer than the idle
+    // timeout made the test fail with nothing wrong.
 }
