@@ -404,9 +404,9 @@ public sealed partial class ChatServer
         int budget = _options.EffectiveMaxEventBytes - Events.HistoryEnvelope(room!.Name);
         long before = command.Before ?? long.MaxValue;
         var ids = new List<long>();
-        if (!room.TryTakeJournalPage(before, limit, _journal.FirstRetainedId, ids, out bool more))
+        if (Events.TryHistory(room, before, limit, budget, _journal.FirstRetainedId, ids, out bool more, out ReadOnlySpan<byte> page))
         {
-            session.Connection.Send(Events.History(room, before, limit, budget));
+            session.Connection.Send(page);
             return null;
         }
 
@@ -415,7 +415,24 @@ public sealed partial class ChatServer
         await _journalReads.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            SendJournalPage(session, room, ids, more, budget);
+            if (_options.BeforeJournalPage is { } hook)
+            {
+                await hook().ConfigureAwait(false);
+            }
+
+            // None of the ids readable (retention deleted their segments while this page waited,
+            // or damage accepted at open): page on from below them rather than send an empty
+            // page that says more. Each round goes further back, so it ends.
+            while (!SendJournalPage(session, room, ids, more, budget))
+            {
+                long tried = ids[0];
+                ids.Clear();
+                if (Events.TryHistory(room, tried, limit, budget, _journal.FirstRetainedId, ids, out more, out ReadOnlySpan<byte> older))
+                {
+                    session.Connection.Send(older);
+                    break;
+                }
+            }
         }
         finally
         {
@@ -428,9 +445,9 @@ public sealed partial class ChatServer
     /// <summary>
     /// A <c>history</c> page read from the journal: the records of <paramref name="ids"/>, encoded
     /// as the in-memory history keeps them, the newest that fit <paramref name="budget"/> (always
-    /// one), oldest first.
+    /// one), oldest first. False, and nothing sent, when none of them could be read.
     /// </summary>
-    private void SendJournalPage(Session session, Room room, List<long> ids, bool more, int budget)
+    private bool SendJournalPage(Session session, Room room, List<long> ids, bool more, int budget)
     {
         using var entries = new PooledBufferWriter();
         var ends = new List<int>(ids.Count);
@@ -450,6 +467,11 @@ public sealed partial class ChatServer
             }
         });
 
+        if (ends.Count == 0)
+        {
+            return false;
+        }
+
         // The newest entries that fit, as the in-memory page counts them (each with a comma).
         int first = ends.Count;
         long bytes = 0;
@@ -467,6 +489,7 @@ public sealed partial class ChatServer
 
         int from = first == 0 ? 0 : ends[first - 1];
         session.Connection.Send(Events.JournalHistory(room, entries.WrittenSpan[from..], ends, first, from, more || first > 0));
+        return true;
     }
 
         private ChatError? ListRooms(Session session, ChatCommand command)

@@ -63,6 +63,9 @@ public sealed class ChatServerOptions
     /// <summary>Tests stall deliveries here (called before each one, on the delivery thread).</summary>
     internal Action? BeforeDelivery { get; set; }
 
+    /// <summary>Awaited when a <c>history</c> page from the journal has its turn, before the read (for tests: hold it there).</summary>
+    internal Func<Task>? BeforeJournalPage { get; set; }
+
     /// <summary>
     /// Bytes of history per room kept in memory for <c>history</c> (rebuilt from the journal at
     /// start), counted as a <c>history</c> event sends the messages: past it the oldest go. The

@@ -32,8 +32,9 @@ public sealed partial class Journal
     /// </summary>
     /// <remarks>
     /// A record is found through a sparse index of its segment (built on the segment's first
-    /// read, by one pass over it) and read from the file with positioned reads: about 16 KiB read
-    /// per id, less when ids are close together. Synchronous disk reads; one call at a time
+    /// read, by one pass over it with the open's own scanner, so exactly the records the open
+    /// replayed are found) and read from the file with positioned reads: about 16 KiB read per
+    /// id, less when ids are close together. Synchronous disk reads; one call at a time
     /// (calls wait for each other), so callers bound how often they read.
     /// </remarks>
     /// <returns>How many records were found.</returns>
@@ -106,14 +107,21 @@ public sealed partial class Journal
                         _indexes[segments[s].FirstId] = index;
                     }
 
-                    if (index.LastId < id && !index.Stuck)
+                    if (index.LastId < id)
                     {
-                        index.Extend(file, length, _options.MaxRecordBytes, buffer);
+                        try
+                        {
+                            index.Extend(segments[s].Path, length, _options.MaxRecordBytes);
+                        }
+                        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+                        {
+                            continue; // deleted by retention since the snapshot
+                        }
                     }
 
                     if (index.LastId < id)
                     {
-                        continue; // not indexed: past damage, or not in this segment
+                        continue; // not in this segment (a gap, or damage accepted at open)
                     }
 
                     long start = index.StartFor(id);

@@ -231,10 +231,18 @@ public class CodecTests
         Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(live.ToArray()), out ChatEvent? read, out string? error), error);
         Assert.Equal(expected, Assert.IsType<UserMessageEvent>(read).Message);
 
-        byte[] history = Events.History(room, long.MaxValue, 50, 64 * 1024).ToArray();
+        Assert.True(Events.TryHistory(room, long.MaxValue, 50, 64 * 1024, firstRetained: 0, [], out bool more, out ReadOnlySpan<byte> page));
+        Assert.False(more);
+        byte[] history = page.ToArray();
         publicWriter.ResetWrittenCount();
         ChatEventWriter.WriteHistory(publicWriter, "général", [expected], more: false);
         Assert.Equal(Encoding.UTF8.GetString(publicWriter.WrittenSpan), Encoding.UTF8.GetString(history));
+
+        // A page read from the journal is the same bytes.
+        var entry = new PooledBufferWriter();
+        ChatEventWriter.WriteHistoryMessage(entry, Encoding.UTF8.GetBytes(expected.User), Encoding.UTF8.GetBytes(expected.Content), expected.Id, When);
+        byte[] fromJournal = Events.JournalHistory(room, entry.WrittenSpan, [entry.WrittenCount], 0, 0, more: false).ToArray();
+        Assert.Equal(Encoding.UTF8.GetString(history), Encoding.UTF8.GetString(fromJournal));
         Assert.True(ChatEventReader.TryRead(new ReadOnlySequence<byte>(history), out read, out error), error);
         Assert.Equal(expected, Assert.Single(Assert.IsType<HistoryEvent>(read).Messages));
 

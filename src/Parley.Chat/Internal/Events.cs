@@ -94,12 +94,13 @@ internal static class Events
     /// <summary>The bytes a <c>history</c> event of <paramref name="room"/> spends around its messages.</summary>
     public static int HistoryEnvelope(string room) => ChatEventWriter.HistoryEnvelope(room);
 
-    /// <summary>A <c>history</c> page of <paramref name="room"/>: see <see cref="Room.WriteHistory"/>.</summary>
-    public static ReadOnlySpan<byte> History(Room room, long before, int limit, long maxBytes)
+    /// <summary>A <c>history</c> page of <paramref name="room"/> from memory, or false and the ids to read from the journal: see <see cref="Room.TryWriteHistory"/>.</summary>
+    public static bool TryHistory(Room room, long before, int limit, long maxBytes, long firstRetained, List<long> journalIds, out bool more, out ReadOnlySpan<byte> page)
     {
         PooledBufferWriter buffer = Begin();
-        room.WriteHistory(buffer, before, limit, maxBytes);
-        return buffer.WrittenSpan;
+        bool written = room.TryWriteHistory(buffer, before, limit, maxBytes, firstRetained, journalIds, out more);
+        page = written ? buffer.WrittenSpan : default;
+        return written;
     }
 
     /// <summary>

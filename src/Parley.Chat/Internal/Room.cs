@@ -191,26 +191,35 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
     }
 
     /// <summary>
-    /// Whether a page of history before <paramref name="before"/> must come from the journal:
-    /// nothing in memory is older than <paramref name="before"/>, and the journal holds older
-    /// messages of the room. Then <paramref name="ids"/> gets the newest <paramref name="limit"/>
-    /// of their ids, ascending, and <paramref name="more"/> says whether older ones are kept.
-    /// Ids below <paramref name="firstRetained"/> (deleted by the journal's retention) are dropped first.
+    /// A <c>history</c> page: up to <paramref name="limit"/> of the newest messages with an id below
+    /// <paramref name="before"/>, oldest first, at most <paramref name="maxBytes"/> of them (always
+    /// one when there is one). When memory holds such messages, the page is written into
+    /// <paramref name="output"/> from the ring (copied as kept: nothing is encoded again), with
+    /// <c>more</c> saying whether older ones exist, in memory or in the journal; true. When only
+    /// the journal holds them, <paramref name="journalIds"/> gets the newest <paramref name="limit"/>
+    /// of their ids, ascending, and <paramref name="more"/> whether older ones are kept; false,
+    /// and nothing is written. Ids below <paramref name="firstRetained"/> (deleted by the
+    /// journal's retention) are dropped first. One decision under the room's lock, so messages
+    /// arriving meanwhile cannot empty the page it chose.
     /// </summary>
-    public bool TryTakeJournalPage(long before, int limit, long firstRetained, List<long> ids, out bool more)
+    public bool TryWriteHistory(PooledBufferWriter output, long before, int limit, long maxBytes, long firstRetained, List<long> journalIds, out bool more)
     {
         long delta;
-        bool fromJournal;
+        bool written;
         lock (_lock)
         {
             long held = _ids.HeldBytes;
             _ids.TrimBefore(firstRetained);
             delta = _ids.HeldBytes - held;
-            more = false;
-            fromJournal = (_history.Count == 0 || _history.Id(0) >= before) && _ids.HasBefore(before);
-            if (fromJournal)
+            if ((_history.Count > 0 && _history.Id(0) < before) || !_ids.HasBefore(before))
             {
-                more = _ids.NewestBefore(before, limit, ids);
+                WriteRingPage(output, before, limit, maxBytes, out more);
+                written = true;
+            }
+            else
+            {
+                more = _ids.NewestBefore(before, limit, journalIds);
+                written = false;
             }
         }
 
@@ -219,36 +228,26 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
             ChatMetrics.HistoryBytes.Add(delta);
         }
 
-        return fromJournal;
+        return written;
     }
 
-    /// <summary>
-    /// Writes a <c>history</c> event into <paramref name="output"/>: up to <paramref name="limit"/>
-    /// of the newest messages with an id below <paramref name="before"/>, oldest first, at most
-    /// <paramref name="maxBytes"/> of them (always one when there is one), and whether older ones
-    /// are kept, in memory or in the journal. The messages are copied as they are kept: nothing
-    /// is encoded again.
-    /// </summary>
-    public void WriteHistory(PooledBufferWriter output, long before, int limit, long maxBytes)
+    /// <summary>Under the lock: the ring's page (possibly empty), and whether older messages exist.</summary>
+    private void WriteRingPage(PooledBufferWriter output, long before, int limit, long maxBytes, out bool more)
     {
         output.Write(HistoryPrefix);
-        bool more;
-        lock (_lock)
+        (int first, int count) = _history.Page(before, limit, maxBytes, out more);
+        for (int i = first; i < first + count; i++)
         {
-            (int first, int count) = _history.Page(before, limit, maxBytes, out more);
-            // Older than the page: in the ring (more), or in the journal only (ids hold them all).
-            more = more || _ids.HasBefore(count > 0 ? _history.Id(first) : before);
-            for (int i = first; i < first + count; i++)
+            if (i > first)
             {
-                if (i > first)
-                {
-                    output.Write(","u8);
-                }
-
-                output.Write(_history.Message(i));
+                output.Write(","u8);
             }
+
+            output.Write(_history.Message(i));
         }
 
+        // Older than the page: in the ring (more), or in the journal only (ids hold them all).
+        more = more || _ids.HasBefore(count > 0 ? _history.Id(first) : before);
         output.Write(more ? "],\"more\":true}"u8 : "],\"more\":false}"u8);
     }
 }

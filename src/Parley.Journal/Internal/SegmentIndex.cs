@@ -6,15 +6,17 @@ namespace Parley.Journal.Internal;
 /// <summary>
 /// Where the records of one segment file start, sparsely: the id and offset of the first record
 /// at or past every <see cref="Spacing"/> bytes. Built the first time a record of the segment is
-/// read by id (<see cref="Journal.Read"/>), by one pass over the file, and extended as the
-/// segment grows; a record is then found by reading forward from the checkpoint before it, at
-/// most <see cref="Spacing"/> bytes and the record itself. Memory: 16 bytes per
-/// <see cref="Spacing"/> of segment (64 KiB for a 64 MiB segment).
+/// read by id (<see cref="Journal.Read"/>), by one pass of a <see cref="SegmentScanner"/> over the
+/// file, and extended as the segment grows; a record is then found by reading forward from the
+/// checkpoint before it, at most <see cref="Spacing"/> bytes and the record itself. Memory: 16
+/// bytes per <see cref="Spacing"/> of segment (64 KiB for a 64 MiB segment).
 /// </summary>
 /// <remarks>
-/// Only whole, checksummed records up to the segment's committed length are indexed. Past
-/// damage accepted at open, indexing goes on at the next whole record with a higher id (found
-/// byte by byte, as the open's scan finds it), with a checkpoint there.
+/// The scanner is the one the journal's open uses, so the index holds exactly the records the
+/// open replayed: past damage it resynchronises the same way (trusting a damaged record's
+/// length first, never looking inside a payload, only at plausible new ids), steps over
+/// duplicates, and reads a segment whose header is damaged. After each skip a checkpoint is
+/// placed on the next record, so no read by id walks through damage.
 /// </remarks>
 internal sealed class SegmentIndex(long firstId)
 {
@@ -25,59 +27,55 @@ internal sealed class SegmentIndex(long firstId)
     private int _count;
     private long _lastCheckpointOffset = -Spacing;
 
-    /// <summary>The segment's first id (from its name and header).</summary>
+    /// <summary>The segment's first id (from its name).</summary>
     public long FirstId { get; } = firstId;
 
-    /// <summary>The file offset up to which records have been indexed (the next record's start).</summary>
+    /// <summary>Where the last record indexed ends; 0 before the first pass.</summary>
     public long IndexedTo { get; private set; }
+
+    /// <summary>How far the file has been scanned (its committed length at the last pass).</summary>
+    public long ScannedTo { get; private set; }
 
     /// <summary>The id of the last record indexed; 0 when none.</summary>
     public long LastId { get; private set; }
 
-    /// <summary>The segment's header did not read back: nothing in it is indexed.</summary>
-    public bool Stuck { get; private set; }
-
     public long HeldBytes => (_ids.LongLength + _offsets.LongLength) * sizeof(long);
 
-    /// <summary>
-    /// Indexes what the file holds up to <paramref name="length"/> (the segment's committed length).
-    /// </summary>
-    public void Extend(SafeFileHandle file, long length, int maxPayload, RecordBuffer buffer)
+    /// <summary>Indexes what the file holds up to <paramref name="length"/> (the segment's committed length).</summary>
+    /// <exception cref="FileNotFoundException">The segment was deleted.</exception>
+    public void Extend(string path, long length, int maxPayload)
     {
-        if (IndexedTo == 0)
+        if (length <= ScannedTo)
         {
-            Span<byte> header = stackalloc byte[JournalFormat.SegmentHeaderSize];
-            int read = RandomAccess.Read(file, header, 0);
-            if (JournalFormat.ReadSegmentHeader(header[..read], out _, out _, out int headerSize) is not (JournalFormat.HeaderStatus.Ok or JournalFormat.HeaderStatus.Version1))
-            {
-                Stuck = true;
-                return;
-            }
-
-            IndexedTo = headerSize;
+            return;
         }
 
-        bool resynced = false;
-        while (!Stuck && IndexedTo < length)
+        using var scanner = new SegmentScanner(path, maxPayload, length, chunkSize: 64 * 1024);
+        if (IndexedTo == 0)
         {
-            if (!buffer.TryRead(file, IndexedTo, length, maxPayload, out long id, out _, out _, out int recordLength) || id <= LastId)
-            {
-                // Damage accepted at open: look for the next whole record further on, as the
-                // open's scan did, and start a checkpoint there so no read walks into the damage.
-                IndexedTo++;
-                resynced = true;
-                continue;
-            }
+            scanner.ReadHeader(FirstId - 1); // ids below the name's first are an earlier segment's duplicates
+        }
+        else
+        {
+            scanner.ContinueAt(IndexedTo, LastId);
+        }
 
-            if (resynced || IndexedTo - _lastCheckpointOffset >= Spacing)
+        int skips = 0, duplicates = 0;
+        while (scanner.TryReadNext(out long id, out _, out ReadOnlyMemory<byte> payload))
+        {
+            long offset = scanner.ValidLength - JournalFormat.RecordOverhead - payload.Length;
+            if (scanner.Skips.Count != skips || scanner.Duplicates.Count != duplicates || offset - _lastCheckpointOffset >= Spacing)
             {
-                Add(id, IndexedTo);
-                resynced = false;
+                Add(id, offset);
+                skips = scanner.Skips.Count;
+                duplicates = scanner.Duplicates.Count;
             }
 
             LastId = id;
-            IndexedTo += recordLength;
+            IndexedTo = scanner.ValidLength;
         }
+
+        ScannedTo = length;
     }
 
     /// <summary>The offset to read forward from to find record <paramref name="id"/> (indexed: at most <see cref="LastId"/>).</summary>

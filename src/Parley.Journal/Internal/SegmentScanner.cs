@@ -23,17 +23,41 @@ internal sealed class SegmentScanner : IDisposable
     private bool _eof;
     private long _duplicateStart = -1;
     private bool _afterSkip;
+    private readonly long _limit;
 
-    public SegmentScanner(string path, int maxPayload)
+    /// <param name="path">The segment file.</param>
+    /// <param name="maxPayload">The journal's largest payload.</param>
+    /// <param name="limit">Read no further than this offset (a segment's committed length, while
+    /// its writer may be appending past it); the file's end by default.</param>
+    /// <param name="chunkSize">Bytes read at a time (raised to hold two of the largest records).</param>
+    public SegmentScanner(string path, int maxPayload, long limit = long.MaxValue, int chunkSize = ChunkSize)
     {
         Path = path;
         _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
         FileLength = _file.Length;
         _maxPayload = maxPayload;
+        _limit = limit;
         // Room for two of the largest records: a search for the next record after damage then moves
         // the unread bytes to the front at most once per half a buffer read (linear, not quadratic).
-        _buffer = new byte[Math.Max(ChunkSize, 2 * (maxPayload + JournalFormat.RecordOverhead + JournalFormat.RecordHeaderSize))];
+        _buffer = new byte[Math.Max(chunkSize, 2 * (maxPayload + JournalFormat.RecordOverhead + JournalFormat.RecordHeaderSize))];
         NameFirstId = JournalFormat.FirstIdFromName(path);
+    }
+
+    /// <summary>
+    /// Goes on from <paramref name="offset"/>, where a record the caller read before ends, as if
+    /// the header and every record up to <paramref name="lastId"/> had just been read (an index
+    /// extended as its segment grows). Call instead of <see cref="ReadHeader"/>; the header's
+    /// ids are read again (they make ids found after damage plausible).
+    /// </summary>
+    public void ContinueAt(long offset, long lastId)
+    {
+        ReadHeader(lastId);
+        _file.Position = offset;
+        _bufferFileOffset = offset;
+        _start = _end = 0;
+        _eof = false;
+        ValidLength = offset;
+        Records = 1; // ids after lastId that skip some are gaps, not a first record
     }
 
     /// <summary>Bytes of corrupt or unreadable data skipped: from <paramref name="Offset"/>, <paramref name="Length"/> bytes,
@@ -319,7 +343,8 @@ internal sealed class SegmentScanner : IDisposable
             }
         }
 
-        int read = _file.Read(_buffer, _end, _buffer.Length - _end);
+        long room = _limit - (_bufferFileOffset + _end);
+        int read = room <= 0 ? 0 : _file.Read(_buffer, _end, (int)Math.Min(_buffer.Length - _end, room));
         if (read == 0)
         {
             _eof = true;
