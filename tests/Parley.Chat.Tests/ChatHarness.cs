@@ -51,18 +51,18 @@ internal sealed class ChatHarness : IAsyncDisposable
         return testClient;
     }
 
-    /// <summary>Closes the clients, waits for their sessions to end, and closes the server (journal).</summary>
-    /// <summary>A client logged in (open mode) and joined to general, its join events read.</summary>
-    public async Task<TestClient> ConnectJoinedAsync()
+    /// <summary>A client logged in (open mode) and joined to <paramref name="room"/>, its join events read.</summary>
+    public async Task<TestClient> ConnectJoinedAsync(string room = "general")
     {
         TestClient client = Connect();
         await client.ExpectAsync("login_successful");
-        client.Send("""{"_ct":"join_room","r":"general"}""");
+        client.Send($$"""{"_ct":"join_room","r":"{{room}}"}""");
         await client.ExpectAsync("user_joined_room");
         await client.ExpectAsync("room_participation");
         return client;
     }
 
+    /// <summary>Closes the clients, waits for their sessions to end, and closes the server (journal).</summary>
     public async Task StopServerAsync()
     {
         foreach (TestClient client in _clients)

@@ -7,15 +7,6 @@ public class JournalHistoryEdgeTests
 {
     private static List<long> Ids(JsonElement page) => [.. page.GetProperty("ms").EnumerateArray().Select(m => m.GetProperty("id").GetInt64())];
 
-    private static async Task<TestClient> JoinedAsync(ChatHarness harness, string room)
-    {
-        TestClient client = harness.Connect();
-        await client.ExpectAsync("login_successful");
-        client.Send($$"""{"_ct":"join_room","r":"{{room}}"}""");
-        await client.WaitForAsync("room_participation");
-        return client;
-    }
-
     private static async Task<List<long>> SendAsync(TestClient client, string room, int count, string prefix)
     {
         var ids = new List<long>();
@@ -40,7 +31,7 @@ public class JournalHistoryEdgeTests
         }))
         {
             directory = harness.Directory;
-            TestClient client = await JoinedAsync(harness, "general");
+            TestClient client = await harness.ConnectJoinedAsync("general");
             ids = await SendAsync(client, "general", 100, new string('p', 100));
             await harness.StopServerAsync();
 
@@ -56,7 +47,7 @@ public class JournalHistoryEdgeTests
                 o.HistoryBytesPerRoom = 1024;
                 o.ConfigureJournal = j => j.SegmentBytes = 4 * 1024;
             }, directory);
-            TestClient later = await JoinedAsync(restarted, "general");
+            TestClient later = await restarted.ConnectJoinedAsync("general");
             later.Send($$"""{"_ct":"history","r":"general","before":{{ids[10]}},"limit":5}""");
             JsonElement page = await later.WaitForAsync("history");
             Assert.True(Ids(page).Count > 0 || !page.GetProperty("more").GetBoolean(), $"an empty page says more: {page}");
@@ -83,8 +74,8 @@ public class JournalHistoryEdgeTests
                 return release.Task;
             };
         });
-        TestClient client = await JoinedAsync(harness, "general");
-        TestClient noisy = await JoinedAsync(harness, "random");
+        TestClient client = await harness.ConnectJoinedAsync("general");
+        TestClient noisy = await harness.ConnectJoinedAsync("random");
         string pad = new('p', 200);
         List<long> ids = await SendAsync(client, "general", 60, pad);
 
@@ -109,7 +100,7 @@ public class JournalHistoryEdgeTests
     public async Task Hostile_before_and_limit_values_give_sane_pages()
     {
         await using var harness = ChatHarness.Start(o => o.HistoryBytesPerRoom = 1024);
-        TestClient client = await JoinedAsync(harness, "general");
+        TestClient client = await harness.ConnectJoinedAsync("general");
         List<long> ids = await SendAsync(client, "general", 60, new string('p', 100));
         foreach (string args in new[]
         {
@@ -141,8 +132,8 @@ public class JournalHistoryEdgeTests
     public async Task Paging_back_while_the_room_is_busy_sees_every_older_message_once()
     {
         await using var harness = ChatHarness.Start(o => o.HistoryBytesPerRoom = 2048);
-        TestClient reader = await JoinedAsync(harness, "random");
-        TestClient writer = await JoinedAsync(harness, "general");
+        TestClient reader = await harness.ConnectJoinedAsync("random");
+        TestClient writer = await harness.ConnectJoinedAsync("general");
         List<long> ids = await SendAsync(writer, "general", 300, "m");
         Task<List<long>> more = SendAsync(writer, "general", 1500, "n");
 

@@ -27,15 +27,6 @@ public class JournalHistoryTests
         return ids;
     }
 
-    private static async Task<TestClient> JoinedAsync(ChatHarness harness, string room)
-    {
-        TestClient client = harness.Connect();
-        await client.ExpectAsync("login_successful");
-        client.Send($$"""{"_ct":"join_room","r":"{{room}}"}""");
-        await client.WaitForAsync("room_participation");
-        return client;
-    }
-
     /// <summary>Pages back from the newest to the oldest, returning every message's content, oldest first.</summary>
     private static async Task<List<string>> PageBackAsync(TestClient client, int limit)
     {
@@ -68,8 +59,8 @@ public class JournalHistoryTests
     {
         // A ring of 1 KiB holds a dozen of these; 300 were sent, interleaved with another room's.
         await using var harness = ChatHarness.Start(o => o.HistoryBytesPerRoom = 1024);
-        TestClient client = await JoinedAsync(harness, "general");
-        TestClient noisy = await JoinedAsync(harness, "random");
+        TestClient client = await harness.ConnectJoinedAsync("general");
+        TestClient noisy = await harness.ConnectJoinedAsync("random");
         List<long> ids = await SendAsync(client, 300, "m", noisy);
         Assert.True(harness.Server.HistoryBytes > 0);
 
@@ -81,7 +72,7 @@ public class JournalHistoryTests
     public async Task A_page_that_reaches_the_ring_start_says_more_and_the_next_page_comes_from_the_journal()
     {
         await using var harness = ChatHarness.Start(o => o.HistoryBytesPerRoom = 1024);
-        TestClient client = await JoinedAsync(harness, "general");
+        TestClient client = await harness.ConnectJoinedAsync("general");
         List<long> ids = await SendAsync(client, 100, "m");
 
         client.Send("""{"_ct":"history","r":"general","limit":200}""");
@@ -117,11 +108,11 @@ public class JournalHistoryTests
         await using (var harness = ChatHarness.Start(o => o.HistoryBytesPerRoom = 1024))
         {
             directory = harness.Directory;
-            TestClient client = await JoinedAsync(harness, "general");
+            TestClient client = await harness.ConnectJoinedAsync("general");
             ids = await SendAsync(client, 120, "m");
             await harness.StopServerAsync();
             await using var restarted = ChatHarness.Start(o => o.HistoryBytesPerRoom = 1024, directory);
-            TestClient later = await JoinedAsync(restarted, "general");
+            TestClient later = await restarted.ConnectJoinedAsync("general");
             Assert.Equal(Enumerable.Range(0, 120).Select(i => $"m{i}"), await PageBackAsync(later, limit: 50));
         }
     }
@@ -136,7 +127,7 @@ public class JournalHistoryTests
             o.MaxMessageBytes = 16_000;
             o.MaxEventBytes = 64 * 1024;
         });
-        TestClient client = await JoinedAsync(harness, "general");
+        TestClient client = await harness.ConnectJoinedAsync("general");
         var ids = new List<long>();
         for (int i = 0; i < 20; i++)
         {
@@ -162,7 +153,7 @@ public class JournalHistoryTests
             o.MaxJournalBytes = 32 * 1024;
             o.ConfigureJournal = j => j.SegmentBytes = 4 * 1024;
         });
-        TestClient client = await JoinedAsync(harness, "general");
+        TestClient client = await harness.ConnectJoinedAsync("general");
         string pad = new('p', 200);
         List<long> ids = await SendAsync(client, 600, pad);
 

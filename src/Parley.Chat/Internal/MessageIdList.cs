@@ -116,18 +116,7 @@ internal sealed class MessageIdList
         int offset = _blockOffsets[from];
         while (offset < _length)
         {
-            ulong delta = 0;
-            int shift = 0;
-            byte b;
-            do
-            {
-                b = _bytes[offset++];
-                delta |= (ulong)(b & 0x7F) << shift;
-                shift += 7;
-            }
-            while ((b & 0x80) != 0);
-
-            id += (long)delta;
+            id += DeltaAt(offset, out offset);
             if (id >= before)
             {
                 break;
