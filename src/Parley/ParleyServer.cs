@@ -181,7 +181,11 @@ public sealed partial class ParleyServer : IAsyncDisposable
         CloseRefusals();
         await WaitForHandshakesAsync().ConfigureAwait(false);
 
-        Log.Stopping(_logger, _connections.Count);
+        if (_listeners.Length > 0)
+        {
+            Log.Stopping(_logger, _connections.Count); // not for a server that never started (it could not bind)
+        }
+
         foreach ((Connection connection, _) in _connections.Values)
         {
             _ = connection.CloseAsync(CloseReason.ServerShutdown);

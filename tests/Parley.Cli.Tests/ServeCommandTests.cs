@@ -72,7 +72,14 @@ public sealed partial class ServeCommandTests : IDisposable
         await using (server)
         {
             string port = endPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await ParleyProcess.AssertRefusesAsync("ddress already in use", "serve", "--port", port, "--data", _data + "-second");
+            await using (ParleyProcess second = ParleyProcess.Start("serve", "--port", port, "--data", _data + "-second"))
+            {
+                Assert.NotEqual(0, await second.WaitForExitAsync());
+                Assert.Contains("ddress already in use", second.Output);
+                Assert.DoesNotContain("Stopping", second.Output); // it never started: nothing to stop
+                Assert.DoesNotContain("Unhandled exception", second.Output);
+            }
+
             await ParleyProcess.AssertRefusesAsync("ddress already in use", "echo", "--port", port);
         }
     }
