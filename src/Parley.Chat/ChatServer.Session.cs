@@ -456,12 +456,7 @@ public sealed partial class ChatServer
             if (ChatRecord.TryRead(record.Payload.Span, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
                 && name.SequenceEqual(room.NameUtf8))
             {
-                if (!System.Text.Unicode.Utf8.IsValid(user) || !System.Text.Unicode.Utf8.IsValid(content))
-                {
-                    user = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(user));
-                    content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(content));
-                }
-
+                RepairText(ref user, ref content);
                 ChatEventWriter.WriteHistoryMessage(entries, user, content, record.Id, record.Timestamp);
                 ends.Add(entries.WrittenCount);
             }

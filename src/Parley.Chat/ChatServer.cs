@@ -152,14 +152,20 @@ public sealed partial class ChatServer : IAsyncDisposable
         if (ChatRecord.TryRead(record.Payload.Span, out ReadOnlySpan<byte> room, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
             && _rooms.TryFind(room, out Room? target))
         {
-            if (!System.Text.Unicode.Utf8.IsValid(user) || !System.Text.Unicode.Utf8.IsValid(content))
-            {
-                // Not written by this server (it stores checked text): shown as decoding replaces what is not UTF-8.
-                user = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(user));
-                content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(content));
-            }
+            RepairText(ref user, ref content);
 
             target!.AddHistory(record.Id, Events.HistoryMessage(user, content, record.Id, record.Timestamp), firstRetained: 0); // trimmed once the journal is open
+        }
+    }
+
+    /// <summary>A stored record's names and text as events show them: a record not written by this
+    /// server (which stores checked text) is shown as decoding replaces what is not UTF-8.</summary>
+    private static void RepairText(ref ReadOnlySpan<byte> user, ref ReadOnlySpan<byte> content)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(user) || !System.Text.Unicode.Utf8.IsValid(content))
+        {
+            user = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(user));
+            content = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(content));
         }
     }
 
