@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Net;
+using Microsoft.Win32.SafeHandles;
 
 namespace Parley;
 
@@ -46,6 +48,47 @@ public abstract class Transport : IDisposable
     /// <summary>Writes all of <paramref name="buffer"/> (waiting while the peer does not read)
     /// and returns its length.</summary>
     public abstract ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer);
+
+    /// <summary>
+    /// Writes <paramref name="count"/> bytes of an open file, from <paramref name="offset"/>, as
+    /// <see cref="SendAsync"/> would (same concurrency rule: not beside another send). A socket
+    /// transport overrides it to let the kernel copy the file (<c>sendfile</c>), so a large file
+    /// goes out without passing through managed buffers; the default reads it in 64 KiB pieces
+    /// into one pooled buffer and sends each, for transports that cannot (TLS, shared memory).
+    /// </summary>
+    /// <param name="file">A handle open for reading; the caller keeps and closes it. Open it
+    /// with <see cref="FileOptions.Asynchronous"/> to let a socket transport use <c>sendfile</c>.</param>
+    /// <param name="offset">Where to start in the file.</param>
+    /// <param name="count">How many bytes to send; the file must hold them (a file that shrank
+    /// underneath throws <see cref="EndOfStreamException"/>).</param>
+    /// <param name="cancellationToken">Stops between pieces; a piece under way ends only with <see cref="Dispose"/>.</param>
+    public virtual async ValueTask SendFileAsync(SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(count, 64 * 1024));
+        try
+        {
+            while (count > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int read = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(count, buffer.Length)), offset);
+                if (read == 0)
+                {
+                    throw new EndOfStreamException("The file ended before the bytes asked for were sent.");
+                }
+
+                await SendAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
+                offset += read;
+                count -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     /// <summary>
     /// Bytes that arrived and are not read yet, when the transport can tell cheaply; 0 when it

@@ -12,6 +12,7 @@ internal static class ParleyCommand
         UsersCommand.Create(),
         JournalCommand.Create(),
         EchoCommand.Create(),
+        HttpCommand.Create(),
         CertCommand.Create(),
         UdpCommand.Create(),
         Bench.BenchCommand.Create(),

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Win32.SafeHandles;
 
 namespace Parley.Internal;
 
@@ -47,6 +48,44 @@ internal sealed class SocketTransport : Transport
     public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer) =>
         _socket.SendAsync(buffer, SocketFlags.None);
 
+    /// <summary>The kernel copies the file to the socket (<c>sendfile</c>, through
+    /// <see cref="Socket.SendPacketsAsync(SocketAsyncEventArgs)"/>): no managed buffer, no read
+    /// into user space. A Unix-domain socket takes the same path.</summary>
+    public override async ValueTask SendFileAsync(SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0)
+        {
+            return;
+        }
+
+        // SendPacketsElement takes an asynchronous FileStream. One over the caller's handle is
+        // never disposed nor finalized (it would close the handle the caller owns); a handle
+        // not opened for asynchronous use takes the base class's copying path.
+        if (!file.IsAsync)
+        {
+            await base.SendFileAsync(file, offset, count, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+#pragma warning disable CA2000, CA1816 // deliberately neither disposed nor finalized: the handle is the caller's
+        var stream = new FileStream(file, FileAccess.Read, bufferSize: 0, isAsync: true);
+        GC.SuppressFinalize(stream);
+#pragma warning restore CA2000, CA1816
+        using var args = new SendFileArgs();
+        while (count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int piece = (int)Math.Min(count, 1 << 30);
+            args.SendPacketsElements = [new SendPacketsElement(stream, offset, piece, endOfPacket: false)];
+            await args.SendAsync(_socket).ConfigureAwait(false);
+            offset += piece;
+            count -= piece;
+        }
+    }
+
     public override int AvailableBytes
     {
         get
@@ -82,4 +121,34 @@ internal sealed class SocketTransport : Transport
     }
 
     public override void Dispose() => _socket.Dispose();
+
+    // One SendPacketsAsync as an awaitable: the completion (inline or later) becomes a task.
+    private sealed class SendFileArgs : SocketAsyncEventArgs
+    {
+        private TaskCompletionSource? _completion;
+
+        public Task SendAsync(Socket socket)
+        {
+            _completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!socket.SendPacketsAsync(this))
+            {
+                OnCompleted(this);
+            }
+
+            return _completion.Task;
+        }
+
+        protected override void OnCompleted(SocketAsyncEventArgs e)
+        {
+            TaskCompletionSource completion = _completion!;
+            if (SocketError == SocketError.Success)
+            {
+                completion.TrySetResult();
+            }
+            else
+            {
+                completion.TrySetException(new SocketException((int)SocketError));
+            }
+        }
+    }
 }

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text;
+
+namespace Parley.Http;
+
+/// <summary>A served path, resolved: the file it is, and its representations (identity and
+/// any precompressed sibling), each with its response header lines encoded once.</summary>
+internal sealed class FileEntry
+{
+    public FileEntry(string file, long checkedAt, Representation identity, Representation? brotli, Representation? gzip)
+    {
+        File = file;
+        CheckedAt = checkedAt;
+        Identity = identity;
+        Brotli = brotli;
+        Gzip = gzip;
+    }
+
+    /// <summary>The file's resolved path.</summary>
+    public string File { get; }
+
+    /// <summary>When it was last compared with the disk (a timestamp of the handler's clock).</summary>
+    public long CheckedAt { get; set; }
+
+    public Representation Identity { get; }
+
+    public Representation? Brotli { get; }
+
+    public Representation? Gzip { get; }
+
+    public long CachedBytes => (Identity.Body?.Length ?? 0) + (Brotli?.Body?.Length ?? 0) + (Gzip?.Body?.Length ?? 0);
+
+    public bool HasVariants => Brotli is not null || Gzip is not null;
+}
+
+/// <summary>One representation of a file: its bytes (when cached) or its path, its validators
+/// and its header lines.</summary>
+internal sealed class Representation
+{
+    private Representation(string path, long length, DateTime lastWriteUtc, byte[]? body, byte[] etag, byte[] headerLines)
+    {
+        Path = path;
+        Length = length;
+        LastWriteUtc = lastWriteUtc;
+        LastModified = new DateTime(lastWriteUtc.Ticks - (lastWriteUtc.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
+        Body = body;
+        ETag = etag;
+        HeaderLines = headerLines;
+    }
+
+    public string Path { get; }
+
+    public long Length { get; }
+
+    /// <summary>The modification time to the tick, to notice a change.</summary>
+    public DateTime LastWriteUtc { get; }
+
+    /// <summary>The modification time to the second, as Last-Modified says it.</summary>
+    public DateTime LastModified { get; }
+
+    public byte[]? Body { get; }
+
+    public byte[] ETag { get; }
+
+    /// <summary>Content-Type, Last-Modified, ETag, Accept-Ranges, and for a file with variants Vary (and Content-Encoding).</summary>
+    public byte[] HeaderLines { get; }
+
+    public static Representation Create(string path, string contentType, string? encoding, bool vary, long length, DateTime lastWriteUtc, byte[]? body)
+    {
+        string suffix = encoding is null ? "" : "-" + encoding;
+        string etag = string.Create(CultureInfo.InvariantCulture, $"\"{lastWriteUtc.Ticks:x}-{length:x}{suffix}\"");
+        var lines = new StringBuilder();
+        lines.Append("Content-Type: ").Append(contentType).Append("\r\n");
+        if (encoding is not null)
+        {
+            lines.Append("Content-Encoding: ").Append(encoding).Append("\r\n");
+        }
+
+        if (vary)
+        {
+            lines.Append("Vary: Accept-Encoding\r\n");
+        }
+
+        lines.Append("Last-Modified: ").Append(lastWriteUtc.ToString("R", CultureInfo.InvariantCulture)).Append("\r\n");
+        lines.Append("ETag: ").Append(etag).Append("\r\n");
+        lines.Append("Accept-Ranges: bytes\r\n");
+        return new Representation(path, length, lastWriteUtc, body, Encoding.ASCII.GetBytes(etag), Encoding.ASCII.GetBytes(lines.ToString()));
+    }
+}

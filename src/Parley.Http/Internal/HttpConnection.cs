@@ -1,0 +1,402 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Parley.Http;
+
+/// <summary>
+/// One HTTP/1.1 connection: read, parse every complete request in what arrived, answer each
+/// into one response buffer, send it, read again — on one logical thread, with no hop between
+/// receiving and sending. Idle, it holds no buffer (a zero-byte read waits for data), so ten
+/// thousand idle keep-alive connections cost their sockets and little else.
+/// </summary>
+/// <remarks>
+/// The server's heartbeat (once a second) reads <see cref="_phase"/> and <see cref="_deadline"/>
+/// and ends connections that waited too long: an idle one quietly, one whose request head is
+/// late with 408, one that does not read its response by aborting. It only ever moves a
+/// connection out of a waiting phase by compare-and-swap; so does this loop, so exactly one of
+/// them acts.
+/// </remarks>
+internal sealed partial class HttpConnection
+{
+    private readonly HttpServer _server;
+    private readonly HttpServerOptions _options;
+    private readonly Transport _transport;
+    private readonly HttpResponse _response;
+    private HttpContext? _context;
+    private byte[]? _input;
+    private int _start;
+    private int _end;
+    private int _phase;
+    private long _deadline;
+    private BodySkipper _body;
+    private bool _requestStarted;
+
+    public HttpConnection(HttpServer server, Transport transport)
+    {
+        _server = server;
+        _options = server.Options;
+        _transport = transport;
+        _response = new HttpResponse(server, transport, this);
+    }
+
+    public Transport Transport => _transport;
+
+    internal ConnectionPhase Phase => (ConnectionPhase)Volatile.Read(ref _phase);
+
+    public async Task RunAsync()
+    {
+        try
+        {
+            await ServeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsDisconnect(ex))
+        {
+            // The peer reset or left, or the heartbeat aborted the connection: routine.
+        }
+        catch (Exception ex)
+        {
+            Log.ConnectionFailed(_server.Logger, _transport.RemoteEndPoint, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _phase, (int)ConnectionPhase.Closed);
+            _transport.Dispose();
+            ReleaseBuffers(force: true);
+            _server.Remove(this);
+        }
+    }
+
+    private async Task ServeAsync()
+    {
+        while (true)
+        {
+            if (_start == _end && !_body.Active)
+            {
+                ReleaseBuffers(force: false);
+                Wait(ConnectionPhase.Idle, _options.KeepAliveTimeout);
+                await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                if (!TryLeave(ConnectionPhase.Idle))
+                {
+                    return; // the keep-alive timeout closed it
+                }
+
+                RentBuffers();
+                Wait(ConnectionPhase.Head, _options.RequestHeadTimeout);
+            }
+            else if (_end == _input!.Length)
+            {
+                MakeRoom();
+            }
+
+            int received = await _transport.ReceiveAsync(_input.AsMemory(_end)).ConfigureAwait(false);
+            if (!TryLeave(_body.Active ? ConnectionPhase.Body : ConnectionPhase.Head))
+            {
+                await LingerAsync().ConfigureAwait(false); // the heartbeat answered 408
+                return;
+            }
+
+            if (received == 0)
+            {
+                return; // the peer finished; a partial request is dropped
+            }
+
+            _end += received;
+            if (!await ProcessAsync().ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+    }
+
+    // Every complete request in the buffer, answered in order; false when the connection ends.
+    private async ValueTask<bool> ProcessAsync()
+    {
+        HttpContext context = _context!;
+        HttpRequestHead head = context.Request;
+        while (true)
+        {
+            if (_body.Active)
+            {
+                BodySkipper.Result skipped = _body.Skip(_input.AsSpan(_start, _end - _start), _options.MaxRequestBodySize, _options.MaxHeadSize, out int used);
+                _start += used;
+                if (skipped == BodySkipper.Result.NeedMoreData)
+                {
+                    break;
+                }
+
+                if (skipped != BodySkipper.Result.Done)
+                {
+                    // The response to this request is written already; the framing is lost, so
+                    // nothing more can be answered on this connection.
+                    await _response.FlushAsync().ConfigureAwait(false);
+                    return false;
+                }
+            }
+
+            if (_start == _end)
+            {
+                break;
+            }
+
+            if (!_requestStarted)
+            {
+                _requestStarted = true;
+                _deadline = Deadline(_options.RequestHeadTimeout); // from the request's first byte
+            }
+
+            HttpParseStatus status = _server.Parser.TryParse(_input.AsMemory(_start, _end - _start), head, out int consumed);
+            if (status == HttpParseStatus.NeedMoreData)
+            {
+                break;
+            }
+
+            if (status == HttpParseStatus.Invalid)
+            {
+                await FailAsync(head.ErrorStatus, head.ErrorReason!).ConfigureAwait(false);
+                return false;
+            }
+
+            _start += consumed;
+            _requestStarted = false;
+            if (!await AnswerAsync(context).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            if (_response.BufferedLength >= _options.ResponseBufferSize)
+            {
+                await _response.FlushAsync().ConfigureAwait(false);
+            }
+        }
+
+        await _response.FlushAsync().ConfigureAwait(false);
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+
+        if (_start != _end || _body.Active)
+        {
+            if (_body.Active)
+            {
+                Wait(ConnectionPhase.Body, _options.RequestHeadTimeout);
+            }
+            else
+            {
+                WaitUntil(ConnectionPhase.Head, _deadline); // the head's clock started at its first byte
+            }
+        }
+
+        return true;
+    }
+
+    private async ValueTask<bool> AnswerAsync(HttpContext context)
+    {
+        HttpRequestHead head = context.Request;
+        _response.Reset(head);
+        try
+        {
+            if (head.ContentLength > _options.MaxRequestBodySize)
+            {
+                await FailAsync(413, "The request body is too large.").ConfigureAwait(false);
+                return false;
+            }
+
+            if (head.ExpectContinue && head.HasBody)
+            {
+                // Answer without inviting the body, then close: the peer either sends it anyway
+                // (read and dropped while lingering) or does not.
+                _response.KeepAlive = false;
+            }
+
+            if (!context.TryDecodePath(out string? reason))
+            {
+                await FailAsync(400, reason!).ConfigureAwait(false);
+                return false;
+            }
+
+            context.RemoteEndPoint = _transport.RemoteEndPoint;
+            await DispatchAsync(context).ConfigureAwait(false);
+            if (!_response.IsComplete)
+            {
+                Log.IncompleteResponse(_server.Logger, head.Method, _response.Status);
+                return false; // a body shorter than its Content-Length: only closing can say so
+            }
+
+            _options.AccessLog?.Invoke(new HttpAccessLogEntry(
+                _transport.RemoteEndPoint, Encoding.ASCII.GetString(head.MethodBytes), Encoding.UTF8.GetString(head.Target),
+                head.Version, _response.Status, _response.BodyLength));
+
+            bool keepAlive = _response.KeepAlive;
+            if (head.Chunked)
+            {
+                _body.StartChunked();
+            }
+            else
+            {
+                _body.StartLength(Math.Max(0, head.ContentLength));
+            }
+
+            head.Reset();
+            if (!keepAlive)
+            {
+                await _response.FlushAsync().ConfigureAwait(false);
+                await CloseGracefullyAsync().ConfigureAwait(false);
+                return false;
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (!IsDisconnect(ex) && !_response.HasStarted)
+        {
+            Log.HandlerFailed(_server.Logger, Encoding.UTF8.GetString(head.Target), ex);
+            head.Reset();
+            await FailAsync(500, "The server failed to answer.").ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    private async ValueTask DispatchAsync(HttpContext context)
+    {
+        foreach ((string prefix, HttpHandler handler) in _server.Routes)
+        {
+            if (Matches(context.Path, prefix) && await handler.HandleAsync(context).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+
+        if (_server.Options.Fallback is { } fallback && await fallback.HandleAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        if (!_response.HasStarted)
+        {
+            WriteError(404, "Not found.");
+        }
+
+        static bool Matches(ReadOnlySpan<char> path, string prefix) =>
+            path.StartsWith(prefix, StringComparison.Ordinal)
+            && (prefix.Length == 1 || path.Length == prefix.Length || path[prefix.Length] == '/');
+    }
+
+    // An error that ends the connection: answer, send, signal the end, and linger.
+    private async ValueTask FailAsync(int status, string reason)
+    {
+        Log.RequestRejected(_server.Logger, status, reason, _transport.RemoteEndPoint);
+        if (!_response.HasStarted)
+        {
+            _response.KeepAlive = false;
+            WriteError(status, reason);
+        }
+
+        await _response.FlushAsync().ConfigureAwait(false);
+        await CloseGracefullyAsync().ConfigureAwait(false);
+    }
+
+    private void WriteError(int status, string reason)
+    {
+        _response.StartHead(status);
+        if (status == 405)
+        {
+            _response.AddEncodedHeaders("Allow: GET, HEAD\r\n"u8);
+        }
+
+        string text = $"{status} {StatusLines.Reason(status)}: {reason}\n";
+        Span<byte> body = stackalloc byte[Encoding.UTF8.GetMaxByteCount(text.Length)];
+        int length = Encoding.UTF8.GetBytes(text, body);
+        _response.AddEncodedHeaders("Content-Type: text/plain; charset=utf-8\r\n"u8);
+        _response.EndHead(length);
+        _response.WriteBody(body[..length]);
+    }
+
+    /// <summary>A response that closes: the FIN after it, then what the peer still sends is read
+    /// and dropped, so the close is not a reset that could destroy the response in flight.</summary>
+    private async ValueTask CloseGracefullyAsync()
+    {
+        await _transport.ShutdownSendAsync().ConfigureAwait(false);
+        Wait(ConnectionPhase.Lingering, _options.LingerTimeout);
+        await LingerAsync().ConfigureAwait(false);
+    }
+
+    private async ValueTask LingerAsync()
+    {
+        byte[] sink = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            long drained = 0;
+            while (drained < 1024 * 1024)
+            {
+                int read = await _transport.ReceiveAsync(sink).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                drained += read;
+            }
+        }
+        catch (Exception ex) when (IsDisconnect(ex))
+        {
+            // The linger deadline disposed the transport, or the peer reset: either way, done.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(sink);
+        }
+    }
+
+    private void RentBuffers()
+    {
+        _input ??= ArrayPool<byte>.Shared.Rent(4096);
+        _context ??= _server.RentContext(_response);
+    }
+
+    private void ReleaseBuffers(bool force)
+    {
+        if (_input is not null && (force || _start == _end))
+        {
+            ArrayPool<byte>.Shared.Return(_input);
+            _input = null;
+            _start = _end = 0;
+        }
+
+        if (_context is not null)
+        {
+            _server.ReturnContext(_context);
+            _context = null;
+        }
+
+        _response.ReleaseBuffer();
+    }
+
+    // The receive buffer is full: move what is unread to the front, or grow (to hold the
+    // longest head the parser allows, plus one read).
+    private void MakeRoom()
+    {
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_input!, _start, _input!, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+            return;
+        }
+
+        int size = Math.Min(_input!.Length * 2, _options.MaxHeadSize + 4096);
+        if (size <= _input.Length)
+        {
+            // Cannot happen: the parser fails a head this long before the buffer fills.
+            throw new InvalidOperationException("The request head outgrew its buffer.");
+        }
+
+        byte[] larger = ArrayPool<byte>.Shared.Rent(size);
+        _input.AsSpan(0, _end).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_input);
+        _input = larger;
+    }
+
+    internal static bool IsDisconnect(Exception ex) => ex is SocketException or ObjectDisposedException or OperationCanceledException
+        || (ex is IOException { InnerException: SocketException or ObjectDisposedException });
+}

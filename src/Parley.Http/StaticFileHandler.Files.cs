@@ -1,0 +1,123 @@
+namespace Parley.Http;
+
+public sealed partial class StaticFileHandler
+{
+    // Bounds the cache's entries (each a few hundred bytes beside its content), whatever the
+    // number of files under the root.
+    private const int MaxEntries = 65_536;
+
+    private FileEntry? Find(ReadOnlySpan<char> path)
+    {
+        long now = _options.TimeProvider.GetTimestamp();
+        if (_lookup.TryGetValue(path, out FileEntry? entry))
+        {
+            if (now - entry.CheckedAt < _revalidateTicks)
+            {
+                return entry;
+            }
+
+            if (IsCurrent(entry))
+            {
+                entry.CheckedAt = now;
+                return entry;
+            }
+
+            if (_cache.TryRemove(new KeyValuePair<string, FileEntry>(path.ToString(), entry)))
+            {
+                Interlocked.Add(ref _cachedBytes, -entry.CachedBytes);
+            }
+        }
+
+        string key = path.ToString();
+        entry = Load(key, now);
+        if (entry is not null && _cache.Count < MaxEntries && _cache.TryAdd(key, entry))
+        {
+            Interlocked.Add(ref _cachedBytes, entry.CachedBytes);
+        }
+
+        return entry;
+    }
+
+    // The file as the disk has it now: same length and modification time for each representation.
+    private static bool IsCurrent(FileEntry entry) =>
+        Matches(entry.Identity) && (entry.Brotli is null || Matches(entry.Brotli)) && (entry.Gzip is null || Matches(entry.Gzip));
+
+    private static bool Matches(Representation representation)
+    {
+        var info = new FileInfo(representation.Path);
+        return info.Exists && info.Length == representation.Length && info.LastWriteTimeUtc == representation.LastWriteUtc;
+    }
+
+    private FileEntry? Load(string path, long now)
+    {
+        string requested = Path.Join(_root, path.TrimStart('/'));
+        if (path.EndsWith('/'))
+        {
+            requested = Path.Join(requested, _options.IndexFile);
+        }
+
+        string? file = ResolveInside(requested);
+        if (file is null || Directory.Exists(file))
+        {
+            return null;
+        }
+
+        string contentType = ContentTypes.For(requested);
+        string? brotliFile = _options.Precompressed ? ResolveInside(requested + ".br") : null;
+        string? gzipFile = _options.Precompressed ? ResolveInside(requested + ".gz") : null;
+        bool vary = brotliFile is not null || gzipFile is not null;
+        Representation? identity = Describe(file, contentType, null, vary);
+        if (identity is null)
+        {
+            return null;
+        }
+
+        return new FileEntry(
+            file,
+            now,
+            identity,
+            brotliFile is null ? null : Describe(brotliFile, contentType, "br", vary),
+            gzipFile is null ? null : Describe(gzipFile, contentType, "gzip", vary));
+    }
+
+    private Representation? Describe(string file, string contentType, string? encoding, bool vary)
+    {
+        var info = new FileInfo(file);
+        if (!info.Exists)
+        {
+            return null;
+        }
+
+        byte[]? body = null;
+        if (info.Length <= _options.MaxCachedFileSize && Volatile.Read(ref _cachedBytes) + info.Length <= _options.MaxCacheSize)
+        {
+            try
+            {
+                body = File.ReadAllBytes(file);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+
+            info.Refresh();
+            if (body.Length != info.Length)
+            {
+                body = null; // changed while read: serve it from disk this time
+            }
+        }
+
+        return Representation.Create(file, contentType, encoding, vary, info.Length, info.LastWriteTimeUtc, body);
+    }
+
+    /// <summary>The real path of <paramref name="path"/> when it exists and lies inside the root
+    /// after every symbolic link is followed; null otherwise.</summary>
+    private string? ResolveInside(string path)
+    {
+        string? real = RealPath.Resolve(path);
+        return real is not null && (real == _root || real.StartsWith(_rootPrefix, StringComparison.Ordinal)) ? real : null;
+    }
+
+    private bool IsFolderWithoutSlash(ReadOnlySpan<char> path) =>
+        !path.EndsWith('/') && ResolveInside(Path.Join(_root, path.TrimStart('/').ToString())) is { } real && Directory.Exists(real);
+}
