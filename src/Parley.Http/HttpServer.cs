@@ -16,7 +16,7 @@ namespace Parley.Http;
 /// <remarks>Start once, stop once. Thread-safe.</remarks>
 public sealed class HttpServer : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
+    private readonly ConcurrentDictionary<HttpConnection, Task> _connections = new();
     private const int MaxPooledContexts = 1024;
     private readonly ConcurrentQueue<HttpContext> _contexts = new();
     private readonly List<Task> _acceptLoops = [];
@@ -47,6 +47,9 @@ public sealed class HttpServer : IAsyncDisposable
     public IReadOnlyList<EndPoint?> EndPoints => [.. Options.Listeners.Select(listener => listener.LocalEndPoint)];
 
     internal HttpServerOptions Options { get; }
+
+    /// <summary>Stopping: responses close their connections, idle ones close.</summary>
+    internal bool IsStopping => _stopping.IsCancellationRequested;
 
     internal ILogger Logger { get; }
 
@@ -120,25 +123,26 @@ public sealed class HttpServer : IAsyncDisposable
             await _heartbeat.DisposeAsync().ConfigureAwait(false);
         }
 
-        while (!_connections.IsEmpty)
+        // Idle connections close now; the others close after the response under way (their
+        // responses say "Connection: close"), or are aborted when the caller's time is up.
+        foreach (HttpConnection connection in _connections.Keys)
         {
-            bool abort = cancellationToken.IsCancellationRequested;
+            connection.CloseIfIdle();
+        }
+
+        Task all = Task.WhenAll(_connections.Values);
+        try
+        {
+            await all.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
             foreach (HttpConnection connection in _connections.Keys)
             {
-                if (abort || connection.Phase is ConnectionPhase.Idle)
-                {
-                    connection.Transport.Dispose();
-                }
+                connection.Transport.Dispose();
             }
 
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(20), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Time is up: the next pass aborts whatever is left.
-            }
+            await all.ConfigureAwait(false);
         }
     }
 
@@ -188,8 +192,9 @@ public sealed class HttpServer : IAsyncDisposable
             }
 
             var connection = new HttpConnection(this, transport);
-            _connections.TryAdd(connection, 0);
-            _ = connection.RunAsync();
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _connections[connection] = started.Task.ContinueWith(_ => connection.RunAsync(), TaskScheduler.Default).Unwrap();
+            started.SetResult();
         }
     }
 
@@ -202,6 +207,9 @@ public sealed class HttpServer : IAsyncDisposable
             connection.CheckTimeout(now);
         }
     }
+
+    /// <summary>Each open connection's phase, for tests and diagnostics.</summary>
+    internal IReadOnlyList<string> DescribeConnections() => [.. _connections.Keys.Select(connection => connection.Phase.ToString())];
 
     internal void Remove(HttpConnection connection)
     {

@@ -24,6 +24,15 @@ internal sealed partial class HttpConnection
 
     internal bool EndSend() => TryLeave(ConnectionPhase.Sending);
 
+    /// <summary>The server is stopping: an idle connection ends now.</summary>
+    internal void CloseIfIdle()
+    {
+        if (Interlocked.CompareExchange(ref _phase, (int)ConnectionPhase.Closed, (int)ConnectionPhase.Idle) == (int)ConnectionPhase.Idle)
+        {
+            _transport.Dispose();
+        }
+    }
+
     /// <summary>The heartbeat's check, once a second: ends what waited past its deadline.</summary>
     internal void CheckTimeout(long now)
     {

@@ -75,6 +75,11 @@ internal sealed partial class HttpConnection
             {
                 ReleaseBuffers(force: false);
                 Wait(ConnectionPhase.Idle, _options.KeepAliveTimeout);
+                if (_server.IsStopping)
+                {
+                    return;
+                }
+
                 await _transport.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
                 if (!TryLeave(ConnectionPhase.Idle))
                 {
@@ -195,6 +200,11 @@ internal sealed partial class HttpConnection
     {
         HttpRequestHead head = context.Request;
         _response.Reset(head);
+        if (_server.IsStopping)
+        {
+            _response.KeepAlive = false;
+        }
+
         try
         {
             if (head.ContentLength > _options.MaxRequestBodySize)
