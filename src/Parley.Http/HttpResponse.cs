@@ -215,16 +215,28 @@ public sealed class HttpResponse
         WriteBody(body);
     }
 
-    /// <summary>Sends what is buffered.</summary>
-    internal async ValueTask FlushAsync()
+    /// <summary>Sends what is buffered; synchronous when the socket takes it at once.</summary>
+    internal ValueTask FlushAsync()
     {
         if (_length == 0)
         {
-            return;
+            return default;
         }
 
         _connection.BeginSend();
-        await _transport.SendAsync(_buffer.AsMemory(0, _length)).ConfigureAwait(false);
+        ValueTask<int> sent = _transport.SendAsync(_buffer.AsMemory(0, _length));
+        if (!sent.IsCompletedSuccessfully)
+        {
+            return FlushLaterAsync(sent);
+        }
+
+        _length = 0;
+        return _connection.EndSend() ? default : throw new OperationCanceledException("The connection was aborted while sending.");
+    }
+
+    private async ValueTask FlushLaterAsync(ValueTask<int> sent)
+    {
+        await sent.ConfigureAwait(false);
         _length = 0;
         if (!_connection.EndSend())
         {

@@ -107,96 +107,122 @@ internal sealed partial class HttpConnection
             }
 
             _end += received;
-            if (!await ProcessAsync().ConfigureAwait(false))
-            {
-                return;
-            }
-        }
-    }
 
-    // Every complete request in the buffer, answered in order; false when the connection ends.
-    private async ValueTask<bool> ProcessAsync()
-    {
-        HttpContext context = _context!;
-        HttpRequestHead head = context.Request;
-        while (true)
-        {
-            if (_body.Active)
+            // Every complete request in the buffer, answered in order, the responses sent together.
+            // (Inline, not a method of its own: in a Debug build every async call allocates.)
+            while (true)
             {
-                BodySkipper.Result skipped = _body.Skip(_input.AsSpan(_start, _end - _start), _options.MaxRequestBodySize, _options.MaxHeadSize, out int used);
-                _start += used;
-                if (skipped == BodySkipper.Result.NeedMoreData)
+                RequestStep step = TakeRequest();
+                if (step == RequestStep.NeedMoreData)
                 {
                     break;
                 }
 
-                if (skipped != BodySkipper.Result.Done)
+                if (step == RequestStep.BodyBroken)
                 {
-                    // The response to this request is written already; the framing is lost, so
+                    // The response to that request is written already; the framing is lost, so
                     // nothing more can be answered on this connection.
                     await _response.FlushAsync().ConfigureAwait(false);
-                    return false;
+                    return;
+                }
+
+                if (step == RequestStep.Invalid)
+                {
+                    HttpRequestHead head = _context!.Request;
+                    await FailAsync(head.ErrorStatus, head.ErrorReason!).ConfigureAwait(false);
+                    return;
+                }
+
+                if (!await AnswerAsync(_context!).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                if (_response.BufferedLength >= _options.ResponseBufferSize)
+                {
+                    await _response.FlushAsync().ConfigureAwait(false);
                 }
             }
 
-            if (_start == _end)
+            await _response.FlushAsync().ConfigureAwait(false);
+            AfterRequests();
+        }
+    }
+
+    private enum RequestStep
+    {
+        NeedMoreData,
+        Request,
+        BodyBroken,
+        Invalid,
+    }
+
+    // Past the last request's body, then the next head: what the buffer holds next.
+    private RequestStep TakeRequest()
+    {
+        if (_body.Active)
+        {
+            BodySkipper.Result skipped = _body.Skip(_input.AsSpan(_start, _end - _start), _options.MaxRequestBodySize, _options.MaxHeadSize, out int used);
+            _start += used;
+            if (skipped == BodySkipper.Result.NeedMoreData)
             {
-                break;
+                return RequestStep.NeedMoreData;
             }
 
-            if (!_requestStarted)
+            if (skipped != BodySkipper.Result.Done)
             {
-                _requestStarted = true;
-                _deadline = Deadline(_options.RequestHeadTimeout); // from the request's first byte
-            }
-
-            HttpParseStatus status = _server.Parser.TryParse(_input.AsMemory(_start, _end - _start), head, out int consumed);
-            if (status == HttpParseStatus.NeedMoreData)
-            {
-                break;
-            }
-
-            if (status == HttpParseStatus.Invalid)
-            {
-                await FailAsync(head.ErrorStatus, head.ErrorReason!).ConfigureAwait(false);
-                return false;
-            }
-
-            _start += consumed;
-            _requestStarted = false;
-            if (!await AnswerAsync(context).ConfigureAwait(false))
-            {
-                return false;
-            }
-
-            if (_response.BufferedLength >= _options.ResponseBufferSize)
-            {
-                await _response.FlushAsync().ConfigureAwait(false);
+                return RequestStep.BodyBroken;
             }
         }
 
-        await _response.FlushAsync().ConfigureAwait(false);
+        if (_start == _end)
+        {
+            return RequestStep.NeedMoreData;
+        }
+
+        if (!_requestStarted)
+        {
+            _requestStarted = true;
+            _deadline = Deadline(_options.RequestHeadTimeout); // from the request's first byte
+        }
+
+        HttpParseStatus status = _server.Parser.TryParse(_input.AsMemory(_start, _end - _start), _context!.Request, out int consumed);
+        if (status == HttpParseStatus.NeedMoreData)
+        {
+            return RequestStep.NeedMoreData;
+        }
+
+        if (status == HttpParseStatus.Invalid)
+        {
+            return RequestStep.Invalid;
+        }
+
+        _start += consumed;
+        _requestStarted = false;
+        return RequestStep.Request;
+    }
+
+    // All complete requests answered and sent: keep what is left of the next one and wait for it.
+    private void AfterRequests()
+    {
         if (_start == _end)
         {
             _start = _end = 0;
         }
 
-        if (_start != _end || _body.Active)
+        if (_body.Active)
         {
-            if (_body.Active)
-            {
-                Wait(ConnectionPhase.Body, _options.RequestHeadTimeout);
-            }
-            else
-            {
-                WaitUntil(ConnectionPhase.Head, _deadline); // the head's clock started at its first byte
-            }
+            Wait(ConnectionPhase.Body, _options.RequestHeadTimeout);
         }
-
-        return true;
+        else if (_start != _end)
+        {
+            WaitUntil(ConnectionPhase.Head, _deadline); // the head's clock started at its first byte
+        }
     }
 
-    private async ValueTask<bool> AnswerAsync(HttpContext context)
+    // Answers one request; false when the connection ends after it. Synchronous unless a
+    // handler or a closing send goes asynchronous: a request for a cached file allocates nothing.
+    private ValueTask<bool> AnswerAsync(HttpContext context)
     {
         HttpRequestHead head = context.Request;
         _response.Reset(head);
@@ -205,81 +231,134 @@ internal sealed partial class HttpConnection
             _response.KeepAlive = false;
         }
 
+        if (head.ContentLength > _options.MaxRequestBodySize)
+        {
+            return EndWithAsync(413, "The request body is too large.");
+        }
+
+        if (head.ExpectContinue && head.HasBody)
+        {
+            // Answer without inviting the body, then close: the peer either sends it anyway
+            // (read and dropped while lingering) or does not.
+            _response.KeepAlive = false;
+        }
+
+        if (!context.TryDecodePath(out string? reason))
+        {
+            return EndWithAsync(400, reason!);
+        }
+
+        context.RemoteEndPoint = _transport.RemoteEndPoint;
+        ValueTask dispatched;
         try
         {
-            if (head.ContentLength > _options.MaxRequestBodySize)
-            {
-                await FailAsync(413, "The request body is too large.").ConfigureAwait(false);
-                return false;
-            }
-
-            if (head.ExpectContinue && head.HasBody)
-            {
-                // Answer without inviting the body, then close: the peer either sends it anyway
-                // (read and dropped while lingering) or does not.
-                _response.KeepAlive = false;
-            }
-
-            if (!context.TryDecodePath(out string? reason))
-            {
-                await FailAsync(400, reason!).ConfigureAwait(false);
-                return false;
-            }
-
-            context.RemoteEndPoint = _transport.RemoteEndPoint;
-            await DispatchAsync(context).ConfigureAwait(false);
-            if (!_response.IsComplete)
-            {
-                Log.IncompleteResponse(_server.Logger, head.Method, _response.Status);
-                return false; // a body shorter than its Content-Length: only closing can say so
-            }
-
-            _options.AccessLog?.Invoke(new HttpAccessLogEntry(
-                _transport.RemoteEndPoint, Encoding.ASCII.GetString(head.MethodBytes), Encoding.UTF8.GetString(head.Target),
-                head.Version, _response.Status, _response.BodyLength));
-
-            bool keepAlive = _response.KeepAlive;
-            if (head.Chunked)
-            {
-                _body.StartChunked();
-            }
-            else
-            {
-                _body.StartLength(Math.Max(0, head.ContentLength));
-            }
-
-            head.Reset();
-            if (!keepAlive)
-            {
-                await _response.FlushAsync().ConfigureAwait(false);
-                await CloseGracefullyAsync().ConfigureAwait(false);
-                return false;
-            }
-
-            return true;
+            dispatched = Dispatch(context, 0);
         }
         catch (Exception ex) when (!IsDisconnect(ex) && !_response.HasStarted)
         {
-            Log.HandlerFailed(_server.Logger, Encoding.UTF8.GetString(head.Target), ex);
-            head.Reset();
-            await FailAsync(500, "The server failed to answer.").ConfigureAwait(false);
-            return false;
+            return HandlerFailedAsync(head, ex);
         }
+
+        return dispatched.IsCompletedSuccessfully ? Finish(context) : AnswerLaterAsync(context, dispatched);
     }
 
-    private async ValueTask DispatchAsync(HttpContext context)
+    private async ValueTask<bool> AnswerLaterAsync(HttpContext context, ValueTask dispatched)
     {
-        foreach ((string prefix, HttpHandler handler) in _server.Routes)
+        try
         {
-            if (Matches(context.Path, prefix) && await handler.HandleAsync(context).ConfigureAwait(false))
+            await dispatched.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!IsDisconnect(ex) && !_response.HasStarted)
+        {
+            return await HandlerFailedAsync(context.Request, ex).ConfigureAwait(false);
+        }
+
+        return await Finish(context).ConfigureAwait(false);
+    }
+
+    private async ValueTask<bool> HandlerFailedAsync(HttpRequestHead head, Exception ex)
+    {
+        Log.HandlerFailed(_server.Logger, Encoding.UTF8.GetString(head.Target), ex);
+        head.Reset();
+        await FailAsync(500, "The server failed to answer.").ConfigureAwait(false);
+        return false;
+    }
+
+    private async ValueTask<bool> EndWithAsync(int status, string reason)
+    {
+        await FailAsync(status, reason).ConfigureAwait(false);
+        return false;
+    }
+
+    private ValueTask<bool> Finish(HttpContext context)
+    {
+        HttpRequestHead head = context.Request;
+        if (!_response.IsComplete)
+        {
+            Log.IncompleteResponse(_server.Logger, head.Method, _response.Status);
+            return new ValueTask<bool>(false); // a body shorter than its Content-Length: only closing can say so
+        }
+
+        _options.AccessLog?.Invoke(new HttpAccessLogEntry(
+            _transport.RemoteEndPoint, Encoding.ASCII.GetString(head.MethodBytes), Encoding.UTF8.GetString(head.Target),
+            head.Version, _response.Status, _response.BodyLength));
+
+        if (head.Chunked)
+        {
+            _body.StartChunked();
+        }
+        else
+        {
+            _body.StartLength(Math.Max(0, head.ContentLength));
+        }
+
+        head.Reset();
+        return _response.KeepAlive ? new ValueTask<bool>(true) : CloseAfterResponseAsync();
+    }
+
+    private async ValueTask<bool> CloseAfterResponseAsync()
+    {
+        await _response.FlushAsync().ConfigureAwait(false);
+        await CloseGracefullyAsync().ConfigureAwait(false);
+        return false;
+    }
+
+    // The mapped handlers from route index `from` on (the longest prefix first), then the
+    // fallback (index Routes.Length), then 404. Synchronous while the handlers are.
+    private ValueTask Dispatch(HttpContext context, int from)
+    {
+        (string Prefix, HttpHandler Handler)[] routes = _server.Routes;
+        for (int i = from; i < routes.Length; i++)
+        {
+            if (!Matches(context.Path, routes[i].Prefix))
             {
-                return;
+                continue;
+            }
+
+            ValueTask<bool> handled = routes[i].Handler.HandleAsync(context);
+            if (!handled.IsCompletedSuccessfully)
+            {
+                return DispatchLaterAsync(context, handled, i);
+            }
+
+            if (handled.Result)
+            {
+                return default;
             }
         }
 
-        if (_server.Options.Fallback is { } fallback && await fallback.HandleAsync(context).ConfigureAwait(false))
+        if (from <= routes.Length && _options.Fallback is { } fallback)
         {
-            return;
+            ValueTask<bool> handled = fallback.HandleAsync(context);
+            if (!handled.IsCompletedSuccessfully)
+            {
+                return DispatchLaterAsync(context, handled, routes.Length);
+            }
+
+            if (handled.Result)
+            {
+                return default;
+            }
         }
 
         if (!_response.HasStarted)
@@ -287,9 +366,19 @@ internal sealed partial class HttpConnection
             WriteError(404, "Not found.");
         }
 
+        return default;
+
         static bool Matches(ReadOnlySpan<char> path, string prefix) =>
             path.StartsWith(prefix, StringComparison.Ordinal)
             && (prefix.Length == 1 || path.Length == prefix.Length || path[prefix.Length] == '/');
+    }
+
+    private async ValueTask DispatchLaterAsync(HttpContext context, ValueTask<bool> pending, int index)
+    {
+        if (!await pending.ConfigureAwait(false))
+        {
+            await Dispatch(context, index + 1).ConfigureAwait(false);
+        }
     }
 
     // An error that ends the connection: answer, send, signal the end, and linger.
