@@ -82,6 +82,12 @@ public sealed class HttpRequestHead
     /// <summary>The <c>Accept-Encoding</c> header's value; empty when absent.</summary>
     public ReadOnlySpan<byte> AcceptEncoding => Known(KnownHeader.AcceptEncoding);
 
+    /// <summary>The <c>If-Match</c> header's value; empty when absent.</summary>
+    public ReadOnlySpan<byte> IfMatch => Known(KnownHeader.IfMatch);
+
+    /// <summary>The <c>If-Unmodified-Since</c> header's value; empty when absent.</summary>
+    public ReadOnlySpan<byte> IfUnmodifiedSince => Known(KnownHeader.IfUnmodifiedSince);
+
     /// <summary>The <c>Upgrade</c> header's value; empty when absent.</summary>
     public ReadOnlySpan<byte> Upgrade => Known(KnownHeader.Upgrade);
 
@@ -232,5 +238,7 @@ internal enum KnownHeader
     IfRange,
     AcceptEncoding,
     Upgrade,
+    IfMatch,
+    IfUnmodifiedSince,
     Count,
 }

@@ -359,6 +359,12 @@ public sealed class HttpRequestParser
             case 15 when Ascii.EqualsIgnoreCase(name, "Accept-Encoding"u8):
                 NoteFirst(head, KnownHeader.AcceptEncoding, valueOffset, value.Length);
                 return true;
+            case 8 when Ascii.EqualsIgnoreCase(name, "If-Match"u8):
+                NoteFirst(head, KnownHeader.IfMatch, valueOffset, value.Length);
+                return true;
+            case 19 when Ascii.EqualsIgnoreCase(name, "If-Unmodified-Since"u8):
+                NoteFirst(head, KnownHeader.IfUnmodifiedSince, valueOffset, value.Length);
+                return true;
             case 7 when Ascii.EqualsIgnoreCase(name, "Upgrade"u8):
                 NoteFirst(head, KnownHeader.Upgrade, valueOffset, value.Length);
                 return true;

@@ -187,7 +187,7 @@ public sealed class HttpServer : IAsyncDisposable
                     Log.ConnectionRefused(Logger, transport.RemoteEndPoint, Options.MaxConnections, suppressed);
                 }
 
-                transport.Dispose();
+                HttpConnection.CloseQuietly(transport); // a FIN, not a reset
                 continue;
             }
 

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Parley.Http;
 
 public sealed partial class StaticFileHandler
@@ -82,32 +84,47 @@ public sealed partial class StaticFileHandler
 
     private Representation? Describe(string file, string contentType, string? encoding, bool vary)
     {
-        var info = new FileInfo(file);
-        if (!info.Exists)
+        // Opened (never blocking, regular files only) even when it will not be cached: a FIFO or
+        // a device is not served at all.
+        using SafeFileHandle? handle = RegularFile.TryOpen(file);
+        if (handle is null)
         {
             return null;
         }
 
+        var info = new FileInfo(file);
+        long length = RandomAccess.GetLength(handle);
         byte[]? body = null;
-        if (info.Length <= _options.MaxCachedFileSize && Volatile.Read(ref _cachedBytes) + info.Length <= _options.MaxCacheSize)
+        if (length <= _options.MaxCachedFileSize && Volatile.Read(ref _cachedBytes) + length <= _options.MaxCacheSize)
         {
+            body = new byte[length];
             try
             {
-                body = File.ReadAllBytes(file);
+                int read = 0;
+                while (read < body.Length)
+                {
+                    int n = RandomAccess.Read(handle, body.AsSpan(read), read);
+                    if (n == 0)
+                    {
+                        return null; // shrank while read: found again on the next request
+                    }
+
+                    read += n;
+                }
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (IOException)
             {
                 return null;
             }
 
             info.Refresh();
-            if (body.Length != info.Length)
+            if (!info.Exists || info.Length != length)
             {
                 body = null; // changed while read: serve it from disk this time
             }
         }
 
-        return Representation.Create(file, contentType, encoding, vary, info.Length, info.LastWriteTimeUtc, body);
+        return Representation.Create(file, contentType, encoding, vary, length, info.LastWriteTimeUtc, body);
     }
 
     /// <summary>The real path of <paramref name="path"/> when it exists and lies inside the root

@@ -91,7 +91,7 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
         }
 
         Representation chosen = Choose(entry, request);
-        return Answer(context, chosen);
+        return Answer(context, chosen, _options.TimeProvider.GetUtcNow().UtcDateTime);
     }
 
     /// <summary>Stops watching the folder.</summary>
@@ -104,15 +104,24 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
         Volatile.Write(ref _cachedBytes, 0);
     }
 
-    private static ValueTask<bool> Answer(HttpContext context, Representation chosen)
+    private static ValueTask<bool> Answer(HttpContext context, Representation chosen, DateTime now)
     {
         HttpRequestHead request = context.Request;
         HttpResponse response = context.Response;
 
-        ReadOnlySpan<byte> ifNoneMatch = request.IfNoneMatch;
-        bool notModified = !ifNoneMatch.IsEmpty
-            ? Preconditions.NoneMatchHits(ifNoneMatch, chosen.ETag)
-            : !request.IfModifiedSince.IsEmpty && Preconditions.NotModifiedSince(request.IfModifiedSince, chosen.LastModified);
+        // RFC 9110 §13.2.2's order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
+        if ((!request.IfMatch.IsEmpty && !Preconditions.MatchHits(request.IfMatch, chosen.ETag))
+            || (request.IfMatch.IsEmpty && !request.IfUnmodifiedSince.IsEmpty && Preconditions.ModifiedSince(request.IfUnmodifiedSince, chosen.LastModified)))
+        {
+            response.StartHead(412);
+            response.AddEncodedHeaders(chosen.HeaderLines);
+            response.EndHead(0);
+            return new ValueTask<bool>(true);
+        }
+
+        bool notModified = !request.IfNoneMatch.IsEmpty
+            ? Preconditions.NoneMatchHits(request, chosen.ETag)
+            : !request.IfModifiedSince.IsEmpty && Preconditions.NotModifiedSince(request.IfModifiedSince, chosen.LastModified, now);
         if (notModified)
         {
             response.StartHead(304);
@@ -167,16 +176,8 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
             return true;
         }
 
-        SafeFileHandle file;
-        try
-        {
-            file = File.OpenHandle(chosen.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Gone or unreadable since it was found: the head is out, so only closing can say it.
-            throw new InvalidOperationException($"The file {chosen.Path} could not be opened.", ex);
-        }
+        SafeFileHandle file = RegularFile.TryOpen(chosen.Path)
+            ?? throw new InvalidOperationException($"The file {chosen.Path} could not be opened."); // the head is out: only closing can say it
 
         using (file)
         {
@@ -198,23 +199,17 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
             return entry.Identity;
         }
 
-        ReadOnlySpan<byte> accepted = request.AcceptEncoding;
-        if (accepted.IsEmpty)
+        if (request.AcceptEncoding.IsEmpty)
         {
             return entry.Identity;
         }
 
-        if (entry.Brotli is { } brotli && Preconditions.Accepts(accepted, "br"u8))
+        return Preconditions.ChooseCoding(request, entry.Brotli is not null, entry.Gzip is not null) switch
         {
-            return brotli;
-        }
-
-        if (entry.Gzip is { } gzip && Preconditions.Accepts(accepted, "gzip"u8))
-        {
-            return gzip;
-        }
-
-        return entry.Identity;
+            1 => entry.Brotli!,
+            2 => entry.Gzip!,
+            _ => entry.Identity,
+        };
     }
 
     private static void WriteContentRange(HttpResponse response, long start, long count, long length)

@@ -102,13 +102,25 @@ public class BadInputTests
     }
 
     [Fact]
-    public async Task A_chunked_body_over_the_limit_ends_the_connection_after_its_response()
+    public async Task A_bad_or_oversized_chunked_body_that_has_arrived_is_answered_instead_of_the_request()
+    {
+        await using HttpHarness http = await HttpHarness.StartAsync(o => o.MaxRequestBodySize = 100);
+        HttpReply tooLarge = await http.GetAsync("GET /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n" + new string('x', 101) + "\r\n0\r\n\r\n" + Request("/hello.txt"));
+        Assert.Equal(413, tooLarge.Status);
+        Assert.Equal("close", tooLarge["Connection"]);
+        HttpReply malformed = await http.GetAsync("GET /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" + Request("/hello.txt"));
+        Assert.Equal(400, malformed.Status);
+    }
+
+    [Fact]
+    public async Task A_body_that_goes_bad_after_its_response_closes_the_connection_cleanly()
     {
         await using HttpHarness http = await HttpHarness.StartAsync(o => o.MaxRequestBodySize = 100);
         using RawClient client = await http.ConnectAsync();
-        await client.SendAsync("GET /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n" + new string('x', 101) + "\r\n0\r\n\r\n" + Request("/hello.txt"));
-        Assert.Equal(200, (await client.ReadReplyAsync()).Status);
-        Assert.True(await client.ClosedAsync());
+        await client.SendAsync("GET /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n");
+        Assert.Equal(200, (await client.ReadReplyAsync()).Status); // answered while the body still comes
+        await client.SendAsync(new string('x', 16) + "\r\n65\r\n" + new string('y', 101) + "\r\n0\r\n\r\n" + Request("/hello.txt"));
+        Assert.True(await client.ClosedAsync()); // a FIN (the next request unanswered), not a reset
     }
 
     [Fact]

@@ -58,6 +58,7 @@ public class PathAndPreconditionTests
     [InlineData("bytes=99-", 100, 99, 1)]
     [InlineData("bytes=-10", 100, 90, 10)]
     [InlineData("bytes=-1000", 100, 0, 100)]
+    [InlineData("bytes=0-99999999999999999999", 100, 0, 100)]
     [InlineData("bytes= 5-9", 100, 5, 5)]
     public void A_single_range_is_satisfied(string header, long length, long start, long count)
     {
@@ -68,6 +69,8 @@ public class PathAndPreconditionTests
     [Theory]
     [InlineData("bytes=100-", 100, "Unsatisfiable")]
     [InlineData("bytes=100-200", 100, "Unsatisfiable")]
+    [InlineData("bytes=9223372036854775807-", 100, "Unsatisfiable")]
+    [InlineData("bytes=99999999999999999999999-", 100, "Unsatisfiable")]
     [InlineData("bytes=-0", 100, "Unsatisfiable")]
     [InlineData("bytes=0-", 0, "Unsatisfiable")]
     [InlineData("bytes=5-2", 100, "Ignore")]
@@ -92,12 +95,26 @@ public class PathAndPreconditionTests
     public void If_Modified_Since_takes_the_HTTP_date_and_ignores_anything_else()
     {
         var modified = new DateTime(2026, 11, 30, 10, 0, 0, DateTimeKind.Utc);
-        Assert.True(Preconditions.NotModifiedSince("Mon, 30 Nov 2026 10:00:00 GMT"u8, modified));
-        Assert.True(Preconditions.NotModifiedSince("Tue, 01 Dec 2026 10:00:00 GMT"u8, modified));
-        Assert.False(Preconditions.NotModifiedSince("Mon, 30 Nov 2026 09:59:59 GMT"u8, modified));
-        Assert.False(Preconditions.NotModifiedSince("yesterday"u8, modified));
-        Assert.False(Preconditions.NotModifiedSince("Mon, 30 Nov 2026 10:00:00 GMT trailing"u8, modified));
+        var now = new DateTime(2026, 12, 2, 0, 0, 0, DateTimeKind.Utc);
+        Assert.True(Preconditions.NotModifiedSince("Mon, 30 Nov 2026 10:00:00 GMT"u8, modified, now));
+        Assert.True(Preconditions.NotModifiedSince("Tue, 01 Dec 2026 10:00:00 GMT"u8, modified, now));
+        Assert.False(Preconditions.NotModifiedSince("Mon, 30 Nov 2026 09:59:59 GMT"u8, modified, now));
+        Assert.False(Preconditions.NotModifiedSince("yesterday"u8, modified, now));
+        Assert.False(Preconditions.NotModifiedSince("Mon, 30 Nov 2026 10:00:00 GMT trailing"u8, modified, now));
+        Assert.False(Preconditions.NotModifiedSince("Fri, 01 Jan 2027 00:00:00 GMT"u8, modified, now)); // the future: invalid, ignored
+        Assert.True(Preconditions.NotModifiedSince("Monday, 30-Nov-26 10:00:00 GMT"u8, modified, now)); // RFC 850
+        Assert.True(Preconditions.NotModifiedSince("Mon Nov 30 10:00:00 2026"u8, modified, now)); // asctime
+        Assert.True(Preconditions.NotModifiedSince("Tue Dec  1 10:00:00 2026"u8, modified, now)); // asctime, day padded
     }
+
+    [Theory]
+    [InlineData("*", true)]
+    [InlineData("\"a\"", true)]
+    [InlineData("\"x\", \"a\"", true)]
+    [InlineData("W/\"a\"", false)]
+    [InlineData("\"b\"", false)]
+    public void If_Match_compares_strongly(string header, bool hit) =>
+        Assert.Equal(hit, Preconditions.MatchHits(Encoding.ASCII.GetBytes(header), "\"a\""u8));
 
     [Fact]
     public void If_Range_needs_a_strong_tag_match_or_the_exact_date()
@@ -112,16 +129,32 @@ public class PathAndPreconditionTests
     }
 
     [Theory]
-    [InlineData("gzip, deflate, br", "br", true)]
-    [InlineData("gzip;q=1.0, br;q=0", "br", false)]
-    [InlineData("GZIP", "gzip", true)]
-    [InlineData("*", "br", true)]
-    [InlineData("*;q=0, gzip", "br", false)]
-    [InlineData("identity", "gzip", false)]
-    [InlineData("br;q=0.0", "br", false)]
-    [InlineData("br;q=0.001", "br", true)]
-    public void Accept_Encoding_is_read_with_its_weights(string header, string coding, bool accepted) =>
-        Assert.Equal(accepted, Preconditions.Accepts(Encoding.ASCII.GetBytes(header), Encoding.ASCII.GetBytes(coding)));
+    [InlineData("gzip, deflate, br", 1)]
+    [InlineData("gzip;q=1.0, br;q=0", 2)]
+    [InlineData("gzip;q=0.5, br;q=0.1", 2)]
+    [InlineData("GZIP", 2)]
+    [InlineData("*", 1)]
+    [InlineData("*;q=0, gzip", 2)]
+    [InlineData("identity", 0)]
+    [InlineData("br;q=0.0", 0)]
+    [InlineData("br;q=0.001", 1)]
+    [InlineData("br;q=2", 0)]
+    [InlineData("deflate\r\nAccept-Encoding: gzip", 2)] // a list split over two fields
+    public void The_coding_with_the_highest_weight_wins_brotli_on_a_tie(string header, int expected)
+    {
+        var head = new HttpRequestHead();
+        string request = "GET / HTTP/1.1\r\nHost: h\r\nAccept-Encoding: " + header + "\r\n\r\n";
+        Assert.Equal(HttpParseStatus.Complete, HttpRequestParser.Default.TryParse(new System.Buffers.ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(request)), head, out _));
+        Assert.Equal(expected, Preconditions.ChooseCoding(head, haveBrotli: true, haveGzip: true));
+    }
+
+    [Fact]
+    public void A_file_without_a_coding_is_not_chosen_for_it()
+    {
+        var head = new HttpRequestHead();
+        Assert.Equal(HttpParseStatus.Complete, HttpRequestParser.Default.TryParse(new System.Buffers.ReadOnlySequence<byte>("GET / HTTP/1.1\r\nHost: h\r\nAccept-Encoding: br\r\n\r\n"u8.ToArray()), head, out _));
+        Assert.Equal(0, Preconditions.ChooseCoding(head, haveBrotli: false, haveGzip: true));
+    }
 
     private static bool Decode(string raw, out string path, out string? reason)
     {

@@ -24,12 +24,26 @@ internal sealed partial class HttpConnection
 
     internal bool EndSend() => TryLeave(ConnectionPhase.Sending);
 
+    /// <summary>Closes with a FIN (then the close), not a reset: for connections ended with
+    /// nothing unread and nothing owed, an idle one or one over the limit.</summary>
+    internal static void CloseQuietly(Transport transport)
+    {
+        ValueTask shutdown = transport.ShutdownSendAsync();
+        if (shutdown.IsCompleted)
+        {
+            transport.Dispose();
+            return;
+        }
+
+        _ = shutdown.AsTask().ContinueWith(static (_, state) => ((Transport)state!).Dispose(), transport, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
     /// <summary>The server is stopping: an idle connection ends now.</summary>
     internal void CloseIfIdle()
     {
         if (Interlocked.CompareExchange(ref _phase, (int)ConnectionPhase.Closed, (int)ConnectionPhase.Idle) == (int)ConnectionPhase.Idle)
         {
-            _transport.Dispose();
+            CloseQuietly(_transport);
         }
     }
 
@@ -60,7 +74,14 @@ internal sealed partial class HttpConnection
                 Log.SendTimedOut(_server.Logger, _transport.RemoteEndPoint);
             }
 
-            _transport.Dispose(); // idle, lingering or not reading: the pending operation ends
+            if (phase == ConnectionPhase.Idle)
+            {
+                CloseQuietly(_transport); // a FIN first: an idle close is routine, not a reset
+            }
+            else
+            {
+                _transport.Dispose(); // lingering or not reading: the pending operation ends
+            }
         }
     }
 

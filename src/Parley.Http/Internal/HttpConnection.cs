@@ -29,6 +29,7 @@ internal sealed partial class HttpConnection
     private int _end;
     private int _phase;
     private long _deadline;
+    private long _headDeadline;
     private BodySkipper _body;
     private bool _requestStarted;
 
@@ -120,15 +121,17 @@ internal sealed partial class HttpConnection
 
                 if (step == RequestStep.BodyBroken)
                 {
-                    // The response to that request is written already; the framing is lost, so
-                    // nothing more can be answered on this connection.
+                    // The body went wrong after its request was answered: the framing is lost, so
+                    // nothing more can be answered here. Send what is written and close cleanly.
                     await _response.FlushAsync().ConfigureAwait(false);
+                    await CloseGracefullyAsync().ConfigureAwait(false);
                     return;
                 }
 
+                HttpRequestHead head = _context!.Request;
                 if (step == RequestStep.Invalid)
                 {
-                    HttpRequestHead head = _context!.Request;
+                    _response.Reset(head);
                     await FailAsync(head.ErrorStatus, head.ErrorReason!).ConfigureAwait(false);
                     return;
                 }
@@ -183,7 +186,7 @@ internal sealed partial class HttpConnection
         if (!_requestStarted)
         {
             _requestStarted = true;
-            _deadline = Deadline(_options.RequestHeadTimeout); // from the request's first byte
+            _headDeadline = Deadline(_options.RequestHeadTimeout); // from the request's first byte
         }
 
         HttpParseStatus status = _server.Parser.TryParse(_input.AsMemory(_start, _end - _start), _context!.Request, out int consumed);
@@ -199,7 +202,39 @@ internal sealed partial class HttpConnection
 
         _start += consumed;
         _requestStarted = false;
-        return RequestStep.Request;
+        HttpRequestHead head = _context.Request;
+        if (head.ContentLength > _options.MaxRequestBodySize)
+        {
+            return Reject(head, 413, "The request body is too large.");
+        }
+
+        // The body (which this server never uses) is read past now as far as it has arrived, so
+        // a malformed or oversized one is answered with its error instead of the request's
+        // response; what arrives later is read past after the response.
+        if (head.Chunked)
+        {
+            _body.StartChunked();
+        }
+        else
+        {
+            _body.StartLength(Math.Max(0, head.ContentLength));
+        }
+
+        BodySkipper.Result body = _body.Skip(_input.AsSpan(_start, _end - _start), _options.MaxRequestBodySize, _options.MaxHeadSize, out int bodyBytes);
+        _start += bodyBytes;
+        return body switch
+        {
+            BodySkipper.Result.Malformed => Reject(head, 400, "Malformed chunked body."),
+            BodySkipper.Result.TooLarge => Reject(head, 413, "The request body is too large."),
+            _ => RequestStep.Request,
+        };
+    }
+
+    private static RequestStep Reject(HttpRequestHead head, int status, string reason)
+    {
+        head.ErrorStatus = status;
+        head.ErrorReason = reason;
+        return RequestStep.Invalid;
     }
 
     // All complete requests answered and sent: keep what is left of the next one and wait for it.
@@ -216,7 +251,7 @@ internal sealed partial class HttpConnection
         }
         else if (_start != _end)
         {
-            WaitUntil(ConnectionPhase.Head, _deadline); // the head's clock started at its first byte
+            WaitUntil(ConnectionPhase.Head, _headDeadline); // the head's clock started at its first byte
         }
     }
 
@@ -229,11 +264,6 @@ internal sealed partial class HttpConnection
         if (_server.IsStopping)
         {
             _response.KeepAlive = false;
-        }
-
-        if (head.ContentLength > _options.MaxRequestBodySize)
-        {
-            return EndWithAsync(413, "The request body is too large.");
         }
 
         if (head.ExpectContinue && head.HasBody)
@@ -302,15 +332,6 @@ internal sealed partial class HttpConnection
         _options.AccessLog?.Invoke(new HttpAccessLogEntry(
             _transport.RemoteEndPoint, Encoding.ASCII.GetString(head.MethodBytes), Encoding.UTF8.GetString(head.Target),
             head.Version, _response.Status, _response.BodyLength));
-
-        if (head.Chunked)
-        {
-            _body.StartChunked();
-        }
-        else
-        {
-            _body.StartLength(Math.Max(0, head.ContentLength));
-        }
 
         head.Reset();
         return _response.KeepAlive ? new ValueTask<bool>(true) : CloseAfterResponseAsync();

@@ -1,4 +1,6 @@
 using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
 
 namespace Parley.Http;
 
@@ -6,6 +8,104 @@ namespace Parley.Http;
 /// §13), a byte range (§14) and a content coding (§12.5.3).</summary>
 internal static class Preconditions
 {
+    /// <summary>If-None-Match over every such field of the request (a list may be split over
+    /// several lines).</summary>
+    public static bool NoneMatchHits(HttpRequestHead request, ReadOnlySpan<byte> etag)
+    {
+        for (int i = 0; i < request.HeaderCount; i++)
+        {
+            if (Ascii.EqualsIgnoreCase(request.GetHeaderName(i), "If-None-Match"u8) && NoneMatchHits(request.GetHeaderValue(i), etag))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>If-Match: <c>*</c> or a listed tag strongly equal to <paramref name="etag"/> (RFC 9110 §13.1.1).</summary>
+    public static bool MatchHits(ReadOnlySpan<byte> ifMatch, ReadOnlySpan<byte> etag)
+    {
+        if (ifMatch.Length == 1 && ifMatch[0] == (byte)'*')
+        {
+            return true;
+        }
+
+        foreach (Range member in new TokenList(ifMatch))
+        {
+            ReadOnlySpan<byte> tag = ifMatch[member];
+            if (!tag.StartsWith("W/"u8) && !etag.StartsWith("W/"u8) && tag.SequenceEqual(etag))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>If-Unmodified-Since: true (the precondition fails) when the date parses and the
+    /// resource changed after it.</summary>
+    public static bool ModifiedSince(ReadOnlySpan<byte> ifUnmodifiedSince, DateTime lastModifiedUtc) =>
+        TryParseDate(ifUnmodifiedSince, out DateTime since) && lastModifiedUtc > since;
+
+    /// <summary>The content coding to send, of those the file has: the one with the highest
+    /// weight in Accept-Encoding (every such field), brotli on a tie; 0 identity, 1 br, 2 gzip.</summary>
+    public static int ChooseCoding(HttpRequestHead request, bool haveBrotli, bool haveGzip)
+    {
+        double brotli = haveBrotli ? -1 : -2;
+        double gzip = haveGzip ? -1 : -2;
+        double star = -1;
+        for (int i = 0; i < request.HeaderCount; i++)
+        {
+            if (!Ascii.EqualsIgnoreCase(request.GetHeaderName(i), "Accept-Encoding"u8))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<byte> value = request.GetHeaderValue(i);
+            foreach (Range member in new TokenList(value))
+            {
+                ReadOnlySpan<byte> item = value[member];
+                int semicolon = item.IndexOf((byte)';');
+                ReadOnlySpan<byte> name = (semicolon < 0 ? item : item[..semicolon]).TrimEnd((byte)' ');
+                double weight = semicolon < 0 ? 1 : Quality(item[(semicolon + 1)..]);
+                if (Ascii.EqualsIgnoreCase(name, "br"u8) && brotli > -2)
+                {
+                    brotli = Math.Max(brotli, weight);
+                }
+                else if ((Ascii.EqualsIgnoreCase(name, "gzip"u8) || Ascii.EqualsIgnoreCase(name, "x-gzip"u8)) && gzip > -2)
+                {
+                    gzip = Math.Max(gzip, weight);
+                }
+                else if (name.Length == 1 && name[0] == (byte)'*')
+                {
+                    star = Math.Max(star, weight);
+                }
+            }
+        }
+
+        // A coding not named takes the weight of "*" when there is one.
+        brotli = brotli == -1 ? star : brotli;
+        gzip = gzip == -1 ? star : gzip;
+        if (brotli > 0 && brotli >= gzip)
+        {
+            return 1;
+        }
+
+        return gzip > 0 ? 2 : 0;
+    }
+
+    private static double Quality(ReadOnlySpan<byte> parameters)
+    {
+        parameters = parameters.Trim((byte)' ');
+        if (parameters.Length < 2 || (parameters[0] | 0x20) != 'q' || parameters[1] != (byte)'=')
+        {
+            return 1;
+        }
+
+        return Utf8Parser.TryParse(parameters[2..], out double q, out int used) && used == parameters.Length - 2 && q is >= 0 and <= 1 ? q : 0;
+    }
+
     /// <summary>If-None-Match against <paramref name="etag"/>, weak comparison: <c>*</c> or any listed tag equal to it, W/ ignored.</summary>
     public static bool NoneMatchHits(ReadOnlySpan<byte> ifNoneMatch, ReadOnlySpan<byte> etag)
     {
@@ -28,8 +128,8 @@ internal static class Preconditions
 
     /// <summary>If-Modified-Since: true (not modified) when the date parses and the resource is
     /// not newer. A date that does not parse is ignored, as RFC 9110 says.</summary>
-    public static bool NotModifiedSince(ReadOnlySpan<byte> ifModifiedSince, DateTime lastModifiedUtc) =>
-        TryParseDate(ifModifiedSince, out DateTime since) && lastModifiedUtc <= since;
+    public static bool NotModifiedSince(ReadOnlySpan<byte> ifModifiedSince, DateTime lastModifiedUtc, DateTime nowUtc) =>
+        TryParseDate(ifModifiedSince, out DateTime since) && since <= nowUtc && lastModifiedUtc <= since; // a date in the future is invalid (RFC 9110 §13.1.3)
 
     /// <summary>If-Range: the range applies only while the validator still matches — an
     /// entity tag strongly, a date exactly.</summary>
@@ -75,7 +175,7 @@ internal static class Preconditions
         if (first.IsEmpty)
         {
             // suffix: the last N bytes
-            if (!HttpChars.TryParseLength(last, out long suffix))
+            if (!TryParseSaturating(last, out long suffix))
             {
                 return RangeResult.Ignore;
             }
@@ -90,7 +190,7 @@ internal static class Preconditions
             return RangeResult.Partial;
         }
 
-        if (!HttpChars.TryParseLength(first, out start))
+        if (!TryParseSaturating(first, out start))
         {
             return RangeResult.Ignore;
         }
@@ -98,7 +198,7 @@ internal static class Preconditions
         long end = length - 1;
         if (!last.IsEmpty)
         {
-            if (!HttpChars.TryParseLength(last, out long lastByte) || lastByte < start)
+            if (!TryParseSaturating(last, out long lastByte) || lastByte < start)
             {
                 return RangeResult.Ignore;
             }
@@ -115,40 +215,26 @@ internal static class Preconditions
         return RangeResult.Partial;
     }
 
-    /// <summary>Whether Accept-Encoding accepts <paramref name="coding"/> (q above 0), by name or by <c>*</c>.</summary>
-    public static bool Accepts(ReadOnlySpan<byte> acceptEncoding, ReadOnlySpan<byte> coding)
+    // 1*DIGIT of any length; past long.MaxValue it stays there (a position past any file).
+    private static bool TryParseSaturating(ReadOnlySpan<byte> digits, out long value)
     {
-        bool? star = null;
-        foreach (Range member in new TokenList(acceptEncoding))
-        {
-            ReadOnlySpan<byte> item = acceptEncoding[member];
-            int semicolon = item.IndexOf((byte)';');
-            ReadOnlySpan<byte> name = (semicolon < 0 ? item : item[..semicolon]).TrimEnd((byte)' ');
-            bool allowed = semicolon < 0 || !IsZeroQuality(item[(semicolon + 1)..]);
-            if (System.Text.Ascii.EqualsIgnoreCase(name, coding))
-            {
-                return allowed;
-            }
-
-            if (name.Length == 1 && name[0] == (byte)'*')
-            {
-                star = allowed;
-            }
-        }
-
-        return star ?? false;
-    }
-
-    private static bool IsZeroQuality(ReadOnlySpan<byte> parameters)
-    {
-        parameters = parameters.Trim((byte)' ');
-        if (parameters.Length < 2 || (parameters[0] | 0x20) != 'q' || parameters[1] != (byte)'=')
+        value = 0;
+        if (digits.IsEmpty)
         {
             return false;
         }
 
-        ReadOnlySpan<byte> value = parameters[2..];
-        return Utf8Parser.TryParse(value, out decimal q, out _) && q == 0;
+        foreach (byte b in digits)
+        {
+            if (!char.IsAsciiDigit((char)b))
+            {
+                return false;
+            }
+
+            value = value > (long.MaxValue - 9) / 10 ? long.MaxValue : (value * 10) + (b - '0');
+        }
+
+        return true;
     }
 
     private static ReadOnlySpan<byte> WithoutWeak(ReadOnlySpan<byte> tag) => tag.StartsWith("W/"u8) ? tag[2..] : tag;
@@ -162,9 +248,22 @@ internal static class Preconditions
             return true;
         }
 
+        // The two obsolete forms a recipient must still accept (RFC 9110 §5.6.7): rare, so a string.
+        if (value.Length is > 20 and < 40)
+        {
+            string text = Encoding.ASCII.GetString(value);
+            if (DateTime.TryParseExact(text, s_obsoleteFormats, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowInnerWhite, out parsed))
+            {
+                date = DateTime.SpecifyKind(parsed, DateTimeKind.Utc);
+                return true;
+            }
+        }
+
         date = default;
         return false;
     }
+
+    private static readonly string[] s_obsoleteFormats = ["dddd, dd-MMM-yy HH:mm:ss 'GMT'", "ddd MMM d HH:mm:ss yyyy", "ddd MMM dd HH:mm:ss yyyy"];
 }
 
 /// <summary>What a Range header asks for.</summary>

@@ -19,7 +19,7 @@ internal static class StatusLines
         [
             (100, "Continue"), (101, "Switching Protocols"), (200, "OK"), (204, "No Content"), (206, "Partial Content"),
             (301, "Moved Permanently"), (302, "Found"), (304, "Not Modified"), (307, "Temporary Redirect"), (308, "Permanent Redirect"),
-            (400, "Bad Request"), (403, "Forbidden"), (404, "Not Found"), (405, "Method Not Allowed"), (408, "Request Timeout"),
+            (400, "Bad Request"), (403, "Forbidden"), (404, "Not Found"), (405, "Method Not Allowed"), (408, "Request Timeout"), (412, "Precondition Failed"),
             (413, "Content Too Large"), (414, "URI Too Long"), (416, "Range Not Satisfiable"), (417, "Expectation Failed"),
             (426, "Upgrade Required"), (431, "Request Header Fields Too Large"), (500, "Internal Server Error"),
             (501, "Not Implemented"), (503, "Service Unavailable"), (505, "HTTP Version Not Supported"),

@@ -81,6 +81,11 @@ internal sealed class SocketTransport : Transport
             int piece = (int)Math.Min(count, 1 << 30);
             args.SendPacketsElements = [new SendPacketsElement(stream, offset, piece, endOfPacket: false)];
             await args.SendAsync(_socket).ConfigureAwait(false);
+            if (args.BytesTransferred != piece)
+            {
+                // The file ended early (it shrank): the peer was promised more bytes than exist.
+                throw new EndOfStreamException($"The file ended {piece - args.BytesTransferred} bytes before the bytes asked for were sent.");
+            }
             offset += piece;
             count -= piece;
         }
