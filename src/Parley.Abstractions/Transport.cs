@@ -91,6 +91,22 @@ public abstract class Transport : IDisposable
     }
 
     /// <summary>
+    /// Writes <paramref name="head"/> and then <paramref name="count"/> bytes of a file, as one
+    /// send where the transport can (an HTTP response's head and its file body leave together).
+    /// The default sends the head with <see cref="SendAsync"/>, then the file with
+    /// <see cref="SendFileAsync(SafeFileHandle, long, long, CancellationToken)"/>.
+    /// </summary>
+    public virtual async ValueTask SendFileAsync(ReadOnlyMemory<byte> head, SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default)
+    {
+        if (!head.IsEmpty)
+        {
+            await SendAsync(head).ConfigureAwait(false);
+        }
+
+        await SendFileAsync(file, offset, count, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Bytes that arrived and are not read yet, when the transport can tell cheaply; 0 when it
     /// cannot or is closed. Liveness uses it: a peer whose bytes are waiting unread is alive even
     /// if the application is slow to read them. Default 0.

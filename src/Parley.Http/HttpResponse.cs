@@ -169,7 +169,7 @@ public sealed class HttpResponse
 
     /// <summary>
     /// Sends body bytes from a file: what is buffered goes first, then the file through
-    /// <see cref="Transport.SendFileAsync"/> (the kernel's <c>sendfile</c> on a socket). Dropped
+    /// <see cref="Transport.SendFileAsync(ReadOnlyMemory{byte}, Microsoft.Win32.SafeHandles.SafeFileHandle, long, long, CancellationToken)"/> (the kernel's <c>sendfile</c> on a socket). Dropped
     /// for HEAD.
     /// </summary>
     public async ValueTask SendFileAsync(SafeFileHandle file, long offset, long count)
@@ -190,10 +190,11 @@ public sealed class HttpResponse
             throw new InvalidOperationException("More body than the Content-Length announced.");
         }
 
-        await FlushAsync().ConfigureAwait(false);
+        // What is buffered (this head, and earlier pipelined responses) goes with the file.
         _connection.BeginSend();
         _bodyRemaining -= count;
-        await _transport.SendFileAsync(file, offset, count).ConfigureAwait(false);
+        await _transport.SendFileAsync(_buffer.AsMemory(0, _length), file, offset, count).ConfigureAwait(false);
+        _length = 0;
         if (!_connection.EndSend())
         {
             throw new OperationCanceledException("The connection was aborted while sending.");

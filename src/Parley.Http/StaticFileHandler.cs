@@ -176,19 +176,11 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
             return true;
         }
 
-        SafeFileHandle file = RegularFile.TryOpen(chosen.Path)
+#pragma warning disable CA2000 // the representation owns the handle; a request only borrows it
+        SafeFileHandle file = chosen.OpenHandle()
             ?? throw new InvalidOperationException($"The file {chosen.Path} could not be opened."); // the head is out: only closing can say it
-
-        using (file)
-        {
-            if (RandomAccess.GetLength(file) < start + count)
-            {
-                throw new InvalidOperationException($"The file {chosen.Path} shrank while it was being served.");
-            }
-
-            await response.SendFileAsync(file, start, count).ConfigureAwait(false);
-        }
-
+#pragma warning restore CA2000
+        await response.SendFileAsync(file, start, count).ConfigureAwait(false);
         return true;
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Win32.SafeHandles;
 using System.Text;
 
 namespace Parley.Http;
@@ -37,6 +38,8 @@ internal sealed class FileEntry
 /// and its header lines.</summary>
 internal sealed class Representation
 {
+    private SafeFileHandle? _handle;
+
     private Representation(string path, long length, DateTime lastWriteUtc, byte[]? body, byte[] etag, byte[] headerLines)
     {
         Path = path;
@@ -59,6 +62,38 @@ internal sealed class Representation
     public DateTime LastModified { get; }
 
     public byte[]? Body { get; }
+
+    /// <summary>
+    /// The open file, for a representation sent from disk: opened at the first request and kept,
+    /// so a request costs a <c>sendfile</c> and no open or close. Never disposed here: when the
+    /// representation is replaced (the file changed) the handle is closed by its finalizer once
+    /// no send still holds it — a send in flight keeps it reachable.
+    /// </summary>
+    public SafeFileHandle? OpenHandle()
+    {
+        SafeFileHandle? handle = Volatile.Read(ref _handle);
+        if (handle is not null)
+        {
+            return handle;
+        }
+
+#pragma warning disable CA2000 // kept for the representation's life (see above); a lost race disposes its own
+        handle = RegularFile.TryOpen(Path);
+#pragma warning restore CA2000
+        if (handle is null)
+        {
+            return null;
+        }
+
+        SafeFileHandle? raced = Interlocked.CompareExchange(ref _handle, handle, null);
+        if (raced is not null)
+        {
+            handle.Dispose();
+            return raced;
+        }
+
+        return handle;
+    }
 
     public byte[] ETag { get; }
 

@@ -8,6 +8,9 @@ namespace Parley.Internal;
 internal sealed class SocketTransport : Transport
 {
     private readonly Socket _socket;
+    private SendFileArgs? _sendFileArgs;
+    private SafeFileHandle? _sendFileHandle;
+    private FileStream? _sendFileStream;
 
     /// <summary>Takes ownership of <paramref name="socket"/> and applies the TCP settings; the
     /// caller disposes the socket when this throws (a peer that left before setup).</summary>
@@ -51,44 +54,91 @@ internal sealed class SocketTransport : Transport
     /// <summary>The kernel copies the file to the socket (<c>sendfile</c>, through
     /// <see cref="Socket.SendPacketsAsync(SocketAsyncEventArgs)"/>): no managed buffer, no read
     /// into user space. A Unix-domain socket takes the same path.</summary>
-    public override async ValueTask SendFileAsync(SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default)
+    public override ValueTask SendFileAsync(SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default) =>
+        SendFileAsync(ReadOnlyMemory<byte>.Empty, file, offset, count, cancellationToken);
+
+    /// <summary>The head and the file in one <see cref="Socket.SendPacketsAsync(SocketAsyncEventArgs)"/>
+    /// under TCP_CORK, so the head rides in the file's first segment as with nginx's
+    /// <c>tcp_nopush</c>; <c>sendfile</c> for the file.</summary>
+    public override async ValueTask SendFileAsync(ReadOnlyMemory<byte> head, SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (count == 0)
+        if (!file.IsAsync || count == 0)
         {
+            // SendPacketsElement takes only an asynchronous FileStream: other handles are copied.
+            await base.SendFileAsync(head, file, offset, count, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        // SendPacketsElement takes an asynchronous FileStream. One over the caller's handle is
-        // never disposed nor finalized (it would close the handle the caller owns); a handle
-        // not opened for asynchronous use takes the base class's copying path.
-        if (!file.IsAsync)
+        // The stream and the event args are kept for the next call (sends are one at a time): a
+        // connection sending the same file again reuses both.
+        FileStream stream = StreamFor(file);
+        SendFileArgs args = _sendFileArgs ??= new SendFileArgs();
+        bool cork = !head.IsEmpty && Cork(true);
+        try
         {
-            await base.SendFileAsync(file, offset, count, cancellationToken).ConfigureAwait(false);
-            return;
+            while (count > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int piece = (int)Math.Min(count, 1 << 30);
+                var element = new SendPacketsElement(stream, offset, piece, endOfPacket: false);
+                args.SendPacketsElements = head.IsEmpty ? [element] : [new SendPacketsElement(head, endOfPacket: false), element];
+                await args.SendAsync(_socket).ConfigureAwait(false);
+                if (args.BytesTransferred != piece + head.Length)
+                {
+                    // The file ended early (it shrank): the peer was promised more bytes than exist.
+                    throw new EndOfStreamException($"The file ended {piece + head.Length - args.BytesTransferred} bytes before the bytes asked for were sent.");
+                }
+
+                head = ReadOnlyMemory<byte>.Empty;
+                offset += piece;
+                count -= piece;
+            }
+        }
+        finally
+        {
+            if (cork)
+            {
+                Cork(false);
+            }
+        }
+    }
+
+    private bool Cork(bool on)
+    {
+        if (_socket.ProtocolType != ProtocolType.Tcp || !OperatingSystem.IsLinux())
+        {
+            return false;
         }
 
-#pragma warning disable CA2000, CA1816 // deliberately neither disposed nor finalized: the handle is the caller's
+        try
+        {
+            _socket.SetRawSocketOption(6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, BitConverter.GetBytes(on ? 1 : 0));
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false; // gone or refused: uncorked sends are merely slower
+        }
+    }
+
+    private FileStream StreamFor(SafeFileHandle file)
+    {
+        if (_sendFileStream is { } cached && ReferenceEquals(_sendFileHandle, file))
+        {
+            return cached;
+        }
+
+        // Never disposed nor finalized: that would close the handle, which is the caller's.
+#pragma warning disable CA2000, CA1816
         var stream = new FileStream(file, FileAccess.Read, bufferSize: 0, isAsync: true);
         GC.SuppressFinalize(stream);
 #pragma warning restore CA2000, CA1816
-        using var args = new SendFileArgs();
-        while (count > 0)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            int piece = (int)Math.Min(count, 1 << 30);
-            args.SendPacketsElements = [new SendPacketsElement(stream, offset, piece, endOfPacket: false)];
-            await args.SendAsync(_socket).ConfigureAwait(false);
-            if (args.BytesTransferred != piece)
-            {
-                // The file ended early (it shrank): the peer was promised more bytes than exist.
-                throw new EndOfStreamException($"The file ended {piece - args.BytesTransferred} bytes before the bytes asked for were sent.");
-            }
-            offset += piece;
-            count -= piece;
-        }
+        _sendFileHandle = file;
+        _sendFileStream = stream;
+        return stream;
     }
 
     public override int AvailableBytes
@@ -125,7 +175,13 @@ internal sealed class SocketTransport : Transport
         return ValueTask.CompletedTask;
     }
 
-    public override void Dispose() => _socket.Dispose();
+    public override void Dispose()
+    {
+        _socket.Dispose();
+        _sendFileArgs?.Dispose();
+        _sendFileStream = null;
+        _sendFileHandle = null;
+    }
 
     // One SendPacketsAsync as an awaitable: the completion (inline or later) becomes a task.
     private sealed class SendFileArgs : SocketAsyncEventArgs
