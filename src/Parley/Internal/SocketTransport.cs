@@ -67,8 +67,14 @@ internal sealed class SocketTransport : Transport
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (!file.IsAsync || count == 0)
         {
-            // SendPacketsElement takes only an asynchronous FileStream: other handles are copied.
-            await base.SendFileAsync(head, file, offset, count, cancellationToken).ConfigureAwait(false);
+            // SendPacketsElement takes only an asynchronous FileStream: other handles are copied
+            // (the base class's copying overload; the other one would come back here).
+            if (!head.IsEmpty)
+            {
+                await SendAsync(head).ConfigureAwait(false);
+            }
+
+            await base.SendFileAsync(file, offset, count, cancellationToken).ConfigureAwait(false);
             return;
         }
 
