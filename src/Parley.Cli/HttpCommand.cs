@@ -136,7 +136,8 @@ internal static partial class HttpCommand
                 return 2;
             }
 
-            await output.WriteLineAsync($"parley http serving {files.Root} on http://{FormatEndPoint(server.EndPoints[0])}/ ; Ctrl-C stops.");
+            string address = FormatEndPoint(server.EndPoints[0]);
+            await output.WriteLineAsync($"parley http listening on {address}, serving {files.Root} at http://{address}/ ; Ctrl-C stops.");
             await output.FlushAsync(CancellationToken.None);
             try
             {

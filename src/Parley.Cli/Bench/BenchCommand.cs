@@ -16,6 +16,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Workload("echo", "C clients each keep M messages in flight; every reply is answered (NetCoreServer's echo methodology).", defaultClients: 1, defaultSize: 32, defaultDuration: 10));
         command.Subcommands.Add(Workload("connections", "N idle connections held open with keep-alives: connect rate and server memory per connection.", defaultClients: 1000, defaultSize: 0, defaultDuration: 10));
         command.Subcommands.Add(Chat());
+        command.Subcommands.Add(Http());
         command.Subcommands.Add(UdpBenchCommand.Create());
         command.Subcommands.Add(IpcBenchCommand.Create());
         command.Subcommands.Add(AbuseBenchCommand.Create());
@@ -60,6 +61,40 @@ internal static class BenchCommand
                 Insecure = parse.GetValue(insecure),
             };
             return await RunAsync("chat", settings, cancellationToken, chat, parse.GetValue(durability)!);
+        });
+        return command;
+    }
+
+    private static Command Http()
+    {
+        Option<int> connections = new Option<int>("--connections", "-c") { Description = "Keep-alive connections (1 to 100000).", DefaultValueFactory = _ => 60 }
+            .Range(1, 100_000, "");
+        Option<int> pipeline = new Option<int>("--pipeline") { Description = "Requests each connection sends at once before reading their responses (1 to 1024).", DefaultValueFactory = _ => 1 }
+            .Range(1, 1024, "");
+        var path = new Option<string>("--path") { Description = "The path to GET. The child server serves / (13 bytes) and /100k.bin (102 400 bytes).", DefaultValueFactory = _ => "/" };
+        path.Validators.Add(result =>
+        {
+            string value = result.GetValueOrDefault<string>() ?? "";
+            if (value.Length == 0 || value[0] != '/' || value.Any(c => c <= ' ' || c >= 0x7F))
+            {
+                result.AddError($"--path: '{value}' is not a path (it starts with '/' and holds no spaces or control characters).");
+            }
+        });
+        Option<double> duration = new Option<double>("--duration", "-d") { Description = "Seconds of measurement (after a second of warm-up): more than 0, at most 86400.", DefaultValueFactory = _ => 10 }
+            .Positive(CommonOptions.MaxSeconds, "seconds");
+        var target = new Option<string?>("--target") { Description = "host:port of a running HTTP server (parley http, nginx, Kestrel…) instead of starting parley http." };
+        target.Validators.Add(ValidateTarget);
+        Option<int?> serverPid = ServerPid();
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
+        var command = new Command("http", "Keep-alive HTTP/1.1 load (wrk's methodology) against 'parley http' (started here over a 13-byte page and a 100 KB file) or any server (--target).")
+        {
+            connections, pipeline, path, duration, target, serverPid, json,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var http = new HttpBenchSettings(parse.GetValue(connections), parse.GetValue(pipeline), parse.GetValue(path)!, TimeSpan.FromSeconds(parse.GetValue(duration)));
+            var settings = new BenchSettings(http.Connections, 0, http.Duration, TimeSpan.Zero, http.Pipeline, parse.GetValue(target), parse.GetValue(serverPid), parse.GetValue(json));
+            return await RunAsync("http", settings, cancellationToken, http: http);
         });
         return command;
     }
@@ -125,7 +160,7 @@ internal static class BenchCommand
     private static Option<int?> ServerPid() =>
         new Option<int?>("--server-pid") { Description = "With --target: the server's process id, to sample its memory and CPU." }.Range(1, int.MaxValue, "");
 
-    private static async Task<int> RunAsync(string workload, BenchSettings settings, CancellationToken cancellationToken, ChatBenchSettings? chat = null, string durability = "batch")
+    private static async Task<int> RunAsync(string workload, BenchSettings settings, CancellationToken cancellationToken, ChatBenchSettings? chat = null, string durability = "batch", HttpBenchSettings? http = null)
     {
         IAnsiConsole console = Terminal.Create(standardError: settings.Json);
 
@@ -142,9 +177,17 @@ internal static class BenchCommand
         TimeSpan cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         long wallBefore = System.Diagnostics.Stopwatch.GetTimestamp();
         string? dataDirectory = chat is not null && settings.Target is null ? Path.Combine(Path.GetTempPath(), "parley-bench-" + Guid.NewGuid().ToString("N")) : null;
+        string? site = http is not null && settings.Target is null ? HttpWorkload.CreateSite() : null;
         try
         {
-            await using ServerUnderTest server = chat is null
+            await using ServerUnderTest server = http is not null
+                ? await ServerUnderTest.StartAsync(
+                    ["http", "--root", site ?? "", "--port", "0", "--log-level", "Warning", "--max-connections", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture)],
+                    settings.Target,
+                    settings.ServerPid,
+                    tls: false,
+                    cancellationToken)
+                : chat is null
                 ? await ServerUnderTest.StartAsync(
                     mode,
                     settings.Clients,
@@ -177,6 +220,7 @@ internal static class BenchCommand
                 result = workload switch
                 {
                     "chat" => await ChatWorkload.RunAsync(chat!, server, console, cancellationToken),
+                    "http" => await HttpWorkload.RunAsync(http!, server, console, cancellationToken),
                     "broadcast" => await BroadcastWorkload.RunAsync(settings, server, console, cancellationToken),
                     "echo" => await EchoWorkload.RunAsync(settings, server, console, cancellationToken),
                     _ => await ConnectionsWorkload.RunAsync(settings, server, console, cancellationToken),
@@ -220,6 +264,11 @@ internal static class BenchCommand
             {
                 Directory.Delete(dataDirectory, recursive: true);
             }
+
+            if (site is not null && Directory.Exists(site))
+            {
+                Directory.Delete(site, recursive: true);
+            }
         }
     }
 
@@ -249,7 +298,17 @@ internal static class BenchCommand
         void Row(string name, string value) => table.AddRow(name, value);
         Row("clients", result.Clients.ToString("N0", CultureInfo.InvariantCulture));
         Row("duration", $"{result.DurationS:F1} s");
-        if (result.Profile is not null)
+        if (result.Workload == "http")
+        {
+            Row("path / pipeline", $"{result.Profile} / {result.Inflight}");
+            Row("requests sent / answered", $"{result.Expected:N0} / {result.Delivered:N0}");
+            Row("non-2xx responses", $"{result.Errors:N0}");
+            Row("connections that failed", $"{result.Lost:N0}");
+            Row("throughput", $"{result.MsgsPerS:N0} req/s, {result.MibPerS:F2} MiB/s (body {result.SizeBytes:N0} B)");
+            Row("latency p50 / p90 / p99", $"{result.LatencyMs.P50:F2} / {result.LatencyMs.P90:F2} / {result.LatencyMs.P99:F2} ms");
+            Row("latency p99.9 / max", $"{result.LatencyMs.P999:F2} / {result.LatencyMs.Max:F2} ms");
+        }
+        else if (result.Profile is not null)
         {
             Row("profile", result.Profile);
             Row("messages stored / s", $"{result.MsgsInPerS:N0}");
@@ -260,7 +319,11 @@ internal static class BenchCommand
             }
         }
 
-        if (result.Workload != "connections")
+        if (result.Workload == "http")
+        {
+            // Rows above.
+        }
+        else if (result.Workload != "connections")
         {
             Row("message size", $"{result.SizeBytes} B");
             Row("expected / delivered", $"{result.Expected:N0} / {result.Delivered:N0}");
