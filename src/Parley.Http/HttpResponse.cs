@@ -15,6 +15,8 @@ namespace Parley.Http;
 /// <remarks>Not thread-safe; valid only during the handler's call.</remarks>
 public sealed class HttpResponse
 {
+    private const long SendFilePiece = 1024 * 1024;
+
     private readonly HttpServer _server;
     private readonly Transport _transport;
     private readonly HttpConnection _connection;
@@ -190,14 +192,25 @@ public sealed class HttpResponse
             throw new InvalidOperationException("More body than the Content-Length announced.");
         }
 
-        // What is buffered (this head, and earlier pipelined responses) goes with the file.
-        _connection.BeginSend();
+        // What is buffered (this head, and earlier pipelined responses) goes with the file's
+        // first piece. Pieces of 1 MiB, each with its own send deadline: the send timeout is
+        // for a peer that stops reading, not for a long download that keeps going.
         _bodyRemaining -= count;
-        await _transport.SendFileAsync(_buffer.AsMemory(0, _length), file, offset, count).ConfigureAwait(false);
-        _length = 0;
-        if (!_connection.EndSend())
+        ReadOnlyMemory<byte> head = _buffer.AsMemory(0, _length);
+        while (count > 0)
         {
-            throw new OperationCanceledException("The connection was aborted while sending.");
+            long piece = Math.Min(count, SendFilePiece);
+            _connection.BeginSend();
+            await _transport.SendFileAsync(head, file, offset, piece).ConfigureAwait(false);
+            _length = 0;
+            head = ReadOnlyMemory<byte>.Empty;
+            if (!_connection.EndSend())
+            {
+                throw new OperationCanceledException("The connection was aborted while sending.");
+            }
+
+            offset += piece;
+            count -= piece;
         }
     }
 
@@ -258,9 +271,15 @@ public sealed class HttpResponse
         Version = request.Version;
     }
 
-    /// <summary>Gives the buffer back to the pool when nothing is in it (an idle connection holds none).</summary>
-    internal void ReleaseBuffer()
+    /// <summary>Gives the buffer back to the pool when nothing is in it (an idle connection holds
+    /// none), or whatever it holds when the connection has ended.</summary>
+    internal void ReleaseBuffer(bool force = false)
     {
+        if (force)
+        {
+            _length = 0;
+        }
+
         if (_buffer is not null && _length == 0)
         {
             ArrayPool<byte>.Shared.Return(_buffer);

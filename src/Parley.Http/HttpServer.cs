@@ -118,10 +118,6 @@ public sealed class HttpServer : IAsyncDisposable
         }
 
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
-        if (_heartbeat is not null)
-        {
-            await _heartbeat.DisposeAsync().ConfigureAwait(false);
-        }
 
         // Idle connections close now; the others close after the response under way (their
         // responses say "Connection: close"), or are aborted when the caller's time is up.
@@ -143,6 +139,15 @@ public sealed class HttpServer : IAsyncDisposable
             }
 
             await all.ConfigureAwait(false);
+        }
+        finally
+        {
+            // Only now: until every connection has ended, its timeouts (a half-sent head, a
+            // linger, a peer not reading) must still fire, or one silent peer holds the stop.
+            if (_heartbeat is not null)
+            {
+                await _heartbeat.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -202,8 +207,14 @@ public sealed class HttpServer : IAsyncDisposable
     {
         Date.Refresh(Options.TimeProvider.GetUtcNow());
         long now = Options.TimeProvider.GetTimestamp();
+        bool stopping = IsStopping;
         foreach (HttpConnection connection in _connections.Keys)
         {
+            if (stopping)
+            {
+                connection.CloseIfIdle(); // one that went idle after the stop's own sweep
+            }
+
             connection.CheckTimeout(now);
         }
     }

@@ -8,6 +8,9 @@ public sealed partial class StaticFileHandler
     // number of files under the root.
     private const int MaxEntries = 65_536;
 
+    // What the cache may spend on entries beyond MaxCacheSize's content: keys and bookkeeping.
+    private const long MaxKeyBytes = 16L * 1024 * 1024;
+
     private FileEntry? Find(ReadOnlySpan<char> path)
     {
         long now = _options.TimeProvider.GetTimestamp();
@@ -24,25 +27,49 @@ public sealed partial class StaticFileHandler
                 return entry;
             }
 
-            if (_cache.TryRemove(new KeyValuePair<string, FileEntry>(path.ToString(), entry)))
+            string stale = path.ToString();
+            if (_cache.TryRemove(new KeyValuePair<string, FileEntry>(stale, entry)))
             {
-                Interlocked.Add(ref _cachedBytes, -entry.CachedBytes);
+                Interlocked.Add(ref _cachedBytes, -entry.Cost(stale));
             }
         }
 
         string key = path.ToString();
         entry = Load(key, now);
-        if (entry is not null && _cache.Count < MaxEntries && _cache.TryAdd(key, entry))
+        if (entry is null)
         {
-            Interlocked.Add(ref _cachedBytes, entry.CachedBytes);
+            return null;
+        }
+
+        // Bounded by bytes (content, keys and all: a link loop inside the root makes endless
+        // distinct paths to one file) and by count; past either, files are served uncached.
+        long cost = entry.Cost(key);
+        if (_cache.Count < MaxEntries && Volatile.Read(ref _cachedBytes) + cost <= _options.MaxCacheSize + MaxKeyBytes && _cache.TryAdd(key, entry))
+        {
+            Interlocked.Add(ref _cachedBytes, cost);
         }
 
         return entry;
     }
 
-    // The file as the disk has it now: same length and modification time for each representation.
-    private static bool IsCurrent(FileEntry entry) =>
-        Matches(entry.Identity) && (entry.Brotli is null || Matches(entry.Brotli)) && (entry.Gzip is null || Matches(entry.Gzip));
+    // The file as the disk has it now: the requested path still leads to the same file and the
+    // same siblings, each with the same length and modification time.
+    private bool IsCurrent(FileEntry entry) =>
+        ResolveInside(entry.Requested) == entry.File
+        && SiblingCurrent(entry.Requested + ".br", entry.Brotli)
+        && SiblingCurrent(entry.Requested + ".gz", entry.Gzip)
+        && Matches(entry.Identity);
+
+    private bool SiblingCurrent(string requested, Representation? known)
+    {
+        if (!_options.Precompressed)
+        {
+            return true;
+        }
+
+        string? now = ResolveInside(requested);
+        return known is null ? now is null : now == known.Path && Matches(known);
+    }
 
     private static bool Matches(Representation representation)
     {
@@ -75,6 +102,7 @@ public sealed partial class StaticFileHandler
         }
 
         return new FileEntry(
+            requested,
             file,
             now,
             identity,

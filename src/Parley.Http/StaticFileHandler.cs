@@ -100,8 +100,14 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
     /// <summary>Forgets every cached file (they are read again when asked for).</summary>
     public void Clear()
     {
-        _cache.Clear();
-        Volatile.Write(ref _cachedBytes, 0);
+        // Entry by entry, so the byte count stays exact while requests add entries meanwhile.
+        foreach (KeyValuePair<string, FileEntry> pair in _cache)
+        {
+            if (_cache.TryRemove(pair))
+            {
+                Interlocked.Add(ref _cachedBytes, -pair.Value.Cost(pair.Key));
+            }
+        }
     }
 
     private static ValueTask<bool> Answer(HttpContext context, Representation chosen, DateTime now)
@@ -234,21 +240,37 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
     // so relative links inside its index resolve.
     private static void Redirect(HttpContext context)
     {
+        // The normalized path (one leading slash: never "//host"), percent-encoded again.
         HttpRequestHead request = context.Request;
-        ReadOnlySpan<byte> path = request.Path.IsEmpty ? "/"u8 : request.Path;
         ReadOnlySpan<byte> query = request.Query;
-        byte[] location = new byte[path.Length + 1 + (query.IsEmpty ? 0 : query.Length + 1)];
-        path.CopyTo(location);
-        location[path.Length] = (byte)'/';
+        var location = new System.Text.StringBuilder(context.Path.Length + 16);
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (System.Text.Rune rune in context.Path.EnumerateRunes())
+        {
+            int length = rune.EncodeToUtf8(utf8);
+            for (int i = 0; i < length; i++)
+            {
+                byte b = utf8[i];
+                if (b < 0x80 && (char.IsAsciiLetterOrDigit((char)b) || "/-._~!$&'()*+,;=:@".Contains((char)b, StringComparison.Ordinal)))
+                {
+                    location.Append((char)b);
+                }
+                else
+                {
+                    location.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+        }
+
+        location.Append('/');
         if (!query.IsEmpty)
         {
-            location[path.Length + 1] = (byte)'?';
-            query.CopyTo(location.AsSpan(path.Length + 2));
+            location.Append('?').Append(System.Text.Encoding.ASCII.GetString(query));
         }
 
         HttpResponse response = context.Response;
         response.StartHead(301);
-        response.AddHeader("Location"u8, location);
+        response.AddHeader("Location"u8, System.Text.Encoding.ASCII.GetBytes(location.ToString()));
         response.AddEncodedHeaders("Content-Type: text/plain; charset=utf-8\r\n"u8);
         ReadOnlySpan<byte> text = "301 Moved Permanently\n"u8;
         response.EndHead(text.Length);

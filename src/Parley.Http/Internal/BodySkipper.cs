@@ -17,6 +17,7 @@ internal struct BodySkipper
     private int _trailerBytes;
     private bool _sawDigit;
     private bool _inExtension;
+    private bool _pendingIsCarriageReturn;
 
     private enum State
     {
@@ -137,15 +138,18 @@ internal struct BodySkipper
 
                     if (lineFeed < 0)
                     {
+                        // The line goes on in a later read: remember whether all of it so far is one CR.
+                        _pendingIsCarriageReturn = _lineLength == 0 && take == 1 && buffer[consumed] == (byte)'\r';
                         _lineLength += take;
                         consumed += take;
                         return Result.NeedMoreData;
                     }
 
                     int lineLength = _lineLength + lineFeed;
-                    bool carriageReturn = lineFeed > 0 ? buffer[consumed + lineFeed - 1] == (byte)'\r' : _lineLength > 0;
+                    bool carriageReturn = lineFeed > 0 ? buffer[consumed + lineFeed - 1] == (byte)'\r' : _pendingIsCarriageReturn;
                     consumed += take;
                     _lineLength = 0;
+                    _pendingIsCarriageReturn = false;
                     if (lineLength == 0 || (lineLength == 1 && carriageReturn))
                     {
                         _state = State.None;

@@ -8,14 +8,22 @@ namespace Parley.Http;
 /// any precompressed sibling), each with its response header lines encoded once.</summary>
 internal sealed class FileEntry
 {
-    public FileEntry(string file, long checkedAt, Representation identity, Representation? brotli, Representation? gzip)
+    public FileEntry(string requested, string file, long checkedAt, Representation identity, Representation? brotli, Representation? gzip)
     {
+        Requested = requested;
         File = file;
         CheckedAt = checkedAt;
         Identity = identity;
         Brotli = brotli;
         Gzip = gzip;
     }
+
+    /// <summary>The path asked for under the root, before links are followed: checked again on
+    /// revalidation, so a link switched to another target is noticed.</summary>
+    public string Requested { get; }
+
+    /// <summary>What the entry costs the cache: its content, its key and its bookkeeping.</summary>
+    public long Cost(string key) => CachedBytes + (2L * (key.Length + Requested.Length + File.Length)) + 512;
 
     /// <summary>The file's resolved path.</summary>
     public string File { get; }

@@ -10,7 +10,11 @@ internal sealed partial class HttpConnection
     private void WaitUntil(ConnectionPhase phase, long deadline)
     {
         Volatile.Write(ref _deadline, deadline);
-        Volatile.Write(ref _phase, (int)phase);
+
+        // A full fence, not a release: entering Idle is followed by a read of the server's
+        // stopping flag, and the stop sets that flag and then reads this phase. With only
+        // release/acquire both could miss the other's write (a store-load reorder).
+        Interlocked.Exchange(ref _phase, (int)phase);
     }
 
     /// <summary>Leaves a waiting phase for <see cref="ConnectionPhase.Busy"/>; false when the heartbeat took the connection first.</summary>

@@ -489,7 +489,7 @@ internal sealed partial class HttpConnection
             _context = null;
         }
 
-        _response.ReleaseBuffer();
+        _response.ReleaseBuffer(force);
     }
 
     // The receive buffer is full: move what is unread to the front, or grow (to hold the
