@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Parley.Internal;
@@ -7,6 +8,9 @@ namespace Parley.Internal;
 /// <summary>A <see cref="Transport"/> over a connected stream socket (TCP or Unix-domain).</summary>
 internal sealed class SocketTransport : Transport
 {
+    private static readonly byte[] s_one = BitConverter.GetBytes(1);
+    private static readonly byte[] s_zero = BitConverter.GetBytes(0);
+
     private readonly Socket _socket;
     private SendFileArgs? _sendFileArgs;
     private SafeFileHandle? _sendFileHandle;
@@ -57,9 +61,10 @@ internal sealed class SocketTransport : Transport
     public override ValueTask SendFileAsync(SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default) =>
         SendFileAsync(ReadOnlyMemory<byte>.Empty, file, offset, count, cancellationToken);
 
-    /// <summary>The head and the file in one <see cref="Socket.SendPacketsAsync(SocketAsyncEventArgs)"/>
-    /// under TCP_CORK, so the head rides in the file's first segment as with nginx's
-    /// <c>tcp_nopush</c>; <c>sendfile</c> for the file.</summary>
+    /// <summary>The head, then the file by <c>sendfile</c>, under TCP_CORK so the head rides in the
+    /// file's first segment (nginx's <c>sendfile</c> + <c>tcp_nopush</c>). On Linux the file goes
+    /// by a direct <c>sendfile</c> call while the socket takes it, and only what does not fit
+    /// waits in <see cref="Socket.SendPacketsAsync(SocketAsyncEventArgs)"/>.</summary>
     public override async ValueTask SendFileAsync(ReadOnlyMemory<byte> head, SafeFileHandle file, long offset, long count, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
@@ -78,29 +83,27 @@ internal sealed class SocketTransport : Transport
             return;
         }
 
-        // The stream and the event args are kept for the next call (sends are one at a time): a
-        // connection sending the same file again reuses both.
-        FileStream stream = StreamFor(file);
-        SendFileArgs args = _sendFileArgs ??= new SendFileArgs();
         bool cork = !head.IsEmpty && Cork(true);
         try
         {
-            while (count > 0)
+            if (!head.IsEmpty)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int piece = (int)Math.Min(count, 1 << 30);
-                var element = new SendPacketsElement(stream, offset, piece, endOfPacket: false);
-                args.SendPacketsElements = head.IsEmpty ? [element] : [new SendPacketsElement(head, endOfPacket: false), element];
-                await args.SendAsync(_socket).ConfigureAwait(false);
-                if (args.BytesTransferred != piece + head.Length)
-                {
-                    // The file ended early (it shrank): the peer was promised more bytes than exist.
-                    throw new EndOfStreamException($"The file ended {piece + head.Length - args.BytesTransferred} bytes before the bytes asked for were sent.");
-                }
-
+                await SendAsync(head).ConfigureAwait(false);
                 head = ReadOnlyMemory<byte>.Empty;
-                offset += piece;
-                count -= piece;
+            }
+
+            // First the kernel call itself, on this thread: on Linux, while the socket takes it,
+            // the whole file goes in one sendfile with no wait and no hop.
+            if (OperatingSystem.IsLinux())
+            {
+                long sent = SendFileNow(file, offset, count);
+                offset += sent;
+                count -= sent;
+            }
+
+            if (count > 0)
+            {
+                await SendPacketsAsync(file, offset, count, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -109,6 +112,91 @@ internal sealed class SocketTransport : Transport
             {
                 Cork(false);
             }
+        }
+    }
+
+    // What the socket takes now, by sendfile(2) straight from the file to the socket: stops at
+    // the first "would block" (the rest waits for room in SendPacketsAsync). A file that ends
+    // early throws; so does a failed socket.
+    private long SendFileNow(SafeFileHandle file, long offset, long count)
+    {
+        bool socketAdded = false;
+        bool fileAdded = false;
+        long start = offset;
+        try
+        {
+            _socket.SafeHandle.DangerousAddRef(ref socketAdded);
+            file.DangerousAddRef(ref fileAdded);
+            int socketDescriptor = (int)_socket.SafeHandle.DangerousGetHandle();
+            int fileDescriptor = (int)file.DangerousGetHandle();
+            while (count > 0)
+            {
+                nint sent = NativeSendFile(socketDescriptor, fileDescriptor, ref offset, (nuint)Math.Min(count, 1 << 30));
+                if (sent > 0)
+                {
+                    count -= sent; // the kernel moved offset on
+                    continue;
+                }
+
+                if (sent == 0)
+                {
+                    throw new EndOfStreamException($"The file ended {count} bytes before the bytes asked for were sent.");
+                }
+
+                int error = Marshal.GetLastPInvokeError();
+                if (error is 11 /* EAGAIN */ or 4 /* EINTR */)
+                {
+                    if (error == 11)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                throw new SocketException(error == 32 /* EPIPE */ ? (int)SocketError.ConnectionReset : error);
+            }
+
+            return offset - start;
+        }
+        finally
+        {
+            if (fileAdded)
+            {
+                file.DangerousRelease();
+            }
+
+            if (socketAdded)
+            {
+                _socket.SafeHandle.DangerousRelease();
+            }
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "sendfile", SetLastError = true)]
+    private static extern nint NativeSendFile(int socket, int file, ref long offset, nuint count);
+
+    // The rest of a file once the socket is full: SendPacketsAsync waits for room (and on other
+    // systems does all of it). The stream and the event args are kept for the next call (sends
+    // are one at a time): a connection sending the same file again reuses both.
+    private async ValueTask SendPacketsAsync(SafeFileHandle file, long offset, long count, CancellationToken cancellationToken)
+    {
+        FileStream stream = StreamFor(file);
+        SendFileArgs args = _sendFileArgs ??= new SendFileArgs();
+        while (count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int piece = (int)Math.Min(count, 1 << 30);
+            args.SendPacketsElements = [new SendPacketsElement(stream, offset, piece, endOfPacket: false)];
+            await args.SendAsync(_socket).ConfigureAwait(false);
+            if (args.BytesTransferred != piece)
+            {
+                // The file ended early (it shrank): the peer was promised more bytes than exist.
+                throw new EndOfStreamException($"The file ended {piece - args.BytesTransferred} bytes before the bytes asked for were sent.");
+            }
+
+            offset += piece;
+            count -= piece;
         }
     }
 
@@ -121,7 +209,7 @@ internal sealed class SocketTransport : Transport
 
         try
         {
-            _socket.SetRawSocketOption(6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, BitConverter.GetBytes(on ? 1 : 0));
+            _socket.SetRawSocketOption(6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, on ? s_one : s_zero);
             return true;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
