@@ -13,8 +13,6 @@ internal sealed class SocketTransport : Transport
 
     private readonly Socket _socket;
     private SendFileArgs? _sendFileArgs;
-    private SafeFileHandle? _sendFileHandle;
-    private FileStream? _sendFileStream;
 
     /// <summary>Takes ownership of <paramref name="socket"/> and applies the TCP settings; the
     /// caller disposes the socket when this throws (a peer that left before setup).</summary>
@@ -181,22 +179,35 @@ internal sealed class SocketTransport : Transport
     // are one at a time): a connection sending the same file again reuses both.
     private async ValueTask SendPacketsAsync(SafeFileHandle file, long offset, long count, CancellationToken cancellationToken)
     {
-        FileStream stream = StreamFor(file);
+        // SendPacketsElement takes a FileStream. This one borrows the caller's handle and is
+        // never disposed nor finalized (either would close that handle); it lives for this call
+        // only, so a connection holds no file once its send is done.
+#pragma warning disable CA2000, CA1816
+        var stream = new FileStream(file, FileAccess.Read, bufferSize: 0, isAsync: true);
+        GC.SuppressFinalize(stream);
+#pragma warning restore CA2000, CA1816
         SendFileArgs args = _sendFileArgs ??= new SendFileArgs();
-        while (count > 0)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            int piece = (int)Math.Min(count, 1 << 30);
-            args.SendPacketsElements = [new SendPacketsElement(stream, offset, piece, endOfPacket: false)];
-            await args.SendAsync(_socket).ConfigureAwait(false);
-            if (args.BytesTransferred != piece)
+            while (count > 0)
             {
-                // The file ended early (it shrank): the peer was promised more bytes than exist.
-                throw new EndOfStreamException($"The file ended {piece - args.BytesTransferred} bytes before the bytes asked for were sent.");
-            }
+                cancellationToken.ThrowIfCancellationRequested();
+                int piece = (int)Math.Min(count, 1 << 30);
+                args.SendPacketsElements = [new SendPacketsElement(stream, offset, piece, endOfPacket: false)];
+                await args.SendAsync(_socket).ConfigureAwait(false);
+                if (args.BytesTransferred != piece)
+                {
+                    // The file ended early (it shrank): the peer was promised more bytes than exist.
+                    throw new EndOfStreamException($"The file ended {piece - args.BytesTransferred} bytes before the bytes asked for were sent.");
+                }
 
-            offset += piece;
-            count -= piece;
+                offset += piece;
+                count -= piece;
+            }
+        }
+        finally
+        {
+            args.SendPacketsElements = null;
         }
     }
 
@@ -216,23 +227,6 @@ internal sealed class SocketTransport : Transport
         {
             return false; // gone or refused: uncorked sends are merely slower
         }
-    }
-
-    private FileStream StreamFor(SafeFileHandle file)
-    {
-        if (_sendFileStream is { } cached && ReferenceEquals(_sendFileHandle, file))
-        {
-            return cached;
-        }
-
-        // Never disposed nor finalized: that would close the handle, which is the caller's.
-#pragma warning disable CA2000, CA1816
-        var stream = new FileStream(file, FileAccess.Read, bufferSize: 0, isAsync: true);
-        GC.SuppressFinalize(stream);
-#pragma warning restore CA2000, CA1816
-        _sendFileHandle = file;
-        _sendFileStream = stream;
-        return stream;
     }
 
     public override int AvailableBytes
@@ -273,8 +267,6 @@ internal sealed class SocketTransport : Transport
     {
         _socket.Dispose();
         _sendFileArgs?.Dispose();
-        _sendFileStream = null;
-        _sendFileHandle = null;
     }
 
     // One SendPacketsAsync as an awaitable: the completion (inline or later) becomes a task.
