@@ -35,4 +35,14 @@ public class ServeRuntimeTuningTests
     {
         Assert.False(ServeRuntimeTuning.ShouldTurnOffSpinning(["serve"], NoVariables, configured: 70));
     }
+
+    [Fact]
+    public void Http_runs_socket_continuations_on_the_engine_threads_unless_the_operator_says_otherwise()
+    {
+        Assert.True(ServeRuntimeTuning.ShouldInlineSocketCompletions(["http", "--root", "."], NoVariables));
+        Assert.False(ServeRuntimeTuning.ShouldInlineSocketCompletions(["http"], name => name == ServeRuntimeTuning.InlineCompletionsVariable ? "0" : null));
+        Assert.False(ServeRuntimeTuning.ShouldInlineSocketCompletions(["serve"], NoVariables));
+        Assert.False(ServeRuntimeTuning.ShouldInlineSocketCompletions(["bench", "http"], NoVariables));
+        Assert.False(ServeRuntimeTuning.ShouldTurnOffSpinning(["http"], NoVariables, configured: null));
+    }
 }
