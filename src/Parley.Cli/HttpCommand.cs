@@ -48,6 +48,26 @@ internal static partial class HttpCommand
             Description = "Most MiB of file content kept in memory (0 to 1048576).",
             DefaultValueFactory = _ => 64,
         }.Range(0, 1024 * 1024, "");
+        var maxRequestLine = new Option<int>("--max-request-line")
+        {
+            Description = "Longest request line in bytes (64 to 1048576); past it, 414.",
+            DefaultValueFactory = _ => 8 * 1024,
+        }.Range(64, 1024 * 1024, "bytes");
+        var maxHead = new Option<int>("--max-head-kb")
+        {
+            Description = "Longest request head in KiB (1 to 1024, at least the request line); past it, 431.",
+            DefaultValueFactory = _ => 32,
+        }.Range(1, 1024, "KiB");
+        var maxHeaders = new Option<int>("--max-headers")
+        {
+            Description = "Most header fields in a request (1 to 10000); past it, 431.",
+            DefaultValueFactory = _ => 100,
+        }.Range(1, 10_000, "");
+        var maxBody = new Option<int>("--max-body-kb")
+        {
+            Description = "Largest request body in KiB, read and dropped (0 to 1048576); past it, 413.",
+            DefaultValueFactory = _ => 1024,
+        }.Range(0, 1024 * 1024, "KiB");
         var accessLog = new Option<bool>("--access-log")
         {
             Description = "Print a line per response (peer, request line, status, body bytes) on standard output. Off by default: it costs time on every request.",
@@ -56,7 +76,7 @@ internal static partial class HttpCommand
 
         var command = new Command("http", "Serve a folder over HTTP/1.1 (GET, HEAD, keep-alive, pipelining, ranges, conditional and precompressed responses). Stop with Ctrl-C.")
         {
-            root, host, port, index, maxConnections, headTimeout, keepAliveTimeout, maxCachedFile, cacheSize, accessLog, logLevel,
+            root, host, port, index, maxConnections, headTimeout, keepAliveTimeout, maxRequestLine, maxHead, maxHeaders, maxBody, maxCachedFile, cacheSize, accessLog, logLevel,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -71,7 +91,17 @@ internal static partial class HttpCommand
                 MaxCachedFileSize = parse.GetValue(maxCachedFile) * 1024,
                 MaxCacheSize = parse.GetValue(cacheSize) * 1024L * 1024,
                 AccessLog = parse.GetValue(accessLog),
+                MaxRequestLineLength = parse.GetValue(maxRequestLine),
+                MaxHeadSize = parse.GetValue(maxHead) * 1024,
+                MaxHeaderCount = parse.GetValue(maxHeaders),
+                MaxRequestBodySize = parse.GetValue(maxBody) * 1024L,
             };
+            if (settings.MaxHeadSize < settings.MaxRequestLineLength)
+            {
+                await Console.Error.WriteLineAsync($"parley http: --max-head-kb ({settings.MaxHeadSize / 1024} KiB) must hold at least --max-request-line ({settings.MaxRequestLineLength} bytes).");
+                return 2;
+            }
+
             using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
             return await RunAsync(settings, loggers, Console.Out, Console.Error, cancellationToken);
         });
@@ -108,6 +138,10 @@ internal static partial class HttpCommand
                 MaxConnections = settings.MaxConnections,
                 RequestHeadTimeout = settings.RequestHeadTimeout,
                 KeepAliveTimeout = settings.KeepAliveTimeout,
+                MaxRequestLineLength = settings.MaxRequestLineLength,
+                MaxHeadSize = settings.MaxHeadSize,
+                MaxHeaderCount = settings.MaxHeaderCount,
+                MaxRequestBodySize = settings.MaxRequestBodySize,
                 LoggerFactory = loggers,
             };
             if (settings.AccessLog)
@@ -202,4 +236,12 @@ internal sealed record HttpSettings(string Root, IPEndPoint EndPoint, string Ind
     public long MaxCacheSize { get; init; } = 64L * 1024 * 1024;
 
     public bool AccessLog { get; init; }
+
+    public int MaxRequestLineLength { get; init; } = 8 * 1024;
+
+    public int MaxHeadSize { get; init; } = 32 * 1024;
+
+    public int MaxHeaderCount { get; init; } = 100;
+
+    public long MaxRequestBodySize { get; init; } = 1024 * 1024;
 }
