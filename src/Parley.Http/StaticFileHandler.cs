@@ -91,7 +91,7 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
         }
 
         Representation chosen = Choose(entry, request);
-        return Answer(context, chosen, _options.TimeProvider.GetUtcNow().UtcDateTime);
+        return Answer(context, chosen, _options.TimeProvider);
     }
 
     /// <summary>Stops watching the folder.</summary>
@@ -110,7 +110,7 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
         }
     }
 
-    private static ValueTask<bool> Answer(HttpContext context, Representation chosen, DateTime now)
+    private static ValueTask<bool> Answer(HttpContext context, Representation chosen, TimeProvider time)
     {
         HttpRequestHead request = context.Request;
         HttpResponse response = context.Response;
@@ -127,7 +127,7 @@ public sealed partial class StaticFileHandler : HttpHandler, IDisposable
 
         bool notModified = !request.IfNoneMatch.IsEmpty
             ? Preconditions.NoneMatchHits(request, chosen.ETag)
-            : !request.IfModifiedSince.IsEmpty && Preconditions.NotModifiedSince(request.IfModifiedSince, chosen.LastModified, now);
+            : !request.IfModifiedSince.IsEmpty && Preconditions.NotModifiedSince(request.IfModifiedSince, chosen.LastModified, time.GetUtcNow().UtcDateTime);
         if (notModified)
         {
             response.StartHead(304);

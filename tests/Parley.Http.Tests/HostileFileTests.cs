@@ -36,10 +36,7 @@ public class HostileFileTests
         using RawClient client = await http.ConnectAsync();
         await client.SendAsync(Request("/hello.txt") + "GET /a");
         Assert.Equal(200, (await client.ReadReplyAsync()).Status);
-        for (int i = 0; i < 500 && !http.Server.DescribeConnections().Contains("Head"); i++)
-        {
-            await Task.Delay(10);
-        }
+        await http.WaitForPhaseAsync("Head");
 
         time.Advance(TimeSpan.FromSeconds(6));
         Assert.Equal(408, (await client.ReadReplyAsync()).Status);

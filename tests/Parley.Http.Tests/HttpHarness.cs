@@ -58,6 +58,19 @@ internal sealed class HttpHarness : IAsyncDisposable
         return await client.ReadReplyAsync(head);
     }
 
+    /// <summary>Waits (bounded) until some connection of the server is in <paramref name="phase"/>:
+    /// phases change on the server's threads, and a test about a timeout must first know the
+    /// connection is where that timeout applies.</summary>
+    public async Task WaitForPhaseAsync(string phase)
+    {
+        long start = Environment.TickCount64;
+        while (!Server.DescribeConnections().Contains(phase))
+        {
+            Assert.True(Environment.TickCount64 - start < Patience.TotalMilliseconds, $"No connection reached {phase}: {string.Join(", ", Server.DescribeConnections())}");
+            await Task.Delay(10);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         using var grace = new CancellationTokenSource(Patience);

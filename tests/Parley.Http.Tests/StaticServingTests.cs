@@ -224,7 +224,8 @@ public class StaticServingTests
 
         // inotify reports asynchronously: ask until it has (bounded; no fixed sleep decides the outcome).
         string text = "";
-        for (int attempt = 0; attempt < 200 && text != "Changed."; attempt++)
+        long start = Environment.TickCount64;
+        while (text != "Changed." && Environment.TickCount64 - start < HttpHarness.Patience.TotalMilliseconds)
         {
             text = (await http.GetAsync(Request("/hello.txt"))).Text;
             if (text != "Changed.")

@@ -14,7 +14,7 @@ public class TimeoutTests
         await using HttpHarness http = await HttpHarness.StartAsync(o => { o.TimeProvider = time; o.RequestHeadTimeout = TimeSpan.FromSeconds(10); });
         using RawClient client = await http.ConnectAsync();
         await client.SendAsync("GET /hello.txt HTTP/1.1\r\nHo");
-        await WaitForPhaseAsync(http, "Head");
+        await http.WaitForPhaseAsync("Head");
 
         time.Advance(TimeSpan.FromSeconds(9));
         Assert.Equal(0, client.Socket.Available); // not yet
@@ -54,12 +54,12 @@ public class TimeoutTests
         using RawClient client = await http.ConnectAsync();
         await client.SendAsync(Request("/hello.txt"));
         Assert.Equal(200, (await client.ReadReplyAsync()).Status);
-        await WaitForPhaseAsync(http, "Idle");
+        await http.WaitForPhaseAsync("Idle");
 
         time.Advance(TimeSpan.FromSeconds(29));
         await client.SendAsync(Request("/hello.txt")); // still open
         Assert.Equal(200, (await client.ReadReplyAsync()).Status);
-        await WaitForPhaseAsync(http, "Idle");
+        await http.WaitForPhaseAsync("Idle");
 
         time.Advance(TimeSpan.FromSeconds(31));
         Assert.True(await client.ClosedAsync());
@@ -84,22 +84,5 @@ public class TimeoutTests
         {
             await http.DisposeAsync();
         }
-    }
-
-    // The connection's phase changes on the server's threads; a test about a timeout first waits
-    // (bounded) until the connection is where the timeout applies.
-    private static async Task WaitForPhaseAsync(HttpHarness http, string phase)
-    {
-        for (int i = 0; i < 500; i++)
-        {
-            if (http.Server.DescribeConnections().Any(p => p == phase))
-            {
-                return;
-            }
-
-            await Task.Delay(10);
-        }
-
-        Assert.Fail($"No connection reached {phase}: {string.Join(", ", http.Server.DescribeConnections())}");
     }
 }
