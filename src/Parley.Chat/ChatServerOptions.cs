@@ -152,8 +152,9 @@ public sealed class ChatServerOptions
     public long MinSendQueueBytes => 2L * EffectiveMaxEventBytes;
 
     /// <summary><see cref="MaxEventBytes"/> as the server applies it: at least the largest
-    /// <c>user_message</c> (a command's worth of content plus room, user, id and time).</summary>
-    internal int EffectiveMaxEventBytes => Math.Max(MaxEventBytes, MaxCommandBytes + 1024);
+    /// <c>user_message</c> (a command's worth of content plus room, user, id and time). A
+    /// session's framer must write events this long (see <see cref="CreateFramer"/>).</summary>
+    public int EffectiveMaxEventBytes => Math.Max(MaxEventBytes, MaxCommandBytes + 1024);
 
     /// <summary>The line framer sessions must use: commands up to <see cref="MaxCommandBytes"/>
     /// in, events up to <see cref="MaxEventBytes"/> out.</summary>

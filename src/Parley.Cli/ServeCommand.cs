@@ -53,9 +53,19 @@ internal static partial class ServeCommand
         {
             Description = "Also accept on a Unix-domain socket at this path (same protocol, never TLS; for local clients and reverse proxies: 'nc -U PATH'). A stale socket file left by a killed server is replaced; anything else at the path is an error.",
         };
+        Option<int> webPort = new Option<int>("--web-port")
+        {
+            Description = "Port of the browser front door on --host: the chat page at /, WebSocket sessions at /ws (same protocol, one JSON object per text message). 0 turns it off.",
+            DefaultValueFactory = _ => 8081,
+        }.Range(0, IPEndPoint.MaxPort, "");
+        var allowedOrigins = new Option<string[]>("--allowed-origin")
+        {
+            Description = "An origin (https://chat.example.com) whose pages may open /ws, besides the server's own page; repeat for more, * for any. Others get 403.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, webPort, allowedOrigins, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -121,6 +131,8 @@ internal static partial class ServeCommand
                 UnixPath = parse.GetValue(unix),
                 MaxConnectionsPerAddress = parse.GetValue(maxPerAddress),
                 SharePort = parse.GetValue(sharePort),
+                WebPort = parse.GetValue(webPort),
+                AllowedOrigins = parse.GetValue(allowedOrigins) ?? [],
             };
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
@@ -233,17 +245,43 @@ internal static partial class ServeCommand
             return 2;
         }
 
+        ChatWeb? web = null;
+        if (settings.WebPort != 0)
+        {
+            var webEndPoint = new IPEndPoint(settings.EndPoint.Address, settings.WebPort);
+            try
+            {
+#pragma warning disable CA2000 // Disposed by the await using below.
+                web = await ChatWeb.StartAsync(
+                    chat,
+                    new ChatWebSettings(webEndPoint, settings.MaxConnections, settings.MaxConnectionsPerAddress, settings.SendQueueBytes) { AllowedOrigins = settings.AllowedOrigins },
+                    loggers,
+                    cancellationToken);
+#pragma warning restore CA2000
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                LogBindFailed(logger, $"{webEndPoint} (--web-port; 0 turns the browser front door off)", ex.Message);
+                await server.StopAsync(CancellationToken.None);
+                return 2;
+            }
+        }
+
+        await using ChatWeb? ownedWeb = web;
         await output.WriteLineAsync(
             $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)}{(settings.UnixPath is null ? "" : $" and {server.Listeners[^1].Address}")} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
-            $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId}); Ctrl-C stops.");
+            $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})" +
+            $"{(web is null ? "" : $"; chat page at {ChatWebSettings.Describe(web.EndPoint)}")}; Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary(() => chat.HistoryBytes);
         using var trim = new IdleMemoryTrim();
         await summary.LogUntilStoppedAsync(logger, () => server.ConnectionCount, settings.SummaryInterval, cancellationToken);
 
-        LogStopping(logger, server.ConnectionCount);
+        LogStopping(logger, server.ConnectionCount + (web?.SessionCount ?? 0));
+        Task webStopped = web?.StopAsync() ?? Task.CompletedTask;
         await server.StopAsync(CancellationToken.None);
+        await webStopped;
         await chat.DisposeAsync(); // everything accepted is in the journal before "stopped"
         LogStopped(logger);
         return 0;
@@ -308,4 +346,10 @@ internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, lo
 
     /// <summary>Listen with SO_REUSEPORT.</summary>
     public bool SharePort { get; init; }
+
+    /// <summary>The browser front door's port on the same address; 0 for none.</summary>
+    public int WebPort { get; init; }
+
+    /// <summary>Other origins whose pages may open the WebSocket.</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 }

@@ -32,6 +32,40 @@ public sealed class HttpContext
 
     internal int PathLength { get; private set; }
 
+    /// <summary>
+    /// Switches this connection to another protocol (RFC 9110, section 7.8): answers
+    /// <c>101 Switching Protocols</c> with <c>Upgrade: </c><paramref name="protocol"/> and
+    /// <paramref name="headerLines"/> (<c>Name: value\r\n</c> each, written as given), sends it
+    /// after the responses to earlier pipelined requests, and hands the transport over. From then
+    /// on the HTTP server has nothing to do with the connection (it no longer counts it, times it,
+    /// or closes it when stopping): the caller owns the transport and must dispose it. Bytes the
+    /// peer sent after the request's head are read first from the transport returned.
+    /// </summary>
+    /// <remarks>The handler checks the request first (its method, headers, that it has no body)
+    /// and returns true after this call.</remarks>
+    /// <exception cref="InvalidOperationException">The response has started, the request is not
+    /// HTTP/1.1, has a body, or the server is stopping.</exception>
+    public ValueTask<Transport> UpgradeAsync(ReadOnlySpan<byte> protocol, ReadOnlySpan<byte> headerLines)
+    {
+        if (Request.Version != HttpProtocolVersion.Http11 || Request.HasBody)
+        {
+            throw new InvalidOperationException("Only an HTTP/1.1 request without a body can switch protocols.");
+        }
+
+        if (!HttpChars.IsToken(protocol.IndexOf((byte)'/') is int slash and >= 0 ? protocol[..slash] : protocol))
+        {
+            throw new ArgumentException("The protocol must be a token (a version may follow a slash).", nameof(protocol));
+        }
+
+        if (Response.Connection.IsStopping)
+        {
+            throw new InvalidOperationException("The server is stopping.");
+        }
+
+        Response.WriteSwitchingProtocols(protocol, headerLines);
+        return Response.Connection.DetachAsync();
+    }
+
     internal bool TryDecodePath(out string? reason)
     {
         int needed = Request.Path.Length + 2;

@@ -55,6 +55,8 @@ public sealed class HttpResponse
 
     internal int BufferedLength => _length;
 
+    internal HttpConnection Connection => _connection;
+
     /// <summary>Closes the connection after this response. Call before <see cref="EndHead"/>.</summary>
     public void CloseAfterResponse()
     {
@@ -212,6 +214,38 @@ public sealed class HttpResponse
             offset += piece;
             count -= piece;
         }
+    }
+
+    /// <summary>
+    /// Writes a <c>101 Switching Protocols</c> head: <c>Connection: Upgrade</c>,
+    /// <c>Upgrade: </c><paramref name="protocol"/>, then <paramref name="headerLines"/> as given
+    /// (<c>Name: value\r\n</c> each, not checked). Used by <see cref="HttpContext.UpgradeAsync"/>.
+    /// </summary>
+    internal void WriteSwitchingProtocols(ReadOnlySpan<byte> protocol, ReadOnlySpan<byte> headerLines)
+    {
+        if (HasStarted)
+        {
+            throw new InvalidOperationException("The response has started already.");
+        }
+
+        Status = 101;
+        Write(StatusLines.Get(101));
+        Write(_server.Date.Line);
+        if (_server.Options.ServerHeader)
+        {
+            Write("Server: Parley\r\n"u8);
+        }
+
+        Write("Connection: Upgrade\r\nUpgrade: "u8);
+        Write(protocol);
+        Write("\r\n"u8);
+        Write(headerLines);
+        Write("\r\n"u8);
+        _headEnded = true;
+        _dropBody = true;
+        _bodyRemaining = 0;
+        BodyLength = 0;
+        KeepAlive = false;
     }
 
     /// <summary>A whole response in one call: head, <c>Content-Type</c>, body.</summary>

@@ -9,10 +9,13 @@ namespace Parley;
 /// therefore grows with the bytes in flight, not with bytes × members.
 /// </summary>
 /// <remarks>
-/// Thread-safe. Membership operations are O(1). A broadcast iterates a cached snapshot of the
+/// Members may use different framers — a chat room holds TCP sessions framed by lines and
+/// browser sessions framed as WebSocket messages: a broadcast is then encoded once per framer
+/// among the members (by reference), each encoding shared by every member that uses it.
+/// <para>Thread-safe. Membership operations are O(1). A broadcast iterates a cached snapshot of the
 /// members, rebuilt only after membership changed, so steady-state broadcasting allocates
 /// nothing. A slow member is handled by its own slow-consumer policy and never stalls the
-/// others: enqueueing never waits. A closed connection leaves every group it was in.
+/// others: enqueueing never waits. A closed connection leaves every group it was in.</para>
 /// </remarks>
 public sealed class ConnectionGroup
 {
@@ -21,15 +24,16 @@ public sealed class ConnectionGroup
     private readonly MessageFramer _framer;
     private readonly BufferPool _pool;
     private readonly IReadOnlyList<MessageMiddleware> _middleware;
-    private Connection[]? _snapshot;
+    private Snapshot? _snapshot;
 
     /// <summary>
     /// Creates a group outside a <see cref="ParleyServer"/> (a server's own groups come from
-    /// <see cref="ParleyServer.GetOrCreateGroup"/>). Members must use <paramref name="framer"/>:
-    /// a broadcast is framed once, with it, for all of them.
+    /// <see cref="ParleyServer.GetOrCreateGroup"/>). A broadcast is framed once with
+    /// <paramref name="framer"/> for the members that use it, and once more for each other framer
+    /// members use.
     /// </summary>
     /// <param name="name">The group's name.</param>
-    /// <param name="framer">The members' framer.</param>
+    /// <param name="framer">The members' usual framer.</param>
     /// <param name="pool">Where broadcast frames are rented; <see cref="BufferPool.Shared"/> when null.</param>
     /// <param name="middleware">The members' <see cref="ConnectionOptions.Middleware"/>, run once per broadcast; none when null.</param>
     public ConnectionGroup(string name, MessageFramer framer, BufferPool? pool = null, IReadOnlyList<MessageMiddleware>? middleware = null)
@@ -59,7 +63,7 @@ public sealed class ConnectionGroup
     }
 
     /// <summary>A snapshot of the members.</summary>
-    public IReadOnlyList<Connection> Members => Snapshot();
+    public IReadOnlyList<Connection> Members => TakeSnapshot().Members;
 
     /// <summary>Adds a connection; false when it is already a member or is not open.</summary>
     public bool Add(Connection connection)
@@ -117,8 +121,15 @@ public sealed class ConnectionGroup
     public int Broadcast(ReadOnlySpan<byte> payload, Connection? except = null)
     {
         // Transforms are per message, not per connection: run them once for everyone.
-        Frame frame = _framer.CreateQueuedFrame(_middleware.Count > 0 ? Internal.MiddlewarePipeline.Encode(_middleware, payload) : payload, _pool);
-        Connection[] members = Snapshot();
+        ReadOnlySpan<byte> encoded = _middleware.Count > 0 ? Internal.MiddlewarePipeline.Encode(_middleware, payload) : payload;
+        Snapshot snapshot = TakeSnapshot();
+        if (snapshot.Runs is { } runs)
+        {
+            return BroadcastPerFramer(encoded, snapshot.Members, runs, except);
+        }
+
+        Frame frame = _framer.CreateQueuedFrame(encoded, _pool);
+        Connection[] members = snapshot.Members;
 
         // The creation reference becomes the first member's; one atomic add covers the rest.
         if (members.Length == 0)
@@ -129,6 +140,20 @@ public sealed class ConnectionGroup
 
         frame.AddQueueReferences(members.Length - 1);
         return Deliver(frame, members, except);
+    }
+
+    // Members with several framers: one frame per framer, shared by that framer's members.
+    private int BroadcastPerFramer(ReadOnlySpan<byte> payload, Connection[] members, FramerRun[] runs, Connection? except)
+    {
+        int queued = 0;
+        foreach (FramerRun run in runs)
+        {
+            Frame frame = run.Framer.CreateQueuedFrame(payload, _pool);
+            frame.AddQueueReferences(run.Count - 1);
+            queued += Deliver(frame, members.AsSpan(run.Start, run.Count), except);
+        }
+
+        return queued;
     }
 
     /// <summary>Broadcasts a received message (or any sequence), as <see cref="Broadcast(ReadOnlySpan{byte}, Connection?)"/>.</summary>
@@ -158,16 +183,38 @@ public sealed class ConnectionGroup
     public int Broadcast(Frame frame, Connection? except = null)
     {
         ArgumentNullException.ThrowIfNull(frame);
-        Connection[] members = Snapshot();
+        Snapshot snapshot = TakeSnapshot();
+        if (snapshot.Runs is not { } runs)
+        {
+            // One atomic add for all recipients: per-recipient increments would contend with the
+            // send loops' releases of the same count on other cores.
+            frame.AddQueueReferences(snapshot.Members.Length);
+            return Deliver(frame, snapshot.Members, except);
+        }
 
-        // One atomic add for all recipients: per-recipient increments would contend with the
-        // send loops' releases of the same count on other cores.
-        frame.AddQueueReferences(members.Length);
-        return Deliver(frame, members, except);
+        int queued = 0;
+        foreach (FramerRun run in runs)
+        {
+            Connection[] members = snapshot.Members;
+            if (ReferenceEquals(run.Framer, frame.Framer) || frame.Framer is null)
+            {
+                frame.AddQueueReferences(run.Count);
+                queued += Deliver(frame, members.AsSpan(run.Start, run.Count), except);
+            }
+            else
+            {
+                // Members of another format get the payload framed their way, once for all of them.
+                Frame other = run.Framer.CreateQueuedFrame(frame.Payload.Span, _pool);
+                other.AddQueueReferences(run.Count - 1);
+                queued += Deliver(other, members.AsSpan(run.Start, run.Count), except);
+            }
+        }
+
+        return queued;
     }
 
     /// <summary>Queues <paramref name="frame"/> on each member, one queue reference per member already taken.</summary>
-    private static int Deliver(Frame frame, Connection[] members, Connection? except)
+    private static int Deliver(Frame frame, ReadOnlySpan<Connection> members, Connection? except)
     {
         int queued = 0;
         foreach (Connection member in members)
@@ -199,9 +246,9 @@ public sealed class ConnectionGroup
         }
     }
 
-    private Connection[] Snapshot()
+    private Snapshot TakeSnapshot()
     {
-        Connection[]? snapshot = Volatile.Read(ref _snapshot);
+        Snapshot? snapshot = Volatile.Read(ref _snapshot);
         if (snapshot is not null)
         {
             return snapshot;
@@ -209,10 +256,45 @@ public sealed class ConnectionGroup
 
         lock (_lock)
         {
-            _snapshot ??= [.. _members.Values];
+            _snapshot ??= BuildSnapshot();
             return _snapshot;
         }
     }
+
+    // Built once per membership change: members of the group's framer first, then each other
+    // framer's members together, so a broadcast walks one run per framer.
+    private Snapshot BuildSnapshot()
+    {
+        Connection[] members = [.. _members.Values];
+        if (Array.TrueForAll(members, member => ReferenceEquals(member.Framer, _framer)))
+        {
+            return new Snapshot(members, null);
+        }
+
+        var framers = new List<MessageFramer>();
+        foreach (Connection member in members)
+        {
+            if (!framers.Exists(known => ReferenceEquals(known, member.Framer)))
+            {
+                framers.Add(member.Framer);
+            }
+        }
+
+        var ordered = new List<Connection>(members.Length);
+        var runs = new FramerRun[framers.Count];
+        for (int i = 0; i < framers.Count; i++)
+        {
+            int start = ordered.Count;
+            ordered.AddRange(members.Where(member => ReferenceEquals(member.Framer, framers[i])));
+            runs[i] = new FramerRun(framers[i], start, ordered.Count - start);
+        }
+
+        return new Snapshot([.. ordered], runs);
+    }
+
+    private sealed record Snapshot(Connection[] Members, FramerRun[]? Runs);
+
+    private readonly record struct FramerRun(MessageFramer Framer, int Start, int Count);
 
     /// <inheritdoc />
     public override string ToString() => $"{Name} ({Count})";

@@ -56,6 +56,26 @@ public sealed class Frame
 
     internal Span<byte> WritableSpan => _array.AsSpan(0, _length);
 
+    /// <summary>The framer that encoded this frame, when one did (not for coalesced or constant frames).</summary>
+    internal MessageFramer? Framer { get; private set; }
+
+    private int _payloadOffset = -1;
+    private int _payloadLength;
+
+    /// <summary>The message as given to the framer, for framing it again for a connection that uses another framer.</summary>
+    /// <exception cref="InvalidOperationException">The framer does not store payloads as they are (see <see cref="MessageFramer.GetPayloadOffset"/>).</exception>
+    internal ReadOnlyMemory<byte> Payload => _payloadOffset >= 0
+        ? new ReadOnlyMemory<byte>(_array, _payloadOffset, _payloadLength)
+        : throw new InvalidOperationException("This frame's framer does not say where its payload lies, so it cannot be sent to connections that use another framer.");
+
+    /// <summary>Records which framer wrote this frame and where the payload lies in it.</summary>
+    internal void SetOrigin(MessageFramer framer, int payloadOffset, int payloadLength)
+    {
+        Framer = framer;
+        _payloadOffset = payloadOffset >= 0 && payloadOffset + payloadLength <= _length ? payloadOffset : -1;
+        _payloadLength = payloadLength;
+    }
+
     /// <summary>Messages encoded in this frame: more than one when small sends were coalesced into it.</summary>
     internal int MessageCount { get; private set; }
 
@@ -213,6 +233,8 @@ public sealed class Frame
 
     private void Initialize(BufferPool pool, int length, bool callerOwned)
     {
+        Framer = null;
+        _payloadOffset = -1;
         _array = pool.Rent(length);
         _length = length;
         _appendable = false;

@@ -106,6 +106,9 @@ public sealed class LengthPrefixedFramer : MessageFramer
     }
 
     /// <inheritdoc />
+    public override int GetPayloadOffset(int payloadLength) => HeaderLength;
+
+    /// <inheritdoc />
     public override int GetFrameLength(int payloadLength) => HeaderLength + payloadLength;
 
     /// <inheritdoc />

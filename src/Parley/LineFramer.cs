@@ -132,6 +132,9 @@ public sealed class LineFramer : MessageFramer
     }
 
     /// <inheritdoc />
+    public override int GetPayloadOffset(int payloadLength) => 0;
+
+    /// <inheritdoc />
     public override int GetFrameLength(int payloadLength) => payloadLength + 1;
 
     /// <inheritdoc />

@@ -52,6 +52,17 @@ public abstract class MessageFramer
     public Frame? KeepAliveFrame { get; protected init; }
 
     /// <summary>
+    /// A constant frame of already encoded bytes, never pooled and never freed: for a framer's
+    /// <see cref="KeepAliveFrame"/> (a WebSocket ping, say) and other frames sent as they are.
+    /// </summary>
+    /// <param name="encoded">The bytes as they go on the wire; kept, not copied: never change them.</param>
+    protected static Frame CreateConstantFrame(byte[] encoded)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        return Frame.CreateStatic(encoded);
+    }
+
+    /// <summary>
     /// Parses the frame at the start of <paramref name="buffer"/>.
     /// </summary>
     /// <param name="buffer">Unconsumed received bytes.</param>
@@ -102,6 +113,15 @@ public abstract class MessageFramer
     /// or cannot be expressed in this format.</exception>
     public abstract void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination);
 
+    /// <summary>
+    /// Where the payload starts in a frame of a <paramref name="payloadLength"/>-byte payload
+    /// that <see cref="WriteFrame"/> wrote, when it is stored there unchanged (after a length
+    /// prefix, before a line ending…); -1 when it is transformed or the format cannot say. A
+    /// <see cref="ConnectionGroup"/> whose members use several framers uses it to frame a
+    /// <see cref="Frame"/> again for members of another format. The default is -1.
+    /// </summary>
+    public virtual int GetPayloadOffset(int payloadLength) => -1;
+
     /// <summary>Throws unless <paramref name="payload"/> can be sent as one message of this format.</summary>
     internal void ValidatePayload(ReadOnlySpan<byte> payload)
     {
@@ -151,6 +171,7 @@ public abstract class MessageFramer
         try
         {
             WriteFrame(payload, frame.WritableSpan);
+            frame.SetOrigin(this, GetPayloadOffset(payload.Length), payload.Length);
         }
         catch
         {

@@ -42,6 +42,13 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
     /// <c>prlimit --fsize=… --</c>), with <paramref name="environment"/> changed.</summary>
     public static ParleyProcess StartUnder(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string?> environment, params string[] arguments)
     {
+        // Tests run servers side by side: the browser front door's fixed default port (8081) is
+        // left off unless a test asks for it.
+        if (arguments is ["serve", ..] && !arguments.Contains("--web-port"))
+        {
+            arguments = [.. arguments, "--web-port", "0"];
+        }
+
         var info = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet")
         {
             RedirectStandardOutput = true,

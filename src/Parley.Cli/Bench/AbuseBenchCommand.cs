@@ -50,7 +50,7 @@ internal static class AbuseBenchCommand
         {
             AbuseWorkload.CreateUsers(data);
             await using ServerUnderTest server = await ServerUnderTest.StartAsync(
-                ["serve", "--port", "0", "--data", data, "--auth", "required", "--log-level", serverSummarySeconds < CommonOptions.MaxSeconds ? "Information" : "Warning",
+                ["serve", "--port", "0", "--web-port", "0", "--data", data, "--auth", "required", "--log-level", serverSummarySeconds < CommonOptions.MaxSeconds ? "Information" : "Warning",
                     "--summary-interval", serverSummarySeconds.ToString(CultureInfo.InvariantCulture)],
                 target: null,
                 serverPid: null,

@@ -202,7 +202,7 @@ internal static class BenchCommand
                 : await ServerUnderTest.StartAsync(
                     [
                         // A summary line a second (parsed for the memory's parts; other Information lines are dropped).
-                        "serve", "--port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Information", "--summary-interval", "1",
+                        "serve", "--port", "0", "--web-port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Information", "--summary-interval", "1",
                         "--max-connections", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-connections-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-handshakes-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),

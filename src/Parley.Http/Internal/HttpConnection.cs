@@ -32,6 +32,7 @@ internal sealed partial class HttpConnection
     private long _headDeadline;
     private BodySkipper _body;
     private bool _requestStarted;
+    private bool _detached; // switched protocols: the transport is someone else's now
 
     public HttpConnection(HttpServer server, Transport transport)
     {
@@ -42,6 +43,8 @@ internal sealed partial class HttpConnection
     }
 
     public Transport Transport => _transport;
+
+    internal bool IsStopping => _server.IsStopping;
 
     internal ConnectionPhase Phase => (ConnectionPhase)Volatile.Read(ref _phase);
 
@@ -62,7 +65,11 @@ internal sealed partial class HttpConnection
         finally
         {
             Volatile.Write(ref _phase, (int)ConnectionPhase.Closed);
-            _transport.Dispose();
+            if (!_detached)
+            {
+                _transport.Dispose();
+            }
+
             ReleaseBuffers(force: true);
             _server.Remove(this);
         }
@@ -334,6 +341,11 @@ internal sealed partial class HttpConnection
             head.Version, _response.Status, _response.BodyLength));
 
         head.Reset();
+        if (_detached)
+        {
+            return new ValueTask<bool>(false); // switched protocols: this loop is done with the transport
+        }
+
         return _response.KeepAlive ? new ValueTask<bool>(true) : CloseAfterResponseAsync();
     }
 
@@ -400,6 +412,25 @@ internal sealed partial class HttpConnection
         {
             await Dispatch(context, index + 1).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The 101 is written: sends it (with what earlier requests' responses are buffered), takes
+    /// the connection out of the heartbeat's hands, and gives the transport away with what the
+    /// peer sent after the head.
+    /// </summary>
+    internal async ValueTask<Transport> DetachAsync()
+    {
+        await _response.FlushAsync().ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _phase, (int)ConnectionPhase.Closed, (int)ConnectionPhase.Busy) != (int)ConnectionPhase.Busy)
+        {
+            throw new OperationCanceledException("The connection was closed while switching protocols.");
+        }
+
+        _detached = true;
+        byte[] rest = _input.AsSpan(_start, _end - _start).ToArray();
+        _start = _end = 0;
+        return rest.Length == 0 ? _transport : new PrefixedTransport(_transport, rest);
     }
 
     // An error that ends the connection: answer, send, signal the end, and linger.
