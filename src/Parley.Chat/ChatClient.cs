@@ -105,16 +105,17 @@ public sealed partial class ChatClient : IAsyncDisposable
 
     /// <summary>
     /// Connects with <paramref name="connection"/> (its <see cref="ConnectionOptions.Framer"/>
-    /// must be a <see cref="LineFramer"/>, e.g. <see cref="ChatProtocol.CreateClientFramer"/>) and
-    /// starts a client on it, as <see cref="StartAsync"/>.
+    /// must frame one event per message: a <see cref="LineFramer"/>, e.g.
+    /// <see cref="ChatProtocol.CreateClientFramer"/>, or a WebSocket client's framer with a
+    /// WebSocket dialer) and starts a client on it, as <see cref="StartAsync"/>.
     /// </summary>
-    /// <exception cref="ArgumentException">The framer is not a <see cref="LineFramer"/>.</exception>
+    /// <exception cref="ArgumentException">The framer is the length-prefixed or raw one, which the chat server does not speak.</exception>
     /// <exception cref="TimeoutException">The connect, or the server's first answer, took too long.</exception>
     /// <exception cref="ChatConnectionClosedException">The server closed the connection at once (e.g. <c>server_full</c>).</exception>
     public static async Task<ChatClient> ConnectAsync(ParleyClientOptions connection, ChatClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        if (connection.Framer is not LineFramer)
+        if (connection.Framer is LengthPrefixedFramer or RawFramer)
         {
             throw new ArgumentException($"A chat connection is framed by lines: set {nameof(ParleyClientOptions.Framer)} to {nameof(ChatProtocol)}.{nameof(ChatProtocol.CreateClientFramer)}().", nameof(connection));
         }

@@ -156,7 +156,7 @@ internal sealed partial class ParleyProcess : IAsyncDisposable
     public static async Task<(ParleyProcess Process, IPEndPoint EndPoint)> StartServeAsync(params string[] extra)
     {
         ParleyProcess process = Start(["serve", "--port", "0", .. extra]);
-        Match match = await process.WaitForLineAsync(@"listening on (\S+):(\d+)");
+        Match match = await process.WaitForLineAsync(@"serve listening on (\S+):(\d+)"); // not the web port's "HTTP server listening on"
         return (process, new IPEndPoint(IPAddress.Parse(match.Groups[1].Value), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)));
     }
 

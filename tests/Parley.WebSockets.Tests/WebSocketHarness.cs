@@ -32,6 +32,8 @@ internal sealed class WebSocketHarness : IAsyncDisposable
 
     public WebSocketListener Listener { get; }
 
+    public MessageFramer Framer { get; private init; } = null!;
+
     public IPEndPoint EndPoint => (IPEndPoint)Http.EndPoints[0]!;
 
     public Uri Uri => new($"ws://127.0.0.1:{EndPoint.Port}/ws");
@@ -58,7 +60,7 @@ internal sealed class WebSocketHarness : IAsyncDisposable
         httpOptions.Map("/ws", listener.Handler);
         var http = new HttpServer(httpOptions);
         await http.StartAsync();
-        return new WebSocketHarness(http, sessions, listener, closed);
+        return new WebSocketHarness(http, sessions, listener, closed) { Framer = serverOptions.Framer };
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,139 @@
+using System.Buffers;
+using System.Text;
+using System.Threading.Channels;
+
+namespace Parley.WebSockets.Tests;
+
+/// <summary>Parley's own WebSocket client (<see cref="WebSocketDialer"/>) against Parley's server.</summary>
+public sealed class ClientTests
+{
+    [Fact]
+    public async Task A_client_connection_round_trips_messages_with_masked_frames()
+    {
+        await using WebSocketHarness harness = await WebSocketHarness.StartAsync();
+        var options = new WebSocketOptions();
+        var received = Channel.CreateUnbounded<string>();
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new WebSocketDialer(harness.Uri, options), Framer = options.CreateFramer(isClient: true) });
+        client.MessageReceived += (_, message) => received.Writer.TryWrite(Encoding.UTF8.GetString(message.ToArray()));
+        await client.ConnectAsync();
+
+        foreach (string text in new[] { "one", new string('m', 500), "drei €" })
+        {
+            client.Send(Encoding.UTF8.GetBytes(text));
+            Assert.Equal(text, await received.Reader.ReadAsync().AsTask().WaitAsync(WebSocketHarness.Patience));
+        }
+    }
+
+    [Fact]
+    public async Task The_client_answers_the_servers_pings_and_stays_connected()
+    {
+        await using WebSocketHarness harness = await WebSocketHarness.StartAsync(server: options =>
+        {
+            options.KeepAliveInterval = TimeSpan.FromMilliseconds(20);
+            options.IdleTimeout = TimeSpan.FromMilliseconds(400); // closed unless pongs come back
+        });
+        var options = new WebSocketOptions();
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new WebSocketDialer(harness.Uri, options), Framer = options.CreateFramer(isClient: true), KeepAliveInterval = Timeout.InfiniteTimeSpan, IdleTimeout = Timeout.InfiniteTimeSpan });
+        await client.ConnectAsync();
+        Connection session = await WaitForSessionAsync(harness);
+
+        long before = session.MessagesReceived;
+        await Task.Delay(1000); // several idle timeouts' worth: only the pongs keep it open
+        Assert.Equal(ConnectionState.Open, session.State);
+        Assert.Equal(before, session.MessagesReceived);
+    }
+
+    [Fact]
+    public async Task A_handshake_refused_by_origin_throws_with_the_status()
+    {
+        await using WebSocketHarness harness = await WebSocketHarness.StartAsync();
+        var options = new WebSocketOptions { Origin = "https://elsewhere.example" };
+        var dialer = new WebSocketDialer(harness.Uri, options);
+
+        WebSocketHandshakeException refused = await Assert.ThrowsAsync<WebSocketHandshakeException>(async () => (await dialer.ConnectAsync()).Dispose());
+
+        Assert.Equal(403, refused.Status);
+    }
+
+    [Fact]
+    public async Task The_dialer_checks_the_accept_key()
+    {
+        // A server that answers 101 with a wrong Sec-WebSocket-Accept.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Task serve = Task.Run(async () =>
+        {
+            using System.Net.Sockets.TcpClient peer = await listener.AcceptTcpClientAsync();
+            System.Net.Sockets.NetworkStream stream = peer.GetStream();
+            byte[] buffer = new byte[4096];
+            _ = await stream.ReadAsync(buffer);
+            await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"u8.ToArray());
+        });
+        var dialer = new WebSocketDialer(new Uri($"ws://127.0.0.1:{port}/ws"));
+
+        WebSocketHandshakeException refused = await Assert.ThrowsAsync<WebSocketHandshakeException>(async () => (await dialer.ConnectAsync()).Dispose());
+
+        Assert.Contains("Sec-WebSocket-Accept", refused.Message, StringComparison.Ordinal);
+        await serve;
+    }
+
+    [Fact]
+    public async Task A_broadcast_to_WebSocket_members_is_one_shared_frame()
+    {
+        await using WebSocketHarness harness = await WebSocketHarness.StartAsync();
+        var options = new WebSocketOptions();
+        var clients = new List<ParleyClient>();
+        var received = Channel.CreateUnbounded<string>();
+        for (int i = 0; i < 5; i++)
+        {
+            var client = new ParleyClient(new ParleyClientOptions { Dialer = new WebSocketDialer(harness.Uri, options), Framer = options.CreateFramer(isClient: true) });
+            client.MessageReceived += (_, message) => received.Writer.TryWrite(Encoding.UTF8.GetString(message.ToArray()));
+            await client.ConnectAsync();
+            clients.Add(client);
+        }
+
+        while (harness.Sessions.ConnectionCount < 5)
+        {
+            await Task.Delay(10);
+        }
+
+        ConnectionGroup room = harness.Sessions.GetOrCreateGroup("room");
+        foreach (Connection session in harness.Sessions.Connections)
+        {
+            room.Add(session);
+        }
+
+        // Encoded once by the caller, shared by all five send queues.
+        Frame frame = harness.Framer.CreateFrame("to everyone"u8, BufferPool.Shared);
+        try
+        {
+            Assert.Equal(5, room.Broadcast(frame));
+        }
+        finally
+        {
+            frame.Release();
+        }
+
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal("to everyone", await received.Reader.ReadAsync().AsTask().WaitAsync(WebSocketHarness.Patience));
+        }
+
+        foreach (ParleyClient client in clients)
+        {
+            await client.DisposeAsync();
+        }
+    }
+
+    private static async Task<Connection> WaitForSessionAsync(WebSocketHarness harness)
+    {
+        using var deadline = new CancellationTokenSource(WebSocketHarness.Patience);
+        while (harness.Sessions.ConnectionCount == 0)
+        {
+            await Task.Delay(10, deadline.Token);
+        }
+
+        return harness.Sessions.Connections[0];
+    }
+}
