@@ -29,4 +29,10 @@ public enum ChatCommandType
 
     /// <summary><c>ping</c>: answered by <c>pong</c>.</summary>
     Ping,
+
+    /// <summary><c>watch_metrics</c>: answered by <c>metrics_history</c>, then a <c>metrics</c> event a second (when the server publishes them).</summary>
+    WatchMetrics,
+
+    /// <summary><c>unwatch_metrics</c>: stops the <c>metrics</c> events.</summary>
+    UnwatchMetrics,
 }

@@ -53,6 +53,8 @@ public static class ChatProtocol
         ChatCommandType.ListUsers => "list_users",
         ChatCommandType.History => "history",
         ChatCommandType.Ping => "ping",
+        ChatCommandType.WatchMetrics => "watch_metrics",
+        ChatCommandType.UnwatchMetrics => "unwatch_metrics",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a command"),
     };
 
@@ -70,6 +72,8 @@ public static class ChatProtocol
             "list_users" => ChatCommandType.ListUsers,
             "history" => ChatCommandType.History,
             "ping" => ChatCommandType.Ping,
+            "watch_metrics" => ChatCommandType.WatchMetrics,
+            "unwatch_metrics" => ChatCommandType.UnwatchMetrics,
             _ => null,
         };
         type = found.GetValueOrDefault();

@@ -236,6 +236,17 @@ public sealed partial class ChatServer
                 return Reply(session, Events.Pong());
             case ChatCommandType.Quit:
                 return await QuitAsync(session).ConfigureAwait(false);
+            case ChatCommandType.WatchMetrics:
+                if (_options.MetricsFeed is not { } feed)
+                {
+                    return new ChatError(ErrorCodes.UnknownCommand, "this server does not publish metrics", command.Name, command.Ref);
+                }
+
+                feed.Watch(session.Connection);
+                return null;
+            case ChatCommandType.UnwatchMetrics:
+                _options.MetricsFeed?.Unwatch(session.Connection);
+                return null;
             default:
                 return new ChatError(ErrorCodes.UnknownCommand, $"unknown command \"{command.Name}\"", command.Name);
         }

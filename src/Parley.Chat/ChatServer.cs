@@ -49,6 +49,7 @@ public sealed partial class ChatServer : IAsyncDisposable
         _deliveries = new DeliveryQueue(Deliver, options.MaxQueuedDeliveryBytes);
         _onCommitted = OnCommitted;
         _roomGreeting = [.. _roomList.Select(r => new ChatRoomInfo(r.Name, r.Description))];
+        options.MetricsFeed?.Attach(framer);
         _logLimiter = new LogRateLimiter(options.TimeProvider);
         _faultLogLimiter = new LogRateLimiter(options.TimeProvider);
         _throttle = new LoginThrottle(options.MaxFailedLogins, options.LoginThrottleWindow, options.TimeProvider);

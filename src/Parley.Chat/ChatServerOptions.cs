@@ -129,6 +129,11 @@ public sealed class ChatServerOptions
     /// <summary>Clock for timestamps and throttling. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>Live figures for dashboards: sessions that send <c>watch_metrics</c> get the
+    /// feed's history and then what it publishes. Null (the default): the command is refused as
+    /// unknown.</summary>
+    public ChatMetricsFeed? MetricsFeed { get; set; }
+
     /// <summary>
     /// The longest event line the server sends, in bytes. Default 256 KiB, raised to fit the
     /// largest <c>user_message</c> when <see cref="MaxMessageBytes"/> needs more; at least 64 KiB.

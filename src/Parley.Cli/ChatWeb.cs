@@ -75,7 +75,7 @@ internal sealed class ChatWeb : IAsyncDisposable
 #pragma warning restore CA2000
         httpOptions.Map("/ws", listener.Handler);
         httpOptions.Map("/config.json", new ConfigHandler(chat.Options));
-        httpOptions.Fallback = new EmbeddedFiles(new Dictionary<string, string> { ["/"] = "index.html" });
+        httpOptions.Fallback = new EmbeddedFiles(new Dictionary<string, string> { ["/"] = "index.html", ["/dashboard"] = "dashboard.html" });
 #pragma warning disable CA2000 // Owned by the ChatWeb returned, disposed below when starting fails.
         var http = new HttpServer(httpOptions);
 #pragma warning restore CA2000

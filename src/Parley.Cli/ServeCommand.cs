@@ -175,6 +175,14 @@ internal static partial class ServeCommand
         }
 
         using System.Runtime.InteropServices.PosixSignalRegistration? fileSizeSignal = FileSizeSignal.Handle(); // EFBIG, not death, past a file-size limit
+        // The dashboard's figures, published to sessions that watch them (the page at /dashboard).
+        ParleyServer? tcpServer = null;
+        ChatWeb? webServer = null;
+        ChatServer? chatServer = null;
+        using var dashboard = new DashboardFeed(
+            () => (settings.IpcName is null ? tcpServer?.ConnectionCount ?? 0 : 0, webServer?.SessionCount ?? 0, settings.IpcName is null ? 0 : tcpServer?.ConnectionCount ?? 0),
+            () => chatServer?.SessionCount ?? 0);
+        options.MetricsFeed ??= dashboard.Feed;
         await using ChatServer? opened = TryOpen(options, logger);
         if (opened is not { } chat)
         {
@@ -268,6 +276,8 @@ internal static partial class ServeCommand
         }
 
         await using ChatWeb? ownedWeb = web;
+        (tcpServer, webServer, chatServer) = (server, web, chat);
+        dashboard.Start();
         await output.WriteLineAsync(
             $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)}{(settings.UnixPath is null ? "" : $" and {server.Listeners[^1].Address}")} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})" +

@@ -44,10 +44,13 @@ public sealed partial class Journal
                     _pendingLength = 0;
                 }
 
+                long started = Stopwatch.GetTimestamp();
                 Exception? error = TryWriteBatch(_writing.AsSpan(0, length), _writingCommits[0].Entry.Id, _writingCommits[^1].Entry.Id);
                 if (error is null)
                 {
                     lastFlush = Stopwatch.GetTimestamp();
+                    JournalMetrics.CommitDuration.Record(Stopwatch.GetElapsedTime(started, lastFlush).TotalSeconds, MetricTag);
+                    JournalMetrics.RecordsCommitted.Add(_writingCommits.Count, MetricTag);
                 }
 
                 lock (_lock)

@@ -18,6 +18,14 @@ public static class JournalMetrics
 
     private static readonly Meter Meter = new(MeterName);
 
+    /// <summary>How long each batch took to write and (by its durability) flush to disk, in seconds.</summary>
+    public static readonly Histogram<double> CommitDuration =
+        Meter.CreateHistogram<double>("parley.journal.commit.duration", "s", "Time to write and flush one batch of records.");
+
+    /// <summary>Records committed (stored as the durability setting says).</summary>
+    public static readonly Counter<long> RecordsCommitted =
+        Meter.CreateCounter<long>("parley.journal.records.committed", "{record}", "Records committed to the journal.");
+
     /// <summary>Journals whose writes are failing now: 1 from a failed write until one succeeds (or the journal closes).</summary>
     public static readonly UpDownCounter<long> Failing =
         Meter.CreateUpDownCounter<long>("parley.journal.failing", "{journal}", "Journals whose writes are failing now.");
