@@ -71,7 +71,8 @@ internal sealed class ChatWeb : IAsyncDisposable
             MaxConnections = settings.MaxConnections + 256,
             LoggerFactory = loggers,
         };
-        httpOptions.Listen(new SocketConnectionListener(settings.EndPoint));
+        ConnectionListener web = new SocketConnectionListener(settings.EndPoint);
+        httpOptions.Listen(settings.Tls is { } tls ? new TlsConnectionListener(web, tls, loggers) : web);
 #pragma warning restore CA2000
         httpOptions.Map("/ws", listener.Handler);
         httpOptions.Map("/config.json", new ConfigHandler(chat.Options));
@@ -147,14 +148,17 @@ internal sealed class ChatWeb : IAsyncDisposable
 /// <summary>The web side of <c>parley serve</c>.</summary>
 internal sealed record ChatWebSettings(IPEndPoint EndPoint, int MaxConnections, int MaxConnectionsPerAddress, long SendQueueBytes)
 {
+    /// <summary>Serve the page and the socket over TLS (https://, wss://) with this certificate.</summary>
+    public TlsServerOptions? Tls { get; init; }
+
     /// <summary>Origins besides the page's own that may open the WebSocket.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 
     /// <summary>How the page's address is written, for the start line.</summary>
-    public static string Describe(EndPoint? endPoint) => endPoint switch
+    public static string Describe(EndPoint? endPoint, bool tls) => endPoint switch
     {
-        IPEndPoint { Address.AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ip => $"http://[{ip.Address}]:{ip.Port}/",
-        IPEndPoint ip => $"http://{ip.Address}:{ip.Port}/",
+        IPEndPoint { Address.AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ip => $"{(tls ? "https" : "http")}://[{ip.Address}]:{ip.Port}/",
+        IPEndPoint ip => $"{(tls ? "https" : "http")}://{ip.Address}:{ip.Port}/",
         _ => endPoint?.ToString() ?? "?",
     };
 }

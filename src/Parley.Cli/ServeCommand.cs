@@ -262,7 +262,7 @@ internal static partial class ServeCommand
 #pragma warning disable CA2000 // Disposed by the await using below.
                 web = await ChatWeb.StartAsync(
                     chat,
-                    new ChatWebSettings(webEndPoint, settings.MaxConnections, settings.MaxConnectionsPerAddress, settings.SendQueueBytes) { AllowedOrigins = settings.AllowedOrigins },
+                    new ChatWebSettings(webEndPoint, settings.MaxConnections, settings.MaxConnectionsPerAddress, settings.SendQueueBytes) { AllowedOrigins = settings.AllowedOrigins, Tls = settings.Tls },
                     loggers,
                     cancellationToken);
 #pragma warning restore CA2000
@@ -281,7 +281,7 @@ internal static partial class ServeCommand
         await output.WriteLineAsync(
             $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)}{(settings.UnixPath is null ? "" : $" and {server.Listeners[^1].Address}")} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})" +
-            $"{(web is null ? "" : $"; chat page at {ChatWebSettings.Describe(web.EndPoint)}")}; Ctrl-C stops.");
+            $"{(web is null ? "" : $"; chat page at {ChatWebSettings.Describe(web.EndPoint, settings.Tls is not null)}")}; Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary(() => chat.HistoryBytes);

@@ -194,6 +194,49 @@ public sealed class ChatPageTests : IClassFixture<BrowserFixture>, IDisposable
     }
 
     [Fact]
+    public async Task The_dashboard_charts_live_figures_pushed_from_the_servers_meters()
+    {
+        if (!_browser.Available)
+        {
+            return;
+        }
+
+        int tcpPort = FreePort();
+        int webPort = FreePort();
+        await using ParleyProcess server = await StartServerAsync(tcpPort, webPort);
+        IPage chat = await OpenPageAsync(webPort);
+        await WaitConnectedAsync(chat);
+        IPage dashboard = await _browser.Browser!.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        dashboard.SetDefaultTimeout(Patience);
+        await dashboard.GotoAsync($"http://127.0.0.1:{webPort}/dashboard");
+        await dashboard.WaitForSelectorAsync("#status[data-state=connected]");
+
+        // Traffic from a TCP user: stored and delivered rise, and it counts as a TCP connection.
+        await using var terminal = await LineClient.ConnectAsync(tcpPort);
+        await terminal.ReadEventAsync("login_successful");
+        await terminal.SendAsync("""{"_ct":"join_room","r":"general"}""");
+        await terminal.ReadEventAsync("user_joined_room");
+        for (int i = 0; i < 40; i++)
+        {
+            await terminal.SendAsync($$"""{"_ct":"send_message","r":"general","c":"load {{i}}"}""");
+        }
+
+        await dashboard.WaitForFunctionAsync(
+            "() => window.parleyDashboard.samples().some(s => s.stored > 0 && s.delivered > 0 && s.commit_p99 > 0 && s.conn.tcp >= 1 && s.conn.ws >= 2 && s.rss > 0)");
+        foreach (string chart in new[] { "connections", "stored", "delivered", "slow", "commit", "rss", "cpu" })
+        {
+            Assert.Equal(1, await dashboard.Locator($"[data-chart={chart}] canvas").CountAsync());
+            Assert.False(string.IsNullOrWhiteSpace(await dashboard.Locator($"[data-chart={chart}] .value").TextContentAsync()));
+        }
+
+        await ScreenshotAsync(dashboard, "7-dashboard");
+        lock (_pageErrors)
+        {
+            Assert.DoesNotContain(_pageErrors, error => !error.Contains("WebSocket", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task With_auth_required_the_page_asks_for_a_login_and_shows_a_refusal_where_it_happened()
     {
         if (!_browser.Available)

@@ -175,4 +175,45 @@ public sealed class ServeWebTests : IDisposable
             await bystander.PingAsync();
         }
     }
+
+    [Fact]
+    public async Task With_a_certificate_the_page_and_the_socket_are_served_over_TLS()
+    {
+        string certificate = Path.Combine(Path.GetTempPath(), $"parley-web-{Guid.NewGuid():N}.pfx");
+        using (System.Security.Cryptography.X509Certificates.X509Certificate2 made = CertCommand.SelfSigned(["localhost", "127.0.0.1"], days: 1))
+        {
+            File.WriteAllBytes(certificate, made.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
+        }
+
+        try
+        {
+            int webPort = FreePort();
+            (ParleyProcess process, _) = await ParleyProcess.StartServeAsync(["--data", _data, "--web-port", webPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--tls-cert", certificate]);
+            await using (process)
+            {
+                await process.WaitForLineAsync(@"chat page at https://127\.0\.0\.1:\d+/");
+                using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
+                using var http = new HttpClient(handler);
+                Assert.Contains("<html", await http.GetStringAsync(new Uri($"https://127.0.0.1:{webPort}/")), StringComparison.OrdinalIgnoreCase);
+
+                var options = new WebSocketOptions { MaxMessageSize = ChatProtocol.DefaultMaxEventBytes, MaxOutgoingMessageSize = ChatProtocol.DefaultMaxCommandBytes };
+                var tls = new TlsClientOptions { AllowUntrustedServerCertificate = true, TargetHost = "localhost" };
+                await using ChatClient secure = await ChatClient.ConnectAsync(new ParleyClientOptions
+                {
+                    Dialer = new WebSocketDialer(new Uri($"wss://127.0.0.1:{webPort}/ws"), options, tls),
+                    Framer = options.CreateFramer(isClient: true),
+                });
+                await secure.JoinRoomAsync("general");
+                await secure.SendMessageAsync("general", "over wss");
+
+                // Plain HTTP on the TLS port gets nowhere.
+                using var plain = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+                await Assert.ThrowsAnyAsync<Exception>(() => plain.GetStringAsync(new Uri($"http://127.0.0.1:{webPort}/")));
+            }
+        }
+        finally
+        {
+            File.Delete(certificate);
+        }
+    }
 }
