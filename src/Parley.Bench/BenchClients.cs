@@ -1,3 +1,4 @@
+using Parley.WebSockets;
 using System.Net;
 using Spectre.Console;
 
@@ -78,7 +79,7 @@ internal static class BenchClients
     public static ParleyClientOptions ClientOptions(ServerUnderTest server, IPEndPoint? local)
     {
         string? pinned = server.CertificateHash;
-        return new ParleyClientOptions
+        ParleyClientOptions options = new()
         {
             RemoteEndPoint = server.EndPoint,
             LocalEndPoint = local,
@@ -96,7 +97,25 @@ internal static class BenchClients
                 }
                 : null,
         };
+        if (server.WebSocket is { } uri)
+        {
+            // The upgrade, and TLS under it, are the dialer's; the framer writes masked client frames.
+            WebSocketOptions webSocket = WebSocketClientOptions(binary: !server.Chat);
+            options.Dialer = new WebSocketDialer(uri, webSocket, options.Tls, new SocketConnectionDialer(server.DialEndPoint, local));
+            options.Framer = webSocket.CreateFramer(isClient: true);
+            options.Tls = null;
+        }
+
+        return options;
     }
+
+    /// <summary>WebSocket settings of bench clients: binary for the echo server, text for chat.</summary>
+    public static WebSocketOptions WebSocketClientOptions(bool binary) => new()
+    {
+        MaxMessageSize = binary ? LengthPrefixedFramer.DefaultMaxMessageSize : Parley.Chat.ChatProtocol.DefaultMaxEventBytes,
+        MaxOutgoingMessageSize = binary ? LengthPrefixedFramer.DefaultMaxMessageSize : Parley.Chat.ChatProtocol.DefaultMaxCommandBytes,
+        MessageType = binary ? WebSocketMessageType.Binary : WebSocketMessageType.Text,
+    };
 
     /// <summary>Connects a <see cref="ParleyClient"/> (the idle-connections workload holds these: they keep themselves alive).</summary>
     public static async Task<ParleyClient> ConnectParleyClientAsync(ServerUnderTest server, IPEndPoint? local, Action<ParleyClient> configure, CancellationToken cancellationToken)

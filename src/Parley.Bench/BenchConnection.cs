@@ -30,7 +30,9 @@ internal abstract class BenchConnection : IAsyncDisposable
         ParleyClientOptions options = BenchClients.ClientOptions(server, local);
         if (chat)
         {
-            options.Framer = new Parley.Chat.ChatServerOptions().CreateClientFramer();
+            options.Framer = server.WebSocket is null
+                ? new Parley.Chat.ChatServerOptions().CreateClientFramer()
+                : BenchClients.WebSocketClientOptions(binary: false).CreateFramer(isClient: true);
             options.IdleTimeout = Timeout.InfiniteTimeSpan;
             options.KeepAliveInterval = Timeout.InfiniteTimeSpan;
         }

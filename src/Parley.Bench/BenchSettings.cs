@@ -14,6 +14,9 @@ internal sealed record BenchSettings(
     /// <summary>Run the server with TLS and connect the clients over it.</summary>
     public bool Tls { get; init; }
 
+    /// <summary>Connect over WebSocket (the echo server with <c>--transport ws</c>, the chat server's web port).</summary>
+    public bool WebSocket { get; init; }
+
     /// <summary>Payload compression (<c>--compress zlib|brotli</c>) on the server and the clients; null for none.</summary>
     public string? Compress { get; init; }
 

@@ -40,6 +40,15 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     /// <summary>The server speaks TLS.</summary>
     public bool Tls { get; private init; }
 
+    /// <summary>A chat server (text messages over WebSocket), not an echo server.</summary>
+    public bool Chat { get; internal set; }
+
+    /// <summary>Where clients open WebSocket connections (<see cref="EndPoint"/> is then that address); null for framed TCP.</summary>
+    public Uri? WebSocket { get; internal set; }
+
+    /// <summary>The address clients dial: the WebSocket's when there is one.</summary>
+    public IPEndPoint DialEndPoint => WebSocket is { } uri ? new IPEndPoint(IPAddress.Parse(uri.Host), uri.Port) : EndPoint;
+
     /// <summary>The SHA-1 hash of the certificate the bench made for its child server, to pin it; null against --target.</summary>
     public string? CertificateHash { get; private init; }
 
@@ -115,7 +124,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     /// <paramref name="compress"/>, the clients using <paramref name="compression"/>; with
     /// <paramref name="tls"/>, a certificate from <paramref name="writeCertificate"/>), or the target.</summary>
     public static async Task<ServerUnderTest> StartAsync(
-        string mode, int clients, string? target, int? serverPid, bool tls, string? compress, CompressionMiddleware? compression, bool insecure, CertificateWriter? writeCertificate, CancellationToken cancellationToken)
+        string mode, int clients, string? target, int? serverPid, bool tls, string? compress, CompressionMiddleware? compression, bool insecure, CertificateWriter? writeCertificate, CancellationToken cancellationToken, bool webSocket = false)
     {
         string[] arguments = ["echo", "--port", "0", "--mode", mode, "--log-level", "Warning", "--summary-interval", "3600", "--max-connections", (clients + 100).ToString(CultureInfo.InvariantCulture),
             "--max-connections-per-address", (clients + 100).ToString(CultureInfo.InvariantCulture),
@@ -123,6 +132,11 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         if (compress is not null)
         {
             arguments = [.. arguments, "--compress", compress];
+        }
+
+        if (webSocket)
+        {
+            arguments = [.. arguments, "--transport", "ws"];
         }
 
         return await StartAsync(arguments, target, serverPid, tls, cancellationToken, compression, insecure, writeCertificate);
@@ -271,7 +285,7 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     [GeneratedRegex(@"^\S* ?(info|dbug|trce): ")]
     private static partial Regex InformationLine();
 
-    [GeneratedRegex(@"listening on (\S+):(\d+)")]
+    [GeneratedRegex(@"(?:serve|echo|http) listening on (\S+):(\d+)")] // not the web port's "HTTP server listening on"
     private static partial Regex ListeningLine();
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]

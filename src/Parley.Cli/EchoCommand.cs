@@ -31,10 +31,10 @@ internal static partial class EchoCommand
         Option<string?> compress = CompressOption();
         var transport = new Option<string>("--transport")
         {
-            Description = "tcp: framed TCP (Miku-compatible). udp: Parley's reliable UDP protocol (messages come back on the channel and in the delivery mode they came in). ipc: shared memory between processes on this machine, listening on --name (same framing as TCP).",
+            Description = "tcp: framed TCP (Miku-compatible). ws: WebSocket (binary messages; upgrade at any path of --host/--port, wss:// with --tls-cert). udp: Parley's reliable UDP protocol (messages come back on the channel and in the delivery mode they came in). ipc: shared memory between processes on this machine, listening on --name (same framing as TCP).",
             DefaultValueFactory = _ => "tcp",
         };
-        transport.AcceptOnlyFromAmong("tcp", "udp", "ipc");
+        transport.AcceptOnlyFromAmong("tcp", "ws", "udp", "ipc");
         Option<string> ipcName = CommonOptions.IpcName("echo", "--transport ipc: the name clients connect to.");
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
@@ -75,7 +75,13 @@ internal static partial class EchoCommand
                 MaxConnectionsPerAddress = parse.GetValue(maxPerAddress),
                 UdpSessionsPerAddress = parse.GetResult(maxPerAddress) is { Implicit: false } ? parse.GetValue(maxPerAddress) : null,
                 SharePort = parse.GetValue(sharePort),
+                WebSocket = parse.GetValue(transport) == "ws",
             };
+            if (settings.WebSocket && (settings.Compression is not null || framingName != "length"))
+            {
+                await Console.Error.WriteLineAsync("parley echo: --transport ws takes no --compress or --framing (WebSocket frames its own messages).");
+                return 2;
+            }
             if (settings.IpcName is not null && tls is not null)
             {
                 await Console.Error.WriteLineAsync("parley echo: --transport ipc takes no --tls-cert (shared memory never leaves the machine).");
@@ -102,10 +108,16 @@ internal static partial class EchoCommand
     public static async Task<int> RunAsync(EchoSettings settings, ILoggerFactory loggers, TextWriter output, CancellationToken cancellationToken)
     {
         ILogger logger = loggers.CreateLogger("parley.echo");
+        var webSocket = new Parley.WebSockets.WebSocketOptions
+        {
+            MaxMessageSize = settings.MaxMessageSize ?? LengthPrefixedFramer.DefaultMaxMessageSize,
+            MessageType = Parley.WebSockets.WebSocketMessageType.Binary,
+            MaxPendingConnections = 4096,
+        };
         var options = new ParleyServerOptions
         {
             EndPoint = settings.EndPoint,
-            Framer = CommonOptions.CreateFramer(settings.Framing, settings.MaxMessageSize),
+            Framer = settings.WebSocket ? webSocket.CreateFramer() : CommonOptions.CreateFramer(settings.Framing, settings.MaxMessageSize),
             IdleTimeout = settings.IdleTimeout,
             MaxConnections = settings.MaxConnections,
             MaxConnectionsPerAddress = settings.MaxConnectionsPerAddress,
@@ -121,6 +133,22 @@ internal static partial class EchoCommand
 #pragma warning restore CA2000
         }
 
+        Parley.Http.HttpServer? http = null;
+        if (settings.WebSocket)
+        {
+            // WebSocket: an HTTP server takes the upgrades (at any path) and hands them to the Parley server.
+#pragma warning disable CA2000 // The servers own their listeners and dispose them when they stop.
+            var upgrades = new Parley.WebSockets.WebSocketListener(webSocket, "/", loggers);
+            options.Listen(upgrades);
+            var httpOptions = new Parley.Http.HttpServerOptions { MaxConnections = settings.MaxConnections + 256, Fallback = upgrades.Handler, LoggerFactory = loggers };
+            ConnectionListener socket = new SocketConnectionListener(settings.EndPoint, new SocketTransportOptions { ListenBacklog = 4096, SharePort = settings.SharePort });
+            httpOptions.Listen(settings.Tls is { } tls ? new TlsConnectionListener(socket, tls, loggers) : socket);
+            options.Tls = null;
+            http = new Parley.Http.HttpServer(httpOptions);
+#pragma warning restore CA2000
+        }
+
+        await using Parley.Http.HttpServer? ownedHttp = http;
         await using var server = new ParleyServer(options);
         server.Connected += connection => LogOpened(logger, connection.Id, connection.RemoteEndPoint);
         server.Disconnected += connection => LogClosed(
@@ -144,6 +172,10 @@ internal static partial class EchoCommand
         try
         {
             server.Start();
+            if (http is not null)
+            {
+                await http.StartAsync(cancellationToken);
+            }
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Parley.Ipc.IpcException)
         {
@@ -151,14 +183,19 @@ internal static partial class EchoCommand
             return 2;
         }
 
-        string address = settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address;
-        await output.WriteLineAsync($"parley echo listening on {address} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {settings.Framing}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
+        string address = http is not null ? http.EndPoints[0]!.ToString()! : settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address;
+        await output.WriteLineAsync($"parley echo listening on {address} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {(settings.WebSocket ? "websocket" : settings.Framing)}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
         using var summary = new MetricsSummary();
         await summary.LogUntilStoppedAsync(logger, () => server.ConnectionCount, settings.SummaryInterval, cancellationToken);
 
         LogStopping(logger, server.ConnectionCount);
+        if (http is not null)
+        {
+            await http.StopAsync(CancellationToken.None);
+        }
+
         await server.StopAsync(CancellationToken.None);
         summary.Log(logger, server.ConnectionCount);
         LogStopped(logger);
@@ -215,6 +252,9 @@ internal sealed record EchoSettings(
 
     /// <summary><c>--transport udp</c>: sessions accepted from one address when <c>--max-connections-per-address</c> was given; otherwise the UDP host's default (<see cref="Parley.Udp.UdpHostOptions.MaxPeersPerAddress"/>).</summary>
     public int? UdpSessionsPerAddress { get; init; }
+
+    /// <summary>Take WebSocket upgrades on the address (binary messages) instead of framed TCP.</summary>
+    public bool WebSocket { get; init; }
 
     /// <summary>Listen with SO_REUSEPORT.</summary>
     public bool SharePort { get; init; }

@@ -42,9 +42,10 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (a throw-away certificate, pinned by the clients)." };
         var insecure = new Option<bool>("--insecure") { Description = "With --target and --tls: accept any server certificate." };
+        Option<string> transport = TransportOption("the chat server's web port, /ws; with --target, ws://host:port/ws");
         var command = new Command("chat", "Load a 'parley serve' chat server (started here with a fresh data folder, or --target) with rust-chat-server's profiles or a connection burst.")
         {
-            profile, clients, rate, duration, size, durability, target, serverPid, json, tls, insecure,
+            profile, clients, rate, duration, size, durability, target, serverPid, json, tls, insecure, transport,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -59,6 +60,7 @@ internal static class BenchCommand
             {
                 Tls = parse.GetValue(tls),
                 Insecure = parse.GetValue(insecure),
+                WebSocket = parse.GetValue(transport) == "ws",
             };
             return await RunAsync("chat", settings, cancellationToken, chat, parse.GetValue(durability)!);
         });
@@ -118,7 +120,8 @@ internal static class BenchCommand
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (the bench makes a throw-away certificate for its child server and pins it)." };
         Option<string?> compress = EchoCommand.CompressOption();
         var insecure = new Option<bool>("--insecure") { Description = "With --target and --tls: accept any server certificate (a self-signed development one)." };
-        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls, compress, insecure };
+        Option<string> transport = TransportOption("the echo server with --transport ws; with --target, a WebSocket server at ws://host:port/");
+        var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls, compress, insecure, transport };
         command.Validators.Add(result =>
         {
             // Each echo client keeps its in-flight messages in one buffer.
@@ -143,7 +146,14 @@ internal static class BenchCommand
                 Tls = parse.GetValue(tls),
                 Compress = parse.GetValue(compress),
                 Insecure = parse.GetValue(insecure),
+                WebSocket = parse.GetValue(transport) == "ws",
             };
+            if (settings.WebSocket && settings.Compress is not null)
+            {
+                await Console.Error.WriteLineAsync("parley bench: --transport ws takes no --compress.");
+                return 2;
+            }
+
             return await RunAsync(name, settings, cancellationToken);
         });
         return command;
@@ -155,6 +165,25 @@ internal static class BenchCommand
         {
             result.AddError($"--target: '{value}' is not host:port with an IP address or localhost (for example 127.0.0.1:7000).");
         }
+    }
+
+    /// <summary>A port free a moment ago, for a child server's web port (it binds it right after).</summary>
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static Option<string> TransportOption(string webSocket)
+    {
+        var option = new Option<string>("--transport")
+        {
+            Description = $"tcp: framed TCP. ws: WebSocket ({webSocket}).",
+            DefaultValueFactory = _ => "tcp",
+        };
+        option.AcceptOnlyFromAmong("tcp", "ws");
+        return option;
     }
 
     private static Option<int?> ServerPid() =>
@@ -174,6 +203,7 @@ internal static class BenchCommand
         }
 
         string mode = workload == "broadcast" ? "broadcast" : "echo";
+        int webPort = chat is not null && settings.WebSocket && settings.Target is null ? FreePort() : 0;
         TimeSpan cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         long wallBefore = System.Diagnostics.Stopwatch.GetTimestamp();
         string? dataDirectory = chat is not null && settings.Target is null ? Path.Combine(Path.GetTempPath(), "parley-bench-" + Guid.NewGuid().ToString("N")) : null;
@@ -198,11 +228,12 @@ internal static class BenchCommand
                     settings.Compress is null ? null : EchoCommand.Compression(settings.Compress),
                     settings.Insecure,
                     WriteThrowAwayCertificateAsync,
-                    cancellationToken)
+                    cancellationToken,
+                    settings.WebSocket)
                 : await ServerUnderTest.StartAsync(
                     [
                         // A summary line a second (parsed for the memory's parts; other Information lines are dropped).
-                        "serve", "--port", "0", "--web-port", "0", "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Information", "--summary-interval", "1",
+                        "serve", "--port", "0", "--web-port", webPort.ToString(CultureInfo.InvariantCulture), "--data", dataDirectory ?? "", "--durability", durability, "--log-level", "Information", "--summary-interval", "1",
                         "--max-connections", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-connections-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
                         "--max-handshakes-per-address", (settings.Clients + 100).ToString(CultureInfo.InvariantCulture),
@@ -214,6 +245,16 @@ internal static class BenchCommand
                     cancellationToken,
                     insecure: settings.Insecure,
                     writeCertificate: WriteThrowAwayCertificateAsync);
+            if (settings.WebSocket)
+            {
+                // Clients open WebSocket connections: the echo server's own port, the chat server's web port.
+                string scheme = settings.Tls ? "wss" : "ws";
+                server.Chat = chat is not null;
+                server.WebSocket = chat is null
+                    ? new Uri($"{scheme}://{server.EndPoint.Address}:{server.EndPoint.Port}/")
+                    : new Uri($"{scheme}://{server.EndPoint.Address}:{(webPort != 0 ? webPort : server.EndPoint.Port)}/ws");
+            }
+
             BenchResult result;
             try
             {
