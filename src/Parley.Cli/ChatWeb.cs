@@ -69,6 +69,8 @@ internal sealed class ChatWeb : IAsyncDisposable
         var httpOptions = new HttpServerOptions
         {
             MaxConnections = settings.MaxConnections + 256,
+            MaxConnectionsPerAddress = settings.MaxConnectionsPerAddress, // page loads and upgrades under way: one address cannot take every slot
+            KeepAliveTimeout = TimeSpan.FromSeconds(20), // a page's keep-alive connections, not sessions: those are WebSockets
             LoggerFactory = loggers,
         };
         ConnectionListener web = new SocketConnectionListener(settings.EndPoint);

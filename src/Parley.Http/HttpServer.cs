@@ -24,6 +24,7 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly LogRateLimiter _refusalLog;
     private ITimer? _heartbeat;
     private int _connectionCount;
+    private readonly Parley.Internal.AddressCounter _perAddress = new();
     private int _pooledContexts;
     private int _state; // 0 new, 1 started, 2 stopped
 
@@ -196,7 +197,20 @@ public sealed class HttpServer : IAsyncDisposable
                 continue;
             }
 
-            var connection = new HttpConnection(this, transport);
+            UInt128? address = Options.MaxConnectionsPerAddress > 0 ? Parley.Internal.AddressCounter.KeyOf(transport.RemoteEndPoint) : null;
+            if (address is not null && !_perAddress.TryAcquire(address, Options.MaxConnectionsPerAddress))
+            {
+                Interlocked.Decrement(ref _connectionCount);
+                if (_refusalLog.TryTake(out long suppressed))
+                {
+                    Log.AddressRefused(Logger, transport.RemoteEndPoint, Options.MaxConnectionsPerAddress, suppressed);
+                }
+
+                HttpConnection.CloseQuietly(transport);
+                continue;
+            }
+
+            var connection = new HttpConnection(this, transport) { AddressKey = address };
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _connections[connection] = started.Task.ContinueWith(_ => connection.RunAsync(), TaskScheduler.Default).Unwrap();
             started.SetResult();
@@ -226,6 +240,7 @@ public sealed class HttpServer : IAsyncDisposable
     {
         if (_connections.TryRemove(connection, out _))
         {
+            _perAddress.Release(connection.AddressKey);
             Interlocked.Decrement(ref _connectionCount);
         }
     }

@@ -49,6 +49,11 @@ public sealed class HttpServerOptions
     /// expected to hold, bounded so a flood runs out of this, not of file descriptors.</summary>
     public int MaxConnections { get; set; } = 16_384;
 
+    /// <summary>Most connections from one IP address at once (0, the default: no limit of its own
+    /// beyond <see cref="MaxConnections"/>). Past it a new connection from that address is closed
+    /// at once, so one address cannot take every slot.</summary>
+    public int MaxConnectionsPerAddress { get; set; }
+
     /// <summary>Longest request line; past it, 414. Default 8 KiB (nginx, Kestrel).</summary>
     public int MaxRequestLineLength { get; set; } = HttpRequestParser.DefaultMaxRequestLineLength;
 

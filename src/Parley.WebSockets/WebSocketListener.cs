@@ -192,6 +192,10 @@ public sealed partial class WebSocketListener : ConnectionListener
         {
             (status, reason) = (426, "This is a WebSocket endpoint: ask for Upgrade: websocket with Connection: Upgrade.");
         }
+        else if (Count(request, "Sec-WebSocket-Key"u8) > 1 || Count(request, "Sec-WebSocket-Version"u8) > 1 || Count(request, "Origin"u8) > 1)
+        {
+            (status, reason) = (400, "Sec-WebSocket-Key, Sec-WebSocket-Version and Origin may appear once each.");
+        }
         else if (!request.TryGetHeader("Sec-WebSocket-Version"u8, out ReadOnlySpan<byte> version) || !version.Trim(" \t"u8).SequenceEqual("13"u8))
         {
             (status, reason) = (426, "Only WebSocket version 13 is spoken.");
@@ -206,7 +210,7 @@ public sealed partial class WebSocketListener : ConnectionListener
         }
         else if (!Handshake.IsOriginAllowed(OriginOf(request, out bool hasOrigin), request.Host, _options.AllowedOrigins, hasOrigin))
         {
-            (status, reason) = (403, "This origin may not open a WebSocket here.");
+            (status, reason) = (403, "This origin may not open a WebSocket here (a server reached by name lists its pages' origins: WebSocketOptions.AllowedOrigins, parley serve --allowed-origin).");
         }
         else if (_disposed)
         {
@@ -224,6 +228,20 @@ public sealed partial class WebSocketListener : ConnectionListener
             hasOrigin = request.TryGetHeader("Origin"u8, out ReadOnlySpan<byte> origin);
             return origin;
         }
+    }
+
+    private static int Count(HttpRequestHead request, ReadOnlySpan<byte> name)
+    {
+        int count = 0;
+        for (int i = 0; i < request.HeaderCount; i++)
+        {
+            if (Ascii.EqualsIgnoreCase(request.GetHeaderName(i), name))
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     private byte[]? ChooseSubProtocol(HttpRequestHead request)

@@ -32,9 +32,11 @@ public sealed class WebSocketOptions
     /// Servers: the <c>Origin</c>s a browser may connect from, such as <c>https://chat.example.com</c>
     /// (compared without regard to case); <c>*</c> allows any. Whatever the list, a request with
     /// no <c>Origin</c> (not from a browser) is allowed, and so is one whose origin is the server
-    /// it asks (its <c>Origin</c> names the request's <c>Host</c>). Others get 403: a page on
-    /// another site cannot open a socket with the visitor's credentials (cross-site WebSocket
-    /// hijacking).
+    /// it asks when the server is addressed by IP address or as <c>localhost</c> (its
+    /// <c>Origin</c> is <c>http(s)://</c> the request's <c>Host</c>). A server reached by a name
+    /// must list its own pages' origin: a name is what DNS rebinding forges. Others get 403: a
+    /// page on another site cannot open a socket with the visitor's credentials (cross-site
+    /// WebSocket hijacking).
     /// </summary>
     public IList<string> AllowedOrigins { get; } = [];
 
@@ -48,6 +50,18 @@ public sealed class WebSocketOptions
     /// <summary>Servers: upgraded connections waiting for the Parley server to accept them
     /// (1 to 65 536; default 256). Past it, a request to upgrade gets 503.</summary>
     public int MaxPendingConnections { get; set; } = 256;
+
+    /// <summary>
+    /// How long the peer may take over what this side gathers before handing it on: a message
+    /// sent in fragments (from its first fragment to its last) or a control frame, and how long a
+    /// pong may wait for the peer to take it (a peer that pings and never reads). Past it the
+    /// connection is closed. Default 30 s. (An unfragmented message streams straight to the
+    /// connection, whose own <c>IncompleteMessageTimeout</c> applies to it.)
+    /// </summary>
+    public TimeSpan IncompleteMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The clock of <see cref="IncompleteMessageTimeout"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>Clients: the longest handshake response accepted (default 16 KiB).</summary>
     public int MaxHandshakeResponseSize { get; set; } = 16 * 1024;
@@ -72,6 +86,8 @@ public sealed class WebSocketOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingConnections, 1, nameof(MaxPendingConnections));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxPendingConnections, 65_536, nameof(MaxPendingConnections));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHandshakeResponseSize, 256, nameof(MaxHandshakeResponseSize));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(IncompleteMessageTimeout, TimeSpan.Zero, nameof(IncompleteMessageTimeout));
+        ArgumentNullException.ThrowIfNull(TimeProvider);
         if (!AcceptText && !AcceptBinary)
         {
             throw new ArgumentException("At least one of AcceptText and AcceptBinary must be true.");

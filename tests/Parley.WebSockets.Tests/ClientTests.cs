@@ -27,20 +27,33 @@ public sealed class ClientTests
     [Fact]
     public async Task The_client_answers_the_servers_pings_and_stays_connected()
     {
+        // The server's clock moves by hand: each step is a keep-alive ping, and the idle timeout
+        // (a second) passes several times over; only the client's pongs keep the session open.
+        var time = new Parley.Tests.ManualTime();
         await using WebSocketHarness harness = await WebSocketHarness.StartAsync(server: options =>
         {
-            options.KeepAliveInterval = TimeSpan.FromMilliseconds(20);
-            options.IdleTimeout = TimeSpan.FromMilliseconds(400); // closed unless pongs come back
+            options.TimeProvider = time;
+            options.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
+            options.IdleTimeout = TimeSpan.FromSeconds(1);
         });
         var options = new WebSocketOptions();
         await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new WebSocketDialer(harness.Uri, options), Framer = options.CreateFramer(isClient: true), KeepAliveInterval = Timeout.InfiniteTimeSpan, IdleTimeout = Timeout.InfiniteTimeSpan });
         await client.ConnectAsync();
         Connection session = await WaitForSessionAsync(harness);
 
-        long before = session.MessagesReceived;
-        await Task.Delay(1000); // several idle timeouts' worth: only the pongs keep it open
-        Assert.Equal(ConnectionState.Open, session.State);
-        Assert.Equal(before, session.MessagesReceived);
+        for (int step = 0; step < 40; step++)
+        {
+            long received = session.BytesReceived;
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            using var deadline = new CancellationTokenSource(WebSocketHarness.Patience);
+            while (session.BytesReceived == received && session.State == ConnectionState.Open)
+            {
+                await Task.Delay(5, deadline.Token); // the ping goes out, the pong comes back
+            }
+        }
+
+        Assert.True(session.State == ConnectionState.Open, $"{session.CloseReason} {session.CloseException}");
+        Assert.Equal(0, session.MessagesReceived); // pongs are keep-alives, not messages
     }
 
     [Fact]

@@ -41,7 +41,7 @@ internal sealed class WebSocketHarness : IAsyncDisposable
     /// <summary>Connections that closed, with their reasons, in order.</summary>
     public ConcurrentQueue<Connection> Closed { get; }
 
-    public static async Task<WebSocketHarness> StartAsync(Action<WebSocketOptions>? configure = null, Action<ParleyServerOptions>? server = null)
+    public static async Task<WebSocketHarness> StartAsync(Action<WebSocketOptions>? configure = null, Action<ParleyServerOptions>? server = null, Action<HttpServerOptions>? http = null)
     {
         var options = new WebSocketOptions { MaxMessageSize = 1024 };
         configure?.Invoke(options);
@@ -58,9 +58,10 @@ internal sealed class WebSocketHarness : IAsyncDisposable
         var httpOptions = new HttpServerOptions();
         httpOptions.Listen(new SocketConnectionListener(new IPEndPoint(IPAddress.Loopback, 0)));
         httpOptions.Map("/ws", listener.Handler);
-        var http = new HttpServer(httpOptions);
-        await http.StartAsync();
-        return new WebSocketHarness(http, sessions, listener, closed) { Framer = serverOptions.Framer };
+        http?.Invoke(httpOptions);
+        var httpServer = new HttpServer(httpOptions);
+        await httpServer.StartAsync();
+        return new WebSocketHarness(httpServer, sessions, listener, closed) { Framer = serverOptions.Framer };
     }
 
     public async ValueTask DisposeAsync()

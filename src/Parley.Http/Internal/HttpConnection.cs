@@ -46,6 +46,9 @@ internal sealed partial class HttpConnection
 
     internal bool IsStopping => _server.IsStopping;
 
+    /// <summary>The peer's address as counted against <see cref="HttpServerOptions.MaxConnectionsPerAddress"/>; null when not counted.</summary>
+    internal UInt128? AddressKey { get; init; }
+
     internal ConnectionPhase Phase => (ConnectionPhase)Volatile.Read(ref _phase);
 
     public async Task RunAsync()

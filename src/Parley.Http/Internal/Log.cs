@@ -28,6 +28,9 @@ internal static partial class Log
     [LoggerMessage(806, LogLevel.Warning, "Connection from {Remote} refused: {Limit} connections open ({Suppressed} lines held back before this one)")]
     public static partial void ConnectionRefused(ILogger logger, EndPoint? remote, int limit, long suppressed);
 
+    [LoggerMessage(809, LogLevel.Warning, "Connection from {Remote} refused: {Limit} connections open from that address ({Suppressed} lines held back before this one)")]
+    public static partial void AddressRefused(ILogger logger, EndPoint? remote, int limit, long suppressed);
+
     [LoggerMessage(807, LogLevel.Error, "Accepting on {Address} failed; that listener stops")]
     public static partial void AcceptFailed(ILogger logger, string address, Exception exception);
 

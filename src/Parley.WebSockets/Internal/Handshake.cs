@@ -54,7 +54,10 @@ internal static class Handshake
 
     /// <summary>
     /// Whether a browser page from <paramref name="origin"/> may connect: no origin (not a browser),
-    /// the server's own (the origin's host and port are the request's <c>Host</c>), or one listed.
+    /// one listed, or the server's own when the server is addressed by an IP address or as
+    /// <c>localhost</c> (the origin is <c>http(s)://</c> the request's <c>Host</c>). A page reached
+    /// through any other name must be listed: a name is what DNS rebinding forges (an attacker's
+    /// name pointed at this server makes its page "same origin" by <c>Host</c> alone).
     /// </summary>
     public static bool IsOriginAllowed(ReadOnlySpan<byte> origin, ReadOnlySpan<byte> host, IList<string> allowed, bool hasOrigin)
     {
@@ -64,8 +67,8 @@ internal static class Handshake
         }
 
         ReadOnlySpan<byte> trimmed = origin.Trim(" \t"u8);
-        int scheme = trimmed.IndexOf("://"u8);
-        if (scheme > 0 && !host.IsEmpty && Ascii.EqualsIgnoreCase(trimmed[(scheme + 3)..], host))
+        ReadOnlySpan<byte> authority = trimmed.StartsWith("http://"u8) ? trimmed[7..] : trimmed.StartsWith("https://"u8) ? trimmed[8..] : [];
+        if (!authority.IsEmpty && !host.IsEmpty && Ascii.EqualsIgnoreCase(authority, host) && IsAddressOrLocalhost(host))
         {
             return true;
         }
@@ -84,5 +87,27 @@ internal static class Handshake
         }
 
         return false;
+    }
+
+    /// <summary>A <c>Host</c> that is an IP address (v4, or v6 in brackets) or <c>localhost</c>, with or without a port.</summary>
+    public static bool IsAddressOrLocalhost(ReadOnlySpan<byte> host)
+    {
+        ReadOnlySpan<byte> name = host;
+        if (name.StartsWith("["u8))
+        {
+            int close = name.IndexOf((byte)']');
+            return close > 1 && System.Net.IPAddress.TryParse(Encoding.ASCII.GetString(name[1..close]), out System.Net.IPAddress? v6)
+                && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+                && (close == name.Length - 1 || name[close + 1] == (byte)':');
+        }
+
+        int colon = name.IndexOf((byte)':');
+        if (colon >= 0)
+        {
+            name = name[..colon];
+        }
+
+        return Ascii.EqualsIgnoreCase(name, "localhost"u8)
+            || (System.Net.IPAddress.TryParse(Encoding.ASCII.GetString(name), out System.Net.IPAddress? v4) && v4.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
     }
 }

@@ -40,6 +40,8 @@ internal sealed class WebSocketTransport : Transport
     private readonly bool _acceptText;
     private readonly bool _acceptBinary;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _incompleteTimeout;
 
     // Raw bytes from the peer not decoded yet (rented when bytes arrive, returned when drained).
     private byte[]? _input;
@@ -65,8 +67,18 @@ internal sealed class WebSocketTransport : Transport
     // A control frame's payload.
     private readonly byte[] _control = new byte[MaxControlPayload];
     private int _controlLength;
+    // The pong owed (the latest ping's payload; RFC 6455 5.5.3 lets earlier ones go unanswered),
+    // sent beside the receive loop so a peer that pings and never reads cannot stall it.
+    private readonly Lock _pongLock = new();
     private readonly byte[] _pong = new byte[MaxControlPayload];
     private int _pongLength = -1; // -1: no pong owed
+    private Task _pongSending = Task.CompletedTask;
+    private long _pongSendingSince;
+
+    // What is gathered here (fragments, a control frame) has a deadline: the connection cannot see it.
+    private long _gatheringSince;
+    private ITimer? _gatheringTimer;
+    private volatile bool _timedOut;
 
     // Decoded bytes owed to the caller before anything else: a length prefix, then maybe a gathered message.
     private readonly byte[] _prefix = new byte[4];
@@ -86,6 +98,8 @@ internal sealed class WebSocketTransport : Transport
         _maxMessageSize = options.MaxMessageSize;
         _acceptText = options.AcceptText;
         _acceptBinary = options.AcceptBinary;
+        _time = options.TimeProvider;
+        _incompleteTimeout = options.IncompleteMessageTimeout;
     }
 
     private enum FrameRoute
@@ -106,7 +120,14 @@ internal sealed class WebSocketTransport : Transport
 
     public override EndPoint? RemoteEndPoint => _inner.RemoteEndPoint;
 
-    public override int AvailableBytes => (_inputEnd - _inputStart) + _inner.AvailableBytes;
+    /// <summary>
+    /// Bytes the connection has not read: decoded output owed, a streamed frame's payload waiting
+    /// here, and the socket's. Not a partial header or what is being gathered: those wait for the
+    /// peer, and counting them would tell liveness a silent peer is busy.
+    /// </summary>
+    public override int AvailableBytes =>
+        _inner.AvailableBytes + (HasOutput ? 1 : 0)
+        + (_inFrame && _route == FrameRoute.Stream ? (int)Math.Min(_inputEnd - _inputStart, _frameRemaining) : 0);
 
     private bool HasOutput => _prefixStart < 4 || _outputStart < _outputEnd;
 
@@ -119,7 +140,15 @@ internal sealed class WebSocketTransport : Transport
                 return 0;
             }
 
-            return await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+            WatchGathering(); // the wait for the peer starts here
+            try
+            {
+                return await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (_timedOut)
+            {
+                throw TimedOut(ex);
+            }
         }
 
         while (true)
@@ -131,9 +160,9 @@ internal sealed class WebSocketTransport : Transport
                 failure = Decode(buffer.Span, ref written);
             }
 
-            if (_pongLength >= 0)
+            if (failure.Code == 0)
             {
-                await SendPongAsync().ConfigureAwait(false);
+                failure = AnswerPing();
             }
 
             if (failure.Code != 0)
@@ -158,6 +187,7 @@ internal sealed class WebSocketTransport : Transport
                 return DrainOutput(buffer.Span); // a message completed just before the Close
             }
 
+            WatchGathering();
             if (!await ReadInputAsync().ConfigureAwait(false))
             {
                 _ended = true; // the peer closed TCP without a Close frame (1006): the stream just ends
@@ -201,6 +231,7 @@ internal sealed class WebSocketTransport : Transport
 
     public override void Dispose()
     {
+        _gatheringTimer?.Dispose();
         _inner.Dispose();
 
         // Buffers are left to the collector when a receive may still be running: returning one a
@@ -236,7 +267,8 @@ internal sealed class WebSocketTransport : Transport
         return written;
     }
 
-    private readonly record struct Failure(int Code, string Reason);
+    /// <summary>Why the peer is cut off; <paramref name="Silent"/>: without a Close frame (it would never be read).</summary>
+    private readonly record struct Failure(int Code, string Reason, bool Silent = false);
 
     /// <summary>
     /// Decodes what is buffered into <paramref name="destination"/> from <paramref name="written"/>
@@ -297,6 +329,11 @@ internal sealed class WebSocketTransport : Transport
                     case FrameRoute.Gather:
                         EnsureMessageRoom(count);
                         Unmask(source, _message.AsSpan(_messageLength, count));
+                        if (_messageOpcode == OpText && !_utf8.Append(_message.AsSpan(_messageLength, count)))
+                        {
+                            return new Failure(WebSocketCloseStatus.InvalidPayloadData, "a text message is not valid UTF-8");
+                        }
+
                         _messageLength += count;
                         break;
                     case FrameRoute.Control:
@@ -419,6 +456,11 @@ internal sealed class WebSocketTransport : Transport
         {
             _route = FrameRoute.Control;
             _controlLength = 0;
+            if (!_inFragmentedMessage)
+            {
+                _gatheringSince = _time.GetTimestamp();
+            }
+
             return default;
         }
 
@@ -442,6 +484,11 @@ internal sealed class WebSocketTransport : Transport
         else
         {
             _route = FrameRoute.Gather;
+            if (!_inFragmentedMessage)
+            {
+                _gatheringSince = _time.GetTimestamp(); // the whole message has one deadline
+            }
+
             _inFragmentedMessage = true;
         }
 
@@ -452,6 +499,15 @@ internal sealed class WebSocketTransport : Transport
     private Failure EndFrame()
     {
         _inFrame = false;
+
+        // Nothing gathered left waiting: no deadline. A control frame between fragments, or a
+        // fragment that is not the last, leaves the message's deadline running.
+        bool stillGathering = _route is FrameRoute.Gather or FrameRoute.Discard ? !_frameFin : _inFragmentedMessage;
+        if (!stillGathering)
+        {
+            StopGatheringTimer();
+        }
+
         switch (_route)
         {
             case FrameRoute.Stream:
@@ -475,9 +531,9 @@ internal sealed class WebSocketTransport : Transport
                 }
 
                 _inFragmentedMessage = false;
-                if (_messageOpcode == OpText && !System.Text.Unicode.Utf8.IsValid(_message.AsSpan(0, _messageLength)))
+                if (_messageOpcode == OpText && !_utf8.IsComplete)
                 {
-                    return new Failure(WebSocketCloseStatus.InvalidPayloadData, "a text message is not valid UTF-8");
+                    return new Failure(WebSocketCloseStatus.InvalidPayloadData, "a text message ends inside a UTF-8 sequence");
                 }
 
                 SetPrefix(_messageLength);
@@ -509,8 +565,11 @@ internal sealed class WebSocketTransport : Transport
                 // RFC 6455 5.5.3: answering only the latest of several pings is allowed.
                 if (Volatile.Read(ref _closeSent) == 0)
                 {
-                    payload.CopyTo(_pong);
-                    _pongLength = payload.Length;
+                    lock (_pongLock)
+                    {
+                        payload.CopyTo(_pong);
+                        _pongLength = payload.Length;
+                    }
                 }
 
                 SetPrefix(0); // the peer is alive: a keep-alive for the connection's liveness
@@ -600,30 +659,40 @@ internal sealed class WebSocketTransport : Transport
     /// <summary>Reads more of the peer's bytes; false at the end of the stream.</summary>
     private async ValueTask<bool> ReadInputAsync()
     {
-        if (_input is not null && _inputStart == _inputEnd)
+        try
         {
-            ReleaseInput(); // everything decoded: hold nothing while waiting
-        }
+            if (_input is not null && _inputStart == _inputEnd)
+            {
+                ReleaseInput(); // everything decoded: hold nothing while waiting
+            }
 
-        if (_input is null)
-        {
-            // Wait for bytes before renting: an idle connection holds no buffer.
-            await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
-            _input = ArrayPool<byte>.Shared.Rent(InputBufferSize);
-            _inputStart = _inputEnd = 0;
-        }
-        else if (_inputStart > 0)
-        {
-            // A header split across reads: move it to the front (at most 13 bytes).
-            _input.AsSpan(_inputStart, _inputEnd - _inputStart).CopyTo(_input);
-            _inputEnd -= _inputStart;
-            _inputStart = 0;
-        }
+            if (_input is null)
+            {
+                // Wait for bytes before renting: an idle connection holds no buffer.
+                await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                _input = ArrayPool<byte>.Shared.Rent(InputBufferSize);
+                _inputStart = _inputEnd = 0;
+            }
+            else if (_inputStart > 0)
+            {
+                // A header split across reads: move it to the front (at most 13 bytes).
+                _input.AsSpan(_inputStart, _inputEnd - _inputStart).CopyTo(_input);
+                _inputEnd -= _inputStart;
+                _inputStart = 0;
+            }
 
-        int received = await _inner.ReceiveAsync(_input.AsMemory(_inputEnd)).ConfigureAwait(false);
-        _inputEnd += received;
-        return received > 0;
+            int received = await _inner.ReceiveAsync(_input.AsMemory(_inputEnd)).ConfigureAwait(false);
+            _inputEnd += received;
+            return received > 0;
+        }
+        catch (Exception ex) when (_timedOut)
+        {
+            throw TimedOut(ex);
+        }
     }
+
+    private InvalidDataException TimedOut(Exception inner) =>
+        new($"WebSocket: a fragmented message or control frame was not finished within {_incompleteTimeout.TotalSeconds:0.#} s", inner);
 
     private void ReleaseInputIfDrained()
     {
@@ -643,20 +712,89 @@ internal sealed class WebSocketTransport : Transport
         }
     }
 
-    private async ValueTask SendPongAsync()
+    /// <summary>
+    /// Sends the pong owed, beside the receive loop: one send at a time, the latest ping's
+    /// payload each. A pong the peer has not taken within the incomplete-message timeout means a
+    /// peer that pings and does not read: the connection fails.
+    /// </summary>
+    private Failure AnswerPing()
     {
-        int length = _pongLength;
-        _pongLength = -1;
-        byte[] frame = ArrayPool<byte>.Shared.Rent(FrameHeader.MaxLength + MaxControlPayload);
+        lock (_pongLock)
+        {
+            if (_pongLength < 0)
+            {
+                return default;
+            }
+        }
+
+        if (_pongSending.IsCompleted)
+        {
+            _pongSendingSince = _time.GetTimestamp();
+            _pongSending = SendPongsAsync();
+            return default;
+        }
+
+        return _time.GetElapsedTime(_pongSendingSince) > _incompleteTimeout
+            ? new Failure(WebSocketCloseStatus.PolicyViolation, "the peer sends pings and does not read the pongs", Silent: true)
+            : default;
+    }
+
+    private async Task SendPongsAsync()
+    {
+        byte[] frame = new byte[FrameHeader.MaxLength + MaxControlPayload];
         try
         {
-            int size = EncodeControl(frame, OpPong, _pong.AsSpan(0, length));
-            await SendControlAsync(frame.AsMemory(0, size), isClose: false).ConfigureAwait(false);
+            while (true)
+            {
+                int size;
+                lock (_pongLock)
+                {
+                    if (_pongLength < 0)
+                    {
+                        return;
+                    }
+
+                    size = EncodeControl(frame, OpPong, _pong.AsSpan(0, _pongLength));
+                    _pongLength = -1;
+                }
+
+                await SendControlAsync(frame.AsMemory(0, size), isClose: false).ConfigureAwait(false);
+            }
         }
-        finally
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            ArrayPool<byte>.Shared.Return(frame);
+            // The peer is gone; the receive side finds out.
         }
+    }
+
+    /// <summary>Before waiting for the peer: what is gathered here gets its deadline (a timer,
+    /// made only while something is gathered — rare: browsers send messages whole); nothing gathered, none.</summary>
+    private void WatchGathering()
+    {
+        bool gathering = _inFragmentedMessage || (_inFrame && _route == FrameRoute.Control);
+        if (!gathering)
+        {
+            StopGatheringTimer();
+            return;
+        }
+
+        if (_gatheringTimer is null)
+        {
+            TimeSpan left = _incompleteTimeout - _time.GetElapsedTime(_gatheringSince);
+            _gatheringTimer = _time.CreateTimer(static state => ((WebSocketTransport)state!).OnGatheringTimeout(), this, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void StopGatheringTimer()
+    {
+        _gatheringTimer?.Dispose();
+        _gatheringTimer = null;
+    }
+
+    private void OnGatheringTimeout()
+    {
+        _timedOut = true;
+        _inner.Dispose(); // the pending read fails; ReadInputAsync reports why
     }
 
     /// <summary>The peer sent Close: echo its code (RFC 6455 5.5.1) unless this side closed first.</summary>
@@ -734,6 +872,14 @@ internal sealed class WebSocketTransport : Transport
         _ended = true;
         ReleaseInput();
         ReleaseMessage();
+        if (failure.Silent)
+        {
+            // The peer does not read: a Close frame would wait behind the pongs it left. Cut it off.
+            _inner.Dispose();
+            var stalled = new WebSocketProtocolException(failure.Code, failure.Reason);
+            throw new InvalidDataException(stalled.Message, stalled);
+        }
+
         try
         {
             byte[] reason = Encoding.UTF8.GetBytes(failure.Reason.Length > 120 ? failure.Reason[..120] : failure.Reason);
