@@ -136,7 +136,10 @@ public sealed class HttpServer : IAsyncDisposable
         {
             foreach (HttpConnection connection in _connections.Keys)
             {
-                connection.Transport.Dispose();
+                if (!connection.IsDetached)
+                {
+                    connection.Transport.Dispose(); // a switched connection is no longer ours to close
+                }
             }
 
             await all.ConfigureAwait(false);

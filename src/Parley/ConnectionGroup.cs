@@ -145,6 +145,12 @@ public sealed class ConnectionGroup
     // Members with several framers: one frame per framer, shared by that framer's members.
     private int BroadcastPerFramer(ReadOnlySpan<byte> payload, Connection[] members, FramerRun[] runs, Connection? except)
     {
+        // All or nothing: a payload one of the framers cannot write fails before anyone gets it.
+        foreach (FramerRun run in runs)
+        {
+            run.Framer.ValidatePayload(payload);
+        }
+
         int queued = 0;
         foreach (FramerRun run in runs)
         {
@@ -177,9 +183,13 @@ public sealed class ConnectionGroup
         }
     }
 
-    /// <summary>Sends an encoded frame to every member (but <paramref name="except"/>); the caller keeps its reference.</summary>
+    /// <summary>Sends an encoded frame to every member (but <paramref name="except"/>); the caller keeps its reference.
+    /// Members that use another framer than the one that made the frame get its payload framed
+    /// their way, once for all of them (a constant frame goes to everyone as it is).</summary>
     /// <returns>How many members queued the frame.</returns>
-    /// <exception cref="InvalidOperationException">The caller's references to <paramref name="frame"/> were all released already.</exception>
+    /// <exception cref="InvalidOperationException">The caller's references to <paramref name="frame"/> were all released already;
+    /// or members use another framer and the frame's framer cannot say where its payload lies
+    /// (<see cref="MessageFramer.GetPayloadOffset"/>). Nothing is queued then.</exception>
     public int Broadcast(Frame frame, Connection? except = null)
     {
         ArgumentNullException.ThrowIfNull(frame);
@@ -190,6 +200,19 @@ public sealed class ConnectionGroup
             // send loops' releases of the same count on other cores.
             frame.AddQueueReferences(snapshot.Members.Length);
             return Deliver(frame, snapshot.Members, except);
+        }
+
+        // All or nothing: a released frame, or one that cannot be framed again for another format,
+        // fails before anyone gets it.
+        frame.AddQueueReferences(0);
+        ReadOnlySpan<byte> payload = default;
+        foreach (FramerRun run in runs)
+        {
+            if (!ReferenceEquals(run.Framer, frame.Framer) && frame.Framer is not null)
+            {
+                payload = frame.Payload.Span;
+                run.Framer.ValidatePayload(payload);
+            }
         }
 
         int queued = 0;
@@ -204,7 +227,7 @@ public sealed class ConnectionGroup
             else
             {
                 // Members of another format get the payload framed their way, once for all of them.
-                Frame other = run.Framer.CreateQueuedFrame(frame.Payload.Span, _pool);
+                Frame other = run.Framer.CreateQueuedFrame(payload, _pool);
                 other.AddQueueReferences(run.Count - 1);
                 queued += Deliver(other, members.AsSpan(run.Start, run.Count), except);
             }

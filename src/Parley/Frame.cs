@@ -269,6 +269,7 @@ public sealed class Frame
 
     private void Free()
     {
+        _payloadOffset = -1;
         Debug.Assert(_pool is not null);
         BufferPool pool = _pool;
         byte[] array = _array;

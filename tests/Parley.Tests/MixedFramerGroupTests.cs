@@ -142,4 +142,43 @@ public sealed class MixedFramerGroupTests
 
         return buffer;
     }
+
+    /// <summary>A framer that cannot say where its payload lies (the default).</summary>
+    private sealed class OpaqueFramer() : MessageFramer(1024)
+    {
+        public override FrameParseStatus TryParse(in ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> payload, out SequencePosition consumed) =>
+            LineFramer.Default.TryParse(buffer, out payload, out consumed);
+
+        public override int GetFrameLength(int payloadLength) => payloadLength + 1;
+
+        public override void WriteFrame(ReadOnlySpan<byte> payload, Span<byte> destination)
+        {
+            payload.CopyTo(destination);
+            destination[payload.Length] = (byte)'\n';
+        }
+    }
+
+    [Fact]
+    public async Task A_frame_that_cannot_be_framed_again_for_other_members_is_refused_before_anyone_gets_it()
+    {
+        var opaque = new OpaqueFramer();
+        var prefixed = new CountingFramer(new LengthPrefixedFramer());
+        await using ParleyServer opaqueServer = Start(opaque);
+        await using ParleyServer prefixedServer = Start(prefixed);
+        List<Socket> clients = [.. await ConnectAsync(opaqueServer, 1), .. await ConnectAsync(prefixedServer, 1)];
+        var group = new ConnectionGroup("mixed", opaque);
+        group.Add(opaqueServer.Connections[0]);
+        group.Add(prefixedServer.Connections[0]);
+        Frame frame = opaque.CreateFrame("x"u8, BufferPool.Shared);
+
+        Assert.Throws<InvalidOperationException>(() => group.Broadcast(frame));
+
+        Assert.Equal(0, opaqueServer.Connections[0].MessagesSent + prefixedServer.Connections[0].MessagesSent);
+        frame.Release();
+        Assert.Throws<InvalidOperationException>(() => group.Broadcast(frame)); // released: refused, whatever the members
+        foreach (Socket client in clients)
+        {
+            client.Dispose();
+        }
+    }
 }

@@ -88,6 +88,53 @@ public sealed class HostilePeerTests
         Assert.True(peer.Disposed);
     }
 
+    [Fact]
+    public async Task A_fragmented_message_after_the_servers_close_is_read_past_and_the_close_stays_graceful()
+    {
+        await using WebSocketHarness harness = await WebSocketHarness.StartAsync();
+        await using RawClient client = await harness.UpgradeAsync();
+        await client.SendAsync(WebSocketHarness.ClientFrame(1, "hi"u8));
+        Assert.Equal("hi", (await client.ReadFrameAsync())!.Text);
+        Connection session = Assert.Single(harness.Sessions.Connections);
+
+        Task closing = session.CloseAsync();
+        Assert.Equal(1000, (await client.ReadFrameAsync())!.CloseCode);
+        await client.SendAsync([
+            .. WebSocketHarness.ClientFrame(1, "in "u8, fin: false),
+            .. WebSocketHarness.ClientFrame(0, "flight"u8, fin: true),
+            .. WebSocketHarness.CloseFrame(1000)]);
+
+        await closing.WaitAsync(WebSocketHarness.Patience);
+        Assert.Equal(CloseReason.LocalClose, session.CloseReason);
+        Assert.Null(session.CloseException);
+    }
+
+    [Fact]
+    public async Task Closing_over_a_peer_that_is_gone_is_not_an_error()
+    {
+        using var transport = new Internal.WebSocketTransport(new GonePeer(), isClient: false, new WebSocketOptions());
+
+        await transport.ShutdownSendAsync(); // the Close frame's send fails: the peer left; nothing to report
+    }
+
+    /// <summary>A peer that reset: every send fails.</summary>
+    private sealed class GonePeer : Transport
+    {
+        public override System.Net.EndPoint? LocalEndPoint => null;
+
+        public override System.Net.EndPoint? RemoteEndPoint => null;
+
+        public override ValueTask<int> ReceiveAsync(Memory<byte> buffer) => ValueTask.FromResult(0);
+
+        public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer) => ValueTask.FromException<int>(new SocketException((int)SocketError.ConnectionReset));
+
+        public override ValueTask ShutdownSendAsync() => ValueTask.FromException(new SocketException((int)SocketError.ConnectionReset));
+
+        public override void Dispose()
+        {
+        }
+    }
+
     /// <summary>A peer that sends what the test gives it and never reads: every send waits for ever.</summary>
     private sealed class StalledPeer : Transport
     {

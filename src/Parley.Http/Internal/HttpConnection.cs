@@ -46,6 +46,9 @@ internal sealed partial class HttpConnection
 
     internal bool IsStopping => _server.IsStopping;
 
+    /// <summary>Switched protocols: the transport belongs to whoever took it.</summary>
+    internal bool IsDetached => Volatile.Read(ref _detached);
+
     /// <summary>The peer's address as counted against <see cref="HttpServerOptions.MaxConnectionsPerAddress"/>; null when not counted.</summary>
     internal UInt128? AddressKey { get; init; }
 
@@ -430,7 +433,7 @@ internal sealed partial class HttpConnection
             throw new OperationCanceledException("The connection was closed while switching protocols.");
         }
 
-        _detached = true;
+        Volatile.Write(ref _detached, true);
         byte[] rest = _input.AsSpan(_start, _end - _start).ToArray();
         _start = _end = 0;
         return rest.Length == 0 ? _transport : new PrefixedTransport(_transport, rest);

@@ -75,9 +75,16 @@ internal sealed class WebSocketTransport : Transport
     private Task _pongSending = Task.CompletedTask;
     private long _pongSendingSince;
 
-    // What is gathered here (fragments, a control frame) has a deadline: the connection cannot see it.
-    private long _gatheringSince;
+    // What is gathered here (fragments, a control frame) has a deadline: the connection cannot see
+    // it. It counts only time spent waiting for the peer, never time the application held the
+    // connection's buffer (as the connection's own incomplete-message clock pauses then).
+    private TimeSpan _gatheringWaited;
+    private long _waitingSince;
     private ITimer? _gatheringTimer;
+
+    // A partial frame header kept while waiting (at most 13 bytes), so no input buffer is held.
+    private readonly byte[] _parked = new byte[16];
+    private int _parkedLength;
     private volatile bool _timedOut;
 
     // Decoded bytes owed to the caller before anything else: a length prefix, then maybe a gathered message.
@@ -90,6 +97,7 @@ internal sealed class WebSocketTransport : Transport
     private bool _closeReceived;
     private int _closeSent; // 1 once a Close frame went out (or will never go: the transport failed)
     private bool _ended;
+    private int _finSent;
 
     public WebSocketTransport(Transport inner, bool isClient, WebSocketOptions options)
     {
@@ -127,7 +135,7 @@ internal sealed class WebSocketTransport : Transport
     /// </summary>
     public override int AvailableBytes =>
         _inner.AvailableBytes + (HasOutput ? 1 : 0)
-        + (_inFrame && _route == FrameRoute.Stream ? (int)Math.Min(_inputEnd - _inputStart, _frameRemaining) : 0);
+        + (_inFrame && _route == FrameRoute.Stream ? (int)Math.Clamp(Math.Min(_inputEnd - _inputStart, _frameRemaining), 0, int.MaxValue) : 0);
 
     private bool HasOutput => _prefixStart < 4 || _outputStart < _outputEnd;
 
@@ -135,9 +143,19 @@ internal sealed class WebSocketTransport : Transport
     {
         if (buffer.IsEmpty)
         {
-            if (HasOutput || _inputEnd > _inputStart || _ended)
+            if (HasOutput || _ended)
             {
                 return 0;
+            }
+
+            if (_inputEnd > _inputStart)
+            {
+                if (_inFrame || HeaderComplete())
+                {
+                    return 0; // decodable now
+                }
+
+                ParkPartialHeader(); // only the peer can finish it: wait without the buffer
             }
 
             WatchGathering(); // the wait for the peer starts here
@@ -148,6 +166,10 @@ internal sealed class WebSocketTransport : Transport
             catch (Exception ex) when (_timedOut)
             {
                 throw TimedOut(ex);
+            }
+            finally
+            {
+                EndWaiting();
             }
         }
 
@@ -222,12 +244,32 @@ internal sealed class WebSocketTransport : Transport
     }
 
     /// <summary>The connection closes gracefully: a Close frame (1000) unless one went out already, then the FIN.
-    /// Receiving goes on until the peer's Close or FIN.</summary>
+    /// Receiving goes on until the peer's Close or FIN. A peer already gone is not an error.</summary>
     public override async ValueTask ShutdownSendAsync()
     {
-        await SendCloseAsync(WebSocketCloseStatus.NormalClosure, ""u8.ToArray()).ConfigureAwait(false);
-        await _inner.ShutdownSendAsync().ConfigureAwait(false);
+        try
+        {
+            await SendCloseAsync(WebSocketCloseStatus.NormalClosure, []).ConfigureAwait(false);
+            await ShutdownInnerAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsPeerGone(ex))
+        {
+            // The peer left, or the connection was aborted meanwhile: nothing more to say.
+        }
     }
+
+    /// <summary>The FIN, once: the connection's close and a protocol failure may both ask for it
+    /// (over TLS two shutdowns at once would fail).</summary>
+    private async ValueTask ShutdownInnerAsync()
+    {
+        if (Interlocked.Exchange(ref _finSent, 1) == 0)
+        {
+            await _inner.ShutdownSendAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsPeerGone(Exception ex) =>
+        ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException;
 
     public override void Dispose()
     {
@@ -458,7 +500,7 @@ internal sealed class WebSocketTransport : Transport
             _controlLength = 0;
             if (!_inFragmentedMessage)
             {
-                _gatheringSince = _time.GetTimestamp();
+                _gatheringWaited = TimeSpan.Zero;
             }
 
             return default;
@@ -472,7 +514,8 @@ internal sealed class WebSocketTransport : Transport
 
         if (discard)
         {
-            _route = FrameRoute.Discard;
+            _route = FrameRoute.Discard; // after our Close: read past it, keeping the fragment sequence checked
+            _inFragmentedMessage = !fin;
         }
         else if (fin && opcode != OpContinuation)
         {
@@ -486,7 +529,7 @@ internal sealed class WebSocketTransport : Transport
             _route = FrameRoute.Gather;
             if (!_inFragmentedMessage)
             {
-                _gatheringSince = _time.GetTimestamp(); // the whole message has one deadline
+                _gatheringWaited = TimeSpan.Zero; // the whole message has one deadline
             }
 
             _inFragmentedMessage = true;
@@ -521,6 +564,7 @@ internal sealed class WebSocketTransport : Transport
                 if (_frameFin)
                 {
                     _inFragmentedMessage = false;
+                    ReleaseMessage(); // a message gathered before our Close, now dropped
                 }
 
                 return default;
@@ -665,13 +709,21 @@ internal sealed class WebSocketTransport : Transport
             {
                 ReleaseInput(); // everything decoded: hold nothing while waiting
             }
+            else if (_input is not null && !_inFrame)
+            {
+                ParkPartialHeader();
+            }
 
             if (_input is null)
             {
                 // Wait for bytes before renting: an idle connection holds no buffer.
                 await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                EndWaiting();
                 _input = ArrayPool<byte>.Shared.Rent(InputBufferSize);
-                _inputStart = _inputEnd = 0;
+                _parked.AsSpan(0, _parkedLength).CopyTo(_input);
+                _inputStart = 0;
+                _inputEnd = _parkedLength;
+                _parkedLength = 0;
             }
             else if (_inputStart > 0)
             {
@@ -682,6 +734,7 @@ internal sealed class WebSocketTransport : Transport
             }
 
             int received = await _inner.ReceiveAsync(_input.AsMemory(_inputEnd)).ConfigureAwait(false);
+            EndWaiting();
             _inputEnd += received;
             return received > 0;
         }
@@ -767,22 +820,58 @@ internal sealed class WebSocketTransport : Transport
         }
     }
 
-    /// <summary>Before waiting for the peer: what is gathered here gets its deadline (a timer,
-    /// made only while something is gathered — rare: browsers send messages whole); nothing gathered, none.</summary>
+    /// <summary>Before waiting for the peer: what is gathered here gets a timer for what is left of
+    /// its deadline (made only while something is gathered — rare: browsers send messages whole).</summary>
     private void WatchGathering()
     {
-        bool gathering = _inFragmentedMessage || (_inFrame && _route == FrameRoute.Control);
-        if (!gathering)
+        StopGatheringTimer();
+        if (!(_inFragmentedMessage || (_inFrame && _route == FrameRoute.Control)))
         {
-            StopGatheringTimer();
             return;
         }
 
-        if (_gatheringTimer is null)
+        _waitingSince = _time.GetTimestamp();
+        TimeSpan left = _incompleteTimeout - _gatheringWaited;
+        _gatheringTimer = _time.CreateTimer(static state => ((WebSocketTransport)state!).OnGatheringTimeout(), this, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The peer sent something: the wait ends, and counts against what is gathered.</summary>
+    private void EndWaiting()
+    {
+        if (_gatheringTimer is not null)
         {
-            TimeSpan left = _incompleteTimeout - _time.GetElapsedTime(_gatheringSince);
-            _gatheringTimer = _time.CreateTimer(static state => ((WebSocketTransport)state!).OnGatheringTimeout(), this, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            _gatheringWaited += _time.GetElapsedTime(_waitingSince);
+            StopGatheringTimer();
         }
+    }
+
+    private bool HeaderComplete()
+    {
+        int available = _inputEnd - _inputStart;
+        if (available < 2)
+        {
+            return false;
+        }
+
+        byte second = _input![_inputStart + 1];
+        int lengthCode = second & 0x7F;
+        return available >= 2 + (lengthCode == 126 ? 2 : lengthCode == 127 ? 8 : 0) + ((second & 0x80) != 0 ? 4 : 0);
+    }
+
+    /// <summary>Keeps the few bytes of a partial header and returns the input buffer.</summary>
+    private void ParkPartialHeader()
+    {
+        int length = _inputEnd - _inputStart;
+        if (_input is null || length > _parked.Length)
+        {
+            return;
+        }
+
+        _input.AsSpan(_inputStart, length).CopyTo(_parked);
+        _parkedLength = length;
+        ArrayPool<byte>.Shared.Return(_input);
+        _input = null;
+        _inputStart = _inputEnd = 0;
     }
 
     private void StopGatheringTimer()
@@ -884,7 +973,7 @@ internal sealed class WebSocketTransport : Transport
         {
             byte[] reason = Encoding.UTF8.GetBytes(failure.Reason.Length > 120 ? failure.Reason[..120] : failure.Reason);
             await SendCloseAsync(failure.Code, reason).ConfigureAwait(false);
-            await _inner.ShutdownSendAsync().ConfigureAwait(false);
+            await ShutdownInnerAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
