@@ -100,7 +100,7 @@ internal static class BenchClients
         if (server.WebSocket is { } uri)
         {
             // The upgrade, and TLS under it, are the dialer's; the framer writes masked client frames.
-            WebSocketOptions webSocket = WebSocketClientOptions(binary: !server.Chat);
+            WebSocketOptions webSocket = WebSocketClientOptions(binary: !server.Chat && !server.SignalR);
             options.Dialer = new WebSocketDialer(uri, webSocket, options.Tls, new SocketConnectionDialer(server.DialEndPoint, local));
             options.Framer = webSocket.CreateFramer(isClient: true);
             options.Tls = null;

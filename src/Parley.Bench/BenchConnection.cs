@@ -19,6 +19,8 @@ internal abstract class BenchConnection : IAsyncDisposable
 {
     private readonly ParleyClient _client;
     private byte[] _gathered = [];
+    private byte[] _decoded = [];
+    private readonly bool _signalR;
     private volatile bool _closed;
 
     /// <param name="server">The server under test: its address, TLS and compression.</param>
@@ -28,6 +30,7 @@ internal abstract class BenchConnection : IAsyncDisposable
     protected BenchConnection(ServerUnderTest server, IPEndPoint? local, bool chat = false)
     {
         ParleyClientOptions options = BenchClients.ClientOptions(server, local);
+        _signalR = server.SignalR;
         if (chat)
         {
             options.Framer = server.WebSocket is null
@@ -52,6 +55,10 @@ internal abstract class BenchConnection : IAsyncDisposable
         try
         {
             await _client.ConnectAsync(cancellationToken);
+            if (_signalR)
+            {
+                _client.Send("{\"protocol\":\"json\",\"version\":1}\u001e"u8);
+            }
         }
         catch
         {
@@ -61,7 +68,55 @@ internal abstract class BenchConnection : IAsyncDisposable
     }
 
     /// <summary>Queues one message (the framer adds the framing). Never blocks.</summary>
-    public SendStatus Send(ReadOnlySpan<byte> payload) => _client.Send(payload);
+    public SendStatus Send(ReadOnlySpan<byte> payload) => _signalR ? SendInvocation(payload) : _client.Send(payload);
+
+    // SignalR's JSON protocol: {"type":1,"target":"Broadcast","arguments":["BASE64"]} then 0x1E.
+    private SendStatus SendInvocation(ReadOnlySpan<byte> payload)
+    {
+        ReadOnlySpan<byte> head = "{\"type\":1,\"target\":\"Broadcast\",\"arguments\":[\""u8;
+        ReadOnlySpan<byte> tail = "\"]}\u001e"u8;
+        int length = head.Length + System.Buffers.Text.Base64.GetMaxEncodedToUtf8Length(payload.Length) + tail.Length;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            head.CopyTo(buffer);
+            System.Buffers.Text.Base64.EncodeToUtf8(payload, buffer.AsSpan(head.Length), out _, out int written);
+            tail.CopyTo(buffer.AsSpan(head.Length + written));
+            return _client.Send(buffer.AsSpan(0, head.Length + written + tail.Length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // Each record up to 0x1E: an invocation of "m" carries a payload in base64; pings (type 6),
+    // the handshake's answer ({}) and anything else are skipped.
+    private void OnSignalRMessage(ReadOnlySpan<byte> message)
+    {
+        ReadOnlySpan<byte> marker = "\"arguments\":[\""u8;
+        while (!message.IsEmpty)
+        {
+            int end = message.IndexOf((byte)0x1E);
+            ReadOnlySpan<byte> record = end < 0 ? message : message[..end];
+            message = end < 0 ? [] : message[(end + 1)..];
+            int start = record.IndexOf(marker);
+            if (start < 0 || record.IndexOf("\"type\":1"u8) < 0)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<byte> encoded = record[(start + marker.Length)..];
+            encoded = encoded[..encoded.IndexOf((byte)'"')];
+            if (_decoded.Length < encoded.Length)
+            {
+                _decoded = new byte[encoded.Length];
+            }
+
+            System.Buffers.Text.Base64.DecodeFromUtf8(encoded, _decoded, out _, out int decoded);
+            OnFrame(_decoded.AsSpan(0, decoded));
+        }
+    }
 
     /// <summary>One message's payload, contiguous. Valid only during the call.</summary>
     protected abstract void OnFrame(ReadOnlySpan<byte> payload);
@@ -75,6 +130,12 @@ internal abstract class BenchConnection : IAsyncDisposable
     {
         if (message.IsSingleSegment)
         {
+            if (_signalR)
+            {
+                OnSignalRMessage(message.FirstSpan);
+                return;
+            }
+
             OnFrame(message.FirstSpan);
             return;
         }
@@ -88,6 +149,12 @@ internal abstract class BenchConnection : IAsyncDisposable
         }
 
         message.CopyTo(_gathered);
+        if (_signalR)
+        {
+            OnSignalRMessage(_gathered.AsSpan(0, length));
+            return;
+        }
+
         OnFrame(_gathered.AsSpan(0, length));
     }
 

@@ -17,6 +17,9 @@ internal sealed record BenchSettings(
     /// <summary>Connect over WebSocket (the echo server with <c>--transport ws</c>, the chat server's web port).</summary>
     public bool WebSocket { get; init; }
 
+    /// <summary>The target is a SignalR hub (bench/SignalRHub), spoken to with its JSON protocol over WebSocket.</summary>
+    public bool SignalR { get; init; }
+
     /// <summary>Payload compression (<c>--compress zlib|brotli</c>) on the server and the clients; null for none.</summary>
     public string? Compress { get; init; }
 

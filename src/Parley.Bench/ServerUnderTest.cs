@@ -43,6 +43,10 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     /// <summary>A chat server (text messages over WebSocket), not an echo server.</summary>
     public bool Chat { get; internal set; }
 
+    /// <summary>An ASP.NET Core SignalR hub (bench/SignalRHub): messages travel as JSON-protocol
+    /// invocations of <c>Broadcast</c>, base64 inside, over WebSocket text messages.</summary>
+    public bool SignalR { get; internal set; }
+
     /// <summary>Where clients open WebSocket connections (<see cref="EndPoint"/> is then that address); null for framed TCP.</summary>
     public Uri? WebSocket { get; internal set; }
 

@@ -216,4 +216,17 @@ public sealed class ServeWebTests : IDisposable
             File.Delete(certificate);
         }
     }
+
+    [Fact]
+    public async Task The_signalr_bench_needs_a_target_and_broadcast_over_WebSocket_runs_against_a_child_echo_server()
+    {
+        await ParleyProcess.AssertRefusesAsync("--transport signalr needs --target", "bench", "broadcast", "--transport", "signalr");
+
+        await using ParleyProcess bench = ParleyProcess.Start("bench", "broadcast", "--transport", "ws", "--clients", "5", "--duration", "1", "--json");
+        Assert.Equal(0, await bench.WaitForExitAsync());
+        using System.Text.Json.JsonDocument result = bench.JsonOutput();
+        long expected = result.RootElement.GetProperty("expected").GetInt64();
+        Assert.True(expected > 0);
+        Assert.Equal(expected, result.RootElement.GetProperty("delivered").GetInt64());
+    }
 }

@@ -120,7 +120,7 @@ internal static class BenchCommand
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (the bench makes a throw-away certificate for its child server and pins it)." };
         Option<string?> compress = EchoCommand.CompressOption();
         var insecure = new Option<bool>("--insecure") { Description = "With --target and --tls: accept any server certificate (a self-signed development one)." };
-        Option<string> transport = TransportOption("the echo server with --transport ws; with --target, a WebSocket server at ws://host:port/");
+        Option<string> transport = TransportOption("the echo server with --transport ws; with --target, a WebSocket server at ws://host:port/", signalR: name == "broadcast");
         var command = new Command(name, description) { clients, size, duration, interval, inflight, target, serverPid, json, tls, compress, insecure, transport };
         command.Validators.Add(result =>
         {
@@ -146,8 +146,15 @@ internal static class BenchCommand
                 Tls = parse.GetValue(tls),
                 Compress = parse.GetValue(compress),
                 Insecure = parse.GetValue(insecure),
-                WebSocket = parse.GetValue(transport) == "ws",
+                WebSocket = parse.GetValue(transport) is "ws" or "signalr",
+                SignalR = parse.GetValue(transport) == "signalr",
             };
+            if (settings.SignalR && settings.Target is null)
+            {
+                await Console.Error.WriteLineAsync("parley bench: --transport signalr needs --target (start bench/SignalRHub first).");
+                return 2;
+            }
+
             if (settings.WebSocket && settings.Compress is not null)
             {
                 await Console.Error.WriteLineAsync("parley bench: --transport ws takes no --compress.");
@@ -175,14 +182,14 @@ internal static class BenchCommand
         return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    private static Option<string> TransportOption(string webSocket)
+    private static Option<string> TransportOption(string webSocket, bool signalR = false)
     {
         var option = new Option<string>("--transport")
         {
-            Description = $"tcp: framed TCP. ws: WebSocket ({webSocket}).",
+            Description = $"tcp: framed TCP. ws: WebSocket ({webSocket}).{(signalR ? " signalr: with --target, an ASP.NET Core SignalR hub at ws://host:port/hub whose Broadcast(string) sends to all (bench/SignalRHub), driven over WebSocket with the JSON protocol." : "")}",
             DefaultValueFactory = _ => "tcp",
         };
-        option.AcceptOnlyFromAmong("tcp", "ws");
+        option.AcceptOnlyFromAmong(signalR ? ["tcp", "ws", "signalr"] : ["tcp", "ws"]);
         return option;
     }
 
@@ -250,8 +257,9 @@ internal static class BenchCommand
                 // Clients open WebSocket connections: the echo server's own port, the chat server's web port.
                 string scheme = settings.Tls ? "wss" : "ws";
                 server.Chat = chat is not null;
+                server.SignalR = settings.SignalR;
                 server.WebSocket = chat is null
-                    ? new Uri($"{scheme}://{server.EndPoint.Address}:{server.EndPoint.Port}/")
+                    ? new Uri($"{scheme}://{server.EndPoint.Address}:{server.EndPoint.Port}/{(settings.SignalR ? "hub" : "")}")
                     : new Uri($"{scheme}://{server.EndPoint.Address}:{(webPort != 0 ? webPort : server.EndPoint.Port)}/ws");
             }
 
