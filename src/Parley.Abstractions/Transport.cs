@@ -119,6 +119,13 @@ public abstract class Transport : IDisposable
     /// </summary>
     public abstract ValueTask ShutdownSendAsync();
 
+    /// <summary>
+    /// As <see cref="ShutdownSendAsync()"/>, saying why the connection closes, for transports
+    /// whose protocol carries a reason (a WebSocket's Close frame: 1001 when the server stops).
+    /// The default ignores the reason.
+    /// </summary>
+    public virtual ValueTask ShutdownSendAsync(CloseReason reason) => ShutdownSendAsync();
+
     /// <summary>Closes at once (a reset where the transport has one), ending pending operations. Idempotent.</summary>
     public abstract void Dispose();
 }

@@ -85,7 +85,7 @@ public sealed partial class Connection
                 try
                 {
                     await _sendTask.WaitAsync(deadline.Token).ConfigureAwait(false);
-                    await _transport.ShutdownSendAsync().ConfigureAwait(false);
+                    await _transport.ShutdownSendAsync(CloseReason).ConfigureAwait(false);
 
                     // Linger until the peer's FIN: closing with unread input would send a
                     // reset, which can destroy data the peer has not read yet.

@@ -352,4 +352,36 @@ public sealed class FrameTests
 
         Assert.Equal("still here", next.Text);
     }
+
+    [Fact]
+    public async Task A_server_that_stops_says_1001_going_away()
+    {
+        await using WebSocketHarness harness = await WebSocketHarness.StartAsync();
+        await using RawClient client = await harness.UpgradeAsync();
+        await client.SendAsync(WebSocketHarness.ClientFrame(1, "hi"u8));
+        Assert.Equal("hi", (await client.ReadFrameAsync())!.Text);
+
+        Task stopping = harness.Sessions.StopAsync();
+        ServerFrame close = (await client.ReadFrameAsync())!;
+        await client.SendAsync(WebSocketHarness.CloseFrame(1001));
+        await stopping.WaitAsync(WebSocketHarness.Patience);
+
+        Assert.Equal((8, 1001), (close.Opcode, close.CloseCode));
+    }
+
+    [Fact]
+    public async Task An_application_that_ends_a_peer_for_breaking_its_protocol_says_1008()
+    {
+        await using WebSocketHarness harness = await WebSocketHarness.StartAsync();
+        await using RawClient client = await harness.UpgradeAsync();
+        await client.SendAsync(WebSocketHarness.ClientFrame(1, "hi"u8));
+        Assert.Equal("hi", (await client.ReadFrameAsync())!.Text);
+        Connection session = Assert.Single(harness.Sessions.Connections);
+
+        Task closing = session.CloseAsync(CloseReason.ProtocolError);
+
+        Assert.Equal(1008, (await client.ReadFrameAsync())!.CloseCode);
+        await client.SendAsync(WebSocketHarness.CloseFrame(1008));
+        await closing.WaitAsync(WebSocketHarness.Patience);
+    }
 }

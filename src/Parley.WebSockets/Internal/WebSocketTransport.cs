@@ -245,11 +245,22 @@ internal sealed class WebSocketTransport : Transport
 
     /// <summary>The connection closes gracefully: a Close frame (1000) unless one went out already, then the FIN.
     /// Receiving goes on until the peer's Close or FIN. A peer already gone is not an error.</summary>
-    public override async ValueTask ShutdownSendAsync()
+    public override ValueTask ShutdownSendAsync() => ShutdownSendAsync(CloseReason.LocalClose);
+
+    /// <summary>As <see cref="ShutdownSendAsync()"/>, the Close frame's code saying why: 1001 when
+    /// the server stops, 1008 when the application ends a peer that broke its own protocol
+    /// (<see cref="CloseReason.ProtocolError"/>), 1000 otherwise.</summary>
+    public override async ValueTask ShutdownSendAsync(CloseReason reason)
     {
+        int code = reason switch
+        {
+            CloseReason.ServerShutdown => WebSocketCloseStatus.GoingAway,
+            CloseReason.ProtocolError => WebSocketCloseStatus.PolicyViolation,
+            _ => WebSocketCloseStatus.NormalClosure,
+        };
         try
         {
-            await SendCloseAsync(WebSocketCloseStatus.NormalClosure, []).ConfigureAwait(false);
+            await SendCloseAsync(code, []).ConfigureAwait(false);
             await ShutdownInnerAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (IsPeerGone(ex))
