@@ -66,7 +66,7 @@ public sealed class WebSocketDialer : ConnectionDialer
             (byte[] rest, string? subProtocol) = await ReadResponseAsync(transport, key).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             SubProtocol = subProtocol;
-            Transport upgraded = rest.Length == 0 ? transport : new ReplayTransport(transport, rest);
+            Transport upgraded = rest.Length == 0 ? transport : new Parley.Http.PrefixedTransport(transport, rest);
             return new WebSocketTransport(upgraded, isClient: true, _options) { SubProtocol = subProtocol };
         }
         catch
@@ -190,38 +190,6 @@ public sealed class WebSocketDialer : ConnectionDialer
         return IPAddress.TryParse(uri.IdnHost.Trim('[', ']'), out IPAddress? address)
             ? new IPEndPoint(address, port)
             : new DnsEndPoint(uri.IdnHost, port, AddressFamily.Unspecified);
-    }
-
-    /// <summary>The bytes read past the handshake's answer, received first.</summary>
-    private sealed class ReplayTransport(Transport inner, byte[] prefix) : Transport
-    {
-        private int _offset;
-
-        public override EndPoint? LocalEndPoint => inner.LocalEndPoint;
-
-        public override EndPoint? RemoteEndPoint => inner.RemoteEndPoint;
-
-        public override int AvailableBytes => (prefix.Length - _offset) + inner.AvailableBytes;
-
-        public override ValueTask<int> ReceiveAsync(Memory<byte> buffer)
-        {
-            int left = prefix.Length - _offset;
-            if (left == 0)
-            {
-                return inner.ReceiveAsync(buffer);
-            }
-
-            int count = Math.Min(left, buffer.Length);
-            prefix.AsSpan(_offset, count).CopyTo(buffer.Span);
-            _offset += count;
-            return new ValueTask<int>(count);
-        }
-
-        public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer) => inner.SendAsync(buffer);
-
-        public override ValueTask ShutdownSendAsync() => inner.ShutdownSendAsync();
-
-        public override void Dispose() => inner.Dispose();
     }
 }
 

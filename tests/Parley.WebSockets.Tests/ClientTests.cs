@@ -92,6 +92,39 @@ public sealed class ClientTests
     }
 
     [Fact]
+    public async Task Frames_a_server_sends_with_its_101_are_received_first()
+    {
+        // A server that answers the handshake and sends its first frame in the same write.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Task serve = Task.Run(async () =>
+        {
+            using System.Net.Sockets.TcpClient peer = await listener.AcceptTcpClientAsync();
+            System.Net.Sockets.NetworkStream stream = peer.GetStream();
+            byte[] buffer = new byte[4096];
+            int read = await stream.ReadAsync(buffer);
+            string request = Encoding.ASCII.GetString(buffer, 0, read);
+            string key = request.Split("\r\n").First(line => line.StartsWith("Sec-WebSocket-Key:", StringComparison.Ordinal))["Sec-WebSocket-Key:".Length..].Trim();
+            byte[] accept = new byte[28];
+            Internal.Handshake.ComputeAccept(Encoding.ASCII.GetBytes(key), accept);
+            byte[] answer = Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {Encoding.ASCII.GetString(accept)}\r\n\r\n");
+            byte[] reply = [.. answer, 0x81, 5, .. "early"u8];
+            await stream.WriteAsync(reply);
+            await Task.Delay(2000); // hold the connection while the client reads
+        });
+        var options = new WebSocketOptions();
+        var received = Channel.CreateUnbounded<string>();
+        await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new WebSocketDialer(new Uri($"ws://127.0.0.1:{port}/"), options), Framer = options.CreateFramer(isClient: true) });
+        client.MessageReceived += (_, message) => received.Writer.TryWrite(Encoding.UTF8.GetString(message.ToArray()));
+
+        await client.ConnectAsync();
+
+        Assert.Equal("early", await received.Reader.ReadAsync().AsTask().WaitAsync(WebSocketHarness.Patience));
+        await serve;
+    }
+
+    [Fact]
     public async Task A_broadcast_to_WebSocket_members_is_one_shared_frame()
     {
         await using WebSocketHarness harness = await WebSocketHarness.StartAsync();
