@@ -1,5 +1,6 @@
 /*
- * Parley browser chat client — plain ES2020, no dependencies.
+ * Parley browser chat client — plain ES2020, no dependencies; uses common.js (window.ParleyWeb)
+ * for the connection, login form, status bar and notice it shares with the dashboard.
  *
  * The page speaks the NDJSON chat protocol of `parley serve` (docs/wire-formats.md, "Chat
  * protocol") over a WebSocket at /ws: one command or event per text message.
@@ -43,23 +44,15 @@
   // ---------------------------------------------------------------- constants
   const HISTORY_PAGE = 50;        // newest page when a room is opened, and each older page
   const CATCHUP_PAGE = 200;       // the server's largest page, for fetching what was missed
-  const PING_MS = 25_000;
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 15_000;
-  const CONNECT_TIMEOUT_MS = 15_000; // socket created → login_successful
   const NEAR_BOTTOM_PX = 48;
   const LOAD_OLDER_PX = 120;
-  const NOTICE_MS = 10_000;
   const encoder = new TextEncoder();
 
   // ---------------------------------------------------------------- DOM
-  const $ = (id) => document.getElementById(id);
+  const { h, byId: $ } = ParleyWeb;
   const dom = {
-    status: $('status'), statusReason: $('status-reason'), statusLabel: $('status-label'), statusCountdown: $('status-countdown'), statusRetry: $('status-retry'),
-    notice: $('notice'), noticeText: $('notice-text'), noticeClose: $('notice-close'),
+    ...ParleyWeb.commonDom(),
     identity: $('identity'), me: $('me'), menuButton: $('menu-button'),
-    loginScreen: $('login-screen'), loginForm: $('login-form'), loginUser: $('login-user'),
-    loginPassword: $('login-password'), loginSubmit: $('login-submit'), loginError: $('login-error'),
     app: $('app'), sidebar: $('sidebar'), rooms: $('rooms'), roomsLoading: $('rooms-loading'),
     roomTitle: $('room-title'), roomDesc: $('room-desc'), roomNote: $('room-note'),
     membersButton: $('members-button'), membersCount: $('members-count'),
@@ -70,14 +63,6 @@
     membersPanel: $('members-panel'), members: $('members'), membersTotal: $('members-total'), membersMore: $('members-more'),
     scrim: $('scrim'),
   };
-
-  /** Creates an element; text (if any) is set as text, never parsed as HTML. */
-  function h(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = text;
-    return node;
-  }
 
   // ---------------------------------------------------------------- state
   const S = {
@@ -133,76 +118,22 @@
 
   // ---------------------------------------------------------------- connection
 
-  function wsUrl() {
-    return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
-  }
-
-  /** Loads /config.json (once), then asks for credentials or connects. */
-  async function boot() {
-    if (!S.configLoaded) {
-      setStatus('connecting');
-      try {
-        const res = await fetch('/config.json', { cache: 'no-store' });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const cfg = await res.json();
-        S.config.auth = cfg.auth === 'required' ? 'required' : 'open';
-        if (Number.isInteger(cfg.maxMessageBytes) && cfg.maxMessageBytes > 0) S.config.maxMessageBytes = cfg.maxMessageBytes;
-        S.configLoaded = true;
-      } catch (err) {
-        scheduleReconnect(`Cannot reach the server (${err.message})`);
-        return;
-      }
-    }
-    if (S.config.auth === 'required' && !S.creds) showLogin('');
-    else connect();
-  }
-
-  function connect() {
-    clearConnectionTimers();
-    setStatus('connecting');
-    let ws;
-    try {
-      ws = new WebSocket(wsUrl());
-    } catch (err) {
-      onDrop(`Cannot open a connection (${err.message})`);
-      return;
-    }
-    S.ws = ws;
-    ws.onopen = () => {
-      if (S.ws === ws && S.config.auth === 'required' && S.creds) {
-        send({ _ct: 'login', u: S.creds.u, p: S.creds.p });
-      }
-    };
-    ws.onmessage = (e) => { if (S.ws === ws && typeof e.data === 'string') receive(e.data); };
-    ws.onclose = (e) => {
-      if (S.ws !== ws) return;
-      S.ws = null;
-      onDrop(e.code === 1000 || e.code === 1005 ? 'The server closed the connection' : `Connection lost (code ${e.code})`);
-    };
-    S.timers.connect = setTimeout(() => { if (S.ws === ws) dropSocket('The server did not answer in time'); }, CONNECT_TIMEOUT_MS);
-  }
-
-  /** Closes the socket without its close event reaching onDrop (for closes we meant). */
-  function closeQuietly() {
-    const ws = S.ws;
-    S.ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      try { ws.close(1000); } catch { /* already closing */ }
-    }
-  }
-
-  /** Gives up on the current socket (dead or hung) and reconnects. */
-  function dropSocket(reason) {
-    closeQuietly();
-    onDrop(reason);
-  }
-
-  function send(obj) {
-    if (!S.ws || S.ws.readyState !== WebSocket.OPEN) return false;
-    S.ws.send(JSON.stringify(obj));
-    return true;
-  }
+  const link = ParleyWeb.createConnection(S, {
+    dom,
+    handlers: () => HANDLERS,
+    applyConfig(cfg) {
+      if (Number.isInteger(cfg.maxMessageBytes) && cfg.maxMessageBytes > 0) S.config.maxMessageBytes = cfg.maxMessageBytes;
+    },
+    setStatus,
+    renderStatus,
+    beforeConnect: () => setStatus('connecting'),
+    onDrop,
+    canReconnect: () => !(S.status === 'login' || (S.ws && S.status !== 'reconnecting')),
+    onShowLogin: () => { dom.app.hidden = true; },
+    onHideLogin: () => { dom.app.hidden = false; },
+    loginErrorHides: false,
+  });
+  const { boot, send, startKeepAlive, scheduleReconnect, reconnectNow, hideLogin } = link;
 
   /** Sends a command with a fresh ref, remembering what it was for; returns the ref or null if offline. */
   function command(ct, fields, context) {
@@ -212,25 +143,8 @@
     return ref;
   }
 
-  function clearConnectionTimers() {
-    clearTimeout(S.timers.reconnect);
-    clearInterval(S.timers.countdown);
-    clearTimeout(S.timers.connect);
-    clearInterval(S.timers.ping);
-  }
-
-  function startKeepAlive() {
-    clearInterval(S.timers.ping);
-    S.awaitingPong = false;
-    S.timers.ping = setInterval(() => {
-      if (S.awaitingPong) { dropSocket('The server stopped answering'); return; }
-      S.awaitingPong = send({ _ct: 'ping' });
-    }, PING_MS);
-  }
-
   /** The connection is gone (not on purpose): settle every in-flight thing, then back off. */
   function onDrop(reason) {
-    clearConnectionTimers();
     S.refs.clear();
     S.roomsPaging = false;
     for (const msg of S.sending.values()) {
@@ -263,24 +177,6 @@
     room.joined = false;
   }
 
-  function scheduleReconnect(reason) {
-    clearConnectionTimers();
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** S.attempt);
-    const delay = Math.min(BACKOFF_MAX_MS, Math.round(base * (0.75 + Math.random() * 0.5)));
-    S.attempt = Math.min(S.attempt + 1, 10);
-    S.reconnectAt = Date.now() + delay;
-    S.reconnectReason = reason;
-    setStatus('reconnecting');
-    S.timers.reconnect = setTimeout(reconnectNow, delay);
-    S.timers.countdown = setInterval(renderStatus, 1000);
-  }
-
-  function reconnectNow() {
-    clearConnectionTimers();
-    if (S.status === 'login' || (S.ws && S.status !== 'reconnecting')) return;
-    boot();
-  }
-
   // ---------------------------------------------------------------- events
 
   const HANDLERS = {
@@ -292,21 +188,11 @@
     rooms: onRooms,
     room_users: onRoomUsers,
     history: onHistory,
-    pong: () => { S.awaitingPong = false; },
     error: onError,
   };
 
-  function receive(text) {
-    let ev;
-    try { ev = JSON.parse(text); } catch { return; }
-    if (!ev || typeof ev !== 'object') return;
-    const handler = HANDLERS[ev._et];
-    if (handler) handler(ev);
-  }
-
   function onLoginSuccessful(ev) {
-    clearTimeout(S.timers.connect);
-    S.attempt = 0;
+    link.loggedIn();
     S.me = String(ev.u);
     S.myNames.add(S.me);
     setStatus('connected');
@@ -426,8 +312,8 @@
     const context = ev.ref != null ? S.refs.get(ev.ref) : null;
     if (context) S.refs.delete(ev.ref);
     const text = String(ev.message || ev.code || 'error');
-    if (ev.ct === 'login' || ev.code === 'login_failed' || ev.code === 'throttled') {
-      onLoginRefused(ev, text);
+    if (link.isLoginError(ev)) {
+      link.onLoginRefused(ev, text);
       return;
     }
     if (context) {
@@ -448,57 +334,6 @@
     // Connection-level problems (server_full, login_timeout, too_many_errors, …) and anything
     // we cannot place: the status bar. The close that may follow is handled by onDrop.
     showNotice(`${text}${ev.code ? ` (${ev.code})` : ''}`);
-  }
-
-  // ---------------------------------------------------------------- login
-
-  function showLogin(error) {
-    clearConnectionTimers();
-    closeQuietly();
-    setStatus('login');
-    dom.loginScreen.hidden = false;
-    dom.app.hidden = true;
-    dom.loginError.textContent = error;
-    dom.loginSubmit.disabled = false;
-    dom.loginSubmit.textContent = 'Sign in';
-    if (!dom.loginUser.value) dom.loginUser.focus();
-    else { dom.loginPassword.focus(); dom.loginPassword.select(); }
-  }
-
-  function hideLogin() {
-    if (dom.loginScreen.hidden) return;
-    dom.loginScreen.hidden = true;
-    dom.app.hidden = false;
-    dom.loginPassword.value = '';
-    dom.loginError.textContent = '';
-  }
-
-  function onLoginSubmit(e) {
-    e.preventDefault();
-    const u = dom.loginUser.value.trim();
-    const p = dom.loginPassword.value;
-    if (!u || !p) {
-      dom.loginError.textContent = !u ? 'Enter your user name.' : 'Enter your password.';
-      (!u ? dom.loginUser : dom.loginPassword).focus();
-      return;
-    }
-    S.creds = { u, p };
-    S.attempt = 0;
-    dom.loginError.textContent = '';
-    dom.loginSubmit.disabled = true;
-    dom.loginSubmit.textContent = 'Signing in…';
-    connect();
-  }
-
-  function onLoginRefused(ev, text) {
-    // A reconnect refused only for being throttled: keep the credentials and back off.
-    if (ev.code === 'throttled' && S.loggedInOnce && dom.loginScreen.hidden) {
-      dropSocket(`Login throttled: ${text}`);
-      return;
-    }
-    S.creds = null;
-    const fallback = ev.code === 'throttled' ? 'Too many attempts — wait a moment and try again.' : 'Wrong user name or password.';
-    showLogin(ev.message ? `Sign-in failed: ${ev.message}` : fallback);
   }
 
   // ---------------------------------------------------------------- rooms
@@ -942,28 +777,20 @@
   }
 
   function renderStatus() {
-    dom.status.dataset.state = S.status;
     let reason = '';
     let text;
     let countdown = '';
     switch (S.status) {
       case 'connected': text = 'Connected'; break;
       case 'login': text = 'Sign in to continue'; break;
-      case 'reconnecting': {
-        // The ticking seconds are aria-hidden: screen readers hear the change of state, not every second.
-        const seconds = Math.max(0, Math.ceil((S.reconnectAt - Date.now()) / 1000));
-        reason = `${S.reconnectReason || 'Disconnected'}. `;
+      case 'reconnecting':
+        reason = `${S.reconnectReason || 'Disconnected'}. `; // hidden on phones
         text = 'Reconnecting';
-        countdown = ` in ${seconds} s`;
+        countdown = ` in ${ParleyWeb.secondsUntil(S.reconnectAt)} s`;
         break;
-      }
       default: text = 'Connecting…';
     }
-    // Only changed parts are touched, so the live region is not re-announced every second.
-    if (dom.statusReason.textContent !== reason) dom.statusReason.textContent = reason; // hidden on phones
-    if (dom.statusLabel.textContent !== text) dom.statusLabel.textContent = text;
-    dom.statusCountdown.textContent = countdown;
-    dom.statusRetry.hidden = S.status !== 'reconnecting';
+    ParleyWeb.renderStatusBar(dom, { state: S.status, reason, text, countdown, retry: S.status === 'reconnecting' });
     dom.identity.hidden = !S.me || S.status === 'login';
     dom.me.textContent = S.me || '';
   }
@@ -974,12 +801,7 @@
     document.title = total ? `(${total}) Parley` : 'Parley';
   }
 
-  function showNotice(text) {
-    dom.noticeText.textContent = text;
-    dom.notice.hidden = false;
-    clearTimeout(S.timers.notice);
-    S.timers.notice = setTimeout(() => { dom.notice.hidden = true; }, NOTICE_MS);
-  }
+  const showNotice = (text) => ParleyWeb.showNotice(dom, S.timers, text);
 
   /** Everything except the message list (which is only rebuilt on a room switch, so the reader keeps their place). */
   function renderAll() {
@@ -1380,9 +1202,8 @@
   }
 
   function bindUi() {
-    dom.loginForm.addEventListener('submit', onLoginSubmit);
     dom.statusRetry.addEventListener('click', () => { S.attempt = 0; reconnectNow(); });
-    dom.noticeClose.addEventListener('click', () => { dom.notice.hidden = true; });
+    ParleyWeb.bindNotice(dom);
     dom.composer.addEventListener('submit', (e) => { e.preventDefault(); sendFromComposer(); });
     dom.input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {

@@ -1,5 +1,6 @@
 /*
- * Parley live dashboard — plain ES2020, no dependencies.
+ * Parley live dashboard — plain ES2020, no dependencies; uses common.js (window.ParleyWeb)
+ * for the connection, login form, status bar and notice it shares with the chat page.
  *
  * Served at /dashboard. Logs in over the chat protocol at ws(s)://same-host/ws exactly like the
  * chat page (chat.js): in "open" mode the server sends login_successful at once, in "required"
@@ -22,34 +23,19 @@
 
 (() => {
   // ---------------------------------------------------------------- constants
-  const PING_MS = 25_000;
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 15_000;
-  const CONNECT_TIMEOUT_MS = 15_000; // socket created → login_successful
-  const NOTICE_MS = 10_000;
   const MAX_POINTS = 300;
   const WINDOW_MS = 5 * 60_000;
   const STALE_MS = 5_000;            // no sample for this long: values are shown as stale
   const MIB = 1024 * 1024;
 
   // ---------------------------------------------------------------- DOM
-  const $ = (id) => document.getElementById(id);
+  const { h, byId: $ } = ParleyWeb;
   const dom = {
-    status: $('status'), statusReason: $('status-reason'), statusLabel: $('status-label'),
-    statusCountdown: $('status-countdown'), statusRetry: $('status-retry'), version: $('version'),
-    notice: $('notice'), noticeText: $('notice-text'), noticeClose: $('notice-close'),
-    loginScreen: $('login-screen'), loginForm: $('login-form'), loginUser: $('login-user'),
-    loginPassword: $('login-password'), loginSubmit: $('login-submit'), loginError: $('login-error'),
+    ...ParleyWeb.commonDom(),
+    version: $('version'),
     unavailable: $('unavailable'), unavailableText: $('unavailable-text'),
     dashboard: $('dashboard'), empty: $('empty'), tooltip: $('tooltip'),
   };
-
-  function h(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = text;
-    return node;
-  }
 
   // ---------------------------------------------------------------- state
   const S = {
@@ -491,117 +477,36 @@
 
   // ---------------------------------------------------------------- connection
 
-  function wsUrl() {
-    return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
-  }
-
-  /** Loads /config.json (once), then asks for credentials or connects. */
-  async function boot() {
-    if (!S.configLoaded) {
-      setStatus('connecting');
-      try {
-        const res = await fetch('/config.json', { cache: 'no-store' });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const cfg = await res.json();
-        S.config.auth = cfg.auth === 'required' ? 'required' : 'open';
-        S.config.version = typeof cfg.version === 'string' ? cfg.version : '';
-        S.configLoaded = true;
-        dom.version.textContent = S.config.version ? `v${S.config.version}` : '';
-        dom.version.hidden = !S.config.version;
-      } catch (err) {
-        scheduleReconnect(`Cannot reach the server (${err.message})`);
-        return;
-      }
-    }
-    if (S.config.auth === 'required' && !S.creds) showLogin('');
-    else connect();
-  }
-
-  function connect() {
-    clearConnectionTimers();
-    closeQuietly();
-    S.reconnectAt = 0;
-    setStatus(S.loggedInOnce ? 'reconnecting' : 'connecting');
-    let ws;
-    try {
-      ws = new WebSocket(wsUrl());
-    } catch (err) {
-      onDrop(`Cannot open a connection (${err.message})`);
-      return;
-    }
-    S.ws = ws;
-    renderStatus();
-    ws.onopen = () => {
-      if (S.ws === ws && S.config.auth === 'required' && S.creds) send({ _ct: 'login', u: S.creds.u, p: S.creds.p });
-    };
-    ws.onmessage = (e) => { if (S.ws === ws && typeof e.data === 'string') receive(e.data); };
-    ws.onclose = (e) => {
-      if (S.ws !== ws) return;
-      S.ws = null;
-      onDrop(e.code === 1000 || e.code === 1005 ? 'The server closed the connection' : `Connection lost (code ${e.code})`);
-    };
-    S.timers.connect = setTimeout(() => { if (S.ws === ws) dropSocket('The server did not answer in time'); }, CONNECT_TIMEOUT_MS);
-  }
-
-  function closeQuietly() {
-    const ws = S.ws;
-    S.ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      try { ws.close(1000); } catch { /* already closing */ }
-    }
-  }
-
-  function dropSocket(reason) {
-    closeQuietly();
-    onDrop(reason);
-  }
-
-  function send(obj) {
-    if (!S.ws || S.ws.readyState !== WebSocket.OPEN) return false;
-    S.ws.send(JSON.stringify(obj));
-    return true;
-  }
-
-  function clearConnectionTimers() {
-    clearTimeout(S.timers.reconnect);
-    clearInterval(S.timers.countdown);
-    clearTimeout(S.timers.connect);
-    clearInterval(S.timers.ping);
-  }
-
-  function startKeepAlive() {
-    clearInterval(S.timers.ping);
-    S.awaitingPong = false;
-    S.timers.ping = setInterval(() => {
-      if (S.awaitingPong) { dropSocket('The server stopped answering'); return; }
-      S.awaitingPong = send({ _ct: 'ping' });
-    }, PING_MS);
-  }
-
-  function onDrop(reason) {
-    clearConnectionTimers();
-    if (S.status === 'login' || S.status === 'unavailable') return;
-    scheduleReconnect(reason);
-  }
-
-  function scheduleReconnect(reason) {
-    clearConnectionTimers();
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** S.attempt);
-    const delay = Math.min(BACKOFF_MAX_MS, Math.round(base * (0.75 + Math.random() * 0.5)));
-    S.attempt = Math.min(S.attempt + 1, 10);
-    S.reconnectAt = Date.now() + delay;
-    S.reconnectReason = reason;
-    setStatus('reconnecting');
-    S.timers.reconnect = setTimeout(reconnectNow, delay);
-    S.timers.countdown = setInterval(renderStatus, 1000);
-  }
-
-  function reconnectNow() {
-    clearConnectionTimers();
-    if (S.status === 'login') return;
-    boot();
-  }
+  const link = ParleyWeb.createConnection(S, {
+    dom,
+    handlers: () => HANDLERS,
+    applyConfig(cfg) {
+      S.config.version = typeof cfg.version === 'string' ? cfg.version : '';
+      dom.version.textContent = S.config.version ? `v${S.config.version}` : '';
+      dom.version.hidden = !S.config.version;
+    },
+    setStatus,
+    renderStatus,
+    beforeConnect() {
+      link.closeQuietly();
+      S.reconnectAt = 0;
+      setStatus(S.loggedInOnce ? 'reconnecting' : 'connecting');
+    },
+    onSocket: renderStatus,
+    onDrop(reason) {
+      if (S.status === 'login' || S.status === 'unavailable') return;
+      link.scheduleReconnect(reason);
+    },
+    canReconnect: () => S.status !== 'login',
+    onShowLogin() {
+      hideTooltip();
+      dom.dashboard.hidden = true;
+      dom.unavailable.hidden = true;
+    },
+    onHideLogin: () => { dom.dashboard.hidden = false; },
+    loginErrorHides: true,
+  });
+  const { boot, send, closeQuietly, clearConnectionTimers, reconnectNow, hideLogin } = link;
 
   // ---------------------------------------------------------------- events
 
@@ -609,26 +514,16 @@
     login_successful: onLoginSuccessful,
     metrics_history: onHistory,
     metrics: onMetrics,
-    pong: () => { S.awaitingPong = false; },
     error: onError,
   };
 
-  function receive(text) {
-    let ev;
-    try { ev = JSON.parse(text); } catch { return; }
-    if (!ev || typeof ev !== 'object' || Array.isArray(ev)) return;
-    const handler = HANDLERS[ev._et];
-    if (handler) handler(ev);
-  }
-
   function onLoginSuccessful() {
-    clearTimeout(S.timers.connect);
-    S.attempt = 0;
+    link.loggedIn();
     S.loggedInOnce = true;
     hideLogin();
     dom.unavailable.hidden = true;
     dom.dashboard.hidden = false;
-    startKeepAlive();
+    link.startKeepAlive();
     send({ _ct: 'watch_metrics' });
     setStatus('connected');
     renderValues();
@@ -637,8 +532,8 @@
 
   function onError(ev) {
     const text = String(ev.message || ev.code || 'error');
-    if (ev.ct === 'login' || ev.code === 'login_failed' || ev.code === 'throttled') {
-      onLoginRefused(ev, text);
+    if (link.isLoginError(ev)) {
+      link.onLoginRefused(ev, text);
       return;
     }
     if (ev.ct === 'watch_metrics' || (ev.code === 'unknown_command' && ev.ct == null)) {
@@ -648,17 +543,6 @@
       return;
     }
     showNotice(`${text}${ev.code ? ` (${ev.code})` : ''}`);
-  }
-
-  function onLoginRefused(ev, text) {
-    // A reconnect refused only for being throttled: keep the credentials and back off.
-    if (ev.code === 'throttled' && S.loggedInOnce && dom.loginScreen.hidden) {
-      dropSocket(`Login throttled: ${text}`);
-      return;
-    }
-    S.creds = null;
-    const fallback = ev.code === 'throttled' ? 'Too many attempts — wait a moment and try again.' : 'Wrong user name or password.';
-    showLogin(ev.message ? `Sign-in failed: ${ev.message}` : fallback);
   }
 
   /** The server will not publish metrics: say so, and stop (no reconnect loop). */
@@ -672,52 +556,6 @@
     dom.dashboard.hidden = true;
   }
 
-  // ---------------------------------------------------------------- login
-
-  function showLogin(error) {
-    clearConnectionTimers();
-    closeQuietly();
-    setStatus('login');
-    hideTooltip();
-    dom.loginScreen.hidden = false;
-    dom.dashboard.hidden = true;
-    dom.unavailable.hidden = true;
-    dom.loginError.textContent = error;
-    dom.loginError.hidden = !error;
-    dom.loginSubmit.disabled = false;
-    dom.loginSubmit.textContent = 'Sign in';
-    if (!dom.loginUser.value) dom.loginUser.focus();
-    else { dom.loginPassword.focus(); dom.loginPassword.select(); }
-  }
-
-  function hideLogin() {
-    if (dom.loginScreen.hidden) return;
-    dom.loginScreen.hidden = true;
-    dom.dashboard.hidden = false;
-    dom.loginPassword.value = '';
-    dom.loginError.textContent = '';
-    dom.loginError.hidden = true;
-  }
-
-  function onLoginSubmit(e) {
-    e.preventDefault();
-    const u = dom.loginUser.value.trim();
-    const p = dom.loginPassword.value;
-    if (!u || !p) {
-      dom.loginError.textContent = !u ? 'Enter your user name.' : 'Enter your password.';
-      dom.loginError.hidden = false;
-      (!u ? dom.loginUser : dom.loginPassword).focus();
-      return;
-    }
-    S.creds = { u, p };
-    S.attempt = 0;
-    dom.loginError.textContent = '';
-    dom.loginError.hidden = true;
-    dom.loginSubmit.disabled = true;
-    dom.loginSubmit.textContent = 'Signing in…';
-    connect();
-  }
-
   // ---------------------------------------------------------------- status bar
 
   function setStatus(status) {
@@ -728,7 +566,6 @@
   }
 
   function renderStatus() {
-    dom.status.dataset.state = S.status;
     let reason = '';
     let text;
     let countdown = '';
@@ -737,7 +574,7 @@
       case 'login': text = 'Sign in to continue'; break;
       case 'unavailable': text = 'Metrics unavailable'; break;
       case 'reconnecting': {
-        const seconds = Math.max(0, Math.ceil((S.reconnectAt - Date.now()) / 1000));
+        const seconds = ParleyWeb.secondsUntil(S.reconnectAt);
         if (S.reconnectAt && seconds > 0) {
           reason = `${S.reconnectReason || 'Disconnected'}. `;
           countdown = ` in ${seconds} s`;
@@ -747,25 +584,19 @@
       }
       default: text = 'Connecting…';
     }
-    if (dom.statusReason.textContent !== reason) dom.statusReason.textContent = reason;
-    if (dom.statusLabel.textContent !== text) dom.statusLabel.textContent = text;
-    dom.statusCountdown.textContent = countdown;
-    dom.statusRetry.hidden = !((S.status === 'reconnecting' && !S.ws) || S.status === 'unavailable');
-    dom.statusRetry.textContent = S.status === 'unavailable' ? 'Try again' : 'Retry now';
+    ParleyWeb.renderStatusBar(dom, {
+      state: S.status, reason, text, countdown,
+      retry: (S.status === 'reconnecting' && !S.ws) || S.status === 'unavailable',
+      retryText: S.status === 'unavailable' ? 'Try again' : 'Retry now',
+    });
   }
 
-  function showNotice(text) {
-    dom.noticeText.textContent = text;
-    dom.notice.hidden = false;
-    clearTimeout(S.timers.notice);
-    S.timers.notice = setTimeout(() => { dom.notice.hidden = true; }, NOTICE_MS);
-  }
+  const showNotice = (text) => ParleyWeb.showNotice(dom, S.timers, text);
 
   // ---------------------------------------------------------------- wiring
 
   function bindUi() {
-    dom.loginForm.addEventListener('submit', onLoginSubmit);
-    dom.noticeClose.addEventListener('click', () => { dom.notice.hidden = true; });
+    ParleyWeb.bindNotice(dom);
     dom.statusRetry.addEventListener('click', () => {
       S.attempt = 0;
       if (S.status === 'unavailable') {
