@@ -139,40 +139,56 @@ internal sealed class WebSocketTransport : Transport
 
     private bool HasOutput => _prefixStart < 4 || _outputStart < _outputEnd;
 
-    public override async ValueTask<int> ReceiveAsync(Memory<byte> buffer)
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
-        if (buffer.IsEmpty)
+        if (!buffer.IsEmpty)
         {
-            if (HasOutput || _ended)
-            {
-                return 0;
-            }
-
-            if (_inputEnd > _inputStart)
-            {
-                if (_inFrame || HeaderComplete())
-                {
-                    return 0; // decodable now
-                }
-
-                ParkPartialHeader(); // only the peer can finish it: wait without the buffer
-            }
-
-            WatchGathering(); // the wait for the peer starts here
-            try
-            {
-                return await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (_timedOut)
-            {
-                throw TimedOut(ex);
-            }
-            finally
-            {
-                EndWaiting();
-            }
+            return ReceiveMessagesAsync(buffer);
         }
 
+        // The connection's wait for data before it rents a buffer.
+        if (HasOutput || _ended)
+        {
+            return new ValueTask<int>(0);
+        }
+
+        if (_inputEnd > _inputStart)
+        {
+            if (_inFrame || HeaderComplete())
+            {
+                return new ValueTask<int>(0); // decodable now
+            }
+
+            ParkPartialHeader(); // only the peer can finish it: wait without the buffer
+        }
+
+        WatchGathering();
+
+        // Nothing gathered (nearly always): the socket's own wait, no state machine of ours.
+        return _gatheringTimer is null ? _inner.ReceiveAsync(Memory<byte>.Empty) : WaitWhileGatheringAsync();
+    }
+
+    private async ValueTask<int> WaitWhileGatheringAsync()
+    {
+        try
+        {
+            return await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_timedOut)
+        {
+            throw TimedOut(ex);
+        }
+        finally
+        {
+            EndWaiting();
+        }
+    }
+
+    // Pooled state machine: a decode that waits for the peer allocates nothing.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReceiveMessagesAsync(Memory<byte> buffer)
+    {
+        bool firstRead = true;
         while (true)
         {
             int written = 0;
@@ -210,7 +226,9 @@ internal sealed class WebSocketTransport : Transport
             }
 
             WatchGathering();
-            if (!await ReadInputAsync().ConfigureAwait(false))
+            bool more = await ReadInputAsync(firstRead).ConfigureAwait(false);
+            firstRead = false;
+            if (!more)
             {
                 _ended = true; // the peer closed TCP without a Close frame (1006): the stream just ends
                 ReleaseInput();
@@ -220,27 +238,76 @@ internal sealed class WebSocketTransport : Transport
         }
     }
 
-    public override async ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer)
+    /// <summary>Passes the connection's frames through, between the control frames this side sends.
+    /// Synchronous (no state machine) when the lock is free and the socket takes the bytes at once.</summary>
+    public override ValueTask<int> SendAsync(ReadOnlyMemory<byte> buffer)
     {
         if (!_sendLock.Wait(0))
         {
-            await _sendLock.WaitAsync().ConfigureAwait(false);
+            return SendWhenFreeAsync(buffer);
         }
 
+        ValueTask<int> sent;
         try
         {
             // After our Close nothing more may be sent: what the connection still has queued is dropped.
-            if (Volatile.Read(ref _closeSent) == 0)
+            if (Volatile.Read(ref _closeSent) != 0)
             {
-                await _inner.SendAsync(buffer).ConfigureAwait(false);
+                _sendLock.Release();
+                return new ValueTask<int>(buffer.Length);
             }
+
+            sent = _inner.SendAsync(buffer);
+        }
+        catch
+        {
+            _sendLock.Release();
+            throw;
+        }
+
+        if (sent.IsCompletedSuccessfully)
+        {
+            _sendLock.Release();
+            return new ValueTask<int>(buffer.Length);
+        }
+
+        return FinishSendAsync(sent, buffer.Length);
+    }
+
+    private async ValueTask<int> SendWhenFreeAsync(ReadOnlyMemory<byte> buffer)
+    {
+        await _sendLock.WaitAsync().ConfigureAwait(false);
+        ValueTask<int> sent;
+        try
+        {
+            if (Volatile.Read(ref _closeSent) != 0)
+            {
+                _sendLock.Release();
+                return buffer.Length;
+            }
+
+            sent = _inner.SendAsync(buffer);
+        }
+        catch
+        {
+            _sendLock.Release();
+            throw;
+        }
+
+        return await FinishSendAsync(sent, buffer.Length).ConfigureAwait(false);
+    }
+
+    private async ValueTask<int> FinishSendAsync(ValueTask<int> sent, int length)
+    {
+        try
+        {
+            await sent.ConfigureAwait(false);
+            return length;
         }
         finally
         {
             _sendLock.Release();
         }
-
-        return buffer.Length;
     }
 
     /// <summary>The connection closes gracefully: a Close frame (1000) unless one went out already, then the FIN.
@@ -712,7 +779,8 @@ internal sealed class WebSocketTransport : Transport
     }
 
     /// <summary>Reads more of the peer's bytes; false at the end of the stream.</summary>
-    private async ValueTask<bool> ReadInputAsync()
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReadInputAsync(bool firstRead)
     {
         try
         {
@@ -727,9 +795,16 @@ internal sealed class WebSocketTransport : Transport
 
             if (_input is null)
             {
-                // Wait for bytes before renting: an idle connection holds no buffer.
-                await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
-                EndWaiting();
+                // Wait for bytes before renting, so a connection waiting for its peer holds no
+                // buffer — except on a call's first read: the connection calls with a buffer only
+                // after its own wait said bytes had arrived, and a second wait would cost a trip
+                // through the socket engine per message.
+                if (!firstRead)
+                {
+                    await _inner.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                    EndWaiting();
+                }
+
                 _input = ArrayPool<byte>.Shared.Rent(InputBufferSize);
                 _parked.AsSpan(0, _parkedLength).CopyTo(_input);
                 _inputStart = 0;
