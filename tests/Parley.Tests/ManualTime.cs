@@ -20,6 +20,18 @@ internal sealed class ManualTime : TimeProvider
         return timer;
     }
 
+    /// <summary>Timers waiting for the clock (created and not yet fired, changed away or disposed).</summary>
+    public int PendingTimers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _timers.Count;
+            }
+        }
+    }
+
     public void Advance(TimeSpan by)
     {
         long now = Interlocked.Add(ref _ticks, by.Ticks);

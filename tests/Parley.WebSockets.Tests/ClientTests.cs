@@ -72,17 +72,7 @@ public sealed class ClientTests
     public async Task The_dialer_checks_the_accept_key()
     {
         // A server that answers 101 with a wrong Sec-WebSocket-Accept.
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        Task serve = Task.Run(async () =>
-        {
-            using System.Net.Sockets.TcpClient peer = await listener.AcceptTcpClientAsync();
-            System.Net.Sockets.NetworkStream stream = peer.GetStream();
-            byte[] buffer = new byte[4096];
-            _ = await stream.ReadAsync(buffer);
-            await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"u8.ToArray());
-        });
+        (int port, Task serve) = ServeOnce(_ => "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n"u8.ToArray(), Task.CompletedTask);
         var dialer = new WebSocketDialer(new Uri($"ws://127.0.0.1:{port}/ws"));
 
         WebSocketHandshakeException refused = await Assert.ThrowsAsync<WebSocketHandshakeException>(async () => (await dialer.ConnectAsync()).Dispose());
@@ -94,25 +84,19 @@ public sealed class ClientTests
     [Fact]
     public async Task Frames_a_server_sends_with_its_101_are_received_first()
     {
-        // A server that answers the handshake and sends its first frame in the same write.
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        Task serve = Task.Run(async () =>
-        {
-            using System.Net.Sockets.TcpClient peer = await listener.AcceptTcpClientAsync();
-            System.Net.Sockets.NetworkStream stream = peer.GetStream();
-            byte[] buffer = new byte[4096];
-            int read = await stream.ReadAsync(buffer);
-            string request = Encoding.ASCII.GetString(buffer, 0, read);
-            string key = request.Split("\r\n").First(line => line.StartsWith("Sec-WebSocket-Key:", StringComparison.Ordinal))["Sec-WebSocket-Key:".Length..].Trim();
-            byte[] accept = new byte[28];
-            Internal.Handshake.ComputeAccept(Encoding.ASCII.GetBytes(key), accept);
-            byte[] answer = Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {Encoding.ASCII.GetString(accept)}\r\n\r\n");
-            byte[] reply = [.. answer, 0x81, 5, .. "early"u8];
-            await stream.WriteAsync(reply);
-            await Task.Delay(2000); // hold the connection while the client reads
-        });
+        // A server that answers the handshake and sends its first frame in the same write, then
+        // holds the connection until the client has read it.
+        var read = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        (int port, Task serve) = ServeOnce(
+            request =>
+            {
+                string key = request.Split("\r\n").First(line => line.StartsWith("Sec-WebSocket-Key:", StringComparison.Ordinal))["Sec-WebSocket-Key:".Length..].Trim();
+                byte[] accept = new byte[28];
+                Internal.Handshake.ComputeAccept(Encoding.ASCII.GetBytes(key), accept);
+                byte[] answer = Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {Encoding.ASCII.GetString(accept)}\r\n\r\n");
+                return [.. answer, 0x81, 5, .. "early"u8];
+            },
+            read.Task);
         var options = new WebSocketOptions();
         var received = Channel.CreateUnbounded<string>();
         await using var client = new ParleyClient(new ParleyClientOptions { Dialer = new WebSocketDialer(new Uri($"ws://127.0.0.1:{port}/"), options), Framer = options.CreateFramer(isClient: true) });
@@ -121,7 +105,34 @@ public sealed class ClientTests
         await client.ConnectAsync();
 
         Assert.Equal("early", await received.Reader.ReadAsync().AsTask().WaitAsync(WebSocketHarness.Patience));
+        read.SetResult();
         await serve;
+    }
+
+    /// <summary>A one-connection server: reads the request, writes what <paramref name="answer"/>
+    /// makes of it, and keeps the connection until <paramref name="release"/> completes.</summary>
+    private static (int Port, Task Serving) ServeOnce(Func<string, byte[]> answer, Task release)
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Task serving = Task.Run(async () =>
+        {
+            try
+            {
+                using System.Net.Sockets.TcpClient peer = await listener.AcceptTcpClientAsync();
+                System.Net.Sockets.NetworkStream stream = peer.GetStream();
+                byte[] buffer = new byte[4096];
+                int read = await stream.ReadAsync(buffer);
+                await stream.WriteAsync(answer(Encoding.ASCII.GetString(buffer, 0, read)));
+                await release.WaitAsync(WebSocketHarness.Patience);
+            }
+            finally
+            {
+                listener.Stop();
+            }
+        });
+        return (port, serving);
     }
 
     [Fact]
@@ -139,9 +150,12 @@ public sealed class ClientTests
             clients.Add(client);
         }
 
-        while (harness.Sessions.ConnectionCount < 5)
+        using (var deadline = new CancellationTokenSource(WebSocketHarness.Patience))
         {
-            await Task.Delay(10);
+            while (harness.Sessions.ConnectionCount < 5)
+            {
+                await Task.Delay(10, deadline.Token);
+            }
         }
 
         ConnectionGroup room = harness.Sessions.GetOrCreateGroup("room");

@@ -67,9 +67,21 @@ public sealed class InteropTests
                 Assert.Equal(text, await received.Reader.ReadAsync().AsTask().WaitAsync(WebSocketHarness.Patience));
             }
 
-            // The server pings every 0.2 s and closes when no pong comes within 5 s; our pings get pongs too.
-            await Task.Delay(600);
+            // The server pings every 0.2 s and closes a client whose pong does not come within 5 s:
+            // after several of its pings (6 bytes each) the client is still connected and answering.
+            Connection connection = client.Connection!;
+            long before = connection.BytesReceived;
+            using (var deadline = new CancellationTokenSource(WebSocketHarness.Patience))
+            {
+                while (connection.BytesReceived < before + 18)
+                {
+                    await Task.Delay(20, deadline.Token);
+                }
+            }
+
             Assert.True(client.IsConnected);
+            client.Send("after the pings"u8);
+            Assert.Equal("after the pings", await received.Reader.ReadAsync().AsTask().WaitAsync(WebSocketHarness.Patience));
             await client.DisconnectAsync();
         }
         finally
