@@ -156,11 +156,6 @@ internal sealed record ChatWebSettings(IPEndPoint EndPoint, int MaxConnections, 
     /// <summary>Origins besides the page's own that may open the WebSocket.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 
-    /// <summary>How the page's address is written, for the start line.</summary>
-    public static string Describe(EndPoint? endPoint, bool tls) => endPoint switch
-    {
-        IPEndPoint { Address.AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ip => $"{(tls ? "https" : "http")}://[{ip.Address}]:{ip.Port}/",
-        IPEndPoint ip => $"{(tls ? "https" : "http")}://{ip.Address}:{ip.Port}/",
-        _ => endPoint?.ToString() ?? "?",
-    };
+    /// <summary>The page's address, for the start line.</summary>
+    public static string Describe(EndPoint? endPoint, bool tls) => $"{(tls ? "https" : "http")}://{HttpCommand.FormatEndPoint(endPoint)}/";
 }

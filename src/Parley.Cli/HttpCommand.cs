@@ -189,7 +189,8 @@ internal static partial class HttpCommand
         }
     }
 
-    private static string FormatEndPoint(EndPoint? endPoint) => endPoint switch
+    /// <summary>An address as a URL's authority: <c>127.0.0.1:8081</c>, <c>[::1]:8081</c>.</summary>
+    internal static string FormatEndPoint(EndPoint? endPoint) => endPoint switch
     {
         IPEndPoint { Address.AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ip => $"[{ip.Address}]:{ip.Port}",
         IPEndPoint ip => $"{ip.Address}:{ip.Port}",
