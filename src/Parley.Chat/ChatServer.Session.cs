@@ -134,7 +134,12 @@ public sealed partial class ChatServer
         {
             foreach (Room room in session.Rooms)
             {
-                if (room.Leave(connection, session.User!))
+                if (room.Leave(connection, session.User!, out bool lastAnywhere))
+                {
+                    AnnouncePresence(room, session.User!, present: false);
+                }
+
+                if (lastAnywhere)
                 {
                     room.Group.Broadcast(Events.RoomParticipation(room.Name, session.User!, joined: false));
                 }
@@ -182,7 +187,7 @@ public sealed partial class ChatServer
 
         // A message the server could not store is the server's fault, not the peer's: it must
         // not use up the peer's error budget and get it disconnected while the disk is failing.
-        if (error.Code == ErrorCodes.StorageFailed || !session.RecordError(_options.MaxErrorsPerMinute))
+        if (error.Code is ErrorCodes.StorageFailed or ErrorCodes.Unavailable || !session.RecordError(_options.MaxErrorsPerMinute))
         {
             return true;
         }
@@ -365,10 +370,14 @@ public sealed partial class ChatServer
         }
 
         string user = session.User!;
-        bool first = room.Join(session.Connection, user);
+        if (room.Join(session.Connection, user, out bool firstAnywhere))
+        {
+            AnnouncePresence(room, user, present: true);
+        }
+
         session.Rooms.Add(room);
         session.Connection.Send(Events.UserJoinedRoom(room.Name, room.Users(), _options.EffectiveMaxEventBytes));
-        if (first)
+        if (firstAnywhere)
         {
             room.Group.Broadcast(Events.RoomParticipation(room.Name, user, joined: true));
         }
@@ -389,7 +398,12 @@ public sealed partial class ChatServer
         }
 
         string user = session.User!;
-        if (room.Leave(session.Connection, user))
+        if (room.Leave(session.Connection, user, out bool lastAnywhere))
+        {
+            AnnouncePresence(room, user, present: false);
+        }
+
+        if (lastAnywhere)
         {
             ReadOnlySpan<byte> left = Events.RoomParticipation(room.Name, user, joined: false);
             room.Group.Broadcast(left);
@@ -397,7 +411,7 @@ public sealed partial class ChatServer
         }
         else
         {
-            // The user is still in the room through another session: only this session hears it left.
+            // The user is still in the room through another session (here or on another node): only this session hears it left.
             session.Connection.Send(Events.RoomParticipation(room.Name, user, joined: false));
         }
 
@@ -415,7 +429,7 @@ public sealed partial class ChatServer
         int budget = _options.EffectiveMaxEventBytes - Events.HistoryEnvelope(room!.Name);
         long before = command.Before ?? long.MaxValue;
         var ids = new List<long>();
-        if (Events.TryHistory(room, before, limit, budget, _journal.FirstRetainedId, ids, out bool more, out ReadOnlySpan<byte> page))
+        if (Events.TryHistory(room, before, limit, budget, FirstRetainedId, ids, out bool more, out ReadOnlySpan<byte> page))
         {
             session.Connection.Send(page);
             return null;
@@ -434,11 +448,11 @@ public sealed partial class ChatServer
             // None of the ids readable (retention deleted their segments while this page waited,
             // or damage accepted at open): page on from below them rather than send an empty
             // page that says more. Each round goes further back, so it ends.
-            while (!SendJournalPage(session, room, ids, more, budget))
+            while (!await SendStoredPageAsync(session, room, ids, more, budget, cancellationToken).ConfigureAwait(false))
             {
                 long tried = ids[0];
                 ids.Clear();
-                if (Events.TryHistory(room, tried, limit, budget, _journal.FirstRetainedId, ids, out more, out ReadOnlySpan<byte> older))
+                if (Events.TryHistory(room, tried, limit, budget, FirstRetainedId, ids, out more, out ReadOnlySpan<byte> older))
                 {
                     session.Connection.Send(older);
                     break;
@@ -454,24 +468,42 @@ public sealed partial class ChatServer
     }
 
     /// <summary>
-    /// A <c>history</c> page read from the journal: the records of <paramref name="ids"/>, encoded
+    /// A <c>history</c> page read from the journal (or a cluster's log): the records of <paramref name="ids"/>, encoded
     /// as the in-memory history keeps them, the newest that fit <paramref name="budget"/> (always
     /// one), oldest first. False, and nothing sent, when none of them could be read.
     /// </summary>
-    private bool SendJournalPage(Session session, Room room, List<long> ids, bool more, int budget)
+    private async ValueTask<bool> SendStoredPageAsync(Session session, Room room, List<long> ids, bool more, int budget, CancellationToken cancellationToken)
     {
         using var entries = new PooledBufferWriter();
         var ends = new List<int>(ids.Count);
-        _journal.Read(CollectionsMarshal.AsSpan(ids), (in JournalRecord record) =>
+        void Add(long id, DateTimeOffset timestamp, ReadOnlySpan<byte> payload)
         {
-            if (ChatRecord.TryRead(record.Payload.Span, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
+            if (ChatRecord.TryRead(payload, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
                 && name.SequenceEqual(room.NameUtf8))
             {
                 RepairText(ref user, ref content);
-                ChatEventWriter.WriteHistoryMessage(entries, user, content, record.Id, record.Timestamp);
+                ChatEventWriter.WriteHistoryMessage(entries, user, content, id, timestamp);
                 ends.Add(entries.WrittenCount);
             }
-        });
+        }
+
+        if (_backplane is { } backplane)
+        {
+            try
+            {
+                await backplane.ReadAsync(ids, Add, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChatBackplaneUnavailableException)
+            {
+                // Older history cannot be read now: say so rather than send a page with a hole.
+                session.Connection.Send(Events.Error(new ChatError(ErrorCodes.Unavailable, "older history cannot be read from the cluster now; try again", "history")));
+                return true;
+            }
+        }
+        else
+        {
+            _journal!.Read(CollectionsMarshal.AsSpan(ids), (in JournalRecord record) => Add(record.Id, record.Timestamp, record.Payload.Span));
+        }
 
         if (ends.Count == 0)
         {
@@ -609,6 +641,11 @@ public sealed partial class ChatServer
     private bool TryAppend(Session session, PendingMessage pending, out ChatError? refused)
     {
         refused = null;
+        if (_journal is null)
+        {
+            return false; // a cluster's backplane: AppendAsync publishes
+        }
+
         if (_deliveries.IsFull)
         {
             return false; // deliveries are behind the disk: wait for them (AppendAsync)
@@ -655,12 +692,17 @@ public sealed partial class ChatServer
     /// <summary>Appends a message, waiting for room while the disk or the deliveries are behind (TCP then pushes back on the peer).</summary>
     private async ValueTask<ChatError?> AppendAsync(Session session, PendingMessage pending, CancellationToken cancellationToken)
     {
+        if (_backplane is { } backplane)
+        {
+            return await PublishAsync(backplane, session, pending, cancellationToken).ConfigureAwait(false);
+        }
+
         ChatError? refused;
         while (!TryAppend(session, pending, out refused))
         {
             try
             {
-                await (_deliveries.IsFull ? _deliveries.WaitForRoomAsync(cancellationToken) : _journal.WaitForRoomAsync(cancellationToken)).ConfigureAwait(false);
+                await (_deliveries.IsFull ? _deliveries.WaitForRoomAsync(cancellationToken) : _journal!.WaitForRoomAsync(cancellationToken)).ConfigureAwait(false);
             }
             catch (Exception)
             {
@@ -705,7 +747,7 @@ public sealed partial class ChatServer
             Room room = pending.Room;
             long id = pending.Entry.Id;
             Span<byte> delivery = Events.UserMessage(room, session.UserUtf8, pending.Content, id, pending.Entry.Timestamp, out int historyStart);
-            room.AddHistory(id, delivery[historyStart..], _journal.FirstRetainedId);
+            room.AddHistory(id, delivery[historyStart..], FirstRetainedId);
             delivery[historyStart] = (byte)','; // {"_et":"user_message","r":ROOM + ,"u":…}
             int recipients = room.Group.Broadcast(delivery);
             ChatMetrics.MessagesDelivered.Add(recipients);

@@ -22,7 +22,8 @@ public sealed partial class ChatServer : IAsyncDisposable
     private readonly RoomDirectory _rooms;
     private readonly Room[] _roomList;
     private readonly ChatRoomInfo[] _roomGreeting; // login_successful's room list: names and descriptions never change
-    private readonly JournalLog _journal;
+    private readonly JournalLog? _journal; // null in a cluster: the backplane's log stores the messages
+    private readonly IChatBackplane? _backplane;
     private readonly DeliveryQueue _deliveries;
     private readonly SemaphoreSlim _journalReads = new(1, 1); // history pages read from the journal: one at a time
 
@@ -69,6 +70,13 @@ public sealed partial class ChatServer : IAsyncDisposable
             }
         }
 
+        _backplane = options.Backplane;
+        if (_backplane is not null)
+        {
+            _host = new BackplaneHost(this);
+            return;
+        }
+
         var journalOptions = new JournalOptions
         {
             Directory = JournalPath(options.DataDirectory),
@@ -111,8 +119,11 @@ public sealed partial class ChatServer : IAsyncDisposable
     /// <summary>The memory the rooms' recent history holds (rings and their indexes), in bytes.</summary>
     public long HistoryBytes => _roomList.Sum(r => r.HistoryHeldBytes);
 
-    /// <summary>The journal id of the last stored message.</summary>
-    public long LastMessageId => _journal.CommittedId;
+    /// <summary>The id of the last stored message (the journal's; in a cluster, the last the backplane delivered here).</summary>
+    public long LastMessageId => _journal?.CommittedId ?? Interlocked.Read(ref _deliveredId);
+
+    /// <summary>The lowest id still stored (the journal's or the backplane's retention deletes the oldest).</summary>
+    private long FirstRetainedId => _backplane?.FirstRetainedId ?? _journal!.FirstRetainedId;
 
     /// <summary>The options.</summary>
     public ChatServerOptions Options => _options;
@@ -133,14 +144,54 @@ public sealed partial class ChatServer : IAsyncDisposable
     public static ChatServer Open(ChatServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Backplane is not null)
+        {
+            throw new ArgumentException("A server with a backplane is opened with OpenAsync (it reads the shared log first).", nameof(options));
+        }
+
         options.Validate();
         return new ChatServer(options, options.CreateFramer());
+    }
+
+    /// <summary>
+    /// Opens the server as <see cref="Open"/> does; with a <see cref="ChatServerOptions.Backplane"/>,
+    /// starts it and waits until the rooms' history has been read from the shared log.
+    /// </summary>
+    /// <exception cref="ChatBackplaneUnavailableException">The backplane's engine cannot be reached.</exception>
+    public static async Task<ChatServer> OpenAsync(ChatServerOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var server = new ChatServer(options, options.CreateFramer());
+        if (server._backplane is { } backplane)
+        {
+            try
+            {
+                await backplane.StartAsync(server._host!, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        return server;
     }
 
     /// <summary>Stores what is pending and closes the journal. Sessions should be closed first.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _journal.DisposeAsync();
+        if (_backplane is not null)
+        {
+            await _backplane.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_journal is not null)
+        {
+            await _journal.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _deliveries.WhenIdleAsync().ConfigureAwait(false); // the last commits' deliveries
         foreach (Room room in _roomList)
         {

@@ -53,6 +53,16 @@ public sealed class ChatServerOptions
     /// take the message) do not count. Default 20.</summary>
     public int MaxErrorsPerMinute { get; set; } = 20;
 
+    /// <summary>
+    /// The backplane this node shares rooms through with other nodes (a cluster; Parley.Chat.Nats
+    /// for NATS JetStream), or null for a single server. With one, messages are stored in the
+    /// backplane's log instead of the local journal (<see cref="Durability"/>, <see cref="MaxJournalBytes"/>
+    /// and <see cref="AcceptJournalDamage"/> do not apply), their ids are the log's, and rooms list
+    /// the users of every node. The server owns it once opened (<see cref="ChatServer.OpenAsync"/>)
+    /// and disposes it with itself.
+    /// </summary>
+    public IChatBackplane? Backplane { get; set; }
+
     /// <summary>Tests adjust the journal's options here (its storage, to inject disk faults).</summary>
     internal Action<JournalOptions>? ConfigureJournal { get; set; }
 

@@ -50,6 +50,12 @@ public static class ErrorCodes
     /// by itself, so the client may send again later.</summary>
     public const string StorageFailed = "storage_failed";
 
+    /// <summary>A clustered server cannot reach the engine its nodes share (NATS JetStream), so the
+    /// message was not stored and not delivered. The server's fault, not the peer's: it does not count
+    /// against the error budget; send again once the cluster is back. (When the engine stored it but
+    /// its confirmation was lost, the message is delivered all the same, without an ack.)</summary>
+    public const string Unavailable = "unavailable";
+
     /// <summary>Too many refused commands: the connection is being closed.</summary>
     public const string TooManyErrors = "too_many_errors";
 

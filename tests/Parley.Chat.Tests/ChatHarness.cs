@@ -34,6 +34,16 @@ internal sealed class ChatHarness : IAsyncDisposable
         return new ChatHarness(ChatServer.Open(options), directory, owns);
     }
 
+    /// <summary>Opens with <see cref="ChatServer.OpenAsync"/> (a server with a backplane).</summary>
+    public static async Task<ChatHarness> StartAsync(Action<ChatServerOptions>? configure = null, string? directory = null)
+    {
+        bool owns = directory is null;
+        directory ??= Path.Combine(Path.GetTempPath(), "parley-chat-" + Guid.NewGuid().ToString("N"));
+        var options = new ChatServerOptions { DataDirectory = directory };
+        configure?.Invoke(options);
+        return new ChatHarness(await ChatServer.OpenAsync(options), directory, owns);
+    }
+
     /// <summary>Connects a client; <paramref name="serverSide"/> tunes the server's end (send queue limits).</summary>
     public TestClient Connect(Action<ConnectionOptions>? serverSide = null, bool read = true)
     {

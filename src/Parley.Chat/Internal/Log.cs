@@ -36,4 +36,13 @@ internal static partial class Log
 
     [LoggerMessage(609, LogLevel.Warning, "Private data is not private: {Problem}")]
     public static partial void DataTooOpen(ILogger logger, string problem);
+
+    [LoggerMessage(610, LogLevel.Warning, "Session {Session}: a message could not be stored in the cluster: {Reason} ({Suppressed} such lines held back before this one)")]
+    public static partial void BackplaneUnavailable(ILogger logger, string session, long suppressed, string reason);
+
+    [LoggerMessage(611, LogLevel.Warning, "Message {Id} from the cluster is not for a room of this node (do the nodes' rooms files differ?); skipped ({Suppressed} such lines held back before this one)")]
+    public static partial void ForeignRecord(ILogger logger, long id, long suppressed);
+
+    [LoggerMessage(612, LogLevel.Warning, "Could not tell the cluster that {User} entered or left {Room} ({Suppressed} such lines held back before this one)")]
+    public static partial void PresenceFailed(ILogger logger, string room, string user, long suppressed, Exception exception);
 }

@@ -41,6 +41,9 @@ internal sealed class PendingMessage
 
     public ReadOnlySpan<byte> Record => _buffer.AsSpan(RecordStart, _contentOffset + ContentLength - RecordStart);
 
+    /// <summary><see cref="Record"/> as memory (for a backplane's asynchronous publish; valid until <see cref="Return"/>).</summary>
+    public ReadOnlyMemory<byte> RecordMemory => _buffer.AsMemory(RecordStart, _contentOffset + ContentLength - RecordStart);
+
     public ReadOnlySpan<byte> Content => _buffer.AsSpan(_contentOffset, ContentLength);
 
     /// <summary>A pending message whose buffer takes a content of up to <paramref name="maxContentBytes"/> at <see cref="ContentOffset"/>.</summary>

@@ -12,6 +12,7 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, int> _sessionsPerUser = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _remoteNodesPerUser = new(StringComparer.Ordinal); // a cluster's other nodes having the user here
     private readonly HistoryRing _history = new(historyBytes);
     private readonly MessageIdList _ids = new(); // every message the journal keeps, for history older than the ring
 
@@ -39,29 +40,47 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
         {
             lock (_lock)
             {
-                return _sessionsPerUser.Count;
+                if (_remoteNodesPerUser.Count == 0)
+                {
+                    return _sessionsPerUser.Count;
+                }
+
+                int count = _sessionsPerUser.Count;
+                foreach (string user in _remoteNodesPerUser.Keys)
+                {
+                    if (!_sessionsPerUser.ContainsKey(user))
+                    {
+                        count++;
+                    }
+                }
+
+                return count;
             }
         }
     }
 
-    /// <summary>Adds a session; true when it is the user's first in this room.</summary>
-    public bool Join(Connection connection, string user)
+    /// <summary>Adds a session; true when it is the user's first in this room on this node.
+    /// <paramref name="firstAnywhere"/>: and no other node has the user in it either.</summary>
+    public bool Join(Connection connection, string user, out bool firstAnywhere)
     {
         lock (_lock)
         {
             Group.Add(connection);
             _sessionsPerUser.TryGetValue(user, out int count);
             _sessionsPerUser[user] = count + 1;
+            firstAnywhere = count == 0 && !_remoteNodesPerUser.ContainsKey(user);
             return count == 0;
         }
     }
 
-    /// <summary>Removes a session; true when it was the user's last in this room.</summary>
-    public bool Leave(Connection connection, string user)
+    /// <summary>Removes a session; true when it was the user's last in this room on this node.
+    /// <paramref name="lastAnywhere"/>: and no other node has the user in it either.</summary>
+    public bool Leave(Connection connection, string user, out bool lastAnywhere)
     {
         lock (_lock)
         {
             Group.Remove(connection);
+            lastAnywhere = false;
             if (!_sessionsPerUser.TryGetValue(user, out int count))
             {
                 return false;
@@ -70,6 +89,7 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
             if (count <= 1)
             {
                 _sessionsPerUser.Remove(user);
+                lastAnywhere = !_remoteNodesPerUser.ContainsKey(user);
                 return true;
             }
 
@@ -78,13 +98,55 @@ internal sealed class Room(RoomDefinition definition, MessageFramer framer, long
         }
     }
 
+    /// <summary>
+    /// Another node has the user in this room now (<paramref name="present"/>) or no longer; true
+    /// when that makes the user enter the room or leave it as members see it (no session of the
+    /// user's here, and no other node had it, or has it still).
+    /// </summary>
+    public bool SetRemote(string user, bool present)
+    {
+        lock (_lock)
+        {
+            _remoteNodesPerUser.TryGetValue(user, out int nodes);
+            if (present)
+            {
+                _remoteNodesPerUser[user] = nodes + 1;
+                return nodes == 0 && !_sessionsPerUser.ContainsKey(user);
+            }
+
+            if (nodes == 0)
+            {
+                return false;
+            }
+
+            if (nodes == 1)
+            {
+                _remoteNodesPerUser.Remove(user);
+                return !_sessionsPerUser.ContainsKey(user);
+            }
+
+            _remoteNodesPerUser[user] = nodes - 1;
+            return false;
+        }
+    }
+
+    /// <summary>The users in the room on any node, sorted by ordinal.</summary>
     public string[] Users()
     {
         lock (_lock)
         {
-            string[] users = [.. _sessionsPerUser.Keys];
-            Array.Sort(users, StringComparer.Ordinal);
-            return users;
+            var users = new List<string>(_sessionsPerUser.Count + _remoteNodesPerUser.Count);
+            users.AddRange(_sessionsPerUser.Keys);
+            foreach (string user in _remoteNodesPerUser.Keys)
+            {
+                if (!_sessionsPerUser.ContainsKey(user))
+                {
+                    users.Add(user);
+                }
+            }
+
+            users.Sort(StringComparer.Ordinal);
+            return [.. users];
         }
     }
 

@@ -1,0 +1,435 @@
+using NATS.Client.Core;
+
+namespace Parley.Chat.Nats;
+
+/// <summary>
+/// Presence across nodes, on core NATS (<c>PREFIX.nodes</c>): each node's set of (room, user)
+/// pairs, versioned. A change goes out as a delta with the version it makes; a heartbeat carries
+/// the current version. A node that sees a version it cannot reach by the deltas it has (one was
+/// lost, or it is new) asks that node for its whole set (<c>PREFIX.nodes.snapshot.INSTANCE</c>,
+/// in pages) and replaces what it held. A node silent past the timeout, or one that says goodbye,
+/// is dropped with its users.
+/// </summary>
+public sealed partial class NatsChatBackplane
+{
+    private const int SnapshotPage = 2000;
+
+    private readonly Lock _localLock = new();
+    private readonly HashSet<(string Room, string User)> _local = [];
+    private long _version;
+    private readonly Lock _remoteLock = new();
+    private readonly Dictionary<string, RemoteNode> _remote = new(StringComparer.Ordinal);
+    private INatsSub<NatsMemoryOwner<byte>>? _presenceSub;
+    private INatsSub<NatsMemoryOwner<byte>>? _snapshotSub;
+    private Task _presence = Task.CompletedTask;
+    private Task _snapshots = Task.CompletedTask;
+    private Task _heartbeats = Task.CompletedTask;
+
+    private string NodesSubject => $"{_options.SubjectPrefix}.nodes";
+
+    private string SnapshotSubject(string instance) => $"{_options.SubjectPrefix}.nodes.snapshot.{instance}";
+
+    /// <summary>The other nodes this one hears from now (for status and tests).</summary>
+    public IReadOnlyList<NatsNodeInfo> RemoteNodes
+    {
+        get
+        {
+            lock (_remoteLock)
+            {
+                return [.. _remote.Values.Select(n => n.Describe(_time))];
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void SetPresence(string room, string user, bool present)
+    {
+        lock (_localLock)
+        {
+            if (present ? !_local.Add((room, user)) : !_local.Remove((room, user)))
+            {
+                return;
+            }
+
+            long version = ++_version;
+            if (_presenceSub is null || Volatile.Read(ref _disposed) != 0)
+            {
+                return; // not started (the first heartbeat's version makes the others ask for the whole set), or stopped
+            }
+
+            try
+            {
+                // Started under the lock, so deltas leave in version order (a lost one is healed by the next heartbeat).
+                Observe(_nats.PublishAsync(NodesSubject, PresenceMessage.Delta(_instance, _options.NodeName, version, room, user, present)));
+            }
+            catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
+            {
+                Log.PresenceSendFailed(_logger, ex.Message);
+            }
+        }
+    }
+
+    private async Task StartPresenceAsync(CancellationToken cancellationToken)
+    {
+        _presenceSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(NodesSubject, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _snapshotSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(SnapshotSubject(_instance), cancellationToken: cancellationToken).ConfigureAwait(false);
+        _presence = Task.Run(ReadPresenceAsync, CancellationToken.None);
+        _snapshots = Task.Run(AnswerSnapshotsAsync, CancellationToken.None);
+        _heartbeats = Task.Run(HeartbeatAsync, CancellationToken.None);
+    }
+
+    private async Task StopPresenceAsync()
+    {
+        if (_presenceSub is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_nats.ConnectionState == NatsConnectionState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _nats.PublishAsync(NodesSubject, PresenceMessage.Goodbye(_instance, _options.NodeName), cancellationToken: timeout.Token).ConfigureAwait(false);
+                await _nats.PingAsync(timeout.Token).ConfigureAwait(false); // the goodbye has reached the server
+            }
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException)
+        {
+            // The others drop this node when its heartbeats stop.
+        }
+
+        await _presenceSub.DisposeAsync().ConfigureAwait(false);
+        await _snapshotSub!.DisposeAsync().ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (Task task in new[] { _presence, _snapshots, _heartbeats })
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    private void Observe(ValueTask publishing)
+    {
+        if (publishing.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        _ = ObserveAsync(publishing);
+
+        async Task ObserveAsync(ValueTask task)
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.PresenceSendFailed(_logger, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>Every heartbeat interval: say this node is alive, refresh the stream's bounds, drop nodes gone silent.</summary>
+    private async Task HeartbeatAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (_nats.ConnectionState == NatsConnectionState.Open)
+                {
+                    long version;
+                    int users;
+                    lock (_localLock)
+                    {
+                        version = _version;
+                        users = _local.Count;
+                    }
+
+                    await _nats.PublishAsync(NodesSubject, PresenceMessage.Heartbeat(_instance, _options.NodeName, version, users, DeliveredSequence, Lag, _options.Addresses), cancellationToken: stop).ConfigureAwait(false);
+                    await RefreshStreamAsync(stop).ConfigureAwait(false);
+                }
+
+                DropSilentNodes();
+                await Task.Delay(_options.HeartbeatInterval, _time, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                Log.PresenceSendFailed(_logger, ex.Message);
+                await Task.Delay(_options.HeartbeatInterval, _time, stop).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void DropSilentNodes()
+    {
+        List<RemoteNode>? gone = null;
+        lock (_remoteLock)
+        {
+            foreach (RemoteNode node in _remote.Values)
+            {
+                if (_time.GetElapsedTime(node.LastHeard) > _options.NodeTimeout)
+                {
+                    (gone ??= []).Add(node);
+                }
+            }
+
+            if (gone is not null)
+            {
+                foreach (RemoteNode node in gone)
+                {
+                    _remote.Remove(node.Instance);
+                    Log.NodeSilent(_logger, node.Instance, _options.NodeTimeout.TotalSeconds, node.Entries.Count);
+                    ReplaceEntries(node, []);
+                }
+            }
+        }
+    }
+
+    private async Task ReadPresenceAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        try
+        {
+            await foreach (NatsMsg<NatsMemoryOwner<byte>> msg in _presenceSub!.Msgs.ReadAllAsync(stop).ConfigureAwait(false))
+            {
+                PresenceMessage message;
+                using (NatsMemoryOwner<byte> data = msg.Data)
+                {
+                    if (!PresenceMessage.TryRead(data.Memory.Span, out message) || message.Instance == _instance)
+                    {
+                        continue;
+                    }
+                }
+
+                try
+                {
+                    await OnPresenceAsync(message, stop).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.PresenceFailed(_logger, message.Instance, ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task OnPresenceAsync(PresenceMessage message, CancellationToken cancellationToken)
+    {
+        bool resync;
+        RemoteNode? node;
+        lock (_remoteLock)
+        {
+            if (message.Kind == PresenceKind.Goodbye)
+            {
+                if (_remote.Remove(message.Instance, out node))
+                {
+                    Log.NodeLeft(_logger, node.Instance, node.Entries.Count);
+                    ReplaceEntries(node, []);
+                }
+
+                return;
+            }
+
+            if (!_remote.TryGetValue(message.Instance, out node))
+            {
+                node = new RemoteNode(message.Instance, message.Name, _time.GetTimestamp());
+                _remote.Add(message.Instance, node);
+                Log.NodeJoined(_logger, message.Instance);
+            }
+
+            node.LastHeard = _time.GetTimestamp();
+            if (message.Kind == PresenceKind.Heartbeat)
+            {
+                node.Delivered = message.Delivered;
+                node.Lag = message.Lag;
+                node.Users = message.Users;
+                node.Addresses = message.Addresses;
+                resync = message.Version != node.Version;
+            }
+            else if (node.Version >= 0 && message.Version == node.Version + 1)
+            {
+                node.Version = message.Version;
+                bool changed = message.Present ? node.Entries.Add((message.Room!, message.User!)) : node.Entries.Remove((message.Room!, message.User!));
+                if (changed)
+                {
+                    _host!.OnRemotePresence(node.Instance, message.Room!, message.User!, message.Present);
+                }
+
+                resync = false;
+            }
+            else
+            {
+                resync = message.Version > node.Version;
+            }
+        }
+
+        if (resync)
+        {
+            await SyncAsync(node, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Asks a node for its whole set, page by page, and takes it in place of what was held.</summary>
+    private async Task SyncAsync(RemoteNode node, CancellationToken cancellationToken)
+    {
+        var entries = new HashSet<(string, string)>();
+        long version = -1;
+        int offset = 0;
+        while (true)
+        {
+            NatsMsg<NatsMemoryOwner<byte>> reply = await _nats.RequestAsync<byte[], NatsMemoryOwner<byte>>(
+                SnapshotSubject(node.Instance),
+                PresenceMessage.SnapshotRequest(offset),
+                replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(2) },
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+            using NatsMemoryOwner<byte> data = reply.Data;
+            if (!PresenceMessage.TryReadSnapshot(data.Memory.Span, entries, out long pageVersion, out int next))
+            {
+                return;
+            }
+
+            if (version >= 0 && pageVersion != version)
+            {
+                return; // it changed between pages: the next heartbeat asks again
+            }
+
+            version = pageVersion;
+            if (next < 0)
+            {
+                break;
+            }
+
+            offset = next;
+        }
+
+        lock (_remoteLock)
+        {
+            if (!_remote.TryGetValue(node.Instance, out RemoteNode? current) || current != node || version < node.Version)
+            {
+                return; // gone meanwhile, or newer deltas came
+            }
+
+            node.Version = version;
+            ReplaceEntries(node, entries);
+        }
+    }
+
+    /// <summary>Under the remote lock: a node's set becomes <paramref name="entries"/>; the host hears each pair that came or went.</summary>
+    private void ReplaceEntries(RemoteNode node, HashSet<(string Room, string User)> entries)
+    {
+        foreach ((string room, string user) in node.Entries)
+        {
+            if (!entries.Contains((room, user)))
+            {
+                _host!.OnRemotePresence(node.Instance, room, user, present: false);
+            }
+        }
+
+        foreach ((string room, string user) in entries)
+        {
+            if (!node.Entries.Contains((room, user)))
+            {
+                _host!.OnRemotePresence(node.Instance, room, user, present: true);
+            }
+        }
+
+        node.Entries.Clear();
+        node.Entries.UnionWith(entries);
+    }
+
+    private async Task AnswerSnapshotsAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        try
+        {
+            await foreach (NatsMsg<NatsMemoryOwner<byte>> msg in _snapshotSub!.Msgs.ReadAllAsync(stop).ConfigureAwait(false))
+            {
+                int offset;
+                using (NatsMemoryOwner<byte> data = msg.Data)
+                {
+                    if (!PresenceMessage.TryReadSnapshotRequest(data.Memory.Span, out offset))
+                    {
+                        continue;
+                    }
+                }
+
+                (string Room, string User)[] page;
+                long version;
+                int next;
+                lock (_localLock)
+                {
+                    version = _version;
+                    // Sorted, so that pages asked for one after another line up (when the version stays the same).
+                    (string Room, string User)[] all = [.. _local];
+                    Array.Sort(all, static (a, b) => string.CompareOrdinal(a.Room, b.Room) is int c and not 0 ? c : string.CompareOrdinal(a.User, b.User));
+                    int start = Math.Clamp(offset, 0, all.Length);
+                    int count = Math.Min(SnapshotPage, all.Length - start);
+                    page = all[start..(start + count)];
+                    next = start + count < all.Length ? start + count : -1;
+                }
+
+                try
+                {
+                    await msg.ReplyAsync(PresenceMessage.Snapshot(version, page, next), cancellationToken: stop).ConfigureAwait(false);
+                }
+                catch (NatsException ex)
+                {
+                    Log.PresenceSendFailed(_logger, ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private sealed class RemoteNode(string instance, string name, long heard)
+    {
+        public string Instance { get; } = instance;
+
+        public string Name { get; } = name;
+
+        public long LastHeard { get; set; } = heard;
+
+        /// <summary>The version of <see cref="Entries"/>; −1 before the first snapshot.</summary>
+        public long Version { get; set; } = -1;
+
+        public HashSet<(string Room, string User)> Entries { get; } = [];
+
+        public long Delivered { get; set; }
+
+        public long Lag { get; set; }
+
+        public int Users { get; set; }
+
+        public string? Addresses { get; set; }
+
+        public NatsNodeInfo Describe(TimeProvider time) => new(Name, Instance, Users, Delivered, Lag, Addresses, time.GetElapsedTime(LastHeard));
+    }
+}
+
+/// <summary>A node of the cluster as another hears of it.</summary>
+/// <param name="Name">Its name.</param>
+/// <param name="Instance">This run of it.</param>
+/// <param name="Users">Its (room, user) pairs.</param>
+/// <param name="Delivered">The last stream sequence it delivered.</param>
+/// <param name="Lag">Messages the stream holds past that, as its consumer last reported.</param>
+/// <param name="Addresses">Where clients reach it.</param>
+/// <param name="Silence">How long since it was last heard.</param>
+public sealed record NatsNodeInfo(string Name, string Instance, int Users, long Delivered, long Lag, string? Addresses, TimeSpan Silence);

@@ -1,0 +1,404 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+
+namespace Parley.Chat.Nats;
+
+/// <summary>
+/// A chat cluster's backplane on NATS JetStream (docs/scale-out.md). Every room's messages go to
+/// one stream (subject <c>PREFIX.room.ROOM</c>); the stream's sequence is a message's id on every
+/// node. Each node reads the whole stream with an ordered consumer — one order for all nodes, and
+/// after a lost connection it resumes after the last sequence it handed over. Presence travels on
+/// core NATS: each node announces its users' entries and exits with a version number and
+/// heartbeats; a node that misses one asks the other for its whole list; a node silent past
+/// <see cref="NatsChatBackplaneOptions.NodeTimeout"/> is gone with its users.
+/// </summary>
+public sealed partial class NatsChatBackplane : IChatBackplane
+{
+    private readonly NatsChatBackplaneOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly NatsConnection _nats;
+    private readonly NatsJSContext _js;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<string, string> _roomSubjects = new(StringComparer.Ordinal);
+    private readonly string _instance;
+    private IChatBackplaneHost? _host;
+    private INatsJSStream? _stream;
+    private Task _consuming = Task.CompletedTask;
+    private TaskCompletionSource? _caughtUp;
+    private ulong _catchUpTo;
+    private long _delivered;
+    private long _pending;
+    private long _firstRetained = 1;
+    private long _lastSequence;
+    private long _published;
+    private int _disposed;
+
+    /// <summary>A backplane with these settings; <see cref="StartAsync"/> connects.</summary>
+    public NatsChatBackplane(NatsChatBackplaneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = options.LoggerFactory.CreateLogger<NatsChatBackplane>();
+        _time = options.TimeProvider;
+        _instance = $"{options.NodeName}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
+        _nats = new NatsConnection(new NatsOpts
+        {
+            Url = options.Url,
+            Name = $"parley {_instance}",
+            LoggerFactory = options.LoggerFactory,
+            MaxReconnectRetry = -1,
+            ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
+            ReconnectWaitMax = TimeSpan.FromSeconds(2),
+            RequestTimeout = options.PublishTimeout,
+        });
+        _js = new NatsJSContext(_nats);
+        NatsClusterMetrics.Attach(this);
+    }
+
+    /// <inheritdoc/>
+    public string NodeName => _options.NodeName;
+
+    /// <summary>This run of the node: its name and a random suffix (a restarted node is a new instance).</summary>
+    public string Instance => _instance;
+
+    /// <inheritdoc/>
+    public long FirstRetainedId => Interlocked.Read(ref _firstRetained);
+
+    /// <summary>The last sequence this node handed over (delivered to its members).</summary>
+    public long DeliveredSequence => Interlocked.Read(ref _delivered);
+
+    /// <summary>Messages the stream holds past <see cref="DeliveredSequence"/>, as the consumer last reported: this node's lag.</summary>
+    public long Lag => Interlocked.Read(ref _pending);
+
+    /// <summary>Whether the connection to NATS is up now.</summary>
+    public bool Connected => _nats.ConnectionState == NatsConnectionState.Open;
+
+    internal string RoomSubjectPrefix => $"{_options.SubjectPrefix}.room.";
+
+    /// <inheritdoc/>
+    public async Task StartAsync(IChatBackplaneHost host, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (_host is not null)
+        {
+            throw new InvalidOperationException("The backplane is started already.");
+        }
+
+        _host = host;
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        connecting.CancelAfter(_options.ConnectTimeout);
+        try
+        {
+            await _nats.ConnectAsync().AsTask().WaitAsync(connecting.Token).ConfigureAwait(false);
+            _stream = await EnsureStreamAsync(connecting.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ChatBackplaneUnavailableException($"NATS at {_options.Url} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#} s (is nats-server running, with JetStream: -js?)");
+        }
+        catch (NatsException ex)
+        {
+            throw new ChatBackplaneUnavailableException($"cannot use NATS at {_options.Url}: {ex.Message} (is nats-server running, with JetStream: -js?)", ex);
+        }
+
+        StreamState state = _stream.Info.State;
+        Interlocked.Exchange(ref _firstRetained, (long)Math.Max(1, state.FirstSeq));
+        Interlocked.Exchange(ref _lastSequence, (long)state.LastSeq);
+        _catchUpTo = state.LastSeq;
+        _caughtUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (state.Messages == 0)
+        {
+            _caughtUp.TrySetResult();
+        }
+
+        await StartPresenceAsync(connecting.Token).ConfigureAwait(false);
+        _consuming = Task.Run(ConsumeAsync, CancellationToken.None);
+        Log.Started(_logger, _instance, _options.Url, _options.StreamName, state.Messages, state.FirstSeq, state.LastSeq);
+        await _caughtUp.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<INatsJSStream> EnsureStreamAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _js.GetStreamAsync(_options.StreamName, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+            // Missing: this node creates it (another may at the same moment: then take theirs).
+        }
+
+        var config = new StreamConfig(_options.StreamName, [$"{_options.SubjectPrefix}.room.>"])
+        {
+            Storage = StreamConfigStorage.File,
+            NumReplicas = _options.Replicas,
+            MaxBytes = _options.MaxStreamBytes,
+            Discard = StreamConfigDiscard.Old,
+            DuplicateWindow = TimeSpan.FromMinutes(2),
+            AllowDirect = true,
+        };
+        try
+        {
+            INatsJSStream created = await _js.CreateStreamAsync(config, cancellationToken).ConfigureAwait(false);
+            Log.StreamCreated(_logger, _options.StreamName, _options.Replicas, _options.MaxStreamBytes);
+            return created;
+        }
+        catch (NatsJSApiException ex) when (ex.Error.ErrCode == 10058) // stream name already in use
+        {
+            return await _js.GetStreamAsync(_options.StreamName, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reads the stream in order for as long as the node runs. The ordered consumer resumes by
+    /// itself after a lost connection; when it gives up (or the stream was replaced), a new one
+    /// starts after the last sequence handed over. Sequences at or below it are never handed over twice.
+    /// </summary>
+    private async Task ConsumeAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                long after = Interlocked.Read(ref _delivered);
+                INatsJSConsumer consumer = await _js.CreateOrderedConsumerAsync(_options.StreamName, new NatsJSOrderedConsumerOpts
+                {
+                    FilterSubjects = [$"{_options.SubjectPrefix}.room.>"],
+                    DeliverPolicy = after == 0 ? ConsumerConfigDeliverPolicy.All : ConsumerConfigDeliverPolicy.ByStartSequence,
+                    OptStartSeq = after == 0 ? 0 : (ulong)after + 1,
+                }, stop).ConfigureAwait(false);
+
+                await foreach (INatsJSMsg<NatsMemoryOwner<byte>> msg in consumer.ConsumeAsync<NatsMemoryOwner<byte>>(cancellationToken: stop).ConfigureAwait(false))
+                {
+                    using NatsMemoryOwner<byte> data = msg.Data;
+                    if (msg.Metadata is not { } metadata)
+                    {
+                        continue;
+                    }
+
+                    Hand(metadata, data.Memory.Span);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                Log.ConsumerFailed(_logger, _instance, Interlocked.Read(ref _delivered), ex.Message);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private void Hand(NatsJSMsgMetadata metadata, ReadOnlySpan<byte> record)
+    {
+        long sequence = (long)metadata.Sequence.Stream;
+        Interlocked.Exchange(ref _pending, (long)metadata.NumPending);
+        if (sequence <= Interlocked.Read(ref _delivered))
+        {
+            NatsClusterMetrics.Redeliveries.Add(1); // a resumed consumer's overlap: handed over already
+            return;
+        }
+
+        if (metadata.NumDelivered > 1)
+        {
+            NatsClusterMetrics.Redeliveries.Add(1);
+        }
+
+        try
+        {
+            _host!.OnMessage(sequence, metadata.Timestamp, record);
+        }
+        catch (Exception ex)
+        {
+            // The host's fault, not the stream's: the next message must still come.
+            Log.HostFailed(_logger, sequence, ex);
+        }
+
+        Interlocked.Exchange(ref _delivered, sequence);
+        if (sequence > Interlocked.Read(ref _lastSequence))
+        {
+            Interlocked.Exchange(ref _lastSequence, sequence);
+        }
+
+        if ((ulong)sequence >= _catchUpTo)
+        {
+            _caughtUp?.TrySetResult();
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<long> PublishAsync(string room, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
+    {
+        if (_nats.ConnectionState != NatsConnectionState.Open)
+        {
+            NatsClusterMetrics.PublishFailures.Add(1);
+            throw new ChatBackplaneUnavailableException($"not connected to NATS at {_options.Url}");
+        }
+
+        string subject = _roomSubjects.GetOrAdd(room, static (name, prefix) => prefix + SubjectToken(name), RoomSubjectPrefix);
+        // The message id lets JetStream drop a copy sent again by a retry (within its duplicate window).
+        var options = new NatsJSPubOpts { MsgId = $"{_instance}-{Interlocked.Increment(ref _published)}" };
+        long started = _time.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.PublishTimeout);
+        try
+        {
+            PubAckResponse ack = await _js.PublishAsync(subject, record, opts: options, cancellationToken: timeout.Token).ConfigureAwait(false);
+            ack.EnsureSuccess();
+            NatsClusterMetrics.PublishDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
+            return (long)ack.Seq;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            NatsClusterMetrics.PublishFailures.Add(1);
+            throw new ChatBackplaneUnavailableException($"JetStream did not confirm within {_options.PublishTimeout.TotalSeconds:0.#} s");
+        }
+        catch (NatsException ex)
+        {
+            NatsClusterMetrics.PublishFailures.Add(1);
+            throw new ChatBackplaneUnavailableException($"JetStream refused the message: {ex.Message}", ex);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task ReadAsync(IReadOnlyList<long> ids, ChatStoredMessageReader reader, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(reader);
+        INatsJSStream stream = _stream ?? throw new InvalidOperationException("The backplane is not started.");
+        if (_nats.ConnectionState != NatsConnectionState.Open)
+        {
+            throw new ChatBackplaneUnavailableException($"not connected to NATS at {_options.Url}");
+        }
+
+        // Asked for side by side (a page is at most a few hundred), handed over in order.
+        var reads = new Task<StreamMsgGetResponse?>[ids.Count];
+        for (int i = 0; i < reads.Length; i++)
+        {
+            reads[i] = GetAsync(stream, ids[i], cancellationToken);
+        }
+
+        for (int i = 0; i < reads.Length; i++)
+        {
+            StreamMsgGetResponse? response;
+            try
+            {
+                response = await reads[i].ConfigureAwait(false);
+            }
+            catch (NatsException ex)
+            {
+                throw new ChatBackplaneUnavailableException($"cannot read history from JetStream: {ex.Message}", ex);
+            }
+
+            if (response?.Message is { } message)
+            {
+                reader((long)message.Seq, message.Time, message.Data.Span);
+            }
+        }
+    }
+
+    private static async Task<StreamMsgGetResponse?> GetAsync(INatsJSStream stream, long id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await stream.GetAsync(new StreamMsgGetRequest { Seq = (ulong)id }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+            return null; // deleted by retention meanwhile
+        }
+    }
+
+    /// <summary>Refreshes what the stream keeps (its first and last sequence).</summary>
+    private async Task RefreshStreamAsync(CancellationToken cancellationToken)
+    {
+        if (_stream is null || _nats.ConnectionState != NatsConnectionState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            await _stream.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            StreamState state = _stream.Info.State;
+            Interlocked.Exchange(ref _firstRetained, (long)Math.Max(1, state.FirstSeq));
+            Interlocked.Exchange(ref _lastSequence, (long)state.LastSeq);
+        }
+        catch (NatsException ex)
+        {
+            Log.RefreshFailed(_logger, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// A room name as one subject token: names of letters, digits, <c>-</c> and <c>_</c> as they are;
+    /// any other as <c>~</c> and the hex of its UTF-8 (no collision: <c>~</c> is not in the first set).
+    /// </summary>
+    internal static string SubjectToken(string room)
+    {
+        foreach (char c in room)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                return "~" + Convert.ToHexStringLower(Encoding.UTF8.GetBytes(room));
+            }
+        }
+
+        return room;
+    }
+
+    /// <summary>
+    /// For tests: the node stops as a SIGKILLed process would — no goodbye, its heartbeats stop,
+    /// its connection drops — so the others must notice by the deadline alone.
+    /// </summary>
+    internal async Task CrashForTestsAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _nats.DisposeAsync().ConfigureAwait(false);
+        NatsClusterMetrics.Detach(this);
+    }
+
+    /// <summary>Says goodbye (the other nodes drop this node's users at once), stops reading and closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await StopPresenceAsync().ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _consuming.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _nats.DisposeAsync().ConfigureAwait(false);
+        NatsClusterMetrics.Detach(this);
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,171 @@
+namespace Parley.Chat;
+
+/// <summary>The server as a node of a cluster: messages go through <see cref="IChatBackplane"/>.</summary>
+public sealed partial class ChatServer
+{
+    private readonly BackplaneHost? _host;
+    private readonly Lock _acksLock = new();
+    private readonly SortedDictionary<long, PendingAck> _pendingAcks = []; // stored, not yet delivered here: acked on delivery
+    private long _deliveredId; // the last id the backplane delivered here
+
+    /// <summary>Sends acknowledged by the backplane whose delivery here has not come yet (for tests).</summary>
+    internal int PendingAcks
+    {
+        get
+        {
+            lock (_acksLock)
+            {
+                return _pendingAcks.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A send in a cluster: stored in the backplane's log (the session's commands wait for it, so
+    /// its messages keep their order), then acknowledged once this node has delivered it — the
+    /// sender sees its <c>user_message</c> before the ack, as on a single server.
+    /// </summary>
+    private async ValueTask<ChatError?> PublishAsync(IChatBackplane backplane, Session session, PendingMessage pending, CancellationToken cancellationToken)
+    {
+        session.BeginCommit();
+        bool acked = false;
+        try
+        {
+            long id = await backplane.PublishAsync(pending.Room.Name, pending.RecordMemory, cancellationToken).ConfigureAwait(false);
+            ChatMetrics.MessagesReceived.Add(1);
+            AckWhenDelivered(id, new PendingAck(session, pending.Room, pending.Ref));
+            acked = true;
+            return null;
+        }
+        catch (ChatBackplaneUnavailableException ex)
+        {
+            if (_faultLogLimiter.TryTake(out long heldBack))
+            {
+                Log.BackplaneUnavailable(_logger, session.Id, heldBack, ex.Message);
+            }
+
+            return new ChatError(ErrorCodes.Unavailable, "the cluster cannot store messages now; the message was not sent, try again", "send_message");
+        }
+        finally
+        {
+            if (!acked)
+            {
+                session.EndCommit();
+            }
+
+            pending.Return();
+        }
+    }
+
+    private void AckWhenDelivered(long id, PendingAck ack)
+    {
+        lock (_acksLock)
+        {
+            if (id > _deliveredId)
+            {
+                _pendingAcks[id] = ack;
+                return;
+            }
+        }
+
+        // Delivered here already (the log handed it over before its publisher heard back).
+        SendAck(id, ack);
+    }
+
+    private static void SendAck(long id, PendingAck ack)
+    {
+        try
+        {
+            ack.Session.Connection.Send(Events.MessageAck(ack.Room, id, ack.Ref));
+        }
+        finally
+        {
+            ack.Session.EndCommit();
+        }
+    }
+
+    /// <summary>From the backplane, in the log's order: deliver to this node's members, then ack this node's senders.</summary>
+    private void OnBackplaneMessage(long id, DateTimeOffset timestamp, ReadOnlySpan<byte> record)
+    {
+        try
+        {
+            if (ChatRecord.TryRead(record, out ReadOnlySpan<byte> roomName, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
+                && _rooms.TryFind(roomName, out Room? room))
+            {
+                RepairText(ref user, ref content);
+                Span<byte> delivery = Events.UserMessage(room!, user, content, id, timestamp, out int historyStart);
+                room!.AddHistory(id, delivery[historyStart..], FirstRetainedId);
+                delivery[historyStart] = (byte)','; // {"_et":"user_message","r":ROOM + ,"u":…}
+                int recipients = room.Group.Broadcast(delivery);
+                ChatMetrics.MessagesDelivered.Add(recipients);
+            }
+            else if (_faultLogLimiter.TryTake(out long suppressed))
+            {
+                // Another node's rooms file has a room this one lacks: its members cannot be here.
+                Log.ForeignRecord(_logger, id, suppressed);
+            }
+        }
+        finally
+        {
+            List<(long, PendingAck)>? due = null;
+            lock (_acksLock)
+            {
+                Interlocked.Exchange(ref _deliveredId, id);
+                while (_pendingAcks.Count > 0)
+                {
+                    KeyValuePair<long, PendingAck> first = _pendingAcks.First();
+                    if (first.Key > id)
+                    {
+                        break;
+                    }
+
+                    _pendingAcks.Remove(first.Key);
+                    (due ??= []).Add((first.Key, first.Value));
+                }
+            }
+
+            if (due is not null)
+            {
+                foreach ((long ackId, PendingAck ack) in due)
+                {
+                    SendAck(ackId, ack);
+                }
+            }
+        }
+    }
+
+    /// <summary>Another node's user entered or left a room: this node's members hear of it when the room, as they see it, changed.</summary>
+    private void OnRemotePresence(string room, string user, bool present)
+    {
+        if (_rooms.TryFind(room, out Room? target) && target!.SetRemote(user, present))
+        {
+            target.Group.Broadcast(Events.RoomParticipation(target.Name, user, joined: present));
+        }
+    }
+
+    /// <summary>A user of this node entered (first session here) or left (last) a room: tell the other nodes.</summary>
+    private void AnnouncePresence(Room room, string user, bool present)
+    {
+        try
+        {
+            _backplane?.SetPresence(room.Name, user, present);
+        }
+        catch (Exception ex)
+        {
+            // A backplane's fault must not stop a join or a session's clean-up; its heartbeats heal presence.
+            if (_faultLogLimiter.TryTake(out long suppressed))
+            {
+                Log.PresenceFailed(_logger, room.Name, user, suppressed, ex);
+            }
+        }
+    }
+
+    private sealed record PendingAck(Session Session, Room Room, long? Ref);
+
+    private sealed class BackplaneHost(ChatServer server) : IChatBackplaneHost
+    {
+        public void OnMessage(long id, DateTimeOffset timestamp, ReadOnlySpan<byte> record) => server.OnBackplaneMessage(id, timestamp, record);
+
+        public void OnRemotePresence(string node, string room, string user, bool present) => server.OnRemotePresence(room, user, present);
+    }
+}
