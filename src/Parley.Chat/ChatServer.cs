@@ -161,8 +161,18 @@ public sealed partial class ChatServer : IAsyncDisposable
     public static async Task<ChatServer> OpenAsync(ChatServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        var server = new ChatServer(options, options.CreateFramer());
+        ChatServer server;
+        try
+        {
+            options.Validate();
+            server = new ChatServer(options, options.CreateFramer());
+        }
+        catch when (options.Backplane is not null)
+        {
+            await options.Backplane.DisposeAsync().ConfigureAwait(false); // the server owns it from here, opened or not
+            throw;
+        }
+
         if (server._backplane is { } backplane)
         {
             try

@@ -33,6 +33,18 @@ internal static class ChatClientCommand
                 result.AddError(error);
             }
         });
+        var servers = new Option<string?>("--servers")
+        {
+            Description = "Several servers, HOST:PORT separated by commas (the nodes of a cluster: 'parley serve --cluster'), instead of --host/--port. " +
+                "It connects to the first that answers; after a lost connection it tries the same one first, then the others in turn.",
+        };
+        servers.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } text && !ChatServerAddress.TryParseList(text, out _, out string? error))
+            {
+                result.AddError(error);
+            }
+        });
         var transport = new Option<string>("--transport") { Description = "tcp: connect to --host/--port. ipc: shared memory to a server on this machine ('parley serve --transport ipc'), by --name.", DefaultValueFactory = _ => "tcp" };
         transport.AcceptOnlyFromAmong("tcp", "ipc");
         Option<string> ipcName = CommonOptions.IpcName("chat", "--transport ipc: the server's name.");
@@ -42,7 +54,7 @@ internal static class ChatClientCommand
             "A lost connection is re-established (--reconnect-attempts), rejoining rooms and showing what was missed. " +
             "With standard input redirected it reads commands line by line (a server requiring login takes the password from the first line) and prints one line per event.")
         {
-            host, port, transport, ipcName, user, tls, tlsCa, insecure, reconnect,
+            host, port, servers, transport, ipcName, user, tls, tlsCa, insecure, reconnect,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -76,16 +88,38 @@ internal static class ChatClientCommand
                     return 2;
                 }
 
-                ParleyClientOptions options = CreateClientOptions(address, ipc, useTls, parse.GetValue(insecure), trust);
+                IReadOnlyList<ChatServerAddress> addresses = [address];
+                if (parse.GetValue(servers) is { } list)
+                {
+                    if (ipc is not null)
+                    {
+                        await Console.Error.WriteLineAsync("parley chat: --servers is for TCP; --transport ipc takes --name.");
+                        return 2;
+                    }
+
+                    if (!ChatServerAddress.TryParseList(list, out IReadOnlyList<ChatServerAddress>? parsed, out string? listError))
+                    {
+                        await Console.Error.WriteLineAsync($"parley chat: {listError}");
+                        return 2;
+                    }
+
+                    addresses = parsed;
+                }
+
+                ParleyClientOptions[] options = [.. addresses.Select(a => CreateClientOptions(a, ipc, useTls, parse.GetValue(insecure), trust))];
+                var failover = new Failover(options);
+                ChatClientSettings? current = null;
+                failover.Connected = index => current!.Target = addresses[index].ToString();
                 bool lineMode = Console.IsInputRedirected || Console.IsOutputRedirected;
                 var settings = new ChatClientSettings
                 {
-                    Target = ipc is null ? address.ToString() : $"ipc:{ipc}",
-                    Connect = token => ConnectAsync(options, trust, token),
+                    Target = ipc is null ? string.Join(",", addresses) : $"ipc:{ipc}",
+                    Connect = token => failover.ConnectAsync(trust, token),
                     User = parse.GetValue(user),
                     LineMode = lineMode,
                     ReconnectAttempts = parse.GetValue(reconnect),
                 };
+                current = settings;
                 ChatView view;
                 ChatInput input;
                 if (lineMode)
@@ -125,6 +159,42 @@ internal static class ChatClientCommand
             }
             : null,
     };
+
+    /// <summary>
+    /// Connects to one of several servers: the one that answered last time first, then the others
+    /// in turn. A lost connection therefore moves on to the next node when its own is gone.
+    /// </summary>
+    internal sealed class Failover(IReadOnlyList<ParleyClientOptions> servers)
+    {
+        private int _current;
+
+        /// <summary>Told which server answered (its index), when there are several.</summary>
+        public Action<int>? Connected { get; set; }
+
+        public async Task<ConnectResult> ConnectAsync(ChatServerTrust? trust, CancellationToken cancellationToken)
+        {
+            ConnectResult result = default;
+            for (int tried = 0; tried < servers.Count; tried++)
+            {
+                int index = (_current + tried) % servers.Count;
+                result = await ChatClientCommand.ConnectAsync(servers[index], trust, cancellationToken);
+                if (result.Connection is not null)
+                {
+                    _current = index;
+                    if (servers.Count > 1)
+                    {
+                        Connected?.Invoke(index);
+                    }
+
+                    return result;
+                }
+            }
+
+            // None answered: the next round starts with the one after the last that did.
+            _current = (_current + 1) % servers.Count;
+            return result;
+        }
+    }
 
     private static async Task<ConnectResult> ConnectAsync(ParleyClientOptions options, ChatServerTrust? trust, CancellationToken cancellationToken)
     {

@@ -139,6 +139,9 @@ internal static class CommonOptions
     public static ILoggerFactory CreateLoggerFactory(LogLevel level) =>
         LoggerFactory.Create(builder => builder
             .SetMinimumLevel(level)
+            // The NATS client's own chatter (the server's INFO, each consumer it creates) only when debugging.
+            .AddFilter("NATS.Client.Core.Internal", level <= Microsoft.Extensions.Logging.LogLevel.Debug ? level : Microsoft.Extensions.Logging.LogLevel.Warning)
+            .AddFilter("NATS.Client.JetStream", level <= Microsoft.Extensions.Logging.LogLevel.Debug ? level : Microsoft.Extensions.Logging.LogLevel.Warning)
             .AddSimpleConsole(console =>
             {
                 console.SingleLine = true;

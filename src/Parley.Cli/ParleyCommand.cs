@@ -8,6 +8,7 @@ internal static class ParleyCommand
     public static RootCommand Create() => new("parley: a high-performance messaging stack for .NET — servers, clients and benchmarks.")
     {
         ServeCommand.Create(),
+        ClusterCommand.Create(),
         ChatClientCommand.Create(),
         UsersCommand.Create(),
         JournalCommand.Create(),

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Parley.Chat;
+using Parley.Chat.Nats;
 using Parley.Journal;
 
 namespace Parley.Cli;
@@ -63,9 +64,17 @@ internal static partial class ServeCommand
             Description = "An origin (https://chat.example.com) whose pages may open /ws, besides the server's own page; repeat for more, * for any. Others get 403.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var cluster = new Option<string?>("--cluster")
+        {
+            Description = "Run as a node of a cluster sharing rooms through NATS JetStream: nats://host:port (several, comma-separated, for a NATS cluster). Messages are stored in the stream, not the local journal; see docs/scale-out.md.",
+        };
+        var nodeName = new Option<string?>("--node-name") { Description = "With --cluster: this node's name (letters, digits, - and _). Default: host name and process id." };
+        var clusterStream = new Option<string>("--cluster-stream") { Description = "With --cluster: the JetStream stream shared by the nodes (created when missing).", DefaultValueFactory = _ => "PARLEY" };
+        Option<int> clusterReplicas = new Option<int>("--cluster-replicas") { Description = "With --cluster: copies JetStream keeps of each message when this node creates the stream (1 to 5; 3 on a 3-server NATS cluster).", DefaultValueFactory = _ => 1 }
+            .Range(1, 5, "--cluster-replicas");
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, webPort, allowedOrigins, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval,
+            host, port, webPort, allowedOrigins, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval, cluster, nodeName, clusterStream, clusterReplicas,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -134,6 +143,34 @@ internal static partial class ServeCommand
                 WebPort = parse.GetValue(webPort),
                 AllowedOrigins = parse.GetValue(allowedOrigins) ?? [],
             };
+            if (parse.GetValue(cluster) is { } natsUrl)
+            {
+                var backplane = new NatsChatBackplaneOptions
+                {
+                    Url = natsUrl,
+                    StreamName = parse.GetValue(clusterStream)!,
+                    Replicas = parse.GetValue(clusterReplicas),
+                    MaxStreamBytes = options.MaxJournalBytes,
+                    LoggerFactory = loggers,
+                };
+                if (parse.GetValue(nodeName) is { } name)
+                {
+                    backplane.NodeName = name;
+                }
+
+                try
+                {
+                    backplane.Validate();
+                }
+                catch (ArgumentException ex)
+                {
+                    await Console.Error.WriteLineAsync($"parley serve: {ex.Message}");
+                    return 2;
+                }
+
+                settings = settings with { Cluster = backplane };
+            }
+
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
         return command;
@@ -183,7 +220,15 @@ internal static partial class ServeCommand
             () => (settings.IpcName is null ? tcpServer?.ConnectionCount ?? 0 : 0, webServer?.SessionCount ?? 0, settings.IpcName is null ? 0 : tcpServer?.ConnectionCount ?? 0),
             () => chatServer?.SessionCount ?? 0);
         options.MetricsFeed ??= dashboard.Feed;
-        await using ChatServer? opened = TryOpen(options, logger);
+        if (settings.Cluster is { } cluster)
+        {
+            cluster.Addresses ??= $"tcp://{settings.EndPoint}" + (settings.WebPort == 0 ? "" : $" http://{new IPEndPoint(settings.EndPoint.Address, settings.WebPort)}");
+#pragma warning disable CA2000 // The chat server owns it once opened (and disposes it when opening fails).
+            options.Backplane = new NatsChatBackplane(cluster);
+#pragma warning restore CA2000
+        }
+
+        await using ChatServer? opened = await TryOpenAsync(options, logger, cancellationToken);
         if (opened is not { } chat)
         {
             return 2;
@@ -280,7 +325,9 @@ internal static partial class ServeCommand
         dashboard.Start();
         await output.WriteLineAsync(
             $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)}{(settings.UnixPath is null ? "" : $" and {server.Listeners[^1].Address}")} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
-            $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})" +
+            (settings.Cluster is { } joined
+                ? $"cluster: {joined.Url} as node {joined.NodeName}, stream {joined.StreamName}, users: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})"
+                : $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})") +
             $"{(web is null ? "" : $"; chat page at {ChatWebSettings.Describe(web.EndPoint, settings.Tls is not null)}")}; Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);
 
@@ -297,11 +344,18 @@ internal static partial class ServeCommand
         return 0;
     }
 
-    private static ChatServer? TryOpen(ChatServerOptions options, ILogger logger)
+    private static async Task<ChatServer?> TryOpenAsync(ChatServerOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
-            return ChatServer.Open(options);
+#pragma warning disable CA2000 // Returned to the caller, which disposes it.
+            return options.Backplane is null ? ChatServer.Open(options) : await ChatServer.OpenAsync(options, cancellationToken);
+#pragma warning restore CA2000
+        }
+        catch (ChatBackplaneUnavailableException ex)
+        {
+            LogClusterUnavailable(logger, ex.Message);
+            return null;
         }
         catch (ArgumentException ex)
         {
@@ -319,6 +373,9 @@ internal static partial class ServeCommand
             return null;
         }
     }
+
+    [LoggerMessage(27, LogLevel.Error, "cannot join the cluster: {Error}")]
+    private static partial void LogClusterUnavailable(ILogger logger, string error);
 
     [LoggerMessage(20, LogLevel.Error, "cannot open the data folder {DataDirectory}: {Error}")]
     private static partial void LogOpenFailed(ILogger logger, string dataDirectory, string error);
@@ -362,4 +419,7 @@ internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, lo
 
     /// <summary>Other origins whose pages may open the WebSocket.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>Run as a node of this cluster (NATS JetStream); null for a single server.</summary>
+    public NatsChatBackplaneOptions? Cluster { get; init; }
 }

@@ -6,8 +6,9 @@ internal readonly record struct ConnectResult(Connection? Connection, string? Er
 /// <summary>How a chat session reaches its server and behaves, from the command line.</summary>
 internal sealed record ChatClientSettings
 {
-    /// <summary>The server as people read it: <c>localhost:8080</c>, <c>ipc:chat</c>.</summary>
-    public required string Target { get; init; }
+    /// <summary>The server as people read it: <c>localhost:8080</c>, <c>ipc:chat</c>; with several
+    /// (<c>--servers</c>), the one last connected to (the whole list before the first connection).</summary>
+    public required string Target { get; set; }
 
     /// <summary>Opens one connection (TCP, TLS or shared memory); failures are values, with a reason for people.</summary>
     public required Func<CancellationToken, Task<ConnectResult>> Connect { get; init; }

@@ -39,6 +39,49 @@ internal sealed record ChatServerAddress(string Host, int Port)
         return true;
     }
 
+    /// <summary>
+    /// Reads <c>--servers</c>: <c>HOST:PORT</c> items separated by commas (an IPv6 address in
+    /// brackets: <c>[::1]:8080</c>), for a cluster's nodes.
+    /// </summary>
+    public static bool TryParseList(string text, [NotNullWhen(true)] out IReadOnlyList<ChatServerAddress>? addresses, [NotNullWhen(false)] out string? error)
+    {
+        addresses = null;
+        var list = new List<ChatServerAddress>();
+        foreach (string item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int colon = item.LastIndexOf(':');
+            if (colon <= 0 || (item.Contains(':', StringComparison.Ordinal) && item.IndexOf(':', StringComparison.Ordinal) != colon && item[0] != '['))
+            {
+                error = $"--servers: '{item}' is not HOST:PORT (an IPv6 address goes in brackets: [::1]:8080).";
+                return false;
+            }
+
+            if (!int.TryParse(item.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) || port is < 1 or > IPEndPoint.MaxPort)
+            {
+                error = $"--servers: '{item}' has no port number (1 to 65535) after its last ':'.";
+                return false;
+            }
+
+            if (!TryParse(item[..colon], port, out ChatServerAddress? address, out string? itemError))
+            {
+                error = itemError.Replace("--host", "--servers", StringComparison.Ordinal);
+                return false;
+            }
+
+            list.Add(address);
+        }
+
+        if (list.Count == 0)
+        {
+            error = "--servers: no HOST:PORT given.";
+            return false;
+        }
+
+        addresses = list;
+        error = null;
+        return true;
+    }
+
     /// <summary>An <see cref="IPEndPoint"/> for an address literal, else a <see cref="DnsEndPoint"/> (every address the name resolves to is tried in turn).</summary>
     public EndPoint EndPoint => IPAddress.TryParse(Host, out IPAddress? ip) ? new IPEndPoint(ip, Port) : new DnsEndPoint(Host, Port);
 
