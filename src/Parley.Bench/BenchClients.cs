@@ -76,12 +76,12 @@ internal static class BenchClients
 
     /// <summary>The client settings for one bench connection to <paramref name="server"/>: its TLS
     /// (pinned to the certificate the bench made, or checked as <c>--insecure</c> says) and compression.</summary>
-    public static ParleyClientOptions ClientOptions(ServerUnderTest server, IPEndPoint? local)
+    public static ParleyClientOptions ClientOptions(ServerUnderTest server, IPEndPoint? local, int index = -1)
     {
         string? pinned = server.CertificateHash;
         ParleyClientOptions options = new()
         {
-            RemoteEndPoint = server.EndPoint,
+            RemoteEndPoint = server.EndPointFor(index),
             LocalEndPoint = local,
             ConnectTimeout = ConnectTimeout,
             Middleware = server.Compression is { } compression ? [compression] : [],

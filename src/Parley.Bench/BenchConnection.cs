@@ -27,9 +27,10 @@ internal abstract class BenchConnection : IAsyncDisposable
     /// <param name="local">The source address to connect from, or null for any.</param>
     /// <param name="chat">True for the chat protocol (newline-delimited, as <c>parley chat</c>
     /// connects) instead of the length-prefixed framing of <c>parley echo</c>.</param>
-    protected BenchConnection(ServerUnderTest server, IPEndPoint? local, bool chat = false)
+    /// <param name="index">The client's number: with several nodes (<c>--targets</c>), which one it connects to.</param>
+    protected BenchConnection(ServerUnderTest server, IPEndPoint? local, bool chat = false, int index = -1)
     {
-        ParleyClientOptions options = BenchClients.ClientOptions(server, local);
+        ParleyClientOptions options = BenchClients.ClientOptions(server, local, index);
         _signalR = server.SignalR;
         if (chat)
         {

@@ -40,6 +40,15 @@ internal sealed record BenchResult
 
     public long Reordered { get; init; }
 
+    /// <summary>With several nodes (<c>--targets</c>): how many.</summary>
+    public int? Nodes { get; init; }
+
+    /// <summary>With several nodes: messages a client received with an id not above the one before (one order per room broken).</summary>
+    public long? OrderViolations { get; init; }
+
+    /// <summary>With several nodes: messages two clients received under different ids (the same message must have one id everywhere).</summary>
+    public long? IdMismatches { get; init; }
+
     public double MsgsPerS { get; init; }
 
     public double MibPerS { get; init; }

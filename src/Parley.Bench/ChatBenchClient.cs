@@ -13,7 +13,7 @@ namespace Parley.Bench;
 /// Runs its handlers on its own receive loop only. Commands are written and events read by
 /// Parley.Chat's protocol codec, without allocating per message.
 /// </summary>
-internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPoint? local, int index, bool readGreeting = false) : BenchConnection(server, local, chat: true)
+internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPoint? local, int index, bool readGreeting = false) : BenchConnection(server, local, chat: true, index)
 {
     // One line buffer and one content buffer per sending thread: the pacing loop and the burst's tasks send from many.
     [ThreadStatic]
@@ -23,6 +23,13 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
     private static byte[]? t_content;
 
     private readonly Dictionary<long, SequenceTracker> _streams = [];
+
+    // With several nodes: each room's messages as they arrived (id, sender, sequence), to check
+    // that every node delivers one order with the same ids.
+    private readonly Dictionary<long, List<(long Id, long Sender, long Sequence)>>? _arrivals = server.Targets.Count > 1 ? [] : null;
+
+    /// <summary>Each room's messages in arrival order, by room number (with several nodes only).</summary>
+    public IReadOnlyDictionary<long, List<(long Id, long Sender, long Sequence)>>? Arrivals => _arrivals;
     private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _acked = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource<RoomsEvent>? _roomsPage; // a list_rooms request waiting for its page
@@ -148,7 +155,7 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         switch (header.Type)
         {
             case ChatEventType.UserMessage:
-                OnMessage(header.Content);
+                OnMessage(header.Content, header.Id);
                 break;
             case ChatEventType.MessageAck:
                 Interlocked.Increment(ref _acks);
@@ -192,7 +199,7 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         }
     }
 
-    private void OnMessage(ReadOnlySpan<byte> content)
+    private void OnMessage(ReadOnlySpan<byte> content, long id)
     {
         if (!Measuring)
         {
@@ -209,6 +216,12 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
 
         Latency.Record((long)Stopwatch.GetElapsedTime(sentAt).TotalMicroseconds);
         Interlocked.Increment(ref _delivered);
+        if (_arrivals is not null)
+        {
+            ref List<(long, long, long)>? arrivals = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_arrivals, roomNumber, out _);
+            (arrivals ??= []).Add((id, sender, sequence));
+        }
+
         long key = (sender << 32) | (uint)roomNumber;
         ref SequenceTracker tracker = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_streams, key, out bool existed);
         if (!existed)

@@ -381,6 +381,51 @@ internal static class ChatWorkload
         }
     }
 
+    /// <summary>
+    /// With several nodes: within each client each room's ids must rise (the one order of the
+    /// shared stream), and a message (sender, room, sequence) must carry the same id for every
+    /// client, whichever node it is on. Nulls with one server.
+    /// </summary>
+    internal static (long? OrderViolations, long? IdMismatches) CrossNodeOrder(IReadOnlyList<ChatBenchClient> clients)
+    {
+        if (clients.Count == 0 || clients[0].Arrivals is null)
+        {
+            return (null, null);
+        }
+
+        long violations = 0, mismatches = 0;
+        var ids = new Dictionary<(long Room, long Sender, long Sequence), long>();
+        foreach (ChatBenchClient client in clients)
+        {
+            foreach ((long room, List<(long Id, long Sender, long Sequence)> arrivals) in client.Arrivals!)
+            {
+                long last = long.MinValue;
+                foreach ((long id, long sender, long sequence) in arrivals)
+                {
+                    if (id <= last)
+                    {
+                        violations++;
+                    }
+
+                    last = id;
+                    if (ids.TryGetValue((room, sender, sequence), out long known))
+                    {
+                        if (known != id)
+                        {
+                            mismatches++;
+                        }
+                    }
+                    else
+                    {
+                        ids.Add((room, sender, sequence), id);
+                    }
+                }
+            }
+        }
+
+        return (violations, mismatches);
+    }
+
     private static BenchResult Result(ChatBenchSettings settings, List<ChatBenchClient> clients, double seconds, long sent, long? expectedDeliveries, double connectRate, ServerUnderTest server)
     {
         var latency = new LatencyHistogram();
@@ -396,11 +441,15 @@ internal static class ChatWorkload
             errors += client.Errors;
         }
 
+        (long? orderViolations, long? idMismatches) = CrossNodeOrder(clients);
         return new BenchResult
         {
             Workload = "chat",
             Profile = settings.Profile,
             Clients = clients.Count,
+            Nodes = server.Targets.Count > 1 ? server.Targets.Count : null,
+            OrderViolations = orderViolations,
+            IdMismatches = idMismatches,
             DurationS = Math.Round(seconds, 2),
             SizeBytes = settings.Size,
             Expected = expectedDeliveries ?? delivered + gaps,

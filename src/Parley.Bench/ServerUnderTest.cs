@@ -31,6 +31,12 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public IPEndPoint EndPoint { get; }
 
+    /// <summary>The nodes of a cluster (<c>--targets</c>), clients spread over them in turn; just <see cref="EndPoint"/> otherwise.</summary>
+    public IReadOnlyList<IPEndPoint> Targets { get; private init; } = [];
+
+    /// <summary>Where client <paramref name="index"/> connects: the nodes in turn (−1, a probe: the first).</summary>
+    public IPEndPoint EndPointFor(int index) => Targets.Count > 1 && index >= 0 ? Targets[index % Targets.Count] : EndPoint;
+
     /// <summary>The payload compression the server was started with (<c>--compress</c>), for the clients to match.</summary>
     public CompressionMiddleware? Compression { get; init; }
 
@@ -152,7 +158,8 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     {
         if (target is not null)
         {
-            return new ServerUnderTest(ParseTarget(target), null, serverPid) { Tls = tls, Compression = compression, Insecure = insecure };
+            IPEndPoint[] targets = [.. target.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseTarget)];
+            return new ServerUnderTest(targets[0], null, serverPid) { Tls = tls, Compression = compression, Insecure = insecure, Targets = targets };
         }
 
         string? certificateFile = null;

@@ -38,6 +38,22 @@ internal static class BenchCommand
         Option<string> durability = ServeCommand.DurabilityOption();
         var target = new Option<string?>("--target") { Description = "host:port of a running parley serve instead of starting one." };
         target.Validators.Add(ValidateTarget);
+        var targets = new Option<string?>("--targets")
+        {
+            Description = "host:port,host:port,… : the nodes of a cluster (parley serve --cluster), clients spread over them in turn (two users of a room on different nodes). " +
+                "Checks that every client sees each room in one order with the same ids (order_violations, id_mismatches).",
+        };
+        targets.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } value)
+            {
+                string[] items = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (items.Length == 0 || items.Any(item => !ServerUnderTest.TryParseTarget(item, out _)))
+                {
+                    result.AddError($"--targets: '{value}' is not host:port,host:port,… with IP addresses or localhost.");
+                }
+            }
+        });
         Option<int?> serverPid = ServerPid();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on standard output (progress goes to standard error)." };
         var tls = new Option<bool>("--tls") { Description = "Serve and connect with TLS (a throw-away certificate, pinned by the clients)." };
@@ -45,7 +61,7 @@ internal static class BenchCommand
         Option<string> transport = TransportOption("the chat server's web port, /ws; with --target, ws://host:port/ws");
         var command = new Command("chat", "Load a 'parley serve' chat server (started here with a fresh data folder, or --target) with rust-chat-server's profiles or a connection burst.")
         {
-            profile, clients, rate, duration, size, durability, target, serverPid, json, tls, insecure, transport,
+            profile, clients, rate, duration, size, durability, target, targets, serverPid, json, tls, insecure, transport,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -56,7 +72,13 @@ internal static class BenchCommand
                 parse.GetValue(rate),
                 TimeSpan.FromSeconds(parse.GetValue(duration) ?? (name == "rust-stress" ? 180 : 30)),
                 Math.Max(parse.GetValue(size), 40));
-            var settings = new BenchSettings(chat.Users, chat.Size, chat.Duration, TimeSpan.Zero, 0, parse.GetValue(target), parse.GetValue(serverPid), parse.GetValue(json))
+            if (parse.GetValue(targets) is not null && (parse.GetValue(target) is not null || parse.GetValue(transport) != "tcp"))
+            {
+                await Console.Error.WriteLineAsync("parley bench: --targets takes neither --target nor --transport ws (the nodes' TCP ports).");
+                return 2;
+            }
+
+            var settings = new BenchSettings(chat.Users, chat.Size, chat.Duration, TimeSpan.Zero, 0, parse.GetValue(targets) ?? parse.GetValue(target), parse.GetValue(serverPid), parse.GetValue(json))
             {
                 Tls = parse.GetValue(tls),
                 Insecure = parse.GetValue(insecure),
