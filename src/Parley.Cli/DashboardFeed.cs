@@ -40,7 +40,9 @@ internal sealed class DashboardFeed : IDisposable
         _time = time ?? TimeProvider.System;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Name is "parley.journal.records.committed" or "parley.journal.commit.duration" or "parley.chat.messages.delivered" or "parley.slow_consumer.events")
+            // A cluster node stores in JetStream, not its journal: each confirmed publish is a message
+            // stored, and its confirmation time stands for the commit latency.
+            if (instrument.Name is "parley.journal.records.committed" or "parley.journal.commit.duration" or "parley.chat.messages.delivered" or "parley.slow_consumer.events" or "parley.cluster.publish.duration")
             {
                 listener.EnableMeasurementEvents(instrument);
             }
@@ -85,6 +87,11 @@ internal sealed class DashboardFeed : IDisposable
 
     private void OnDuration(Instrument instrument, double seconds, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
     {
+        if (instrument.Name == "parley.cluster.publish.duration")
+        {
+            Interlocked.Increment(ref _stored);
+        }
+
         lock (_lock)
         {
             if (_commits.Count < 100_000)
