@@ -267,12 +267,13 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             NatsClusterMetrics.PublishFailures.Add(1);
-            throw new ChatBackplaneUnavailableException($"JetStream did not confirm within {_options.PublishTimeout.TotalSeconds:0.#} s");
+            throw new ChatBackplaneUnavailableException($"JetStream did not confirm within {_options.PublishTimeout.TotalSeconds:0.#} s") { MayBeStored = true };
         }
         catch (NatsException ex)
         {
             NatsClusterMetrics.PublishFailures.Add(1);
-            throw new ChatBackplaneUnavailableException($"JetStream refused the message: {ex.Message}", ex);
+            // A reply that says no is certain; a request that got no reply (NATS went away under it) is not.
+            throw new ChatBackplaneUnavailableException($"JetStream did not store the message: {ex.Message}", ex) { MayBeStored = ex is not (NatsJSApiException or NatsNoRespondersException) };
         }
     }
 

@@ -44,7 +44,12 @@ public sealed partial class ChatServer
                 Log.BackplaneUnavailable(_logger, session.Id, heldBack, ex.Message);
             }
 
-            return new ChatError(ErrorCodes.Unavailable, "the cluster cannot store messages now; the message was not sent, try again", "send_message");
+            return new ChatError(
+                ErrorCodes.Unavailable,
+                ex.MayBeStored
+                    ? "the cluster did not confirm this message in time: it may still be stored and delivered (look at the room's history before sending it again)"
+                    : "the cluster cannot store messages now; the message was not stored, try again",
+                "send_message");
         }
         finally
         {

@@ -87,4 +87,10 @@ public sealed class ChatBackplaneUnavailableException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>
+    /// The message went out but its confirmation did not come back in time: the engine may still
+    /// store (and deliver) it. False when it certainly was not stored (no connection, or refused).
+    /// </summary>
+    public bool MayBeStored { get; init; }
 }
