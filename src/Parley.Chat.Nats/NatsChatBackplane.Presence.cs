@@ -25,7 +25,15 @@ public sealed partial class NatsChatBackplane
     private Task _snapshots = Task.CompletedTask;
     private Task _heartbeats = Task.CompletedTask;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _addressesHeard = new(StringComparer.OrdinalIgnoreCase);
+
     private string NodesSubject => $"{_options.SubjectPrefix}.nodes";
+
+    /// <summary>
+    /// Every address another node has announced since this one started (at most 1000), kept after
+    /// the node is gone: a browser page loaded from a node that died may still move to this one.
+    /// </summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, byte> AddressesHeard => _addressesHeard;
 
     private string SnapshotSubject(string instance) => $"{_options.SubjectPrefix}.nodes.snapshot.{instance}";
 
@@ -260,6 +268,13 @@ public sealed partial class NatsChatBackplane
                 node.Lag = message.Lag;
                 node.Users = message.Users;
                 node.Addresses = message.Addresses;
+                foreach (string address in (message.Addresses ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (_addressesHeard.Count < 1000)
+                    {
+                        _addressesHeard.TryAdd(address, 0);
+                    }
+                }
                 resync = message.Version != node.Version;
             }
             else if (node.Version >= 0 && message.Version == node.Version + 1)

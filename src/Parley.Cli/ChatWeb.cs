@@ -46,6 +46,13 @@ internal sealed class ChatWeb : IAsyncDisposable
             webSockets.AllowedOrigins.Add(origin);
         }
 
+        if (settings.Peers is { } peers)
+        {
+            // A cluster's other nodes: their pages may move here when their own node goes away.
+            Func<string, bool>? former = settings.FormerPeers;
+            webSockets.OriginValidator = origin => peers().Contains(origin, StringComparer.OrdinalIgnoreCase) || (former?.Invoke(origin) ?? false);
+        }
+
 #pragma warning disable CA2000 // The servers own their listeners and dispose them when they stop.
         var listener = new WebSocketListener(webSockets, "/ws", loggers);
         var sessionOptions = new ParleyServerOptions
@@ -77,8 +84,9 @@ internal sealed class ChatWeb : IAsyncDisposable
         httpOptions.Listen(settings.Tls is { } tls ? new TlsConnectionListener(web, tls, loggers) : web);
 #pragma warning restore CA2000
         httpOptions.Map("/ws", listener.Handler);
-        httpOptions.Map("/config.json", new ConfigHandler(chat.Options));
-        httpOptions.Fallback = new EmbeddedFiles(new Dictionary<string, string> { ["/"] = "index.html", ["/dashboard"] = "dashboard.html" });
+        httpOptions.Map("/config.json", new ConfigHandler(chat.Options, settings.Peers));
+        Func<IReadOnlyList<string>>? peerSockets = settings.Peers is { } known ? () => Sockets(known()) : null;
+        httpOptions.Fallback = new EmbeddedFiles(new Dictionary<string, string> { ["/"] = "index.html", ["/dashboard"] = "dashboard.html" }, peerSockets);
 #pragma warning disable CA2000 // Owned by the ChatWeb returned, disposed below when starting fails.
         var http = new HttpServer(httpOptions);
 #pragma warning restore CA2000
@@ -110,24 +118,20 @@ internal sealed class ChatWeb : IAsyncDisposable
         await _sessions.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Page origins (<c>http(s)://host:port</c>) as their sockets (<c>ws(s)://host:port/ws</c>).</summary>
+    private static string[] Sockets(IReadOnlyList<string> origins) =>
+        [.. origins.Select(origin => (origin.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? "wss://" + origin[8..] : "ws://" + origin[7..]) + "/ws")];
+
     /// <summary><c>/config.json</c>: what the page needs to know before it connects.</summary>
     private sealed class ConfigHandler : HttpHandler
     {
-        private readonly byte[] _body;
+        private readonly ChatServerOptions _options;
+        private readonly Func<IReadOnlyList<string>>? _peers;
 
-        public ConfigHandler(ChatServerOptions options)
+        public ConfigHandler(ChatServerOptions options, Func<IReadOnlyList<string>>? peers)
         {
-            using var buffer = new MemoryStream();
-            using (var json = new Utf8JsonWriter(buffer))
-            {
-                json.WriteStartObject();
-                json.WriteString("auth", options.Auth == AuthMode.Required ? "required" : "open");
-                json.WriteNumber("maxMessageBytes", options.MaxMessageBytes);
-                json.WriteString("version", typeof(ChatWeb).Assembly.GetName().Version?.ToString(3) ?? "");
-                json.WriteEndObject();
-            }
-
-            _body = buffer.ToArray();
+            _options = options;
+            _peers = peers;
         }
 
         public override ValueTask<bool> HandleAsync(HttpContext context)
@@ -137,11 +141,35 @@ internal sealed class ChatWeb : IAsyncDisposable
                 return new ValueTask<bool>(false);
             }
 
+            // Written per request: in a cluster the other nodes come and go.
+            using var buffer = new MemoryStream();
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteString("auth", _options.Auth == AuthMode.Required ? "required" : "open");
+                json.WriteNumber("maxMessageBytes", _options.MaxMessageBytes);
+                json.WriteString("version", typeof(ChatWeb).Assembly.GetName().Version?.ToString(3) ?? "");
+                if (_peers is not null)
+                {
+                    // The other nodes' sockets, for the page to move to when this node goes away.
+                    json.WriteStartArray("peers");
+                    foreach (string socket in Sockets(_peers()))
+                    {
+                        json.WriteStringValue(socket);
+                    }
+
+                    json.WriteEndArray();
+                }
+
+                json.WriteEndObject();
+            }
+
+            ReadOnlySpan<byte> body = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
             HttpResponse response = context.Response;
             response.StartHead(200);
             response.AddEncodedHeaders("Content-Type: application/json\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"u8);
-            response.EndHead(_body.Length);
-            response.WriteBody(_body);
+            response.EndHead(body.Length);
+            response.WriteBody(body);
             return new ValueTask<bool>(true);
         }
     }
@@ -155,6 +183,13 @@ internal sealed record ChatWebSettings(IPEndPoint EndPoint, int MaxConnections, 
 
     /// <summary>Origins besides the page's own that may open the WebSocket.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>In a cluster: the other nodes' page origins now (<c>http://host:port</c>), listed
+    /// in <c>/config.json</c> for the page to fail over to, and allowed to open the WebSocket here.</summary>
+    public Func<IReadOnlyList<string>>? Peers { get; init; }
+
+    /// <summary>In a cluster: every other node's page origin heard of since start, also allowed (its node may be the one that died).</summary>
+    public Func<string, bool>? FormerPeers { get; init; }
 
     /// <summary>The page's address, for the start line.</summary>
     public static string Describe(EndPoint? endPoint, bool tls) => $"{(tls ? "https" : "http")}://{HttpCommand.FormatEndPoint(endPoint)}/";

@@ -222,7 +222,7 @@ internal static partial class ServeCommand
         options.MetricsFeed ??= dashboard.Feed;
         if (settings.Cluster is { } cluster)
         {
-            cluster.Addresses ??= $"tcp://{settings.EndPoint}" + (settings.WebPort == 0 ? "" : $" http://{new IPEndPoint(settings.EndPoint.Address, settings.WebPort)}");
+            cluster.Addresses ??= $"tcp://{settings.EndPoint}" + (settings.WebPort == 0 ? "" : $" {(settings.Tls is null ? "http" : "https")}://{HttpCommand.FormatEndPoint(new IPEndPoint(settings.EndPoint.Address, settings.WebPort))}");
 #pragma warning disable CA2000 // The chat server owns it once opened (and disposes it when opening fails).
             options.Backplane = new NatsChatBackplane(cluster);
 #pragma warning restore CA2000
@@ -307,7 +307,13 @@ internal static partial class ServeCommand
 #pragma warning disable CA2000 // Disposed by the await using below.
                 web = await ChatWeb.StartAsync(
                     chat,
-                    new ChatWebSettings(webEndPoint, settings.MaxConnections, settings.MaxConnectionsPerAddress, settings.SendQueueBytes) { AllowedOrigins = settings.AllowedOrigins, Tls = settings.Tls },
+                    new ChatWebSettings(webEndPoint, settings.MaxConnections, settings.MaxConnectionsPerAddress, settings.SendQueueBytes)
+                    {
+                        AllowedOrigins = settings.AllowedOrigins,
+                        Tls = settings.Tls,
+                        Peers = options.Backplane is NatsChatBackplane backplane ? () => PeerOrigins(backplane) : null,
+                        FormerPeers = options.Backplane is NatsChatBackplane heard ? origin => heard.AddressesHeard.ContainsKey(origin) : null,
+                    },
                     loggers,
                     cancellationToken);
 #pragma warning restore CA2000
@@ -343,6 +349,15 @@ internal static partial class ServeCommand
         LogStopped(logger);
         return 0;
     }
+
+    /// <summary>The other nodes' page origins now, from their heartbeats' addresses (<c>http(s)://host:port</c>).</summary>
+    private static string[] PeerOrigins(NatsChatBackplane backplane) =>
+        [
+            .. backplane.RemoteNodes
+                .SelectMany(node => (node.Addresses ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(address => address.StartsWith("http://", StringComparison.Ordinal) || address.StartsWith("https://", StringComparison.Ordinal))
+                .Distinct(StringComparer.Ordinal),
+        ];
 
     private static async Task<ChatServer?> TryOpenAsync(ChatServerOptions options, ILogger logger, CancellationToken cancellationToken)
     {

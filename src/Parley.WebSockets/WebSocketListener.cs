@@ -208,7 +208,8 @@ public sealed partial class WebSocketListener : ConnectionListener
         {
             (status, reason) = (400, "A WebSocket handshake has no body.");
         }
-        else if (!Handshake.IsOriginAllowed(OriginOf(request, out bool hasOrigin), request.Host, _options.AllowedOrigins, hasOrigin))
+        else if (!Handshake.IsOriginAllowed(OriginOf(request, out bool hasOrigin), request.Host, _options.AllowedOrigins, hasOrigin)
+            && !(_options.OriginValidator is { } validator && validator(Encoding.UTF8.GetString(OriginOf(request, out _).Trim(" \t"u8)))))
         {
             (status, reason) = (403, "This origin may not open a WebSocket here (a server reached by name lists its pages' origins: WebSocketOptions.AllowedOrigins, parley serve --allowed-origin).");
         }

@@ -40,6 +40,13 @@ public sealed class WebSocketOptions
     /// </summary>
     public IList<string> AllowedOrigins { get; } = [];
 
+    /// <summary>
+    /// Servers: asked about an <c>Origin</c> that neither <see cref="AllowedOrigins"/> nor the
+    /// same-origin rule allows, as the header holds it (<c>http://host:port</c>); true lets it in.
+    /// For origins that change while the server runs (a cluster's other nodes). Must be thread-safe.
+    /// </summary>
+    public Func<string, bool>? OriginValidator { get; set; }
+
     /// <summary>Servers: the subprotocols spoken, in order of preference; the first the client
     /// also offers is chosen. Clients: the subprotocols offered. Empty (the default): none.</summary>
     public IList<string> SubProtocols { get; } = [];

@@ -245,6 +245,69 @@ public sealed class ChatPageTests : IClassFixture<BrowserFixture>, IDisposable
     }
 
     [Fact]
+    public async Task In_a_cluster_the_page_moves_to_another_node_when_its_own_is_killed_and_misses_nothing()
+    {
+        if (!_browser.Available)
+        {
+            return;
+        }
+
+        await using Parley.Chat.Nats.Tests.NatsServer? nats = await Parley.Chat.Nats.Tests.NatsServer.StartAsync();
+        if (nats is null)
+        {
+            return;
+        }
+
+        int aTcp = FreePort(), aWeb = FreePort(), bTcp = FreePort(), bWeb = FreePort();
+        ParleyProcess a = await StartServerAsync(aTcp, aWeb, "--cluster", nats.Url, "--node-name", "a");
+        await using ParleyProcess b = await StartServerAsync(bTcp, bWeb, "--cluster", nats.Url, "--node-name", "b");
+        try
+        {
+            // a lists b's socket once it has heard b's heartbeat: the page learns it with its settings.
+            using (var http = new HttpClient())
+            {
+                while (!(await http.GetStringAsync($"http://127.0.0.1:{aWeb}/config.json")).Contains($"ws://127.0.0.1:{bWeb}/ws", StringComparison.Ordinal))
+                {
+                    await Task.Delay(100);
+                }
+            }
+
+            IPage page = await OpenPageAsync(aWeb);
+            await WaitConnectedAsync(page);
+            await page.WaitForSelectorAsync("#rooms [data-room=general].current"); // joined by itself on first load
+            await SendAsync(page, "sent through a");
+            await WaitForTextAsync(page, "sent through a");
+            await page.WaitForSelectorAsync("#messages .message[data-state=sent]"); // acked before the kill
+
+            a.KillHard();
+            await a.WaitForExitAsync();
+            await using (var onB = await LineClient.ConnectAsync(bTcp))
+            {
+                await onB.ReadEventAsync("login_successful");
+                await onB.SendAsync("""{"_ct":"join_room","r":"general"}""");
+                await onB.ReadEventAsync("user_joined_room");
+                await onB.SendAsync("""{"_ct":"send_message","r":"general","c":"said on b while a was down"}""");
+                await onB.ReadEventAsync("message_ack");
+            }
+
+            // The page reconnects to b by itself, rejoins and fetches what it missed.
+            await WaitConnectedAsync(page);
+            await WaitForTextAsync(page, "said on b while a was down");
+            await SendAsync(page, "sent through b");
+            await WaitForTextAsync(page, "sent through b");
+            await page.WaitForFunctionAsync("() => document.querySelectorAll('#messages .message[data-state=sending]').length === 0");
+            Assert.Equal(["sent through a", "said on b while a was down", "sent through b"], await ContentsAsync(page));
+            long[] ids = await MessageIdsAsync(page, "general");
+            Assert.Equal([1L, 2L, 3L], ids);
+            await ScreenshotAsync(page, "8-cluster-failover");
+        }
+        finally
+        {
+            await a.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task With_auth_required_the_page_asks_for_a_login_and_shows_a_refusal_where_it_happened()
     {
         if (!_browser.Available)

@@ -5,7 +5,8 @@
  *
  *   h, byId, commonDom   element helpers; commonDom() finds the status bar, notice and login form
  *                        (the same ids on both pages).
- *   createConnection     the WebSocket to ws(s)://same-host/ws with the page's state object S:
+ *   createConnection     the WebSocket to ws(s)://same-host/ws (in a cluster, failing over to the
+ *                        other nodes /config.json lists as "peers") with the page's state object S:
  *                        /config.json, login, ping keep-alive, and reconnect after
  *                        0.5 s · 2^attempt, at most 15 s, ±25 % jitter. Each page says what a
  *                        drop means for it and how its screens change (hooks).
@@ -46,8 +47,23 @@
     };
   }
 
-  function wsUrl() {
+  function ownWsUrl() {
     return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+  }
+
+  /**
+   * The sockets this page may use: its own server's first, then (in a cluster) the other nodes'
+   * from /config.json's "peers". A node bound to every address (0.0.0.0, [::]) is reached by the
+   * host name this page was loaded from.
+   */
+  function wsUrls(peers) {
+    const urls = [ownWsUrl()];
+    for (const peer of Array.isArray(peers) ? peers : []) {
+      if (typeof peer !== 'string' || !/^wss?:\/\//.test(peer)) continue;
+      const url = peer.replace(/^(wss?:\/\/)(0\.0\.0\.0|\[::\])(?=[:/])/, (_, scheme) => scheme + location.hostname);
+      if (!urls.includes(url)) urls.push(url);
+    }
+    return urls;
   }
 
   /** The wait before reconnect attempt number `attempt` (0-based): exponential, capped, ±25 % jitter. */
@@ -109,6 +125,7 @@
           if (!res.ok) throw new Error(`HTTP ${res.status}`);
           const cfg = await res.json();
           S.config.auth = cfg.auth === 'required' ? 'required' : 'open';
+          servers = wsUrls(cfg.peers);
           hooks.applyConfig(cfg);
           S.configLoaded = true;
         } catch (err) {
@@ -120,28 +137,42 @@
       else connect();
     }
 
+    // The sockets to try (own server first; in a cluster the other nodes after it) and the one in use.
+    let servers = [ownWsUrl()];
+    let serverIndex = 0;
+
     function connect() {
       clearConnectionTimers();
       hooks.beforeConnect();
       let ws;
+      let opened = false;
       try {
-        ws = new WebSocket(wsUrl());
+        ws = new WebSocket(servers[serverIndex % servers.length]);
       } catch (err) {
+        serverIndex = (serverIndex + 1) % servers.length;
         drop(`Cannot open a connection (${err.message})`);
         return;
       }
       S.ws = ws;
+      S.server = servers[serverIndex % servers.length];
       if (hooks.onSocket) hooks.onSocket();
       ws.onopen = () => {
+        opened = true;
         if (S.ws === ws && S.config.auth === 'required' && S.creds) send({ _ct: 'login', u: S.creds.u, p: S.creds.p });
       };
       ws.onmessage = (e) => { if (S.ws === ws && typeof e.data === 'string') receive(e.data); };
       ws.onclose = (e) => {
         if (S.ws !== ws) return;
         S.ws = null;
+        // A server that would not even open goes to the back: the next attempt tries the next node.
+        if (!opened) serverIndex = (serverIndex + 1) % servers.length;
         drop(e.code === 1000 || e.code === 1005 ? 'The server closed the connection' : `Connection lost (code ${e.code})`);
       };
-      S.timers.connect = setTimeout(() => { if (S.ws === ws) dropSocket('The server did not answer in time'); }, CONNECT_TIMEOUT_MS);
+      S.timers.connect = setTimeout(() => {
+        if (S.ws !== ws) return;
+        if (!opened) serverIndex = (serverIndex + 1) % servers.length;
+        dropSocket('The server did not answer in time');
+      }, CONNECT_TIMEOUT_MS);
     }
 
     /** The connection is gone (not on purpose). */
@@ -290,6 +321,6 @@
   }
 
   window.ParleyWeb = {
-    h, byId, commonDom, wsUrl, backoffDelay, secondsUntil, renderStatusBar, showNotice, bindNotice, createConnection,
+    h, byId, commonDom, wsUrl: ownWsUrl, backoffDelay, secondsUntil, renderStatusBar, showNotice, bindNotice, createConnection,
   };
 })();
