@@ -33,4 +33,13 @@ internal static partial class Log
 
     [LoggerMessage(1109, LogLevel.Warning, "Node {Instance} was silent for {Seconds} s: taken as gone; its {Entries} room memberships end")]
     public static partial void NodeSilent(ILogger logger, string instance, double seconds, int entries);
+
+    [LoggerMessage(1110, LogLevel.Warning, "The presence snapshot of {Instance} was refused: more than a node holds ({Entries} pairs so far) or pages that go nowhere")]
+    public static partial void SnapshotRefused(ILogger logger, string instance, int entries);
+
+    [LoggerMessage(1111, LogLevel.Error, "The stream {Stream} was deleted and created again (its sequences started over): this node's ids no longer match it; sends are refused until the node is restarted")]
+    public static partial void StreamReplaced(ILogger logger, string stream);
+
+    [LoggerMessage(1112, LogLevel.Warning, "Stream sequence {Sequence} on {Subject} holds a record for another room; skipped")]
+    public static partial void WrongSubject(ILogger logger, long sequence, string subject);
 }

@@ -14,6 +14,18 @@ public sealed partial class NatsChatBackplane
 {
     private const int SnapshotPage = 2000;
 
+    /// <summary>Other nodes held at once: past it a new instance is ignored until one goes (the bus is shared; a flood of made-up nodes must not grow memory).</summary>
+    internal const int MaxRemoteNodes = 256;
+
+    /// <summary>(room, user) pairs taken from one node: a snapshot larger than this is refused.</summary>
+    internal const int MaxEntriesPerNode = 500_000;
+
+    /// <summary>Snapshots asked for at once (one per node at most); each is bounded by <see cref="SyncDeadline"/> and its 2 s request timeout.</summary>
+    private const int ConcurrentSyncs = MaxRemoteNodes; // one per node: a node that never answers must not queue the real ones behind it
+
+    private static readonly TimeSpan SyncDeadline = TimeSpan.FromSeconds(30);
+    private readonly SemaphoreSlim _syncs = new(ConcurrentSyncs, ConcurrentSyncs);
+
     private readonly Lock _localLock = new();
     private readonly HashSet<(string Room, string User)> _local = [];
     private long _version;
@@ -224,7 +236,7 @@ public sealed partial class NatsChatBackplane
 
                 try
                 {
-                    await OnPresenceAsync(message, stop).ConfigureAwait(false);
+                    OnPresence(message);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -237,31 +249,36 @@ public sealed partial class NatsChatBackplane
         }
     }
 
-    private async Task OnPresenceAsync(PresenceMessage message, CancellationToken cancellationToken)
+    /// <summary>One message from another node, on the presence reader: never waits (snapshots are fetched beside it).</summary>
+    private void OnPresence(PresenceMessage message)
     {
-        bool resync;
-        RemoteNode? node;
         lock (_remoteLock)
         {
             if (message.Kind == PresenceKind.Goodbye)
             {
-                if (_remote.Remove(message.Instance, out node))
+                if (_remote.Remove(message.Instance, out RemoteNode? gone))
                 {
-                    Log.NodeLeft(_logger, node.Instance, node.Entries.Count);
-                    ReplaceEntries(node, []);
+                    Log.NodeLeft(_logger, gone.Instance, gone.Entries.Count);
+                    ReplaceEntries(gone, []);
                 }
 
                 return;
             }
 
-            if (!_remote.TryGetValue(message.Instance, out node))
+            if (!_remote.TryGetValue(message.Instance, out RemoteNode? node))
             {
+                if (_remote.Count >= MaxRemoteNodes)
+                {
+                    return; // full: a real node is heard again once a made-up one times out
+                }
+
                 node = new RemoteNode(message.Instance, message.Name, _time.GetTimestamp());
                 _remote.Add(message.Instance, node);
                 Log.NodeJoined(_logger, message.Instance);
             }
 
             node.LastHeard = _time.GetTimestamp();
+            bool resync;
             if (message.Kind == PresenceKind.Heartbeat)
             {
                 node.Delivered = message.Delivered;
@@ -275,12 +292,15 @@ public sealed partial class NatsChatBackplane
                         _addressesHeard.TryAdd(address, 0);
                     }
                 }
+
                 resync = message.Version != node.Version;
             }
-            else if (node.Version >= 0 && message.Version == node.Version + 1)
+            else if (node.Version >= 0 && message.Version == node.Version + 1 && !node.Syncing)
             {
                 node.Version = message.Version;
-                bool changed = message.Present ? node.Entries.Add((message.Room!, message.User!)) : node.Entries.Remove((message.Room!, message.User!));
+                bool changed = message.Present
+                    ? node.Entries.Count < MaxEntriesPerNode && node.Entries.Add((message.Room!, message.User!))
+                    : node.Entries.Remove((message.Room!, message.User!));
                 if (changed)
                 {
                     _host!.OnRemotePresence(node.Instance, message.Room!, message.User!, message.Present);
@@ -292,12 +312,63 @@ public sealed partial class NatsChatBackplane
             {
                 resync = message.Version > node.Version;
             }
+
+            if (resync)
+            {
+                StartSync(node);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Under the remote lock: fetches a node's whole set beside the reader (so a node that is slow
+    /// to answer, or never does, cannot hold up the others' heartbeats), one at a time per node,
+    /// at most once a heartbeat interval per node and <see cref="ConcurrentSyncs"/> at once.
+    /// </summary>
+    private void StartSync(RemoteNode node)
+    {
+        if (node.Syncing || (node.LastSync != 0 && _time.GetElapsedTime(node.LastSync) < _options.HeartbeatInterval))
+        {
+            return;
         }
 
-        if (resync)
-        {
-            await SyncAsync(node, cancellationToken).ConfigureAwait(false);
-        }
+        node.Syncing = true;
+        node.LastSync = _time.GetTimestamp();
+        CancellationToken stop = _stop.Token;
+        _ = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await _syncs.WaitAsync(stop).ConfigureAwait(false);
+                    try
+                    {
+                        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                        deadline.CancelAfter(SyncDeadline);
+                        await SyncAsync(node, deadline.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _syncs.Release();
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
+                {
+                    Log.PresenceFailed(_logger, node.Instance, ex.Message);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopping.
+                }
+                finally
+                {
+                    lock (_remoteLock)
+                    {
+                        node.Syncing = false;
+                    }
+                }
+            },
+            CancellationToken.None);
     }
 
     /// <summary>Asks a node for its whole set, page by page, and takes it in place of what was held.</summary>
@@ -314,6 +385,7 @@ public sealed partial class NatsChatBackplane
                 replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(2) },
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             using NatsMemoryOwner<byte> data = reply.Data;
+            int before = entries.Count;
             if (!PresenceMessage.TryReadSnapshot(data.Memory.Span, entries, out long pageVersion, out int next))
             {
                 return;
@@ -322,6 +394,13 @@ public sealed partial class NatsChatBackplane
             if (version >= 0 && pageVersion != version)
             {
                 return; // it changed between pages: the next heartbeat asks again
+            }
+
+            if (entries.Count > MaxEntriesPerNode || (next >= 0 && (next <= offset || entries.Count == before)))
+            {
+                // More than any node holds, or pages that go nowhere: not a node of ours.
+                Log.SnapshotRefused(_logger, node.Instance, entries.Count);
+                return;
             }
 
             version = pageVersion;
@@ -426,6 +505,12 @@ public sealed partial class NatsChatBackplane
         public long Version { get; set; } = -1;
 
         public HashSet<(string Room, string User)> Entries { get; } = [];
+
+        /// <summary>A snapshot is being fetched (deltas wait for it: the next heartbeat sorts out the version).</summary>
+        public bool Syncing { get; set; }
+
+        /// <summary>When the last snapshot was asked for (a timestamp; 0 never).</summary>
+        public long LastSync { get; set; }
 
         public long Delivered { get; set; }
 

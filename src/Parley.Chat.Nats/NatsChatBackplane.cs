@@ -37,6 +37,8 @@ public sealed partial class NatsChatBackplane : IChatBackplane
     private long _lastSequence;
     private long _published;
     private int _disposed;
+    private DateTimeOffset _streamCreated;
+    private volatile bool _replaced; // the stream was deleted and created again: its sequences are not this node's ids
 
     /// <summary>A backplane with these settings; <see cref="StartAsync"/> connects.</summary>
     public NatsChatBackplane(NatsChatBackplaneOptions options)
@@ -56,6 +58,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
             ReconnectWaitMax = TimeSpan.FromSeconds(2),
             RequestTimeout = options.PublishTimeout,
+            AuthOpts = options.CredentialsFile is { } creds ? new NatsAuthOpts { CredsFile = creds } : NatsAuthOpts.Default,
         });
         _js = new NatsJSContext(_nats);
         NatsClusterMetrics.Attach(this);
@@ -75,6 +78,9 @@ public sealed partial class NatsChatBackplane : IChatBackplane
 
     /// <summary>Messages the stream holds past <see cref="DeliveredSequence"/>, as the consumer last reported: this node's lag.</summary>
     public long Lag => Interlocked.Read(ref _pending);
+
+    /// <summary>The stream was deleted and created again since this node started: its sequences are no longer this node's ids, so it refuses sends until restarted.</summary>
+    public bool StreamReplaced => _replaced;
 
     /// <summary>Whether the connection to NATS is up now.</summary>
     public bool Connected => _nats.ConnectionState == NatsConnectionState.Open;
@@ -100,14 +106,15 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ChatBackplaneUnavailableException($"NATS at {_options.Url} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#} s (is nats-server running, with JetStream: -js?)");
+            throw new ChatBackplaneUnavailableException($"NATS at {_options.DisplayUrl} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#} s (is nats-server running, with JetStream: -js?)");
         }
         catch (NatsException ex)
         {
-            throw new ChatBackplaneUnavailableException($"cannot use NATS at {_options.Url}: {ex.Message} (is nats-server running, with JetStream: -js?)", ex);
+            throw new ChatBackplaneUnavailableException($"cannot use NATS at {_options.DisplayUrl}: {ex.Message} (is nats-server running, with JetStream: -js?)", ex);
         }
 
         StreamState state = _stream.Info.State;
+        _streamCreated = _stream.Info.Created;
         Interlocked.Exchange(ref _firstRetained, (long)Math.Max(1, state.FirstSeq));
         Interlocked.Exchange(ref _lastSequence, (long)state.LastSeq);
         _catchUpTo = state.LastSeq;
@@ -119,7 +126,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
 
         await StartPresenceAsync(connecting.Token).ConfigureAwait(false);
         _consuming = Task.Run(ConsumeAsync, CancellationToken.None);
-        Log.Started(_logger, _instance, _options.Url, _options.StreamName, state.Messages, state.FirstSeq, state.LastSeq);
+        Log.Started(_logger, _instance, _options.DisplayUrl, _options.StreamName, state.Messages, state.FirstSeq, state.LastSeq);
         await _caughtUp.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -183,7 +190,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
                         continue;
                     }
 
-                    Hand(metadata, data.Memory.Span);
+                    Hand(metadata, msg.Subject, data.Memory.Span);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -205,10 +212,15 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         }
     }
 
-    private void Hand(NatsJSMsgMetadata metadata, ReadOnlySpan<byte> record)
+    private void Hand(NatsJSMsgMetadata metadata, string subject, ReadOnlySpan<byte> record)
     {
         long sequence = (long)metadata.Sequence.Stream;
         Interlocked.Exchange(ref _pending, (long)metadata.NumPending);
+        if (_replaced)
+        {
+            return; // a new stream's sequences would repeat ids this node has handed over already
+        }
+
         if (sequence <= Interlocked.Read(ref _delivered))
         {
             NatsClusterMetrics.Redeliveries.Add(1); // a resumed consumer's overlap: handed over already
@@ -222,7 +234,15 @@ public sealed partial class NatsChatBackplane : IChatBackplane
 
         try
         {
-            _host!.OnMessage(sequence, metadata.Timestamp, record);
+            if (RecordMatchesSubject(record, subject))
+            {
+                _host!.OnMessage(sequence, metadata.Timestamp, record);
+            }
+            else
+            {
+                // Written by something other than a node (a node publishes a room's record on its subject only).
+                Log.WrongSubject(_logger, sequence, subject);
+            }
         }
         catch (Exception ex)
         {
@@ -242,19 +262,61 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         }
     }
 
+    /// <summary>Whether a record's room is the one its subject names (records too short to say are left to the host, which skips them).</summary>
+    internal bool RecordMatchesSubject(ReadOnlySpan<byte> record, string subject)
+    {
+        if (record.Length < 2 || record.Length < 2 + record[1])
+        {
+            return true;
+        }
+
+        ReadOnlySpan<byte> room = record.Slice(2, record[1]);
+        ReadOnlySpan<char> token = subject.AsSpan().StartsWith(RoomSubjectPrefix, StringComparison.Ordinal) ? subject.AsSpan(RoomSubjectPrefix.Length) : [];
+        if (token.Length > 0 && token[0] == '~')
+        {
+            Span<byte> decoded = stackalloc byte[(token.Length - 1) / 2];
+            return (token.Length - 1) % 2 == 0
+                && Convert.FromHexString(token[1..], decoded, out _, out int written) == System.Buffers.OperationStatus.Done
+                && decoded[..written].SequenceEqual(room)
+                && SubjectToken(Encoding.UTF8.GetString(room)) == token.ToString();
+        }
+
+        if (token.Length != room.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < room.Length; i++)
+        {
+            if (room[i] != token[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <inheritdoc/>
     public async ValueTask<long> PublishAsync(string room, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
         if (_nats.ConnectionState != NatsConnectionState.Open)
         {
             NatsClusterMetrics.PublishFailures.Add(1);
-            throw new ChatBackplaneUnavailableException($"not connected to NATS at {_options.Url}");
+            throw new ChatBackplaneUnavailableException($"not connected to NATS at {_options.DisplayUrl}");
+        }
+
+        if (_replaced)
+        {
+            NatsClusterMetrics.PublishFailures.Add(1);
+            throw new ChatBackplaneUnavailableException($"the stream {_options.StreamName} was deleted and created again; this node must be restarted to read it anew");
         }
 
         string subject = _roomSubjects.GetOrAdd(room, static (name, prefix) => prefix + SubjectToken(name), RoomSubjectPrefix);
         // The message id lets JetStream drop a copy sent again by a retry (within its duplicate window).
         var options = new NatsJSPubOpts { MsgId = $"{_instance}-{Interlocked.Increment(ref _published)}" };
         long started = _time.GetTimestamp();
+        long newest = Interlocked.Read(ref _lastSequence); // the stream only grows: a new message's sequence is past this
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.PublishTimeout);
         try
@@ -262,6 +324,19 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             PubAckResponse ack = await _js.PublishAsync(subject, record, opts: options, cancellationToken: timeout.Token).ConfigureAwait(false);
             ack.EnsureSuccess();
             NatsClusterMetrics.PublishDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
+            if ((long)ack.Seq <= newest && !ack.Duplicate)
+            {
+                // A sequence this node has seen before: the stream started over under it.
+                if (!_replaced)
+                {
+                    _replaced = true;
+                    Log.StreamReplaced(_logger, _options.StreamName);
+                }
+
+                NatsClusterMetrics.PublishFailures.Add(1);
+                throw new ChatBackplaneUnavailableException($"the stream {_options.StreamName} was deleted and created again; this node must be restarted to read it anew") { MayBeStored = true };
+            }
+
             return (long)ack.Seq;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -285,7 +360,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         INatsJSStream stream = _stream ?? throw new InvalidOperationException("The backplane is not started.");
         if (_nats.ConnectionState != NatsConnectionState.Open)
         {
-            throw new ChatBackplaneUnavailableException($"not connected to NATS at {_options.Url}");
+            throw new ChatBackplaneUnavailableException($"not connected to NATS at {_options.DisplayUrl}");
         }
 
         // Asked for side by side (a page is at most a few hundred), handed over in order.
@@ -338,6 +413,12 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         {
             await _stream.RefreshAsync(cancellationToken).ConfigureAwait(false);
             StreamState state = _stream.Info.State;
+            if (!_replaced && (_stream.Info.Created != _streamCreated || (long)state.LastSeq < Interlocked.Read(ref _delivered)))
+            {
+                _replaced = true;
+                Log.StreamReplaced(_logger, _options.StreamName);
+            }
+
             Interlocked.Exchange(ref _firstRetained, (long)Math.Max(1, state.FirstSeq));
             Interlocked.Exchange(ref _lastSequence, (long)state.LastSeq);
         }

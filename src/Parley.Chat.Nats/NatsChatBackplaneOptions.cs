@@ -10,6 +10,24 @@ public sealed partial class NatsChatBackplaneOptions
     /// <summary>The NATS server(s): <c>nats://host:port</c>, several separated by commas for a NATS cluster. Default <c>nats://127.0.0.1:4222</c>.</summary>
     public string Url { get; set; } = "nats://127.0.0.1:4222";
 
+    /// <summary>
+    /// A NATS credentials file (<c>.creds</c>: a user JWT and its NKey seed, as <c>nsc</c> writes
+    /// them) for a NATS server with accounts; optional. A user and password may instead be given in
+    /// <see cref="Url"/> (<c>nats://user:pass@host:4222</c>); either way logs show the address without them.
+    /// </summary>
+    public string? CredentialsFile { get; set; }
+
+    /// <summary><see cref="Url"/> as logs and errors show it: any <c>user:password@</c> left out.</summary>
+    public string DisplayUrl => Redact(Url);
+
+    /// <summary>Each address of a comma-separated list without its user information.</summary>
+    internal static string Redact(string urls) => string.Join(",", urls.Split(',').Select(url =>
+    {
+        int scheme = url.IndexOf("://", StringComparison.Ordinal);
+        int at = url.IndexOf('@', StringComparison.Ordinal);
+        return scheme >= 0 && at > scheme ? url[..(scheme + 3)] + url[(at + 1)..] : url;
+    }));
+
     /// <summary>This node's name (letters, digits, <c>-</c> and <c>_</c>, at most 64). Default: the host's name and the process id.</summary>
     public string NodeName { get; set; } = DefaultNodeName();
 
@@ -51,6 +69,10 @@ public sealed partial class NatsChatBackplaneOptions
     public void Validate()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(Url);
+        if (CredentialsFile is not null && !File.Exists(CredentialsFile))
+        {
+            throw new ArgumentException($"The NATS credentials file {CredentialsFile} does not exist.", nameof(CredentialsFile));
+        }
         if (!NamePattern().IsMatch(NodeName))
         {
             throw new ArgumentException($"A node name is 1 to 64 letters, digits, '-' or '_'; not \"{NodeName}\".", nameof(NodeName));

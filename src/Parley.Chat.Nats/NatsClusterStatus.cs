@@ -38,9 +38,16 @@ public sealed record NatsClusterStatus(
     /// (a little more than one heartbeat interval hears every live node).
     /// </summary>
     /// <exception cref="ChatBackplaneUnavailableException">NATS cannot be reached, or the stream does not exist.</exception>
-    public static async Task<NatsClusterStatus> ReadAsync(string url, string stream, string subjectPrefix, TimeSpan listen, CancellationToken cancellationToken)
+    public static async Task<NatsClusterStatus> ReadAsync(string url, string stream, string subjectPrefix, TimeSpan listen, CancellationToken cancellationToken, string? credentialsFile = null)
     {
-        await using var nats = new NatsConnection(new NatsOpts { Url = url, Name = "parley cluster status", MaxReconnectRetry = 0 });
+        await using var nats = new NatsConnection(new NatsOpts
+        {
+            Url = url,
+            Name = "parley cluster status",
+            MaxReconnectRetry = 0,
+            AuthOpts = credentialsFile is null ? NatsAuthOpts.Default : new NatsAuthOpts { CredsFile = credentialsFile },
+        });
+        string shown = NatsChatBackplaneOptions.Redact(url);
         try
         {
             using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -58,7 +65,7 @@ public sealed record NatsClusterStatus(
             }
             catch (NatsJSApiException ex) when (ex.Error.Code == 404)
             {
-                throw new ChatBackplaneUnavailableException($"NATS at {url} has no stream {stream}: no node has started with it yet");
+                throw new ChatBackplaneUnavailableException($"NATS at {shown} has no stream {stream}: no node has started with it yet");
             }
 
             using (var listening = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
@@ -86,7 +93,7 @@ public sealed record NatsClusterStatus(
             StreamState state = info.Info.State;
             string roomPrefix = $"{subjectPrefix}.room.";
             return new NatsClusterStatus(
-                url,
+                shown,
                 stream,
                 state.Messages,
                 state.Bytes,
@@ -100,11 +107,11 @@ public sealed record NatsClusterStatus(
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ChatBackplaneUnavailableException($"NATS at {url} did not answer");
+            throw new ChatBackplaneUnavailableException($"NATS at {shown} did not answer");
         }
         catch (NatsException ex)
         {
-            throw new ChatBackplaneUnavailableException($"cannot use NATS at {url}: {ex.Message}", ex);
+            throw new ChatBackplaneUnavailableException($"cannot use NATS at {shown}: {ex.Message}", ex);
         }
     }
 

@@ -125,7 +125,9 @@ internal readonly record struct PresenceMessage(PresenceKind Kind, string Instan
             return false;
         }
 
-        if (instance is null || name is null)
+        // Whatever comes from the bus is checked before it names a subject or a dictionary entry:
+        // instance and node names are short tokens, rooms and users bounded like the chat's own names.
+        if (!IsToken(instance, 80) || !IsToken(name, 64) || (room is not null && !IsName(room)) || (user is not null && !IsName(user)) || (addresses?.Length > 512))
         {
             return false;
         }
@@ -145,6 +147,28 @@ internal readonly record struct PresenceMessage(PresenceKind Kind, string Instan
                 return false;
         }
     }
+
+    /// <summary>A node name or instance: 1 to <paramref name="max"/> letters, digits, <c>-</c> or <c>_</c> (safe in a subject).</summary>
+    internal static bool IsToken([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? text, int max)
+    {
+        if (text is null || text.Length == 0 || text.Length > max)
+        {
+            return false;
+        }
+
+        foreach (char c in text)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A room or user name as a chat record can hold one (at most 255 UTF-8 bytes, not empty).</summary>
+    internal static bool IsName(string text) => text.Length is > 0 and <= 255 && System.Text.Encoding.UTF8.GetByteCount(text) <= 255;
 
     public static bool TryReadSnapshotRequest(ReadOnlySpan<byte> utf8, out int offset)
     {
@@ -213,11 +237,11 @@ internal readonly record struct PresenceMessage(PresenceKind Kind, string Instan
                         while (json.Read() && json.TokenType == JsonTokenType.StartArray)
                         {
                             json.Read();
-                            string room = json.GetString()!;
+                            string? room = json.GetString();
                             json.Read();
-                            string user = json.GetString()!;
+                            string? user = json.GetString();
                             json.Read(); // EndArray
-                            if (json.TokenType != JsonTokenType.EndArray)
+                            if (json.TokenType != JsonTokenType.EndArray || room is null || user is null || !IsName(room) || !IsName(user))
                             {
                                 return false;
                             }

@@ -95,7 +95,8 @@ public sealed partial class ChatServer
         try
         {
             if (ChatRecord.TryRead(record, out ReadOnlySpan<byte> roomName, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
-                && _rooms.TryFind(roomName, out Room? room))
+                && _rooms.TryFind(roomName, out Room? room)
+                && Deliverable(user, content))
             {
                 RepairText(ref user, ref content);
                 Span<byte> delivery = Events.UserMessage(room!, user, content, id, timestamp, out int historyStart);
@@ -106,7 +107,8 @@ public sealed partial class ChatServer
             }
             else if (_faultLogLimiter.TryTake(out long suppressed))
             {
-                // Another node's rooms file has a room this one lacks: its members cannot be here.
+                // Another node's rooms file has a room this one lacks, or its limits let through a
+                // message larger than this node's: its members cannot be here, or it cannot be framed.
                 Log.ForeignRecord(_logger, id, suppressed);
             }
         }
@@ -138,6 +140,13 @@ public sealed partial class ChatServer
             }
         }
     }
+
+    /// <summary>
+    /// Whether a stored message fits this node's limits (another node may allow longer ones, or a
+    /// peer on the engine may have written anything): one that does not is skipped, never framed.
+    /// </summary>
+    private bool Deliverable(ReadOnlySpan<byte> user, ReadOnlySpan<byte> content) =>
+        content.Length is > 0 && content.Length <= _options.MaxMessageBytes && user.Length is > 0 and <= ChatLimits.MaxNameBytes;
 
     /// <summary>Another node's user entered or left a room: this node's members hear of it when the room, as they see it, changed.</summary>
     private void OnRemotePresence(string room, string user, bool present)

@@ -479,7 +479,8 @@ public sealed partial class ChatServer
         void Add(long id, DateTimeOffset timestamp, ReadOnlySpan<byte> payload)
         {
             if (ChatRecord.TryRead(payload, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> user, out ReadOnlySpan<byte> content)
-                && name.SequenceEqual(room.NameUtf8))
+                && name.SequenceEqual(room.NameUtf8)
+                && (_backplane is null || Deliverable(user, content)))
             {
                 RepairText(ref user, ref content);
                 ChatEventWriter.WriteHistoryMessage(entries, user, content, id, timestamp);

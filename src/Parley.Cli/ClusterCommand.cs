@@ -16,16 +16,17 @@ internal static class ClusterCommand
         Option<double> listen = new Option<double>("--listen") { Description = "Seconds to listen for the nodes' heartbeats (they beat every second).", DefaultValueFactory = _ => 2.5 }
             .Range(0.1, 60, "--listen");
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
+        var creds = new Option<string?>("--cluster-creds") { Description = "A NATS credentials file (.creds), as the nodes use." };
         var status = new Command("status", "Show the stream (messages, sequences, replicas), messages per room, and each node: users, last delivered sequence and lag.")
         {
-            url, stream, listen, json,
+            url, stream, listen, json, creds,
         };
         status.SetAction(async (parse, cancellationToken) =>
         {
             NatsClusterStatus state;
             try
             {
-                state = await NatsClusterStatus.ReadAsync(parse.GetValue(url)!, parse.GetValue(stream)!, "parley", TimeSpan.FromSeconds(parse.GetValue(listen)), cancellationToken);
+                state = await NatsClusterStatus.ReadAsync(parse.GetValue(url)!, parse.GetValue(stream)!, "parley", TimeSpan.FromSeconds(parse.GetValue(listen)), cancellationToken, parse.GetValue(creds));
             }
             catch (ChatBackplaneUnavailableException ex)
             {

@@ -68,13 +68,14 @@ internal static partial class ServeCommand
         {
             Description = "Run as a node of a cluster sharing rooms through NATS JetStream: nats://host:port (several, comma-separated, for a NATS cluster). Messages are stored in the stream, not the local journal; see docs/scale-out.md.",
         };
+        var clusterCreds = new Option<string?>("--cluster-creds") { Description = "With --cluster: a NATS credentials file (.creds) for a NATS server with accounts. A user and password may instead go in the URL (nats://user:pass@host:4222); logs show neither." };
         var nodeName = new Option<string?>("--node-name") { Description = "With --cluster: this node's name (letters, digits, - and _). Default: host name and process id." };
         var clusterStream = new Option<string>("--cluster-stream") { Description = "With --cluster: the JetStream stream shared by the nodes (created when missing).", DefaultValueFactory = _ => "PARLEY" };
         Option<int> clusterReplicas = new Option<int>("--cluster-replicas") { Description = "With --cluster: copies JetStream keeps of each message when this node creates the stream (1 to 5; 3 on a 3-server NATS cluster).", DefaultValueFactory = _ => 1 }
             .Range(1, 5, "--cluster-replicas");
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, webPort, allowedOrigins, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval, cluster, nodeName, clusterStream, clusterReplicas,
+            host, port, webPort, allowedOrigins, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval, cluster, clusterCreds, nodeName, clusterStream, clusterReplicas,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -151,6 +152,7 @@ internal static partial class ServeCommand
                     StreamName = parse.GetValue(clusterStream)!,
                     Replicas = parse.GetValue(clusterReplicas),
                     MaxStreamBytes = options.MaxJournalBytes,
+                    CredentialsFile = parse.GetValue(clusterCreds),
                     LoggerFactory = loggers,
                 };
                 if (parse.GetValue(nodeName) is { } name)
@@ -332,7 +334,7 @@ internal static partial class ServeCommand
         await output.WriteLineAsync(
             $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)}{(settings.UnixPath is null ? "" : $" and {server.Listeners[^1].Address}")} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             (settings.Cluster is { } joined
-                ? $"cluster: {joined.Url} as node {joined.NodeName}, stream {joined.StreamName}, users: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})"
+                ? $"cluster: {joined.DisplayUrl} as node {joined.NodeName}, stream {joined.StreamName}, users: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})"
                 : $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})") +
             $"{(web is null ? "" : $"; chat page at {ChatWebSettings.Describe(web.EndPoint, settings.Tls is not null)}")}; Ctrl-C stops.");
         await output.FlushAsync(CancellationToken.None);

@@ -202,10 +202,11 @@ public sealed class ServeClusterTests : IAsyncLifetime
     [Fact]
     public async Task Serve_with_an_unreachable_cluster_exits_with_a_clear_error()
     {
-        await using ParleyProcess serve = ParleyProcess.Start("serve", "--port", "0", "--data", _data, "--cluster", "nats://127.0.0.1:1");
+        await using ParleyProcess serve = ParleyProcess.Start("serve", "--port", "0", "--data", _data, "--cluster", "nats://parley:s3cret@127.0.0.1:1");
         Assert.Equal(2, await serve.WaitForExitAsync());
         Assert.Contains("cannot join the cluster", serve.Output);
         Assert.Contains("nats://127.0.0.1:1", serve.Output);
+        Assert.DoesNotContain("s3cret", serve.Output); // credentials in the URL never reach the log
         Assert.DoesNotContain("Unhandled exception", serve.Output);
     }
 

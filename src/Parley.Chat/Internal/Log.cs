@@ -40,7 +40,7 @@ internal static partial class Log
     [LoggerMessage(610, LogLevel.Warning, "Session {Session}: a message could not be stored in the cluster: {Reason} ({Suppressed} such lines held back before this one)")]
     public static partial void BackplaneUnavailable(ILogger logger, string session, long suppressed, string reason);
 
-    [LoggerMessage(611, LogLevel.Warning, "Message {Id} from the cluster is not for a room of this node (do the nodes' rooms files differ?); skipped ({Suppressed} such lines held back before this one)")]
+    [LoggerMessage(611, LogLevel.Warning, "Message {Id} from the cluster is not for a room of this node, or larger than its --max-message-bytes (do the nodes' rooms files or limits differ?); skipped ({Suppressed} such lines held back before this one)")]
     public static partial void ForeignRecord(ILogger logger, long id, long suppressed);
 
     [LoggerMessage(612, LogLevel.Warning, "Could not tell the cluster that {User} entered or left {Room} ({Suppressed} such lines held back before this one)")]

@@ -1,0 +1,215 @@
+using System.Text;
+using System.Text.Json;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using Parley.Chat.Tests;
+
+namespace Parley.Chat.Nats.Tests;
+
+/// <summary>
+/// What a node does with what it did not expect on the bus: records too large for it, records on
+/// the wrong subject, presence from peers that lie or never answer, a stream replaced under it.
+/// </summary>
+public sealed class HostileBusTests : IAsyncLifetime
+{
+    private NatsServer? _nats;
+    private readonly List<ChatHarness> _nodes = [];
+    private readonly List<NatsChatBackplane> _backplanes = [];
+
+    public async Task InitializeAsync() => _nats = await NatsServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (ChatHarness node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        if (_nats is not null)
+        {
+            await _nats.DisposeAsync();
+        }
+    }
+
+    private async Task<ChatHarness> StartNodeAsync(string name, Action<ChatServerOptions>? configure = null)
+    {
+        var backplane = new NatsChatBackplane(new NatsChatBackplaneOptions
+        {
+            Url = _nats!.Url,
+            NodeName = name,
+            HeartbeatInterval = TimeSpan.FromMilliseconds(250),
+            NodeTimeout = TimeSpan.FromSeconds(3),
+            PublishTimeout = TimeSpan.FromSeconds(2),
+        });
+        ChatHarness node = await ChatHarness.StartAsync(options =>
+        {
+            options.Backplane = backplane;
+            configure?.Invoke(options);
+        });
+        _nodes.Add(node);
+        _backplanes.Add(backplane);
+        return node;
+    }
+
+    private static byte[] Record(string room, string user, string content)
+    {
+        byte[] buffer = new byte[ChatRecord.MaxLength(Encoding.UTF8.GetByteCount(content))];
+        return buffer[..ChatRecord.Write(buffer, room, user, content)];
+    }
+
+    private async Task<NatsConnection> BusAsync()
+    {
+        var bus = new NatsConnection(new NatsOpts { Url = _nats!.Url });
+        await bus.ConnectAsync();
+        return bus;
+    }
+
+    [Fact]
+    public async Task A_record_larger_than_the_node_allows_is_skipped_and_history_past_it_still_pages()
+    {
+        if (_nats is null)
+        {
+            return;
+        }
+
+        ChatHarness node = await StartNodeAsync("a");
+        TestClient client = await node.ConnectJoinedAsync();
+        client.Send("""{"_ct":"send_message","r":"general","c":"before","ref":1}""");
+        await client.WaitForAsync("message_ack");
+
+        // Another node with a larger --max-message-bytes, or anything else on the bus, stored it.
+        await using (NatsConnection bus = await BusAsync())
+        {
+            var js = new NatsJSContext(bus);
+            await js.PublishAsync("parley.room.general", Record("general", "giant", new string('x', 300_000)));
+        }
+
+        client.Send("""{"_ct":"send_message","r":"general","c":"after","ref":2}""");
+        JsonElement after = await client.WaitForAsync("user_message");
+        Assert.Equal("after", after.GetProperty("c").GetString());
+        Assert.Equal(3, after.GetProperty("id").GetInt64()); // the giant took sequence 2 and was skipped
+
+        // Older than memory: read from the stream, the giant left out, the session still open.
+        client.Send("""{"_ct":"history","r":"general","before":3}""");
+        JsonElement history = await client.WaitForAsync("history");
+        Assert.Equal(["before"], history.GetProperty("ms").EnumerateArray().Select(m => m.GetProperty("c").GetString()!).ToArray());
+        await client.ExpectErrorAndStillOpenAsync_Ping();
+    }
+
+    [Fact]
+    public async Task A_record_on_another_rooms_subject_is_not_delivered()
+    {
+        if (_nats is null)
+        {
+            return;
+        }
+
+        ChatHarness node = await StartNodeAsync("a");
+        TestClient general = await node.ConnectJoinedAsync("general");
+        await using (NatsConnection bus = await BusAsync())
+        {
+            var js = new NatsJSContext(bus);
+            await js.PublishAsync("parley.room.random", Record("general", "mallory", "smuggled into general"));
+        }
+
+        general.Send("""{"_ct":"send_message","r":"general","c":"honest","ref":1}""");
+        JsonElement message = await general.WaitForAsync("user_message");
+        Assert.Equal("honest", message.GetProperty("c").GetString());
+    }
+
+    [Fact]
+    public async Task Presence_from_liars_neither_cuts_the_node_off_nor_holds_up_real_nodes()
+    {
+        if (_nats is null)
+        {
+            return;
+        }
+
+        ChatHarness a = await StartNodeAsync("a");
+        ChatHarness b = await StartNodeAsync("b");
+        TestClient watcher = await b.ConnectJoinedAsync();
+        await using NatsConnection bus = await BusAsync();
+
+        // A snapshot responder that never answers, and 30 made-up nodes that make everyone ask it;
+        // an id far too long for a subject; a spoofed goodbye of nobody.
+        await using INatsSub<byte[]> silent = await bus.SubscribeCoreAsync<byte[]>("parley.nodes.snapshot.>");
+        for (int i = 0; i < 30; i++)
+        {
+            await bus.PublishAsync("parley.nodes", Encoding.UTF8.GetBytes($$"""{"k":"hb","id":"ghost-{{i}}","n":"ghost","v":1,"u":0,"d":0,"l":0}"""));
+        }
+
+        await bus.PublishAsync("parley.nodes", Encoding.UTF8.GetBytes($$"""{"k":"hb","id":"{{new string('L', 5000)}}","n":"evil","v":1,"u":0,"d":0,"l":0}"""));
+        await bus.PublishAsync("parley.nodes", Encoding.UTF8.GetBytes("""{"k":"p","id":"x y","n":"x","v":1,"r":"general","u":"SPACE","j":true}"""));
+
+        // A real user joins on a: b hears of it while the ghosts' snapshots are still timing out.
+        TestClient visitor = a.Connect();
+        string name = (await visitor.ExpectAsync("login_successful")).GetProperty("u").GetString()!;
+        visitor.Send("""{"_ct":"join_room","r":"general"}""");
+        while (true)
+        {
+            JsonElement participation = await watcher.WaitForAsync("room_participation");
+            if (participation.GetProperty("u").GetString() == name)
+            {
+                break;
+            }
+        }
+
+        // Neither node lost its connection to NATS over the long id: sends go on being stored.
+        Assert.All(_backplanes, backplane => Assert.True(backplane.Connected));
+        visitor.Send("""{"_ct":"send_message","r":"general","c":"still here","ref":5}""");
+        JsonElement ack = await visitor.WaitForAsync("message_ack");
+        Assert.Equal(5, ack.GetProperty("ref").GetInt64());
+        Assert.DoesNotContain(_backplanes[1].RemoteNodes, n => n.Instance.Length > 80);
+    }
+
+    [Fact]
+    public async Task A_stream_deleted_and_created_again_is_noticed_and_sends_are_refused_not_misacked()
+    {
+        if (_nats is null)
+        {
+            return;
+        }
+
+        ChatHarness a = await StartNodeAsync("a");
+        TestClient client = await a.ConnectJoinedAsync();
+        for (int i = 1; i <= 3; i++)
+        {
+            client.Send($$"""{"_ct":"send_message","r":"general","c":"old {{i}}","ref":{{i}}}""");
+            await client.WaitForAsync("message_ack");
+        }
+
+        await using (NatsConnection bus = await BusAsync())
+        {
+            var js = new NatsJSContext(bus);
+            await js.DeleteStreamAsync("PARLEY");
+            await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("PARLEY", ["parley.room.>"]));
+        }
+
+        // Every send from now on is refused (never acked without its delivery), and within a
+        // heartbeat the node knows why.
+        for (int attempt = 0; attempt < 5 || !_backplanes[0].StreamReplaced; attempt++)
+        {
+            Assert.True(attempt < 200, "the node never noticed the stream was replaced");
+            client.Send("""{"_ct":"send_message","r":"general","c":"after the swap","ref":9}""");
+            JsonElement reply = await client.NextAsync();
+            while (reply.GetProperty("_et").GetString() is not ("error" or "message_ack"))
+            {
+                reply = await client.NextAsync();
+            }
+
+            Assert.Equal("error", reply.GetProperty("_et").GetString());
+            Assert.Equal("unavailable", reply.GetProperty("code").GetString());
+            await Task.Delay(20);
+        }
+    }
+}
+
+internal static class TestClientExtensions
+{
+    /// <summary>The connection still answers a ping.</summary>
+    public static async Task ExpectErrorAndStillOpenAsync_Ping(this TestClient client)
+    {
+        client.Send("""{"_ct":"ping"}""");
+        await client.WaitForAsync("pong");
+    }
+}
