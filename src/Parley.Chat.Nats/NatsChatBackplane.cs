@@ -251,14 +251,27 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         }
 
         Interlocked.Exchange(ref _delivered, sequence);
-        if (sequence > Interlocked.Read(ref _lastSequence))
-        {
-            Interlocked.Exchange(ref _lastSequence, sequence);
-        }
+        InterlockedMax(ref _lastSequence, sequence);
 
         if ((ulong)sequence >= _catchUpTo)
         {
             _caughtUp?.TrySetResult();
+        }
+    }
+
+    /// <summary>Raises <paramref name="location"/> to <paramref name="value"/> unless it is higher already (the consumer and the refresh both move it).</summary>
+    private static void InterlockedMax(ref long location, long value)
+    {
+        long current = Interlocked.Read(ref location);
+        while (value > current)
+        {
+            long seen = Interlocked.CompareExchange(ref location, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
         }
     }
 
@@ -411,16 +424,19 @@ public sealed partial class NatsChatBackplane : IChatBackplane
 
         try
         {
+            // Read before asking: what was delivered by then was stored by then, so a stream that
+            // ends below it started over (delivered later could be past the answer's last sequence).
+            long delivered = Interlocked.Read(ref _delivered);
             await _stream.RefreshAsync(cancellationToken).ConfigureAwait(false);
             StreamState state = _stream.Info.State;
-            if (!_replaced && (_stream.Info.Created != _streamCreated || (long)state.LastSeq < Interlocked.Read(ref _delivered)))
+            if (!_replaced && (_stream.Info.Created != _streamCreated || (long)state.LastSeq < delivered))
             {
                 _replaced = true;
                 Log.StreamReplaced(_logger, _options.StreamName);
             }
 
             Interlocked.Exchange(ref _firstRetained, (long)Math.Max(1, state.FirstSeq));
-            Interlocked.Exchange(ref _lastSequence, (long)state.LastSeq);
+            InterlockedMax(ref _lastSequence, (long)state.LastSeq);
         }
         catch (NatsException ex)
         {

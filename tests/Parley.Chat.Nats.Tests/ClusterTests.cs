@@ -122,6 +122,49 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Under_steady_load_across_heartbeats_no_send_is_refused_and_none_is_lost()
+    {
+        if (_nats is null)
+        {
+            return;
+        }
+
+        ChatHarness[] nodes = [await StartNodeAsync("a"), await StartNodeAsync("b"), await StartNodeAsync("c")];
+        var clients = new List<TestClient>();
+        for (int i = 0; i < 12; i++)
+        {
+            clients.Add(await nodes[i % 3].ConnectJoinedAsync(i % 2 == 0 ? "general" : "random"));
+        }
+
+        // Enough sends, pipelined from every node, that stream refreshes (every heartbeat) land
+        // while deliveries race ahead of them.
+        const int PerClient = 1500;
+        foreach (TestClient client in clients)
+        {
+            for (int k = 0; k < PerClient; k++)
+            {
+                SendMessage(client, $"load {k}", k, clients.IndexOf(client) % 2 == 0 ? "general" : "random");
+            }
+        }
+
+        foreach (TestClient client in clients)
+        {
+            for (int k = 0; k < PerClient; k++)
+            {
+                JsonElement reply = await client.NextAsync();
+                while (reply.GetProperty("_et").GetString() is not ("message_ack" or "error"))
+                {
+                    reply = await client.NextAsync();
+                }
+
+                Assert.True(reply.GetProperty("_et").GetString() == "message_ack", $"refused: {reply}");
+            }
+        }
+
+        Assert.All(_backplanes, backplane => Assert.False(backplane.StreamReplaced));
+    }
+
+    [Fact]
     public async Task A_sender_gets_its_message_then_an_ack_with_the_streams_id()
     {
         if (_nats is null)
