@@ -28,8 +28,19 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
     // that every node delivers one order with the same ids.
     private readonly Dictionary<long, List<(long Id, long Sender, long Sequence)>>? _arrivals = server.Targets.Count > 1 ? [] : null;
 
-    /// <summary>Each room's messages in arrival order, by room number (with several nodes only).</summary>
-    public IReadOnlyDictionary<long, List<(long Id, long Sender, long Sequence)>>? Arrivals => _arrivals;
+    /// <summary>Each room's messages in arrival order so far, by room number (with several nodes only), copied: the receive loop may still be adding.</summary>
+    public Dictionary<long, (long Id, long Sender, long Sequence)[]>? Arrivals()
+    {
+        if (_arrivals is null)
+        {
+            return null;
+        }
+
+        lock (_arrivals)
+        {
+            return _arrivals.ToDictionary(pair => pair.Key, pair => pair.Value.ToArray());
+        }
+    }
     private readonly TaskCompletionSource _loggedIn = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _acked = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource<RoomsEvent>? _roomsPage; // a list_rooms request waiting for its page
@@ -218,8 +229,11 @@ internal sealed class ChatBenchClient(ServerUnderTest server, System.Net.IPEndPo
         Interlocked.Increment(ref _delivered);
         if (_arrivals is not null)
         {
-            ref List<(long, long, long)>? arrivals = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_arrivals, roomNumber, out _);
-            (arrivals ??= []).Add((id, sender, sequence));
+            lock (_arrivals)
+            {
+                ref List<(long, long, long)>? arrivals = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_arrivals, roomNumber, out _);
+                (arrivals ??= []).Add((id, sender, sequence));
+            }
         }
 
         long key = (sender << 32) | (uint)roomNumber;

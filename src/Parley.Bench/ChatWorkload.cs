@@ -388,7 +388,7 @@ internal static class ChatWorkload
     /// </summary>
     internal static (long? OrderViolations, long? IdMismatches) CrossNodeOrder(IReadOnlyList<ChatBenchClient> clients)
     {
-        if (clients.Count == 0 || clients[0].Arrivals is null)
+        if (clients.Count == 0 || clients[0].Arrivals() is null)
         {
             return (null, null);
         }
@@ -397,7 +397,7 @@ internal static class ChatWorkload
         var ids = new Dictionary<(long Room, long Sender, long Sequence), long>();
         foreach (ChatBenchClient client in clients)
         {
-            foreach ((long room, List<(long Id, long Sender, long Sequence)> arrivals) in client.Arrivals!)
+            foreach ((long room, (long Id, long Sender, long Sequence)[] arrivals) in client.Arrivals()!)
             {
                 long last = long.MinValue;
                 foreach ((long id, long sender, long sequence) in arrivals)

@@ -311,7 +311,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
     }
 
     /// <inheritdoc/>
-    public async ValueTask<long> PublishAsync(string room, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
+    public async ValueTask<Task<long>> PublishAsync(string room, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
         if (_nats.ConnectionState != NatsConnectionState.Open)
         {
@@ -330,12 +330,55 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         var options = new NatsJSPubOpts { MsgId = $"{_instance}-{Interlocked.Increment(ref _published)}" };
         long started = _time.GetTimestamp();
         long newest = Interlocked.Read(ref _lastSequence); // the stream only grows: a new message's sequence is past this
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.PublishTimeout);
-        try
+        NatsJSPublishConcurrentFuture future;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            PubAckResponse ack = await _js.PublishAsync(subject, record, opts: options, cancellationToken: timeout.Token).ConfigureAwait(false);
-            ack.EnsureSuccess();
+            timeout.CancelAfter(_options.PublishTimeout);
+            try
+            {
+                // Returns once the message is written to the connection: the next call's follows it.
+                future = await _js.PublishConcurrentAsync(subject, record, opts: options, cancellationToken: timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                NatsClusterMetrics.PublishFailures.Add(1);
+                throw new ChatBackplaneUnavailableException($"the message could not be sent to NATS within {_options.PublishTimeout.TotalSeconds:0.#} s") { MayBeStored = true };
+            }
+            catch (NatsException ex)
+            {
+                NatsClusterMetrics.PublishFailures.Add(1);
+                throw new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex) { MayBeStored = ex is not NatsNoRespondersException };
+            }
+        }
+
+        return ConfirmAsync(future, newest, started);
+    }
+
+    /// <summary>JetStream's acknowledgement of one publish: the stored message's sequence.</summary>
+    private async Task<long> ConfirmAsync(NatsJSPublishConcurrentFuture future, long newest, long started)
+    {
+        await using (future.ConfigureAwait(false))
+        {
+            using var timeout = new CancellationTokenSource(_options.PublishTimeout);
+            PubAckResponse ack;
+            try
+            {
+                ack = await future.GetResponseAsync(timeout.Token).ConfigureAwait(false);
+                ack.EnsureSuccess();
+            }
+            catch (OperationCanceledException)
+            {
+                NatsClusterMetrics.PublishFailures.Add(1);
+                throw new ChatBackplaneUnavailableException($"JetStream did not confirm within {_options.PublishTimeout.TotalSeconds:0.#} s") { MayBeStored = true };
+            }
+            catch (NatsException ex)
+            {
+                NatsClusterMetrics.PublishFailures.Add(1);
+
+                // A reply that says no is certain; a request that got no reply (NATS went away under it) is not.
+                throw new ChatBackplaneUnavailableException($"JetStream did not store the message: {ex.Message}", ex) { MayBeStored = ex is not (NatsJSApiException or NatsNoRespondersException) };
+            }
+
             NatsClusterMetrics.PublishDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
             if ((long)ack.Seq <= newest && !ack.Duplicate)
             {
@@ -351,17 +394,6 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             }
 
             return (long)ack.Seq;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            NatsClusterMetrics.PublishFailures.Add(1);
-            throw new ChatBackplaneUnavailableException($"JetStream did not confirm within {_options.PublishTimeout.TotalSeconds:0.#} s") { MayBeStored = true };
-        }
-        catch (NatsException ex)
-        {
-            NatsClusterMetrics.PublishFailures.Add(1);
-            // A reply that says no is certain; a request that got no reply (NATS went away under it) is not.
-            throw new ChatBackplaneUnavailableException($"JetStream did not store the message: {ex.Message}", ex) { MayBeStored = ex is not (NatsJSApiException or NatsNoRespondersException) };
         }
     }
 

@@ -20,36 +20,79 @@ public sealed partial class ChatServer
         }
     }
 
+    /// <summary>Sends of one session in flight to the backplane at once: past it the session's next send waits.</summary>
+    private const int MaxPublishesInFlight = 64;
+
     /// <summary>
-    /// A send in a cluster: stored in the backplane's log (the session's commands wait for it, so
-    /// its messages keep their order), then acknowledged once this node has delivered it — the
-    /// sender sees its <c>user_message</c> before the ack, as on a single server.
+    /// A send in a cluster: handed to the backplane in the order the session sent it (a session's
+    /// next command waits only until this one is on its way, not for its confirmation, so a
+    /// session's messages are pipelined and keep their order), then acknowledged once the log
+    /// holds it and this node has delivered it — the sender sees its <c>user_message</c> before the
+    /// ack, as on a single server. A refusal that comes later is sent with the message's <c>ref</c>.
     /// </summary>
     private async ValueTask<ChatError?> PublishAsync(IChatBackplane backplane, Session session, PendingMessage pending, CancellationToken cancellationToken)
     {
-        session.BeginCommit();
-        bool acked = false;
+        SemaphoreSlim slots = session.PublishSlots(MaxPublishesInFlight);
         try
         {
-            long id = await backplane.PublishAsync(pending.Room.Name, pending.RecordMemory, cancellationToken).ConfigureAwait(false);
-            ChatMetrics.MessagesReceived.Add(1);
-            AckWhenDelivered(id, new PendingAck(session, pending.Room, pending.Ref));
-            acked = true;
-            return null;
+            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            pending.Return();
+            throw;
+        }
+
+        session.BeginCommit();
+        Task<long> stored;
+        try
+        {
+            stored = await backplane.PublishAsync(pending.Room.Name, pending.RecordMemory, cancellationToken).ConfigureAwait(false);
         }
         catch (ChatBackplaneUnavailableException ex)
         {
-            if (_faultLogLimiter.TryTake(out long heldBack))
-            {
-                Log.BackplaneUnavailable(_logger, session.Id, heldBack, ex.Message);
-            }
+            session.EndCommit();
+            slots.Release();
+            pending.Return();
+            return Unavailable(session, ex);
+        }
+        catch
+        {
+            session.EndCommit();
+            slots.Release();
+            pending.Return();
+            throw;
+        }
 
-            return new ChatError(
-                ErrorCodes.Unavailable,
-                ex.MayBeStored
-                    ? "the cluster did not confirm this message in time: it may still be stored and delivered (look at the room's history before sending it again)"
-                    : "the cluster cannot store messages now; the message was not stored, try again",
-                "send_message");
+        Room room = pending.Room;
+        long? reference = pending.Ref;
+        pending.Return(); // on its way: the backplane has its bytes
+        _ = ConfirmAsync(stored, session, slots, room, reference);
+        return null;
+    }
+
+    private async Task ConfirmAsync(Task<long> stored, Session session, SemaphoreSlim slots, Room room, long? reference)
+    {
+        bool acked = false;
+        try
+        {
+            long id = await stored.ConfigureAwait(false);
+            ChatMetrics.MessagesReceived.Add(1);
+            AckWhenDelivered(id, new PendingAck(session, room, reference));
+            acked = true;
+        }
+        catch (ChatBackplaneUnavailableException ex)
+        {
+            ChatError error = Unavailable(session, ex) with { Ref = reference };
+            ChatMetrics.Errors.Add(1, new KeyValuePair<string, object?>("code", error.Code));
+            session.Connection.Send(Events.Error(error));
+        }
+        catch (Exception ex)
+        {
+            if (_faultLogLimiter.TryTake(out long suppressed))
+            {
+                Log.CommandFailed(_logger, session.Id, session.Connection.RemoteEndPoint, "send_message", suppressed, ex);
+            }
         }
         finally
         {
@@ -58,8 +101,23 @@ public sealed partial class ChatServer
                 session.EndCommit();
             }
 
-            pending.Return();
+            slots.Release();
         }
+    }
+
+    private ChatError Unavailable(Session session, ChatBackplaneUnavailableException ex)
+    {
+        if (_faultLogLimiter.TryTake(out long heldBack))
+        {
+            Log.BackplaneUnavailable(_logger, session.Id, heldBack, ex.Message);
+        }
+
+        return new ChatError(
+            ErrorCodes.Unavailable,
+            ex.MayBeStored
+                ? "the cluster did not confirm this message in time: it may still be stored and delivered (look at the room's history before sending it again)"
+                : "the cluster cannot store messages now; the message was not stored, try again",
+            "send_message");
     }
 
     private void AckWhenDelivered(long id, PendingAck ack)

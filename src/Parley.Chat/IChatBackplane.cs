@@ -28,11 +28,13 @@ public interface IChatBackplane : IAsyncDisposable
     Task StartAsync(IChatBackplaneHost host, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores a message of <paramref name="room"/> in the log; completes with its id once the log holds it (durably, as the
-    /// engine is set up to keep it).
+    /// Sends a message of <paramref name="room"/> to the log. Completes once it is on its way —
+    /// the message of a later call follows it in the log, so a session's messages keep their
+    /// order while several are in flight — giving a task that completes with the message's id once
+    /// the log holds it (durably, as the engine is set up to keep it).
     /// </summary>
-    /// <exception cref="ChatBackplaneUnavailableException">It could not be stored now (the engine is unreachable or did not confirm in time). The message may still be stored when confirmation, not the store, was lost; it is then delivered but not acknowledged.</exception>
-    ValueTask<long> PublishAsync(string room, ReadOnlyMemory<byte> record, CancellationToken cancellationToken);
+    /// <exception cref="ChatBackplaneUnavailableException">It cannot be sent now (the engine is unreachable); from the task: it was not confirmed stored. <see cref="ChatBackplaneUnavailableException.MayBeStored"/> says whether it may still be.</exception>
+    ValueTask<Task<long>> PublishAsync(string room, ReadOnlyMemory<byte> record, CancellationToken cancellationToken);
 
     /// <summary>
     /// Reads stored messages by id (for history older than what nodes keep in memory), in

@@ -30,6 +30,11 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
 
     public HashSet<Room> Rooms { get; } = [];
 
+    private SemaphoreSlim? _publishSlots;
+
+    /// <summary>In a cluster: the session's sends in flight to the backplane, at most <paramref name="limit"/> (made on first use).</summary>
+    public SemaphoreSlim PublishSlots(int limit) => _publishSlots ??= new SemaphoreSlim(limit, limit);
+
     /// <summary>Whether this session's bad input was logged already (it is, once).</summary>
     public bool BadInputLogged { get; set; }
 
