@@ -33,17 +33,54 @@ internal static class JournalCommand
 
     private static Option<string> DataOption() => new("--data") { Description = "Data folder of the server.", DefaultValueFactory = _ => "parley-data" };
 
+    private static async Task<int> DumpClusterAsync(string url, string stream, string? credentials, string? only, long from, CancellationToken cancellationToken)
+    {
+        using var output = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 64 * 1024);
+        try
+        {
+            await foreach ((long id, DateTimeOffset timestamp, byte[] record) in Parley.Chat.Nats.NatsStreamReader.ReadAsync(url, stream, "parley", from, credentials, cancellationToken))
+            {
+                if (!ChatRecord.TryRead(record, out string roomName, out string user, out string content))
+                {
+                    await output.WriteLineAsync($"{Format(timestamp)} -- record {id}: not a chat message ({record.Length} bytes)");
+                    continue;
+                }
+
+                if (only is null || only == roomName)
+                {
+                    await output.WriteLineAsync($"{Format(timestamp)} -- #{roomName} {user}: {content}");
+                }
+            }
+        }
+        catch (ChatBackplaneUnavailableException ex)
+        {
+            await output.FlushAsync(CancellationToken.None);
+            await Console.Error.WriteLineAsync($"parley journal dump: {ex.Message}");
+            return 2;
+        }
+
+        return 0;
+    }
+
     private static Command Dump()
     {
         Option<string> data = DataOption();
         var room = new Option<string?>("--room") { Description = "Only this room's messages." };
         Option<long> from = new Option<long>("--from") { Description = "First record id to print (record ids start at 1).", DefaultValueFactory = _ => 1 }.Range(1, long.MaxValue, "");
-        var dump = new Command("dump", "Print every stored message: 'YYYY-MM-DD hh:mm:ss.ffffff -- #room user: text' (UTC), oldest first. Safe while the server runs. Damage is skipped, reported on stderr, and makes the exit code 1.")
+        var cluster = new Option<string?>("--cluster") { Description = "Read a cluster's shared stream on this NATS server (nats://host:port) instead of a data folder's journal: what every node serves as history." };
+        var clusterStream = new Option<string>("--cluster-stream") { Description = "With --cluster: the stream's name.", DefaultValueFactory = _ => "PARLEY" };
+        var clusterCreds = new Option<string?>("--cluster-creds") { Description = "With --cluster: a NATS credentials file (.creds)." };
+        var dump = new Command("dump", "Print every stored message: 'YYYY-MM-DD hh:mm:ss.ffffff -- #room user: text' (UTC), oldest first. Safe while the server runs. Damage is skipped, reported on stderr, and makes the exit code 1. With --cluster: the cluster's stream (ids are its sequences).")
         {
-            data, room, from,
+            data, room, from, cluster, clusterStream, clusterCreds,
         };
         dump.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(cluster) is { } url)
+            {
+                return await DumpClusterAsync(url, parse.GetValue(clusterStream)!, parse.GetValue(clusterCreds), parse.GetValue(room), parse.GetValue(from), cancellationToken);
+            }
+
             string directory = ChatServer.JournalPath(parse.GetValue(data)!);
             string? only = parse.GetValue(room);
             if (await NoJournalAsync(directory, "dump"))

@@ -100,6 +100,12 @@ public sealed class ServeClusterTests : IAsyncLifetime
             Assert.Equal(30, root.GetProperty("rooms").GetProperty("general").GetInt64());
             Assert.Equal(["one", "three", "two"], root.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("name").GetString()!).ToArray());
 
+            // The stream as text, in the order every node delivered it.
+            await using ParleyProcess dump = ParleyProcess.Start("journal", "dump", "--cluster", _nats.Url, "--room", "general");
+            Assert.Equal(0, await dump.WaitForExitAsync());
+            string[] lines = dump.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(seen[0].Select(s => s[(s.IndexOf(':', StringComparison.Ordinal) + 1)..]), lines.Select(l => l[(l.IndexOf(": ", StringComparison.Ordinal) + 2)..]));
+
             foreach (LineClient client in clients)
             {
                 client.Dispose();
