@@ -65,10 +65,17 @@ internal sealed class ChatHarness : IAsyncDisposable
     public async Task<TestClient> ConnectJoinedAsync(string room = "general")
     {
         TestClient client = Connect();
-        await client.ExpectAsync("login_successful");
+        JsonElement login = await client.ExpectAsync("login_successful");
         client.Send($$"""{"_ct":"join_room","r":"{{room}}"}""");
-        await client.ExpectAsync("user_joined_room");
-        await client.ExpectAsync("room_participation");
+
+        // Another member's arrival (in a cluster, from another node) may be broadcast to the
+        // room between this session's entry and its reply: skip to the reply, then to its own.
+        string user = login.GetProperty("u").GetString()!;
+        await client.WaitForAsync("user_joined_room");
+        while ((await client.WaitForAsync("room_participation")).GetProperty("u").GetString() != user)
+        {
+        }
+
         return client;
     }
 
