@@ -25,9 +25,14 @@ public sealed partial class NatsChatBackplane
 
     private static readonly TimeSpan SyncDeadline = TimeSpan.FromSeconds(30);
     private readonly SemaphoreSlim _syncs = new(ConcurrentSyncs, ConcurrentSyncs);
+    private readonly CancellationTokenSource _beats = new(); // the heartbeats' own: stopped before the goodbye
 
     private readonly Lock _localLock = new();
-    private readonly HashSet<(string Room, string User)> _local = [];
+    // Counted, not a set: the host's "first here"/"last here" calls for one pair can reach this in
+    // either order (a session leaving while another of the same user joins), and only the count's
+    // moves between 0 and 1 are changes to announce.
+    private readonly Dictionary<(string Room, string User), int> _local = [];
+    private readonly List<(long Version, (string Room, string User)[] Entries)> _frozen = []; // snapshots served, newest last
     private long _version;
     private readonly Lock _remoteLock = new();
     private readonly Dictionary<string, RemoteNode> _remote = new(StringComparer.Ordinal);
@@ -66,7 +71,15 @@ public sealed partial class NatsChatBackplane
     {
         lock (_localLock)
         {
-            if (present ? !_local.Add((room, user)) : !_local.Remove((room, user)))
+            ref int count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_local, (room, user), out _);
+            count += present ? 1 : -1;
+            bool changed = present ? count == 1 : count == 0;
+            if (count <= 0)
+            {
+                _local.Remove((room, user));
+            }
+
+            if (!changed)
             {
                 return;
             }
@@ -105,6 +118,16 @@ public sealed partial class NatsChatBackplane
             return;
         }
 
+        // The beats stop first: one sent after the goodbye would bring this node back as a ghost.
+        await _beats.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _heartbeats.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
         try
         {
             if (_nats.ConnectionState == NatsConnectionState.Open)
@@ -120,9 +143,13 @@ public sealed partial class NatsChatBackplane
         }
 
         await _presenceSub.DisposeAsync().ConfigureAwait(false);
-        await _snapshotSub!.DisposeAsync().ConfigureAwait(false);
+        if (_snapshotSub is not null)
+        {
+            await _snapshotSub.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
-        foreach (Task task in new[] { _presence, _snapshots, _heartbeats })
+        foreach (Task task in new[] { _presence, _snapshots })
         {
             try
             {
@@ -159,7 +186,8 @@ public sealed partial class NatsChatBackplane
     /// <summary>Every heartbeat interval: say this node is alive, refresh the stream's bounds, drop nodes gone silent.</summary>
     private async Task HeartbeatAsync()
     {
-        CancellationToken stop = _stop.Token;
+        CancellationToken stop = _beats.Token;
+        Task refreshing = Task.CompletedTask;
         while (!stop.IsCancellationRequested)
         {
             try
@@ -175,7 +203,13 @@ public sealed partial class NatsChatBackplane
                     }
 
                     await _nats.PublishAsync(NodesSubject, PresenceMessage.Heartbeat(_instance, _options.NodeName, version, users, DeliveredSequence, Lag, _options.Addresses), cancellationToken: stop).ConfigureAwait(false);
-                    await RefreshStreamAsync(stop).ConfigureAwait(false);
+
+                    // Beside the heartbeats, not in their way: a JetStream that is slow to answer must
+                    // not make this node miss beats and look dead to the others.
+                    if (refreshing.IsCompleted)
+                    {
+                        refreshing = RefreshStreamAsync(stop);
+                    }
                 }
 
                 DropSilentNodes();
@@ -293,9 +327,19 @@ public sealed partial class NatsChatBackplane
                     }
                 }
 
-                resync = message.Version != node.Version;
+                resync = message.Version > node.Version; // lower: a beat that a delta overtook
             }
-            else if (node.Version >= 0 && message.Version == node.Version + 1 && !node.Syncing)
+            else if (node.Syncing)
+            {
+                // Kept until the snapshot lands, then those past its version are applied in order.
+                if (node.Held.Count < MaxEntriesPerNode)
+                {
+                    node.Held.Add((message.Version, message.Room!, message.User!, message.Present));
+                }
+
+                resync = false;
+            }
+            else if (node.Version >= 0 && message.Version == node.Version + 1)
             {
                 node.Version = message.Version;
                 bool changed = message.Present
@@ -365,6 +409,7 @@ public sealed partial class NatsChatBackplane
                     lock (_remoteLock)
                     {
                         node.Syncing = false;
+                        node.Held.Clear();
                     }
                 }
             },
@@ -381,7 +426,7 @@ public sealed partial class NatsChatBackplane
         {
             NatsMsg<NatsMemoryOwner<byte>> reply = await _nats.RequestAsync<byte[], NatsMemoryOwner<byte>>(
                 SnapshotSubject(node.Instance),
-                PresenceMessage.SnapshotRequest(offset),
+                PresenceMessage.SnapshotRequest(offset, version),
                 replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(2) },
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             using NatsMemoryOwner<byte> data = reply.Data;
@@ -421,6 +466,24 @@ public sealed partial class NatsChatBackplane
 
             node.Version = version;
             ReplaceEntries(node, entries);
+
+            // The changes that came while the pages did: the ones after the snapshot, in order.
+            foreach ((long heldVersion, string room, string user, bool present) in node.Held.OrderBy(h => h.Version))
+            {
+                if (heldVersion != node.Version + 1)
+                {
+                    continue; // at or below the snapshot (in it already), or past a gap (the next beat asks again)
+                }
+
+                node.Version = heldVersion;
+                bool changed = present ? node.Entries.Count < MaxEntriesPerNode && node.Entries.Add((room, user)) : node.Entries.Remove((room, user));
+                if (changed)
+                {
+                    _host!.OnRemotePresence(node.Instance, room, user, present);
+                }
+            }
+
+            node.Held.Clear();
         }
     }
 
@@ -455,9 +518,10 @@ public sealed partial class NatsChatBackplane
             await foreach (NatsMsg<NatsMemoryOwner<byte>> msg in _snapshotSub!.Msgs.ReadAllAsync(stop).ConfigureAwait(false))
             {
                 int offset;
+                long asked;
                 using (NatsMemoryOwner<byte> data = msg.Data)
                 {
-                    if (!PresenceMessage.TryReadSnapshotRequest(data.Memory.Span, out offset))
+                    if (!PresenceMessage.TryReadSnapshotRequest(data.Memory.Span, out offset, out asked))
                     {
                         continue;
                     }
@@ -468,10 +532,42 @@ public sealed partial class NatsChatBackplane
                 int next;
                 lock (_localLock)
                 {
-                    version = _version;
-                    // Sorted, so that pages asked for one after another line up (when the version stays the same).
-                    (string Room, string User)[] all = [.. _local];
-                    Array.Sort(all, static (a, b) => string.CompareOrdinal(a.Room, b.Room) is int c and not 0 ? c : string.CompareOrdinal(a.User, b.User));
+                    // Pages come from one frozen, sorted copy per version (the last few are kept), so
+                    // a node asking page after page gets one consistent set however fast users come
+                    // and go meanwhile; the deltas after that version bring it up to date.
+                    (string Room, string User)[]? all = null;
+                    if (offset > 0)
+                    {
+                        foreach ((long frozenVersion, (string Room, string User)[] entries) in _frozen)
+                        {
+                            if (frozenVersion == asked)
+                            {
+                                all = entries;
+                            }
+                        }
+                    }
+
+                    if (all is null)
+                    {
+                        if (_frozen.Count > 0 && _frozen[^1].Version == _version)
+                        {
+                            all = _frozen[^1].Entries;
+                        }
+                        else
+                        {
+                            all = [.. _local.Keys];
+                            Array.Sort(all, static (a, b) => string.CompareOrdinal(a.Room, b.Room) is int c and not 0 ? c : string.CompareOrdinal(a.User, b.User));
+                            _frozen.Add((_version, all));
+                            if (_frozen.Count > 4)
+                            {
+                                _frozen.RemoveAt(0);
+                            }
+                        }
+
+                        offset = 0;
+                    }
+
+                    version = _frozen.First(f => ReferenceEquals(f.Entries, all)).Version;
                     int start = Math.Clamp(offset, 0, all.Length);
                     int count = Math.Min(SnapshotPage, all.Length - start);
                     page = all[start..(start + count)];
@@ -506,8 +602,11 @@ public sealed partial class NatsChatBackplane
 
         public HashSet<(string Room, string User)> Entries { get; } = [];
 
-        /// <summary>A snapshot is being fetched (deltas wait for it: the next heartbeat sorts out the version).</summary>
+        /// <summary>A snapshot is being fetched: deltas are held in <see cref="Held"/> until it lands.</summary>
         public bool Syncing { get; set; }
+
+        /// <summary>Deltas that came during a snapshot's fetch.</summary>
+        public List<(long Version, string Room, string User, bool Present)> Held { get; } = [];
 
         /// <summary>When the last snapshot was asked for (a timestamp; 0 never).</summary>
         public long LastSync { get; set; }

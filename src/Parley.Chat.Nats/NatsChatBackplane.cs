@@ -124,7 +124,19 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             _caughtUp.TrySetResult();
         }
 
-        await StartPresenceAsync(connecting.Token).ConfigureAwait(false);
+        try
+        {
+            await StartPresenceAsync(connecting.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ChatBackplaneUnavailableException($"NATS at {_options.DisplayUrl} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+        catch (NatsException ex)
+        {
+            throw new ChatBackplaneUnavailableException($"cannot use NATS at {_options.DisplayUrl}: {ex.Message}", ex);
+        }
+
         _consuming = Task.Run(ConsumeAsync, CancellationToken.None);
         Log.Started(_logger, _instance, _options.DisplayUrl, _options.StreamName, state.Messages, state.FirstSeq, state.LastSeq);
         await _caughtUp.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -253,9 +265,23 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         Interlocked.Exchange(ref _delivered, sequence);
         InterlockedMax(ref _lastSequence, sequence);
 
-        if ((ulong)sequence >= _catchUpTo)
+        if ((ulong)sequence >= _catchUpTo || metadata.NumPending == 0)
         {
-            _caughtUp?.TrySetResult();
+            _caughtUp?.TrySetResult(); // (nothing left: the last message the stream had may have been deleted since)
+        }
+    }
+
+    private void MarkReplaced()
+    {
+        _replaced = true;
+        Log.StreamReplaced(_logger, _options.StreamName);
+        try
+        {
+            _host?.OnDeliveryStopped($"the stream {_options.StreamName} was replaced");
+        }
+        catch (Exception ex)
+        {
+            Log.HostFailed(_logger, 0, ex);
         }
     }
 
@@ -347,7 +373,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             catch (NatsException ex)
             {
                 NatsClusterMetrics.PublishFailures.Add(1);
-                throw new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex) { MayBeStored = ex is not NatsNoRespondersException };
+                throw new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex) { MayBeStored = ex is not (NatsNoRespondersException or NatsPayloadTooLargeException) };
             }
         }
 
@@ -385,8 +411,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
                 // A sequence this node has seen before: the stream started over under it.
                 if (!_replaced)
                 {
-                    _replaced = true;
-                    Log.StreamReplaced(_logger, _options.StreamName);
+                    MarkReplaced();
                 }
 
                 NatsClusterMetrics.PublishFailures.Add(1);
@@ -463,8 +488,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             StreamState state = _stream.Info.State;
             if (!_replaced && (_stream.Info.Created != _streamCreated || (long)state.LastSeq < delivered))
             {
-                _replaced = true;
-                Log.StreamReplaced(_logger, _options.StreamName);
+                MarkReplaced();
             }
 
             Interlocked.Exchange(ref _firstRetained, (long)Math.Max(1, state.FirstSeq));
@@ -504,6 +528,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             return;
         }
 
+        await _beats.CancelAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         await _nats.DisposeAsync().ConfigureAwait(false);
         NatsClusterMetrics.Detach(this);
@@ -530,5 +555,6 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         await _nats.DisposeAsync().ConfigureAwait(false);
         NatsClusterMetrics.Detach(this);
         _stop.Dispose();
+        _beats.Dispose();
     }
 }

@@ -52,7 +52,12 @@ internal readonly record struct PresenceMessage(PresenceKind Kind, string Instan
         json.WriteString("n", name);
     });
 
-    public static byte[] SnapshotRequest(int offset) => Write(json => json.WriteNumber("o", offset));
+    /// <summary>A page request: from <paramref name="offset"/> of the copy made at <paramref name="version"/> (−1: a new copy).</summary>
+    public static byte[] SnapshotRequest(int offset, long version) => Write(json =>
+    {
+        json.WriteNumber("o", offset);
+        json.WriteNumber("v", version);
+    });
 
     public static byte[] Snapshot(long version, (string Room, string User)[] entries, int next) => Write(json =>
     {
@@ -170,9 +175,10 @@ internal readonly record struct PresenceMessage(PresenceKind Kind, string Instan
     /// <summary>A room or user name as a chat record can hold one (at most 255 UTF-8 bytes, not empty).</summary>
     internal static bool IsName(string text) => text.Length is > 0 and <= 255 && System.Text.Encoding.UTF8.GetByteCount(text) <= 255;
 
-    public static bool TryReadSnapshotRequest(ReadOnlySpan<byte> utf8, out int offset)
+    public static bool TryReadSnapshotRequest(ReadOnlySpan<byte> utf8, out int offset, out long version)
     {
         offset = 0;
+        version = -1;
         try
         {
             var json = new Utf8JsonReader(utf8);
@@ -184,10 +190,15 @@ internal readonly record struct PresenceMessage(PresenceKind Kind, string Instan
             while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
             {
                 bool isOffset = json.ValueTextEquals("o"u8);
+                bool isVersion = json.ValueTextEquals("v"u8);
                 json.Read();
                 if (isOffset)
                 {
                     offset = json.GetInt32();
+                }
+                else if (isVersion)
+                {
+                    version = json.GetInt64();
                 }
                 else
                 {

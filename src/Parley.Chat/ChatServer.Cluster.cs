@@ -7,6 +7,7 @@ public sealed partial class ChatServer
     private readonly Lock _acksLock = new();
     private readonly SortedDictionary<long, PendingAck> _pendingAcks = []; // stored, not yet delivered here: acked on delivery
     private long _deliveredId; // the last id the backplane delivered here
+    private volatile string? _deliveryStopped; // set when the backplane will deliver nothing more here
 
     /// <summary>Sends acknowledged by the backplane whose delivery here has not come yet (for tests).</summary>
     internal int PendingAcks
@@ -67,19 +68,31 @@ public sealed partial class ChatServer
         Room room = pending.Room;
         long? reference = pending.Ref;
         pending.Return(); // on its way: the backplane has its bytes
-        _ = ConfirmAsync(stored, session, slots, room, reference);
+
+        // Each confirmation waits for the one before it: a session's acks go out in the order it
+        // sent, as on a single server (clients without refs match acks to sends by order).
+        session.LastConfirmation = ConfirmAsync(stored, session.LastConfirmation, session, slots, room, reference);
         return null;
     }
 
-    private async Task ConfirmAsync(Task<long> stored, Session session, SemaphoreSlim slots, Room room, long? reference)
+    private async Task ConfirmAsync(Task<long> stored, Task previous, Session session, SemaphoreSlim slots, Room room, long? reference)
     {
         bool acked = false;
         try
         {
-            long id = await stored.ConfigureAwait(false);
+            long id;
+            try
+            {
+                id = await stored.ConfigureAwait(false);
+            }
+            finally
+            {
+                await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             ChatMetrics.MessagesReceived.Add(1);
-            AckWhenDelivered(id, new PendingAck(session, room, reference));
-            acked = true;
+            acked = true; // from here the ack (sent now or on delivery) ends the commit and frees the slot
+            AckWhenDelivered(id, new PendingAck(session, room, reference, slots));
         }
         catch (ChatBackplaneUnavailableException ex)
         {
@@ -99,9 +112,8 @@ public sealed partial class ChatServer
             if (!acked)
             {
                 session.EndCommit();
+                slots.Release();
             }
-
-            slots.Release();
         }
     }
 
@@ -124,26 +136,41 @@ public sealed partial class ChatServer
     {
         lock (_acksLock)
         {
-            if (id > _deliveredId)
+            if (id > _deliveredId && _deliveryStopped is null)
             {
                 _pendingAcks[id] = ack;
                 return;
             }
         }
 
+        if (id > Interlocked.Read(ref _deliveredId) && _deliveryStopped is { } reason)
+        {
+            Strand(ack, reason); // it will never be delivered here
+            return;
+        }
+
         // Delivered here already (the log handed it over before its publisher heard back).
         SendAck(id, ack);
     }
 
-    private static void SendAck(long id, PendingAck ack)
+    /// <summary>Sends an ack; whatever happens, the send's commit ends and its slot is free (a session's in-flight limit counts until here: a node behind on delivery holds its senders back).</summary>
+    private void SendAck(long id, PendingAck ack)
     {
         try
         {
             ack.Session.Connection.Send(Events.MessageAck(ack.Room, id, ack.Ref));
         }
+        catch (Exception ex)
+        {
+            if (_faultLogLimiter.TryTake(out long suppressed))
+            {
+                Log.CommandFailed(_logger, ack.Session.Id, ack.Session.Connection.RemoteEndPoint, "send_message", suppressed, ex);
+            }
+        }
         finally
         {
             ack.Session.EndCommit();
+            ack.Slots.Release();
         }
     }
 
@@ -215,6 +242,49 @@ public sealed partial class ChatServer
         }
     }
 
+    /// <summary>
+    /// The backplane will deliver nothing more here: the sends waiting for their delivery get
+    /// <c>unavailable</c> (they were stored, so "may still be" seen elsewhere) instead of an ack
+    /// that would never come, and their sessions stop waiting.
+    /// </summary>
+    private void OnDeliveryStopped(string reason)
+    {
+        List<PendingAck> stranded;
+        lock (_acksLock)
+        {
+            _deliveryStopped = reason;
+            stranded = [.. _pendingAcks.Values];
+            _pendingAcks.Clear();
+        }
+
+        foreach (PendingAck ack in stranded)
+        {
+            Strand(ack, reason);
+        }
+    }
+
+    private static void Strand(PendingAck ack, string reason)
+    {
+        try
+        {
+            ack.Session.Connection.Send(Events.Error(new ChatError(
+                ErrorCodes.Unavailable,
+                $"the message was stored but this server can no longer deliver it ({reason}); it may be seen on other servers",
+                "send_message",
+                ack.Ref)));
+        }
+        catch (Exception)
+        {
+            // The session is going anyway; what matters is that it stops waiting.
+        }
+        finally
+        {
+            ack.Session.EndCommit();
+            ack.Slots.Release();
+        }
+    }
+
+
     /// <summary>A user of this node entered (first session here) or left (last) a room: tell the other nodes.</summary>
     private void AnnouncePresence(Room room, string user, bool present)
     {
@@ -232,12 +302,14 @@ public sealed partial class ChatServer
         }
     }
 
-    private sealed record PendingAck(Session Session, Room Room, long? Ref);
+    private sealed record PendingAck(Session Session, Room Room, long? Ref, SemaphoreSlim Slots);
 
     private sealed class BackplaneHost(ChatServer server) : IChatBackplaneHost
     {
         public void OnMessage(long id, DateTimeOffset timestamp, ReadOnlySpan<byte> record) => server.OnBackplaneMessage(id, timestamp, record);
 
         public void OnRemotePresence(string node, string room, string user, bool present) => server.OnRemotePresence(room, user, present);
+
+        public void OnDeliveryStopped(string reason) => server.OnDeliveryStopped(reason);
     }
 }

@@ -65,6 +65,12 @@ public interface IChatBackplaneHost
     /// and took its users with it.
     /// </summary>
     void OnRemotePresence(string node, string room, string user, bool present);
+
+    /// <summary>
+    /// The log can no longer deliver here what was stored (it was replaced under this node): sends
+    /// confirmed stored but not yet delivered here will never be, so the host must stop waiting for them.
+    /// </summary>
+    void OnDeliveryStopped(string reason);
 }
 
 /// <summary>A stored message read back by <see cref="IChatBackplane.ReadAsync"/>.</summary>

@@ -26,7 +26,7 @@ public class OptionRulesTests
     {
         string[] commands = [.. NumericOptions().Select(row => (string)row[0]).Distinct()];
         Assert.Equal(
-            ["bench abuse", "bench broadcast", "bench chat", "bench connections", "bench echo", "bench http", "bench ipc", "bench udp", "cert create", "chat", "echo", "http", "journal dump", "serve", "udp receive"],
+            ["bench abuse", "bench broadcast", "bench chat", "bench connections", "bench echo", "bench http", "bench ipc", "bench udp", "cert create", "chat", "cluster status", "echo", "http", "journal dump", "serve", "udp receive"],
             commands.Order());
     }
 

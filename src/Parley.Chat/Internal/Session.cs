@@ -32,6 +32,9 @@ internal sealed class Session(Connection connection, string id, TimeProvider tim
 
     private SemaphoreSlim? _publishSlots;
 
+    /// <summary>In a cluster: the confirmation of the session's last send (the next one's ack waits for it).</summary>
+    public Task LastConfirmation { get; set; } = Task.CompletedTask;
+
     /// <summary>In a cluster: the session's sends in flight to the backplane, at most <paramref name="limit"/> (made on first use).</summary>
     public SemaphoreSlim PublishSlots(int limit) => _publishSlots ??= new SemaphoreSlim(limit, limit);
 
