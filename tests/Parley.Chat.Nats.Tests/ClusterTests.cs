@@ -222,6 +222,31 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_leave_and_a_join_of_one_user_reaching_the_backplane_out_of_order_keep_the_user_present()
+    {
+        if (_nats is null)
+        {
+            return;
+        }
+
+        await StartNodeAsync("a");
+        ChatHarness b = await StartNodeAsync("b");
+        TestClient watcher = await b.ConnectJoinedAsync();
+
+        // Session 2 of alice joins ("first here") before session 1's leave ("last here") is announced.
+        _backplanes[0].SetPresence("general", "alice", present: true);
+        await WaitForParticipationAsync(watcher, "alice", joined: true);
+        _backplanes[0].SetPresence("general", "alice", present: true);
+        _backplanes[0].SetPresence("general", "alice", present: false);
+        _backplanes[0].SetPresence("general", "bob", present: true); // after alice's calls, on the same path
+        await WaitForParticipationAsync(watcher, "bob", joined: true);
+
+        watcher.Send("""{"_ct":"list_users","r":"general"}""");
+        JsonElement users = await watcher.WaitForAsync("room_users");
+        Assert.Contains("alice", users.GetProperty("us").EnumerateArray().Select(u => u.GetString()));
+    }
+
+    [Fact]
     public async Task A_node_that_dies_without_a_word_takes_its_users_out_of_the_rooms_on_the_others()
     {
         if (_nats is null)
