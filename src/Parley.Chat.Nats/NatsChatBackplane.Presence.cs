@@ -12,7 +12,7 @@ namespace Parley.Chat.Nats;
 /// </summary>
 public sealed partial class NatsChatBackplane
 {
-    private const int SnapshotPage = 2000;
+    private const int SnapshotPage = 400; // pairs a page: 400 of the longest names, escaped, stay well under NATS's 1 MB message limit
 
     /// <summary>Other nodes held at once: past it a new instance is ignored until one goes (the bus is shared; a flood of made-up nodes must not grow memory).</summary>
     internal const int MaxRemoteNodes = 256;
