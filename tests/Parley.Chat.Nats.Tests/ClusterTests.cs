@@ -4,50 +4,8 @@ using Parley.Chat.Tests;
 namespace Parley.Chat.Nats.Tests;
 
 /// <summary>Several chat nodes (in this process) sharing rooms through a real nats-server with JetStream.</summary>
-public sealed class ClusterTests : IAsyncLifetime
+public sealed class ClusterTests : NatsNodesTest
 {
-    private NatsServer? _nats;
-    private readonly List<ChatHarness> _nodes = [];
-    private readonly List<NatsChatBackplane> _backplanes = [];
-
-    public async Task InitializeAsync() => _nats = await NatsServer.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        foreach (ChatHarness node in _nodes)
-        {
-            await node.DisposeAsync();
-        }
-
-        if (_nats is not null)
-        {
-            await _nats.DisposeAsync();
-        }
-    }
-
-    private NatsChatBackplaneOptions BackplaneOptions(string name) => new()
-    {
-        Url = _nats!.Url,
-        NodeName = name,
-        HeartbeatInterval = TimeSpan.FromMilliseconds(250),
-        NodeTimeout = TimeSpan.FromSeconds(3), // a busy CI machine must not make a live node look dead
-        PublishTimeout = TimeSpan.FromSeconds(2),
-        ConnectTimeout = TimeSpan.FromSeconds(5),
-    };
-
-    private async Task<ChatHarness> StartNodeAsync(string name, Action<ChatServerOptions>? configure = null)
-    {
-        var backplane = new NatsChatBackplane(BackplaneOptions(name));
-        ChatHarness node = await ChatHarness.StartAsync(options =>
-        {
-            options.Backplane = backplane;
-            configure?.Invoke(options);
-        });
-        _nodes.Add(node);
-        _backplanes.Add(backplane);
-        return node;
-    }
-
     private static void SendMessage(TestClient client, string content, long reference, string room = "general") =>
         client.Send($$"""{"_ct":"send_message","r":"{{room}}","c":"{{content}}","ref":{{reference}}}""");
 
@@ -67,7 +25,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Every_node_delivers_every_room_message_in_one_order_with_the_same_ids_and_acks_after_the_store()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -124,7 +82,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Under_steady_load_across_heartbeats_no_send_is_refused_and_none_is_lost()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -161,13 +119,13 @@ public sealed class ClusterTests : IAsyncLifetime
             }
         }
 
-        Assert.All(_backplanes, backplane => Assert.False(backplane.StreamReplaced));
+        Assert.All(Backplanes, backplane => Assert.False(backplane.StreamReplaced));
     }
 
     [Fact]
     public async Task A_sender_gets_its_message_then_an_ack_with_the_streams_id()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -190,7 +148,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Presence_spans_nodes_joins_leaves_and_list_users()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -224,7 +182,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task A_leave_and_a_join_of_one_user_reaching_the_backplane_out_of_order_keep_the_user_present()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -234,11 +192,11 @@ public sealed class ClusterTests : IAsyncLifetime
         TestClient watcher = await b.ConnectJoinedAsync();
 
         // Session 2 of alice joins ("first here") before session 1's leave ("last here") is announced.
-        _backplanes[0].SetPresence("general", "alice", present: true);
+        Backplanes[0].SetPresence("general", "alice", present: true);
         await WaitForParticipationAsync(watcher, "alice", joined: true);
-        _backplanes[0].SetPresence("general", "alice", present: true);
-        _backplanes[0].SetPresence("general", "alice", present: false);
-        _backplanes[0].SetPresence("general", "bob", present: true); // after alice's calls, on the same path
+        Backplanes[0].SetPresence("general", "alice", present: true);
+        Backplanes[0].SetPresence("general", "alice", present: false);
+        Backplanes[0].SetPresence("general", "bob", present: true); // after alice's calls, on the same path
         await WaitForParticipationAsync(watcher, "bob", joined: true);
 
         watcher.Send("""{"_ct":"list_users","r":"general"}""");
@@ -249,7 +207,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task A_node_that_dies_without_a_word_takes_its_users_out_of_the_rooms_on_the_others()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -276,7 +234,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task While_nats_is_down_a_send_is_refused_with_unavailable_and_after_its_restart_delivery_resumes_without_gap_or_duplicate()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -292,15 +250,15 @@ public sealed class ClusterTests : IAsyncLifetime
 
         List<(long Id, string Content)> before = await ReceiveAsync(reader, 5);
 
-        await _nats.KillAsync();
-        await WaitUntilAsync(() => !_backplanes[0].Connected);
+        await Nats.KillAsync();
+        await WaitUntilAsync(() => !Backplanes[0].Connected);
         SendMessage(sender, "while down", 99);
         JsonElement refused = await sender.WaitForAsync("error");
         Assert.Equal("unavailable", refused.GetProperty("code").GetString());
         Assert.Equal(99, refused.GetProperty("ref").GetInt64());
 
-        await _nats.RestartAsync();
-        await WaitUntilAsync(() => _backplanes.All(bp => bp.Connected));
+        await Nats.RestartAsync();
+        await WaitUntilAsync(() => Backplanes.All(bp => bp.Connected));
         for (int i = 0; i < 5; i++)
         {
             SendMessage(sender, $"after {i}", 100 + i);
@@ -319,7 +277,7 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task A_node_that_starts_later_serves_the_same_history_and_older_pages_come_from_the_stream()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }

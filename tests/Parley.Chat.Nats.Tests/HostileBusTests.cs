@@ -10,47 +10,8 @@ namespace Parley.Chat.Nats.Tests;
 /// What a node does with what it did not expect on the bus: records too large for it, records on
 /// the wrong subject, presence from peers that lie or never answer, a stream replaced under it.
 /// </summary>
-public sealed class HostileBusTests : IAsyncLifetime
+public sealed class HostileBusTests : NatsNodesTest
 {
-    private NatsServer? _nats;
-    private readonly List<ChatHarness> _nodes = [];
-    private readonly List<NatsChatBackplane> _backplanes = [];
-
-    public async Task InitializeAsync() => _nats = await NatsServer.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        foreach (ChatHarness node in _nodes)
-        {
-            await node.DisposeAsync();
-        }
-
-        if (_nats is not null)
-        {
-            await _nats.DisposeAsync();
-        }
-    }
-
-    private async Task<ChatHarness> StartNodeAsync(string name, Action<ChatServerOptions>? configure = null)
-    {
-        var backplane = new NatsChatBackplane(new NatsChatBackplaneOptions
-        {
-            Url = _nats!.Url,
-            NodeName = name,
-            HeartbeatInterval = TimeSpan.FromMilliseconds(250),
-            NodeTimeout = TimeSpan.FromSeconds(3),
-            PublishTimeout = TimeSpan.FromSeconds(2),
-        });
-        ChatHarness node = await ChatHarness.StartAsync(options =>
-        {
-            options.Backplane = backplane;
-            configure?.Invoke(options);
-        });
-        _nodes.Add(node);
-        _backplanes.Add(backplane);
-        return node;
-    }
-
     private static byte[] Record(string room, string user, string content)
     {
         byte[] buffer = new byte[ChatRecord.MaxLength(Encoding.UTF8.GetByteCount(content))];
@@ -59,7 +20,7 @@ public sealed class HostileBusTests : IAsyncLifetime
 
     private async Task<NatsConnection> BusAsync()
     {
-        var bus = new NatsConnection(new NatsOpts { Url = _nats!.Url });
+        var bus = new NatsConnection(new NatsOpts { Url = Nats!.Url });
         await bus.ConnectAsync();
         return bus;
     }
@@ -67,7 +28,7 @@ public sealed class HostileBusTests : IAsyncLifetime
     [Fact]
     public async Task A_record_larger_than_the_node_allows_is_skipped_and_history_past_it_still_pages()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -99,7 +60,7 @@ public sealed class HostileBusTests : IAsyncLifetime
     [Fact]
     public async Task A_record_on_another_rooms_subject_is_not_delivered()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -120,7 +81,7 @@ public sealed class HostileBusTests : IAsyncLifetime
     [Fact]
     public async Task Presence_from_liars_neither_cuts_the_node_off_nor_holds_up_real_nodes()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -155,17 +116,17 @@ public sealed class HostileBusTests : IAsyncLifetime
         }
 
         // Neither node lost its connection to NATS over the long id: sends go on being stored.
-        Assert.All(_backplanes, backplane => Assert.True(backplane.Connected));
+        Assert.All(Backplanes, backplane => Assert.True(backplane.Connected));
         visitor.Send("""{"_ct":"send_message","r":"general","c":"still here","ref":5}""");
         JsonElement ack = await visitor.WaitForAsync("message_ack");
         Assert.Equal(5, ack.GetProperty("ref").GetInt64());
-        Assert.DoesNotContain(_backplanes[1].RemoteNodes, n => n.Instance.Length > 80);
+        Assert.DoesNotContain(Backplanes[1].RemoteNodes, n => n.Instance.Length > 80);
     }
 
     [Fact]
     public async Task A_stream_deleted_and_created_again_is_noticed_and_sends_are_refused_not_misacked()
     {
-        if (_nats is null)
+        if (Nats is null)
         {
             return;
         }
@@ -187,7 +148,7 @@ public sealed class HostileBusTests : IAsyncLifetime
 
         // Every send from now on is refused (never acked without its delivery), and within a
         // heartbeat the node knows why.
-        for (int attempt = 0; attempt < 5 || !_backplanes[0].StreamReplaced; attempt++)
+        for (int attempt = 0; attempt < 5 || !Backplanes[0].StreamReplaced; attempt++)
         {
             Assert.True(attempt < 200, "the node never noticed the stream was replaced");
             client.Send("""{"_ct":"send_message","r":"general","c":"after the swap","ref":9}""");

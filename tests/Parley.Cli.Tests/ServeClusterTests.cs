@@ -222,43 +222,4 @@ public sealed class ServeClusterTests : IAsyncLifetime
         await ParleyProcess.AssertRefusesAsync("A node name is 1 to 64 letters", "serve", "--port", "0", "--data", _data, "--cluster", "nats://127.0.0.1:4222", "--node-name", "no spaces");
         await ParleyProcess.AssertRefusesAsync("--servers: 'nowhere' is not HOST:PORT", "chat", "--servers", "nowhere");
     }
-
-    /// <summary>A newline-delimited JSON client, as nc would be.</summary>
-    private sealed class LineClient : IDisposable
-    {
-        private readonly TcpClient _tcp = new();
-        private StreamReader? _reader;
-        private NetworkStream? _stream;
-
-        public static async Task<LineClient> ConnectAsync(IPEndPoint endPoint)
-        {
-            var client = new LineClient();
-            await client._tcp.ConnectAsync(endPoint).WaitAsync(ParleyProcess.Timeout);
-            client._stream = client._tcp.GetStream();
-            client._reader = new StreamReader(client._stream, Encoding.UTF8);
-            return client;
-        }
-
-        public Task SendAsync(string line) => _stream!.WriteAsync(Encoding.UTF8.GetBytes(line + "\n")).AsTask();
-
-        public async Task<JsonElement?> NextAsync()
-        {
-            string? line = await _reader!.ReadLineAsync().WaitAsync(ParleyProcess.Timeout);
-            return line is null ? null : JsonDocument.Parse(line).RootElement.Clone();
-        }
-
-        public async Task<JsonElement> WaitForAsync(string type)
-        {
-            while (true)
-            {
-                JsonElement next = await NextAsync() ?? throw new IOException($"closed before {type}");
-                if (next.GetProperty("_et").GetString() == type)
-                {
-                    return next;
-                }
-            }
-        }
-
-        public void Dispose() => _tcp.Dispose();
-    }
 }

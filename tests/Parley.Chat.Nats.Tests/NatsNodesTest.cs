@@ -1,0 +1,56 @@
+using Parley.Chat.Tests;
+
+namespace Parley.Chat.Nats.Tests;
+
+/// <summary>
+/// A test with a nats-server of its own and chat nodes (in this process) on it, each with its
+/// backplane; all stopped at the end. Without nats-server installed (outside CI) <see cref="Nats"/>
+/// is null and the tests return at once.
+/// </summary>
+public abstract class NatsNodesTest : IAsyncLifetime
+{
+    private readonly List<ChatHarness> _nodes = [];
+
+    internal NatsServer? Nats { get; private set; }
+
+    internal List<NatsChatBackplane> Backplanes { get; } = [];
+
+    public async Task InitializeAsync() => Nats = await NatsServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (ChatHarness node in _nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        if (Nats is not null)
+        {
+            await Nats.DisposeAsync();
+        }
+    }
+
+    /// <summary>Short beats and deadlines (a busy CI machine must still not make a live node look dead).</summary>
+    internal NatsChatBackplaneOptions BackplaneOptions(string name) => new()
+    {
+        Url = Nats!.Url,
+        NodeName = name,
+        HeartbeatInterval = TimeSpan.FromMilliseconds(250),
+        NodeTimeout = TimeSpan.FromSeconds(3),
+        PublishTimeout = TimeSpan.FromSeconds(2),
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    internal async Task<ChatHarness> StartNodeAsync(string name, Action<ChatServerOptions>? configure = null)
+    {
+        var backplane = new NatsChatBackplane(BackplaneOptions(name));
+        ChatHarness node = await ChatHarness.StartAsync(options =>
+        {
+            options.Backplane = backplane;
+            configure?.Invoke(options);
+        });
+        _nodes.Add(node);
+        Backplanes.Add(backplane);
+        return node;
+    }
+}
