@@ -5,7 +5,7 @@ public sealed partial class ChatServer
 {
     private readonly BackplaneHost? _host;
     private readonly Lock _acksLock = new();
-    private readonly SortedDictionary<long, PendingAck> _pendingAcks = []; // stored, not yet delivered here: acked on delivery
+    private readonly Dictionary<long, PendingAck> _pendingAcks = []; // stored, not yet delivered here: acked on delivery
     private long _deliveredId; // the last id the backplane delivered here
     private volatile string? _deliveryStopped; // set when the backplane will deliver nothing more here
 
@@ -199,29 +199,40 @@ public sealed partial class ChatServer
         }
         finally
         {
-            List<(long, PendingAck)>? due = null;
+            // Delivery walks the sequences in order, so the ack due now is this id's; only a jump
+            // (sequences the stream no longer has) can leave earlier ones, looked for then alone.
+            PendingAck? ack;
+            List<long>? skipped = null;
             lock (_acksLock)
             {
-                Interlocked.Exchange(ref _deliveredId, id);
-                while (_pendingAcks.Count > 0)
+                long previous = Interlocked.Exchange(ref _deliveredId, id);
+                _pendingAcks.Remove(id, out ack);
+                if (id > previous + 1 && _pendingAcks.Count > 0)
                 {
-                    KeyValuePair<long, PendingAck> first = _pendingAcks.First();
-                    if (first.Key > id)
-                    {
-                        break;
-                    }
-
-                    _pendingAcks.Remove(first.Key);
-                    (due ??= []).Add((first.Key, first.Value));
+                    skipped = [.. _pendingAcks.Keys.Where(key => key < id).Order()];
                 }
             }
 
-            if (due is not null)
+            if (skipped is not null)
             {
-                foreach ((long ackId, PendingAck ack) in due)
+                foreach (long earlier in skipped)
                 {
-                    SendAck(ackId, ack);
+                    PendingAck? stranded;
+                    lock (_acksLock)
+                    {
+                        _pendingAcks.Remove(earlier, out stranded);
+                    }
+
+                    if (stranded is not null)
+                    {
+                        SendAck(earlier, stranded);
+                    }
                 }
+            }
+
+            if (ack is not null)
+            {
+                SendAck(id, ack);
             }
         }
     }
