@@ -265,10 +265,11 @@ public sealed class ChatPageTests : IClassFixture<BrowserFixture>, IDisposable
         {
             // a lists b's socket once it has heard b's heartbeat: the page learns it with its settings.
             using (var http = new HttpClient())
+            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
             {
-                while (!(await http.GetStringAsync($"http://127.0.0.1:{aWeb}/config.json")).Contains($"ws://127.0.0.1:{bWeb}/ws", StringComparison.Ordinal))
+                while (!(await http.GetStringAsync($"http://127.0.0.1:{aWeb}/config.json", deadline.Token)).Contains($"ws://127.0.0.1:{bWeb}/ws", StringComparison.Ordinal))
                 {
-                    await Task.Delay(100);
+                    await Task.Delay(100, deadline.Token);
                 }
             }
 
