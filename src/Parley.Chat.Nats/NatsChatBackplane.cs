@@ -35,7 +35,6 @@ public sealed partial class NatsChatBackplane : IChatBackplane
     private long _pending;
     private long _firstRetained = 1;
     private long _lastSequence;
-    private long _published;
     private int _disposed;
     private DateTimeOffset _streamCreated;
     private volatile bool _replaced; // the stream was deleted and created again: its sequences are not this node's ids
@@ -58,6 +57,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
             ReconnectWaitMax = TimeSpan.FromSeconds(2),
             RequestTimeout = options.PublishTimeout,
+            CommandTimeout = options.PublishTimeout, // how long a publish may wait to get into the connection's buffer
             AuthOpts = options.CredentialsFile is { } creds ? new NatsAuthOpts { CredsFile = creds } : NatsAuthOpts.Default,
         });
         _js = new NatsJSContext(_nats);
@@ -126,6 +126,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
 
         try
         {
+            await StartPublishingAsync(connecting.Token).ConfigureAwait(false);
             await StartPresenceAsync(connecting.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -159,7 +160,6 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             NumReplicas = _options.Replicas,
             MaxBytes = _options.MaxStreamBytes,
             Discard = StreamConfigDiscard.Old,
-            DuplicateWindow = TimeSpan.FromMinutes(2),
             AllowDirect = true,
         };
         try
@@ -352,74 +352,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         }
 
         string subject = _roomSubjects.GetOrAdd(room, static (name, prefix) => prefix + SubjectToken(name), RoomSubjectPrefix);
-        // The message id lets JetStream drop a copy sent again by a retry (within its duplicate window).
-        var options = new NatsJSPubOpts { MsgId = $"{_instance}-{Interlocked.Increment(ref _published)}" };
-        long started = _time.GetTimestamp();
-        long newest = Interlocked.Read(ref _lastSequence); // the stream only grows: a new message's sequence is past this
-        NatsJSPublishConcurrentFuture future;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            timeout.CancelAfter(_options.PublishTimeout);
-            try
-            {
-                // Returns once the message is written to the connection: the next call's follows it.
-                future = await _js.PublishConcurrentAsync(subject, record, opts: options, cancellationToken: timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                NatsClusterMetrics.PublishFailures.Add(1);
-                throw new ChatBackplaneUnavailableException($"the message could not be sent to NATS within {_options.PublishTimeout.TotalSeconds:0.#} s") { MayBeStored = true };
-            }
-            catch (NatsException ex)
-            {
-                NatsClusterMetrics.PublishFailures.Add(1);
-                throw new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex) { MayBeStored = ex is not (NatsNoRespondersException or NatsPayloadTooLargeException) };
-            }
-        }
-
-        return ConfirmAsync(future, newest, started);
-    }
-
-    /// <summary>JetStream's acknowledgement of one publish: the stored message's sequence.</summary>
-    private async Task<long> ConfirmAsync(NatsJSPublishConcurrentFuture future, long newest, long started)
-    {
-        await using (future.ConfigureAwait(false))
-        {
-            using var timeout = new CancellationTokenSource(_options.PublishTimeout);
-            PubAckResponse ack;
-            try
-            {
-                ack = await future.GetResponseAsync(timeout.Token).ConfigureAwait(false);
-                ack.EnsureSuccess();
-            }
-            catch (OperationCanceledException)
-            {
-                NatsClusterMetrics.PublishFailures.Add(1);
-                throw new ChatBackplaneUnavailableException($"JetStream did not confirm within {_options.PublishTimeout.TotalSeconds:0.#} s") { MayBeStored = true };
-            }
-            catch (NatsException ex)
-            {
-                NatsClusterMetrics.PublishFailures.Add(1);
-
-                // A reply that says no is certain; a request that got no reply (NATS went away under it) is not.
-                throw new ChatBackplaneUnavailableException($"JetStream did not store the message: {ex.Message}", ex) { MayBeStored = ex is not (NatsJSApiException or NatsNoRespondersException) };
-            }
-
-            NatsClusterMetrics.PublishDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
-            if ((long)ack.Seq <= newest && !ack.Duplicate)
-            {
-                // A sequence this node has seen before: the stream started over under it.
-                if (!_replaced)
-                {
-                    MarkReplaced();
-                }
-
-                NatsClusterMetrics.PublishFailures.Add(1);
-                throw new ChatBackplaneUnavailableException($"the stream {_options.StreamName} was deleted and created again; this node must be restarted to read it anew") { MayBeStored = true };
-            }
-
-            return (long)ack.Seq;
-        }
+        return await PublishToStreamAsync(subject, record, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -531,6 +464,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         await _beats.CancelAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         await _nats.DisposeAsync().ConfigureAwait(false);
+        await StopPublishingAsync().ConfigureAwait(false);
         NatsClusterMetrics.Detach(this);
     }
 
@@ -552,6 +486,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         {
         }
 
+        await StopPublishingAsync().ConfigureAwait(false);
         await _nats.DisposeAsync().ConfigureAwait(false);
         NatsClusterMetrics.Detach(this);
         _stop.Dispose();

@@ -41,9 +41,11 @@ public abstract class NatsNodesTest : IAsyncLifetime
         ConnectTimeout = TimeSpan.FromSeconds(5),
     };
 
-    internal async Task<ChatHarness> StartNodeAsync(string name, Action<ChatServerOptions>? configure = null)
+    internal async Task<ChatHarness> StartNodeAsync(string name, Action<ChatServerOptions>? configure = null, Action<NatsChatBackplaneOptions>? configureBackplane = null)
     {
-        var backplane = new NatsChatBackplane(BackplaneOptions(name));
+        NatsChatBackplaneOptions backplaneOptions = BackplaneOptions(name);
+        configureBackplane?.Invoke(backplaneOptions);
+        var backplane = new NatsChatBackplane(backplaneOptions);
         ChatHarness node = await ChatHarness.StartAsync(options =>
         {
             options.Backplane = backplane;

@@ -86,6 +86,19 @@ internal sealed class NatsServer : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGSTOPs the server: connections stay open, nothing is answered (<see cref="Resume"/> goes on).</summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>SIGCONTs a paused server.</summary>
+    public void Resume() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        using Process kill = Process.Start("kill", [$"-{signal}", _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
     /// <summary>SIGKILLs the server (its store stays).</summary>
     public async Task KillAsync()
     {
@@ -98,6 +111,11 @@ internal sealed class NatsServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_process is { HasExited: false })
+        {
+            Resume(); // a paused process dies of SIGKILL too, but not before it is scheduled
+        }
+
         await KillAsync();
         _process?.Dispose();
         try

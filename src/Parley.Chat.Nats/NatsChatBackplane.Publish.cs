@@ -1,0 +1,371 @@
+using System.Globalization;
+using System.Text.Json;
+using NATS.Client.Core;
+
+namespace Parley.Chat.Nats;
+
+/// <summary>
+/// Publishing to JetStream as the Go client's asynchronous publish does: one reply subscription
+/// for the node (<c>_INBOX.…​.*</c>), the reply subject of each publish ending in its own number,
+/// and each acknowledgement matched to its publish by that number. NATS.Net's
+/// <c>PublishConcurrentAsync</c> made a reply subscription, a channel, a timer and a header
+/// dictionary for every message; this costs one dictionary slot and one task per publish, and one
+/// timer for all (docs/benchmarks.md, "Three nodes through NATS JetStream").
+/// </summary>
+public sealed partial class NatsChatBackplane
+{
+    private readonly Lock _acksLock = new();
+    private readonly Dictionary<long, PendingPublish> _acks = [];
+    private string _inbox = "";
+    private long _publishes;
+    private INatsSub<NatsMemoryOwner<byte>>? _ackSub;
+    private Task _ackReading = Task.CompletedTask;
+    private ITimer? _ackSweeper;
+
+    /// <summary>Publishes waiting for JetStream's acknowledgement (for tests and status).</summary>
+    internal int PendingPublishes
+    {
+        get
+        {
+            lock (_acksLock)
+            {
+                return _acks.Count;
+            }
+        }
+    }
+
+    private async Task StartPublishingAsync(CancellationToken cancellationToken)
+    {
+        // Under _INBOX (where NATS permissions usually let clients receive replies) but not under the
+        // connection's own inbox prefix: NATS.Net keeps that for its requests and matches it exactly.
+        _inbox = $"{_nats.Opts.InboxPrefix}.parley{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12))}.";
+        // Answers wait for this reader rather than being dropped when it falls behind (NATS.Net's
+        // default for a subscription): a dropped answer would refuse a message that was stored.
+        var waitForReader = new NatsSubOpts { ChannelOpts = new NatsSubChannelOpts { Capacity = 4096, FullMode = System.Threading.Channels.BoundedChannelFullMode.Wait } };
+        _ackSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(_inbox + "*", opts: waitForReader, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _ackReading = Task.Run(ReadAcksAsync, CancellationToken.None);
+        TimeSpan every = TimeSpan.FromTicks(Math.Clamp(_options.PublishTimeout.Ticks / 5, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
+        _ackSweeper = _time.CreateTimer(static state => ((NatsChatBackplane)state!).ExpireAcks(), this, every, every);
+    }
+
+    /// <summary>Sends <paramref name="record"/> to <paramref name="subject"/>; the task gives JetStream's sequence for it once stored.</summary>
+    private async ValueTask<Task<long>> PublishToStreamAsync(string subject, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
+    {
+        long number = Interlocked.Increment(ref _publishes);
+        var pending = new PendingPublish(_time.GetTimestamp(), Interlocked.Read(ref _lastSequence)); // the stream only grows: a new message's sequence is past it
+        lock (_acksLock)
+        {
+            _acks.Add(number, pending); // before the publish: its ack may come before PublishAsync returns
+        }
+
+        if (_stop.IsCancellationRequested)
+        {
+            Forget(number); // stopping: nothing would read its answer
+            throw new ChatBackplaneUnavailableException("the node is stopping");
+        }
+
+        string replyTo = string.Create(CultureInfo.InvariantCulture, $"{_inbox}{number}");
+        try
+        {
+            // Returns once the message is in the connection's buffer, after any earlier one: a session's sends keep their order.
+            await _nats.PublishAsync(subject, record, replyTo: replyTo, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Forget(number);
+            NatsClusterMetrics.PublishFailures.Add(1);
+            if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+
+            throw ex switch
+            {
+                NatsTimeoutException => new ChatBackplaneUnavailableException($"the message could not be sent to NATS within {_options.PublishTimeout.TotalSeconds:0.#} s", ex) { MayBeStored = true },
+                NatsPayloadTooLargeException => new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex),
+                NatsException or ObjectDisposedException or OperationCanceledException => new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex) { MayBeStored = true },
+                _ => ex,
+            };
+        }
+
+        return pending.Task;
+    }
+
+    private void Forget(long number)
+    {
+        lock (_acksLock)
+        {
+            _acks.Remove(number);
+        }
+    }
+
+    private PendingPublish? Take(long number)
+    {
+        lock (_acksLock)
+        {
+            return _acks.Remove(number, out PendingPublish? pending) ? pending : null;
+        }
+    }
+
+    /// <summary>JetStream's answers, matched to their publishes by the number the reply subject ends in.</summary>
+    private async Task ReadAcksAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        try
+        {
+            await foreach (NatsMsg<NatsMemoryOwner<byte>> msg in _ackSub!.Msgs.ReadAllAsync(stop).ConfigureAwait(false))
+            {
+                using NatsMemoryOwner<byte> data = msg.Data;
+                if (!long.TryParse(msg.Subject.AsSpan(Math.Min(_inbox.Length, msg.Subject.Length)), NumberStyles.None, CultureInfo.InvariantCulture, out long number)
+                    || Take(number) is not { } pending)
+                {
+                    continue; // not one of ours, or answered late (refused by then): nothing waits for it
+                }
+
+                if (msg.HasNoResponders)
+                {
+                    // Nothing stored it: JetStream is off, or no stream takes the subject.
+                    Fail(pending, new ChatBackplaneUnavailableException($"JetStream did not store the message: nothing answers for the stream {_options.StreamName} (is JetStream enabled?)"));
+                    continue;
+                }
+
+                Complete(pending, data.Memory.Span);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is NatsException or ObjectDisposedException or InvalidOperationException)
+        {
+            Log.ConsumerFailed(_logger, _instance, Interlocked.Read(ref _delivered), "acknowledgements stopped: " + ex.Message);
+        }
+        finally
+        {
+            FailAllAcks("the node is stopping"); // no one is left to read them
+        }
+    }
+
+    private void Complete(PendingPublish pending, ReadOnlySpan<byte> answer)
+    {
+        if (!PubAck.TryParse(answer, out PubAck ack))
+        {
+            Fail(pending, new ChatBackplaneUnavailableException("JetStream's answer could not be read") { MayBeStored = true });
+            return;
+        }
+
+        if (ack.Error is { } error)
+        {
+            // A reply that says no is certain.
+            Fail(pending, new ChatBackplaneUnavailableException($"JetStream did not store the message: {error}"));
+            return;
+        }
+
+        NatsClusterMetrics.PublishDuration.Record(_time.GetElapsedTime(pending.Started).TotalSeconds);
+        if ((long)ack.Sequence <= pending.Newest && !ack.Duplicate)
+        {
+            // A sequence this node has seen before: the stream started over under it.
+            if (!_replaced)
+            {
+                MarkReplaced();
+            }
+
+            Fail(pending, new ChatBackplaneUnavailableException($"the stream {_options.StreamName} was deleted and created again; this node must be restarted to read it anew") { MayBeStored = true });
+            return;
+        }
+
+        pending.TrySetResult((long)ack.Sequence);
+    }
+
+    private static void Fail(PendingPublish pending, ChatBackplaneUnavailableException exception)
+    {
+        NatsClusterMetrics.PublishFailures.Add(1);
+        pending.TrySetException(exception);
+    }
+
+    /// <summary>Refuses the publishes JetStream has not answered within the publish timeout (NATS went away under them, or is slow): they may still be stored.</summary>
+    private void ExpireAcks()
+    {
+        List<PendingPublish>? expired = null;
+        long now = _time.GetTimestamp();
+        lock (_acksLock)
+        {
+            foreach ((long number, PendingPublish pending) in _acks)
+            {
+                if (_time.GetElapsedTime(pending.Started, now) >= _options.PublishTimeout)
+                {
+                    (expired ??= []).Add(pending);
+                    _acks.Remove(number); // allowed while enumerating a Dictionary since .NET Core 3.0
+                }
+            }
+        }
+
+        if (expired is null)
+        {
+            return;
+        }
+
+        foreach (PendingPublish pending in expired)
+        {
+            Fail(pending, new ChatBackplaneUnavailableException($"JetStream did not confirm within {_options.PublishTimeout.TotalSeconds:0.#} s") { MayBeStored = true });
+        }
+    }
+
+    private void FailAllAcks(string reason)
+    {
+        PendingPublish[] left;
+        lock (_acksLock)
+        {
+            left = [.. _acks.Values];
+            _acks.Clear();
+        }
+
+        foreach (PendingPublish pending in left)
+        {
+            Fail(pending, new ChatBackplaneUnavailableException($"JetStream's confirmation will not come: {reason}") { MayBeStored = true });
+        }
+    }
+
+    private async Task StopPublishingAsync()
+    {
+        if (_ackSweeper is { } sweeper)
+        {
+            await sweeper.DisposeAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await _ackReading.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        FailAllAcks("the node is stopping");
+    }
+
+    /// <summary>One publish waiting for its acknowledgement: when it left, and the newest sequence known then.</summary>
+    private sealed class PendingPublish(long started, long newest) : TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public long Started { get; } = started;
+
+        public long Newest { get; } = newest;
+    }
+}
+
+/// <summary>
+/// JetStream's answer to a publish: <c>{"stream":"S","seq":N}</c>, with <c>"duplicate":true</c>
+/// for a copy it dropped, or <c>{"error":{"code":C,"err_code":E,"description":"…"}}</c>. Read
+/// without allocating unless it is an error.
+/// </summary>
+internal readonly record struct PubAck(ulong Sequence, bool Duplicate, string? Error)
+{
+    public static bool TryParse(ReadOnlySpan<byte> json, out PubAck ack)
+    {
+        ack = default;
+        ulong sequence = 0;
+        bool duplicate = false, sawSequence = false;
+        string? error = null;
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 4 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("seq"u8))
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.Number || !reader.TryGetUInt64(out sequence))
+                    {
+                        return false;
+                    }
+
+                    sawSequence = true;
+                }
+                else if (reader.ValueTextEquals("duplicate"u8))
+                {
+                    if (!reader.Read() || reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
+                    {
+                        return false;
+                    }
+
+                    duplicate = reader.GetBoolean();
+                }
+                else if (reader.ValueTextEquals("error"u8))
+                {
+                    if (!reader.Read())
+                    {
+                        return false;
+                    }
+
+                    error = ReadError(ref reader);
+                }
+                else if (!reader.Read() || !reader.TrySkip())
+                {
+                    return false;
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                return false;
+            }
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        if (error is null && (!sawSequence || sequence == 0))
+        {
+            return false;
+        }
+
+        ack = new PubAck(sequence, duplicate, error);
+        return true;
+    }
+
+    private static string ReadError(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.TrySkip();
+            return "an error";
+        }
+
+        string? description = null;
+        long code = 0, errorCode = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool isDescription = reader.ValueTextEquals("description"u8);
+            bool isCode = reader.ValueTextEquals("code"u8);
+            bool isErrorCode = reader.ValueTextEquals("err_code"u8);
+            if (!reader.Read())
+            {
+                break;
+            }
+
+            if (isDescription && reader.TokenType == JsonTokenType.String)
+            {
+                description = reader.GetString();
+            }
+            else if (isCode && reader.TokenType == JsonTokenType.Number)
+            {
+                reader.TryGetInt64(out code);
+            }
+            else if (isErrorCode && reader.TokenType == JsonTokenType.Number)
+            {
+                reader.TryGetInt64(out errorCode);
+            }
+            else
+            {
+                reader.TrySkip();
+            }
+        }
+
+        string text = description is { Length: > 0 } ? (description.Length > 200 ? description[..200] : description) : "an error";
+        return string.Create(CultureInfo.InvariantCulture, $"{text} (code {code}, error {errorCode})");
+    }
+}

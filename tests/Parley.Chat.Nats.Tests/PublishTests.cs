@@ -1,0 +1,120 @@
+using System.Text;
+using System.Text.Json;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using Parley.Chat.Tests;
+using Parley.Tests;
+
+namespace Parley.Chat.Nats.Tests;
+
+/// <summary>
+/// How a node learns that JetStream stored a send: its own reply subscription, each answer matched
+/// to its publish, a refusal for what nothing stores, and a deadline for what is not answered.
+/// </summary>
+public sealed class PublishTests : NatsNodesTest
+{
+    [Theory]
+    [InlineData("""{"stream":"PARLEY", "seq":1}""", 1UL, false, null)]
+    [InlineData("""{"stream":"PARLEY","seq":18446744073709551615,"duplicate":true}""", ulong.MaxValue, true, null)]
+    [InlineData("""{"domain":"hub","seq":7,"stream":"PARLEY","extra":{"a":[1,2]}}""", 7UL, false, null)]
+    [InlineData("""{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}""", 0UL, false, "jetstream not enabled (code 503, error 10039)")]
+    [InlineData("""{"error":{"code":400}}""", 0UL, false, "an error (code 400, error 0)")]
+    public void A_publish_acknowledgement_is_read(string json, ulong sequence, bool duplicate, string? error)
+    {
+        Assert.True(PubAck.TryParse(Encoding.UTF8.GetBytes(json), out PubAck ack));
+        Assert.Equal(new PubAck(sequence, duplicate, error), ack);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("null")]
+    [InlineData("[]")]
+    [InlineData("""{"stream":"PARLEY"}""")]                    // no sequence
+    [InlineData("""{"stream":"PARLEY","seq":0}""")]            // JetStream's sequences start at 1
+    [InlineData("""{"stream":"PARLEY","seq":-1}""")]
+    [InlineData("""{"stream":"PARLEY","seq":"5"}""")]
+    [InlineData("""{"stream":"PARLEY","seq":1.5}""")]
+    [InlineData("""{"stream":"PARLEY","seq":5""")]             // cut short
+    [InlineData("""{"stream":"PARLEY","seq":5} {}""")]         // something after it
+    [InlineData("""{"stream":"PARLEY","seq":5,"duplicate":"yes"}""")]
+    [InlineData("""{"a":{"b":{"c":{"d":{"e":1}}}},"seq":5}""")] // deeper than an answer goes
+    public void An_answer_that_is_not_an_acknowledgement_is_not_taken_for_one(string json)
+    {
+        Assert.False(PubAck.TryParse(Encoding.UTF8.GetBytes(json), out _));
+    }
+
+    [Fact]
+    public async Task A_send_nothing_stores_is_refused_as_not_stored()
+    {
+        if (Nats is null)
+        {
+            return;
+        }
+
+        ChatHarness a = await StartNodeAsync("a");
+        TestClient client = await a.ConnectJoinedAsync();
+        client.Send("""{"_ct":"send_message","r":"general","c":"before","ref":1}""");
+        await client.WaitForAsync("message_ack");
+
+        await using (var bus = new NatsConnection(new NatsOpts { Url = Nats.Url }))
+        {
+            await new NatsJSContext(bus).DeleteStreamAsync("PARLEY"); // no stream takes the subject now: no one answers
+        }
+
+        client.Send("""{"_ct":"send_message","r":"general","c":"into nothing","ref":2}""");
+        JsonElement error = await client.WaitForAsync("error");
+        Assert.Equal("unavailable", error.GetProperty("code").GetString());
+        Assert.Equal(2, error.GetProperty("ref").GetInt64());
+        Assert.Contains("not stored", error.GetProperty("message").GetString());
+        Assert.Equal(0, Backplanes[0].PendingPublishes);
+    }
+
+    [Fact]
+    public async Task A_publish_not_confirmed_in_time_is_refused_as_maybe_stored_and_its_late_answer_is_ignored()
+    {
+        if (Nats is null)
+        {
+            return;
+        }
+
+        var time = new ManualTime();
+        ChatHarness a = await StartNodeAsync("a", configureBackplane: options => options.TimeProvider = time);
+        TestClient client = await a.ConnectJoinedAsync();
+        client.Send("""{"_ct":"send_message","r":"general","c":"first","ref":1}""");
+        Assert.Equal(1, (await client.WaitForAsync("message_ack")).GetProperty("id").GetInt64());
+
+        Nats.Pause();
+        try
+        {
+            client.Send("""{"_ct":"send_message","r":"general","c":"while frozen","ref":2}""");
+            using (var deadline = new CancellationTokenSource(ChatHarness.Timeout))
+            {
+                while (Backplanes[0].PendingPublishes == 0)
+                {
+                    await Task.Delay(10, deadline.Token); // on its way, not answered
+                }
+            }
+
+            time.Advance(TimeSpan.FromSeconds(2)); // the publish timeout
+            JsonElement error = await client.WaitForAsync("error");
+            Assert.Equal("unavailable", error.GetProperty("code").GetString());
+            Assert.Equal(2, error.GetProperty("ref").GetInt64());
+            Assert.Contains("may still be stored", error.GetProperty("message").GetString());
+            Assert.Equal(0, Backplanes[0].PendingPublishes);
+        }
+        finally
+        {
+            Nats.Resume();
+        }
+
+        // It was stored after all: delivered (to its sender as well) with the next id; its late
+        // acknowledgement matches nothing, and the next send is acknowledged with its own id.
+        JsonElement late = await client.WaitForAsync("user_message");
+        Assert.Equal("while frozen", late.GetProperty("c").GetString());
+        Assert.Equal(2, late.GetProperty("id").GetInt64());
+        client.Send("""{"_ct":"send_message","r":"general","c":"after","ref":3}""");
+        JsonElement ack = await client.WaitForAsync("message_ack");
+        Assert.Equal(3, ack.GetProperty("ref").GetInt64());
+        Assert.Equal(3, ack.GetProperty("id").GetInt64());
+    }
+}
