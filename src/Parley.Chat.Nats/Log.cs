@@ -42,4 +42,7 @@ internal static partial class Log
 
     [LoggerMessage(1112, LogLevel.Warning, "Stream sequence {Sequence} on {Subject} holds a record for another room; skipped")]
     public static partial void WrongSubject(ILogger logger, long sequence, string subject);
+
+    [LoggerMessage(1113, LogLevel.Error, "Node {Instance}: JetStream's confirmations can no longer be received ({Reason}); sends are refused until the node is restarted")]
+    public static partial void AcksStopped(ILogger logger, string instance, string reason);
 }

@@ -104,8 +104,10 @@ public sealed partial class NatsChatBackplane
 
     private async Task StartPresenceAsync(CancellationToken cancellationToken)
     {
-        _presenceSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(NodesSubject, cancellationToken: cancellationToken).ConfigureAwait(false);
-        _snapshotSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(SnapshotSubject(_instance), cancellationToken: cancellationToken).ConfigureAwait(false);
+        // NATS.Net ends a subscription when the token it was made with is cancelled: the start's
+        // deadline bounds only the asking, not the subscription's life.
+        _presenceSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(NodesSubject, cancellationToken: CancellationToken.None).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+        _snapshotSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(SnapshotSubject(_instance), cancellationToken: CancellationToken.None).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
         _presence = Task.Run(ReadPresenceAsync, CancellationToken.None);
         _snapshots = Task.Run(AnswerSnapshotsAsync, CancellationToken.None);
         _heartbeats = Task.Run(HeartbeatAsync, CancellationToken.None);

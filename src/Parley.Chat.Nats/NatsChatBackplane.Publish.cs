@@ -9,8 +9,9 @@ namespace Parley.Chat.Nats;
 /// for the node (<c>_INBOX.…​.*</c>), the reply subject of each publish ending in its own number,
 /// and each acknowledgement matched to its publish by that number. NATS.Net's
 /// <c>PublishConcurrentAsync</c> made a reply subscription, a channel, a timer and a header
-/// dictionary for every message; this costs one dictionary slot and one task per publish, and one
-/// timer for all (docs/benchmarks.md, "Three nodes through NATS JetStream").
+/// dictionary for every message; this costs a reply-subject string, a dictionary slot and a task
+/// per publish (and NATS.Net's subject string per answer), and one timer for all
+/// (docs/benchmarks.md, "Session 17").
 /// </summary>
 public sealed partial class NatsChatBackplane
 {
@@ -21,6 +22,7 @@ public sealed partial class NatsChatBackplane
     private INatsSub<NatsMemoryOwner<byte>>? _ackSub;
     private Task _ackReading = Task.CompletedTask;
     private ITimer? _ackSweeper;
+    private volatile bool _acksStopped;
 
     /// <summary>Publishes waiting for JetStream's acknowledgement (for tests and status).</summary>
     internal int PendingPublishes
@@ -42,7 +44,9 @@ public sealed partial class NatsChatBackplane
         // Answers wait for this reader rather than being dropped when it falls behind (NATS.Net's
         // default for a subscription): a dropped answer would refuse a message that was stored.
         var waitForReader = new NatsSubOpts { ChannelOpts = new NatsSubChannelOpts { Capacity = 4096, FullMode = System.Threading.Channels.BoundedChannelFullMode.Wait } };
-        _ackSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(_inbox + "*", opts: waitForReader, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // NATS.Net ends a subscription when the token it was made with is cancelled: the start's
+        // deadline (which runs on through the catch-up) bounds only the asking.
+        _ackSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(_inbox + "*", opts: waitForReader, cancellationToken: CancellationToken.None).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
         _ackReading = Task.Run(ReadAcksAsync, CancellationToken.None);
         TimeSpan every = TimeSpan.FromTicks(Math.Clamp(_options.PublishTimeout.Ticks / 5, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
         _ackSweeper = _time.CreateTimer(static state => ((NatsChatBackplane)state!).ExpireAcks(), this, every, every);
@@ -52,7 +56,12 @@ public sealed partial class NatsChatBackplane
     private async ValueTask<Task<long>> PublishToStreamAsync(string subject, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
         long number = Interlocked.Increment(ref _publishes);
-        var pending = new PendingPublish(_time.GetTimestamp(), Interlocked.Read(ref _lastSequence)); // the stream only grows: a new message's sequence is past it
+        if (_acksStopped)
+        {
+            throw new ChatBackplaneUnavailableException("JetStream's confirmations cannot be received (the node's reply subscription ended)");
+        }
+
+        var pending = new PendingPublish(Interlocked.Read(ref _lastSequence)); // the stream only grows: a new message's sequence is past it
         lock (_acksLock)
         {
             _acks.Add(number, pending); // before the publish: its ack may come before PublishAsync returns
@@ -72,30 +81,43 @@ public sealed partial class NatsChatBackplane
         }
         catch (Exception ex)
         {
-            Forget(number);
+            if (!Forget(number))
+            {
+                _ = pending.Task.Exception; // refused meanwhile (expired, or stopping): that refusal is not the caller's to see
+            }
+
             NatsClusterMetrics.PublishFailures.Add(1);
             if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
             {
                 throw;
             }
 
-            throw ex switch
+            // NATS.Net times out only before the message is in its buffer: that one was never sent.
+            ChatBackplaneUnavailableException? refusal = ex switch
             {
-                NatsTimeoutException => new ChatBackplaneUnavailableException($"the message could not be sent to NATS within {_options.PublishTimeout.TotalSeconds:0.#} s", ex) { MayBeStored = true },
+                NatsTimeoutException => new ChatBackplaneUnavailableException($"the message could not be sent to NATS within {_options.PublishTimeout.TotalSeconds:0.#} s", ex),
                 NatsPayloadTooLargeException => new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex),
                 NatsException or ObjectDisposedException or OperationCanceledException => new ChatBackplaneUnavailableException($"the message could not be sent to NATS: {ex.Message}", ex) { MayBeStored = true },
-                _ => ex,
+                _ => null,
             };
+            if (refusal is null)
+            {
+                throw;
+            }
+
+            throw refusal;
         }
 
+        // The deadline counts from here: waiting for room in the connection's buffer is not JetStream's delay.
+        pending.Stamp(_time.GetTimestamp());
         return pending.Task;
     }
 
-    private void Forget(long number)
+    private bool Forget(long number)
     {
         lock (_acksLock)
         {
-            _acks.Remove(number);
+            return _acks.Remove(number);
         }
     }
 
@@ -111,6 +133,7 @@ public sealed partial class NatsChatBackplane
     private async Task ReadAcksAsync()
     {
         CancellationToken stop = _stop.Token;
+        string reason = "the subscription ended";
         try
         {
             await foreach (NatsMsg<NatsMemoryOwner<byte>> msg in _ackSub!.Msgs.ReadAllAsync(stop).ConfigureAwait(false))
@@ -135,13 +158,21 @@ public sealed partial class NatsChatBackplane
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is NatsException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is NatsException or ObjectDisposedException or InvalidOperationException or System.Threading.Channels.ChannelClosedException)
         {
-            Log.ConsumerFailed(_logger, _instance, Interlocked.Read(ref _delivered), "acknowledgements stopped: " + ex.Message);
+            reason = ex.Message;
         }
         finally
         {
-            FailAllAcks("the node is stopping"); // no one is left to read them
+            if (!stop.IsCancellationRequested)
+            {
+                // Not stopping, yet no answer can arrive any more: refuse sends from now on rather
+                // than store them and call every one "may still be stored".
+                _acksStopped = true;
+                Log.AcksStopped(_logger, _instance, reason);
+            }
+
+            FailAllAcks(stop.IsCancellationRequested ? "the node is stopping" : "the node's reply subscription ended"); // no one is left to read them
         }
     }
 
@@ -160,7 +191,17 @@ public sealed partial class NatsChatBackplane
             return;
         }
 
-        NatsClusterMetrics.PublishDuration.Record(_time.GetElapsedTime(pending.Started).TotalSeconds);
+        if (!ack.StreamIs(_options.StreamName))
+        {
+            // Another stream took the subject too: its sequence is not this cluster's id.
+            Fail(pending, new ChatBackplaneUnavailableException($"the message was stored by another stream than {_options.StreamName}: check the streams' subjects") { MayBeStored = true });
+            return;
+        }
+
+        if (pending.Started is long started and not 0)
+        {
+            NatsClusterMetrics.PublishDuration.Record(_time.GetElapsedTime(started).TotalSeconds);
+        }
         if ((long)ack.Sequence <= pending.Newest && !ack.Duplicate)
         {
             // A sequence this node has seen before: the stream started over under it.
@@ -191,7 +232,7 @@ public sealed partial class NatsChatBackplane
         {
             foreach ((long number, PendingPublish pending) in _acks)
             {
-                if (_time.GetElapsedTime(pending.Started, now) >= _options.PublishTimeout)
+                if (pending.Started != 0 && _time.GetElapsedTime(pending.Started, now) >= _options.PublishTimeout)
                 {
                     (expired ??= []).Add(pending);
                     _acks.Remove(number); // allowed while enumerating a Dictionary since .NET Core 3.0
@@ -244,11 +285,16 @@ public sealed partial class NatsChatBackplane
     }
 
     /// <summary>One publish waiting for its acknowledgement: when it left, and the newest sequence known then.</summary>
-    private sealed class PendingPublish(long started, long newest) : TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously)
+    private sealed class PendingPublish(long newest) : TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
-        public long Started { get; } = started;
+        private long _started;
+
+        /// <summary>When the message was in the connection's buffer; 0 until then (not yet expiring).</summary>
+        public long Started => Volatile.Read(ref _started);
 
         public long Newest { get; } = newest;
+
+        public void Stamp(long timestamp) => Volatile.Write(ref _started, Math.Max(1, timestamp));
     }
 }
 
@@ -257,14 +303,17 @@ public sealed partial class NatsChatBackplane
 /// for a copy it dropped, or <c>{"error":{"code":C,"err_code":E,"description":"…"}}</c>. Read
 /// without allocating unless it is an error.
 /// </summary>
-internal readonly record struct PubAck(ulong Sequence, bool Duplicate, string? Error)
+internal readonly record struct PubAck(ulong Sequence, bool Duplicate, string? Error, string? Stream = null)
 {
+    /// <summary>Whether the answer names <paramref name="stream"/> (an answer without a name is taken as the publish's own).</summary>
+    public bool StreamIs(string stream) => Stream is null || Stream == stream;
+
     public static bool TryParse(ReadOnlySpan<byte> json, out PubAck ack)
     {
         ack = default;
         ulong sequence = 0;
         bool duplicate = false, sawSequence = false;
-        string? error = null;
+        string? error = null, stream = null;
         try
         {
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 4 });
@@ -293,6 +342,15 @@ internal readonly record struct PubAck(ulong Sequence, bool Duplicate, string? E
 
                     duplicate = reader.GetBoolean();
                 }
+                else if (reader.ValueTextEquals("stream"u8))
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                    {
+                        return false;
+                    }
+
+                    stream = reader.ValueTextEquals("PARLEY"u8) ? "PARLEY" : reader.GetString(); // the default name without a string per answer
+                }
                 else if (reader.ValueTextEquals("error"u8))
                 {
                     if (!reader.Read())
@@ -300,7 +358,14 @@ internal readonly record struct PubAck(ulong Sequence, bool Duplicate, string? E
                         return false;
                     }
 
-                    error = ReadError(ref reader);
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        error = ReadError(ref reader);
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null || !reader.TrySkip())
+                    {
+                        return false; // "error": null is no error; anything else but an object is not an answer
+                    }
                 }
                 else if (!reader.Read() || !reader.TrySkip())
                 {
@@ -318,23 +383,17 @@ internal readonly record struct PubAck(ulong Sequence, bool Duplicate, string? E
             return false;
         }
 
-        if (error is null && (!sawSequence || sequence == 0))
+        if (error is null && (!sawSequence || sequence == 0 || sequence > long.MaxValue))
         {
-            return false;
+            return false; // sequences start at 1, and ids are signed 64-bit
         }
 
-        ack = new PubAck(sequence, duplicate, error);
+        ack = new PubAck(sequence, duplicate, error, stream);
         return true;
     }
 
     private static string ReadError(ref Utf8JsonReader reader)
     {
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            reader.TrySkip();
-            return "an error";
-        }
-
         string? description = null;
         long code = 0, errorCode = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)

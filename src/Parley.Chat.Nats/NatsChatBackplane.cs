@@ -57,7 +57,8 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
             ReconnectWaitMax = TimeSpan.FromSeconds(2),
             RequestTimeout = options.PublishTimeout,
-            CommandTimeout = options.PublishTimeout, // how long a publish may wait to get into the connection's buffer
+            CommandTimeout = options.PublishTimeout, // how long a publish may wait to get into the connection's buffer…
+            PublishTimeoutOnDisconnected = true,     // …also while the connection is down (else it waits for the reconnect)
             AuthOpts = options.CredentialsFile is { } creds ? new NatsAuthOpts { CredsFile = creds } : NatsAuthOpts.Default,
         });
         _js = new NatsJSContext(_nats);

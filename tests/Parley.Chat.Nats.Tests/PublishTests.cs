@@ -14,15 +14,18 @@ namespace Parley.Chat.Nats.Tests;
 public sealed class PublishTests : NatsNodesTest
 {
     [Theory]
-    [InlineData("""{"stream":"PARLEY", "seq":1}""", 1UL, false, null)]
-    [InlineData("""{"stream":"PARLEY","seq":18446744073709551615,"duplicate":true}""", ulong.MaxValue, true, null)]
-    [InlineData("""{"domain":"hub","seq":7,"stream":"PARLEY","extra":{"a":[1,2]}}""", 7UL, false, null)]
-    [InlineData("""{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}""", 0UL, false, "jetstream not enabled (code 503, error 10039)")]
-    [InlineData("""{"error":{"code":400}}""", 0UL, false, "an error (code 400, error 0)")]
-    public void A_publish_acknowledgement_is_read(string json, ulong sequence, bool duplicate, string? error)
+    [InlineData("""{"stream":"PARLEY", "seq":1}""", 1L, false, null, "PARLEY")]
+    [InlineData("""{"stream":"PARLEY","seq":9223372036854775807,"duplicate":true}""", long.MaxValue, true, null, "PARLEY")]
+    [InlineData("""{"domain":"hub","seq":7,"stream":"OTHER","extra":{"a":[1,2]}}""", 7L, false, null, "OTHER")]
+    [InlineData("""{"error":null,"stream":"PARLEY","seq":5}""", 5L, false, null, "PARLEY")]
+    [InlineData("""{"seq":3}""", 3L, false, null, null)]
+    [InlineData("""{"error":{"code":503,"err_code":10039,"description":"jetstream not enabled"}}""", 0L, false, "jetstream not enabled (code 503, error 10039)", null)]
+    [InlineData("""{"error":{"code":400,"description":7}}""", 0L, false, "an error (code 400, error 0)", null)]
+    public void A_publish_acknowledgement_is_read(string json, long sequence, bool duplicate, string? error, string? stream)
     {
         Assert.True(PubAck.TryParse(Encoding.UTF8.GetBytes(json), out PubAck ack));
-        Assert.Equal(new PubAck(sequence, duplicate, error), ack);
+        Assert.Equal(new PubAck((ulong)sequence, duplicate, error, stream), ack);
+        Assert.Equal(stream is null or "PARLEY", ack.StreamIs("PARLEY"));
     }
 
     [Theory]
@@ -37,6 +40,9 @@ public sealed class PublishTests : NatsNodesTest
     [InlineData("""{"stream":"PARLEY","seq":5""")]             // cut short
     [InlineData("""{"stream":"PARLEY","seq":5} {}""")]         // something after it
     [InlineData("""{"stream":"PARLEY","seq":5,"duplicate":"yes"}""")]
+    [InlineData("""{"stream":"PARLEY","seq":9223372036854775808}""")] // past a signed 64-bit id
+    [InlineData("""{"stream":5,"seq":5}""")]
+    [InlineData("""{"error":"no","seq":5}""")]
     [InlineData("""{"a":{"b":{"c":{"d":{"e":1}}}},"seq":5}""")] // deeper than an answer goes
     public void An_answer_that_is_not_an_acknowledgement_is_not_taken_for_one(string json)
     {
