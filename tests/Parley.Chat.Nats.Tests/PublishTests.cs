@@ -123,4 +123,62 @@ public sealed class PublishTests : NatsNodesTest
         Assert.Equal(3, ack.GetProperty("ref").GetInt64());
         Assert.Equal(3, ack.GetProperty("id").GetInt64());
     }
+
+    [Fact]
+    public async Task A_start_that_outlasts_the_connect_deadline_still_receives_its_acknowledgements()
+    {
+        if (Nats is null)
+        {
+            return;
+        }
+
+        // A stream to catch up on, and a host slow enough that the catch-up outlasts the connect
+        // deadline: the subscriptions made during the start must not end with that deadline.
+        await using (var bus = new NatsConnection(new NatsOpts { Url = Nats.Url }))
+        {
+            var js = new NatsJSContext(bus);
+            await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("PARLEY", ["parley.room.>"]));
+            for (int i = 0; i < 20; i++)
+            {
+                await js.PublishAsync("parley.room.general", Record("general", "old", $"m{i}"));
+            }
+        }
+
+        NatsChatBackplaneOptions options = BackplaneOptions("slow");
+        options.ConnectTimeout = TimeSpan.FromMilliseconds(500);
+        await using var backplane = new NatsChatBackplane(options);
+        var host = new SlowHost(TimeSpan.FromMilliseconds(50));
+        await backplane.StartAsync(host, CancellationToken.None);
+        Assert.Equal(20, host.Delivered);
+
+        Task<long> stored = await backplane.PublishAsync("general", Record("general", "new", "after the start"), CancellationToken.None);
+        Assert.Equal(21, await stored.WaitAsync(ChatHarness.Timeout));
+    }
+
+    private static byte[] Record(string room, string user, string content)
+    {
+        byte[] buffer = new byte[ChatRecord.MaxLength(Encoding.UTF8.GetByteCount(content))];
+        return buffer[..ChatRecord.Write(buffer, room, user, content)];
+    }
+
+    private sealed class SlowHost(TimeSpan perMessage) : IChatBackplaneHost
+    {
+        private int _delivered;
+
+        public int Delivered => Volatile.Read(ref _delivered);
+
+        public void OnMessage(long id, DateTimeOffset timestamp, ReadOnlySpan<byte> record)
+        {
+            Thread.Sleep(perMessage);
+            Interlocked.Increment(ref _delivered);
+        }
+
+        public void OnRemotePresence(string node, string room, string user, bool present)
+        {
+        }
+
+        public void OnDeliveryStopped(string reason)
+        {
+        }
+    }
 }
