@@ -58,6 +58,7 @@ public sealed partial class NatsChatBackplane
         long number = Interlocked.Increment(ref _publishes);
         if (_acksStopped)
         {
+            NatsClusterMetrics.PublishFailures.Add(1);
             throw new ChatBackplaneUnavailableException("JetStream's confirmations cannot be received (the node's reply subscription ended)");
         }
 
@@ -70,6 +71,7 @@ public sealed partial class NatsChatBackplane
         if (_stop.IsCancellationRequested)
         {
             Forget(number); // stopping: nothing would read its answer
+            NatsClusterMetrics.PublishFailures.Add(1);
             throw new ChatBackplaneUnavailableException("the node is stopping");
         }
 

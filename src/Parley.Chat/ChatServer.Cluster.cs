@@ -295,7 +295,6 @@ public sealed partial class ChatServer
         }
     }
 
-
     /// <summary>A user of this node entered (first session here) or left (last) a room: tell the other nodes.</summary>
     private void AnnouncePresence(Room room, string user, bool present)
     {

@@ -12,12 +12,6 @@ namespace Parley.Chat.Nats.Tests;
 /// </summary>
 public sealed class HostileBusTests : NatsNodesTest
 {
-    private static byte[] Record(string room, string user, string content)
-    {
-        byte[] buffer = new byte[ChatRecord.MaxLength(Encoding.UTF8.GetByteCount(content))];
-        return buffer[..ChatRecord.Write(buffer, room, user, content)];
-    }
-
     private async Task<NatsConnection> BusAsync()
     {
         var bus = new NatsConnection(new NatsOpts { Url = Nats!.Url });

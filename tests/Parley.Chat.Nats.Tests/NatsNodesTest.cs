@@ -41,6 +41,13 @@ public abstract class NatsNodesTest : IAsyncLifetime
         ConnectTimeout = TimeSpan.FromSeconds(5),
     };
 
+    /// <summary>A stored record as a node writes it (the journal's record format).</summary>
+    internal static byte[] Record(string room, string user, string content)
+    {
+        byte[] buffer = new byte[ChatRecord.MaxLength(System.Text.Encoding.UTF8.GetByteCount(content))];
+        return buffer[..ChatRecord.Write(buffer, room, user, content)];
+    }
+
     internal async Task<ChatHarness> StartNodeAsync(string name, Action<ChatServerOptions>? configure = null, Action<NatsChatBackplaneOptions>? configureBackplane = null)
     {
         NatsChatBackplaneOptions backplaneOptions = BackplaneOptions(name);

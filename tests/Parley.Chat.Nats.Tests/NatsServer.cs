@@ -18,6 +18,24 @@ internal sealed class NatsServer : IAsyncDisposable
         Executable = executable;
         Port = port;
         Store = store;
+
+        // A test host that ends without disposing (a crash, an abort) must not leave the server behind.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => KillNow();
+    }
+
+    private void KillNow()
+    {
+        try
+        {
+            if (_process is { HasExited: false } process)
+            {
+                Signal("CONT");
+                process.Kill();
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+        }
     }
 
     public string Executable { get; }
@@ -87,16 +105,16 @@ internal sealed class NatsServer : IAsyncDisposable
     }
 
     /// <summary>SIGSTOPs the server: connections stay open, nothing is answered (<see cref="Resume"/> goes on).</summary>
-    public void Pause() => Signal("STOP");
+    public void Pause() => Assert.True(Signal("STOP"), "nats-server could not be paused");
 
     /// <summary>SIGCONTs a paused server.</summary>
-    public void Resume() => Signal("CONT");
+    public void Resume() => Assert.True(Signal("CONT"), "nats-server could not be resumed");
 
-    private void Signal(string signal)
+    private bool Signal(string signal)
     {
         using Process kill = Process.Start("kill", [$"-{signal}", _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
         kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
+        return kill.ExitCode == 0;
     }
 
     /// <summary>SIGKILLs the server (its store stays).</summary>
@@ -113,7 +131,7 @@ internal sealed class NatsServer : IAsyncDisposable
     {
         if (_process is { HasExited: false })
         {
-            Resume(); // a paused process dies of SIGKILL too, but not before it is scheduled
+            Signal("CONT"); // a paused process dies of SIGKILL too, but not before it is scheduled
         }
 
         await KillAsync();

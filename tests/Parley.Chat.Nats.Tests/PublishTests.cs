@@ -155,12 +155,6 @@ public sealed class PublishTests : NatsNodesTest
         Assert.Equal(21, await stored.WaitAsync(ChatHarness.Timeout));
     }
 
-    private static byte[] Record(string room, string user, string content)
-    {
-        byte[] buffer = new byte[ChatRecord.MaxLength(Encoding.UTF8.GetByteCount(content))];
-        return buffer[..ChatRecord.Write(buffer, room, user, content)];
-    }
-
     private sealed class SlowHost(TimeSpan perMessage) : IChatBackplaneHost
     {
         private int _delivered;
