@@ -41,12 +41,9 @@ public sealed partial class NatsChatBackplane
         // Under _INBOX (where NATS permissions usually let clients receive replies) but not under the
         // connection's own inbox prefix: NATS.Net keeps that for its requests and matches it exactly.
         _inbox = $"{_nats.Opts.InboxPrefix}.parley{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12))}.";
-        // Answers wait for this reader rather than being dropped when it falls behind (NATS.Net's
-        // default for a subscription): a dropped answer would refuse a message that was stored.
-        var waitForReader = new NatsSubOpts { ChannelOpts = new NatsSubChannelOpts { Capacity = 4096, FullMode = System.Threading.Channels.BoundedChannelFullMode.Wait } };
         // NATS.Net ends a subscription when the token it was made with is cancelled: the start's
         // deadline (which runs on through the catch-up) bounds only the asking.
-        _ackSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(_inbox + "*", opts: waitForReader, cancellationToken: CancellationToken.None).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+        _ackSub = await _nats.SubscribeCoreAsync<NatsMemoryOwner<byte>>(_inbox + "*", cancellationToken: CancellationToken.None).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
         _ackReading = Task.Run(ReadAcksAsync, CancellationToken.None);
         TimeSpan every = TimeSpan.FromTicks(Math.Clamp(_options.PublishTimeout.Ticks / 5, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
         _ackSweeper = _time.CreateTimer(static state => ((NatsChatBackplane)state!).ExpireAcks(), this, every, every);

@@ -59,6 +59,12 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             RequestTimeout = options.PublishTimeout,
             CommandTimeout = options.PublishTimeout, // how long a publish may wait to get into the connection's buffer…
             PublishTimeoutOnDisconnected = true,     // …also while the connection is down (else it waits for the reconnect)
+            // Every subscription of the node is read by a loop of its own that never waits on NATS:
+            // one that falls behind holds the connection's reads back instead of losing messages
+            // (NATS.Net's default drops the newest). Dropped stream messages made the ordered consumer
+            // start over at every gap during a catch-up; a dropped acknowledgement would refuse a
+            // stored message; a dropped presence delta costs a snapshot.
+            SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
             AuthOpts = options.CredentialsFile is { } creds ? new NatsAuthOpts { CredsFile = creds } : NatsAuthOpts.Default,
         });
         _js = new NatsJSContext(_nats);

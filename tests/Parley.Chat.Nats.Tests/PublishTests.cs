@@ -155,6 +155,77 @@ public sealed class PublishTests : NatsNodesTest
         Assert.Equal(21, await stored.WaitAsync(ChatHarness.Timeout));
     }
 
+    [Fact]
+    public async Task A_catch_up_slower_than_the_stream_loses_nothing_and_never_starts_the_consumer_over()
+    {
+        if (Nats is null)
+        {
+            return;
+        }
+
+        const int Stored = 3000;
+        await using (var bus = new NatsConnection(new NatsOpts { Url = Nats.Url }))
+        {
+            var js = new NatsJSContext(bus);
+            await js.CreateStreamAsync(new NATS.Client.JetStream.Models.StreamConfig("PARLEY", ["parley.room.>"]));
+            byte[] record = Record("general", "old", "catch me up");
+            var acks = new List<NatsJSPublishConcurrentFuture>();
+            for (int i = 0; i < Stored; i++)
+            {
+                acks.Add(await js.PublishConcurrentAsync("parley.room.general", record));
+            }
+
+            foreach (NatsJSPublishConcurrentFuture ack in acks)
+            {
+                await using (ack)
+                {
+                    (await ack.GetResponseAsync()).EnsureSuccess();
+                }
+            }
+        }
+
+        // A host slower than JetStream hands the stream over: NATS.Net's consumer must wait for it
+        // (not drop what does not fit its buffer, then start over at the gap).
+        var warnings = new WarningLog();
+        NatsChatBackplaneOptions options = BackplaneOptions("slow");
+        options.LoggerFactory = warnings;
+        await using var backplane = new NatsChatBackplane(options);
+        var host = new SlowHost(TimeSpan.FromMilliseconds(1));
+        await backplane.StartAsync(host, CancellationToken.None);
+        Assert.Equal(Stored, host.Delivered);
+        Assert.DoesNotContain(warnings.Lines, line => line.Contains("Slow consumer", StringComparison.OrdinalIgnoreCase) || line.Contains("mismatch", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>The warnings NATS.Net and the node log.</summary>
+    private sealed class WarningLog : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        public IEnumerable<string> Lines => _lines;
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                _lines.Enqueue(formatter(state, exception));
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
     private sealed class SlowHost(TimeSpan perMessage) : IChatBackplaneHost
     {
         private int _delivered;
