@@ -320,16 +320,28 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         ReadOnlySpan<char> token = subject.AsSpan().StartsWith(RoomSubjectPrefix, StringComparison.Ordinal) ? subject.AsSpan(RoomSubjectPrefix.Length) : [];
         if (token.Length > 0 && token[0] == '~')
         {
-            Span<byte> decoded = stackalloc byte[(token.Length - 1) / 2];
-            return (token.Length - 1) % 2 == 0
-                && Convert.FromHexString(token[1..], decoded, out _, out int written) == System.Buffers.OperationStatus.Done
-                && decoded[..written].SequenceEqual(room)
-                && SubjectToken(Encoding.UTF8.GetString(room)) == token.ToString();
+            // The one spelling SubjectToken gives: lower-case hex of the name's bytes, for a name
+            // that needs it (without allocating: this runs for every message of such a room).
+            ReadOnlySpan<char> hex = token[1..];
+            if (hex.Length != room.Length * 2 || room.IndexOfAnyExcept(PlainSubjectBytes) < 0)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < room.Length; i++)
+            {
+                if (hex[2 * i] != LowerHex[room[i] >> 4] || hex[(2 * i) + 1] != LowerHex[room[i] & 0xF])
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
-        if (token.Length != room.Length)
+        if (token.Length != room.Length || room.IndexOfAnyExcept(PlainSubjectBytes) >= 0)
         {
-            return false;
+            return false; // (a name with other bytes is published under its ~hex spelling only)
         }
 
         for (int i = 0; i < room.Length; i++)
@@ -439,6 +451,12 @@ public sealed partial class NatsChatBackplane : IChatBackplane
             Log.RefreshFailed(_logger, ex.Message);
         }
     }
+
+    private const string LowerHex = "0123456789abcdef";
+
+    /// <summary>The bytes a room name may hold and still be its own subject token.</summary>
+    private static readonly System.Buffers.SearchValues<byte> PlainSubjectBytes =
+        System.Buffers.SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"u8);
 
     /// <summary>
     /// A room name as one subject token: names of letters, digits, <c>-</c> and <c>_</c> as they are;

@@ -51,6 +51,27 @@ public sealed class HostileBusTests : NatsNodesTest
         await client.ExpectErrorAndStillOpenAsync_Ping();
     }
 
+    [Theory]
+    [InlineData("general", "parley.room.general", true)]
+    [InlineData("general", "parley.room.General", false)]
+    [InlineData("general", "parley.room.genera", false)]
+    [InlineData("général", "parley.room.~67c3a96ec3a972616c", true)]       // the ~hex spelling SubjectToken gives
+    [InlineData("général", "parley.room.~67C3A96EC3A972616C", false)]      // upper-case hex: not its spelling
+    [InlineData("général", "parley.room.~67c3a96ec3a972616", false)]       // cut short
+    [InlineData("général", "parley.room.~67c3a96ec3a972616c00", false)]    // longer
+    [InlineData("general", "parley.room.~67656e6572616c", false)]          // a plain name is never hex-spelled
+    [InlineData("a b", "parley.room.a b", false)]                          // a name that needs hex is never plain
+    [InlineData("general", "other.room.general", false)]
+    public async Task A_records_room_must_be_the_one_its_subject_names(string room, string subject, bool matches)
+    {
+        await using var backplane = new NatsChatBackplane(new NatsChatBackplaneOptions { Url = "nats://127.0.0.1:1", NodeName = "n" });
+        Assert.Equal(matches, backplane.RecordMatchesSubject(Record(room, "u", "c"), subject));
+        if (matches)
+        {
+            Assert.Equal(subject, backplane.RoomSubjectPrefix + NatsChatBackplane.SubjectToken(room));
+        }
+    }
+
     [Fact]
     public async Task A_record_on_another_rooms_subject_is_not_delivered()
     {
