@@ -22,20 +22,20 @@ internal static partial class Log
     [LoggerMessage(1105, LogLevel.Debug, "Presence could not be sent: {Reason}")]
     public static partial void PresenceSendFailed(ILogger logger, string reason);
 
-    [LoggerMessage(1106, LogLevel.Warning, "Presence from {Instance} could not be taken: {Reason}")]
-    public static partial void PresenceFailed(ILogger logger, string instance, string reason);
+    [LoggerMessage(1106, LogLevel.Warning, "Presence from {Instance} could not be taken: {Reason} ({Suppressed} such lines held back before this one)")]
+    public static partial void PresenceFailed(ILogger logger, string instance, string reason, long suppressed);
 
-    [LoggerMessage(1107, LogLevel.Information, "Node {Instance} joined the cluster")]
-    public static partial void NodeJoined(ILogger logger, string instance);
+    [LoggerMessage(1107, LogLevel.Information, "Node {Instance} joined the cluster ({Suppressed} such lines held back before this one)")]
+    public static partial void NodeJoined(ILogger logger, string instance, long suppressed);
 
-    [LoggerMessage(1108, LogLevel.Information, "Node {Instance} left the cluster; its {Entries} room memberships end")]
-    public static partial void NodeLeft(ILogger logger, string instance, int entries);
+    [LoggerMessage(1108, LogLevel.Information, "Node {Instance} left the cluster; its {Entries} room memberships end ({Suppressed} such lines held back before this one)")]
+    public static partial void NodeLeft(ILogger logger, string instance, int entries, long suppressed);
 
-    [LoggerMessage(1109, LogLevel.Warning, "Node {Instance} was silent for {Seconds} s: taken as gone; its {Entries} room memberships end")]
-    public static partial void NodeSilent(ILogger logger, string instance, double seconds, int entries);
+    [LoggerMessage(1109, LogLevel.Warning, "Node {Instance} was silent for {Seconds} s: taken as gone; its {Entries} room memberships end ({Suppressed} such lines held back before this one)")]
+    public static partial void NodeSilent(ILogger logger, string instance, double seconds, int entries, long suppressed);
 
-    [LoggerMessage(1110, LogLevel.Warning, "The presence snapshot of {Instance} was refused: more than a node holds ({Entries} pairs so far) or pages that go nowhere")]
-    public static partial void SnapshotRefused(ILogger logger, string instance, int entries);
+    [LoggerMessage(1110, LogLevel.Warning, "The presence snapshot of {Instance} was refused: more than a node holds ({Entries} pairs so far) or pages that go nowhere ({Suppressed} such lines held back before this one)")]
+    public static partial void SnapshotRefused(ILogger logger, string instance, int entries, long suppressed);
 
     [LoggerMessage(1111, LogLevel.Error, "The stream {Stream} was deleted and created again (its sequences started over): this node's ids no longer match it; sends are refused until the node is restarted")]
     public static partial void StreamReplaced(ILogger logger, string stream);

@@ -26,6 +26,7 @@ public sealed partial class NatsChatBackplane
     private static readonly TimeSpan SyncDeadline = TimeSpan.FromSeconds(30);
     private readonly SemaphoreSlim _syncs = new(ConcurrentSyncs, ConcurrentSyncs);
     private readonly CancellationTokenSource _beats = new(); // the heartbeats' own: stopped before the goodbye
+    private readonly LogRateLimiter _peerLog; // lines other nodes (or something posing as one) can provoke
 
     private readonly Lock _localLock = new();
     // Counted, not a set: the host's "first here"/"last here" calls for one pair can reach this in
@@ -247,7 +248,11 @@ public sealed partial class NatsChatBackplane
                 foreach (RemoteNode node in gone)
                 {
                     _remote.Remove(node.Instance);
-                    Log.NodeSilent(_logger, node.Instance, _options.NodeTimeout.TotalSeconds, node.Entries.Count);
+                    if (_peerLog.TryTake(out long heldBack))
+                    {
+                        Log.NodeSilent(_logger, node.Instance, _options.NodeTimeout.TotalSeconds, node.Entries.Count, heldBack);
+                    }
+
                     ReplaceEntries(node, []);
                 }
             }
@@ -276,7 +281,10 @@ public sealed partial class NatsChatBackplane
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    Log.PresenceFailed(_logger, message.Instance, ex.Message);
+                    if (_peerLog.TryTake(out long heldBack))
+                    {
+                        Log.PresenceFailed(_logger, message.Instance, ex.Message, heldBack);
+                    }
                 }
             }
         }
@@ -294,7 +302,11 @@ public sealed partial class NatsChatBackplane
             {
                 if (_remote.Remove(message.Instance, out RemoteNode? gone))
                 {
-                    Log.NodeLeft(_logger, gone.Instance, gone.Entries.Count);
+                    if (_peerLog.TryTake(out long heldBack))
+                    {
+                        Log.NodeLeft(_logger, gone.Instance, gone.Entries.Count, heldBack);
+                    }
+
                     ReplaceEntries(gone, []);
                 }
 
@@ -310,7 +322,10 @@ public sealed partial class NatsChatBackplane
 
                 node = new RemoteNode(message.Instance, message.Name, _time.GetTimestamp());
                 _remote.Add(message.Instance, node);
-                Log.NodeJoined(_logger, message.Instance);
+                if (_peerLog.TryTake(out long heldBack))
+                {
+                    Log.NodeJoined(_logger, message.Instance, heldBack);
+                }
             }
 
             node.LastHeard = _time.GetTimestamp();
@@ -400,7 +415,10 @@ public sealed partial class NatsChatBackplane
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
                 {
-                    Log.PresenceFailed(_logger, node.Instance, ex.Message);
+                    if (_peerLog.TryTake(out long heldBack))
+                    {
+                        Log.PresenceFailed(_logger, node.Instance, ex.Message, heldBack);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
@@ -446,7 +464,11 @@ public sealed partial class NatsChatBackplane
             if (entries.Count > MaxEntriesPerNode || (next >= 0 && (next <= offset || entries.Count == before)))
             {
                 // More than any node holds, or pages that go nowhere: not a node of ours.
-                Log.SnapshotRefused(_logger, node.Instance, entries.Count);
+                if (_peerLog.TryTake(out long heldBack))
+                {
+                    Log.SnapshotRefused(_logger, node.Instance, entries.Count, heldBack);
+                }
+
                 return;
             }
 

@@ -47,6 +47,7 @@ public sealed partial class NatsChatBackplane : IChatBackplane
         _options = options;
         _logger = options.LoggerFactory.CreateLogger<NatsChatBackplane>();
         _time = options.TimeProvider;
+        _peerLog = new LogRateLimiter(options.TimeProvider);
         _instance = $"{options.NodeName}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
         _nats = new NatsConnection(new NatsOpts
         {

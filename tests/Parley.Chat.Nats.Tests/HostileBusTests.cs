@@ -3,6 +3,7 @@ using System.Text.Json;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using Parley.Chat.Tests;
+using Parley.Tests;
 
 namespace Parley.Chat.Nats.Tests;
 
@@ -136,6 +137,45 @@ public sealed class HostileBusTests : NatsNodesTest
         JsonElement ack = await visitor.WaitForAsync("message_ack");
         Assert.Equal(5, ack.GetProperty("ref").GetInt64());
         Assert.DoesNotContain(Backplanes[1].RemoteNodes, n => n.Instance.Length > 80);
+    }
+
+    [Fact]
+    public async Task A_flood_of_made_up_nodes_writes_a_bounded_number_of_log_lines()
+    {
+        if (Nats is null)
+        {
+            return;
+        }
+
+        // The clock stands still: the log's allowance is never refilled, so what it lets through is its burst.
+        var time = new ManualTime();
+        var log = new LogLines(Microsoft.Extensions.Logging.LogLevel.Information);
+        await StartNodeAsync("a", configureBackplane: options =>
+        {
+            options.TimeProvider = time;
+            options.LoggerFactory = log;
+        });
+        await using NatsConnection bus = await BusAsync();
+        const int Ghosts = 200;
+        for (int i = 0; i < Ghosts; i++)
+        {
+            await bus.PublishAsync("parley.nodes", Encoding.UTF8.GetBytes($$"""{"k":"hb","id":"ghost-{{i}}","n":"ghost","v":1,"u":0,"d":0,"l":0}"""));
+            await bus.PublishAsync("parley.nodes", Encoding.UTF8.GetBytes($$"""{"k":"bye","id":"ghost-{{i}}","n":"ghost"}"""));
+        }
+
+        // Every message is taken (the last goodbye included) …
+        await bus.PublishAsync("parley.nodes", Encoding.UTF8.GetBytes("""{"k":"hb","id":"last","n":"ghost","v":1,"u":0,"d":0,"l":0}"""));
+        using (var deadline = new CancellationTokenSource(ChatHarness.Timeout))
+        {
+            while (!Backplanes[0].RemoteNodes.Any(n => n.Instance == "last"))
+            {
+                await Task.Delay(10, deadline.Token);
+            }
+        }
+
+        // … and 401 joins and leaves were announced in at most the limiter's burst of lines.
+        int lines = log.Lines.Count(line => line.Contains("ghost-", StringComparison.Ordinal) || line.Contains("last", StringComparison.Ordinal));
+        Assert.InRange(lines, 1, 20);
     }
 
     [Fact]

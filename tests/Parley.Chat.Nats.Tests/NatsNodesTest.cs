@@ -63,3 +63,33 @@ public abstract class NatsNodesTest : IAsyncLifetime
         return node;
     }
 }
+
+/// <summary>The lines a node (and NATS.Net in it) logs at <paramref name="least"/> or above.</summary>
+internal sealed class LogLines(Microsoft.Extensions.Logging.LogLevel least) : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+    public IEnumerable<string> Lines => _lines;
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+    public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+    {
+    }
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= least;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel))
+        {
+            _lines.Enqueue(formatter(state, exception));
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}

@@ -186,7 +186,7 @@ public sealed class PublishTests : NatsNodesTest
 
         // A host slower than JetStream hands the stream over: NATS.Net's consumer must wait for it
         // (not drop what does not fit its buffer, then start over at the gap).
-        var warnings = new WarningLog();
+        var warnings = new LogLines(Microsoft.Extensions.Logging.LogLevel.Warning);
         NatsChatBackplaneOptions options = BackplaneOptions("slow");
         options.LoggerFactory = warnings;
         await using var backplane = new NatsChatBackplane(options);
@@ -194,36 +194,6 @@ public sealed class PublishTests : NatsNodesTest
         await backplane.StartAsync(host, CancellationToken.None);
         Assert.Equal(Stored, host.Delivered);
         Assert.DoesNotContain(warnings.Lines, line => line.Contains("Slow consumer", StringComparison.OrdinalIgnoreCase) || line.Contains("mismatch", StringComparison.OrdinalIgnoreCase));
-    }
-
-    /// <summary>The warnings NATS.Net and the node log.</summary>
-    private sealed class WarningLog : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
-    {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
-
-        public IEnumerable<string> Lines => _lines;
-
-        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
-
-        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
-        {
-        }
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
-
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel))
-            {
-                _lines.Enqueue(formatter(state, exception));
-            }
-        }
-
-        public void Dispose()
-        {
-        }
     }
 
     private sealed class SlowHost(TimeSpan perMessage) : IChatBackplaneHost
