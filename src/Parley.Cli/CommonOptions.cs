@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Parley.Cli;
 
 /// <summary>Options every server command shares, and how they turn into library settings.</summary>
-internal static class CommonOptions
+internal static partial class CommonOptions
 {
     /// <summary>The longest duration or interval an option takes, in seconds: one day.</summary>
     public const double MaxSeconds = 86_400;
@@ -136,25 +136,69 @@ internal static class CommonOptions
         _ => new LengthPrefixedFramer(maxMessageSize ?? LengthPrefixedFramer.DefaultMaxMessageSize),
     };
 
-    public static ILoggerFactory CreateLoggerFactory(LogLevel level) =>
-        LoggerFactory.Create(builder => builder
+    public static Option<string> LogFormat()
+    {
+        var option = new Option<string>("--log-format")
+        {
+            Description = "simple: one line per entry, for people. json: one JSON object per line (timestamp, level, category, event id, message, fields), for log shippers; the 'listening on' line is then a log entry too.",
+            DefaultValueFactory = _ => "simple",
+        };
+        option.AcceptOnlyFromAmong("simple", "json");
+        return option;
+    }
+
+    /// <summary>The line a server prints once it listens: as it is on the console, or as a log entry
+    /// (<c>--log-format json</c>) so that every line of the output is JSON.</summary>
+    public static async Task AnnounceAsync(TextWriter output, ILogger logger, bool jsonLogs, string line)
+    {
+        if (jsonLogs)
+        {
+            LogAnnouncement(logger, line);
+            return;
+        }
+
+        await output.WriteLineAsync(line);
+        await output.FlushAsync(CancellationToken.None);
+    }
+
+    [LoggerMessage(30, Microsoft.Extensions.Logging.LogLevel.Information, "{Announcement}")]
+    private static partial void LogAnnouncement(ILogger logger, string announcement);
+
+    public static ILoggerFactory CreateLoggerFactory(LogLevel level, string format = "simple") =>
+        LoggerFactory.Create(builder => ConfigureLogging(builder, level, format));
+
+    private static void ConfigureLogging(ILoggingBuilder builder, LogLevel level, string format)
+    {
+        builder
             .SetMinimumLevel(level)
             // The NATS client's own chatter (the server's INFO, each consumer it creates) only when debugging.
             .AddFilter("NATS.Client.Core.Internal", level <= Microsoft.Extensions.Logging.LogLevel.Debug ? level : Microsoft.Extensions.Logging.LogLevel.Warning)
-            .AddFilter("NATS.Client.JetStream", level <= Microsoft.Extensions.Logging.LogLevel.Debug ? level : Microsoft.Extensions.Logging.LogLevel.Warning)
-            .AddSimpleConsole(console =>
+            .AddFilter("NATS.Client.JetStream", level <= Microsoft.Extensions.Logging.LogLevel.Debug ? level : Microsoft.Extensions.Logging.LogLevel.Warning);
+        if (format == "json")
+        {
+            builder.AddJsonConsole(json =>
             {
-                console.SingleLine = true;
-                console.TimestampFormat = "HH:mm:ss.fff ";
-                console.ColorBehavior = Terminal.LoggerColors;
-            }));
+                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                json.UseUtcTimestamp = true;
+                json.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+            });
+            return;
+        }
+
+        builder.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss.fff ";
+            console.ColorBehavior = Terminal.LoggerColors;
+        });
+    }
 
     /// <summary>Server TLS: <c>--tls-cert FILE</c> (PFX or PEM), <c>--tls-key FILE</c> (PEM key, when separate), <c>--tls-password</c> (PFX).</summary>
     public static (Option<string?> Certificate, Option<string?> Key, Option<string?> Password) ServerTls() =>
     (
         new Option<string?>("--tls-cert") { Description = "Serve TLS with this certificate: a PFX file, or PEM (with the key in it or in --tls-key). 'parley cert create' makes a development one." },
         new Option<string?>("--tls-key") { Description = "PEM private key for --tls-cert, when it is not in the same file." },
-        new Option<string?>("--tls-password") { Description = "Password of the --tls-cert PFX file." });
+        new Option<string?>("--tls-password") { Description = "Password of the --tls-cert PFX file. Better given as PARLEY_TLS_PASSWORD or PARLEY_TLS_PASSWORD_FILE (a file holding it): a command line is visible to every user of the machine." });
 
     /// <summary>Loads the server TLS options from the parsed <c>--tls-*</c> values; null without <c>--tls-cert</c>.</summary>
     /// <exception cref="ArgumentException">The certificate cannot be loaded; the message says why.</exception>

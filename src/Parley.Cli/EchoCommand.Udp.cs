@@ -53,8 +53,8 @@ internal static partial class EchoCommand
                 }
             };
 
-            await output.WriteLineAsync($"parley echo listening on udp {host.LocalEndPoint} (reliable UDP; every message returns on its channel and mode); Ctrl-C stops.");
-            await output.FlushAsync(CancellationToken.None);
+            await CommonOptions.AnnounceAsync(output, logger, settings.JsonLogs, $"parley echo listening on udp {host.LocalEndPoint} (reliable UDP; every message returns on its channel and mode); Ctrl-C stops.");
+            ServiceManager.Ready();
             try
             {
                 while (true)
@@ -68,6 +68,7 @@ internal static partial class EchoCommand
                 // Ctrl-C or SIGTERM: close the sessions below
             }
 
+            ServiceManager.Stopping();
             LogStopping(logger, host.PeerCount);
         }
 

@@ -20,6 +20,8 @@ internal static partial class EchoCommand
         Option<bool> sharePort = CommonOptions.SharePort();
         Option<int> handshakesPerAddress = CommonOptions.MaxHandshakesPerAddress();
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
+        Option<string> logFormat = CommonOptions.LogFormat();
+        var telemetry = Telemetry.Options();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
         var mode = new Option<string>("--mode")
         {
@@ -39,10 +41,14 @@ internal static partial class EchoCommand
 
         var command = new Command("echo", "Run an echo server: every message received is sent back to its sender. Stop with Ctrl-C.")
         {
-            host, port, transport, ipcName, framing, mode, maxMessageSize, idleTimeout, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, tlsCert, tlsKey, tlsPassword, compress, logLevel, summaryInterval,
+            host, port, transport, ipcName, framing, mode, maxMessageSize, idleTimeout, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, tlsCert, tlsKey, tlsPassword, compress, logLevel, logFormat, summaryInterval, telemetry.MetricsPort, telemetry.OtlpEndpoint, telemetry.OtlpProtocol,
         };
+        command.WithSettings(tlsPassword);
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // Return the task to System.CommandLine before starting: a SIGTERM that arrives before it
+            // has the task is not waited for (exit 143 in the middle of the graceful stop).
+            await Task.Yield();
             string framingName = parse.GetValue(framing)!;
             TlsServerOptions? tls;
             try
@@ -76,6 +82,7 @@ internal static partial class EchoCommand
                 UdpSessionsPerAddress = parse.GetResult(maxPerAddress) is { Implicit: false } ? parse.GetValue(maxPerAddress) : null,
                 SharePort = parse.GetValue(sharePort),
                 WebSocket = parse.GetValue(transport) == "ws",
+                JsonLogs = parse.GetValue(logFormat) == "json",
             };
             if (settings.WebSocket && (settings.Compression is not null || framingName != "length"))
             {
@@ -88,7 +95,13 @@ internal static partial class EchoCommand
                 return 2;
             }
 
-            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
+            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel), parse.GetValue(logFormat)!);
+            if (!ServeCommand.TryStartTelemetry(parse, telemetry, parse.GetValue(host)!, "parley-echo", loggers, out OpenTelemetry.Metrics.MeterProvider? metrics))
+            {
+                return 2;
+            }
+
+            using OpenTelemetry.Metrics.MeterProvider? exporting = metrics;
             if (parse.GetValue(transport) == "udp")
             {
                 if (tls is not null || settings.Compression is not null || framingName != "length")
@@ -184,12 +197,13 @@ internal static partial class EchoCommand
         }
 
         string address = http is not null ? http.EndPoints[0]!.ToString()! : settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address;
-        await output.WriteLineAsync($"parley echo listening on {address} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {(settings.WebSocket ? "websocket" : settings.Framing)}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
-        await output.FlushAsync(CancellationToken.None);
+        await CommonOptions.AnnounceAsync(output, logger, settings.JsonLogs, $"parley echo listening on {address} ({(settings.Tls is null ? "" : "TLS, ")}{(settings.Compression is null ? "" : $"compression: {settings.Compression.Codec.ToString().ToLowerInvariant()}, ")}framing: {(settings.WebSocket ? "websocket" : settings.Framing)}, mode: {(settings.Broadcast ? "broadcast" : "echo")}); Ctrl-C stops.");
+        ServiceManager.Ready();
 
         using var summary = new MetricsSummary();
         await summary.LogUntilStoppedAsync(logger, () => server.ConnectionCount, settings.SummaryInterval, cancellationToken);
 
+        ServiceManager.Stopping();
         LogStopping(logger, server.ConnectionCount);
         if (http is not null)
         {
@@ -264,4 +278,7 @@ internal sealed record EchoSettings(
 
     /// <summary>Payload compression, when <c>--compress</c> was given.</summary>
     public CompressionMiddleware? Compression { get; init; }
+
+    /// <summary>One JSON object per log line (<c>--log-format json</c>): the start line is logged too.</summary>
+    public bool JsonLogs { get; init; }
 }

@@ -73,13 +73,19 @@ internal static partial class HttpCommand
             Description = "Print a line per response (peer, request line, status, body bytes) on standard output. Off by default: it costs time on every request.",
         };
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
+        Option<string> logFormat = CommonOptions.LogFormat();
+        var telemetry = Telemetry.Options();
 
         var command = new Command("http", "Serve a folder over HTTP/1.1 (GET, HEAD, keep-alive, pipelining, ranges, conditional and precompressed responses). Stop with Ctrl-C.")
         {
-            root, host, port, index, maxConnections, headTimeout, keepAliveTimeout, maxRequestLine, maxHead, maxHeaders, maxBody, maxCachedFile, cacheSize, accessLog, logLevel,
+            root, host, port, index, maxConnections, headTimeout, keepAliveTimeout, maxRequestLine, maxHead, maxHeaders, maxBody, maxCachedFile, cacheSize, accessLog, logLevel, logFormat, telemetry.MetricsPort, telemetry.OtlpEndpoint, telemetry.OtlpProtocol,
         };
+        command.WithSettings();
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // Return the task to System.CommandLine before starting: a SIGTERM that arrives before it
+            // has the task is not waited for (exit 143 in the middle of the graceful stop).
+            await Task.Yield();
             var settings = new HttpSettings(
                 parse.GetValue(root)!,
                 new IPEndPoint(CommonOptions.ParseHost(parse.GetValue(host)!), parse.GetValue(port)),
@@ -95,6 +101,7 @@ internal static partial class HttpCommand
                 MaxHeadSize = parse.GetValue(maxHead) * 1024,
                 MaxHeaderCount = parse.GetValue(maxHeaders),
                 MaxRequestBodySize = parse.GetValue(maxBody) * 1024L,
+                JsonLogs = parse.GetValue(logFormat) == "json",
             };
             if (settings.MaxHeadSize < settings.MaxRequestLineLength)
             {
@@ -102,7 +109,13 @@ internal static partial class HttpCommand
                 return 2;
             }
 
-            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
+            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel), parse.GetValue(logFormat)!);
+            if (!ServeCommand.TryStartTelemetry(parse, telemetry, parse.GetValue(host)!, "parley-http", loggers, out OpenTelemetry.Metrics.MeterProvider? metrics))
+            {
+                return 2;
+            }
+
+            using OpenTelemetry.Metrics.MeterProvider? exporting = metrics;
             return await RunAsync(settings, loggers, Console.Out, Console.Error, cancellationToken);
         });
         return command;
@@ -171,8 +184,8 @@ internal static partial class HttpCommand
             }
 
             string address = FormatEndPoint(server.EndPoints[0]);
-            await output.WriteLineAsync($"parley http listening on {address}, serving {files.Root} at http://{address}/ ; Ctrl-C stops.");
-            await output.FlushAsync(CancellationToken.None);
+            await CommonOptions.AnnounceAsync(output, logger, settings.JsonLogs, $"parley http listening on {address}, serving {files.Root} at http://{address}/ ; Ctrl-C stops.");
+            ServiceManager.Ready();
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -182,6 +195,7 @@ internal static partial class HttpCommand
                 // Ctrl-C or SIGTERM: stop below.
             }
 
+            ServiceManager.Stopping();
             using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await server.StopAsync(grace.Token);
             LogStopped(logger);
@@ -245,4 +259,7 @@ internal sealed record HttpSettings(string Root, IPEndPoint EndPoint, string Ind
     public int MaxHeaderCount { get; init; } = 100;
 
     public long MaxRequestBodySize { get; init; } = 1024 * 1024;
+
+    /// <summary>One JSON object per log line (<c>--log-format json</c>): the start line is logged too.</summary>
+    public bool JsonLogs { get; init; }
 }

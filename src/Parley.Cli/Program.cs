@@ -11,4 +11,18 @@ Spectre.Console.AnsiConsole.Console = Terminal.Create();
 
 // Ctrl-C / SIGTERM cancel the command's token; give the server time to flush and close.
 var configuration = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15) };
-return await root.Parse(args).InvokeAsync(configuration);
+// Settings the command line leaves out come from PARLEY_* variables and the --config file (see the type).
+CommandSettings.Resolved resolved = CommandSettings.Resolve(root, args, Environment.GetEnvironmentVariables());
+if (resolved.Error is { } error)
+{
+    await Console.Error.WriteLineAsync(error);
+    return 2;
+}
+
+if (resolved.PrintConfig)
+{
+    CommandSettings.Print(resolved, Console.Out);
+    return 0;
+}
+
+return await resolved.Parse.InvokeAsync(configuration);

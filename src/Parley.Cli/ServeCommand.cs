@@ -41,6 +41,8 @@ internal static partial class ServeCommand
         Option<int> commandRate = new Option<int>("--max-commands-per-second") { Description = "Commands per second per connection (1 to 1000000); past it the connection is read more slowly.", DefaultValueFactory = _ => 1000 }
             .Range(1, 1_000_000, "");
         Option<LogLevel> logLevel = CommonOptions.LogLevel();
+        Option<string> logFormat = CommonOptions.LogFormat();
+        var telemetry = Telemetry.Options();
         Option<double> summaryInterval = CommonOptions.SummaryInterval();
         (Option<string?> tlsCert, Option<string?> tlsKey, Option<string?> tlsPassword) = CommonOptions.ServerTls();
         var transport = new Option<string>("--transport")
@@ -75,11 +77,15 @@ internal static partial class ServeCommand
             .Range(1, 5, "--cluster-replicas");
         var command = new Command("serve", "Run the chat server (newline-delimited JSON; try it with nc). Stop with Ctrl-C.")
         {
-            host, port, webPort, allowedOrigins, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, summaryInterval, cluster, clusterCreds, nodeName, clusterStream, clusterReplicas,
+            host, port, webPort, allowedOrigins, transport, ipcName, unix, rooms, data, auth, durability, acceptDamage, maxMessage, historyKb, historyTotalMb, journalMb, maxConnections, maxPerAddress, handshakesPerAddress, sharePort, loginTimeout, sendQueue, backlog, commandRate, tlsCert, tlsKey, tlsPassword, logLevel, logFormat, summaryInterval, telemetry.MetricsPort, telemetry.OtlpEndpoint, telemetry.OtlpProtocol, cluster, clusterCreds, nodeName, clusterStream, clusterReplicas,
         };
+        command.WithSettings(tlsPassword);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel));
+            // Return the task to System.CommandLine before starting: a SIGTERM that arrives before it
+            // has the task is not waited for (exit 143 in the middle of the graceful stop).
+            await Task.Yield();
+            using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel), parse.GetValue(logFormat)!);
             string? roomsPath = parse.GetValue(rooms);
             IReadOnlyList<RoomDefinition> roomList;
             try
@@ -143,6 +149,7 @@ internal static partial class ServeCommand
                 SharePort = parse.GetValue(sharePort),
                 WebPort = parse.GetValue(webPort),
                 AllowedOrigins = parse.GetValue(allowedOrigins) ?? [],
+                JsonLogs = parse.GetValue(logFormat) == "json",
             };
             if (parse.GetValue(cluster) is { } natsUrl)
             {
@@ -173,9 +180,40 @@ internal static partial class ServeCommand
                 settings = settings with { Cluster = backplane };
             }
 
+            if (!TryStartTelemetry(parse, telemetry, parse.GetValue(host)!, "parley-serve", loggers, out OpenTelemetry.Metrics.MeterProvider? metrics))
+            {
+                return 2;
+            }
+
+            using OpenTelemetry.Metrics.MeterProvider? exporting = metrics;
             return await RunAsync(options, settings, loggers, Console.Out, cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>Starts metrics export as asked (<paramref name="provider"/> null for none); false,
+    /// logged, when the metrics port cannot be listened on.</summary>
+    internal static bool TryStartTelemetry(
+        ParseResult parse,
+        (Option<int?> MetricsPort, Option<string?> OtlpEndpoint, Option<string> OtlpProtocol) telemetry,
+        string host,
+        string service,
+        ILoggerFactory loggers,
+        out OpenTelemetry.Metrics.MeterProvider? provider)
+    {
+        ILogger logger = loggers.CreateLogger("parley.metrics");
+        try
+        {
+            provider = Telemetry.Start(parse, telemetry, host, service);
+            Telemetry.LogStarted(logger, parse, telemetry, host);
+            return true;
+        }
+        catch (InvalidOperationException ex)
+        {
+            LogBadSettings(logger, ex.Message);
+            provider = null;
+            return false;
+        }
     }
 
     /// <summary>The send queue: at least two of the largest events (raised from the default when the
@@ -331,18 +369,19 @@ internal static partial class ServeCommand
         await using ChatWeb? ownedWeb = web;
         (tcpServer, webServer, chatServer) = (server, web, chat);
         dashboard.Start();
-        await output.WriteLineAsync(
+        await CommonOptions.AnnounceAsync(output, logger, settings.JsonLogs,
             $"parley serve listening on {(settings.IpcName is null ? server.LocalEndPoint.ToString() : server.Listeners[0].Address)}{(settings.UnixPath is null ? "" : $" and {server.Listeners[^1].Address}")} ({(settings.Tls is null ? "" : "TLS, ")}{options.Rooms.Count} rooms, auth: {options.Auth.ToString().ToLowerInvariant()}, " +
             (settings.Cluster is { } joined
                 ? $"cluster: {joined.DisplayUrl} as node {joined.NodeName}, stream {joined.StreamName}, users: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})"
                 : $"durability: {options.Durability.ToString().ToLowerInvariant()}, data: {Path.GetFullPath(options.DataDirectory)}, last message id: {chat.LastMessageId})") +
             $"{(web is null ? "" : $"; chat page at {ChatWebSettings.Describe(web.EndPoint, settings.Tls is not null)}")}; Ctrl-C stops.");
-        await output.FlushAsync(CancellationToken.None);
+        ServiceManager.Ready(); // systemd Type=notify: started
 
         using var summary = new MetricsSummary(() => chat.HistoryBytes);
         using var trim = new IdleMemoryTrim();
         await summary.LogUntilStoppedAsync(logger, () => server.ConnectionCount, settings.SummaryInterval, cancellationToken);
 
+        ServiceManager.Stopping();
         LogStopping(logger, server.ConnectionCount + (web?.SessionCount ?? 0));
         Task webStopped = web?.StopAsync() ?? Task.CompletedTask;
         await server.StopAsync(CancellationToken.None);
@@ -436,6 +475,9 @@ internal sealed record ServeSettings(IPEndPoint EndPoint, int MaxConnections, lo
 
     /// <summary>Other origins whose pages may open the WebSocket.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>One JSON object per log line (<c>--log-format json</c>): the start line is logged too.</summary>
+    public bool JsonLogs { get; init; }
 
     /// <summary>Run as a node of this cluster (NATS JetStream); null for a single server.</summary>
     public NatsChatBackplaneOptions? Cluster { get; init; }
