@@ -48,6 +48,23 @@ public sealed partial class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task The_example_settings_file_in_deploy_is_valid()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Parley.slnx")))
+        {
+            root = Path.GetDirectoryName(root)!;
+        }
+
+        string example = Path.Combine(root, "deploy", "parley.json");
+        await using ParleyProcess parley = ParleyProcess.Start("serve", "--config", example, "--print-config");
+        Assert.Equal(0, await parley.WaitForExitAsync());
+        Dictionary<string, (JsonElement Value, string Source)> settings = Settings(parley.Output);
+        Assert.Equal(("required", example), (settings["auth"].Value.GetString(), settings["auth"].Source));
+        Assert.Equal(9464, settings["metrics-port"].Value.GetInt32());
+    }
+
+    [Fact]
     public async Task Secrets_are_masked_when_printed_and_a_secret_on_the_command_line_is_warned_about()
     {
         string config = Write("parley.json", """{ "cluster": "nats://bob:hunter2@127.0.0.1:4222" }""");
