@@ -116,17 +116,8 @@ internal static partial class CommonOptions
     public static IPAddress ParseHost(string host) =>
         TryParseHost(host, out IPAddress? address) ? address : throw new ArgumentException($"--host: '{host}' is not an IP address.");
 
-    public static bool TryParseHost(string host, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
-    {
-        address = host.ToUpperInvariant() switch
-        {
-            "ANY" or "*" or "::" => IPAddress.IPv6Any,
-            "0.0.0.0" => IPAddress.Any,
-            "LOCALHOST" => IPAddress.Loopback,
-            _ => IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? parsed) ? parsed : null,
-        };
-        return address is not null;
-    }
+    public static bool TryParseHost(string host, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address) =>
+        ListenAddress.TryParse(host, out address);
 
     /// <summary>The framer for <c>--framing</c>, with the framer's own default limit unless one was given.</summary>
     public static MessageFramer CreateFramer(string framing, int? maxMessageSize) => framing switch

@@ -13,7 +13,7 @@ public sealed class PackagesTests(PackedFeed feed) : IClassFixture<PackedFeed>
 {
     private static readonly string[] Libraries =
     [
-        "Parley.Abstractions", "Parley.Core", "Parley.Journal", "Parley.Chat", "Parley.Chat.Nats",
+        "Parley.Abstractions", "Parley.Core", "Parley.Journal", "Parley.Chat", "Parley.Chat.Nats", "Parley.Hosting",
         "Parley.Http", "Parley.WebSockets", "Parley.Udp", "Parley.Ipc",
     ];
 
