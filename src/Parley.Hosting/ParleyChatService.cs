@@ -74,7 +74,7 @@ public sealed partial class ParleyChatService : IHostedService, IAsyncDisposable
             _chat = options.Backplane is null ? ChatServer.Open(options) : await ChatServer.OpenAsync(options, cancellationToken).ConfigureAwait(false);
 #pragma warning restore CA2000
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or Parley.Journal.JournalDamagedException or ChatBackplaneUnavailableException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or Parley.Journal.JournalDamagedException or ChatBackplaneUnavailableException)
         {
             throw new InvalidOperationException($"The Parley chat server cannot start with the data folder {Path.GetFullPath(options.DataDirectory)}: {ex.Message}", ex);
         }

@@ -47,7 +47,7 @@ public sealed partial class ParleyServerService<THandler> : IHostedService, IAsy
     public bool IsListening { get; private set; }
 
     /// <inheritdoc />
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         ParleyServerOptions options = ServerFactory.CreateServerOptions(_settings, _loggers);
         options.Framer = ServerFactory.CreateFramer(_settings);
@@ -63,13 +63,13 @@ public sealed partial class ParleyServerService<THandler> : IHostedService, IAsy
         }
         catch (System.Net.Sockets.SocketException ex)
         {
+            await server.DisposeAsync().ConfigureAwait(false);
             throw new InvalidOperationException($"The Parley server for {typeof(THandler).Name} cannot listen on {options.EndPoint}: {ex.Message}", ex);
         }
 
         _server = server;
         IsListening = true;
         Log.Listening(_logger, typeof(THandler).Name, server.LocalEndPoint);
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc />

@@ -111,6 +111,31 @@ public sealed partial class HostingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_taken_port_fails_the_start_with_the_reason_and_leaves_the_journal_free()
+    {
+        Environment.SetEnvironmentVariable(_prefix + "Parley__Chat__DataDirectory", Path.Combine(_folder, "first"));
+        using IHost first = Build(settingsFile: null);
+        await first.StartAsync().WaitAsync(Timeout);
+        int taken = first.Services.GetRequiredService<ParleyChatService>().LocalEndPoint.Port;
+
+        string second = Path.Combine(_folder, "second");
+        Environment.SetEnvironmentVariable(_prefix + "Parley__Chat__DataDirectory", second);
+        Environment.SetEnvironmentVariable(_prefix + "Parley__Chat__Port", taken.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using (IHost clash = Build(settingsFile: null))
+        {
+            InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(() => clash.StartAsync().WaitAsync(Timeout));
+            Assert.StartsWith($"The Parley chat server cannot listen on 127.0.0.1:{taken}: ", refused.Message, StringComparison.Ordinal);
+        }
+
+        // The failed start closed the journal it had opened: another host can take the folder.
+        Environment.SetEnvironmentVariable(_prefix + "Parley__Chat__Port", "0");
+        using IHost after = Build(settingsFile: null);
+        await after.StartAsync().WaitAsync(Timeout);
+        await after.StopAsync().WaitAsync(Timeout);
+        await first.StopAsync().WaitAsync(Timeout);
+    }
+
+    [Fact]
     public async Task A_framing_that_does_not_exist_is_refused_for_a_server_too()
     {
         Environment.SetEnvironmentVariable(_prefix + "Parley__Echo__Framing", "xml");
