@@ -8,13 +8,25 @@ using Parley.Hosting;
 // The Parley chat server and an echo server in one Generic Host application: settings from
 // appsettings.json, environment variables (Parley__Chat__Port=9000) and the command line
 // (--Parley:Chat:Port 9000); a systemd Type=notify service when run by systemd; Ctrl-C or
-// SIGTERM stops both gracefully.
-HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
+// SIGTERM stops both gracefully; a setting that is wrong stops it with one line and exit code 2.
+// appsettings.json beside the program, wherever it is started from.
+HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Services.AddSystemd();
 builder.Services.AddParleyChat(builder.Configuration.GetSection("Parley:Chat"));
 builder.Services.AddParleyServer<EchoHandler>(builder.Configuration.GetSection("Parley:Echo"));
 builder.Services.AddHostedService<HealthLog>();
-await builder.Build().RunAsync();
+try
+{
+    await builder.Build().RunAsync();
+    return 0;
+}
+catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or InvalidOperationException)
+{
+    // A bad setting, a damaged journal, a taken port: one line saying which, and a non-zero exit
+    // (the host's own failure log, a stack trace, is turned off in appsettings.json).
+    await Console.Error.WriteLineAsync($"Parley.Samples.Hosting: cannot start: {ex.Message}");
+    return 2;
+}
 
 /// <summary>Sends every message back to its sender.</summary>
 internal sealed class EchoHandler : ParleyConnectionHandler

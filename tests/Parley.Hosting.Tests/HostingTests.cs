@@ -178,22 +178,14 @@ public sealed partial class HostingTests : IDisposable
     [Fact]
     public async Task The_sample_application_serves_and_stops_cleanly_on_sigterm()
     {
-        string sample = Path.Combine(AppContext.BaseDirectory.Replace("Parley.Hosting.Tests", "Parley.Samples.Hosting", StringComparison.Ordinal)
-            .Replace(Path.Combine("tests", "Parley.Samples.Hosting"), Path.Combine("samples", "Parley.Samples.Hosting"), StringComparison.Ordinal), "Parley.Samples.Hosting.dll");
-        Assert.True(File.Exists(sample), sample);
-        var info = new ProcessStartInfo("dotnet", [sample])
+        using Process process = StartSample(new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = _folder,
-        };
-        info.Environment["Parley__Chat__Port"] = "0";
-        info.Environment["Parley__Echo__Port"] = "0";
-        info.Environment["Parley__Chat__DataDirectory"] = Path.Combine(_folder, "sample-data");
-        info.Environment["Logging__Console__FormatterName"] = "simple";
-        info.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
-        using Process process = Process.Start(info)!;
+            ["Parley__Chat__Port"] = "0",
+            ["Parley__Echo__Port"] = "0",
+            ["Parley__Chat__DataDirectory"] = Path.Combine(_folder, "sample-data"),
+            ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+        });
         var output = new StringBuilder();
         var lines = new System.Collections.Concurrent.BlockingCollection<string>();
         process.OutputDataReceived += (_, line) => { if (line.Data is { } text) { lock (output) { output.AppendLine(text); } lines.Add(text); } };
@@ -248,6 +240,42 @@ public sealed partial class HostingTests : IDisposable
                 process.Kill();
             }
         }
+    }
+
+    [Fact]
+    public async Task The_sample_application_with_a_bad_setting_says_which_in_one_line_and_exits_non_zero()
+    {
+        using Process process = StartSample(new Dictionary<string, string> { ["Parley__Chat__Port"] = "70000", ["Parley__Chat__DataDirectory"] = Path.Combine(_folder, "never") });
+        string output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Timeout);
+        Assert.Equal(2, process.ExitCode);
+        Assert.Equal("Parley.Samples.Hosting: cannot start: Parley:Chat:Port: 70000 is not a port (0 to 65535)", output.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_folder, "never")));
+    }
+
+    private Process StartSample(Dictionary<string, string> environment)
+    {
+        var info = new ProcessStartInfo("dotnet", [SamplePath()])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = _folder,
+        };
+        foreach ((string name, string value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        return Process.Start(info)!;
+    }
+
+    private static string SamplePath()
+    {
+        string sample = Path.Combine(AppContext.BaseDirectory.Replace("Parley.Hosting.Tests", "Parley.Samples.Hosting", StringComparison.Ordinal)
+            .Replace(Path.Combine("tests", "Parley.Samples.Hosting"), Path.Combine("samples", "Parley.Samples.Hosting"), StringComparison.Ordinal), "Parley.Samples.Hosting.dll");
+        Assert.True(File.Exists(sample), sample);
+        return sample;
     }
 
     private IHost Build(string? settingsFile)
