@@ -23,6 +23,13 @@ internal static class SelfProcess
             info.ArgumentList.Add(argument);
         }
 
+        // A bench's server and peers run with the bench's own arguments only: settings meant for a
+        // deployment (PARLEY_PORT, PARLEY_AUTH, PARLEY_CONFIG, …) must not change what is measured.
+        foreach (string name in info.Environment.Keys.Where(name => name.StartsWith("PARLEY_", StringComparison.Ordinal)).ToList())
+        {
+            info.Environment.Remove(name);
+        }
+
         return info;
     }
 

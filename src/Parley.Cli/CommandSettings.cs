@@ -69,9 +69,13 @@ internal static class CommandSettings
         string name = CommandPath(parse.CommandResult);
         var sources = new Dictionary<Option, string>();
         var injected = new List<string>();
-        string? configPath = parse.GetResult(Find(command, ConfigName)) is { Implicit: false } given
-            ? given.GetValueOrDefault<string?>()
-            : Get(environment, EnvironmentPrefix + "CONFIG");
+        OptionResult? given = parse.GetResult(Find(command, ConfigName));
+        if (given is { Implicit: false } && (given.Errors.Any() || given.Tokens.Count != 1))
+        {
+            return new Resolved(parse, null, null); // `--config` without a file, or twice: the parser says so
+        }
+
+        string? configPath = given is { Implicit: false } ? given.Tokens[0].Value : Get(environment, EnvironmentPrefix + "CONFIG");
         Dictionary<string, JsonElement>? file = null;
         if (configPath is not null)
         {
@@ -103,10 +107,22 @@ internal static class CommandSettings
             string? source = null;
             if (Get(environment, variable) is { } fromEnvironment)
             {
-                values = option.Arity.MaximumNumberOfValues > 1
-                    ? [.. fromEnvironment.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)]
-                    : [fromEnvironment];
                 source = $"environment {variable}";
+                try
+                {
+                    values = option.Arity.MaximumNumberOfValues > 1
+                        ? [.. fromEnvironment.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)]
+                        : [Flag(option, fromEnvironment)];
+                }
+                catch (SettingsException ex)
+                {
+                    return new Resolved(parse, null, $"{name}: {source}: {ex.Message}");
+                }
+
+                if (values.Count == 0)
+                {
+                    values = null;
+                }
             }
             else if (secrets.Contains(option) && Get(environment, variable + "_FILE") is { } secretFile)
             {
@@ -139,7 +155,7 @@ internal static class CommandSettings
                 }
             }
 
-            if (values is null)
+            if (values is null or { Count: 0 })
             {
                 sources[option] = "default";
                 continue;
@@ -191,10 +207,14 @@ internal static class CommandSettings
         {
             Option option = settable[i];
             object? value = parse.GetResult(option) is { } result ? result.GetValueOrDefault<object?>() : null;
-            text.Append("  ").Append(Quote(Key(option))).Append(": ")
+            string source = resolved.Sources!.TryGetValue(option, out string? from) ? from : "default";
+
+            // A default is shown commented out: used as a --config file, this output sets what was
+            // set and leaves the rest to the defaults (some of which follow other settings).
+            text.Append(source == "default" ? "  // " : "  ").Append(Quote(Key(option))).Append(": ")
                 .Append(Format(value, secrets.Contains(option)))
                 .Append(i < settable.Length - 1 ? "," : "")
-                .Append(" // ").Append(resolved.Sources!.TryGetValue(option, out string? source) ? source : "default")
+                .Append(" // ").Append(source.ReplaceLineEndings(" "))
                 .Append('\n');
         }
 
@@ -209,17 +229,34 @@ internal static class CommandSettings
     /// <summary>The settings-file key of an option: its name without the dashes.</summary>
     public static string Key(Option option) => option.Name.TrimStart('-');
 
-    /// <summary>A URL's password (or token) hidden: <c>nats://user:********@host</c>.</summary>
+    /// <summary>Passwords (or tokens) of URLs hidden: <c>nats://user:********@host</c>, in each of a
+    /// comma-separated list, whether or not the rest parses as a URL.</summary>
     public static string MaskUrlCredentials(string value)
     {
-        if (!Uri.TryCreate(value, UriKind.Absolute, out Uri? uri) || uri.UserInfo.Length == 0)
+        if (!value.Contains('@', StringComparison.Ordinal))
         {
             return value;
         }
 
-        int colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
-        string masked = colon < 0 ? Mask : uri.UserInfo[..(colon + 1)] + Mask;
-        return value.Replace(uri.UserInfo + "@", masked + "@", StringComparison.Ordinal);
+        return string.Join(',', value.Split(',').Select(MaskOne));
+
+        static string MaskOne(string url)
+        {
+            int scheme = url.IndexOf("://", StringComparison.Ordinal);
+            int start = scheme < 0 ? 0 : scheme + 3;
+            int end = url.IndexOfAny(['/', '?', '#'], start);
+            string authority = end < 0 ? url[start..] : url[start..end];
+            int at = authority.LastIndexOf('@'); // a password may hold '@' itself
+            if (at < 0)
+            {
+                return url;
+            }
+
+            string userInfo = authority[..at];
+            int colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+            string masked = colon < 0 ? Mask : userInfo[..(colon + 1)] + Mask;
+            return url[..start] + masked + authority[at..] + (end < 0 ? "" : url[end..]);
+        }
     }
 
     private static IEnumerable<Option> Settable(Command command) =>
@@ -241,9 +278,9 @@ internal static class CommandSettings
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = ReadSmallFile(path);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new SettingsException($"--config {path}: {ex.Message}");
         }
@@ -251,7 +288,14 @@ internal static class CommandSettings
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes, FileOptions);
+            // A UTF-8 byte order mark (as some editors save) is not part of the JSON.
+            ReadOnlyMemory<byte> json = bytes.AsMemory(bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0);
+            if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+            {
+                throw new SettingsException($"--config {path}: not UTF-8 text");
+            }
+
+            document = JsonDocument.Parse(json, FileOptions);
         }
         catch (JsonException ex)
         {
@@ -286,6 +330,43 @@ internal static class CommandSettings
         }
     }
 
+    /// <summary>A settings file's bytes: a regular file of at most 1 MiB (not a device or a pipe that never ends).</summary>
+    private static byte[] ReadSmallFile(string path)
+    {
+        const int Limit = 1024 * 1024;
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, System.IO.FileOptions.None);
+        if (!file.CanSeek)
+        {
+            throw new IOException("not a regular file");
+        }
+
+        if (file.Length > Limit)
+        {
+            throw new IOException($"{file.Length} bytes; a settings file holds at most {Limit}");
+        }
+
+        byte[] bytes = new byte[file.Length];
+        file.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>A boolean option's value as the parser takes it (true/false), from the spellings
+    /// people use in environment variables and files: true/false, 1/0, yes/no, on/off.</summary>
+    private static string Flag(Option option, string value)
+    {
+        if (option.ValueType != typeof(bool))
+        {
+            return value;
+        }
+
+        return value.Trim().ToUpperInvariant() switch
+        {
+            "TRUE" or "1" or "YES" or "ON" => "true",
+            "FALSE" or "0" or "NO" or "OFF" => "false",
+            _ => throw new SettingsException($"'{value}' is not true or false (also 1/0, yes/no, on/off)"),
+        };
+    }
+
     private static string CommandPath(Command command) =>
         command.Parents.OfType<Command>().FirstOrDefault() is { } parent and not RootCommand ? $"{CommandPath(parent)} {command.Name}" : $"parley {command.Name}";
 
@@ -304,11 +385,11 @@ internal static class CommandSettings
                     values.Add(Scalar(item) ?? throw new SettingsException("a list holds strings, numbers or booleans"));
                 }
 
-                return values;
+                return values.Count == 0 ? null : values;
             case JsonValueKind.Array:
                 throw new SettingsException("takes one value, not a list");
             default:
-                return [Scalar(element) ?? throw new SettingsException($"takes a string, number or boolean, not {element.ValueKind.ToString().ToLowerInvariant()}")];
+                return [Flag(option, Scalar(element) ?? throw new SettingsException($"takes a string, number or boolean, not {element.ValueKind.ToString().ToLowerInvariant()}"))];
         }
     }
 
@@ -361,9 +442,9 @@ internal static class CommandSettings
 
     private static void WarnIfReadableByOthers(string command, string path, string key)
     {
-        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & UnixFileMode.OtherRead) != 0)
         {
-            Console.Error.WriteLine($"{command}: warning: {path} holds \"{key}\" and other users can read it; chmod 600 {path}.");
+            Console.Error.WriteLine($"{command}: warning: {path} holds \"{key}\" and every user of the machine can read it; chmod o-r {path}.");
         }
     }
 

@@ -96,6 +96,12 @@ internal static partial class EchoCommand
             }
 
             using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel), parse.GetValue(logFormat)!);
+            if (parse.GetValue(telemetry.MetricsPort) is { } metricsPort && metricsPort == parse.GetValue(port))
+            {
+                await Console.Error.WriteLineAsync($"parley echo: --metrics-port {metricsPort} is also --port: give metrics a port of their own.");
+                return 2;
+            }
+
             if (!ServeCommand.TryStartTelemetry(parse, telemetry, parse.GetValue(host)!, "parley-echo", loggers, out OpenTelemetry.Metrics.MeterProvider? metrics))
             {
                 return 2;

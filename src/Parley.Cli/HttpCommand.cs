@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
@@ -110,6 +111,12 @@ internal static partial class HttpCommand
             }
 
             using ILoggerFactory loggers = CommonOptions.CreateLoggerFactory(parse.GetValue(logLevel), parse.GetValue(logFormat)!);
+            if (parse.GetValue(telemetry.MetricsPort) is { } metricsPort && metricsPort == parse.GetValue(port))
+            {
+                await Console.Error.WriteLineAsync($"parley http: --metrics-port {metricsPort} is also --port: give metrics a port of their own.");
+                return 2;
+            }
+
             if (!ServeCommand.TryStartTelemetry(parse, telemetry, parse.GetValue(host)!, "parley-http", loggers, out OpenTelemetry.Metrics.MeterProvider? metrics))
             {
                 return 2;
@@ -159,7 +166,7 @@ internal static partial class HttpCommand
             };
             if (settings.AccessLog)
             {
-                var log = new AccessLogWriter(output);
+                var log = new AccessLogWriter(output, settings.JsonLogs);
                 options.AccessLog = log.Write;
             }
 
@@ -221,14 +228,19 @@ internal static partial class HttpCommand
     private static partial void LogStopped(ILogger logger);
 
     /// <summary>Access log lines, written under a lock (responses finish on many threads).</summary>
-    private sealed class AccessLogWriter(TextWriter output)
+    /// <summary>With <c>--log-format json</c> each line is a JSON object, as the log's are.</summary>
+    private sealed class AccessLogWriter(TextWriter output, bool json)
     {
         private readonly Lock _lock = new();
 
         public void Write(HttpAccessLogEntry entry)
         {
-            string line = string.Create(CultureInfo.InvariantCulture,
-                $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {(entry.RemoteEndPoint as IPEndPoint)?.Address} \"{entry.Method} {entry.Target} HTTP/{(entry.Version == HttpProtocolVersion.Http10 ? "1.0" : "1.1")}\" {entry.Status} {entry.BodyLength}");
+            string version = entry.Version == HttpProtocolVersion.Http10 ? "1.0" : "1.1";
+            string line = json
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"{{\"Timestamp\":\"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ}\",\"Category\":\"parley.http.access\",\"Remote\":\"{(entry.RemoteEndPoint as IPEndPoint)?.Address}\",\"Method\":\"{JsonEncodedText.Encode(entry.Method.ToString())}\",\"Target\":\"{JsonEncodedText.Encode(entry.Target)}\",\"Version\":\"{version}\",\"Status\":{entry.Status},\"Bytes\":{entry.BodyLength}}}")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {(entry.RemoteEndPoint as IPEndPoint)?.Address} \"{entry.Method} {entry.Target} HTTP/{version}\" {entry.Status} {entry.BodyLength}");
             lock (_lock)
             {
                 output.WriteLine(line);

@@ -10,7 +10,7 @@ RootCommand root = ParleyCommand.Create();
 Spectre.Console.AnsiConsole.Console = Terminal.Create();
 
 // Ctrl-C / SIGTERM cancel the command's token; give the server time to flush and close.
-var configuration = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15) };
+var configuration = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15), EnableDefaultExceptionHandler = false };
 // Settings the command line leaves out come from PARLEY_* variables and the --config file (see the type).
 CommandSettings.Resolved resolved = CommandSettings.Resolve(root, args, Environment.GetEnvironmentVariables());
 if (resolved.Error is { } error)
@@ -25,4 +25,22 @@ if (resolved.PrintConfig)
     return 0;
 }
 
-return await resolved.Parse.InvokeAsync(configuration);
+bool stopAsked = false;
+using var onInterrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, _ => stopAsked = true);
+using var onTerminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => stopAsked = true);
+try
+{
+    return await resolved.Parse.InvokeAsync(configuration);
+}
+catch (OperationCanceledException) when (stopAsked)
+{
+    // Ctrl-C or SIGTERM while a server was still starting (opening its journal, joining its
+    // cluster): what had started was closed on the way out; a stop asked for is a success.
+    return 0;
+}
+catch (Exception ex)
+{
+    // As System.CommandLine's own handler would: the error, and exit code 1.
+    await Console.Error.WriteLineAsync($"Unhandled exception: {ex}");
+    return 1;
+}

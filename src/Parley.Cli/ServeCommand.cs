@@ -92,7 +92,7 @@ internal static partial class ServeCommand
             {
                 roomList = roomsPath is null ? RoomsFile.Defaults : RoomsFile.Load(roomsPath);
             }
-            catch (RoomsFileException ex)
+            catch (Exception ex) when (ex is RoomsFileException or ArgumentException)
             {
                 await Console.Error.WriteLineAsync($"parley serve: {ex.Message}");
                 return 2;
@@ -178,6 +178,12 @@ internal static partial class ServeCommand
                 }
 
                 settings = settings with { Cluster = backplane };
+            }
+
+            if (parse.GetValue(telemetry.MetricsPort) is { } metricsPort && (metricsPort == parse.GetValue(port) || metricsPort == parse.GetValue(webPort)))
+            {
+                await Console.Error.WriteLineAsync($"parley serve: --metrics-port {metricsPort} is also {(metricsPort == parse.GetValue(port) ? "--port" : "--web-port")}: give metrics a port of their own.");
+                return 2;
             }
 
             if (!TryStartTelemetry(parse, telemetry, parse.GetValue(host)!, "parley-serve", loggers, out OpenTelemetry.Metrics.MeterProvider? metrics))

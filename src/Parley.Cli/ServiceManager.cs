@@ -12,20 +12,32 @@ internal static class ServiceManager
     private static readonly SystemdNotifier Notifier = new();
 
     /// <summary>READY=1: listening; <c>systemctl start</c> returns and units ordered after it start.</summary>
-    public static void Ready()
+    public static void Ready() => Notify(ServiceState.Ready);
+
+    /// <summary>STOPPING=1: draining connections and flushing before exit.</summary>
+    public static void Stopping() => Notify(ServiceState.Stopping);
+
+    /// <summary>Sends a state; a socket that cannot be reached (a stale or wrong <c>NOTIFY_SOCKET</c>)
+    /// is said once on standard error and never stops the server.</summary>
+    private static void Notify(ServiceState state)
     {
-        if (Notifier.IsEnabled)
+        if (!Notifier.IsEnabled)
         {
-            Notifier.Notify(ServiceState.Ready);
+            return;
+        }
+
+        try
+        {
+            Notifier.Notify(state);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            if (Interlocked.Exchange(ref _warned, 1) == 0)
+            {
+                Console.Error.WriteLine($"parley: warning: cannot notify systemd at NOTIFY_SOCKET={Environment.GetEnvironmentVariable("NOTIFY_SOCKET")}: {ex.Message}");
+            }
         }
     }
 
-    /// <summary>STOPPING=1: draining connections and flushing before exit.</summary>
-    public static void Stopping()
-    {
-        if (Notifier.IsEnabled)
-        {
-            Notifier.Notify(ServiceState.Stopping);
-        }
-    }
+    private static int _warned;
 }

@@ -74,12 +74,24 @@ internal static partial class Telemetry
             .AddMeter(Meters);
         if (port is { } metricsPort)
         {
-            string listenHost = ListenHost(host);
+            if (ListenHost(host).StartsWith('['))
+            {
+                throw new InvalidOperationException($"cannot serve metrics on [{host}]:{metricsPort} (--metrics-port): the HTTP listener cannot bind one IPv6 address; listen on :: (every interface) or an IPv4 address");
+            }
+
+            string prefix = $"http://{ListenHost(host)}:{metricsPort}/metrics/";
             builder.AddPrometheusHttpListener(listener =>
             {
-                listener.Host = listenHost;
                 listener.Port = metricsPort;
                 listener.ScrapeEndpointPath = "/metrics";
+
+                // HttpListener's own notation, which the exporter's Host (a URI host) cannot say:
+                // + for every interface and any Host header, [::1] for an IPv6 address.
+                listener.ConfigureHttpListener = (_, http) =>
+                {
+                    http.Prefixes.Clear();
+                    http.Prefixes.Add(prefix);
+                };
             });
         }
 
@@ -110,20 +122,31 @@ internal static partial class Telemetry
         }
     }
 
-    /// <summary>Where the Prometheus listener binds for a <c>--host</c> value (HttpListener's
-    /// notation: <c>*</c> for every interface).</summary>
-    public static string ListenHost(string host) =>
-        CommonOptions.TryParseHost(host, out IPAddress? address) && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
-            ? "*"
-            : address?.ToString() ?? host;
+    /// <summary>Where the Prometheus listener binds for a <c>--host</c> value, in HttpListener's
+    /// notation: <c>+</c> for every interface (any Host header), <c>[::1]</c> for IPv6. Bound to one
+    /// address, HttpListener answers only requests whose Host header names that address.</summary>
+    public static string ListenHost(string host)
+    {
+        if (!CommonOptions.TryParseHost(host, out IPAddress? address))
+        {
+            return host;
+        }
+
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        {
+            return "+";
+        }
+
+        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+    }
 
     /// <summary>Logs where metrics go (the URLs), once at start.</summary>
     public static void LogStarted(ILogger logger, ParseResult parse, (Option<int?> MetricsPort, Option<string?> OtlpEndpoint, Option<string> OtlpProtocol) options, string host)
     {
         if (parse.GetValue(options.MetricsPort) is { } port)
         {
-            string shown = ListenHost(host) is "*" ? "0.0.0.0" : host;
-            Log.Prometheus(logger, shown.Contains(':', StringComparison.Ordinal) ? $"http://[{shown}]:{port}/metrics" : $"http://{shown}:{port}/metrics");
+            string listen = ListenHost(host);
+            Log.Prometheus(logger, $"http://{(listen == "+" ? "0.0.0.0" : listen)}:{port}/metrics");
         }
 
         if (parse.GetValue(options.OtlpEndpoint) is { } otlp)

@@ -166,13 +166,82 @@ public sealed partial class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Switches_take_the_usual_spellings_a_byte_order_mark_is_fine_and_url_passwords_in_a_list_are_masked()
+    {
+        string config = Path.Combine(_folder, "bom.json");
+        File.WriteAllBytes(config, [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes("""{ "accept-journal-damage": "yes", "cluster": "nats://bob:hunter2@a:4222,nats://bob:p@ss@b:4222" }""")]);
+        await using (ParleyProcess parley = ParleyProcess.Start(new Dictionary<string, string?> { ["PARLEY_SHARE_PORT"] = "1" }, "serve", "--config", config, "--print-config"))
+        {
+            Assert.Equal(0, await parley.WaitForExitAsync());
+            Dictionary<string, (JsonElement Value, string Source)> settings = Settings(parley.Output);
+            Assert.True(settings["share-port"].Value.GetBoolean());
+            Assert.True(settings["accept-journal-damage"].Value.GetBoolean());
+            Assert.Equal("nats://bob:********@a:4222,nats://bob:********@b:4222", settings["cluster"].Value.GetString());
+            Assert.DoesNotContain("hunter2", parley.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("p@ss", parley.Output, StringComparison.Ordinal);
+        }
+
+        await using ParleyProcess bad = ParleyProcess.Start(new Dictionary<string, string?> { ["PARLEY_SHARE_PORT"] = "perhaps" }, "echo");
+        Assert.Equal(2, await bad.WaitForExitAsync());
+        Assert.Equal("parley echo: environment PARLEY_SHARE_PORT: 'perhaps' is not true or false (also 1/0, yes/no, on/off)", bad.Output.Trim());
+    }
+
+    [Theory]
+    [InlineData("--config")]
+    [InlineData("--config", "a.json", "--config", "b.json")]
+    public async Task A_config_option_without_one_file_is_a_parse_error_not_a_crash(params string[] arguments)
+    {
+        await using ParleyProcess parley = ParleyProcess.Start(["serve", .. arguments]);
+        Assert.NotEqual(0, await parley.WaitForExitAsync());
+        Assert.Contains("--config", parley.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", parley.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_settings_file_that_is_not_utf8_or_a_device_is_refused_in_one_line()
+    {
+        string config = Path.Combine(_folder, "latin1.json");
+        File.WriteAllBytes(config, [.. "{\"data\": \""u8, 0xFF, 0xFE, .. "\"}"u8]);
+        await using (ParleyProcess latin1 = ParleyProcess.Start("serve", "--config", config))
+        {
+            Assert.Equal(2, await latin1.WaitForExitAsync());
+            Assert.Equal($"parley serve: --config {config}: not UTF-8 text", latin1.Output.Trim());
+        }
+
+        await using ParleyProcess device = ParleyProcess.Start("serve", "--config", "/dev/zero");
+        Assert.Equal(2, await device.WaitForExitAsync());
+        Assert.StartsWith("parley serve: --config /dev/zero: ", device.Output.Trim(), StringComparison.Ordinal); // not read without end
+        Assert.DoesNotContain('\n', device.Output.Trim());
+    }
+
+    [Fact]
+    public async Task A_notify_socket_that_cannot_be_reached_is_a_warning_and_the_server_runs_and_stops_cleanly()
+    {
+        await using ParleyProcess echo = ParleyProcess.Start(new Dictionary<string, string?> { ["NOTIFY_SOCKET"] = Path.Combine(_folder, "nobody-listens.sock") }, "echo", "--port", "0");
+        await echo.WaitForLineAsync("cannot notify systemd at NOTIFY_SOCKET=");
+        await echo.WaitForLineAsync("listening on");
+        echo.Terminate();
+        Assert.Equal(0, await echo.WaitForExitAsync());
+        Assert.Contains("stopped", echo.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", echo.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_file_holding_a_secret_that_others_can_read_is_warned_about()
     {
+        string groupOnly = Write("group.json", """{ "tls-password": "in-a-file" }""");
+        File.SetUnixFileMode(groupOnly, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        await using (ParleyProcess quiet = ParleyProcess.Start("echo", "--config", groupOnly, "--print-config"))
+        {
+            Assert.Equal(0, await quiet.WaitForExitAsync());
+            Assert.DoesNotContain("warning", quiet.Output, StringComparison.Ordinal); // root:parley 640 is how a service reads it
+        }
+
         string config = Write("parley.json", """{ "tls-password": "in-a-file" }""");
         File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         await using ParleyProcess parley = ParleyProcess.Start("echo", "--config", config, "--print-config");
         Assert.Equal(0, await parley.WaitForExitAsync());
-        Assert.Contains($"{config} holds \"tls-password\" and other users can read it; chmod 600", parley.Output, StringComparison.Ordinal);
+        Assert.Contains($"{config} holds \"tls-password\" and every user of the machine can read it; chmod o-r", parley.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("in-a-file", parley.Output, StringComparison.Ordinal);
     }
 
@@ -231,23 +300,31 @@ public sealed partial class ConfigurationTests : IDisposable
         return Encoding.UTF8.GetString(buffer, 0, length).Trim();
     }
 
-    /// <summary>The settings <c>--print-config</c> printed: each key's value and the source in its comment.</summary>
+    /// <summary>The settings <c>--print-config</c> printed: each key's value and the source in its
+    /// comment (defaults are printed commented out).</summary>
     private static Dictionary<string, (JsonElement Value, string Source)> Settings(string output)
     {
         string json = output[output.IndexOf("{\n", StringComparison.Ordinal)..(output.LastIndexOf('}') + 1)];
-        using JsonDocument document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip });
+        using (JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }))
+        {
+            // The whole output is a valid settings file.
+        }
+
         var settings = new Dictionary<string, (JsonElement, string)>();
         foreach (Match line in SettingLine().Matches(json))
         {
-            string key = line.Groups[1].Value;
-            settings[key] = (document.RootElement.GetProperty(key).Clone(), line.Groups[2].Value);
+            bool commented = line.Groups[1].Success;
+            string source = line.Groups[4].Value;
+            Assert.Equal(source == "default", commented);
+            using JsonDocument value = JsonDocument.Parse(line.Groups[3].Value);
+            settings[line.Groups[2].Value] = (value.RootElement.Clone(), source);
         }
 
-        Assert.Equal(document.RootElement.EnumerateObject().Count(), settings.Count);
+        Assert.Equal(json.Split('\n').Count(text => text.StartsWith("  ", StringComparison.Ordinal)), settings.Count);
         return settings;
     }
 
-    [GeneratedRegex("""^  "([a-z-]+)": .* // (.+)$""", RegexOptions.Multiline)]
+    [GeneratedRegex("""^  (// )?"([a-z-]+)": (.*?),? // (.+)$""", RegexOptions.Multiline)]
     private static partial Regex SettingLine();
 
     private string Write(string name, string content)

@@ -66,6 +66,34 @@ public sealed partial class TelemetryTests : IDisposable
     }
 
     [Fact]
+    public async Task On_every_interface_the_endpoint_answers_whatever_host_name_the_scraper_uses()
+    {
+        int metricsPort = ServeWebTests.FreePort();
+        await using ParleyProcess echo = ParleyProcess.Start("echo", "--host", "0.0.0.0", "--port", "0", "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture));
+        await echo.WaitForLineAsync($@"metrics for Prometheus at http://0\.0\.0\.0:{metricsPort}/metrics");
+        await echo.WaitForLineAsync("listening on");
+        foreach (string host in new[] { "127.0.0.1", "localhost", "chat1.example.com" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
+            request.Headers.Host = $"{host}:{metricsPort}";
+            using var http = new HttpClient();
+            using HttpResponseMessage response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        echo.Terminate();
+        Assert.Equal(0, await echo.WaitForExitAsync());
+    }
+
+    [Fact]
+    public async Task A_metrics_port_that_is_also_the_servers_port_is_refused()
+    {
+        await using ParleyProcess echo = ParleyProcess.Start("echo", "--port", "18777", "--metrics-port", "18777");
+        Assert.Equal(2, await echo.WaitForExitAsync());
+        Assert.Equal("parley echo: --metrics-port 18777 is also --port: give metrics a port of their own.", echo.Output.Trim());
+    }
+
+    [Fact]
     public async Task A_metrics_port_in_use_is_one_clear_error_before_anything_starts()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
